@@ -1,0 +1,321 @@
+//! The one error type of the SDK family, sorted by "was anything sent?".
+//!
+//! | variant | sent? | what it carries |
+//! |---|---|---|
+//! | [`Error::Invalid`] | no | the field and the rule it broke |
+//! | [`Error::Transition`] | no | from, to and the allowed targets |
+//! | [`Error::Config`] | no | what is wrong with the client's configuration |
+//! | [`Error::Api`] | yes, answered | HTTP status, provider code and message, link, `Retry-After` |
+//! | [`Error::Timeout`] | yes (or tried), no answer in time | the provider and the limit |
+//! | [`Error::Transport`] | maybe: the connection failed | the provider and the cause (no URL) |
+//! | [`Error::Decode`] | yes, answered with a 2xx the SDK could not read | status and a snippet of the body |
+//! | [`Error::TooLarge`] | yes, answered with a body over the cap | status and the cap |
+//!
+//! The `Display` of every variant alone tells a person what happened:
+//!
+//! ```
+//! use simcore::{ApiError, Error};
+//!
+//! let err = Error::from(ApiError::new("twilio", 404).with_code(20404).with_message("The requested resource was not found"));
+//! assert_eq!(err.to_string(), "twilio: HTTP 404 (code 20404): The requested resource was not found");
+//! assert_eq!(err.status(), Some(404));
+//! assert!(!err.is_retryable());
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::state::TransitionError;
+use crate::validate::ValidationError;
+
+/// The result type of this SDK family.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, sorted by whether a request was sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value was refused before sending: field, rule, what was found.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+
+    /// A status change the provider's lifecycle forbids; nothing was sent.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+
+    /// The client is misconfigured (a base URL, a missing credential); nothing was sent.
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// The provider answered with a non-success status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+
+    /// No answer within the configured time.
+    #[error("{provider}: no answer within {after:?} (after {attempts} attempt{s})", s = plural(*attempts))]
+    Timeout {
+        /// The provider.
+        provider: &'static str,
+        /// The per-attempt time limit that ran out.
+        after: Duration,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+
+    /// The connection failed (DNS, TLS, refused, reset). The message never contains the URL.
+    #[error("{provider}: connection failed: {message} (after {attempts} attempt{s})", s = plural(*attempts))]
+    Transport {
+        /// The provider.
+        provider: &'static str,
+        /// The cause, without the URL.
+        message: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+
+    /// A success answer whose body could not be read as the documented model.
+    #[error("{provider}: HTTP {status}: unreadable response ({message}): {snippet}")]
+    Decode {
+        /// The provider.
+        provider: &'static str,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// What the parser said.
+        message: String,
+        /// The start of the body.
+        snippet: String,
+    },
+
+    /// The answer's body was larger than the configured cap and was not read.
+    #[error("{provider}: HTTP {status}: response body larger than the {limit}-byte limit")]
+    TooLarge {
+        /// The provider.
+        provider: &'static str,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The cap in bytes.
+        limit: usize,
+    },
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(Box::new(e))
+    }
+}
+
+impl Error {
+    /// Whether trying the same request again may succeed: rate limits (429), gateway errors
+    /// (502, 503, 504), timeouts and failed connections. The updates in this SDK family are
+    /// idempotent "set" operations, so a retry cannot apply a change twice.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => status_is_retryable(e.status),
+            Error::Timeout { .. } | Error::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// How long the provider asked to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the provider answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Decode { status, .. } | Error::TooLarge { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The provider's answer, when it answered with an error.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether nothing was sent (validation, transition or configuration errors).
+    pub fn was_not_sent(&self) -> bool {
+        matches!(
+            self,
+            Error::Invalid(_) | Error::Transition(_) | Error::Config(_)
+        )
+    }
+
+    /// Whether the provider answered 404.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// Whether the provider answered 401 (credentials refused).
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(401)
+    }
+}
+
+/// Whether an HTTP status is worth retrying: 429 and the gateway errors 502, 503, 504.
+///
+/// A 500 is not retried: providers use it for bugs that a retry repeats.
+pub fn status_is_retryable(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// A provider's error answer: status, code, message and whatever else it said.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The provider (`"twilio"`, `"emnify"`, …).
+    pub provider: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The provider's numeric error code (Twilio `code`, emnify `error_code`), if any.
+    pub code: Option<i64>,
+    /// The provider's symbolic error name (emnify `error_token`, a FastAPI `type`), if any.
+    pub token: Option<String>,
+    /// The provider's message; for bodies without one, a short text of the body or of the
+    /// status (`"(empty body)"`).
+    pub message: String,
+    /// A link to more information (Twilio `more_info`).
+    pub more_info: Option<String>,
+    /// Structured details (Twilio `details`, emnify `errors`, FastAPI's `detail` list).
+    pub details: Option<Value>,
+    /// How long the provider asked to wait before trying again.
+    pub retry_after: Option<Duration>,
+    /// How many attempts were made before this answer was final.
+    pub attempts: u32,
+}
+
+impl ApiError {
+    /// An error answer with the given status and no details yet.
+    pub fn new(provider: &'static str, status: u16) -> Self {
+        Self {
+            provider,
+            status,
+            code: None,
+            token: None,
+            message: String::new(),
+            more_info: None,
+            details: None,
+            retry_after: None,
+            attempts: 1,
+        }
+    }
+
+    /// Sets the provider code.
+    pub fn with_code(mut self, code: i64) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Sets the message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// Sets the symbolic error name.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: HTTP {}", self.provider, self.status)?;
+        match (&self.code, &self.token) {
+            (Some(c), Some(t)) => write!(f, " (code {c} {t})")?,
+            (Some(c), None) => write!(f, " (code {c})")?,
+            (None, Some(t)) => write!(f, " ({t})")?,
+            (None, None) => {}
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(ra) = self.retry_after {
+            write!(f, "; retry after {}s", ra.as_secs_f64())?;
+        }
+        if self.attempts > 1 {
+            write!(f, "; after {} attempts", self.attempts)?;
+        }
+        if let Some(link) = &self.more_info {
+            write!(f, " (see {link})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_tells_the_whole_story() {
+        let mut e = ApiError::new("twilio", 429)
+            .with_code(20429)
+            .with_message("Too Many Requests");
+        e.retry_after = Some(Duration::from_secs(2));
+        e.attempts = 4;
+        e.more_info = Some("https://www.twilio.com/docs/errors/20429".into());
+        assert_eq!(
+            Error::from(e).to_string(),
+            "twilio: HTTP 429 (code 20429): Too Many Requests; retry after 2s; after 4 attempts (see https://www.twilio.com/docs/errors/20429)"
+        );
+        let e = ApiError::new("emnify", 422)
+            .with_code(1400)
+            .with_token("ValidationError")
+            .with_message("bad");
+        assert_eq!(
+            e.to_string(),
+            "emnify: HTTP 422 (code 1400 ValidationError): bad"
+        );
+    }
+
+    #[test]
+    fn retryable_table() {
+        for (status, retry) in [
+            (400, false),
+            (401, false),
+            (403, false),
+            (404, false),
+            (409, false),
+            (422, false),
+            (429, true),
+            (500, false),
+            (502, true),
+            (503, true),
+            (504, true),
+        ] {
+            assert_eq!(
+                Error::from(ApiError::new("p", status)).is_retryable(),
+                retry,
+                "{status}"
+            );
+        }
+        let t = Error::Timeout {
+            provider: "p",
+            after: Duration::from_secs(1),
+            attempts: 3,
+        };
+        assert!(t.is_retryable());
+        assert_eq!(t.to_string(), "p: no answer within 1s (after 3 attempts)");
+        let v: Error = ValidationError::new("iccid", "rule", "x").into();
+        assert!(!v.is_retryable());
+        assert!(v.was_not_sent());
+    }
+}

@@ -1,0 +1,70 @@
+//! The shared vocabulary of the SIM SDK family.
+//!
+//! `simcore` is what the provider crates (`supersim-client`, `emnify-client`, `sixfab-client`,
+//! `edgeiq-client`) have in common: one trait to drive any provider, one set of SIM states, one
+//! set of validation types, one error type and one HTTP transport. Nothing provider-specific
+//! lives here.
+//!
+//! ```
+//! use simcore::{DisplayName, Iccid, SimChange, SimState};
+//!
+//! // Parse at the edge: a typed value is a valid value.
+//! let iccid: Iccid = "89882806660004909182".parse()?;
+//! assert!(iccid.luhn_ok());
+//! let name = DisplayName::parse("pump station 7")?;
+//!
+//! // Refusals name the field and the rule.
+//! let err = Iccid::parse("8988 2806").unwrap_err();
+//! assert_eq!(err.to_string(), "invalid iccid: must be 18 to 22 ASCII digits (found 9 characters: \"8988 2806\")");
+//!
+//! // A canonical change any provider understands.
+//! let change = SimChange::new().state(SimState::Active).display_name(name);
+//! assert!(!change.is_empty());
+//! # Ok::<(), simcore::ValidationError>(())
+//! ```
+//!
+//! # Tour
+//! - [`validate`]: [`Iccid`], [`DisplayName`], [`Metadata`], [`Msisdn`], [`CarrierStatus`],
+//!   [`PlanName`]; every refusal is a [`ValidationError`].
+//! - [`state`]: the canonical [`SimState`] and [`Lifecycle`], a provider's transition table as
+//!   data; a refused change is a [`TransitionError`].
+//! - [`provider`]: the object-safe [`SimProvider`] trait, [`SimChange`] (what to change),
+//!   [`Applied`] (what happened) and [`SimSnapshot`].
+//! - [`error`]: the one [`Error`] type, sorted by whether anything was sent.
+//! - [`retry`]: the retry policy and its pure decision function.
+//! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
+//!   sends through.
+//!
+//! # Feature flags
+//! - `http` (default): the HTTP transport over reqwest with rustls.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[macro_use]
+mod macros;
+
+pub mod error;
+pub mod provider;
+pub mod retry;
+pub mod state;
+pub mod validate;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+
+pub use error::{ApiError, Error, Result};
+pub use provider::{Applied, SimChange, SimProvider, SimSnapshot};
+pub use state::{Lifecycle, SimState, TransitionError};
+pub use validate::{
+    CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, ValidationError,
+};
+
+/// Re-exported so provider crates and users name the same `async_trait`.
+pub use async_trait::async_trait;
+/// Re-exported: credentials are held as [`secrecy::SecretString`].
+pub use secrecy;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}

@@ -1,0 +1,292 @@
+//! The [`SimProvider`] trait: one interface over every provider.
+//!
+//! Each provider crate implements it on its `Client`, so a service can hold a
+//! `Vec<Arc<dyn SimProvider>>` and activate, suspend or rename SIMs without knowing which provider
+//! is behind each one. The provider-native APIs (builders with every field the provider offers) stay
+//! available on each client; this trait is the common ground.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+//!
+//! # #[derive(Debug)] struct Fake;
+//! # #[async_trait::async_trait]
+//! # impl SimProvider for Fake {
+//! #     fn name(&self) -> &'static str { "fake" }
+//! #     fn lifecycle(&self) -> Lifecycle<SimState> { Lifecycle::open("fake") }
+//! #     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+//! #         Ok(SimSnapshot::new("fake", id, SimState::Inactive))
+//! #     }
+//! #     async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
+//! #         Ok(Applied::Done(SimSnapshot::new("fake", id, change.state.clone().unwrap())))
+//! #     }
+//! # }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let providers: Vec<Arc<dyn SimProvider>> = vec![Arc::new(Fake)];
+//! for p in &providers {
+//!     let change = SimChange::new().state(SimState::Active);
+//!     match p.apply("sim-1", &change).await? {
+//!         Applied::Done(sim) => println!("{}: {} is {}", p.name(), sim.id, sim.state),
+//!         Applied::Pending(sim) => println!("{}: {} will change soon", p.name(), sim.id),
+//!         Applied::DoneWithoutBody => println!("{}: done", p.name()),
+//!     }
+//! }
+//! # Ok::<(), simcore::Error>(())
+//! # }).unwrap();
+//! ```
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::state::{Lifecycle, SimState};
+use crate::validate::DisplayName;
+
+/// A SIM as every provider can describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimSnapshot {
+    /// The provider (`"twilio"`, `"emnify"`, …).
+    pub provider: &'static str,
+    /// The id the provider knows the SIM by (the one to pass back to [`SimProvider`] methods).
+    pub id: String,
+    /// The ICCID, when the provider reports it (as reported: some omit the Luhn digit).
+    pub iccid: Option<String>,
+    /// The canonical state.
+    pub state: SimState,
+    /// The provider's own word for the status (`"scheduled"`, `"Suspended"`, a carrier string).
+    pub native_status: Option<String>,
+    /// The display name, where the provider has one.
+    pub display_name: Option<String>,
+}
+
+impl SimSnapshot {
+    /// A snapshot with an id and a state; other fields empty.
+    pub fn new(provider: &'static str, id: impl Into<String>, state: SimState) -> Self {
+        Self {
+            provider,
+            id: id.into(),
+            iccid: None,
+            state,
+            native_status: None,
+            display_name: None,
+        }
+    }
+
+    /// Sets the ICCID.
+    pub fn with_iccid(mut self, iccid: impl Into<String>) -> Self {
+        self.iccid = Some(iccid.into());
+        self
+    }
+
+    /// Sets the provider's own status word.
+    pub fn with_native_status(mut self, status: impl Into<String>) -> Self {
+        self.native_status = Some(status.into());
+        self
+    }
+
+    /// Sets the display name.
+    pub fn with_display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+}
+
+/// What to change on a SIM, in canonical terms. Fields left `None` are left alone.
+///
+/// Build it with the chained setters:
+/// ```
+/// use simcore::{DisplayName, SimChange, SimState};
+/// let change = SimChange::new()
+///     .state(SimState::Inactive)
+///     .display_name(DisplayName::parse("pump 7")?)
+///     .known_state(SimState::Active);
+/// assert!(!change.is_empty());
+/// # Ok::<(), simcore::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimChange {
+    /// The target state.
+    pub state: Option<SimState>,
+    /// The new display name (providers without names refuse it with a typed error).
+    pub display_name: Option<DisplayName>,
+    /// The SIM's current state, when the caller knows it: the transition is then checked against
+    /// the provider's lifecycle before anything is sent.
+    pub known_state: Option<SimState>,
+}
+
+impl SimChange {
+    /// An empty change.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the target state.
+    pub fn state(mut self, state: SimState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Sets the display name.
+    pub fn display_name(mut self, name: DisplayName) -> Self {
+        self.display_name = Some(name);
+        self
+    }
+
+    /// Declares the current state, so the transition is checked before sending.
+    pub fn known_state(mut self, state: SimState) -> Self {
+        self.known_state = Some(state);
+        self
+    }
+
+    /// Whether the change sets nothing (providers refuse an empty change before sending).
+    pub fn is_empty(&self) -> bool {
+        self.state.is_none() && self.display_name.is_none()
+    }
+}
+
+/// What happened to an applied change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Done; the provider returned the SIM as it is now.
+    Done(SimSnapshot),
+    /// Accepted and still being applied (Twilio's `202` with `scheduled`); the snapshot is the
+    /// SIM as the provider returned it.
+    Pending(SimSnapshot),
+    /// Done; the provider answered with no body (emnify's `204`). Fetch to see the SIM.
+    DoneWithoutBody,
+}
+
+impl Applied {
+    /// The snapshot, when the provider returned one.
+    pub fn snapshot(&self) -> Option<&SimSnapshot> {
+        match self {
+            Applied::Done(s) | Applied::Pending(s) => Some(s),
+            Applied::DoneWithoutBody => None,
+        }
+    }
+
+    /// Whether the change is still being applied.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Applied::Pending(_))
+    }
+}
+
+/// One provider, seen through the common interface. Object safe: use it as
+/// `Arc<dyn SimProvider>`.
+///
+/// Implementations validate and check transitions before sending: a change that cannot succeed
+/// comes back as [`Error::Invalid`](crate::Error::Invalid) or
+/// [`Error::Transition`](crate::Error::Transition) with nothing sent.
+#[async_trait]
+pub trait SimProvider: Send + Sync + Debug {
+    /// The provider's short name (`"twilio"`, `"emnify"`, `"sixfab"`, `"edgeiq"`).
+    fn name(&self) -> &'static str;
+
+    /// The provider's lifecycle in canonical states (open for providers with free-text status).
+    fn lifecycle(&self) -> Lifecycle<SimState>;
+
+    /// Fetches a SIM's current snapshot. `id` is the provider's id for the SIM.
+    async fn fetch(&self, id: &str) -> Result<SimSnapshot>;
+
+    /// Applies a change and says what happened.
+    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::validate::ValidationError;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    static PAIRS: &[(SimState, SimState)] = &[
+        (SimState::New, SimState::Active),
+        (SimState::Active, SimState::Inactive),
+        (SimState::Inactive, SimState::Active),
+    ];
+
+    /// A provider kept in memory, answering like a real one would.
+    #[derive(Debug)]
+    struct Fake {
+        name: &'static str,
+        pending: bool,
+        sims: Mutex<HashMap<String, SimState>>,
+    }
+
+    #[async_trait]
+    impl SimProvider for Fake {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn lifecycle(&self) -> Lifecycle<SimState> {
+            Lifecycle::table(self.name, PAIRS)
+        }
+        async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
+            let sims = self.sims.lock().unwrap();
+            let state = sims
+                .get(id)
+                .cloned()
+                .ok_or_else(|| Error::from(crate::ApiError::new(self.name, 404)))?;
+            Ok(SimSnapshot::new(self.name, id, state))
+        }
+        async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
+            let Some(target) = &change.state else {
+                return Err(ValidationError::new("change", "must set a state", "nothing").into());
+            };
+            let current = self.fetch(id).await?.state;
+            self.lifecycle().check(&current, target)?;
+            self.sims
+                .lock()
+                .unwrap()
+                .insert(id.to_owned(), target.clone());
+            let snap = SimSnapshot::new(self.name, id, target.clone());
+            Ok(if self.pending {
+                Applied::Pending(snap)
+            } else {
+                Applied::Done(snap)
+            })
+        }
+    }
+
+    fn fake(name: &'static str, pending: bool) -> Arc<dyn SimProvider> {
+        let sims = HashMap::from([("a".to_owned(), SimState::New)]);
+        Arc::new(Fake {
+            name,
+            pending,
+            sims: Mutex::new(sims),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_vec_of_dyn_providers_works() {
+        let providers: Vec<Arc<dyn SimProvider>> = vec![fake("one", false), fake("two", true)];
+        let mut seen = Vec::new();
+        for p in &providers {
+            let change = SimChange::new().state(SimState::Active);
+            let applied = p.apply("a", &change).await.unwrap();
+            seen.push((p.name(), applied.is_pending()));
+            assert_eq!(p.fetch("a").await.unwrap().state, SimState::Active);
+            // Active -> New is not in the table: refused with the allowed targets.
+            let err = p
+                .apply("a", &SimChange::new().state(SimState::New))
+                .await
+                .unwrap_err();
+            match err {
+                Error::Transition(t) => assert_eq!(t.allowed, vec!["inactive".to_string()]),
+                other => panic!("unexpected {other:?}"),
+            }
+            assert!(p.fetch("missing").await.unwrap_err().is_not_found());
+        }
+        assert_eq!(seen, vec![("one", false), ("two", true)]);
+    }
+
+    #[test]
+    fn trait_objects_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + ?Sized>() {}
+        assert_send_sync::<dyn SimProvider>();
+    }
+}
