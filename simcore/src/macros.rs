@@ -85,3 +85,63 @@ macro_rules! open_enum {
         }
     };
 }
+
+/// Adds the transport settings every provider `ClientBuilder` offers, forwarding to a field
+/// `transport: simcore::http::TransportBuilder`: `base_url`, `timeout`, `connect_timeout`,
+/// `retry` and `body_limit`.
+///
+/// ```
+/// use simcore::http::{Transport, TransportBuilder};
+///
+/// /// A provider's client builder.
+/// pub struct ClientBuilder {
+///     transport: TransportBuilder,
+/// }
+///
+/// impl ClientBuilder {
+///     simcore::transport_builder_methods!();
+/// }
+///
+/// let b = ClientBuilder { transport: Transport::builder("demo", "https://api.example.com") }
+///     .base_url("http://127.0.0.1:9")
+///     .timeout(std::time::Duration::from_secs(3));
+/// assert!(b.transport.build().is_ok());
+/// ```
+#[cfg(feature = "http")]
+#[macro_export]
+macro_rules! transport_builder_methods {
+    () => {
+        /// Sends to another base URL (a sandbox, a mock server, a proxy). `https` is required
+        /// unless the host is loopback; checked by `build()`.
+        pub fn base_url(mut self, url: impl ::std::convert::Into<::std::string::String>) -> Self {
+            self.transport = self.transport.base_url(url);
+            self
+        }
+
+        /// The total time one attempt may take: connect, send, read the whole answer
+        /// (default 30 s).
+        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.transport = self.transport.timeout(timeout);
+            self
+        }
+
+        /// The time a connection may take to open (default 5 s).
+        pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.transport = self.transport.connect_timeout(timeout);
+            self
+        }
+
+        /// How often and how patiently to retry 429, 502, 503, 504, timeouts and failed
+        /// connections (default: 4 attempts, full-jitter backoff from 200 ms to 10 s).
+        pub fn retry(mut self, policy: $crate::retry::RetryPolicy) -> Self {
+            self.transport = self.transport.retry(policy);
+            self
+        }
+
+        /// The largest response body read, in bytes (default 1 MiB).
+        pub fn body_limit(mut self, bytes: usize) -> Self {
+            self.transport = self.transport.body_limit(bytes);
+            self
+        }
+    };
+}

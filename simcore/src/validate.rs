@@ -57,6 +57,11 @@ impl ValidationError {
         }
     }
 
+    /// The refusal of an update that sets no field (`field` is `"update"`).
+    pub fn empty_update() -> Self {
+        Self::new("update", "must set at least one field", "no field set")
+    }
+
     /// The field that was refused, as the provider's API or this SDK names it.
     pub fn field(&self) -> &str {
         &self.field
