@@ -34,9 +34,12 @@
 //! - [`retry`]: the retry policy and its pure decision function.
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
+//! - `sandbox` (feature `sandbox`): the shared parts of the local provider sandboxes.
 //!
 //! # Feature flags
 //! - `http` (default): the HTTP transport over reqwest with rustls.
+//! - `sandbox`: what the provider sandboxes share: a local server, request log, rate limiter and
+//!   fault injection ([`sandbox`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[macro_use]
@@ -51,6 +54,10 @@ pub mod validate;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
+
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub mod sandbox;
 
 pub use error::{ApiError, Error, Result};
 pub use provider::{Applied, SimChange, SimProvider, SimSnapshot};

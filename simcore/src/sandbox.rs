@@ -1,0 +1,553 @@
+//! What every provider sandbox shares (feature `sandbox`): a local HTTP server on `127.0.0.1` with
+//! an ephemeral port, a request log, a rate limiter that answers 429, and fault injection.
+//!
+//! Each provider crate builds its sandbox as an [`axum::Router`] that parses the raw request and
+//! enforces the provider's documented rules; [`SandboxServer`] runs it and stands in front of it:
+//!
+//! 1. every request is recorded ([`SandboxServer::requests`]);
+//! 2. injected faults apply in this order: drop the connection, answer with a status, delay;
+//! 3. the rate limiter answers with the provider's own 429 when the bucket is empty;
+//! 4. the router answers.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use simcore::sandbox::SandboxServer;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let server = SandboxServer::start(Router::new().route("/ping", get(|| async { "pong" }))).await?;
+//! assert!(server.base_url().starts_with("http://127.0.0.1:"));
+//! assert!(server.requests().is_empty());
+//! # Ok::<(), std::io::Error>(())
+//! # }).unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::hash::Hash;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, Response, StatusCode};
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+pub use axum;
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (the sandbox keeps
+/// serving other tests).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Headers whose values the request log never shows in `Debug`.
+const SECRET_HEADERS: &[&str] = &["authorization", "x-api-key", "cookie"];
+
+/// One request as the sandbox received it.
+#[derive(Clone)]
+pub struct RecordedRequest {
+    /// The method (`"POST"`).
+    pub method: String,
+    /// The raw path, percent-encoding kept (`"/v1/Sims/HS..."`).
+    pub path: String,
+    /// The raw query, if any.
+    pub query: Option<String>,
+    /// The headers, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl RecordedRequest {
+    /// The first value of a header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn body_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// Whether this request would change state (anything but GET and HEAD).
+    pub fn is_write(&self) -> bool {
+        !matches!(self.method.as_str(), "GET" | "HEAD")
+    }
+}
+
+impl fmt::Debug for RecordedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                if SECRET_HEADERS.contains(&k.as_str()) {
+                    (k.as_str(), "[redacted]")
+                } else {
+                    (k.as_str(), v.as_str())
+                }
+            })
+            .collect();
+        f.debug_struct("RecordedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &headers)
+            .field("body", &self.body_text())
+            .finish()
+    }
+}
+
+/// A token-bucket rate limit: `per_second` requests on average, bursts of up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: f64,
+    /// The bucket size.
+    pub burst: u32,
+    /// Whether the 429 carries a `Retry-After` (Twilio may send one; emnify documents none).
+    pub retry_after: bool,
+}
+
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(limit: RateLimit) -> Self {
+        Self {
+            limit,
+            tokens: f64::from(limit.burst),
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes a token, or says how long until one is there.
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens =
+            (self.tokens + elapsed * self.limit.per_second).min(f64::from(self.limit.burst));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - self.tokens) / self.limit.per_second.max(f64::MIN_POSITIVE);
+            Err(Duration::from_secs_f64(wait.min(3600.0)))
+        }
+    }
+}
+
+/// Builds a provider's 429 answer; gets the wait the limiter suggests (when it sends one).
+pub type ThrottleResponse = Arc<dyn Fn(Option<Duration>) -> Response<Body> + Send + Sync>;
+
+#[derive(Default)]
+struct Faults {
+    drop_next: usize,
+    fail_next: Vec<(StatusCode, Bytes, &'static str)>,
+    delay_next: usize,
+    delay: Duration,
+    delay_all: Option<Duration>,
+}
+
+/// Counters of what the sandbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests received.
+    pub received: u64,
+    /// Requests answered 429 by the rate limiter.
+    pub throttled: u64,
+    /// Connections dropped by fault injection.
+    pub dropped: u64,
+    /// Requests answered with an injected status.
+    pub failed: u64,
+}
+
+struct Shared {
+    log: Mutex<Vec<RecordedRequest>>,
+    record: std::sync::atomic::AtomicBool,
+    faults: Mutex<Faults>,
+    bucket: Mutex<Option<Bucket>>,
+    throttle: ThrottleResponse,
+    stats: Mutex<Stats>,
+}
+
+/// A running sandbox server. Stops when dropped.
+pub struct SandboxServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+}
+
+impl fmt::Debug for SandboxServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for [`SandboxServer::start_with`].
+#[derive(Clone)]
+pub struct SandboxOptions {
+    /// The rate limit at start (none by default).
+    pub rate_limit: Option<RateLimit>,
+    /// The provider's 429 answer.
+    pub throttle: ThrottleResponse,
+    /// Whether to keep a log of requests (on by default; benchmarks turn it off).
+    pub record: bool,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            rate_limit: None,
+            throttle: Arc::new(|wait| {
+                let mut b = Response::builder()
+                    .status(StatusCode::TOO_MANY_REQUESTS)
+                    .header("content-type", "application/json");
+                if let Some(w) = wait {
+                    b = b.header("retry-after", w.as_secs().max(1).to_string());
+                }
+                b.body(Body::from(r#"{"message":"Too Many Requests"}"#))
+                    .unwrap_or_default()
+            }),
+            record: true,
+        }
+    }
+}
+
+impl SandboxServer {
+    /// Starts `router` on `127.0.0.1` with an ephemeral port and default options.
+    pub async fn start(router: Router) -> std::io::Result<Self> {
+        Self::start_with(router, SandboxOptions::default()).await
+    }
+
+    /// Starts `router` with options.
+    pub async fn start_with(router: Router, options: SandboxOptions) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            log: Mutex::new(Vec::new()),
+            record: std::sync::atomic::AtomicBool::new(options.record),
+            faults: Mutex::new(Faults::default()),
+            bucket: Mutex::new(options.rate_limit.map(Bucket::new)),
+            throttle: options.throttle,
+            stats: Mutex::new(Stats::default()),
+        });
+        let (stop, mut stopped) = watch::channel(false);
+        let accept_shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok(s) => s,
+                        Err(_) => continue,
+                    },
+                    _ = stopped.changed() => break,
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = accept_shared.clone();
+                let router = router.clone();
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    handle(shared.clone(), router.clone(), req)
+                });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { addr, shared, stop })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, to pass to a client builder's `base_url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Turns the request log on or off (benchmarks turn it off).
+    pub fn set_recording(&self, on: bool) {
+        self.shared
+            .record
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counters of what the sandbox did.
+    pub fn stats(&self) -> Stats {
+        *lock(&self.shared.stats)
+    }
+
+    /// Closes the connection of each of the next `n` requests without answering.
+    pub fn drop_next(&self, n: usize) {
+        lock(&self.shared.faults).drop_next += n;
+    }
+
+    /// Answers the next `n` requests with `status` and a short JSON body.
+    pub fn fail_next(&self, n: usize, status: u16) {
+        let body = Bytes::from(format!(r#"{{"message":"injected fault: HTTP {status}"}}"#));
+        self.fail_next_with(n, status, body, "application/json");
+    }
+
+    /// Answers the next `n` requests with `status`, `body` and `content_type`.
+    pub fn fail_next_with(&self, n: usize, status: u16, body: Bytes, content_type: &'static str) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut f = lock(&self.shared.faults);
+        for _ in 0..n {
+            f.fail_next.push((status, body.clone(), content_type));
+        }
+    }
+
+    /// Delays the next `n` requests by `delay` before answering.
+    pub fn delay_next(&self, n: usize, delay: Duration) {
+        let mut f = lock(&self.shared.faults);
+        f.delay_next += n;
+        f.delay = delay;
+    }
+
+    /// Delays every request by `delay` (`None` to stop).
+    pub fn set_delay(&self, delay: Option<Duration>) {
+        lock(&self.shared.faults).delay_all = delay;
+    }
+
+    /// Sets or removes the rate limit.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        *lock(&self.shared.bucket) = limit.map(Bucket::new);
+    }
+
+    /// Clears every injected fault.
+    pub fn clear_faults(&self) {
+        *lock(&self.shared.faults) = Faults::default();
+    }
+}
+
+impl Drop for SandboxServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// A connection dropped on purpose.
+#[derive(Debug)]
+struct Dropped;
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+enum Fault {
+    Drop,
+    Fail(StatusCode, Bytes, &'static str),
+    Delay(Duration),
+    None,
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    router: Router,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    let (parts, body) = req.into_parts();
+    let bytes = http_body_util_collect(body).await;
+    lock(&shared.stats).received += 1;
+    if shared.record.load(std::sync::atomic::Ordering::Relaxed) {
+        lock(&shared.log).push(RecordedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: header_pairs(&parts.headers),
+            body: bytes.clone(),
+        });
+    }
+
+    let fault = {
+        let mut f = lock(&shared.faults);
+        if f.drop_next > 0 {
+            f.drop_next -= 1;
+            Fault::Drop
+        } else if !f.fail_next.is_empty() {
+            let (s, b, ct) = f.fail_next.remove(0);
+            Fault::Fail(s, b, ct)
+        } else if f.delay_next > 0 {
+            f.delay_next -= 1;
+            Fault::Delay(f.delay)
+        } else if let Some(d) = f.delay_all {
+            Fault::Delay(d)
+        } else {
+            Fault::None
+        }
+    };
+    match fault {
+        Fault::Drop => {
+            lock(&shared.stats).dropped += 1;
+            return Err(Dropped);
+        }
+        Fault::Fail(status, body, ct) => {
+            lock(&shared.stats).failed += 1;
+            return Ok(Response::builder()
+                .status(status)
+                .header("content-type", ct)
+                .body(Body::from(body))
+                .unwrap_or_default());
+        }
+        Fault::Delay(d) => tokio::time::sleep(d).await,
+        Fault::None => {}
+    }
+
+    let throttled = {
+        let mut bucket = lock(&shared.bucket);
+        match bucket.as_mut() {
+            Some(b) => b.take().err().map(|wait| (wait, b.limit.retry_after)),
+            None => None,
+        }
+    };
+    if let Some((wait, send_wait)) = throttled {
+        lock(&shared.stats).throttled += 1;
+        return Ok((shared.throttle)(send_wait.then_some(wait)));
+    }
+
+    let req = Request::from_parts(parts, Body::from(bytes));
+    let resp: Result<Response<Body>, Infallible> = router.oneshot(req).await;
+    match resp {
+        Ok(r) => Ok(r),
+        Err(never) => match never {},
+    }
+}
+
+async fn http_body_util_collect(body: Incoming) -> Bytes {
+    axum::body::to_bytes(Body::new(body), usize::MAX)
+        .await
+        .unwrap_or_default()
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// An in-memory store shared between a sandbox's handlers and its test-facing methods.
+#[derive(Debug)]
+pub struct Store<K, V> {
+    inner: Arc<Mutex<HashMap<K, V>>>,
+}
+
+impl<K, V> Clone for Store<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K, V> Default for Store<K, V> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Store<K, V> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of the value under `key`.
+    pub fn get(&self, key: &K) -> Option<V> {
+        lock(&self.inner).get(key).cloned()
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&self, key: K, value: V) -> Option<V> {
+        lock(&self.inner).insert(key, value)
+    }
+
+    /// Removes; returns the value.
+    pub fn remove(&self, key: &K) -> Option<V> {
+        lock(&self.inner).remove(key)
+    }
+
+    /// Changes the value under `key` in place and returns what `f` returns; `None` if absent.
+    pub fn update<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        lock(&self.inner).get_mut(key).map(f)
+    }
+
+    /// A copy of every value.
+    pub fn values(&self) -> Vec<V> {
+        lock(&self.inner).values().cloned().collect()
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.inner).is_empty()
+    }
+}
+
+/// A JSON answer with a status.
+pub fn json_response(status: u16, body: &serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// An empty answer with a status (a `204`).
+pub fn empty_response(status: u16) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .body(Body::empty())
+        .unwrap_or_default()
+}

@@ -1,0 +1,113 @@
+//! The shared sandbox server: request log, faults, rate limiter, driven through the transport.
+
+use std::time::Duration;
+
+use simcore::Error;
+use simcore::http::{Method, Transport};
+use simcore::retry::RetryPolicy;
+use simcore::sandbox::axum::{Router, routing::get};
+use simcore::sandbox::{RateLimit, SandboxServer};
+
+async fn server() -> SandboxServer {
+    let router = Router::new().route("/ping", get(|| async { "pong" }));
+    SandboxServer::start(router).await.unwrap()
+}
+
+fn client(s: &SandboxServer, attempts: u32) -> Transport {
+    Transport::builder("sandbox", s.base_url())
+        .retry(
+            RetryPolicy::default()
+                .with_max_attempts(attempts)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(2)),
+        )
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap()
+}
+
+async fn ping(t: &Transport) -> simcore::Result<String> {
+    let r = t.send(&t.request(Method::GET, &["ping"])?).await?;
+    Ok(String::from_utf8_lossy(r.body()).into_owned())
+}
+
+#[tokio::test]
+async fn serves_and_records() {
+    let s = server().await;
+    assert_eq!(ping(&client(&s, 1)).await.unwrap(), "pong");
+    let log = s.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].method.as_str(), log[0].path.as_str()),
+        ("GET", "/ping")
+    );
+    assert!(log[0].header("user-agent").unwrap().starts_with("simcore/"));
+    assert!(!log[0].is_write());
+}
+
+#[tokio::test]
+async fn injected_status_then_recovery() {
+    let s = server().await;
+    s.fail_next(2, 503);
+    // Two 503s, then the third attempt succeeds.
+    assert_eq!(ping(&client(&s, 3)).await.unwrap(), "pong");
+    assert_eq!(s.stats().failed, 2);
+    s.fail_next(1, 500);
+    let err = ping(&client(&s, 3)).await.unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(err.api().unwrap().message, "injected fault: HTTP 500");
+}
+
+#[tokio::test]
+async fn dropped_connections_are_transport_errors_and_retried() {
+    let s = server().await;
+    s.drop_next(1);
+    assert_eq!(ping(&client(&s, 2)).await.unwrap(), "pong");
+    s.drop_next(5);
+    let err = ping(&client(&s, 2)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Transport { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(s.stats().dropped, 3);
+}
+
+#[tokio::test]
+async fn delays_past_the_timeout_are_timeouts() {
+    let s = server().await;
+    s.delay_next(1, Duration::from_secs(2));
+    let err = ping(&client(&s, 1)).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert_eq!(ping(&client(&s, 1)).await.unwrap(), "pong");
+}
+
+#[tokio::test]
+async fn rate_limiter_answers_429_with_retry_after() {
+    let s = server().await;
+    s.set_rate_limit(Some(RateLimit {
+        per_second: 0.5,
+        burst: 2,
+        retry_after: true,
+    }));
+    let t = client(&s, 1);
+    assert!(ping(&t).await.is_ok());
+    assert!(ping(&t).await.is_ok());
+    let err = ping(&t).await.unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert!(err.retry_after().is_some());
+    assert_eq!(s.stats().throttled, 1);
+    s.set_rate_limit(None);
+    assert!(ping(&t).await.is_ok());
+}
+
+#[tokio::test]
+async fn request_log_redacts_credentials_in_debug() {
+    let s = server().await;
+    let t = Transport::builder("sandbox", s.base_url())
+        .auth(simcore::http::Auth::bearer(&"SENTINEL-SANDBOX".to_owned().into()).unwrap())
+        .build()
+        .unwrap();
+    ping(&t).await.unwrap();
+    let r = &s.requests()[0];
+    assert_eq!(r.header("authorization"), Some("Bearer SENTINEL-SANDBOX"));
+    assert!(!format!("{r:?}").contains("SENTINEL"));
+}
