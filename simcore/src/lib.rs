@@ -32,6 +32,8 @@
 //!   [`Applied`] (what happened) and [`SimSnapshot`].
 //! - [`error`]: the one [`Error`] type, sorted by whether anything was sent.
 //! - [`retry`]: the retry policy and its pure decision function.
+//! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
+//!   follows the provider's rate limit, one outcome per item, a dry run.
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
 //! - `sandbox` (feature `sandbox`): the shared parts of the local provider sandboxes.
@@ -45,6 +47,7 @@
 #[macro_use]
 mod macros;
 
+pub mod bulk;
 pub mod error;
 pub mod provider;
 pub mod retry;
@@ -60,7 +63,7 @@ pub mod http;
 pub mod sandbox;
 
 pub use error::{ApiError, Error, Result};
-pub use provider::{Applied, SimChange, SimProvider, SimSnapshot};
+pub use provider::{Applied, Charge, SimChange, SimProvider, SimSnapshot};
 pub use state::{Lifecycle, SimState, TransitionError};
 pub use validate::{
     CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, ValidationError,

@@ -41,7 +41,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::state::{Lifecycle, SimState};
-use crate::validate::DisplayName;
+use crate::validate::{DisplayName, ValidationError};
 
 /// A SIM as every provider can describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,13 +193,55 @@ pub trait SimProvider: Send + Sync + Debug {
 
     /// Applies a change and says what happened.
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied>;
+
+    /// Checks a change without sending anything: the change sets something, and when the
+    /// current state is known, the lifecycle allows the move. Providers add their own rules
+    /// (the id's format, which targets they can express).
+    fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
+        let _ = id;
+        if change.is_empty() {
+            return Err(ValidationError::empty_update().into());
+        }
+        if let (Some(from), Some(to)) = (&change.known_state, &change.state) {
+            self.lifecycle().check(from, to)?;
+        }
+        Ok(())
+    }
+
+    /// What the change would cost, where the provider can say (Sixfab); `None` otherwise.
+    async fn estimate_charge(&self, id: &str, change: &SimChange) -> Result<Option<Charge>> {
+        let _ = (id, change);
+        Ok(None)
+    }
+}
+
+/// What a change would cost, as a provider prices it. Amounts are integer cents.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Charge {
+    /// Charged when the change is applied.
+    pub now_cents: i64,
+    /// Charged per month afterwards.
+    pub monthly_cents: i64,
+    /// The rule behind each line, in words.
+    pub lines: Vec<String>,
+}
+
+impl Charge {
+    /// A charge with amounts and the rules behind them.
+    pub fn new(now_cents: i64, monthly_cents: i64, lines: Vec<String>) -> Self {
+        Self {
+            now_cents,
+            monthly_cents,
+            lines,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::validate::ValidationError;
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 

@@ -414,3 +414,20 @@ mod properties {
             .into_owned()
     }
 }
+
+#[tokio::test]
+async fn an_attempts_cap_around_the_task_limits_retries() {
+    let server = MockServer::start_async().await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/x");
+            then.status(503);
+        })
+        .await;
+    let t = transport(&server, 4);
+    let err = simcore::retry::with_attempts_cap(1, get(&t, &["x"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(m.calls_async().await, 1);
+}

@@ -420,7 +420,14 @@ impl Transport {
 
     /// Sends a request, retrying per the policy, and returns the success answer or the error.
     pub async fn send(&self, request: &Request) -> Result<Response> {
-        let policy = &self.inner.retry;
+        let capped;
+        let policy = match crate::retry::attempts_cap() {
+            Some(cap) if cap < self.inner.retry.max_attempts => {
+                capped = self.inner.retry.clone().with_max_attempts(cap);
+                &capped
+            }
+            _ => &self.inner.retry,
+        };
         let mut attempt: u32 = 0;
         let mut reauthenticated = false;
         loop {

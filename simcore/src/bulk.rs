@@ -1,0 +1,748 @@
+//! Bulk updates over any [`SimProvider`]: bounded concurrency, a run that slows down as a whole
+//! on 429 and speeds up again gently, per-item retries, exactly one outcome per input item, a
+//! progress callback, and a dry run that sends no update.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use futures_util::StreamExt;
+//! use simcore::bulk::{BulkItem, BulkUpdater, Outcome};
+//! use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+//!
+//! # #[derive(Debug)] struct Fake;
+//! # #[async_trait::async_trait]
+//! # impl SimProvider for Fake {
+//! #     fn name(&self) -> &'static str { "fake" }
+//! #     fn lifecycle(&self) -> Lifecycle<SimState> { Lifecycle::open("fake") }
+//! #     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> { Ok(SimSnapshot::new("fake", id, SimState::Inactive)) }
+//! #     async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
+//! #         Ok(Applied::Done(SimSnapshot::new("fake", id, c.state.clone().unwrap())))
+//! #     }
+//! # }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let provider: Arc<dyn SimProvider> = Arc::new(Fake);
+//! let items = (0..100).map(|i| BulkItem::new(format!("sim-{i}"), SimChange::new().state(SimState::Active)));
+//! let report = BulkUpdater::new(provider).concurrency(8).run(items).await;
+//! assert_eq!(report.total, 100);
+//! assert_eq!(report.done, 100);
+//! assert!(report.failures.is_empty());
+//! # });
+//! ```
+//!
+//! # How the run paces itself
+//! Each item passes a shared pacer before each attempt. Until the provider first answers 429, the
+//! pacer lets requests through as fast as the concurrency allows. On a 429 it pauses the whole run
+//! for the provider's `Retry-After` (or a short backoff when none is sent), and sets a send rate
+//! just under the success rate it measured over the last second. Each success then raises the rate
+//! by 1% of a request per second, so the rate climbs about 1% per second until the next 429.
+//!
+//! Requests inside a run are sent with a single attempt at the transport level
+//! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, Stream, StreamExt};
+
+use crate::error::Error;
+use crate::provider::{Applied, Charge, SimChange, SimProvider, SimSnapshot};
+use crate::retry::{Outcome as RetryOutcome, RetryPolicy, decide, with_attempts_cap};
+use crate::state::SimState;
+
+/// One SIM to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkItem {
+    /// The provider's id of the SIM.
+    pub id: String,
+    /// What to change.
+    pub change: SimChange,
+}
+
+impl BulkItem {
+    /// An item.
+    pub fn new(id: impl Into<String>, change: SimChange) -> Self {
+        Self {
+            id: id.into(),
+            change,
+        }
+    }
+}
+
+/// What happened to one item.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Applied; the snapshot when the provider returned one.
+    Done(Option<SimSnapshot>),
+    /// Accepted and still being applied (Twilio's `scheduled`).
+    Scheduled(SimSnapshot),
+    /// Sent and failed, after the retries the policy allows.
+    Failed(Error),
+    /// Refused before sending (validation, lifecycle, configuration).
+    Refused(Error),
+    /// Dry run: the change passed every check and would be sent.
+    WouldApply {
+        /// The current state, when it was fetched.
+        current: Option<SimState>,
+        /// What it would cost, where the provider can price it.
+        charge: Option<Charge>,
+    },
+}
+
+impl Outcome {
+    /// A short word for the outcome (`"done"`, `"scheduled"`, `"failed"`, `"refused"`,
+    /// `"would apply"`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Done(_) => "done",
+            Outcome::Scheduled(_) => "scheduled",
+            Outcome::Failed(_) => "failed",
+            Outcome::Refused(_) => "refused",
+            Outcome::WouldApply { .. } => "would apply",
+        }
+    }
+
+    /// The error, for failed and refused items.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Outcome::Failed(e) | Outcome::Refused(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// One item's outcome, with its place in the input.
+#[derive(Debug)]
+pub struct ItemOutcome {
+    /// The item's position in the input (0-based).
+    pub index: usize,
+    /// The SIM's id.
+    pub id: String,
+    /// How many update attempts were sent (0 when refused or in a dry run).
+    pub attempts: u32,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Counts during a run, handed to the progress callback after each item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Items finished so far.
+    pub finished: usize,
+    /// Applied.
+    pub done: usize,
+    /// Accepted, still being applied.
+    pub scheduled: usize,
+    /// Failed after sending.
+    pub failed: usize,
+    /// Refused before sending.
+    pub refused: usize,
+    /// Passed every check in a dry run.
+    pub would_apply: usize,
+    /// 429 answers seen.
+    pub throttled: usize,
+}
+
+/// The end of a run: counts, every failure, and the summed charge of a dry run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Items in the input.
+    pub total: usize,
+    /// Applied.
+    pub done: usize,
+    /// Accepted, still being applied.
+    pub scheduled: usize,
+    /// Failed after sending.
+    pub failed: usize,
+    /// Refused before sending.
+    pub refused: usize,
+    /// Passed every check in a dry run.
+    pub would_apply: usize,
+    /// 429 answers seen during the run.
+    pub throttled: usize,
+    /// Update attempts sent in all.
+    pub attempts: u64,
+    /// Every failed or refused item: index, id and error.
+    pub failures: Vec<(usize, String, Error)>,
+    /// Dry run: the summed charge of the items the provider could price.
+    pub charge: Option<Charge>,
+    /// How long the run took.
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// Adds one outcome to the report.
+    pub fn record(&mut self, item: ItemOutcome) {
+        self.total += 1;
+        self.attempts += u64::from(item.attempts);
+        match item.outcome {
+            Outcome::Done(_) => self.done += 1,
+            Outcome::Scheduled(_) => self.scheduled += 1,
+            Outcome::Failed(e) => {
+                self.failed += 1;
+                self.failures.push((item.index, item.id, e));
+            }
+            Outcome::Refused(e) => {
+                self.refused += 1;
+                self.failures.push((item.index, item.id, e));
+            }
+            Outcome::WouldApply { charge, .. } => {
+                self.would_apply += 1;
+                if let Some(c) = charge {
+                    let sum = self.charge.get_or_insert_with(Charge::default);
+                    sum.now_cents += c.now_cents;
+                    sum.monthly_cents += c.monthly_cents;
+                    sum.lines.extend(c.lines);
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} items: {} done, {} scheduled, {} failed, {} refused",
+            self.total, self.done, self.scheduled, self.failed, self.refused
+        )?;
+        if self.would_apply > 0 {
+            write!(f, ", {} would apply", self.would_apply)?;
+        }
+        write!(
+            f,
+            "; {} attempts, {} throttled, {:.1}s",
+            self.attempts,
+            self.throttled,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// The progress callback's type.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Runs many changes against one provider.
+#[derive(Clone)]
+pub struct BulkUpdater {
+    provider: Arc<dyn SimProvider>,
+    concurrency: usize,
+    retry: RetryPolicy,
+    fetch_current: bool,
+    dry_run: bool,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for BulkUpdater {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BulkUpdater")
+            .field("provider", &self.provider.name())
+            .field("concurrency", &self.concurrency)
+            .field("retry", &self.retry)
+            .field("fetch_current", &self.fetch_current)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BulkUpdater {
+    /// An updater over `provider`: 16 at a time, the default retry policy, no fetch first.
+    pub fn new(provider: Arc<dyn SimProvider>) -> Self {
+        Self {
+            provider,
+            concurrency: 16,
+            retry: RetryPolicy::default(),
+            fetch_current: false,
+            dry_run: false,
+            progress: None,
+        }
+    }
+
+    /// How many items may be in flight at once (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How many times an item is tried, and the backoff between tries when the provider gives no
+    /// `Retry-After`.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Fetches each SIM's current state first (for items that do not carry one), so the
+    /// lifecycle is checked before sending.
+    pub fn fetch_current(mut self, yes: bool) -> Self {
+        self.fetch_current = yes;
+        self
+    }
+
+    /// Validates, checks transitions and prices the changes, and sends no update.
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+
+    /// Calls `f` after each item with the counts so far.
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs the items and returns the report.
+    pub async fn run<I>(&self, items: I) -> Report
+    where
+        I: IntoIterator<Item = BulkItem>,
+        I::IntoIter: Send + 'static,
+    {
+        self.run_with(stream::iter(items), |_| {}).await
+    }
+
+    /// Runs a stream of items, hands each outcome to `each` as it arrives, and returns the
+    /// report.
+    pub async fn run_with<S>(&self, items: S, mut each: impl FnMut(&ItemOutcome)) -> Report
+    where
+        S: Stream<Item = BulkItem> + Send + 'static,
+    {
+        let start = Instant::now();
+        let pacer = Arc::new(Pacer::new());
+        let mut report = Report::default();
+        let mut progress = Progress::default();
+        let mut outcomes = self.stream_with(items, pacer.clone());
+        while let Some(item) = outcomes.next().await {
+            each(&item);
+            progress.finished += 1;
+            match &item.outcome {
+                Outcome::Done(_) => progress.done += 1,
+                Outcome::Scheduled(_) => progress.scheduled += 1,
+                Outcome::Failed(_) => progress.failed += 1,
+                Outcome::Refused(_) => progress.refused += 1,
+                Outcome::WouldApply { .. } => progress.would_apply += 1,
+            }
+            progress.throttled = pacer.throttled();
+            if let Some(p) = &self.progress {
+                p(&progress);
+            }
+            report.record(item);
+        }
+        report.throttled = pacer.throttled();
+        report.elapsed = start.elapsed();
+        report
+    }
+
+    /// The outcomes of a stream of items, in the order they finish (each carries its input
+    /// index). Exactly one outcome per item.
+    pub fn stream<S>(&self, items: S) -> Pin<Box<dyn Stream<Item = ItemOutcome> + Send>>
+    where
+        S: Stream<Item = BulkItem> + Send + 'static,
+    {
+        self.stream_with(items, Arc::new(Pacer::new()))
+    }
+
+    fn stream_with<S>(
+        &self,
+        items: S,
+        pacer: Arc<Pacer>,
+    ) -> Pin<Box<dyn Stream<Item = ItemOutcome> + Send>>
+    where
+        S: Stream<Item = BulkItem> + Send + 'static,
+    {
+        let this = self.clone();
+        Box::pin(
+            items
+                .enumerate()
+                .map(move |(index, item)| {
+                    let this = this.clone();
+                    let pacer = pacer.clone();
+                    async move { this.one(index, item, &pacer).await }
+                })
+                .buffer_unordered(self.concurrency),
+        )
+    }
+
+    async fn one(&self, index: usize, item: BulkItem, pacer: &Pacer) -> ItemOutcome {
+        let BulkItem { id, mut change } = item;
+        let p = &*self.provider;
+        let finish = |attempts, outcome| ItemOutcome {
+            index,
+            id: id.clone(),
+            attempts,
+            outcome,
+        };
+        if let Err(e) = p.validate(&id, &change) {
+            return finish(0, Outcome::Refused(e));
+        }
+        if self.fetch_current && change.known_state.is_none() {
+            match p.fetch(&id).await {
+                Ok(snap) => change.known_state = Some(snap.state),
+                Err(e) => return finish(0, Outcome::Failed(e)),
+            }
+            if let Err(e) = p.validate(&id, &change) {
+                return finish(0, Outcome::Refused(e));
+            }
+        }
+        if self.dry_run {
+            return match p.estimate_charge(&id, &change).await {
+                Ok(charge) => finish(
+                    0,
+                    Outcome::WouldApply {
+                        current: change.known_state.clone(),
+                        charge,
+                    },
+                ),
+                Err(e) if e.was_not_sent() => finish(0, Outcome::Refused(e)),
+                Err(e) => finish(0, Outcome::Failed(e)),
+            };
+        }
+        let mut attempt = 0;
+        loop {
+            pacer.acquire().await;
+            attempt += 1;
+            let result = with_attempts_cap(1, p.apply(&id, &change)).await;
+            let err = match result {
+                Ok(Applied::Done(s)) => {
+                    pacer.succeeded();
+                    return finish(attempt, Outcome::Done(Some(s)));
+                }
+                Ok(Applied::DoneWithoutBody) => {
+                    pacer.succeeded();
+                    return finish(attempt, Outcome::Done(None));
+                }
+                Ok(Applied::Pending(s)) => {
+                    pacer.succeeded();
+                    return finish(attempt, Outcome::Scheduled(s));
+                }
+                Err(e) if e.was_not_sent() => return finish(attempt - 1, Outcome::Refused(e)),
+                Err(e) => e,
+            };
+            let retry_outcome = match &err {
+                Error::Api(api) => RetryOutcome::Status {
+                    status: api.status,
+                    retry_after: api.retry_after,
+                },
+                Error::Timeout { .. } => RetryOutcome::Timeout,
+                Error::Transport { .. } => RetryOutcome::Connect,
+                _ => RetryOutcome::Fatal,
+            };
+            let wait = decide(&self.retry, attempt, &retry_outcome);
+            if err.status() == Some(429) {
+                pacer.throttle(err.retry_after(), &self.retry);
+            }
+            match wait {
+                None => return finish(attempt, Outcome::Failed(err)),
+                // A 429 pauses the whole run in the pacer; other retryable errors wait alone.
+                Some(_) if err.status() == Some(429) => {}
+                Some(w) => tokio::time::sleep(w.sample(fastrand::f64())).await,
+            }
+        }
+    }
+}
+
+/// The shared pace of a run.
+#[derive(Debug)]
+struct Pacer {
+    state: Mutex<PacerState>,
+}
+
+#[derive(Debug)]
+struct PacerState {
+    /// Requests per second, once the provider has throttled us; `None` before.
+    rate: Option<f64>,
+    next_slot: Instant,
+    paused_until: Instant,
+    last_cut: Option<Instant>,
+    successes: VecDeque<Instant>,
+    started: Instant,
+    throttled: usize,
+}
+
+/// The window over which the success rate is measured.
+const WINDOW: Duration = Duration::from_secs(1);
+/// The rate after a 429, as a share of the success rate measured just before.
+const CUT: f64 = 0.97;
+/// The rate never drops below this many requests per second.
+const MIN_RATE: f64 = 0.5;
+
+impl Pacer {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            state: Mutex::new(PacerState {
+                rate: None,
+                next_slot: now,
+                paused_until: now,
+                last_cut: None,
+                successes: VecDeque::new(),
+                started: now,
+                throttled: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PacerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn throttled(&self) -> usize {
+        self.lock().throttled
+    }
+
+    /// Waits for this request's turn.
+    async fn acquire(&self) {
+        let slot = {
+            let mut s = self.lock();
+            let now = Instant::now();
+            let mut slot = now.max(s.paused_until);
+            if let Some(rate) = s.rate {
+                slot = slot.max(s.next_slot);
+                s.next_slot = slot + Duration::from_secs_f64(1.0 / rate);
+            }
+            slot
+        };
+        if slot > Instant::now() {
+            tokio::time::sleep_until(slot.into()).await;
+        }
+    }
+
+    fn succeeded(&self) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.successes.push_back(now);
+        while s
+            .successes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+        {
+            s.successes.pop_front();
+        }
+        if let Some(rate) = s.rate.as_mut() {
+            // About +1% per second at the current rate.
+            *rate += 0.01;
+        }
+    }
+
+    fn throttle(&self, retry_after: Option<Duration>, policy: &RetryPolicy) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.throttled += 1;
+        let pause = retry_after.unwrap_or(policy.base_delay);
+        s.paused_until = s.paused_until.max(now + pause);
+        // One cut per window: the 429s of one burst are one signal.
+        if s.last_cut.is_some_and(|t| now.duration_since(t) < WINDOW) {
+            return;
+        }
+        s.last_cut = Some(now);
+        let span = now
+            .duration_since(s.started)
+            .min(WINDOW)
+            .as_secs_f64()
+            .max(0.05);
+        let measured = s.successes.len() as f64 / span;
+        let base = match s.rate {
+            Some(r) => r.min(measured.max(MIN_RATE)),
+            None => measured,
+        };
+        s.rate = Some((base * CUT).max(MIN_RATE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+    use crate::state::Lifecycle;
+    use crate::validate::ValidationError;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static PAIRS: &[(SimState, SimState)] = &[
+        (SimState::Active, SimState::Inactive),
+        (SimState::Inactive, SimState::Active),
+    ];
+
+    /// Answers by id: "bad" refuses, "busyN" answers 429 N times, "gone" 404, "slow" is
+    /// scheduled, others succeed.
+    #[derive(Debug, Default)]
+    struct Scripted {
+        calls: AtomicUsize,
+        fetches: AtomicUsize,
+        busy: Mutex<std::collections::HashMap<String, usize>>,
+    }
+
+    #[async_trait]
+    impl SimProvider for Scripted {
+        fn name(&self) -> &'static str {
+            "scripted"
+        }
+        fn lifecycle(&self) -> Lifecycle<SimState> {
+            Lifecycle::table("scripted", PAIRS)
+        }
+        async fn fetch(&self, id: &str) -> crate::Result<SimSnapshot> {
+            self.fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(SimSnapshot::new("scripted", id, SimState::Active))
+        }
+        async fn apply(&self, id: &str, c: &SimChange) -> crate::Result<Applied> {
+            self.validate(id, c)?;
+            if id == "bad" {
+                return Err(ValidationError::new("id", "must not be bad", "\"bad\"").into());
+            }
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if let Some(n) = id.strip_prefix("busy") {
+                let mut busy = self.busy.lock().unwrap();
+                let left = busy
+                    .entry(id.to_owned())
+                    .or_insert_with(|| n.parse().unwrap());
+                if *left > 0 {
+                    *left -= 1;
+                    let mut e = ApiError::new("scripted", 429).with_code(20429);
+                    e.retry_after = Some(Duration::from_millis(1));
+                    return Err(e.into());
+                }
+            }
+            match id {
+                "gone" => Err(ApiError::new("scripted", 404).into()),
+                "slow" => Ok(Applied::Pending(SimSnapshot::new(
+                    "scripted",
+                    id,
+                    SimState::Pending,
+                ))),
+                _ => Ok(Applied::DoneWithoutBody),
+            }
+        }
+        async fn estimate_charge(
+            &self,
+            _id: &str,
+            _c: &SimChange,
+        ) -> crate::Result<Option<Charge>> {
+            Ok(Some(Charge::new(200, 200, vec!["flat $2".into()])))
+        }
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(2))
+    }
+
+    fn item(id: &str) -> BulkItem {
+        BulkItem::new(id, SimChange::new().state(SimState::Inactive))
+    }
+
+    #[tokio::test]
+    async fn one_outcome_per_item() {
+        let p = Arc::new(Scripted::default());
+        let ids = ["a", "bad", "busy2", "gone", "slow", "busy9", "b"];
+        let mut seen = Vec::new();
+        let report = BulkUpdater::new(p.clone())
+            .retry(fast())
+            .concurrency(3)
+            .run_with(stream::iter(ids.map(item)), |o| {
+                seen.push((o.index, o.outcome.label(), o.attempts))
+            })
+            .await;
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                (0, "done", 1),
+                (1, "refused", 0),
+                (2, "done", 3),
+                (3, "failed", 1),
+                (4, "scheduled", 1),
+                (5, "failed", 4),
+                (6, "done", 1),
+            ]
+        );
+        assert_eq!(report.total, 7);
+        assert_eq!(
+            (report.done, report.scheduled, report.failed, report.refused),
+            (3, 1, 2, 1)
+        );
+        assert_eq!(report.throttled, 2 + 4);
+        let failed: Vec<usize> = report.failures.iter().map(|f| f.0).collect();
+        assert_eq!(failed.len(), 3);
+        assert!(
+            report
+                .to_string()
+                .starts_with("7 items: 3 done, 1 scheduled, 2 failed, 1 refused")
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_changes_and_forbidden_moves_are_refused_unsent() {
+        let p = Arc::new(Scripted::default());
+        let items = vec![
+            BulkItem::new("a", SimChange::new()),
+            BulkItem::new(
+                "b",
+                SimChange::new()
+                    .state(SimState::New)
+                    .known_state(SimState::Active),
+            ),
+        ];
+        let report = BulkUpdater::new(p.clone()).run(items).await;
+        assert_eq!(report.refused, 2);
+        assert_eq!(p.calls.load(Ordering::SeqCst), 0);
+        assert!(matches!(report.failures[1].2, Error::Transition(_)));
+    }
+
+    #[tokio::test]
+    async fn fetch_current_checks_the_lifecycle_first() {
+        let p = Arc::new(Scripted::default());
+        // Every SIM is Active: Active -> Active is not in the table.
+        let items = vec![BulkItem::new("a", SimChange::new().state(SimState::Active))];
+        let report = BulkUpdater::new(p.clone())
+            .fetch_current(true)
+            .run(items)
+            .await;
+        assert_eq!(report.refused, 1);
+        assert_eq!(p.fetches.load(Ordering::SeqCst), 1);
+        assert_eq!(p.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn dry_run_sends_nothing_and_sums_the_charge() {
+        let p = Arc::new(Scripted::default());
+        let progress = Arc::new(AtomicUsize::new(0));
+        let seen = progress.clone();
+        let report = BulkUpdater::new(p.clone())
+            .dry_run(true)
+            .fetch_current(true)
+            .on_progress(move |pr| seen.store(pr.finished, Ordering::SeqCst))
+            .run((0..10).map(|i| item(&format!("s{i}"))))
+            .await;
+        assert_eq!(report.would_apply, 10);
+        assert_eq!(p.calls.load(Ordering::SeqCst), 0);
+        assert_eq!(p.fetches.load(Ordering::SeqCst), 10);
+        let charge = report.charge.unwrap();
+        assert_eq!((charge.now_cents, charge.monthly_cents), (2000, 2000));
+        assert_eq!(progress.load(Ordering::SeqCst), 10);
+    }
+
+    #[test]
+    fn pacer_cuts_to_the_measured_rate_and_climbs() {
+        let pacer = Pacer::new();
+        {
+            let mut s = pacer.lock();
+            s.started = Instant::now() - Duration::from_secs(5);
+            let now = Instant::now();
+            for i in 0..100 {
+                s.successes.push_back(now - Duration::from_millis(i * 9));
+            }
+        }
+        pacer.throttle(None, &RetryPolicy::default());
+        let rate = pacer.lock().rate.unwrap();
+        assert!((rate - 97.0).abs() < 0.01, "{rate}");
+        // A second 429 in the same window is the same signal.
+        pacer.throttle(None, &RetryPolicy::default());
+        assert_eq!(pacer.lock().rate.unwrap(), rate);
+        assert_eq!(pacer.throttled(), 2);
+        for _ in 0..100 {
+            pacer.succeeded();
+        }
+        assert!((pacer.lock().rate.unwrap() - 98.0).abs() < 0.01);
+    }
+}
