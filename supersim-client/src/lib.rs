@@ -1,21 +1,118 @@
-//! A typed client for Twilio's Super SIM API (`https://supersim.twilio.com/v1`).
+//! A typed client for Twilio's Super SIM API (`https://supersim.twilio.com/v1`): update, fetch
+//! and list SIMs, with the Super SIM lifecycle checked before anything is sent.
 //!
-//! This release carries the Super SIM status model and its lifecycle as data; the HTTP client
-//! (update, fetch, list, `SimProvider`) follows.
+//! An update is built, validated and turned into the exact form Twilio receives without any
+//! network access:
 //!
 //! ```
-//! use supersim_client::{LIFECYCLE, Status};
+//! use supersim_client::{Client, SettableStatus, Status};
 //!
-//! assert!(LIFECYCLE.allows(&Status::New, &Status::Ready));
-//! assert!(!LIFECYCLE.allows(&Status::Active, &Status::Ready));
-//! assert_eq!(Status::from("scheduled"), Status::Scheduled);
+//! let client = Client::builder()
+//!     .account("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "your auth token")
+//!     .build()?;
+//!
+//! let update = client
+//!     .update_sim("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+//!     .status(SettableStatus::Active)
+//!     .callback_url("https://example.com/sim-done");
+//! let request = update.request()?; // validated, plain data; nothing sent
+//! assert_eq!(
+//!     request.form_pairs(),
+//!     [("Status", "active"), ("CallbackUrl", "https://example.com/sim-done")]
+//! );
+//!
+//! // Refusals name the field and the rule, and nothing is sent.
+//! let err = client.update_sim("pump 7").account_sid("AC123").request().unwrap_err();
+//! assert_eq!(err.to_string(), "invalid account_sid: must be AC followed by 32 hex digits (found \"AC123\")");
+//! let err = client
+//!     .update_sim("pump 7")
+//!     .status(SettableStatus::Ready)
+//!     .known_status(Status::Active)
+//!     .request()
+//!     .unwrap_err();
+//! assert_eq!(err.to_string(), "twilio: a SIM in state active cannot move to ready (allowed: inactive)");
+//! # Ok::<(), simcore::Error>(())
 //! ```
+//!
+//! Sending it tells a finished update from a scheduled one:
+//!
+//! ```no_run
+//! use supersim_client::{Client, SettableStatus, UpdateOutcome};
+//!
+//! # async fn run() -> simcore::Result<()> {
+//! let client = Client::from_env()?; // TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN, or an API key
+//! let outcome = client
+//!     .update_sim("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+//!     .status(SettableStatus::Active)
+//!     .fleet("My Fleet")
+//!     .callback_url("https://example.com/sim-done")
+//!     .fetch_first() // check the change against the SIM's status as Twilio reports it now
+//!     .send()
+//!     .await?;
+//! match outcome {
+//!     UpdateOutcome::Done(sim) => println!("done: {:?}", sim.status),
+//!     UpdateOutcome::Scheduled { sim, callback } => {
+//!         println!("{:?} is scheduled; Twilio will call {:?}", sim.sid, callback)
+//!     }
+//!     _ => {}
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Tour
+//! - **Client** ([`Client`], [`ClientBuilder`]): HTTP Basic with an Account SID and Auth Token,
+//!   or an API Key SID and secret (held as [`SecretString`](simcore::secrecy::SecretString),
+//!   never printed); [`Client::from_env`] reads `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`,
+//!   `TWILIO_API_KEY`, `TWILIO_API_SECRET`. The builder also sets the base URL, timeouts, retry
+//!   policy and body cap.
+//! - **Update** ([`Client::update_sim`] → [`UpdateSim`] → [`SimUpdateRequest`]):
+//!   `UniqueName`, `Status` ([`SettableStatus`]: ready, active, inactive), `Fleet` (a Fleet SID
+//!   or a fleet's unique name), `CallbackUrl`, `CallbackMethod`, `AccountSid`, sent as
+//!   `application/x-www-form-urlencoded` with exactly the fields set. The answer is an
+//!   [`UpdateOutcome`]: `Done` (`200`) or `Scheduled` (`202`, the SIM in `scheduled`; with the
+//!   callback, if one was given).
+//! - **Checks before sending**: malformed SIDs (`HS`, `HF`, `AC` + 32 hex digits), an update
+//!   with no field, `AccountSid` when the SIM is known not to be `new`, a status change the
+//!   lifecycle ([`LIFECYCLE`]) forbids and a fleet change while `scheduled`, when the current
+//!   status is known ([`UpdateSim::known_status`], [`UpdateSim::current`]) or fetched first
+//!   ([`UpdateSim::fetch_first`]).
+//! - **Read** ([`Client::fetch_sim`], [`Client::list_sims`] → [`ListSims`]): filters `Status`,
+//!   `Fleet`, `Iccid`, `PageSize` (1–1000); the first page, a page at a time
+//!   ([`Client::next_page`]), every page ([`ListSims::pages`]) or every SIM as a stream
+//!   ([`ListSims::stream`]). Next-page URLs are followed only on the base URL's scheme, host
+//!   and port.
+//! - **Models** ([`Sim`], [`SimPage`], [`Status`]): every field optional, unknown fields
+//!   ignored, unknown statuses kept as [`Status::Unknown`].
+//! - **Errors**: everything is a [`simcore::Error`]; Twilio's answers keep their status, code,
+//!   message and `more_info` link, and [`ErrorCode`] names the codes (20003, 20404, 20429,
+//!   83009, 83010, 83705). A `429` is retried (honouring `Retry-After`) before it is returned.
+//! - **Common interface**: `Client` implements [`simcore::SimProvider`] (see [`provider`]).
+//!
+//! # Choices this crate makes
+//! These are this crate's reading of Twilio's documentation, each kept in one place:
+//! - **SID or unique name** ([`SimRef::parse`], [`FleetRef::parse`]): a value shaped like a SID
+//!   (two capital letters and 32 letters or digits) must be a well-formed SID of the expected
+//!   kind; any other non-empty string is a unique name.
+//! - **Scheduled** ([`Client::send_update`]): a `202`, or a SIM returned in `scheduled`, is
+//!   [`UpdateOutcome::Scheduled`].
+//! - **Unknown current status** ([`SimUpdateRequest::check_against`]): a status this crate does
+//!   not know is not checked against the lifecycle; Twilio judges the change.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod client;
+pub mod errors;
 pub mod models;
 pub mod provider;
+pub mod requests;
 
-pub use models::Status;
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use errors::ErrorCode;
+pub use models::{Callback, PageMeta, Sim, SimLinks, SimPage, Status, UpdateOutcome};
 pub use provider::LIFECYCLE;
+pub use requests::{
+    AccountSid, CallbackMethod, CallbackUrl, FleetRef, ListSims, SettableStatus, SimRef,
+    SimUpdateRequest, UniqueName, UpdateSim,
+};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "twilio";

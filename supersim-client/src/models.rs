@@ -1,4 +1,14 @@
 //! What Twilio's Super SIM API returns.
+//!
+//! Everything here is tolerant on read: every field is optional (Twilio marks each one nullable),
+//! unknown fields are ignored, a status Twilio adds later is kept as [`Status::Unknown`], and a
+//! timestamp in a format this crate does not read becomes `None` rather than failing the whole
+//! answer.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+use crate::requests::CallbackMethod;
 
 simcore::open_enum! {
     /// A Super SIM's status as Twilio reports it (`new`, `ready`, `active`, `inactive`,
@@ -14,5 +24,254 @@ simcore::open_enum! {
         Inactive = "inactive",
         /// A status or fleet change was accepted and is being applied.
         Scheduled = "scheduled",
+    }
+}
+
+/// A Super SIM, as `GET /v1/Sims/{Sid}`, `POST /v1/Sims/{Sid}` and the list return it.
+///
+/// ```
+/// use supersim_client::{Sim, Status};
+///
+/// let sim: Sim = serde_json::from_str(r#"{
+///     "sid": "HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+///     "status": "scheduled",
+///     "unique_name": null,
+///     "date_created": "2015-07-30T20:00:00Z",
+///     "a_field_added_later": true
+/// }"#)?;
+/// assert_eq!(sim.status, Some(Status::Scheduled));
+/// assert!(sim.is_scheduled());
+/// assert_eq!(sim.unique_name, None);
+/// assert_eq!(sim.date_created.unwrap().to_rfc3339(), "2015-07-30T20:00:00+00:00");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Sim {
+    /// The Sim SID (`HS` + 32 hex digits).
+    pub sid: Option<String>,
+    /// The application-defined unique name; it can address the SIM in place of its SID.
+    pub unique_name: Option<String>,
+    /// The SID of the account the SIM belongs to (`AC` + 32 hex digits).
+    pub account_sid: Option<String>,
+    /// The ICCID.
+    pub iccid: Option<String>,
+    /// The status.
+    pub status: Option<Status>,
+    /// The SID of the SIM's fleet (`HF` + 32 hex digits).
+    pub fleet_sid: Option<String>,
+    /// When the SIM was created (`None` when absent or in a format this crate does not read).
+    #[serde(deserialize_with = "lenient_time")]
+    pub date_created: Option<DateTime<Utc>>,
+    /// When the SIM was last updated (`None` when absent or unreadable).
+    #[serde(deserialize_with = "lenient_time")]
+    pub date_updated: Option<DateTime<Utc>>,
+    /// The absolute URL of the resource.
+    pub url: Option<String>,
+    /// URLs of related resources.
+    pub links: Option<SimLinks>,
+}
+
+impl Sim {
+    /// Whether Twilio reports the SIM as `scheduled` (a change is being applied).
+    pub fn is_scheduled(&self) -> bool {
+        self.status == Some(Status::Scheduled)
+    }
+}
+
+/// URLs of a SIM's related resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SimLinks {
+    /// The SIM's billing periods.
+    pub billing_periods: Option<String>,
+    /// The SIM's IP addresses.
+    pub sim_ip_addresses: Option<String>,
+}
+
+/// One page of `GET /v1/Sims`: the SIMs and the paging envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SimPage {
+    /// The SIMs on this page.
+    #[serde(deserialize_with = "null_as_empty")]
+    pub sims: Vec<Sim>,
+    /// Where this page is and where the next one is.
+    pub meta: PageMeta,
+}
+
+impl SimPage {
+    /// The absolute URL of the next page, or `None` on the last page.
+    pub fn next_page_url(&self) -> Option<&str> {
+        self.meta.next_page_url.as_deref().filter(|u| !u.is_empty())
+    }
+}
+
+/// Twilio's paging envelope (`meta`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PageMeta {
+    /// The URL of the first page.
+    pub first_page_url: Option<String>,
+    /// The key of the list in the envelope (`"sims"`).
+    pub key: Option<String>,
+    /// The URL of the next page; `None` on the last page.
+    pub next_page_url: Option<String>,
+    /// The page index.
+    pub page: Option<u64>,
+    /// The page size.
+    pub page_size: Option<u64>,
+    /// The URL of the previous page.
+    pub previous_page_url: Option<String>,
+    /// The URL of this page.
+    pub url: Option<String>,
+}
+
+/// What an update did: done at once (`200`), or accepted and scheduled (`202`).
+///
+/// ```
+/// use supersim_client::{Sim, UpdateOutcome};
+/// # fn show(outcome: UpdateOutcome) {
+/// match outcome {
+///     UpdateOutcome::Done(sim) => println!("now {:?}", sim.status),
+///     UpdateOutcome::Scheduled { sim, callback } => {
+///         println!("{:?} is scheduled", sim.sid);
+///         if let Some(cb) = callback {
+///             println!("Twilio will call {} with {}", cb.url, cb.method);
+///         }
+///     }
+///     _ => {}
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpdateOutcome {
+    /// Twilio applied the update (`200 OK`) and returned the SIM as it is now.
+    Done(Sim),
+    /// Twilio accepted the update to apply it asynchronously (`202 Accepted`; the SIM reads
+    /// `scheduled`). Twilio calls the callback, if one was given, when it has finished.
+    Scheduled {
+        /// The SIM as Twilio returned it (status `scheduled`).
+        sim: Sim,
+        /// The callback this update gave, if any.
+        callback: Option<Callback>,
+    },
+}
+
+impl UpdateOutcome {
+    /// The SIM as Twilio returned it.
+    pub fn sim(&self) -> &Sim {
+        match self {
+            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => sim,
+        }
+    }
+
+    /// The SIM as Twilio returned it, owned.
+    pub fn into_sim(self) -> Sim {
+        match self {
+            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => sim,
+        }
+    }
+
+    /// Whether the update is still being applied.
+    pub fn is_scheduled(&self) -> bool {
+        matches!(self, UpdateOutcome::Scheduled { .. })
+    }
+}
+
+/// Where and how Twilio reports the end of an asynchronous update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Callback {
+    /// The callback URL, as sent.
+    pub url: String,
+    /// The method Twilio uses (`POST` unless the update said `GET`).
+    pub method: CallbackMethod,
+}
+
+impl Callback {
+    /// A callback at `url`, called with `method`.
+    pub fn new(url: impl Into<String>, method: CallbackMethod) -> Self {
+        Self {
+            url: url.into(),
+            method,
+        }
+    }
+}
+
+/// Reads an RFC 3339 timestamp (what Super SIM sends) or an RFC 2822 one (what older Twilio APIs
+/// send); anything else, `null` included, is `None`.
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let raw = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match raw {
+        Some(serde_json::Value::String(s)) => DateTime::parse_from_rfc3339(&s)
+            .or_else(|_| DateTime::parse_from_rfc2822(&s))
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        _ => None,
+    })
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Sim>, D::Error> {
+    Ok(Option::<Vec<Sim>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_field_may_be_missing_or_null() {
+        let sim: Sim = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(sim, Sim::default());
+        let nulls = json!({
+            "sid": null, "unique_name": null, "account_sid": null, "iccid": null, "status": null,
+            "fleet_sid": null, "date_created": null, "date_updated": null, "url": null, "links": null
+        });
+        let sim: Sim = serde_json::from_value(nulls).unwrap();
+        assert_eq!(sim, Sim::default());
+    }
+
+    #[test]
+    fn unknown_status_and_fields_are_kept_or_ignored() {
+        let sim: Sim =
+            serde_json::from_value(json!({"status": "suspended", "new_field": [1, 2]})).unwrap();
+        assert_eq!(sim.status, Some(Status::Unknown("suspended".into())));
+        assert!(!sim.is_scheduled());
+    }
+
+    #[test]
+    fn timestamps_are_read_leniently() {
+        let sim: Sim = serde_json::from_value(json!({
+            "date_created": "Thu, 30 Jul 2015 20:00:00 +0000",
+            "date_updated": "yesterday"
+        }))
+        .unwrap();
+        assert_eq!(
+            sim.date_created.unwrap().to_rfc3339(),
+            "2015-07-30T20:00:00+00:00"
+        );
+        assert_eq!(sim.date_updated, None);
+        let sim: Sim = serde_json::from_value(json!({"date_created": 12})).unwrap();
+        assert_eq!(sim.date_created, None);
+    }
+
+    #[test]
+    fn page_envelope() {
+        let page: SimPage = serde_json::from_value(json!({
+            "sims": null,
+            "meta": {"next_page_url": "", "page": 0, "page_size": 50, "key": "sims"}
+        }))
+        .unwrap();
+        assert!(page.sims.is_empty());
+        assert_eq!(page.next_page_url(), None);
+        let page: SimPage = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(page, SimPage::default());
     }
 }

@@ -1,8 +1,26 @@
-//! The Super SIM lifecycle, and its canonical view.
+//! The Super SIM lifecycle, its canonical view, and `impl SimProvider for Client`.
+//!
+//! Through [`SimProvider`], a canonical change maps onto a Super SIM update:
+//!
+//! | canonical | Twilio |
+//! |---|---|
+//! | `state: Ready` / `Active` / `Inactive` | `Status=ready` / `active` / `inactive` |
+//! | `state: New`, `Retired`, `Deleted`, `Pending`, `Unknown` | refused: [`Error::Invalid`] for `state` |
+//! | `display_name` | `UniqueName` |
+//! | `known_state` | the transition is checked against [`LIFECYCLE`] in canonical terms first |
+//!
+//! A `202 Accepted` (the SIM in `scheduled`) is [`Applied::Pending`]; a `200` is
+//! [`Applied::Done`].
 
-use simcore::{Lifecycle, SimState};
+use simcore::validate::quote;
+use simcore::{
+    Applied, Error, Lifecycle, Result, SimChange, SimProvider, SimSnapshot, SimState,
+    ValidationError,
+};
 
-use crate::models::Status;
+use crate::client::Client;
+use crate::models::{Sim, Status, UpdateOutcome};
+use crate::requests::{SettableStatus, SimRef, SimUpdateRequest, UniqueName};
 
 /// Every status change Twilio documents for a Super SIM: a SIM never returns to `new`; `ready`
 /// can be set only from `new`; `active` and `inactive` alternate. Nothing is documented from
@@ -29,6 +47,77 @@ pub fn canonical(status: &Status) -> SimState {
         Status::Inactive => SimState::Inactive,
         Status::Scheduled => SimState::Pending,
         Status::Unknown(s) => SimState::Unknown(s.clone()),
+    }
+}
+
+/// The Twilio status a canonical target state is set with, or a refusal naming the three
+/// settable ones.
+pub fn settable(state: &SimState) -> Result<SettableStatus, ValidationError> {
+    match state {
+        SimState::Ready => Ok(SettableStatus::Ready),
+        SimState::Active => Ok(SettableStatus::Active),
+        SimState::Inactive => Ok(SettableStatus::Inactive),
+        other => Err(ValidationError::new(
+            "state",
+            "a Super SIM can only be set to ready, active or inactive",
+            quote(other.as_str()),
+        )),
+    }
+}
+
+/// A SIM in canonical terms; `id` is used when Twilio returned no SID.
+pub fn snapshot(sim: &Sim, id: &str) -> SimSnapshot {
+    let state = match &sim.status {
+        Some(s) => canonical(s),
+        None => SimState::Unknown(String::new()),
+    };
+    let mut snap = SimSnapshot::new(crate::PROVIDER, sim.sid.as_deref().unwrap_or(id), state);
+    if let Some(iccid) = &sim.iccid {
+        snap = snap.with_iccid(iccid);
+    }
+    if let Some(status) = &sim.status {
+        snap = snap.with_native_status(status.as_str());
+    }
+    if let Some(name) = sim.unique_name.as_deref().filter(|n| !n.is_empty()) {
+        snap = snap.with_display_name(name);
+    }
+    snap
+}
+
+#[simcore::async_trait]
+impl SimProvider for Client {
+    fn name(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn lifecycle(&self) -> Lifecycle<SimState> {
+        LIFECYCLE.map(canonical)
+    }
+
+    async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
+        let sim = self.fetch_sim(id).await?;
+        Ok(snapshot(&sim, id))
+    }
+
+    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
+        let mut request = SimUpdateRequest::new(SimRef::parse(id)?);
+        if let Some(target) = &change.state {
+            request.status = Some(settable(target)?);
+        }
+        if let Some(name) = &change.display_name {
+            request.unique_name =
+                Some(UniqueName::parse(name.as_str()).map_err(|e| e.for_field("display_name"))?);
+        }
+        if request.is_empty() {
+            return Err(ValidationError::empty_update().into());
+        }
+        if let (Some(known), Some(target)) = (&change.known_state, &change.state) {
+            self.lifecycle().check(known, target).map_err(Error::from)?;
+        }
+        Ok(match self.send_update(&request).await? {
+            UpdateOutcome::Done(sim) => Applied::Done(snapshot(&sim, id)),
+            UpdateOutcome::Scheduled { sim, .. } => Applied::Pending(snapshot(&sim, id)),
+        })
     }
 }
 
@@ -75,5 +164,50 @@ mod tests {
         assert!(c.allows(&SimState::Inactive, &SimState::Active));
         assert!(!c.allows(&SimState::Active, &SimState::New));
         assert_eq!(canonical(&Status::Scheduled), SimState::Pending);
+    }
+}
+
+#[cfg(test)]
+mod mapping_tests {
+    use super::*;
+
+    #[test]
+    fn canonical_targets() {
+        assert_eq!(settable(&SimState::Ready).unwrap(), SettableStatus::Ready);
+        assert_eq!(settable(&SimState::Active).unwrap(), SettableStatus::Active);
+        assert_eq!(
+            settable(&SimState::Inactive).unwrap(),
+            SettableStatus::Inactive
+        );
+        for s in [
+            SimState::New,
+            SimState::Retired,
+            SimState::Deleted,
+            SimState::Pending,
+            SimState::Unknown("x".into()),
+        ] {
+            let e = settable(&s).unwrap_err();
+            assert_eq!(e.field(), "state", "{s}");
+        }
+    }
+
+    #[test]
+    fn snapshots() {
+        let sim: Sim = serde_json::from_value(serde_json::json!({
+            "sid": "HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "status": "scheduled",
+            "iccid": "89883070000123456789",
+            "unique_name": ""
+        }))
+        .unwrap();
+        let snap = snapshot(&sim, "pump 7");
+        assert_eq!(snap.id, "HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        assert_eq!(snap.state, SimState::Pending);
+        assert_eq!(snap.native_status.as_deref(), Some("scheduled"));
+        assert_eq!(snap.iccid.as_deref(), Some("89883070000123456789"));
+        assert_eq!(snap.display_name, None);
+        let snap = snapshot(&Sim::default(), "pump 7");
+        assert_eq!(snap.id, "pump 7");
+        assert_eq!(snap.state, SimState::Unknown(String::new()));
     }
 }

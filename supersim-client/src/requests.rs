@@ -1,0 +1,971 @@
+//! What this crate sends: identifiers, the update request as plain validated data, and the
+//! fluent builders over it ([`UpdateSim`], [`ListSims`]).
+//!
+//! # Identifiers
+//! Twilio SIDs are two capital letters and 32 hex digits: `HS…` for a Sim, `HF…` for a Fleet,
+//! `AC…` for an Account. A SIM and a fleet can also be named by their **unique name**. The rule
+//! this crate applies to tell them apart is deliberately simple:
+//!
+//! - a value shaped like a SID (34 characters: two ASCII capital letters, then 32 ASCII letters
+//!   or digits) must be a well-formed SID of the expected kind (`HSXXXXXXXX…` or an `AC…` SID
+//!   where a Sim is meant is refused);
+//! - any other non-empty string is a unique name.
+//!
+//! A unique name being set on a SIM follows the same rule: it must not be empty nor shaped like a
+//! SID, since it could then not be told apart from one when used to address the SIM.
+
+use std::fmt;
+use std::str::FromStr;
+
+use futures_core::Stream;
+use futures_util::{TryStreamExt as _, stream};
+use simcore::validate::quote;
+use simcore::{Error, Iccid, Result, ValidationError};
+use url::Url;
+
+use crate::client::Client;
+use crate::models::{Sim, SimPage, Status, UpdateOutcome};
+use crate::provider::LIFECYCLE;
+
+/// Whether `s` looks like a SID of any kind: 34 characters, two ASCII capital letters, then 32
+/// ASCII letters or digits.
+fn sid_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 34
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..].iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// Whether `s` is a well-formed SID with `prefix`: the prefix, then 32 hex digits.
+pub fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s.as_bytes()[2..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Parses "a SID with `prefix` or a unique name" (see the module docs for the rule).
+fn parse_ref(
+    field: &'static str,
+    prefix: &'static str,
+    kind: &'static str,
+    s: &str,
+) -> std::result::Result<bool, ValidationError> {
+    if s.is_empty() {
+        return Err(ValidationError::new(
+            field,
+            format!("must be a {kind} SID ({prefix} + 32 hex digits) or a unique name, not empty"),
+            "an empty string",
+        ));
+    }
+    if !sid_shaped(s) {
+        return Ok(false);
+    }
+    if is_sid(s, prefix) {
+        return Ok(true);
+    }
+    let rule = if s.starts_with(prefix) {
+        format!("a {kind} SID must be {prefix} followed by 32 hex digits")
+    } else {
+        format!(
+            "must be a {kind} SID ({prefix} + 32 hex digits) or a unique name; this is shaped like a SID of another kind ({})",
+            &s[..2]
+        )
+    };
+    Err(ValidationError::new(field, rule, quote(s)))
+}
+
+/// Implements `as_str`, `Display` and `AsRef<str>` for a validated string newtype.
+macro_rules! string_newtype {
+    ($ty:ident) => {
+        impl $ty {
+            /// The value as sent.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = ValidationError;
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+/// How a request names a Super SIM: its SID (`HS` + 32 hex digits) or its unique name.
+///
+/// ```
+/// use supersim_client::SimRef;
+///
+/// assert!(matches!(SimRef::parse("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")?, SimRef::Sid(_)));
+/// assert!(matches!(SimRef::parse("pump station 7")?, SimRef::UniqueName(_)));
+/// // Shaped like a SID but not a Sim SID: refused, not taken for a unique name.
+/// let err = SimRef::parse("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap_err();
+/// assert_eq!(err.field(), "sim");
+/// assert!(SimRef::parse("HSXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX").is_err());
+/// # Ok::<(), simcore::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SimRef {
+    /// A Sim SID.
+    Sid(String),
+    /// A SIM's unique name.
+    UniqueName(String),
+}
+
+impl SimRef {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "sim";
+
+    /// Parses a Sim SID or a unique name.
+    pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
+        Ok(if parse_ref(Self::FIELD, "HS", "Sim", s)? {
+            SimRef::Sid(s.to_owned())
+        } else {
+            SimRef::UniqueName(s.to_owned())
+        })
+    }
+
+    /// The SID or unique name, as it goes in the URL.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SimRef::Sid(s) | SimRef::UniqueName(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for SimRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A fleet, named by its SID (`HF` + 32 hex digits) or its unique name (`Fleet` accepts both).
+///
+/// ```
+/// use supersim_client::FleetRef;
+/// assert!(matches!(FleetRef::parse("HFaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")?, FleetRef::Sid(_)));
+/// assert!(matches!(FleetRef::parse("My Fleet")?, FleetRef::UniqueName(_)));
+/// assert!(FleetRef::parse("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").is_err());
+/// # Ok::<(), simcore::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FleetRef {
+    /// A Fleet SID.
+    Sid(String),
+    /// A fleet's unique name.
+    UniqueName(String),
+}
+
+impl FleetRef {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "fleet";
+
+    /// Parses a Fleet SID or a fleet's unique name.
+    pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
+        Ok(if parse_ref(Self::FIELD, "HF", "Fleet", s)? {
+            FleetRef::Sid(s.to_owned())
+        } else {
+            FleetRef::UniqueName(s.to_owned())
+        })
+    }
+
+    /// The SID or unique name, as sent.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FleetRef::Sid(s) | FleetRef::UniqueName(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for FleetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An Account SID: `AC` + 32 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountSid(String);
+
+impl AccountSid {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "account_sid";
+
+    /// Parses an Account SID.
+    pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
+        if !is_sid(s, "AC") {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "must be AC followed by 32 hex digits",
+                quote(s),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+string_newtype!(AccountSid);
+
+/// A unique name to give a SIM: not empty, and not shaped like a SID (it could then not be told
+/// apart from one when it addresses the SIM).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UniqueName(String);
+
+impl UniqueName {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "unique_name";
+
+    /// Parses a unique name.
+    pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
+        if s.is_empty() {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "must not be empty",
+                "an empty string",
+            ));
+        }
+        if sid_shaped(s) {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "must not be shaped like a SID (two capital letters and 32 letters or digits)",
+                quote(s),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+string_newtype!(UniqueName);
+
+/// The URL Twilio calls when an asynchronous update has finished: an absolute `http` or `https`
+/// URL with a host, sent exactly as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CallbackUrl(String);
+
+impl CallbackUrl {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "callback_url";
+
+    /// Parses a callback URL.
+    pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
+        let rule = "must be an absolute http or https URL with a host";
+        if s.trim() != s || s.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "must not contain surrounding whitespace or control characters",
+                quote(s),
+            ));
+        }
+        match Url::parse(s) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                Ok(Self(s.to_owned()))
+            }
+            _ => Err(ValidationError::new(Self::FIELD, rule, quote(s))),
+        }
+    }
+}
+string_newtype!(CallbackUrl);
+
+/// A status an update may set. Twilio reads five statuses ([`Status`]) but accepts only these
+/// three in an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SettableStatus {
+    /// `ready` (only from `new`).
+    Ready,
+    /// `active`.
+    Active,
+    /// `inactive`.
+    Inactive,
+}
+
+impl SettableStatus {
+    /// Every settable status.
+    pub const ALL: [SettableStatus; 3] = [
+        SettableStatus::Ready,
+        SettableStatus::Active,
+        SettableStatus::Inactive,
+    ];
+
+    /// Twilio's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettableStatus::Ready => "ready",
+            SettableStatus::Active => "active",
+            SettableStatus::Inactive => "inactive",
+        }
+    }
+}
+
+impl fmt::Display for SettableStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<SettableStatus> for Status {
+    fn from(s: SettableStatus) -> Status {
+        match s {
+            SettableStatus::Ready => Status::Ready,
+            SettableStatus::Active => Status::Active,
+            SettableStatus::Inactive => Status::Inactive,
+        }
+    }
+}
+
+impl TryFrom<&Status> for SettableStatus {
+    type Error = ValidationError;
+    fn try_from(s: &Status) -> std::result::Result<Self, ValidationError> {
+        match s {
+            Status::Ready => Ok(SettableStatus::Ready),
+            Status::Active => Ok(SettableStatus::Active),
+            Status::Inactive => Ok(SettableStatus::Inactive),
+            other => Err(ValidationError::new(
+                "status",
+                "must be ready, active or inactive",
+                quote(other.as_str()),
+            )),
+        }
+    }
+}
+
+impl FromStr for SettableStatus {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> std::result::Result<Self, ValidationError> {
+        SettableStatus::try_from(&Status::from(s))
+    }
+}
+
+/// The HTTP method Twilio uses to call the callback URL (Twilio's default is `POST`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CallbackMethod {
+    /// `GET`.
+    Get,
+    /// `POST` (Twilio's default).
+    #[default]
+    Post,
+}
+
+impl CallbackMethod {
+    /// The method's name as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackMethod::Get => "GET",
+            CallbackMethod::Post => "POST",
+        }
+    }
+}
+
+impl fmt::Display for CallbackMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `POST /v1/Sims/{Sid}` as plain, validated data: every field optional, and only the fields set
+/// are sent.
+///
+/// Build it with [`Client::update_sim`] and [`UpdateSim::request`], or directly from
+/// parsed values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimUpdateRequest {
+    /// The SIM to update.
+    pub sim: SimRef,
+    /// `UniqueName`.
+    pub unique_name: Option<UniqueName>,
+    /// `Status`.
+    pub status: Option<SettableStatus>,
+    /// `Fleet`: a Fleet SID or a fleet's unique name.
+    pub fleet: Option<FleetRef>,
+    /// `CallbackUrl`: called when an asynchronous update has finished.
+    pub callback_url: Option<CallbackUrl>,
+    /// `CallbackMethod`: how the callback URL is called.
+    pub callback_method: Option<CallbackMethod>,
+    /// `AccountSid`: moves the SIM to this account (only while its status is `new`).
+    pub account_sid: Option<AccountSid>,
+}
+
+impl SimUpdateRequest {
+    /// A request for `sim` that sets nothing yet.
+    pub fn new(sim: SimRef) -> Self {
+        Self {
+            sim,
+            unique_name: None,
+            status: None,
+            fleet: None,
+            callback_url: None,
+            callback_method: None,
+            account_sid: None,
+        }
+    }
+
+    /// Whether no field is set (such a request is refused before sending).
+    pub fn is_empty(&self) -> bool {
+        self.form_pairs().is_empty()
+    }
+
+    /// The form pairs sent, in the spec's order, exactly the fields set.
+    ///
+    /// ```
+    /// use supersim_client::{SettableStatus, SimRef, SimUpdateRequest};
+    /// let mut request = SimUpdateRequest::new(SimRef::parse("pump 7")?);
+    /// request.status = Some(SettableStatus::Active);
+    /// assert_eq!(request.form_pairs(), [("Status", "active")]);
+    /// # Ok::<(), simcore::ValidationError>(())
+    /// ```
+    pub fn form_pairs(&self) -> Vec<(&'static str, &str)> {
+        let mut pairs = Vec::with_capacity(6);
+        if let Some(v) = &self.unique_name {
+            pairs.push(("UniqueName", v.as_str()));
+        }
+        if let Some(v) = self.status {
+            pairs.push(("Status", v.as_str()));
+        }
+        if let Some(v) = &self.fleet {
+            pairs.push(("Fleet", v.as_str()));
+        }
+        if let Some(v) = &self.callback_url {
+            pairs.push(("CallbackUrl", v.as_str()));
+        }
+        if let Some(v) = self.callback_method {
+            pairs.push(("CallbackMethod", v.as_str()));
+        }
+        if let Some(v) = &self.account_sid {
+            pairs.push(("AccountSid", v.as_str()));
+        }
+        pairs
+    }
+
+    /// Checks the request against the SIM's current status, before sending:
+    /// - `account_sid` only while the status is `new`;
+    /// - a status change only where the Super SIM lifecycle ([`LIFECYCLE`]) allows it (a
+    ///   status this crate does not know is left for Twilio to judge);
+    /// - no `fleet` change while the SIM is `scheduled` (Twilio would answer 83009).
+    pub fn check_against(&self, current: &Status) -> Result<()> {
+        if self.account_sid.is_some() && *current != Status::New {
+            return Err(ValidationError::new(
+                AccountSid::FIELD,
+                "can be set only while the SIM's status is new",
+                format!("status {current}"),
+            )
+            .into());
+        }
+        if let Some(target) = self.status {
+            if !current.is_unknown() {
+                LIFECYCLE.check(current, &target.into())?;
+            }
+        }
+        if self.fleet.is_some() && *current == Status::Scheduled {
+            return Err(ValidationError::new(
+                FleetRef::FIELD,
+                "cannot change while the SIM is scheduled (Twilio error 83009)",
+                "status scheduled",
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// The update builder returned by [`Client::update_sim`]: set fields, then [`send`](Self::send).
+///
+/// Setters only record; every value is validated by [`send`](Self::send) (or
+/// [`request`](Self::request)) before anything is sent.
+#[derive(Debug, Clone)]
+#[must_use = "an update does nothing until it is sent"]
+pub struct UpdateSim {
+    client: Client,
+    sim: String,
+    unique_name: Option<String>,
+    status: Option<SettableStatus>,
+    fleet: Option<String>,
+    callback_url: Option<String>,
+    callback_method: Option<CallbackMethod>,
+    account_sid: Option<String>,
+    known_status: Option<Status>,
+    fetch_first: bool,
+}
+
+impl UpdateSim {
+    pub(crate) fn new(client: Client, sim: String) -> Self {
+        Self {
+            client,
+            sim,
+            unique_name: None,
+            status: None,
+            fleet: None,
+            callback_url: None,
+            callback_method: None,
+            account_sid: None,
+            known_status: None,
+            fetch_first: false,
+        }
+    }
+
+    /// Sets `UniqueName` (not empty, not shaped like a SID).
+    pub fn unique_name(mut self, name: impl Into<String>) -> Self {
+        self.unique_name = Some(name.into());
+        self
+    }
+
+    /// Sets `Status` (`ready`, `active` or `inactive`).
+    pub fn status(mut self, status: impl Into<SettableStatus>) -> Self {
+        self.status = Some(status.into());
+        self
+    }
+
+    /// Sets `Fleet`: a Fleet SID (`HF` + 32 hex digits) or a fleet's unique name.
+    pub fn fleet(mut self, fleet: impl Into<String>) -> Self {
+        self.fleet = Some(fleet.into());
+        self
+    }
+
+    /// Sets `CallbackUrl`, called when an asynchronous update has finished (an absolute `http`
+    /// or `https` URL).
+    pub fn callback_url(mut self, url: impl Into<String>) -> Self {
+        self.callback_url = Some(url.into());
+        self
+    }
+
+    /// Sets `CallbackMethod` (Twilio's default is `POST`).
+    pub fn callback_method(mut self, method: impl Into<CallbackMethod>) -> Self {
+        self.callback_method = Some(method.into());
+        self
+    }
+
+    /// Sets `AccountSid` (`AC` + 32 hex digits): moves the SIM to that account, which must be
+    /// the requesting account or one of its subaccounts. Only valid while the SIM is `new`.
+    pub fn account_sid(mut self, sid: impl Into<String>) -> Self {
+        self.account_sid = Some(sid.into());
+        self
+    }
+
+    /// Declares the SIM's current status, so [`send`](Self::send) checks the update against it
+    /// (see [`SimUpdateRequest::check_against`]) before sending.
+    pub fn known_status(mut self, status: impl Into<Status>) -> Self {
+        self.known_status = Some(status.into());
+        self
+    }
+
+    /// Declares the SIM's current status from a fetched [`Sim`] (nothing is declared if Twilio
+    /// reported no status).
+    pub fn current(mut self, sim: &Sim) -> Self {
+        if let Some(s) = &sim.status {
+            self.known_status = Some(s.clone());
+        }
+        self
+    }
+
+    /// Opts in to fetching the SIM first, so the update is checked against its status as Twilio
+    /// reports it now. Costs one `GET` before the update.
+    pub fn fetch_first(mut self) -> Self {
+        self.fetch_first = true;
+        self
+    }
+
+    /// Validates every value and returns the request as plain data; also checks it against the
+    /// declared current status, if any. Nothing is sent.
+    pub fn request(&self) -> Result<SimUpdateRequest> {
+        let mut request = SimUpdateRequest::new(SimRef::parse(&self.sim)?);
+        request.unique_name = self
+            .unique_name
+            .as_deref()
+            .map(UniqueName::parse)
+            .transpose()?;
+        request.status = self.status;
+        request.fleet = self.fleet.as_deref().map(FleetRef::parse).transpose()?;
+        request.callback_url = self
+            .callback_url
+            .as_deref()
+            .map(CallbackUrl::parse)
+            .transpose()?;
+        request.callback_method = self.callback_method;
+        request.account_sid = self
+            .account_sid
+            .as_deref()
+            .map(AccountSid::parse)
+            .transpose()?;
+        if request.is_empty() {
+            return Err(ValidationError::empty_update().into());
+        }
+        if let Some(current) = &self.known_status {
+            request.check_against(current)?;
+        }
+        Ok(request)
+    }
+
+    /// Validates, checks against the current status (declared, or fetched with
+    /// [`fetch_first`](Self::fetch_first)), sends, and says whether the update is done or
+    /// scheduled.
+    pub async fn send(self) -> Result<UpdateOutcome> {
+        let request = self.request()?;
+        if self.fetch_first {
+            let sim = self.client.fetch_sim(request.sim.as_str()).await?;
+            if let Some(current) = &sim.status {
+                request.check_against(current)?;
+            }
+        }
+        self.client.send_update(&request).await
+    }
+}
+
+/// The list builder returned by [`Client::list_sims`]: filters, a page size, then the first page,
+/// every page, or every SIM.
+#[derive(Debug, Clone)]
+#[must_use = "a list does nothing until it is read"]
+pub struct ListSims {
+    client: Client,
+    status: Option<Status>,
+    fleet: Option<String>,
+    iccid: Option<String>,
+    page_size: Option<u32>,
+}
+
+impl ListSims {
+    /// The largest page Twilio serves.
+    pub const MAX_PAGE_SIZE: u32 = 1000;
+
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            client,
+            status: None,
+            fleet: None,
+            iccid: None,
+            page_size: None,
+        }
+    }
+
+    /// Only SIMs in this status (`Status`).
+    pub fn status(mut self, status: impl Into<Status>) -> Self {
+        self.status = Some(status.into());
+        self
+    }
+
+    /// Only SIMs in this fleet (`Fleet`: a Fleet SID or a fleet's unique name).
+    pub fn fleet(mut self, fleet: impl Into<String>) -> Self {
+        self.fleet = Some(fleet.into());
+        self
+    }
+
+    /// Only the SIM with this ICCID (`Iccid`; 18 to 22 digits): zero or one SIM.
+    pub fn iccid(mut self, iccid: impl Into<String>) -> Self {
+        self.iccid = Some(iccid.into());
+        self
+    }
+
+    /// SIMs per page (`PageSize`, 1 to 1000; Twilio's default is 50).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// The validated query pairs, in the spec's order. Nothing is sent.
+    pub fn query_pairs(&self) -> Result<Vec<(&'static str, String)>> {
+        let mut pairs = Vec::with_capacity(4);
+        if let Some(s) = &self.status {
+            if s.is_unknown() {
+                return Err(ValidationError::new(
+                    "status",
+                    "must be new, ready, active, inactive or scheduled",
+                    quote(s.as_str()),
+                )
+                .into());
+            }
+            pairs.push(("Status", s.as_str().to_owned()));
+        }
+        if let Some(f) = &self.fleet {
+            pairs.push(("Fleet", FleetRef::parse(f)?.as_str().to_owned()));
+        }
+        if let Some(i) = &self.iccid {
+            pairs.push(("Iccid", Iccid::parse(i)?.into_string()));
+        }
+        if let Some(n) = self.page_size {
+            if !(1..=Self::MAX_PAGE_SIZE).contains(&n) {
+                return Err(
+                    ValidationError::new("page_size", "must be 1 to 1000", n.to_string()).into(),
+                );
+            }
+            pairs.push(("PageSize", n.to_string()));
+        }
+        Ok(pairs)
+    }
+
+    /// Fetches the first page. Follow on with [`Client::next_page`].
+    pub async fn first_page(&self) -> Result<SimPage> {
+        let pairs = self.query_pairs()?;
+        self.client.first_page(&pairs).await
+    }
+
+    /// Every page, following `meta.next_page_url` to the end. A next-page URL on another scheme,
+    /// host or port than the base URL ends the stream with an error, and is not followed.
+    pub fn pages(self) -> impl Stream<Item = Result<SimPage>> + Send + 'static {
+        enum Cursor {
+            First,
+            Next { url: String, previous: String },
+            Done,
+        }
+        fn after(page: &SimPage, this: String) -> Cursor {
+            match page.next_page_url() {
+                Some(next) => Cursor::Next {
+                    url: next.to_owned(),
+                    previous: this,
+                },
+                None => Cursor::Done,
+            }
+        }
+        stream::try_unfold((self, Cursor::First), |(list, cursor)| async move {
+            match cursor {
+                Cursor::Done => Ok(None),
+                Cursor::First => {
+                    let page = list.first_page().await?;
+                    let this = page.meta.url.clone().unwrap_or_default();
+                    let next = after(&page, this);
+                    Ok(Some((page, (list, next))))
+                }
+                Cursor::Next { url, previous } => {
+                    if url == previous {
+                        return Err(Error::Invalid(ValidationError::new(
+                            "meta.next_page_url",
+                            "must differ from the page just read",
+                            quote(&url),
+                        )));
+                    }
+                    let page = list.client.page_at(&url).await?;
+                    let next = after(&page, url);
+                    Ok(Some((page, (list, next))))
+                }
+            }
+        })
+    }
+
+    /// Every SIM on every page, one at a time.
+    pub fn stream(self) -> impl Stream<Item = Result<Sim>> + Send + 'static {
+        self.pages()
+            .map_ok(|page| stream::iter(page.sims.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// Every SIM on every page, collected.
+    pub async fn collect_all(self) -> Result<Vec<Sim>> {
+        self.stream().try_collect().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HS: &str = "HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const HF: &str = "HFaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const AC: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn sim_refs() {
+        assert_eq!(SimRef::parse(HS).unwrap(), SimRef::Sid(HS.into()));
+        assert_eq!(
+            SimRef::parse("HS0123456789ABCDEFabcdef0123456789").unwrap(),
+            SimRef::Sid("HS0123456789ABCDEFabcdef0123456789".into())
+        );
+        for name in [
+            "My SIM",
+            "HS",
+            "HSBC pump",
+            "hsaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "日本",
+        ] {
+            assert_eq!(
+                SimRef::parse(name).unwrap(),
+                SimRef::UniqueName(name.into()),
+                "{name}"
+            );
+        }
+        let cases = [
+            (
+                "",
+                "must be a Sim SID (HS + 32 hex digits) or a unique name, not empty",
+            ),
+            (
+                "HSXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+                "a Sim SID must be HS followed by 32 hex digits",
+            ),
+            (
+                AC,
+                "must be a Sim SID (HS + 32 hex digits) or a unique name; this is shaped like a SID of another kind (AC)",
+            ),
+            (
+                HF,
+                "must be a Sim SID (HS + 32 hex digits) or a unique name; this is shaped like a SID of another kind (HF)",
+            ),
+        ];
+        for (s, rule) in cases {
+            let e = SimRef::parse(s).unwrap_err();
+            assert_eq!((e.field(), e.rule()), ("sim", rule), "{s}");
+        }
+    }
+
+    #[test]
+    fn fleet_refs_and_account_sids() {
+        assert_eq!(FleetRef::parse(HF).unwrap(), FleetRef::Sid(HF.into()));
+        assert_eq!(
+            FleetRef::parse("My Fleet").unwrap(),
+            FleetRef::UniqueName("My Fleet".into())
+        );
+        let e = FleetRef::parse(HS).unwrap_err();
+        assert_eq!(e.field(), "fleet");
+        let e = FleetRef::parse("HFzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz").unwrap_err();
+        assert_eq!(e.rule(), "a Fleet SID must be HF followed by 32 hex digits");
+        assert_eq!(AccountSid::parse(AC).unwrap().as_str(), AC);
+        for bad in [
+            "",
+            "AC",
+            &AC[..33],
+            "ACgggggggggggggggggggggggggggggggg",
+            HS,
+        ] {
+            let e = AccountSid::parse(bad).unwrap_err();
+            assert_eq!(
+                (e.field(), e.rule()),
+                ("account_sid", "must be AC followed by 32 hex digits")
+            );
+        }
+    }
+
+    #[test]
+    fn unique_names_and_callback_urls() {
+        assert!(UniqueName::parse("MySIM").is_ok());
+        assert_eq!(
+            UniqueName::parse("").unwrap_err().rule(),
+            "must not be empty"
+        );
+        assert_eq!(UniqueName::parse(HS).unwrap_err().field(), "unique_name");
+        for ok in [
+            "https://example.com/cb",
+            "http://127.0.0.1:9876/path",
+            "https://example.com/cb?x=1#f",
+        ] {
+            assert_eq!(CallbackUrl::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "/relative",
+            "example.com/cb",
+            "ftp://example.com/x",
+            "mailto:a@example.com",
+            " https://example.com",
+            "https://example.com/\n",
+            "https://",
+        ] {
+            let e = CallbackUrl::parse(bad).unwrap_err();
+            assert_eq!(e.field(), "callback_url", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn settable_statuses() {
+        for s in SettableStatus::ALL {
+            let status: Status = s.into();
+            assert_eq!(status.as_str(), s.as_str());
+            assert_eq!(SettableStatus::try_from(&status).unwrap(), s);
+            assert_eq!(s.as_str().parse::<SettableStatus>().unwrap(), s);
+        }
+        for s in ["new", "scheduled", "ACTIVE", "suspended"] {
+            assert!(s.parse::<SettableStatus>().is_err(), "{s}");
+        }
+        assert_eq!(CallbackMethod::default(), CallbackMethod::Post);
+        assert_eq!(CallbackMethod::Get.to_string(), "GET");
+    }
+
+    #[test]
+    fn check_against_the_current_status() {
+        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        r.account_sid = Some(AccountSid::parse(AC).unwrap());
+        assert!(r.check_against(&Status::New).is_ok());
+        for s in [Status::Ready, Status::Active, Status::Scheduled] {
+            match r.check_against(&s).unwrap_err() {
+                Error::Invalid(e) => assert_eq!(e.field(), "account_sid"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        r.status = Some(SettableStatus::Ready);
+        assert!(r.check_against(&Status::New).is_ok());
+        match r.check_against(&Status::Active).unwrap_err() {
+            Error::Transition(t) => {
+                assert_eq!((t.from.as_str(), t.to.as_str()), ("active", "ready"));
+                assert_eq!(t.allowed, vec!["inactive".to_string()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            r.check_against(&Status::Scheduled),
+            Err(Error::Transition(_))
+        ));
+        // A status this crate does not know: Twilio judges.
+        assert!(r.check_against(&Status::from("suspended")).is_ok());
+        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        r.fleet = Some(FleetRef::parse(HF).unwrap());
+        assert!(r.check_against(&Status::Active).is_ok());
+        match r.check_against(&Status::Scheduled).unwrap_err() {
+            Error::Invalid(e) => assert_eq!(e.field(), "fleet"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn form_pairs_follow_the_spec_order() {
+        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        assert!(r.is_empty());
+        r.account_sid = Some(AccountSid::parse(AC).unwrap());
+        r.callback_method = Some(CallbackMethod::Get);
+        r.callback_url = Some(CallbackUrl::parse("https://example.com/cb").unwrap());
+        r.fleet = Some(FleetRef::parse("My Fleet").unwrap());
+        r.status = Some(SettableStatus::Inactive);
+        r.unique_name = Some(UniqueName::parse("MySIM").unwrap());
+        let keys: Vec<_> = r.form_pairs().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "UniqueName",
+                "Status",
+                "Fleet",
+                "CallbackUrl",
+                "CallbackMethod",
+                "AccountSid"
+            ]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(s in any::<String>()) {
+            let _ = SimRef::parse(&s);
+            let _ = FleetRef::parse(&s);
+            let _ = AccountSid::parse(&s);
+            let _ = UniqueName::parse(&s);
+            let _ = CallbackUrl::parse(&s);
+            let _ = s.parse::<SettableStatus>();
+        }
+
+        #[test]
+        fn well_formed_sids_are_sids(hex in "[0-9a-fA-F]{32}") {
+            let hs = format!("HS{hex}");
+            prop_assert_eq!(SimRef::parse(&hs).unwrap(), SimRef::Sid(hs.clone()));
+            let hf = format!("HF{hex}");
+            prop_assert_eq!(FleetRef::parse(&hf).unwrap(), FleetRef::Sid(hf.clone()));
+            let ac = format!("AC{hex}");
+            prop_assert!(AccountSid::parse(&ac).is_ok());
+            prop_assert!(UniqueName::parse(&hs).is_err());
+        }
+    }
+}
