@@ -1,17 +1,99 @@
 //! A typed client for EdgeIQ SIM records (`https://api.edgeiq.io/api/v1/platform`).
 //!
-//! This release carries the status model (an open carrier string) and its canonical view; the
-//! HTTP client (JSON merge updates, `SimProvider`) follows.
+//! EdgeIQ's platform keeps one record per SIM, which its MNO integrations sync with carriers. An
+//! update is a JSON merge patch (RFC 7396): only what changes is sent, a field set to `null` is
+//! removed, and `sim_metadata` merges key by key. This crate builds and checks that patch before
+//! anything is sent:
 //!
 //! ```
-//! use edgeiq_client::provider::canonical;
-//! use simcore::SimState;
-//! assert_eq!(canonical("suspended"), SimState::Inactive);
+//! use edgeiq_client::Client;
+//! use serde_json::json;
+//!
+//! let client = Client::builder().api_token("token").build()?;
+//! let update = client
+//!     .update_sim("65f1c0ffee0123456789abcd")
+//!     .status("active")
+//!     .remove_rate_plan()
+//!     .metadata("site", json!({"name": "pump 7", "floor": 2}))
+//!     .remove_metadata_key("legacy");
+//!
+//! // The exact body `send()` would PUT to /sims/65f1c0ffee0123456789abcd:
+//! let (_id, body) = update.body()?;
+//! assert_eq!(body, json!({
+//!     "status": "active",
+//!     "rate_plan": null,
+//!     "sim_metadata": {"site": {"name": "pump 7", "floor": 2}, "legacy": null}
+//! }));
+//!
+//! // Refused before sending, naming the field and the rule.
+//! let err = client.update_sim("65f1c0ffee0123456789abcd").msisdn("+49 170 000 000 000 001").body().unwrap_err();
+//! assert_eq!(err.to_string(), "invalid msisdn: must be 1 to 20 characters (not empty) (found 23 characters: \"+49 170 000 000 000 001\")");
+//! # Ok::<(), simcore::Error>(())
 //! ```
+//!
+//! Against the API (`no_run`: it needs a token and the network):
+//!
+//! ```no_run
+//! use edgeiq_client::Client;
+//!
+//! # async fn run() -> simcore::Result<()> {
+//! let client = Client::from_env()?; // EDGEIQ_API_TOKEN
+//! let record = client.get_sim("65f1c0ffee0123456789abcd").await?;
+//! let updated = client
+//!     .update_sim("65f1c0ffee0123456789abcd")
+//!     .msisdn("+491700000001")
+//!     .current(&record) // also checks the merged result (metadata key count)
+//!     .send()
+//!     .await?;
+//! println!("{:?} is {}", updated.iccid, updated.state());
+//! # Ok(()) }
+//! ```
+//!
+//! # Tour
+//! - [`client`]: [`Client`] and [`ClientBuilder`]. Every request carries
+//!   `Authorization: <token>`, the raw token with no scheme: a permanent API token
+//!   ([`ClientBuilder::api_token`], or `EDGEIQ_API_TOKEN` with [`Client::from_env`]) or a session
+//!   token from [`ClientBuilder::login`] (`POST /user/authenticate` with email, password and an
+//!   optional expiry of at most a week). Base URL, timeouts, retries and the body cap come from
+//!   `simcore`'s transport.
+//! - [`requests`]: [`SimPatch`], the update as plain data with one [`PatchField`] (keep, set,
+//!   remove) per field; [`UpdateSim`], its builder (`client.update_sim(id)…send()`, which sends
+//!   `PUT /sims/{id}`); [`merge_patch`], the RFC 7396 algorithm used to predict the merged record.
+//!   The module docs list the rules and which fields may be removed (`iccid`, `device_id` and
+//!   `status` may not).
+//! - [`models`]: [`SimRecord`] (tolerant: unknown keys and unexpected values are kept in
+//!   `extra`), [`SimInput`] (the writable part), [`SimId`] (24 hex digits) and
+//!   [`keys`](models::keys), every JSON key name in one place.
+//! - [`errors`]: EdgeIQ's error answers (400, 401, 404, 500, any body) as [`simcore::Error`].
+//! - [`provider`]: the open carrier status, its canonical view ([`provider::canonical`]) and
+//!   `impl SimProvider for Client`.
+//!
+//! # Read-only fields are never sent
+//! `company_id`, `ctd_data_usage`, `ctd_sms_usage`, `included_usage`, `overage_limit_reached`,
+//! `sim_barred`, `last_sync_at` and the audit fields are read into [`SimRecord`], but
+//! [`SimPatch`] has no place for them: [`SimRecord::to_patch`] drops them by construction.
+//!
+//! # Unconfirmed facts
+//! Kept each in one place, so they are easy to change:
+//! - JSON key names other than `iccid`, `status` and `sim_metadata` (`device_id`,
+//!   `mno_integration_id`, `msisdn`, `communication_plan`, `rate_plan`): [`models::keys`].
+//! - The record's id key: `_id` or `id`; both are read ([`models::keys::ID`],
+//!   [`models::keys::ID_ALT`]).
+//! - The login answer's token key: `session_token`, then `token`
+//!   ([`client::login_keys::SESSION_TOKEN`]).
+//! - The error body: read leniently ([`errors`]).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod client;
+pub mod errors;
+pub mod models;
 pub mod provider;
+pub mod requests;
 
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use models::{SimId, SimInput, SimRecord};
 pub use provider::LIFECYCLE;
+pub use requests::{PatchField, SimPatch, UpdateSim, merge_patch};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "edgeiq";

@@ -1,6 +1,24 @@
-//! The EdgeIQ SIM status: an open carrier string, and its canonical view.
+//! The EdgeIQ SIM status (an open carrier string), its canonical view, and
+//! [`SimProvider`] for [`Client`].
+//!
+//! Through the common interface:
+//! - `fetch` reads the record and maps its status with [`canonical`]; the carrier's own word is
+//!   kept as the snapshot's `native_status`.
+//! - `apply` can set three canonical states, each to one carrier word ([`target_status`]):
+//!   `Active` -> `active`, `Inactive` -> `inactive`, `Retired` -> `retired`. Any other target is
+//!   refused before sending. Other carrier words (`suspended`, `deactivated`, …) are set with
+//!   [`Client::update_sim`].
+//! - A display name is refused before sending: EdgeIQ SIM records have no display name field.
+//! - The answer is the stored record: `apply` returns [`Applied::Done`] with its snapshot.
 
-use simcore::{CarrierStatus, Lifecycle, SimState};
+use simcore::validate::quote;
+use simcore::{
+    Applied, CarrierStatus, Lifecycle, Result, SimChange, SimProvider, SimSnapshot, SimState,
+    ValidationError,
+};
+
+use crate::client::Client;
+use crate::models::SimRecord;
 
 /// EdgeIQ's status is free carrier text (at most 30 characters, checked by
 /// [`CarrierStatus`]): there is no transition table, every value may follow every other.
@@ -19,6 +37,72 @@ pub fn canonical(status: &str) -> SimState {
     }
 }
 
+/// The carrier word `apply` sends for a canonical target; other targets are refused.
+pub fn target_status(state: &SimState) -> Result<&'static str, ValidationError> {
+    match state {
+        SimState::Active => Ok("active"),
+        SimState::Inactive => Ok("inactive"),
+        SimState::Retired => Ok("retired"),
+        other => Err(ValidationError::new(
+            "state",
+            "edgeiq can set only active, inactive or retired through SimProvider",
+            quote(other.as_str()),
+        )),
+    }
+}
+
+/// The snapshot of a record; `id` is used when the record does not carry its own.
+pub fn snapshot(record: &SimRecord, id: &str) -> SimSnapshot {
+    let mut snap = SimSnapshot::new(
+        crate::PROVIDER,
+        record.id.as_deref().unwrap_or(id),
+        record.state(),
+    );
+    if let Some(iccid) = &record.iccid {
+        snap = snap.with_iccid(iccid);
+    }
+    if let Some(status) = &record.status {
+        snap = snap.with_native_status(status);
+    }
+    snap
+}
+
+#[simcore::async_trait]
+impl SimProvider for Client {
+    fn name(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn lifecycle(&self) -> Lifecycle<SimState> {
+        LIFECYCLE.map(|s| canonical(s.as_str()))
+    }
+
+    async fn fetch(&self, id: &str) -> Result<SimSnapshot, simcore::Error> {
+        let record = self.get_sim(id).await?;
+        Ok(snapshot(&record, id))
+    }
+
+    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied, simcore::Error> {
+        if let Some(name) = &change.display_name {
+            return Err(ValidationError::new(
+                "display_name",
+                "edgeiq SIM records have no display name",
+                quote(name.as_str()),
+            )
+            .into());
+        }
+        let Some(target) = &change.state else {
+            return Err(ValidationError::empty_update().into());
+        };
+        let word = target_status(target)?;
+        if let Some(known) = &change.known_state {
+            self.lifecycle().check(known, target)?;
+        }
+        let record = self.update_sim(id).status(word).send().await?;
+        Ok(Applied::Done(snapshot(&record, id)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +114,52 @@ mod tests {
         assert!(LIFECYCLE.is_open());
         assert!(LIFECYCLE.allows(&a, &b) && LIFECYCLE.allows(&b, &a));
         assert!(CarrierStatus::parse(&"x".repeat(31)).is_err());
+    }
+
+    #[test]
+    fn target_table() {
+        for (state, word) in [
+            (SimState::Active, Some("active")),
+            (SimState::Inactive, Some("inactive")),
+            (SimState::Retired, Some("retired")),
+            (SimState::New, None),
+            (SimState::Ready, None),
+            (SimState::Deleted, None),
+            (SimState::Pending, None),
+            (SimState::Unknown("suspended".into()), None),
+        ] {
+            match (target_status(&state), word) {
+                (Ok(w), Some(expected)) => assert_eq!(w, expected),
+                (Err(e), None) => {
+                    assert_eq!(e.field(), "state");
+                    assert_eq!(
+                        e.rule(),
+                        "edgeiq can set only active, inactive or retired through SimProvider"
+                    );
+                }
+                (got, want) => panic!("{state}: got {got:?}, want {want:?}"),
+            }
+        }
+        // Every settable word reads back as the state it was set for.
+        for state in [SimState::Active, SimState::Inactive, SimState::Retired] {
+            assert_eq!(canonical(target_status(&state).unwrap()), state);
+        }
+    }
+
+    #[test]
+    fn snapshot_keeps_the_carrier_word() {
+        let r: SimRecord = serde_json::from_value(serde_json::json!({
+            "_id": "65f1c0ffee0123456789abcd", "iccid": "89882806660004909182", "status": "Suspended"
+        }))
+        .unwrap();
+        let s = snapshot(&r, "ignored");
+        assert_eq!(s.id, "65f1c0ffee0123456789abcd");
+        assert_eq!(s.state, SimState::Inactive);
+        assert_eq!(s.native_status.as_deref(), Some("Suspended"));
+        assert_eq!(s.iccid.as_deref(), Some("89882806660004909182"));
+        let bare = snapshot(&SimRecord::default(), "65f1c0ffee0123456789abcd");
+        assert_eq!(bare.id, "65f1c0ffee0123456789abcd");
+        assert_eq!(bare.native_status, None);
     }
 
     #[test]

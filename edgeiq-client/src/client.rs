@@ -1,0 +1,413 @@
+//! The EdgeIQ client and its builder: the API token, an optional session login, transport
+//! settings.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+use simcore::http::{Auth, Method, Transport, TransportBuilder};
+use simcore::secrecy::{ExposeSecret, SecretString};
+use simcore::validate::quote;
+use simcore::{Error, Result, ValidationError};
+
+use crate::PROVIDER;
+use crate::errors;
+use crate::models::{SimId, SimRecord};
+use crate::requests::UpdateSim;
+
+/// EdgeIQ's platform API.
+pub const DEFAULT_BASE_URL: &str = "https://api.edgeiq.io/api/v1/platform";
+
+/// The environment variable [`Client::from_env`] reads the API token from.
+pub const TOKEN_ENV: &str = "EDGEIQ_API_TOKEN";
+
+/// The longest session EdgeIQ grants: one week.
+pub const MAX_SESSION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The JSON keys of the session login, in one place.
+///
+/// EdgeIQ's authentication guide names `email`, `password` and `token_expiry` (an RFC 3339 UTC
+/// time at most a week ahead; absent, the session lasts 4 hours) for the request, and
+/// `session_token` and `session_expires_at` in the answer (the user's record). The answer's token
+/// key is **unconfirmed** against a live answer: the keys of [`SESSION_TOKEN`] are tried in order.
+pub mod login_keys {
+    /// The user's email (or user name).
+    pub const EMAIL: &str = "email";
+    /// The user's password.
+    pub const PASSWORD: &str = "password";
+    /// When the session token should expire (RFC 3339, UTC).
+    pub const TOKEN_EXPIRY: &str = "token_expiry";
+    /// The keys that may carry the session token in the answer, tried in order (**unconfirmed**).
+    /// The user's permanent `api_token`, which the same answer may carry, is deliberately not
+    /// among them.
+    pub const SESSION_TOKEN: &[&str] = &["session_token", "token"];
+    /// When the session token expires.
+    pub const SESSION_EXPIRES_AT: &str = "session_expires_at";
+}
+
+/// A client for EdgeIQ SIM records. Cheap to clone (one connection pool behind an `Arc`).
+///
+/// Every request carries `Authorization: <token>` (the raw token, no scheme): a permanent API
+/// token ([`ClientBuilder::api_token`], [`Client::from_env`]) or a session token
+/// ([`ClientBuilder::login`]).
+#[derive(Clone)]
+pub struct Client {
+    transport: Transport,
+    session_expires_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("transport", &self.transport)
+            .field("session_expires_at", &self.session_expires_at)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client for the default base URL with the token from `EDGEIQ_API_TOKEN`. A missing or
+    /// empty variable is an [`Error::Config`] naming it.
+    pub fn from_env() -> Result<Client> {
+        ClientBuilder::new()
+            .token_from(|name| std::env::var(name).ok())?
+            .build()
+    }
+
+    /// Logs in to the default base URL with an email and password and returns a client using
+    /// the session token (see [`ClientBuilder::login`]).
+    pub async fn login(
+        email: impl Into<String>,
+        password: impl Into<SecretString>,
+        expiry: Option<Duration>,
+    ) -> Result<Client> {
+        ClientBuilder::new().login(email, password, expiry).await
+    }
+
+    /// Starts an update of the SIM record `id` (24 hex digits, checked by `send`).
+    pub fn update_sim(&self, id: impl Into<String>) -> UpdateSim {
+        UpdateSim::new(self.clone(), id.into())
+    }
+
+    /// Fetches a SIM record: `GET /sims/{id}`.
+    pub async fn get_sim(&self, id: impl AsRef<str>) -> Result<SimRecord> {
+        let id = SimId::parse(id.as_ref())?;
+        let request = self
+            .transport
+            .request(Method::GET, &["sims", id.as_str()])?;
+        let response = self
+            .transport
+            .send(&request)
+            .await
+            .map_err(errors::from_transport)?;
+        response.json()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        self.transport.base_url().as_str()
+    }
+
+    /// When the session token expires, for a client made by a login whose answer said so.
+    /// Log in again before then: an expired session answers 401.
+    pub fn session_expires_at(&self) -> Option<DateTime<Utc>> {
+        self.session_expires_at
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+}
+
+/// Builds a [`Client`]: a token (or a login), and the transport settings.
+pub struct ClientBuilder {
+    transport: TransportBuilder,
+    api_token: Option<SecretString>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("transport", &self.transport)
+            .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientBuilder {
+    simcore::transport_builder_methods!();
+
+    /// A builder for the default base URL, with no token yet.
+    pub fn new() -> Self {
+        Self {
+            transport: Transport::builder(PROVIDER, DEFAULT_BASE_URL).user_agent(concat!(
+                env!("CARGO_PKG_NAME"),
+                "/",
+                env!("CARGO_PKG_VERSION")
+            )),
+            api_token: None,
+        }
+    }
+
+    /// The API token (a permanent token, or a session token obtained elsewhere), sent as
+    /// `Authorization: <token>`.
+    pub fn api_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.api_token = Some(token.into());
+        self
+    }
+
+    /// Takes the token from `EDGEIQ_API_TOKEN` as `lookup` finds it.
+    fn token_from(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        match lookup(TOKEN_ENV) {
+            Some(t) if !t.is_empty() => Ok(self.api_token(t)),
+            Some(_) => Err(Error::Config(format!(
+                "environment variable {TOKEN_ENV} is empty"
+            ))),
+            None => Err(Error::Config(format!(
+                "environment variable {TOKEN_ENV} is not set"
+            ))),
+        }
+    }
+
+    /// Checks the configuration and builds the client. A missing or empty token is an
+    /// [`Error::Config`].
+    pub fn build(self) -> Result<Client> {
+        let token = self.api_token.ok_or_else(|| {
+            Error::Config(format!(
+                "no EdgeIQ API token: set one with ClientBuilder::api_token or {TOKEN_ENV}, or log in"
+            ))
+        })?;
+        if token.expose_secret().is_empty() {
+            return Err(Error::Config("the EdgeIQ API token is empty".to_owned()));
+        }
+        let transport = self
+            .transport
+            .auth(Auth::raw_authorization(&token)?)
+            .build()?;
+        Ok(Client {
+            transport,
+            session_expires_at: None,
+        })
+    }
+
+    /// Logs in with `POST /user/authenticate` and returns a client that sends the session token.
+    ///
+    /// `expiry` is how long the session should last: at most one week ([`MAX_SESSION`]);
+    /// `None` leaves EdgeIQ's default (4 hours). It is sent as the UTC time it ends. The password
+    /// travels in the request body (the API takes it there) and is never printed; a token set
+    /// with [`ClientBuilder::api_token`] is not used for the login nor kept.
+    ///
+    /// A refused login is an [`Error::Api`] with status 401 (not retried). An answer without a
+    /// session token is an [`Error::Decode`] whose snippet is withheld: the answer is the user's
+    /// record and may carry credentials.
+    pub async fn login(
+        self,
+        email: impl Into<String>,
+        password: impl Into<SecretString>,
+        expiry: Option<Duration>,
+    ) -> Result<Client> {
+        let email = email.into();
+        let password = password.into();
+        let body = login_body(&email, &password, expiry, Utc::now())?;
+        let login = self.transport.clone().auth(Auth::None).build()?;
+        let request = login
+            .request(Method::POST, &["user", "authenticate"])?
+            .json(&body)?;
+        let response = login.send(&request).await.map_err(errors::from_transport)?;
+        let (token, expires_at) = read_session(response.status(), response.body())?;
+        let mut client = ClientBuilder {
+            transport: self.transport,
+            api_token: Some(token),
+        }
+        .build()?;
+        client.session_expires_at = expires_at;
+        Ok(client)
+    }
+}
+
+/// The login body, checked: a non-empty email and password, an expiry within a week.
+fn login_body(
+    email: &str,
+    password: &SecretString,
+    expiry: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Result<Value> {
+    if email.is_empty() {
+        return Err(
+            ValidationError::new(login_keys::EMAIL, "must not be empty", quote(email)).into(),
+        );
+    }
+    if password.expose_secret().is_empty() {
+        return Err(ValidationError::new(
+            login_keys::PASSWORD,
+            "must not be empty",
+            "an empty password",
+        )
+        .into());
+    }
+    let mut map = Map::new();
+    map.insert(login_keys::EMAIL.to_owned(), Value::from(email));
+    map.insert(
+        login_keys::PASSWORD.to_owned(),
+        Value::from(password.expose_secret()),
+    );
+    if let Some(d) = expiry {
+        if d.is_zero() || d > MAX_SESSION {
+            return Err(ValidationError::new(
+                login_keys::TOKEN_EXPIRY,
+                "must be more than zero and at most one week",
+                format!("{d:?}"),
+            )
+            .into());
+        }
+        let delta = chrono::Duration::from_std(d).map_err(|_| {
+            ValidationError::new(
+                login_keys::TOKEN_EXPIRY,
+                "must be at most one week",
+                format!("{d:?}"),
+            )
+        })?;
+        let until = (now + delta).to_rfc3339_opts(SecondsFormat::Millis, true);
+        map.insert(login_keys::TOKEN_EXPIRY.to_owned(), Value::from(until));
+    }
+    Ok(Value::Object(map))
+}
+
+/// Reads the session token (and its expiry) from the login answer, never quoting the body.
+fn read_session(status: u16, body: &[u8]) -> Result<(SecretString, Option<DateTime<Utc>>)> {
+    let map: Map<String, Value> = serde_json::from_slice(body).map_err(|e| {
+        errors::withheld_decode(status, format!("login answer is not a JSON object: {e}"))
+    })?;
+    let token = login_keys::SESSION_TOKEN
+        .iter()
+        .find_map(|k| {
+            map.get(*k)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+        })
+        .ok_or_else(|| {
+            errors::withheld_decode(
+                status,
+                format!(
+                    "login answer has no session token (looked for {})",
+                    login_keys::SESSION_TOKEN.join(", ")
+                ),
+            )
+        })?;
+    let expires_at = map
+        .get(login_keys::SESSION_EXPIRES_AT)
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc));
+    Ok((SecretString::from(token), expires_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 6, 10, 15, 49, 51).unwrap()
+    }
+
+    #[test]
+    fn login_body_with_and_without_expiry() {
+        let pw = SecretString::from("pw");
+        let b = login_body(
+            "ops@example.com",
+            &pw,
+            Some(Duration::from_secs(4 * 3600)),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            b,
+            json!({"email": "ops@example.com", "password": "pw", "token_expiry": "2024-06-10T19:49:51.000Z"})
+        );
+        let b = login_body("ops@example.com", &pw, None, now()).unwrap();
+        assert_eq!(b, json!({"email": "ops@example.com", "password": "pw"}));
+        let b = login_body("ops@example.com", &pw, Some(MAX_SESSION), now()).unwrap();
+        assert_eq!(b["token_expiry"], "2024-06-17T15:49:51.000Z");
+    }
+
+    #[test]
+    fn login_body_refusals() {
+        for (email, password, expiry, field) in [
+            ("", "pw", None, "email"),
+            ("a@b", "", None, "password"),
+            ("a@b", "pw", Some(Duration::ZERO), "token_expiry"),
+            (
+                "a@b",
+                "pw",
+                Some(MAX_SESSION + Duration::from_secs(1)),
+                "token_expiry",
+            ),
+        ] {
+            let e = login_body(email, &SecretString::from(password), expiry, now()).unwrap_err();
+            match e {
+                Error::Invalid(v) => assert_eq!(v.field(), field),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn session_is_read_from_either_key() {
+        let (t, exp) = read_session(
+            200,
+            br#"{"email": "a", "session_token": "s1", "session_expires_at": "2024-06-10T19:49:51.217Z", "api_token": "perm"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.expose_secret(), "s1");
+        assert_eq!(
+            exp.unwrap().to_rfc3339_opts(SecondsFormat::Millis, true),
+            "2024-06-10T19:49:51.217Z"
+        );
+        let (t, exp) = read_session(200, br#"{"token": "s2"}"#).unwrap();
+        assert_eq!((t.expose_secret(), exp), ("s2", None));
+    }
+
+    #[test]
+    fn a_missing_token_never_quotes_the_body() {
+        for body in [
+            &br#"{"api_token": "PERMANENT-SECRET"}"#[..],
+            b"PERMANENT-SECRET not json",
+        ] {
+            let e = read_session(200, body).unwrap_err();
+            assert!(matches!(e, Error::Decode { status: 200, .. }), "{e:?}");
+            assert!(!e.to_string().contains("PERMANENT-SECRET"), "{e}");
+            assert!(!format!("{e:?}").contains("PERMANENT-SECRET"), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn token_from_lookup() {
+        let b = ClientBuilder::new()
+            .token_from(|_| Some("t".into()))
+            .unwrap();
+        assert!(b.api_token.is_some());
+        for (value, says) in [(None, "is not set"), (Some(String::new()), "is empty")] {
+            let e = ClientBuilder::new()
+                .token_from(|_| value.clone())
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("configuration error: environment variable EDGEIQ_API_TOKEN {says}")
+            );
+        }
+    }
+}
