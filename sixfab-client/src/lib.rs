@@ -1,18 +1,92 @@
-//! A typed client for Sixfab Connect assets (`https://api.sixfab.com/v1`).
+//! A typed client for Sixfab Connect assets (`https://api.sixfab.com/v1`): asset updates, asset
+//! reads, a charge preview from Sixfab's prices, and [`simcore::SimProvider`].
 //!
-//! This release carries the asset status model and its lifecycle as data; the HTTP client
-//! (asset update, charge preview, `SimProvider`) follows.
+//! A charge preview runs offline: what setting an asset active costs now and per month after.
 //!
 //! ```
-//! use sixfab_client::{AssetStatus, LIFECYCLE};
-//! assert!(LIFECYCLE.allows(&AssetStatus::Active, &AssetStatus::Inactive));
+//! use chrono::NaiveDate;
+//! use sixfab_client::{AssetId, AssetIdKind, TargetStatus};
+//! use sixfab_client::pricing::{preview, Cents, ChargeInputs, DeviceKind, ProSim, ProSimHistory, SuperSim};
+//!
+//! // Any of Sixfab's four asset identifiers; the kind is recognised.
+//! let id = AssetId::parse("89882806660004909182")?;
+//! assert_eq!(id.kind(), AssetIdKind::Iccid);
+//!
+//! // An ALPON with a Super SIM and a PRO SIM, on an account with 12 other active Super SIMs.
+//! let mut asset = ChargeInputs::new(NaiveDate::from_ymd_opt(2025, 3, 14).unwrap());
+//! asset.super_sim = Some(SuperSim { charged_this_month: false });
+//! asset.pro_sim = Some(ProSim::default_profile(ProSimHistory::ActivatedBefore));
+//! asset.device = DeviceKind::Alpon;
+//! asset.other_active_super_sims = 12;
+//!
+//! let charge = preview(&asset, TargetStatus::Active);
+//! assert_eq!(charge.now, Cents(160 + 200 + 600));
+//! assert_eq!(charge.now.to_string(), "$9.60");
+//! for line in &charge.lines {
+//!     println!("{}: {} now, {}/month ({})", line.item, line.now, line.monthly_after, line.rule);
+//! }
+//! # Ok::<(), simcore::Error>(())
 //! ```
+//!
+//! An update, sent (it needs an account):
+//!
+//! ```no_run
+//! use sixfab_client::{Client, NetworkGroup, TargetStatus, Updated};
+//!
+//! # async fn run() -> simcore::Result<()> {
+//! let client = Client::from_env()?; // SIXFAB_API_KEY
+//! let answer = client
+//!     .update_asset("SN-ALPON-0042")
+//!     .name("pump station 7")
+//!     .status(TargetStatus::Active) // every SIM on the asset
+//!     .network_group(NetworkGroup::Default1Gb)
+//!     .send()
+//!     .await?;
+//! if let Updated::Asset(asset) = answer {
+//!     println!("{:?} is {:?}", asset.name, asset.status);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Tour
+//! - [`Client`] / [`ClientBuilder`]: the API key (never printed), base URL, timeouts, retry
+//!   policy; [`Client::from_env`] reads `SIXFAB_API_KEY`.
+//! - [`AssetId`]: a serial number, UUID, SIM SID or SIM ICCID, always one encoded path segment.
+//! - [`Client::update_asset`] → [`UpdateAssetBuilder`]: `name` (3 to 64 characters), `status`
+//!   ([`TargetStatus`], the **master switch**: `active` activates every SIM on the asset, Super SIM
+//!   and PRO SIM, `inactive` deactivates them all) and `network_group` ([`NetworkGroup`]: four
+//!   presets or a custom group). Everything is checked in `send()` before any request; an update
+//!   that sets nothing is refused. The same update as plain data is [`UpdateAsset`].
+//! - [`Client::get_asset`] → [`Asset`]: known fields typed, every other field kept.
+//! - Errors are [`simcore::Error`]; a `404` names the asset (see [`errors`]).
+//! - [`pricing`]: the charge preview, every price in one table ([`pricing::PRICES`]).
+//! - [`SimProvider`](simcore::SimProvider) for [`Client`]: states active and inactive, the
+//!   display name as the asset's name (see [`provider`]).
+//!
+//! # Unconfirmed facts, each decided in one place
+//! Sixfab's documentation leaves these open; each choice lives in one item, easy to change:
+//! - the API key header, `x-api-key`: [`client::API_KEY_HEADER`];
+//! - the network group nested as `{"supersim": {"network_group": ..}}`: in [`requests`]
+//!   (the function that builds that part of [`UpdateAsset::body`]);
+//! - the error body (FastAPI's `{"detail": ..}`, or `{"message": ..}`): read leniently, see
+//!   [`errors`];
+//! - a possible `{"data": {..}}` envelope around an asset: [`Asset::from_json`];
+//! - whether the asset fee recurs monthly: [`pricing::PriceTable::asset_fee_monthly`]; and the
+//!   choice that the "more than 10 active SIMs" count includes the SIM being activated:
+//!   [`pricing::counted_active_super_sims`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod client;
+pub mod errors;
 pub mod models;
+pub mod pricing;
 pub mod provider;
+pub mod requests;
 
-pub use models::AssetStatus;
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use models::{Asset, AssetId, AssetIdKind, AssetStatus, IntoAssetId, Updated};
 pub use provider::LIFECYCLE;
+pub use requests::{NetworkGroup, TargetStatus, UpdateAsset, UpdateAssetBuilder};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "sixfab";
