@@ -1,19 +1,99 @@
 //! A typed client for emnify's SIM API (`https://cdn.emnify.net/api/v1`).
 //!
-//! This release carries the SIM status model and its lifecycle as data; the HTTP client
-//! (authentication, SIM update, `SimProvider`) follows.
+//! Everything that can be checked before sending is checked offline, so this runs as it is:
 //!
 //! ```
-//! use emnify_client::{LIFECYCLE, SimStatus};
+//! use emnify_client::rules::{refused_fields, OrgRole, SimField};
+//! use emnify_client::{Client, OrgChange, SettableStatus, SimStatus, LIFECYCLE};
+//!
+//! let client = Client::builder().application_token("my-application-token").build()?;
+//!
+//! // An update is plain data with three states per organisation field.
+//! let update = client
+//!     .update_sim(250)
+//!     .status(SettableStatus::Suspended)
+//!     .reseller_org(OrgChange::Clear) // {"id": null}
+//!     .customer_org(13886)            // {"id": 13886}
+//!     .into_request();                // issuer_org left alone: key absent
+//! assert_eq!(
+//!     serde_json::to_value(&update).unwrap(),
+//!     serde_json::json!({
+//!         "reseller_org": {"id": null},
+//!         "customer_org": {"id": 13886},
+//!         "status": {"id": 2},
+//!     })
+//! );
+//!
+//! // The emnify lifecycle and the organisation-role rules are data and pure functions.
 //! assert!(LIFECYCLE.allows(&SimStatus::Issued, &SimStatus::FactoryTest));
-//! assert!(!LIFECYCLE.allows(&SimStatus::Activated, &SimStatus::Deleted));
+//! assert!(update.check_transition(&SimStatus::Issued).is_err()); // Issued -> Suspended
+//! assert_eq!(
+//!     refused_fields(OrgRole::Customer, &update),
+//!     vec![SimField::ResellerOrg, SimField::CustomerOrg]
+//! );
+//! # Ok::<(), simcore::Error>(())
 //! ```
+//!
+//! Talking to emnify (the first request authenticates; the token is cached and refreshed):
+//!
+//! ```no_run
+//! use emnify_client::{Client, SettableStatus};
+//!
+//! # async fn run() -> simcore::Result<()> {
+//! let client = Client::from_env()?; // EMNIFY_APPLICATION_TOKEN
+//! let sim = client.get_sim(250).await?;
+//! client
+//!     .update_sim(sim.id)
+//!     .current(&sim) // checks the status change against the lifecycle before sending
+//!     .status(SettableStatus::Activated)
+//!     .send()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Tour
+//! - [`Client`] and [`ClientBuilder`]: credentials (an application token, or user name and
+//!   password), base URL, timeouts, retries. [`Client::get_sim`], [`Client::update_sim`],
+//!   [`Client::delete_sim`].
+//! - [`auth`]: the session token cache. One authentication serves any number of concurrent
+//!   requests; the token is replaced a minute before its JWT `exp`; a 401 causes one
+//!   re-authentication and one retry; a failed authentication is never retried, because emnify
+//!   locks an account out after three failures.
+//! - [`requests`]: [`UpdateSim`] (plain data), [`UpdateSimBuilder`], [`OrgChange`] (keep, set,
+//!   clear) and [`SettableStatus`] (Activated, Suspended, Factory Test: what an update may set).
+//!   `send()` refuses an empty update and, when the current status is known (a fetched SIM,
+//!   a declared status, or an opt-in fetch), a change the lifecycle forbids, before sending.
+//!   Deleting is [`Client::delete_sim`], never a status update.
+//! - [`rules`]: which fields an issuer, reseller or customer organisation may change, and which
+//!   organisations may be assigned, as pure functions.
+//! - [`models`]: [`Sim`] as emnify returns it, tolerant of omitted keys, unknown keys, unknown
+//!   status ids and emnify's `2015-03-06T11:15:57.000+0000` timestamps.
+//! - [`errors`]: emnify's error body (`error_code`, `error_token`, `message`, nested `errors`)
+//!   in [`simcore::Error`], including the gateway's bare `{"message": ..}` and empty 401s.
+//! - [`provider`]: the lifecycle table, and [`simcore::SimProvider`] for [`Client`].
+//!
+//! # Choices to know about
+//! - Clearing an organisation sends `{"id": null}`; emnify documents `{}` as well. The choice is
+//!   kept in one place, [`requests::CLEAR_ORG_JSON`] and [`OrgChange`]'s serializer.
+//! - A refused authentication is not repeated for [`auth::REFUSAL_COOLDOWN`]: requests in that
+//!   time get the same error, so a wrong credential cannot lock the account out.
+//! - A status change from a status this SDK does not know is not checked locally; emnify decides.
 
+pub mod auth;
+pub mod client;
+pub mod errors;
 pub mod models;
 pub mod provider;
+pub mod requests;
+pub mod rules;
 
-pub use models::SimStatus;
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use models::{OrgType, Sim, SimStatus};
 pub use provider::LIFECYCLE;
+pub use requests::{OrgChange, SettableStatus, UpdateSim, UpdateSimBuilder};
+/// Re-exported: credentials are passed as [`secrecy::SecretString`] (or anything that converts
+/// into one, such as a `String`).
+pub use simcore::secrecy;
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "emnify";

@@ -1,9 +1,17 @@
-//! What emnify's API returns.
+//! What emnify's API returns, read tolerantly: keys emnify omits when empty are `None`, unknown
+//! keys are ignored, an unknown status id is kept in [`SimStatus::Unknown`].
 
 use std::fmt;
 
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::de::{self, Deserializer};
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
+
 /// A SIM's status, identified by emnify's numeric id (compare by id: descriptions changed
 /// over time, older docs say "Active" for 1).
+///
+/// On the wire it is an object, `{"id": 1, "description": "Activated"}`; only the id is read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SimStatus {
     /// 0: issued, never activated.
@@ -65,10 +73,445 @@ impl SimStatus {
             SimStatus::Unknown(id) => format!("status {id}"),
         }
     }
+
+    /// Whether this is an id this SDK does not know.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, SimStatus::Unknown(_))
+    }
 }
 
 impl fmt::Display for SimStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.description())
+    }
+}
+
+impl Serialize for SimStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("SimStatus", 2)?;
+        st.serialize_field("id", &self.id())?;
+        st.serialize_field("description", &self.description())?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SimStatus {
+    /// Reads `{"id": n, ...}` (the documented form) or a bare id `n`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Object { id: i64 },
+            Id(i64),
+        }
+        match Wire::deserialize(d) {
+            Ok(Wire::Object { id } | Wire::Id(id)) => Ok(SimStatus::from_id(id)),
+            Err(_) => Err(de::Error::custom(
+                "expected a SIM status as {\"id\": <integer>} or an integer",
+            )),
+        }
+    }
+}
+
+simcore::open_enum! {
+    /// An organisation's type, as emnify describes it. The update rules depend on it (see
+    /// [`rules`](crate::rules)).
+    pub enum OrgType {
+        /// A mobile network operator.
+        MobileNetworkOperator = "Mobile Network Operator",
+        /// A service provider.
+        ServiceProvider = "Service Provider",
+        /// A reseller.
+        Reseller = "Reseller",
+        /// An enterprise (an end customer).
+        Enterprise = "Enterprise",
+    }
+}
+
+/// A SIM, as `GET /api/v1/sim/{sim_id}` returns it.
+///
+/// emnify omits keys that are empty (a SIM without an endpoint has no `endpoint` key), so every
+/// field but the id is optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Sim {
+    /// emnify's numeric SIM id (the one [`Client::get_sim`](crate::Client::get_sim) takes).
+    pub id: u64,
+    /// The ICCID without its Luhn check digit (19 digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iccid: Option<String>,
+    /// The ICCID with its Luhn check digit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iccid_with_luhn: Option<String>,
+    /// The eUICC id, for eSIMs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eid: Option<String>,
+    /// The status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SimStatus>,
+    /// The organisation that issued the SIM.
+    #[serde(
+        default,
+        deserialize_with = "org_ref",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub issuer_org: Option<Organisation>,
+    /// The reseller organisation, if any.
+    #[serde(
+        default,
+        deserialize_with = "org_ref",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reseller_org: Option<Organisation>,
+    /// The customer organisation, if any.
+    #[serde(
+        default,
+        deserialize_with = "org_ref",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub customer_org: Option<Organisation>,
+    /// The endpoint (device) the SIM is assigned to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Endpoint>,
+    /// The IMSI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imsi: Option<String>,
+    /// The MSISDN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msisdn: Option<String>,
+    /// The SIM model (form factor, manufacturer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<SimModel>,
+    /// When the SIM was produced.
+    #[serde(default, with = "timestamp", skip_serializing_if = "Option::is_none")]
+    pub production_date: Option<DateTime<Utc>>,
+    /// When the SIM was first activated.
+    #[serde(default, with = "timestamp", skip_serializing_if = "Option::is_none")]
+    pub activation_date: Option<DateTime<Utc>>,
+}
+
+impl Sim {
+    /// The ICCID as complete as emnify reported it: with the Luhn digit when known.
+    pub fn best_iccid(&self) -> Option<&str> {
+        self.iccid_with_luhn.as_deref().or(self.iccid.as_deref())
+    }
+}
+
+/// An organisation a SIM refers to (issuer, reseller or customer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Organisation {
+    /// The organisation's id.
+    pub id: u64,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Country>,
+}
+
+/// A country, as emnify attaches it to organisations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Country {
+    /// emnify's country id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The country's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The international dialling code (read from a number or a string).
+    #[serde(
+        default,
+        deserialize_with = "lenient_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub country_code: Option<String>,
+    /// The mobile country code (read from a number or a string).
+    #[serde(
+        default,
+        deserialize_with = "lenient_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mcc: Option<String>,
+    /// The ISO 3166 code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iso_code: Option<String>,
+    /// Latitude.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    /// Longitude.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+}
+
+/// The endpoint (emnify's word for a device) a SIM is assigned to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Endpoint {
+    /// The endpoint's id.
+    pub id: u64,
+    /// Its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The IMEI of the device, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imei: Option<String>,
+    /// When the endpoint was created.
+    #[serde(default, with = "timestamp", skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
+    /// When the endpoint was last changed.
+    #[serde(default, with = "timestamp", skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<DateTime<Utc>>,
+    /// The owning organisation's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<u64>,
+    /// The service profile's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_profile_id: Option<u64>,
+    /// The tariff profile's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tariff_profile_id: Option<u64>,
+    /// Free-text tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+    /// The device's IP address in emnify's network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// The IP address space's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address_space_id: Option<u64>,
+}
+
+/// A SIM model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SimModel {
+    /// The model's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The model's description (`"Classic"`, `"DIM Industrial - 3FF"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Memory size in KB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_size: Option<u64>,
+    /// The form factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formfactor: Option<NamedRef>,
+    /// The manufacturer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<NamedRef>,
+}
+
+/// A reference with an id and a name (a form factor, a manufacturer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NamedRef {
+    /// The id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    /// The name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Reads an organisation reference; `null`, `{}` and `{"id": null}` (the forms a cleared
+/// reference can take) read as `None`.
+fn org_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Organisation>, D::Error> {
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        id: Option<u64>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        country: Option<Country>,
+    }
+    let raw = Option::<Raw>::deserialize(d)?;
+    Ok(raw.and_then(|r| {
+        r.id.map(|id| Organisation {
+            id,
+            name: r.name,
+            country: r.country,
+        })
+    }))
+}
+
+/// Reads a string or a number as text; `null` reads as `None`.
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+/// Parses a timestamp in any form emnify is seen to send: `2015-03-06T11:15:57.000+0000` (the
+/// usual one, with no colon in the offset, which strict RFC 3339 parsers reject), RFC 3339
+/// (`…+00:00`, `…Z`), with a space instead of the `T`, with or without fractional seconds, and
+/// without any offset (read as UTC).
+///
+/// ```
+/// use emnify_client::models::parse_timestamp;
+/// let t = parse_timestamp("2015-03-06T11:15:57.000+0000").unwrap();
+/// assert_eq!(t.to_rfc3339(), "2015-03-06T11:15:57+00:00");
+/// assert_eq!(parse_timestamp("2015-03-06T12:15:57+01:00"), Some(t));
+/// assert_eq!(parse_timestamp("yesterday"), None);
+/// ```
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    None
+}
+
+/// Formats a timestamp the way emnify writes them: `2015-03-06T11:15:57.000+0000`.
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()
+}
+
+/// Serde for optional emnify timestamps.
+mod timestamp {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&format_timestamp(t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) if s.trim().is_empty() => Ok(None),
+            Some(s) => parse_timestamp(&s).map(Some).ok_or_else(|| {
+                de::Error::custom(format!(
+                    "unreadable timestamp {} (expected e.g. 2015-03-06T11:15:57.000+0000)",
+                    simcore::validate::quote(&s)
+                ))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn timestamp_forms() {
+        let expected = "2015-03-06T11:15:57Z";
+        for form in [
+            "2015-03-06T11:15:57.000+0000",
+            "2015-03-06T11:15:57+0000",
+            "2015-03-06T11:15:57.000+00:00",
+            "2015-03-06T11:15:57Z",
+            "2015-03-06T12:15:57.000+0100",
+            "2015-03-06 11:15:57.000+0000",
+            "2015-03-06 11:15:57",
+            "2015-03-06T11:15:57.000",
+            " 2015-03-06T11:15:57.000+0000 ",
+        ] {
+            let t = parse_timestamp(form).unwrap_or_else(|| panic!("{form}"));
+            assert_eq!(
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                expected,
+                "{form}"
+            );
+        }
+        for bad in ["", "2015-03-06", "11:15:57", "2015-13-06T11:15:57Z", "soon"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+        let t = parse_timestamp("2015-03-06T11:15:57.000+0000").unwrap();
+        assert_eq!(format_timestamp(&t), "2015-03-06T11:15:57.000+0000");
+    }
+
+    #[test]
+    fn status_reads_by_id() {
+        let s: SimStatus =
+            serde_json::from_value(json!({"id": 1, "description": "Active"})).unwrap();
+        assert_eq!(s, SimStatus::Activated);
+        let s: SimStatus =
+            serde_json::from_value(json!({"id": 9, "description": "Frozen"})).unwrap();
+        assert_eq!(s, SimStatus::Unknown(9));
+        let s: SimStatus = serde_json::from_value(json!(4)).unwrap();
+        assert_eq!(s, SimStatus::FactoryTest);
+        assert!(serde_json::from_value::<SimStatus>(json!({"description": "x"})).is_err());
+        assert_eq!(
+            serde_json::to_value(SimStatus::Suspended).unwrap(),
+            json!({"id": 2, "description": "Suspended"})
+        );
+    }
+
+    #[test]
+    fn minimal_and_cleared_references() {
+        let sim: Sim = serde_json::from_value(json!({
+            "id": 7,
+            "reseller_org": {},
+            "customer_org": {"id": null},
+            "issuer_org": null,
+            "production_date": null,
+            "unexpected": {"nested": true}
+        }))
+        .unwrap();
+        assert_eq!(sim.id, 7);
+        assert_eq!(sim.reseller_org, None);
+        assert_eq!(sim.customer_org, None);
+        assert_eq!(sim.issuer_org, None);
+        assert_eq!(sim.status, None);
+        assert_eq!(sim.production_date, None);
+        assert_eq!(sim.best_iccid(), None);
+    }
+
+    #[test]
+    fn country_codes_as_numbers_or_text() {
+        let c: Country =
+            serde_json::from_value(json!({"id": 74, "country_code": 49, "mcc": "262"})).unwrap();
+        assert_eq!(c.country_code.as_deref(), Some("49"));
+        assert_eq!(c.mcc.as_deref(), Some("262"));
+    }
+
+    #[test]
+    fn org_types_are_open() {
+        assert_eq!(OrgType::from("Enterprise"), OrgType::Enterprise);
+        assert_eq!(
+            OrgType::from("Mobile Network Operator"),
+            OrgType::MobileNetworkOperator
+        );
+        assert!(OrgType::from("Master").is_unknown());
+    }
+
+    proptest! {
+        #[test]
+        fn no_timestamp_panics(s in ".{0,40}") {
+            let _ = parse_timestamp(&s);
+        }
+
+        #[test]
+        fn timestamps_round_trip(secs in 0i64..4_102_444_800, millis in 0u32..1000) {
+            let t = DateTime::from_timestamp(secs, millis * 1_000_000).unwrap();
+            prop_assert_eq!(parse_timestamp(&format_timestamp(&t)), Some(t));
+        }
     }
 }

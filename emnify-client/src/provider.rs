@@ -1,8 +1,27 @@
-//! The emnify SIM lifecycle, and its canonical view.
+//! The emnify SIM lifecycle, its canonical view, and [`SimProvider`] for [`Client`].
+//!
+//! Through the trait, SIM ids are emnify's numeric ids as text (`"250"`); anything else is refused
+//! with [`Error::Invalid`](simcore::Error::Invalid) before sending. Canonical states map to emnify's statuses as follows:
+//!
+//! | canonical | emnify | as a target |
+//! |---|---|---|
+//! | `new` | Issued (0) | refused: never a target |
+//! | `active` | Activated (1) | yes |
+//! | `inactive` | Suspended (2) | yes |
+//! | `deleted` | Deleted (3) | refused: use [`Client::delete_sim`] |
+//! | `ready` | Factory Test (4) | yes |
+//!
+//! emnify SIMs have no display name (names belong to endpoints), so a change with a
+//! `display_name` is refused. A successful change is [`Applied::DoneWithoutBody`] (emnify's `204`).
 
-use simcore::{Lifecycle, SimState};
+use simcore::validate::quote;
+use simcore::{
+    Applied, Lifecycle, Result, SimChange, SimProvider, SimSnapshot, SimState, ValidationError,
+};
 
-use crate::models::SimStatus;
+use crate::client::Client;
+use crate::models::{Sim, SimStatus};
+use crate::requests::{DELETED_RULE, ISSUED_RULE, SettableStatus};
 
 /// Every status change emnify documents for an update: Issued to Activated or Factory Test,
 /// Factory Test to Activated, Activated and Suspended both ways. Deleted is reached with
@@ -27,6 +46,110 @@ pub fn canonical(status: &SimStatus) -> SimState {
         SimStatus::Suspended => SimState::Inactive,
         SimStatus::Deleted => SimState::Deleted,
         SimStatus::Unknown(id) => SimState::Unknown(format!("status {id}")),
+    }
+}
+
+/// The emnify lifecycle in canonical states.
+pub fn canonical_lifecycle() -> Lifecycle<SimState> {
+    LIFECYCLE.map(canonical)
+}
+
+/// The emnify status a canonical state stands for (`None` for states emnify does not have).
+pub fn native(state: &SimState) -> Option<SimStatus> {
+    match state {
+        SimState::New => Some(SimStatus::Issued),
+        SimState::Ready => Some(SimStatus::FactoryTest),
+        SimState::Active => Some(SimStatus::Activated),
+        SimState::Inactive => Some(SimStatus::Suspended),
+        SimState::Deleted => Some(SimStatus::Deleted),
+        _ => None,
+    }
+}
+
+/// The settable status a canonical target state stands for, or the refusal.
+pub fn target_status(state: &SimState) -> Result<SettableStatus, ValidationError> {
+    match state {
+        SimState::Active => Ok(SettableStatus::Activated),
+        SimState::Inactive => Ok(SettableStatus::Suspended),
+        SimState::Ready => Ok(SettableStatus::FactoryTest),
+        SimState::Deleted => Err(ValidationError::new("state", DELETED_RULE, "deleted")),
+        SimState::New => Err(ValidationError::new("state", ISSUED_RULE, "new")),
+        other => Err(ValidationError::new(
+            "state",
+            "must be active, inactive or ready for an emnify SIM",
+            quote(other.as_str()),
+        )),
+    }
+}
+
+/// Parses a SIM id given as text: emnify's ids are integers.
+pub fn parse_sim_id(id: &str) -> Result<u64, ValidationError> {
+    let refuse = || {
+        ValidationError::new(
+            "sim_id",
+            "must be emnify's numeric SIM id (ASCII digits)",
+            quote(id),
+        )
+    };
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse());
+    }
+    id.parse().map_err(|_| refuse())
+}
+
+/// A SIM in canonical terms.
+pub fn snapshot(sim: &Sim) -> SimSnapshot {
+    let state = sim
+        .status
+        .as_ref()
+        .map(canonical)
+        .unwrap_or_else(|| SimState::Unknown("no status".to_owned()));
+    let mut snap = SimSnapshot::new(crate::PROVIDER, sim.id.to_string(), state);
+    if let Some(iccid) = sim.best_iccid() {
+        snap = snap.with_iccid(iccid);
+    }
+    if let Some(status) = &sim.status {
+        snap = snap.with_native_status(status.description());
+    }
+    snap
+}
+
+#[simcore::async_trait]
+impl SimProvider for Client {
+    fn name(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn lifecycle(&self) -> Lifecycle<SimState> {
+        canonical_lifecycle()
+    }
+
+    async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
+        let sim_id = parse_sim_id(id)?;
+        Ok(snapshot(&self.get_sim(sim_id).await?))
+    }
+
+    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
+        let sim_id = parse_sim_id(id)?;
+        if change.display_name.is_some() {
+            return Err(ValidationError::new(
+                "display_name",
+                "emnify SIMs have no display name (names belong to endpoints)",
+                "a display name",
+            )
+            .into());
+        }
+        let Some(state) = &change.state else {
+            return Err(ValidationError::empty_update().into());
+        };
+        let target = target_status(state)?;
+        if let Some(known) = &change.known_state {
+            if native(known).is_some() {
+                canonical_lifecycle().check(known, state)?;
+            }
+        }
+        self.update_sim(sim_id).status(target).send().await?;
+        Ok(Applied::DoneWithoutBody)
     }
 }
 
@@ -60,5 +183,73 @@ mod tests {
         }
         assert_eq!(SimStatus::from_id(7), SimStatus::Unknown(7));
         assert_eq!(canonical(&SimStatus::Suspended), SimState::Inactive);
+    }
+
+    #[test]
+    fn canonical_targets() {
+        assert_eq!(
+            target_status(&SimState::Active),
+            Ok(SettableStatus::Activated)
+        );
+        assert_eq!(
+            target_status(&SimState::Inactive),
+            Ok(SettableStatus::Suspended)
+        );
+        assert_eq!(
+            target_status(&SimState::Ready),
+            Ok(SettableStatus::FactoryTest)
+        );
+        let e = target_status(&SimState::Deleted).unwrap_err();
+        assert!(e.rule().contains("delete_sim"), "{e}");
+        assert_eq!(
+            target_status(&SimState::New).unwrap_err().rule(),
+            ISSUED_RULE
+        );
+        for other in [
+            SimState::Pending,
+            SimState::Retired,
+            SimState::Unknown("x".into()),
+        ] {
+            assert_eq!(target_status(&other).unwrap_err().field(), "state");
+        }
+        for s in SimStatus::KNOWN {
+            assert_eq!(native(&canonical(s)).as_ref(), Some(s));
+        }
+        assert_eq!(native(&SimState::Pending), None);
+    }
+
+    #[test]
+    fn canonical_lifecycle_mirrors_the_table() {
+        use SimState::*;
+        assert_lifecycle_exact(
+            &canonical_lifecycle(),
+            &[New, Ready, Active, Inactive, Deleted],
+            &[
+                (New, Active),
+                (New, Ready),
+                (Ready, Active),
+                (Active, Inactive),
+                (Inactive, Active),
+            ],
+        );
+    }
+
+    #[test]
+    fn sim_ids_are_integers() {
+        assert_eq!(parse_sim_id("250"), Ok(250));
+        assert_eq!(parse_sim_id("0007"), Ok(7));
+        for bad in [
+            "",
+            "+5",
+            "-1",
+            "2.5",
+            "abc",
+            " 1",
+            "18446744073709551616",
+            "../1",
+        ] {
+            let e = parse_sim_id(bad).unwrap_err();
+            assert_eq!(e.field(), "sim_id", "{bad}");
+        }
     }
 }

@@ -1,0 +1,498 @@
+//! emnify's session tokens: authenticate, cache, refresh early, re-authenticate once on a 401.
+//!
+//! `POST /api/v1/authenticate` exchanges credentials for a JWT `auth_token`, sent afterwards as
+//! `Authorization: Bearer <auth_token>`. The [`TokenCache`] here is the transport's
+//! [`Authenticator`]:
+//!
+//! - **Single flight.** The cache is one lock held across the authenticate call: any number of
+//!   requests that find no valid token wait for one authentication and then share its token (or
+//!   its failure).
+//! - **Early refresh.** The JWT's `exp` claim is read (payload decoded, signature not checked: the
+//!   token is only ever handed back to emnify) and the token is replaced [`REFRESH_MARGIN`] before
+//!   it expires. A token without a readable `exp` is kept for emnify's documented lifetime,
+//!   [`DEFAULT_TOKEN_LIFETIME`].
+//! - **One re-authentication on a 401.** A rejected token is dropped only if it is still the cached
+//!   one, so many requests rejected at once cause one new authentication.
+//! - **Never retried.** emnify locks an account for five minutes after three failed
+//!   authentications, so the authenticate call has a retry policy of one attempt, and a refused
+//!   authentication (any 4xx) is remembered for [`REFUSAL_COOLDOWN`]: requests in that time get
+//!   the same error without sending the credentials again.
+//! - **User credentials.** The password is hashed (SHA-1, hex, as emnify wants it) when the client
+//!   is built and only the hash is kept. The `refresh_token` returned with the first `auth_token`
+//!   is used for later authentications; if emnify refuses it, the client falls back to the user
+//!   name and password hash.
+//! - **Nothing prints.** Credentials and tokens are held as [`SecretString`]s or sensitive
+//!   headers; `Debug` shows the kind of credential only.
+
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+use serde_json::json;
+use sha1::{Digest, Sha1};
+use simcore::http::header::AUTHORIZATION;
+use simcore::http::{AuthHeader, Authenticator, Method, Transport};
+use simcore::secrecy::{ExposeSecret, SecretString};
+use simcore::{ApiError, Error, Result};
+use tokio::sync::Mutex;
+
+/// How long before a token's expiry it is replaced: 60 s.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// How long a token without a readable `exp` claim is kept: emnify's documented 240 minutes.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(240 * 60);
+
+/// How long a refused authentication is remembered (and not repeated): 5 minutes, the length of
+/// emnify's lockout after three consecutive failures.
+pub const REFUSAL_COOLDOWN: Duration = Duration::from_secs(5 * 60);
+
+/// The SHA-1 of a password as lowercase hex, the form emnify's authenticate call expects.
+///
+/// ```
+/// use emnify_client::auth::password_sha1_hex;
+/// use emnify_client::secrecy::ExposeSecret;
+/// let hash = password_sha1_hex(&"password".into());
+/// assert_eq!(hash.expose_secret(), "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8");
+/// ```
+pub fn password_sha1_hex(password: &SecretString) -> SecretString {
+    let digest = Sha1::digest(password.expose_secret().as_bytes());
+    SecretString::from(hex::encode(digest))
+}
+
+/// The `exp` claim of a JWT, read from its payload only (no signature check). `None` when the
+/// token is not a JWT or has no numeric `exp`.
+///
+/// ```
+/// use emnify_client::auth::jwt_expiry;
+/// use std::time::{Duration, UNIX_EPOCH};
+/// // header {"alg":"none"}, payload {"exp":1700000000}
+/// let jwt = "eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDB9.";
+/// assert_eq!(jwt_expiry(jwt), Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
+/// assert_eq!(jwt_expiry("not-a-jwt"), None);
+/// ```
+pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
+    let mut parts = token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    let payload = payload.trim_end_matches('=');
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .or_else(|_| STANDARD_NO_PAD.decode(payload))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?.as_f64()?;
+    if !(0.0..=1e12).contains(&exp) {
+        return None;
+    }
+    Some(UNIX_EPOCH + Duration::from_secs_f64(exp))
+}
+
+/// What the client authenticates with.
+#[derive(Clone)]
+pub(crate) enum Credentials {
+    /// An application token (`EMNIFY_APPLICATION_TOKEN`).
+    ApplicationToken(SecretString),
+    /// A user name and the SHA-1 hex of the password.
+    User {
+        username: String,
+        password_sha1: SecretString,
+    },
+}
+
+impl Credentials {
+    pub(crate) fn user(username: String, password: &SecretString) -> Self {
+        Credentials::User {
+            username,
+            password_sha1: password_sha1_hex(password),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::ApplicationToken(_) => f.write_str("ApplicationToken([redacted])"),
+            Credentials::User { username, .. } => f
+                .debug_struct("User")
+                .field("username", username)
+                .field("password_sha1", &"[redacted]")
+                .finish(),
+        }
+    }
+}
+
+/// A cached session token.
+struct Token {
+    header: AuthHeader,
+    /// When to stop using it: `exp` minus the margin.
+    refresh_at: SystemTime,
+}
+
+/// A failed authentication, shared with the requests that waited for it.
+struct Failure {
+    at: Instant,
+    error: Error,
+    /// emnify refused the credentials (a 4xx): do not send them again for a while.
+    refused: bool,
+}
+
+#[derive(Default)]
+struct State {
+    token: Option<Token>,
+    refresh_token: Option<SecretString>,
+    failure: Option<Failure>,
+}
+
+/// The answer of `POST /api/v1/authenticate`. No `Debug`: it holds tokens.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    auth_token: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    mfa_token: Option<String>,
+}
+
+/// The session token cache and authenticator plugged into the client's transport.
+pub struct TokenCache {
+    /// Sends the authenticate call: no credentials, one attempt.
+    transport: Transport,
+    credentials: Credentials,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    /// A cache that authenticates through `transport` (built with no auth and no retries).
+    pub(crate) fn new(transport: Transport, credentials: Credentials) -> Self {
+        Self {
+            transport,
+            credentials,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// One authentication, by refresh token first when there is one.
+    async fn authenticate(&self, state: &mut State) -> Result<Token> {
+        match &self.credentials {
+            Credentials::ApplicationToken(token) => {
+                let answer = self
+                    .call(json!({"application_token": token.expose_secret()}))
+                    .await?;
+                token_from(answer)
+            }
+            Credentials::User {
+                username,
+                password_sha1,
+            } => {
+                if let Some(refresh) = state.refresh_token.take() {
+                    match self
+                        .call(json!({"refresh_token": refresh.expose_secret()}))
+                        .await
+                    {
+                        Ok(answer) => {
+                            let next = answer.refresh_token.clone().map(SecretString::from);
+                            state.refresh_token = Some(next.unwrap_or(refresh));
+                            return token_from(answer);
+                        }
+                        // Refused: fall back to the user name and password below.
+                        Err(e) if is_refusal(&e) => {}
+                        Err(e) => {
+                            state.refresh_token = Some(refresh);
+                            return Err(e);
+                        }
+                    }
+                }
+                let answer = self
+                    .call(json!({
+                        "username": username,
+                        "password": password_sha1.expose_secret(),
+                    }))
+                    .await?;
+                state.refresh_token = answer.refresh_token.clone().map(SecretString::from);
+                token_from(answer)
+            }
+        }
+    }
+
+    async fn call(&self, body: serde_json::Value) -> Result<Answer> {
+        let request = self
+            .transport
+            .request(Method::POST, &["api", "v1", "authenticate"])?
+            .json(&body)?;
+        drop(body);
+        let response = self
+            .transport
+            .send(&request)
+            .await
+            .map_err(crate::errors::authentication_failed)?;
+        // Read by hand: a decode error must not quote the body, which holds tokens.
+        serde_json::from_slice(response.body()).map_err(|e| Error::Decode {
+            provider: crate::PROVIDER,
+            status: response.status(),
+            message: format!(
+                "the authenticate answer is not the documented object (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+            snippet: String::new(),
+        })
+    }
+}
+
+/// A 4xx answer: emnify looked at the credentials and said no.
+fn is_refusal(e: &Error) -> bool {
+    e.api().is_some_and(|a| (400..500).contains(&a.status))
+}
+
+fn token_from(answer: Answer) -> Result<Token> {
+    let Some(jwt) = answer.auth_token.filter(|t| !t.trim().is_empty()) else {
+        return Err(if answer.mfa_token.is_some() {
+            Error::Config(
+                "emnify asks for multi-factor authentication for this user, which this client does \
+                 not support; use an application token"
+                    .to_owned(),
+            )
+        } else {
+            Error::Decode {
+                provider: crate::PROVIDER,
+                status: 200,
+                message: "the authenticate answer has no auth_token".to_owned(),
+                snippet: String::new(),
+            }
+        });
+    };
+    let now = SystemTime::now();
+    let expires = jwt_expiry(&jwt).unwrap_or(now + DEFAULT_TOKEN_LIFETIME);
+    let header = AuthHeader::new(AUTHORIZATION, &format!("Bearer {jwt}"))?;
+    Ok(Token {
+        header,
+        refresh_at: expires
+            .checked_sub(REFRESH_MARGIN)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    })
+}
+
+/// A copy of an error, for each request that shares one failed authentication.
+fn replay(e: &Error) -> Error {
+    match e {
+        Error::Api(a) => Error::Api(a.clone()),
+        Error::Timeout {
+            provider,
+            after,
+            attempts,
+        } => Error::Timeout {
+            provider,
+            after: *after,
+            attempts: *attempts,
+        },
+        Error::Transport {
+            provider,
+            message,
+            attempts,
+        } => Error::Transport {
+            provider,
+            message: message.clone(),
+            attempts: *attempts,
+        },
+        Error::Decode {
+            provider,
+            status,
+            message,
+            snippet,
+        } => Error::Decode {
+            provider,
+            status: *status,
+            message: message.clone(),
+            snippet: snippet.clone(),
+        },
+        Error::TooLarge {
+            provider,
+            status,
+            limit,
+        } => Error::TooLarge {
+            provider,
+            status: *status,
+            limit: *limit,
+        },
+        Error::Config(m) => Error::Config(m.clone()),
+        Error::Invalid(v) => Error::Invalid(v.clone()),
+        Error::Transition(t) => Error::Transition(t.clone()),
+        other => Error::Api(Box::new(
+            ApiError::new(crate::PROVIDER, 0).with_message(other.to_string()),
+        )),
+    }
+}
+
+#[simcore::async_trait]
+impl Authenticator for TokenCache {
+    async fn header(&self) -> Result<AuthHeader> {
+        let arrived = Instant::now();
+        let mut state = self.state.lock().await;
+        if let Some(token) = &state.token {
+            if SystemTime::now() < token.refresh_at {
+                return Ok(token.header.clone());
+            }
+        }
+        if let Some(f) = &state.failure {
+            // Failed while this request waited, or refused a short while ago: share the answer.
+            if f.at >= arrived || (f.refused && f.at.elapsed() < REFUSAL_COOLDOWN) {
+                return Err(replay(&f.error));
+            }
+        }
+        match self.authenticate(&mut state).await {
+            Ok(token) => {
+                let header = token.header.clone();
+                state.token = Some(token);
+                state.failure = None;
+                Ok(header)
+            }
+            Err(error) => {
+                state.token = None;
+                state.failure = Some(Failure {
+                    at: Instant::now(),
+                    refused: is_refusal(&error),
+                    error: replay(&error),
+                });
+                Err(error)
+            }
+        }
+    }
+
+    async fn rejected(&self, used: &AuthHeader) -> bool {
+        let mut state = self.state.lock().await;
+        if state
+            .token
+            .as_ref()
+            .is_some_and(|t| t.header.value() == used.value())
+        {
+            state.token = None;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn jwt(payload: &str) -> String {
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#),
+            URL_SAFE_NO_PAD.encode(payload)
+        )
+    }
+
+    #[test]
+    fn expiry_forms() {
+        let at = |s: u64| Some(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":1700000000}"#)), at(1_700_000_000));
+        assert_eq!(
+            jwt_expiry(&jwt(r#"{"exp":1700000000.0,"sub":"x"}"#)),
+            at(1_700_000_000)
+        );
+        // Padded payloads are tolerated.
+        let padded = format!(
+            "h.{}.s",
+            base64::engine::general_purpose::URL_SAFE.encode(r#"{"exp":12}"#)
+        );
+        assert!(padded.contains('='));
+        assert_eq!(jwt_expiry(&padded), at(12));
+        for none in [
+            jwt(r#"{"sub":"x"}"#),
+            jwt(r#"{"exp":"soon"}"#),
+            jwt(r#"{"exp":-5}"#),
+            jwt("not json"),
+            "nodots".to_owned(),
+            "a.%%%.c".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(jwt_expiry(&none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn password_hash_is_sha1_hex() {
+        let h = password_sha1_hex(&SecretString::from("8Y8knYSkeyYV23kd"));
+        assert_eq!(h.expose_secret().len(), 40);
+        assert!(h.expose_secret().bytes().all(|b| b.is_ascii_hexdigit()));
+        let c = Credentials::user("ops@example.com".into(), &"SENTINEL-PW".into());
+        let shown = format!("{c:?}");
+        assert!(shown.contains("ops@example.com"));
+        assert!(!shown.contains("SENTINEL"));
+        let Credentials::User { password_sha1, .. } = &c else {
+            unreachable!()
+        };
+        assert!(!shown.contains(password_sha1.expose_secret()));
+    }
+
+    #[test]
+    fn tokens_refresh_before_exp() {
+        let exp = SystemTime::now() + Duration::from_secs(3600);
+        let secs = exp.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let answer = Answer {
+            auth_token: Some(jwt(&format!(r#"{{"exp":{secs}}}"#))),
+            refresh_token: None,
+            mfa_token: None,
+        };
+        let t = token_from(answer).unwrap();
+        assert_eq!(
+            t.refresh_at,
+            UNIX_EPOCH + Duration::from_secs(secs) - REFRESH_MARGIN
+        );
+        let opaque = Answer {
+            auth_token: Some("opaque".into()),
+            refresh_token: None,
+            mfa_token: None,
+        };
+        let t = token_from(opaque).unwrap();
+        let left = t.refresh_at.duration_since(SystemTime::now()).unwrap();
+        assert!(left <= DEFAULT_TOKEN_LIFETIME - REFRESH_MARGIN);
+        assert!(left > DEFAULT_TOKEN_LIFETIME - REFRESH_MARGIN - Duration::from_secs(60));
+        let mfa = Answer {
+            auth_token: None,
+            refresh_token: None,
+            mfa_token: Some("m".into()),
+        };
+        assert!(matches!(token_from(mfa), Err(Error::Config(m)) if m.contains("multi-factor")));
+        let empty = Answer {
+            auth_token: Some(" ".into()),
+            refresh_token: None,
+            mfa_token: None,
+        };
+        assert!(matches!(token_from(empty), Err(Error::Decode { .. })));
+    }
+
+    #[test]
+    fn replays_keep_the_story() {
+        let api = Error::from(ApiError::new("emnify", 401).with_message("(empty body)"));
+        assert_eq!(replay(&api).to_string(), api.to_string());
+        assert!(is_refusal(&api));
+        let t = Error::Timeout {
+            provider: "emnify",
+            after: Duration::from_secs(1),
+            attempts: 1,
+        };
+        assert_eq!(replay(&t).to_string(), t.to_string());
+        assert!(!is_refusal(&t));
+        assert!(!is_refusal(&Error::from(ApiError::new("emnify", 503))));
+    }
+
+    proptest! {
+        #[test]
+        fn no_token_panics(s in ".{0,80}") {
+            let _ = jwt_expiry(&s);
+        }
+    }
+}

@@ -1,0 +1,578 @@
+//! The SIM update as plain data ([`UpdateSim`]) and its fluent builder ([`UpdateSimBuilder`]).
+//!
+//! Every field of `PATCH /api/v1/sim/{sim_id}` is optional, and the organisation fields have
+//! three states, which [`OrgChange`] keeps apart:
+//!
+//! | state | Rust | JSON |
+//! |---|---|---|
+//! | leave alone | [`OrgChange::Keep`] (the default) | key absent |
+//! | set | [`OrgChange::Set`]`(n)` | `{"id": n}` |
+//! | clear | [`OrgChange::Clear`] | `{"id": null}` |
+//!
+//! `issuer_org` can be set but never cleared, so it is an `Option<u64>` (absent or set): a cleared
+//! issuer cannot be written down.
+//!
+//! ```
+//! use emnify_client::{OrgChange, SettableStatus, UpdateSim};
+//!
+//! let mut update = UpdateSim::new();
+//! update.status = Some(SettableStatus::Suspended);
+//! update.reseller_org = OrgChange::Clear;
+//! update.customer_org = OrgChange::Set(13886);
+//! assert_eq!(
+//!     serde_json::to_value(&update)?,
+//!     serde_json::json!({"reseller_org": {"id": null}, "customer_org": {"id": 13886}, "status": {"id": 2}})
+//! );
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::fmt;
+
+use serde::de::{self, Deserializer};
+use serde::ser::{self, SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use simcore::state::TransitionError;
+use simcore::{Result, ValidationError};
+
+use crate::client::Client;
+use crate::models::{Sim, SimStatus};
+use crate::provider::LIFECYCLE;
+
+/// A status an update may set. Closed: Issued is never a target, and Deleted is reached with
+/// [`Client::delete_sim`], never with an update.
+///
+/// Converting from a [`SimStatus`] refuses the others with a typed error:
+/// ```
+/// use emnify_client::{SettableStatus, SimStatus};
+/// assert_eq!(SettableStatus::try_from(SimStatus::Suspended), Ok(SettableStatus::Suspended));
+/// let err = SettableStatus::try_from(SimStatus::Deleted).unwrap_err();
+/// assert_eq!(err.field(), "status");
+/// assert!(err.rule().contains("delete_sim"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SettableStatus {
+    /// 1: Activated (emnify charges for activated SIMs).
+    Activated,
+    /// 2: Suspended.
+    Suspended,
+    /// 4: Factory Test.
+    FactoryTest,
+}
+
+impl SettableStatus {
+    /// Every settable status.
+    pub const ALL: [SettableStatus; 3] = [
+        SettableStatus::Activated,
+        SettableStatus::Suspended,
+        SettableStatus::FactoryTest,
+    ];
+
+    /// emnify's numeric id.
+    pub fn id(self) -> i64 {
+        self.status().id()
+    }
+
+    /// The same status as a [`SimStatus`].
+    pub fn status(self) -> SimStatus {
+        match self {
+            SettableStatus::Activated => SimStatus::Activated,
+            SettableStatus::Suspended => SimStatus::Suspended,
+            SettableStatus::FactoryTest => SimStatus::FactoryTest,
+        }
+    }
+}
+
+impl fmt::Display for SettableStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.status(), f)
+    }
+}
+
+impl From<SettableStatus> for SimStatus {
+    fn from(s: SettableStatus) -> Self {
+        s.status()
+    }
+}
+
+/// The rule given when Deleted is asked of an update.
+pub(crate) const DELETED_RULE: &str =
+    "cannot be set to Deleted by an update; delete the SIM with Client::delete_sim";
+/// The rule given when Issued is asked of an update.
+pub(crate) const ISSUED_RULE: &str = "cannot be set back to Issued";
+
+impl TryFrom<SimStatus> for SettableStatus {
+    type Error = ValidationError;
+
+    fn try_from(s: SimStatus) -> Result<Self, ValidationError> {
+        match s {
+            SimStatus::Activated => Ok(SettableStatus::Activated),
+            SimStatus::Suspended => Ok(SettableStatus::Suspended),
+            SimStatus::FactoryTest => Ok(SettableStatus::FactoryTest),
+            SimStatus::Deleted => Err(ValidationError::new("status", DELETED_RULE, "Deleted")),
+            SimStatus::Issued => Err(ValidationError::new("status", ISSUED_RULE, "Issued")),
+            SimStatus::Unknown(id) => Err(ValidationError::new(
+                "status",
+                "must be Activated (1), Suspended (2) or Factory Test (4)",
+                format!("id {id}"),
+            )),
+        }
+    }
+}
+
+impl Serialize for SettableStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        IdRef(Some(self.id() as u64)).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SettableStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let status = SimStatus::deserialize(d)?;
+        SettableStatus::try_from(status).map_err(de::Error::custom)
+    }
+}
+
+/// One state of an organisation field in an update: leave alone, set, or clear.
+///
+/// `From<u64>` sets: `builder.customer_org(13886)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum OrgChange {
+    /// Leave the field as it is (the key is not sent).
+    #[default]
+    Keep,
+    /// Assign this organisation (`{"id": n}`).
+    Set(u64),
+    /// Remove the organisation (`{"id": null}`).
+    ///
+    /// emnify documents both `{"id": null}` and `{}` for clearing. This SDK sends
+    /// `{"id": null}`: it says "no organisation" in so many words, where an empty object could
+    /// be read by a merging server as "nothing to change". See [`CLEAR_ORG_JSON`].
+    Clear,
+}
+
+/// The JSON sent to clear an organisation field. Both this and `{}` are documented; the explicit
+/// `null` is kept here, in one place, should emnify ever prefer the other.
+pub const CLEAR_ORG_JSON: &str = r#"{"id":null}"#;
+
+impl OrgChange {
+    /// Whether this is [`OrgChange::Keep`].
+    pub fn is_keep(&self) -> bool {
+        matches!(self, OrgChange::Keep)
+    }
+}
+
+impl From<u64> for OrgChange {
+    fn from(id: u64) -> Self {
+        OrgChange::Set(id)
+    }
+}
+
+/// `{"id": n}`, or `{"id": null}` for `None`.
+struct IdRef(Option<u64>);
+
+impl Serialize for IdRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("id", &self.0)?;
+        m.end()
+    }
+}
+
+impl Serialize for OrgChange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OrgChange::Set(id) => IdRef(Some(*id)).serialize(s),
+            OrgChange::Clear => IdRef(None).serialize(s),
+            OrgChange::Keep => Err(ser::Error::custom(
+                "OrgChange::Keep is never sent: skip the key",
+            )),
+        }
+    }
+}
+
+/// What a present organisation key says: `{"id": n}` sets; `{}`, `{"id": null}` and `null`
+/// clear.
+fn read_org<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        id: Option<u64>,
+    }
+    Ok(Option::<Raw>::deserialize(d)?.and_then(|r| r.id))
+}
+
+impl<'de> Deserialize<'de> for OrgChange {
+    /// Reads a present key (an absent key is [`OrgChange::Keep`] through `#[serde(default)]`).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match read_org(d)? {
+            Some(id) => OrgChange::Set(id),
+            None => OrgChange::Clear,
+        })
+    }
+}
+
+mod issuer {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(id: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => IdRef(Some(*id)).serialize(s),
+            None => Err(ser::Error::custom("issuer_org is never cleared")),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match read_org(d)? {
+            Some(id) => Ok(Some(id)),
+            None => Err(de::Error::custom(
+                "issuer_org cannot be cleared, only changed to another organisation",
+            )),
+        }
+    }
+}
+
+/// The body of `PATCH /api/v1/sim/{sim_id}`, as plain data. Every field is optional, at least one
+/// must be set ([`UpdateSim::validate`]).
+///
+/// Deserializing reads the same JSON back (absent key = keep), refusing what an update may not
+/// say (a cleared issuer, a status other than 1, 2 or 4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UpdateSim {
+    /// Move the SIM to another issuer organisation (a direct child of type Mobile Network
+    /// Operator or Service Provider). `None` leaves it alone; it cannot be cleared.
+    #[serde(default, with = "issuer", skip_serializing_if = "Option::is_none")]
+    pub issuer_org: Option<u64>,
+    /// Set, clear or keep the reseller organisation.
+    #[serde(default, skip_serializing_if = "OrgChange::is_keep")]
+    pub reseller_org: OrgChange,
+    /// Set, clear or keep the customer organisation.
+    #[serde(default, skip_serializing_if = "OrgChange::is_keep")]
+    pub customer_org: OrgChange,
+    /// The new status, sent as `{"id": n}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SettableStatus>,
+}
+
+impl UpdateSim {
+    /// An update that changes nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the update changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.issuer_org.is_none()
+            && self.reseller_org.is_keep()
+            && self.customer_org.is_keep()
+            && self.status.is_none()
+    }
+
+    /// Checks what can be checked without knowing the SIM: at least one field must be set.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.is_empty() {
+            return Err(ValidationError::empty_update());
+        }
+        Ok(())
+    }
+
+    /// Checks the status change against the emnify lifecycle, given the SIM's current status.
+    ///
+    /// Passes when the update sets no status, and when the current status is one this SDK does
+    /// not know (emnify decides then).
+    pub fn check_transition(&self, current: &SimStatus) -> Result<(), TransitionError> {
+        match self.status {
+            Some(target) if !current.is_unknown() => {
+                LIFECYCLE.check(current, &target.status()).map_err(|mut e| {
+                    if *current == SimStatus::Deleted {
+                        e.hint = Some("a deleted SIM cannot be changed".to_owned());
+                    }
+                    e
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What the builder knows about the SIM's current status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Current {
+    /// Nothing: the transition is left to emnify.
+    Unchecked,
+    /// Given by the caller.
+    Known(SimStatus),
+    /// Fetch the SIM before sending, and check against its status.
+    Fetch,
+}
+
+/// Builds and sends a SIM update: `client.update_sim(id).status(..).customer_org(..).send()`.
+///
+/// Owns its data and a cheap clone of the client. `send()` validates everything before any
+/// request: an empty update, and (when the current status is known) a status change the emnify
+/// lifecycle forbids, come back as [`Error::Invalid`](simcore::Error::Invalid) or
+/// [`Error::Transition`](simcore::Error::Transition) with nothing sent.
+#[derive(Debug, Clone)]
+#[must_use = "an update does nothing until `send()` is awaited"]
+pub struct UpdateSimBuilder {
+    client: Client,
+    sim_id: u64,
+    request: UpdateSim,
+    current: Current,
+}
+
+impl UpdateSimBuilder {
+    pub(crate) fn new(client: Client, sim_id: u64) -> Self {
+        Self {
+            client,
+            sim_id,
+            request: UpdateSim::new(),
+            current: Current::Unchecked,
+        }
+    }
+
+    /// Sets the status (Activated, Suspended or Factory Test).
+    pub fn status(mut self, status: impl Into<SettableStatus>) -> Self {
+        self.request.status = Some(status.into());
+        self
+    }
+
+    /// Moves the SIM to another issuer organisation. The issuer cannot be cleared.
+    pub fn issuer_org(mut self, org_id: u64) -> Self {
+        self.request.issuer_org = Some(org_id);
+        self
+    }
+
+    /// Sets (`13886` or [`OrgChange::Set`]), clears ([`OrgChange::Clear`]) or keeps the reseller
+    /// organisation.
+    pub fn reseller_org(mut self, change: impl Into<OrgChange>) -> Self {
+        self.request.reseller_org = change.into();
+        self
+    }
+
+    /// Sets (`13886` or [`OrgChange::Set`]), clears ([`OrgChange::Clear`]) or keeps the customer
+    /// organisation.
+    pub fn customer_org(mut self, change: impl Into<OrgChange>) -> Self {
+        self.request.customer_org = change.into();
+        self
+    }
+
+    /// Replaces the whole request with `request` (plain data built elsewhere).
+    pub fn request_data(mut self, request: UpdateSim) -> Self {
+        self.request = request;
+        self
+    }
+
+    /// Declares the SIM's current status: a status change is then checked against the emnify
+    /// lifecycle before sending.
+    pub fn current_status(mut self, status: SimStatus) -> Self {
+        self.current = Current::Known(status);
+        self
+    }
+
+    /// Declares the SIM as fetched (its status, if it has one, is checked as with
+    /// [`current_status`](Self::current_status)).
+    pub fn current(mut self, sim: &Sim) -> Self {
+        self.current = match &sim.status {
+            Some(s) => Current::Known(s.clone()),
+            None => Current::Unchecked,
+        };
+        self
+    }
+
+    /// Fetches the SIM first (one `GET`) and checks a status change against its status before
+    /// sending. Off by default: it costs a request.
+    pub fn fetch_current_status(mut self) -> Self {
+        self.current = Current::Fetch;
+        self
+    }
+
+    /// The SIM id the update is for.
+    pub fn sim_id(&self) -> u64 {
+        self.sim_id
+    }
+
+    /// The request as plain data.
+    pub fn request(&self) -> &UpdateSim {
+        &self.request
+    }
+
+    /// The request as plain data, by value.
+    pub fn into_request(self) -> UpdateSim {
+        self.request
+    }
+
+    /// Validates, checks the transition when the current status is known (fetching it first if
+    /// asked), then sends the update. emnify answers `204 No Content`.
+    pub async fn send(self) -> Result<()> {
+        self.request.validate()?;
+        if self.request.status.is_some() {
+            let current = match self.current {
+                Current::Unchecked => None,
+                Current::Known(s) => Some(s),
+                Current::Fetch => self.client.get_sim(self.sim_id).await?.status,
+            };
+            if let Some(current) = current {
+                self.request.check_transition(&current)?;
+            }
+        }
+        self.client.patch_sim(self.sim_id, &self.request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn with(f: impl FnOnce(&mut UpdateSim)) -> UpdateSim {
+        let mut u = UpdateSim::new();
+        f(&mut u);
+        u
+    }
+
+    #[test]
+    fn every_tri_state_of_every_org_field() {
+        let cases = [
+            (
+                with(|u| u.issuer_org = Some(5)),
+                json!({"issuer_org": {"id": 5}}),
+            ),
+            (
+                with(|u| u.reseller_org = OrgChange::Set(6)),
+                json!({"reseller_org": {"id": 6}}),
+            ),
+            (
+                with(|u| u.reseller_org = OrgChange::Clear),
+                json!({"reseller_org": {"id": null}}),
+            ),
+            (
+                with(|u| u.customer_org = OrgChange::Set(7)),
+                json!({"customer_org": {"id": 7}}),
+            ),
+            (
+                with(|u| u.customer_org = OrgChange::Clear),
+                json!({"customer_org": {"id": null}}),
+            ),
+            (
+                with(|u| u.status = Some(SettableStatus::Activated)),
+                json!({"status": {"id": 1}}),
+            ),
+            (
+                with(|u| u.status = Some(SettableStatus::Suspended)),
+                json!({"status": {"id": 2}}),
+            ),
+            (
+                with(|u| u.status = Some(SettableStatus::FactoryTest)),
+                json!({"status": {"id": 4}}),
+            ),
+            (UpdateSim::new(), json!({})),
+        ];
+        for (update, expected) in cases {
+            assert_eq!(serde_json::to_value(&update).unwrap(), expected);
+            let back: UpdateSim = serde_json::from_value(expected.clone()).unwrap();
+            assert_eq!(back, update, "{expected}");
+        }
+        assert_eq!(
+            serde_json::to_string(&OrgChange::Clear).unwrap(),
+            CLEAR_ORG_JSON
+        );
+    }
+
+    #[test]
+    fn reading_the_other_documented_forms() {
+        let u: UpdateSim =
+            serde_json::from_value(json!({"reseller_org": {}, "customer_org": null})).unwrap();
+        assert_eq!(u.reseller_org, OrgChange::Clear);
+        assert_eq!(u.customer_org, OrgChange::Clear);
+        assert_eq!(u.issuer_org, None);
+        let u: UpdateSim = serde_json::from_value(
+            json!({"status": {"id": 2, "description": "Suspended"}, "unknown": 1}),
+        )
+        .unwrap();
+        assert_eq!(u.status, Some(SettableStatus::Suspended));
+        for refused in [
+            json!({"issuer_org": {}}),
+            json!({"issuer_org": {"id": null}}),
+            json!({"status": {"id": 3}}),
+            json!({"status": {"id": 0}}),
+            json!({"status": {"id": 9}}),
+        ] {
+            assert!(
+                serde_json::from_value::<UpdateSim>(refused.clone()).is_err(),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn keep_is_never_serialized_by_itself() {
+        assert!(serde_json::to_value(OrgChange::Keep).is_err());
+    }
+
+    #[test]
+    fn empty_update_is_refused() {
+        let e = UpdateSim::new().validate().unwrap_err();
+        assert_eq!(e, ValidationError::empty_update());
+        assert!(
+            with(|u| u.customer_org = OrgChange::Clear)
+                .validate()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn settable_status_conversions() {
+        for s in SettableStatus::ALL {
+            assert_eq!(SettableStatus::try_from(s.status()), Ok(s));
+            assert_eq!(SimStatus::from(s).id(), s.id());
+        }
+        let e = SettableStatus::try_from(SimStatus::Deleted).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid status: cannot be set to Deleted by an update; delete the SIM with Client::delete_sim (found Deleted)"
+        );
+        let e = SettableStatus::try_from(SimStatus::Issued).unwrap_err();
+        assert_eq!(e.rule(), ISSUED_RULE);
+        let e = SettableStatus::try_from(SimStatus::Unknown(8)).unwrap_err();
+        assert_eq!(e.found(), "id 8");
+        assert_eq!(SettableStatus::FactoryTest.to_string(), "Factory Test");
+    }
+
+    #[test]
+    fn transition_checks() {
+        use SimStatus::*;
+        let to = |s: SettableStatus| with(|u| u.status = Some(s));
+        // Every (current, target) pair over the known statuses and the three targets.
+        for from in SimStatus::KNOWN {
+            for target in SettableStatus::ALL {
+                let allowed = LIFECYCLE.allows(from, &target.status());
+                let got = to(target).check_transition(from);
+                assert_eq!(got.is_ok(), allowed, "{from} -> {target}");
+                if let Err(e) = got {
+                    assert_eq!(e.from, from.to_string());
+                    assert_eq!(e.to, target.to_string());
+                    assert_eq!(e.hint.is_some(), *from == Deleted);
+                }
+            }
+        }
+        // An unknown current status, or no status change, is left to emnify.
+        assert!(
+            to(SettableStatus::Activated)
+                .check_transition(&Unknown(7))
+                .is_ok()
+        );
+        assert!(
+            with(|u| u.customer_org = OrgChange::Set(1))
+                .check_transition(&Deleted)
+                .is_ok()
+        );
+        let e = to(SettableStatus::FactoryTest)
+            .check_transition(&Activated)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "emnify: a SIM in state Activated cannot move to Factory Test (allowed: Suspended)"
+        );
+    }
+}
