@@ -1,0 +1,347 @@
+//! `PATCH /assets/{asset_id}` against a local mock server: the exact method, path, headers and
+//! JSON for each field alone and all together, for each kind of asset id, and what the answer
+//! becomes.
+
+mod common;
+
+use common::{SENTINEL, USER_AGENT, client};
+use httpmock::prelude::*;
+use serde_json::{Value, json};
+use simcore::Error;
+use sixfab_client::{
+    Asset, AssetId, AssetIdKind, AssetStatus, NetworkGroup, TargetStatus, UpdateAsset, Updated,
+};
+
+/// Mocks one PATCH with the exact path and body, answering 204.
+async fn expect_patch<'a>(server: &'a MockServer, path: &str, body: Value) -> httpmock::Mock<'a> {
+    let path = path.to_owned();
+    server
+        .mock_async(move |when, then| {
+            when.method(httpmock::Method::PATCH)
+                .path(path)
+                .header("x-api-key", SENTINEL)
+                .header("content-type", "application/json")
+                .header("user-agent", USER_AGENT)
+                .json_body(body);
+            then.status(204);
+        })
+        .await
+}
+
+/// A mock that matches anything: used to prove nothing was sent.
+async fn anything(server: &MockServer) -> httpmock::Mock<'_> {
+    server
+        .mock_async(|_when, then| {
+            then.status(500);
+        })
+        .await
+}
+
+#[tokio::test]
+async fn each_field_alone_and_all_together() {
+    type Set = fn(sixfab_client::UpdateAssetBuilder) -> sixfab_client::UpdateAssetBuilder;
+    let cases: Vec<(&str, Set, Value)> = vec![
+        (
+            "name",
+            |b| b.name("pump station 7"),
+            json!({"name": "pump station 7"}),
+        ),
+        (
+            "active",
+            |b| b.status(TargetStatus::Active),
+            json!({"status": "active"}),
+        ),
+        (
+            "inactive",
+            |b| b.status(TargetStatus::Inactive),
+            json!({"status": "inactive"}),
+        ),
+        (
+            "preset group",
+            |b| b.network_group(NetworkGroup::Default100Mb),
+            json!({"supersim": {"network_group": "default_100mb"}}),
+        ),
+        (
+            "custom group",
+            |b| b.network_group("fleet-eu"),
+            json!({"supersim": {"network_group": "fleet-eu"}}),
+        ),
+        (
+            "all",
+            |b| {
+                b.name("Zürich 🚚 7")
+                    .status(TargetStatus::Inactive)
+                    .network_group("default_unlimited")
+            },
+            json!({
+                "name": "Zürich 🚚 7",
+                "status": "inactive",
+                "supersim": {"network_group": "default_unlimited"}
+            }),
+        ),
+    ];
+    for (what, set, body) in cases {
+        let server = MockServer::start_async().await;
+        let m = expect_patch(&server, "/v1/assets/SN123", body).await;
+        let answer = set(client(&server).update_asset("SN123")).send().await;
+        assert_eq!(answer.unwrap(), Updated::NoBody, "{what}");
+        assert_eq!(m.calls_async().await, 1, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn every_preset_network_group_on_the_wire() {
+    for (group, wire) in [
+        (NetworkGroup::Default100Mb, "default_100mb"),
+        (NetworkGroup::Default1Gb, "default_1gb"),
+        (NetworkGroup::Default10Gb, "default_10gb"),
+        (NetworkGroup::DefaultUnlimited, "default_unlimited"),
+    ] {
+        let server = MockServer::start_async().await;
+        let m = expect_patch(
+            &server,
+            "/v1/assets/SN123",
+            json!({"supersim": {"network_group": wire}}),
+        )
+        .await;
+        client(&server)
+            .update_asset("SN123")
+            .network_group(group)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(m.calls_async().await, 1, "{wire}");
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_asset_id_is_one_segment() {
+    let cases = [
+        ("SN123", AssetIdKind::Serial, "/v1/assets/SN123"),
+        (
+            "ALPON/X4 #17",
+            AssetIdKind::Serial,
+            "/v1/assets/ALPON%2FX4%20%2317",
+        ),
+        ("a?b=c%d", AssetIdKind::Serial, "/v1/assets/a%3Fb=c%25d"),
+        ("..x", AssetIdKind::Serial, "/v1/assets/..x"),
+        (
+            "3f2b8c1e-9d4a-4e6b-8a7c-1d2e3f4a5b6c",
+            AssetIdKind::Uuid,
+            "/v1/assets/3f2b8c1e-9d4a-4e6b-8a7c-1d2e3f4a5b6c",
+        ),
+        (
+            "HS0123456789abcdef0123456789abcdef",
+            AssetIdKind::SimSid,
+            "/v1/assets/HS0123456789abcdef0123456789abcdef",
+        ),
+        (
+            "89882806660004909182",
+            AssetIdKind::Iccid,
+            "/v1/assets/89882806660004909182",
+        ),
+    ];
+    for (raw, kind, path) in cases {
+        let id = AssetId::parse(raw).unwrap();
+        assert_eq!(id.kind(), kind, "{raw}");
+        let server = MockServer::start_async().await;
+        let m = expect_patch(&server, path, json!({"status": "active"})).await;
+        // Typed id and text give the same request.
+        client(&server)
+            .update_asset(&id)
+            .status(TargetStatus::Active)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{raw}: {e}"));
+        client(&server)
+            .update_asset(raw)
+            .status(TargetStatus::Active)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{raw}: {e}"));
+        assert_eq!(m.calls_async().await, 2, "{raw}");
+    }
+}
+
+#[tokio::test]
+async fn explicit_constructors_send_the_id_as_given() {
+    let server = MockServer::start_async().await;
+    let m = expect_patch(
+        &server,
+        "/v1/assets/123456789012345678",
+        json!({"name": "digits only"}),
+    )
+    .await;
+    let id = AssetId::serial("123456789012345678").unwrap();
+    assert_eq!(id.kind(), AssetIdKind::Serial);
+    client(&server)
+        .update_asset(id)
+        .name("digits only")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(m.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn refusals_send_nothing() {
+    let server = MockServer::start_async().await;
+    let m = anything(&server).await;
+    let c = client(&server);
+
+    let cases: Vec<(&str, simcore::Result<Updated>, &str, &str)> = vec![
+        (
+            "empty update",
+            c.update_asset("SN123").send().await,
+            "update",
+            "must set at least one field",
+        ),
+        (
+            "name too short",
+            c.update_asset("SN123").name("ab").send().await,
+            "name",
+            "must be 3 to 64 characters",
+        ),
+        (
+            "name too long",
+            c.update_asset("SN123").name("x".repeat(65)).send().await,
+            "name",
+            "must be 3 to 64 characters",
+        ),
+        (
+            "name with surrounding space",
+            c.update_asset("SN123").name(" pump").send().await,
+            "name",
+            "must not start or end with whitespace",
+        ),
+        (
+            "empty custom group",
+            c.update_asset("SN123").network_group("").send().await,
+            "network_group",
+            "a custom network group name must not be empty",
+        ),
+        (
+            "empty id",
+            c.update_asset("").status(TargetStatus::Active).send().await,
+            "asset_id",
+            "must not be empty, \".\" or \"..\"",
+        ),
+        (
+            "dot-dot id",
+            c.update_asset("..")
+                .status(TargetStatus::Active)
+                .send()
+                .await,
+            "asset_id",
+            "must not be empty, \".\" or \"..\"",
+        ),
+    ];
+    for (what, result, field, rule) in cases {
+        match result {
+            Err(Error::Invalid(v)) => {
+                assert_eq!((v.field(), v.rule()), (field, rule), "{what}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    // Exactly 64 characters is fine locally (and would be sent); nothing above was.
+    assert!(
+        c.update_asset("SN123")
+            .name("x".repeat(64))
+            .request()
+            .is_ok()
+    );
+    assert_eq!(m.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn plain_data_is_checked_too() {
+    let server = MockServer::start_async().await;
+    let m = anything(&server).await;
+    let empty = UpdateAsset::new(AssetId::parse("SN123").unwrap());
+    let err = client(&server).send_update(&empty).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref v) if v.field() == "update"),
+        "{err:?}"
+    );
+    assert_eq!(m.calls_async().await, 0);
+
+    // The builder hands out the same plain data it sends.
+    let request = client(&server)
+        .update_asset("SN123")
+        .name("pump station 7")
+        .status(TargetStatus::Active)
+        .request()
+        .unwrap();
+    assert_eq!(request.asset_id.as_str(), "SN123");
+    assert_eq!(
+        request.body(),
+        json!({"name": "pump station 7", "status": "active"})
+    );
+}
+
+#[tokio::test]
+async fn answers_become_typed_outcomes() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH).path("/v1/assets/with-asset");
+            then.status(200)
+                .json_body(json!({"serial_number": "with-asset", "name": "pump station 7", "status": "inactive", "firmware": "1.2"}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH)
+                .path("/v1/assets/with-message");
+            then.status(200)
+                .json_body(json!({"message": "Asset updated successfully"}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH)
+                .path("/v1/assets/empty-200");
+            then.status(200);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH)
+                .path("/v1/assets/not-json");
+            then.status(200).body("OK then");
+        })
+        .await;
+    let c = client(&server);
+    let send = |id: &'static str| c.update_asset(id).status(TargetStatus::Inactive).send();
+
+    let mut extra = serde_json::Map::new();
+    extra.insert("firmware".into(), json!("1.2"));
+    assert_eq!(
+        send("with-asset").await.unwrap(),
+        Updated::Asset(Asset {
+            serial_number: Some("with-asset".into()),
+            name: Some("pump station 7".into()),
+            status: Some(AssetStatus::Inactive),
+            extra,
+            ..Asset::default()
+        })
+    );
+    assert_eq!(
+        send("with-message").await.unwrap(),
+        Updated::Other(json!({"message": "Asset updated successfully"}))
+    );
+    assert_eq!(send("empty-200").await.unwrap(), Updated::NoBody);
+    match send("not-json").await.unwrap_err() {
+        Error::Decode {
+            provider,
+            status,
+            snippet,
+            ..
+        } => assert_eq!(
+            (provider, status, snippet.as_str()),
+            ("sixfab", 200, "OK then")
+        ),
+        other => panic!("{other:?}"),
+    }
+}
