@@ -66,8 +66,8 @@
 //! # Unconfirmed facts, each decided in one place
 //! Sixfab's documentation leaves these open; each choice lives in one item, easy to change:
 //! - the API key header, `x-api-key`: [`client::API_KEY_HEADER`];
-//! - the network group nested as `{"supersim": {"network_group": ..}}`: in [`requests`]
-//!   (the function that builds that part of [`UpdateAsset::body`]);
+//! - the network group nested as `{"supersim": {"network_group": ..}}`:
+//!   [`requests::NETWORK_GROUP_PATH`];
 //! - the error body (FastAPI's `{"detail": ..}`, or `{"message": ..}`): read leniently, see
 //!   [`errors`];
 //! - a possible `{"data": {..}}` envelope around an asset: [`Asset::from_json`];

@@ -21,7 +21,7 @@
 use std::fmt;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use simcore::{DisplayName, ValidationError};
 
 use crate::client::Client;
@@ -146,15 +146,18 @@ impl Serialize for NetworkGroup {
     }
 }
 
-/// Puts the network group into an update body.
+/// Where the network group goes in an update body: the object, then the key.
 ///
 /// **Unconfirmed:** Sixfab documents the field as `supersim.network_group`; this crate sends it
 /// nested, as `{"supersim": {"network_group": "..."}}`. This is the one place that decides it.
+pub const NETWORK_GROUP_PATH: (&str, &str) = ("supersim", "network_group");
+
+/// Puts the network group into an update body at [`NETWORK_GROUP_PATH`].
 fn put_network_group(body: &mut Map<String, Value>, group: &NetworkGroup) {
-    body.insert(
-        "supersim".to_owned(),
-        json!({ "network_group": group.as_str() }),
-    );
+    let (object, key) = NETWORK_GROUP_PATH;
+    let mut inner = Map::new();
+    inner.insert(key.to_owned(), Value::String(group.as_str().to_owned()));
+    body.insert(object.to_owned(), Value::Object(inner));
 }
 
 /// An asset update as plain data: which asset, and what to set (`None` leaves a field alone).
@@ -287,6 +290,7 @@ impl UpdateAssetBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn id() -> AssetId {
         AssetId::parse("SN123").unwrap()
