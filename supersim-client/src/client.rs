@@ -259,10 +259,11 @@ impl Client {
     }
 
     pub(crate) async fn first_page(&self, query: &[(&'static str, String)]) -> Result<SimPage> {
-        let req = self
-            .transport
-            .request(Method::GET, &["v1", "Sims"])?
-            .query(query.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut req = self.transport.request(Method::GET, &["v1", "Sims"])?;
+        // Only with pairs: an empty query would still leave a bare `?` on the URL.
+        if !query.is_empty() {
+            req = req.query(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
         self.transport.send(&req).await?.json()
     }
 
