@@ -25,13 +25,14 @@ pub const TOKEN_ENV: &str = "EDGEIQ_API_TOKEN";
 /// The longest session EdgeIQ grants: one week.
 pub const MAX_SESSION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
-/// The JSON keys of the session login, in one place.
-///
-/// EdgeIQ's authentication guide names `email`, `password` and `token_expiry` (an RFC 3339 UTC
-/// time at most a week ahead; absent, the session lasts 4 hours) for the request, and
-/// `session_token` and `session_expires_at` in the answer (the user's record). The answer's token
-/// key is **unconfirmed** against a live answer: the keys of [`SESSION_TOKEN`] are tried in order.
 pub mod login_keys {
+    //! The JSON keys of the session login, in one place.
+    //!
+    //! EdgeIQ's authentication guide names `email`, `password` and `token_expiry` (an RFC 3339 UTC
+    //! time at most a week ahead; absent, the session lasts 4 hours) for the request, and
+    //! `session_token` and `session_expires_at` in the answer (the user's record). The answer's token
+    //! key is **unconfirmed** against a live answer: the keys of [`SESSION_TOKEN`] are tried in order.
+
     /// The user's email (or user name).
     pub const EMAIL: &str = "email";
     /// The user's password.

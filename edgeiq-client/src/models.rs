@@ -15,12 +15,13 @@ use simcore::{SimState, ValidationError};
 
 use crate::provider::canonical;
 
-/// The JSON key names of a SIM record, in one place.
-///
-/// Confirmed by EdgeIQ's documentation: [`ICCID`], [`STATUS`], [`SIM_METADATA`]. The others are
-/// **unconfirmed** (EdgeIQ names the fields but not their keys): the values here are this SDK's
-/// best reading, and changing one of them here changes what is read and sent everywhere.
 pub mod keys {
+    //! The JSON key names of a SIM record, in one place.
+    //!
+    //! Confirmed by EdgeIQ's documentation: [`ICCID`], [`STATUS`], [`SIM_METADATA`]. The others are
+    //! **unconfirmed** (EdgeIQ names the fields but not their keys): the values here are this SDK's
+    //! best reading, and changing one of them here changes what is read and sent everywhere.
+
     /// The record's 24-hex-digit system id, as MongoDB names it (**unconfirmed**; [`ID_ALT`] is
     /// read too).
     pub const ID: &str = "_id";

@@ -1,0 +1,509 @@
+//! `PUT /sims/{id}`: the exact merge patch for each field set, each field removed, nested
+//! metadata, read-only fields, and refusals that send nothing.
+
+mod common;
+
+use common::*;
+use edgeiq_client::models::keys;
+use edgeiq_client::{Client, PatchField, SimPatch, SimRecord, UpdateSim};
+use httpmock::prelude::*;
+use serde_json::{Map, Value, json};
+use simcore::Error;
+
+type Step = fn(UpdateSim) -> UpdateSim;
+
+/// Sends `step` applied to an update of `ID` and asserts the exact request: method, path,
+/// `Authorization`, content type and body.
+async fn assert_sends(step: Step, expected: Value) {
+    let server = MockServer::start_async().await;
+    let record = record();
+    let m = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .header("authorization", SENTINEL)
+                .header("content-type", "application/json")
+                .json_body(expected.clone())
+                .is_true(body_is(expected.clone()));
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let got = step(client(&server).update_sim(ID)).send().await.unwrap();
+    assert_eq!(got, record, "{expected}");
+    m.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn each_field_set() {
+    let cases: Vec<(Step, Value)> = vec![
+        (
+            |u| u.device_id("65f1c0ffee0123456789d002"),
+            json!({"device_id": "65f1c0ffee0123456789d002"}),
+        ),
+        (
+            |u| u.mno_integration_id("65f1c0ffee0123456789e002"),
+            json!({"mno_integration_id": "65f1c0ffee0123456789e002"}),
+        ),
+        (
+            |u| u.iccid("8988280666000490918"),
+            json!({"iccid": "8988280666000490918"}),
+        ),
+        (
+            |u| u.msisdn("+491700000002"),
+            json!({"msisdn": "+491700000002"}),
+        ),
+        (|u| u.status("suspended"), json!({"status": "suspended"})),
+        (
+            |u| u.communication_plan("EU IoT Premium"),
+            json!({"communication_plan": "EU IoT Premium"}),
+        ),
+        (
+            |u| u.rate_plan("5GB pooled"),
+            json!({"rate_plan": "5GB pooled"}),
+        ),
+        (
+            |u| u.metadata("installer", "field team C"),
+            json!({"sim_metadata": {"installer": "field team C"}}),
+        ),
+        (
+            |u| u.metadata("counter", 7).metadata("ratio", 0.5),
+            json!({"sim_metadata": {"counter": 7, "ratio": 0.5}}),
+        ),
+    ];
+    for (step, expected) in cases {
+        assert_sends(step, expected).await;
+    }
+}
+
+#[tokio::test]
+async fn every_field_at_once() {
+    assert_sends(
+        |u| {
+            u.device_id("d")
+                .mno_integration_id("m")
+                .iccid("89882806660004909182")
+                .msisdn("+1")
+                .status("active")
+                .communication_plan("cp")
+                .rate_plan("rp")
+                .metadata("k", true)
+        },
+        json!({
+            "device_id": "d", "mno_integration_id": "m", "iccid": "89882806660004909182",
+            "msisdn": "+1", "status": "active", "communication_plan": "cp", "rate_plan": "rp",
+            "sim_metadata": {"k": true}
+        }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn each_removable_field_nulled() {
+    let cases: Vec<(Step, Value)> = vec![
+        (
+            |u| u.remove_mno_integration_id(),
+            json!({"mno_integration_id": null}),
+        ),
+        (|u| u.remove_msisdn(), json!({"msisdn": null})),
+        (
+            |u| u.remove_communication_plan(),
+            json!({"communication_plan": null}),
+        ),
+        (|u| u.remove_rate_plan(), json!({"rate_plan": null})),
+        (|u| u.remove_metadata(), json!({"sim_metadata": null})),
+        (
+            |u| u.remove_metadata_key("installer"),
+            json!({"sim_metadata": {"installer": null}}),
+        ),
+        (|u| u.msisdn("+1").remove_msisdn(), json!({"msisdn": null})),
+    ];
+    for (step, expected) in cases {
+        assert_sends(step, expected).await;
+    }
+}
+
+#[tokio::test]
+async fn required_fields_cannot_be_nulled_and_nothing_is_sent() {
+    let server = MockServer::start_async().await;
+    let any = catch_all(&server).await;
+    for (patch, field, rule) in [
+        (
+            SimPatch {
+                iccid: PatchField::Remove,
+                ..SimPatch::default()
+            },
+            "iccid",
+            "cannot be removed: required and unique on the platform",
+        ),
+        (
+            SimPatch {
+                device_id: PatchField::Remove,
+                ..SimPatch::default()
+            },
+            "device_id",
+            "cannot be removed: a SIM record belongs to a device (set another device instead)",
+        ),
+        (
+            SimPatch {
+                status: PatchField::Remove,
+                ..SimPatch::default()
+            },
+            "status",
+            "cannot be removed: set a status instead (the platform's default is inactive)",
+        ),
+    ] {
+        let err = client(&server)
+            .update_sim(ID)
+            .msisdn("+1")
+            .patch(patch)
+            .send()
+            .await
+            .unwrap_err();
+        match &err {
+            Error::Invalid(v) => {
+                assert_eq!((v.field(), v.rule(), v.found()), (field, rule, "null"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.was_not_sent());
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn nested_metadata_merges_per_rfc_7396() {
+    let server = MockServer::start_async().await;
+    let current = record();
+    let patch = json!({
+        "site": {"floor": null, "room": {"number": 4, "wing": "east"}},
+        "installer": null,
+        "tags": ["water"],
+        "new_key": {"deep": {"deeper": 1}}
+    });
+    let expected_body = json!({"sim_metadata": patch});
+    // The platform answers with the merged record; predict it with the same merge.
+    let update = client(&server)
+        .update_sim(ID)
+        .metadata_patch(patch.as_object().unwrap().clone())
+        .current(&current);
+    let predicted = update.sim_patch().merge_into(&current);
+    assert_eq!(
+        Value::Object(predicted.sim_metadata.clone().unwrap()),
+        json!({
+            "site": {"name": "pump station 7", "room": {"number": 4, "wing": "east"}},
+            "tags": ["water"],
+            "new_key": {"deep": {"deeper": 1}}
+        })
+    );
+    let m = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .header("authorization", SENTINEL)
+                .is_true(body_is(expected_body.clone()));
+            then.status(200)
+                .json_body(serde_json::to_value(&predicted).unwrap());
+        })
+        .await;
+    let got = update.send().await.unwrap();
+    assert_eq!(got, predicted);
+    m.assert_calls_async(1).await;
+}
+
+#[test]
+fn a_patch_from_a_record_carries_no_read_only_field() {
+    let record = record();
+    // Every read-only field is filled in the fixture.
+    assert!(record.company_id.is_some() && record.ctd_data_usage.is_some());
+    assert!(record.ctd_sms_usage.is_some() && record.included_usage.is_some());
+    assert!(record.overage_limit_reached.is_some() && record.sim_barred.is_some());
+    assert!(record.last_sync_at.is_some() && record.created_at.is_some());
+    assert!(record.updated_at.is_some() && record.user_id.is_some());
+    assert!(!record.extra.is_empty());
+
+    for patch in [record.to_patch(), SimPatch::from_record(&record)] {
+        let body = serde_json::to_value(&patch).unwrap();
+        let map = body.as_object().unwrap();
+        for key in keys::READ_ONLY.iter().chain(&[keys::ID, keys::ID_ALT]) {
+            assert!(!map.contains_key(*key), "{key} in {body}");
+        }
+        for key in record.extra.keys() {
+            assert!(!map.contains_key(key), "{key} in {body}");
+        }
+        let mut keys_sent: Vec<&str> = map.keys().map(String::as_str).collect();
+        keys_sent.sort_unstable();
+        let mut writable = keys::WRITABLE.to_vec();
+        writable.sort_unstable();
+        assert_eq!(keys_sent, writable);
+    }
+}
+
+#[tokio::test]
+async fn read_only_fields_never_appear_in_a_sent_body() {
+    let server = MockServer::start_async().await;
+    let record = record();
+    let expected = json!({
+        "device_id": "65f1c0ffee0123456789d001",
+        "mno_integration_id": "65f1c0ffee0123456789e001",
+        "iccid": "89882806660004909182",
+        "msisdn": "+491700000001",
+        "status": "retired",
+        "communication_plan": "EU IoT Standard",
+        "rate_plan": "1GB pooled",
+        "sim_metadata": {
+            "site": {"name": "pump station 7", "floor": 2},
+            "installer": "field team B",
+            "tags": ["water", "north"]
+        }
+    });
+    let m = server
+        .mock_async(|when, then| {
+            let mut when = when
+                .method(PUT)
+                .path(SIM_PATH)
+                .is_true(body_is(expected.clone()));
+            for key in keys::READ_ONLY
+                .iter()
+                .chain(&["_id", "origin", "carrier_account"])
+            {
+                when = when.body_excludes(format!("\"{key}\""));
+            }
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    // A caller turns the fetched record into an update and changes one field.
+    client(&server)
+        .update_sim(ID)
+        .patch(record.to_patch())
+        .status("retired")
+        .current(&record)
+        .send()
+        .await
+        .unwrap();
+    m.assert_calls_async(1).await;
+}
+
+fn keys_map(prefix: &str, n: usize, value: Value) -> Map<String, Value> {
+    (0..n)
+        .map(|i| (format!("{prefix}{i}"), value.clone()))
+        .collect()
+}
+
+fn with_metadata(n: usize) -> SimRecord {
+    serde_json::from_value(json!({"_id": ID, "sim_metadata": keys_map("k", n, json!(1))})).unwrap()
+}
+
+#[tokio::test]
+async fn invalid_input_is_refused_and_nothing_is_sent() {
+    let server = MockServer::start_async().await;
+    let any = catch_all(&server).await;
+    let c = client(&server);
+    let cases: Vec<(UpdateSim, &str, &str)> = vec![
+        (
+            c.update_sim("65f1c0ffee").status("active"),
+            "id",
+            "must be exactly 24 hex digits",
+        ),
+        (
+            c.update_sim("../sims/x").status("active"),
+            "id",
+            "must be exactly 24 hex digits",
+        ),
+        (c.update_sim(ID), "update", "must set at least one field"),
+        (
+            c.update_sim(ID).iccid("8988 2806 6600 0490 918"),
+            "iccid",
+            "must be 18 to 22 ASCII digits",
+        ),
+        (
+            c.update_sim(ID).msisdn("1".repeat(21)),
+            "msisdn",
+            "must be 1 to 20 characters (not empty)",
+        ),
+        (
+            c.update_sim(ID).msisdn(""),
+            "msisdn",
+            "must be 1 to 20 characters (not empty)",
+        ),
+        (
+            c.update_sim(ID).status("s".repeat(31)),
+            "status",
+            "must be 1 to 30 characters (not empty)",
+        ),
+        (
+            c.update_sim(ID).communication_plan("p".repeat(256)),
+            "communication_plan",
+            "must be 1 to 255 characters (not empty)",
+        ),
+        (
+            c.update_sim(ID).rate_plan("p".repeat(256)),
+            "rate_plan",
+            "must be 1 to 255 characters (not empty)",
+        ),
+        (
+            c.update_sim(ID).device_id(""),
+            "device_id",
+            "must not be empty (remove it instead, where removing is allowed)",
+        ),
+        (
+            c.update_sim(ID)
+                .metadata_patch(keys_map("n", 51, json!("v"))),
+            "sim_metadata",
+            "must have at most 50 top-level keys",
+        ),
+        (
+            c.update_sim(ID)
+                .metadata_patch(keys_map("n", 51, Value::Null)),
+            "sim_metadata",
+            "must have at most 50 top-level keys",
+        ),
+        (
+            c.update_sim(ID)
+                .metadata("one_more", 1)
+                .current(&with_metadata(50)),
+            "sim_metadata",
+            "must have at most 50 top-level keys after merging onto the current record",
+        ),
+        (
+            c.update_sim(ID).status("active").current(
+                &serde_json::from_value(json!({"_id": "65f1c0ffee0123456789ffff"})).unwrap(),
+            ),
+            "current",
+            "must be the record of the SIM being updated",
+        ),
+    ];
+    for (update, field, rule) in cases {
+        let err = update.send().await.unwrap_err();
+        match &err {
+            Error::Invalid(v) => assert_eq!((v.field(), v.rule()), (field, rule), "{err}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn metadata_limit_at_the_boundary_is_sent() {
+    // 50 keys in the patch; 49 stored + 1 new; 50 stored, one swapped for another.
+    let patch_50 = keys_map("n", 50, json!(1));
+    let swap = json!({"k0": null, "fresh": 1}).as_object().unwrap().clone();
+    let cases = vec![
+        (patch_50.clone(), None),
+        (keys_map("n", 1, json!(1)), Some(with_metadata(49))),
+        (swap.clone(), Some(with_metadata(50))),
+    ];
+    for (meta, current) in cases {
+        let server = MockServer::start_async().await;
+        let expected = json!({"sim_metadata": meta});
+        let m = server
+            .mock_async(|when, then| {
+                when.method(PUT)
+                    .path(SIM_PATH)
+                    .is_true(body_is(expected.clone()));
+                then.status(200).json_body(json!({"_id": ID}));
+            })
+            .await;
+        let mut update = client(&server).update_sim(ID).metadata_patch(meta);
+        if let Some(c) = &current {
+            update = update.current(c);
+        }
+        let got = update.send().await.unwrap();
+        assert_eq!(got.id.as_deref(), Some(ID));
+        m.assert_calls_async(1).await;
+    }
+}
+
+#[tokio::test]
+async fn the_answer_is_read_into_the_record() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(PUT).path(SIM_PATH);
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let r = client(&server)
+        .update_sim(ID)
+        .status("active")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.id.as_deref(), Some(ID));
+    assert_eq!(r.device_id.as_deref(), Some("65f1c0ffee0123456789d001"));
+    assert_eq!(
+        r.mno_integration_id.as_deref(),
+        Some("65f1c0ffee0123456789e001")
+    );
+    assert_eq!(r.iccid.as_deref(), Some("89882806660004909182"));
+    assert_eq!(r.msisdn.as_deref(), Some("+491700000001"));
+    assert_eq!(r.status.as_deref(), Some("active"));
+    assert_eq!(r.state(), simcore::SimState::Active);
+    assert_eq!(r.communication_plan.as_deref(), Some("EU IoT Standard"));
+    assert_eq!(r.rate_plan.as_deref(), Some("1GB pooled"));
+    assert_eq!(
+        r.sim_metadata.as_ref().unwrap()["installer"],
+        "field team B"
+    );
+    assert_eq!(r.company_id.as_deref(), Some("acme_water"));
+    assert_eq!(
+        r.ctd_data_usage.as_ref().and_then(|n| n.as_u64()),
+        Some(734003200)
+    );
+    assert_eq!(r.ctd_sms_usage.as_ref().and_then(|n| n.as_u64()), Some(12));
+    assert_eq!(r.included_usage, Some(json!(1073741824)));
+    assert_eq!(r.overage_limit_reached, Some(false));
+    assert_eq!(r.sim_barred, Some(false));
+    assert_eq!(r.last_sync_at.as_deref(), Some("2024-03-01T10:15:00.000Z"));
+    assert_eq!(r.created_at.as_deref(), Some("2024-01-10T08:00:00.000Z"));
+    assert_eq!(r.updated_at.as_deref(), Some("2024-02-28T17:30:00.000Z"));
+    assert_eq!(r.user_id.as_deref(), Some("65f1c0ffee0123456789f001"));
+    assert_eq!(r.extra.len(), 2);
+    assert_eq!(r.extra["origin"], "bulk import");
+    assert_eq!(
+        r.extra["carrier_account"],
+        json!({"name": "north", "region": "eu"})
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_success_is_a_decode_error() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(PUT).path(SIM_PATH);
+            then.status(200)
+                .header("content-type", "text/html")
+                .body("<html><title>Maintenance</title></html>");
+        })
+        .await;
+    let err = client(&server)
+        .update_sim(ID)
+        .status("active")
+        .send()
+        .await
+        .unwrap_err();
+    match err {
+        Error::Decode {
+            provider,
+            status,
+            snippet,
+            ..
+        } => {
+            assert_eq!((provider, status), ("edgeiq", 200));
+            assert_eq!(snippet, "<html><title>Maintenance</title></html>");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_body_is_available_without_sending() {
+    let c = Client::builder().api_token(SENTINEL).build().unwrap();
+    let u = c.update_sim(ID).msisdn("+1").remove_rate_plan();
+    let (id, body) = u.body().unwrap();
+    assert_eq!(id.as_str(), ID);
+    assert_eq!(body, json!({"msisdn": "+1", "rate_plan": null}));
+    assert_eq!(u.sim_patch().msisdn, PatchField::Set("+1".to_owned()));
+    let patch = u.into_patch();
+    assert_eq!(patch.rate_plan, PatchField::Remove);
+}
