@@ -1,0 +1,462 @@
+//! `PATCH /api/v1/sim/{sim_id}`: the exact JSON of every tri-state and status, the refusals
+//! that send nothing, and the typed result of every documented answer.
+
+mod common;
+
+use common::*;
+use emnify_client::{OrgChange, SettableStatus, Sim, SimStatus, UpdateSim};
+use httpmock::prelude::*;
+use serde_json::{Value, json};
+use simcore::Error;
+
+#[tokio::test]
+async fn every_tri_state_and_status_is_sent_as_documented() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    let auth = mock_app_auth(&server, &token).await;
+    let client = client(&server);
+
+    type Step = fn(emnify_client::UpdateSimBuilder) -> emnify_client::UpdateSimBuilder;
+    let cases: Vec<(Step, Value)> = vec![
+        (|b| b.issuer_org(5), json!({"issuer_org": {"id": 5}})),
+        (|b| b.reseller_org(6), json!({"reseller_org": {"id": 6}})),
+        (
+            |b| b.reseller_org(OrgChange::Set(6)),
+            json!({"reseller_org": {"id": 6}}),
+        ),
+        (
+            |b| b.reseller_org(OrgChange::Clear),
+            json!({"reseller_org": {"id": null}}),
+        ),
+        (
+            |b| {
+                b.reseller_org(OrgChange::Keep)
+                    .status(SettableStatus::Activated)
+            },
+            json!({"status": {"id": 1}}),
+        ),
+        (|b| b.customer_org(7), json!({"customer_org": {"id": 7}})),
+        (
+            |b| b.customer_org(OrgChange::Clear),
+            json!({"customer_org": {"id": null}}),
+        ),
+        (
+            |b| {
+                b.customer_org(OrgChange::Keep)
+                    .status(SettableStatus::Suspended)
+            },
+            json!({"status": {"id": 2}}),
+        ),
+        (
+            |b| b.status(SettableStatus::FactoryTest),
+            json!({"status": {"id": 4}}),
+        ),
+        (
+            |b| {
+                b.issuer_org(5)
+                    .reseller_org(OrgChange::Clear)
+                    .customer_org(7)
+                    .status(SettableStatus::Activated)
+            },
+            json!({
+                "issuer_org": {"id": 5},
+                "reseller_org": {"id": null},
+                "customer_org": {"id": 7},
+                "status": {"id": 1}
+            }),
+        ),
+        // The last setter wins: set then clear is a clear.
+        (
+            |b| b.customer_org(7).customer_org(OrgChange::Clear),
+            json!({"customer_org": {"id": null}}),
+        ),
+    ];
+    for (i, (step, body)) in cases.into_iter().enumerate() {
+        let id = 1000 + i as u64;
+        let mock = mock_patch(&server, id, &token, body.clone()).await;
+        let result = step(client.update_sim(id)).send().await;
+        assert!(result.is_ok(), "{body}: {result:?}");
+        assert_eq!(mock.calls_async().await, 1, "{body}");
+    }
+    // One authentication served every request.
+    assert_eq!(auth.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn plain_request_data_is_sent_as_is() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let mut data = UpdateSim::new();
+    data.reseller_org = OrgChange::Clear;
+    data.status = Some(SettableStatus::Suspended);
+    let mock = mock_patch(
+        &server,
+        250,
+        &token,
+        json!({"reseller_org": {"id": null}, "status": {"id": 2}}),
+    )
+    .await;
+    let builder = client(&server).update_sim(250).request_data(data.clone());
+    assert_eq!(builder.request(), &data);
+    assert_eq!(builder.sim_id(), 250);
+    builder.send().await.unwrap();
+    assert_eq!(mock.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn refusals_send_nothing() {
+    let server = MockServer::start_async().await;
+    let auth = mock_app_auth(&server, &fresh_jwt("a")).await;
+    let patch = mock_any_patch(&server, 250).await;
+    let client = client(&server);
+
+    // An empty update.
+    let err = client.update_sim(250).send().await.unwrap_err();
+    match &err {
+        Error::Invalid(v) => {
+            assert_eq!(v.field(), "update");
+            assert_eq!(v.rule(), "must set at least one field");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.was_not_sent());
+    // Keep on every field is still empty.
+    let err = client
+        .update_sim(250)
+        .reseller_org(OrgChange::Keep)
+        .customer_org(OrgChange::Keep)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)));
+
+    // A status change the lifecycle forbids, from a declared status.
+    let err = client
+        .update_sim(250)
+        .current_status(SimStatus::Activated)
+        .status(SettableStatus::FactoryTest)
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Transition(t) => {
+            assert_eq!(t.provider, "emnify");
+            assert_eq!(t.from, "Activated");
+            assert_eq!(t.to, "Factory Test");
+            assert_eq!(t.allowed, vec!["Suspended".to_owned()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "emnify: a SIM in state Activated cannot move to Factory Test (allowed: Suspended)"
+    );
+
+    // From a fetched SIM that is deleted.
+    let deleted: Sim = serde_json::from_value(json!({"id": 250, "status": {"id": 3}})).unwrap();
+    let err = client
+        .update_sim(250)
+        .current(&deleted)
+        .status(SettableStatus::Activated)
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Transition(t) => {
+            assert_eq!(t.allowed, Vec::<String>::new());
+            assert_eq!(t.hint.as_deref(), Some("a deleted SIM cannot be changed"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Issued can only go to Activated or Factory Test.
+    let err = client
+        .update_sim(250)
+        .current_status(SimStatus::Issued)
+        .status(SettableStatus::Suspended)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Transition(t) if t.allowed == vec!["Activated".to_owned(), "Factory Test".to_owned()]),
+        "{err:?}"
+    );
+
+    assert_eq!(patch.calls_async().await, 0);
+    // Nothing needed a token either.
+    assert_eq!(auth.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn allowed_transitions_from_a_known_status_are_sent() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let client = client(&server);
+    let allowed = [
+        (SimStatus::Issued, SettableStatus::Activated, 1),
+        (SimStatus::Issued, SettableStatus::FactoryTest, 4),
+        (SimStatus::FactoryTest, SettableStatus::Activated, 1),
+        (SimStatus::Activated, SettableStatus::Suspended, 2),
+        (SimStatus::Suspended, SettableStatus::Activated, 1),
+        // Unknown to this SDK: left to emnify.
+        (SimStatus::Unknown(9), SettableStatus::Suspended, 2),
+    ];
+    for (i, (from, to, id)) in allowed.into_iter().enumerate() {
+        let sim_id = 500 + i as u64;
+        let mock = mock_patch(&server, sim_id, &token, json!({"status": {"id": id}})).await;
+        client
+            .update_sim(sim_id)
+            .current_status(from.clone())
+            .status(to)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{from} -> {to}: {e}"));
+        assert_eq!(mock.calls_async().await, 1, "{from} -> {to}");
+    }
+}
+
+#[tokio::test]
+async fn opt_in_fetch_checks_the_current_status_first() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v1/sim/312")
+                .header("authorization", bearer(&token));
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(fixture("sim_suspended.json"));
+        })
+        .await;
+    let patch = mock_patch(&server, 312, &token, json!({"status": {"id": 1}})).await;
+    let client = client(&server);
+
+    // Suspended -> Factory Test is refused after the fetch; nothing is patched.
+    let err = client
+        .update_sim(312)
+        .fetch_current_status()
+        .status(SettableStatus::FactoryTest)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Transition(t) if t.from == "Suspended"),
+        "{err:?}"
+    );
+    assert_eq!(get.calls_async().await, 1);
+    assert_eq!(patch.calls_async().await, 0);
+
+    // Suspended -> Activated passes and is sent.
+    client
+        .update_sim(312)
+        .fetch_current_status()
+        .status(SettableStatus::Activated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.calls_async().await, 2);
+    assert_eq!(patch.calls_async().await, 1);
+
+    // Without a status change there is nothing to check: no fetch.
+    let org = mock_patch(&server, 312, &token, json!({"customer_org": {"id": 8}})).await;
+    client
+        .update_sim(312)
+        .fetch_current_status()
+        .customer_org(8)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.calls_async().await, 2);
+    assert_eq!(org.calls_async().await, 1);
+}
+
+/// One documented answer and what it must become.
+struct Case {
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    code: Option<i64>,
+    token: Option<&'static str>,
+    message: &'static str,
+    retryable: bool,
+}
+
+fn case(
+    status: u16,
+    content_type: &'static str,
+    body: String,
+    code: Option<i64>,
+    token: Option<&'static str>,
+    message: &'static str,
+    retryable: bool,
+) -> Case {
+    Case {
+        status,
+        content_type,
+        body,
+        code,
+        token,
+        message,
+        retryable,
+    }
+}
+
+#[tokio::test]
+async fn documented_answers_become_typed_errors() {
+    const JSON: &str = "application/json";
+    let cases = [
+        case(
+            400,
+            JSON,
+            fixture("error_400_bad_request.json"),
+            Some(1000),
+            Some("BadRequest"),
+            "Cannot parse parameter id as Long: For input string: \"x\"",
+            false,
+        ),
+        case(
+            403,
+            JSON,
+            fixture("error_403_forbidden.json"),
+            Some(1104),
+            Some("Forbidden"),
+            "Resellers cannot delete SIMs they have sold.",
+            false,
+        ),
+        case(
+            404,
+            JSON,
+            fixture("error_404_not_found.json"),
+            Some(1201),
+            Some("NotFound"),
+            "SIM with Id '999' not found.",
+            false,
+        ),
+        case(
+            409,
+            JSON,
+            fixture("error_409_conflict.json"),
+            Some(1405),
+            Some("Duplicated"),
+            "SIM with Id '312' is already assigned to organisation with Id '52001'.",
+            false,
+        ),
+        case(
+            422,
+            JSON,
+            fixture("error_422_nested.json"),
+            Some(1400),
+            Some("InputValidationFailed"),
+            "Update SIM validation error: Organisation with Id '777' not found.",
+            false,
+        ),
+        case(
+            429,
+            JSON,
+            fixture("error_429_too_many.json"),
+            Some(1105),
+            Some("TooManyRequests"),
+            "Rate limit exceeded",
+            true,
+        ),
+        case(
+            500,
+            JSON,
+            fixture("error_500.json"),
+            None,
+            None,
+            "Internal Server Error",
+            false,
+        ),
+        case(
+            500,
+            "text/html",
+            "<html><body><h1>Internal Server Error</h1></body></html>".into(),
+            None,
+            None,
+            "HTML page: Internal Server Error",
+            false,
+        ),
+        case(500, JSON, String::new(), None, None, "(empty body)", false),
+        case(
+            502,
+            "text/html",
+            fixture("error_502.html"),
+            None,
+            None,
+            "HTML page: 502 Bad Gateway",
+            true,
+        ),
+    ];
+    for c in cases {
+        let server = MockServer::start_async().await;
+        let token = fresh_jwt("a");
+        mock_app_auth(&server, &token).await;
+        let mock = mock_patch_answer(
+            &server,
+            999,
+            &token,
+            json!({"customer_org": {"id": 777}}),
+            c.status,
+            Some((c.content_type, &c.body)),
+        )
+        .await;
+        let err = client(&server)
+            .update_sim(999)
+            .customer_org(777)
+            .send()
+            .await
+            .unwrap_err();
+        let api = err.api().unwrap_or_else(|| panic!("{}: {err:?}", c.status));
+        assert_eq!(api.provider, "emnify");
+        assert_eq!(api.status, c.status);
+        assert_eq!(api.code, c.code, "{}", c.status);
+        assert_eq!(api.token.as_deref(), c.token, "{}", c.status);
+        assert_eq!(api.message, c.message, "{}", c.status);
+        assert_eq!(err.is_retryable(), c.retryable, "{}", c.status);
+        // Retryable answers are tried the policy's 3 times; the others once.
+        let expected_calls = if c.retryable { 3 } else { 1 };
+        assert_eq!(api.attempts, expected_calls as u32, "{}", c.status);
+        assert_eq!(mock.calls_async().await, expected_calls, "{}", c.status);
+        if c.status == 404 {
+            assert!(err.is_not_found());
+        }
+        if c.status == 422 {
+            assert_eq!(
+                api.details,
+                Some(json!([{
+                    "error_code": 1401,
+                    "error_token": "InvalidReference",
+                    "message": "Organisation with Id '777' not found."
+                }]))
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn any_success_status_is_success() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let mock = mock_patch_answer(
+        &server,
+        77,
+        &token,
+        json!({"status": {"id": 2}}),
+        200,
+        Some(("application/json", "{}")),
+    )
+    .await;
+    client(&server)
+        .update_sim(77)
+        .status(SettableStatus::Suspended)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mock.calls_async().await, 1);
+}
