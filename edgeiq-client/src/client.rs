@@ -210,7 +210,9 @@ impl ClientBuilder {
     /// travels in the request body (the API takes it there) and is never printed; a token set
     /// with [`ClientBuilder::api_token`] is not used for the login nor kept.
     ///
-    /// A refused login is an [`Error::Api`] with status 401 (not retried). An answer without a
+    /// A refused login is an [`Error::Api`] with status 401 (not retried). Rate limits, gateway
+    /// errors and timeouts are retried per the builder's policy: a repeated login at most opens
+    /// a second session, which expires on its own. An answer without a
     /// session token is an [`Error::Decode`] whose snippet is withheld: the answer is the user's
     /// record and may carry credentials.
     pub async fn login(
