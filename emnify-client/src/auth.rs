@@ -38,7 +38,8 @@ use simcore::secrecy::{ExposeSecret, SecretString};
 use simcore::{ApiError, Error, Result};
 use tokio::sync::Mutex;
 
-/// How long before a token's expiry it is replaced: 60 s.
+/// How long before a token's expiry it is replaced: 60 s. A token that arrives with less than
+/// this left serves only the request that fetched it.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 /// How long a token without a readable `exp` claim is kept: emnify's documented 240 minutes.

@@ -116,6 +116,10 @@ impl<'de> Deserialize<'de> for SimStatus {
 simcore::open_enum! {
     /// An organisation's type, as emnify describes it. The update rules depend on it (see
     /// [`rules`](crate::rules)).
+    ///
+    /// The words are those of emnify's SIM update documentation. emnify's numeric ids for
+    /// organisation types are not in the sources this SDK follows, so callers map their own
+    /// organisation data onto this enum.
     pub enum OrgType {
         /// A mobile network operator.
         MobileNetworkOperator = "Mobile Network Operator",
