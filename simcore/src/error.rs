@@ -34,7 +34,7 @@ use crate::validate::ValidationError;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong, sorted by whether a request was sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A value was refused before sending: field, rule, what was found.
@@ -111,6 +111,29 @@ impl From<ApiError> for Error {
 }
 
 impl Error {
+    /// A success answer that could not be read: keeps the status, what the parser said and the
+    /// start of the body (whitespace folded, at most 200 characters).
+    pub fn decode(
+        provider: &'static str,
+        status: u16,
+        message: impl Into<String>,
+        body: &[u8],
+    ) -> Self {
+        let text = String::from_utf8_lossy(body);
+        let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut chars = folded.chars();
+        let mut snippet: String = chars.by_ref().take(200).collect();
+        if chars.next().is_some() {
+            snippet.push('…');
+        }
+        Error::Decode {
+            provider,
+            status,
+            message: message.into(),
+            snippet,
+        }
+    }
+
     /// Whether trying the same request again may succeed: rate limits (429), gateway errors
     /// (502, 503, 504), timeouts and failed connections. The updates in this SDK family are
     /// idempotent "set" operations, so a retry cannot apply a change twice.

@@ -92,7 +92,27 @@ fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
             err.details
                 .get_or_insert_with(|| Value::Array(items.clone()));
         }
+        // FastAPI's HTTPException allows any JSON as its detail.
+        Some(Value::Object(inner)) => {
+            if message.is_none() {
+                message = ["message", "msg", "detail", "error"]
+                    .iter()
+                    .find_map(|k| inner.get(*k).and_then(Value::as_str))
+                    .map(str::to_owned);
+            }
+            err.details
+                .get_or_insert_with(|| Value::Object(inner.clone()));
+        }
         _ => {}
+    }
+
+    // Lists of messages: `{"messages": [..]}` or `{"errors": ["..", {"message": ..}]}`.
+    if message.is_none() {
+        message = ["messages", "errors"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(Value::as_array))
+            .map(|items| list_messages(items))
+            .filter(|m| !m.is_empty());
     }
 
     match map.get("error") {
@@ -142,6 +162,22 @@ fn fastapi_messages(items: &[Value]) -> String {
     parts.join("; ")
 }
 
+/// Joins the texts of a list of messages (strings, or objects with a `message`/`msg`).
+fn list_messages(items: &[Value]) -> String {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => ["message", "msg", "detail"]
+                .iter()
+                .find_map(|k| o.get(*k).and_then(Value::as_str))
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn as_int(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
@@ -182,8 +218,8 @@ fn collapse(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The start of a text, whitespace folded, at most a couple of hundred characters.
-pub(crate) fn snippet(s: &str) -> String {
+/// The start of a text, whitespace folded, at most 200 characters (an ellipsis marks a cut).
+pub fn snippet(s: &str) -> String {
     let folded = collapse(s);
     let mut chars = folded.chars();
     let head: String = chars.by_ref().take(SNIPPET_CHARS).collect();
@@ -238,6 +274,36 @@ mod tests {
             "body.name: ensure this value has at least 3 characters"
         );
         assert!(e.details.unwrap().is_array());
+    }
+
+    #[test]
+    fn fastapi_detail_object_and_message_lists() {
+        let e = parse_error_body(
+            "sixfab",
+            403,
+            None,
+            br#"{"detail": {"message": "forbidden", "code": "x"}}"#,
+        );
+        assert_eq!(e.message, "forbidden");
+        assert_eq!(
+            e.details,
+            Some(json!({"message": "forbidden", "code": "x"}))
+        );
+        let e = parse_error_body(
+            "edgeiq",
+            400,
+            None,
+            br#"{"messages": ["iccid is invalid", "msisdn too long"]}"#,
+        );
+        assert_eq!(e.message, "iccid is invalid; msisdn too long");
+        let e = parse_error_body(
+            "edgeiq",
+            400,
+            None,
+            br#"{"errors": [{"message": "bad"}, "worse"]}"#,
+        );
+        assert_eq!(e.message, "bad; worse");
+        assert!(e.details.is_some());
     }
 
     #[test]

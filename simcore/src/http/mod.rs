@@ -50,7 +50,7 @@ use serde::de::DeserializeOwned;
 use url::{Host, Url};
 
 pub use auth::{Auth, AuthHeader, Authenticator};
-pub use error_body::parse_error_body;
+pub use error_body::{parse_error_body, snippet};
 pub use reqwest::Method;
 pub use reqwest::header;
 
@@ -135,8 +135,8 @@ pub fn join_segments(base: &Url, segments: &[&str]) -> Result<Url> {
     Ok(url)
 }
 
-/// A request body, already serialized.
-#[derive(Debug, Clone, Default)]
+/// A request body, already serialized. Its `Debug` shows the kind and size only.
+#[derive(Clone, Default)]
 pub enum Body {
     /// No body.
     #[default]
@@ -147,8 +147,21 @@ pub enum Body {
     Form(Bytes),
 }
 
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Json(b) => write!(f, "Json({} bytes)", b.len()),
+            Body::Form(b) => write!(f, "Form({} bytes)", b.len()),
+        }
+    }
+}
+
 /// One request, built once and sent (possibly several times) by [`Transport::send`].
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows the method, the URL and the body's kind and size, never the body itself (a
+/// login body carries a password).
+#[derive(Clone)]
 pub struct Request {
     method: Method,
     url: Url,
@@ -216,6 +229,16 @@ impl Request {
     }
 }
 
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
 /// A success answer: status, headers and the whole body (within the cap).
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -248,12 +271,8 @@ impl Response {
 
     /// Reads the body as JSON; a body that does not fit is an [`Error::Decode`] with a snippet.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
-            provider: self.provider,
-            status: self.status,
-            message: e.to_string(),
-            snippet: error_body::snippet(&String::from_utf8_lossy(&self.body)),
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::decode(self.provider, self.status, e.to_string(), &self.body))
     }
 }
 
