@@ -7,7 +7,7 @@
 //! | `state: Ready` / `Active` / `Inactive` | `Status=ready` / `active` / `inactive` |
 //! | `state: New`, `Retired`, `Deleted`, `Pending`, `Unknown` | refused: [`Error::Invalid`] for `state` |
 //! | `display_name` | `UniqueName` |
-//! | `known_state` | the transition is checked against [`LIFECYCLE`] in canonical terms first |
+//! | `known_state` | the transition is checked against [`LIFECYCLE`] in canonical terms first (an `Unknown` state is left to Twilio) |
 //!
 //! A `202 Accepted` (the SIM in `scheduled`) is [`Applied::Pending`]; a `200` is
 //! [`Applied::Done`].
@@ -112,7 +112,10 @@ impl SimProvider for Client {
             return Err(ValidationError::empty_update().into());
         }
         if let (Some(known), Some(target)) = (&change.known_state, &change.state) {
-            self.lifecycle().check(known, target).map_err(Error::from)?;
+            // As with the native builder, a state this crate does not know is left to Twilio.
+            if !known.is_unknown() {
+                self.lifecycle().check(known, target).map_err(Error::from)?;
+            }
         }
         Ok(match self.send_update(&request).await? {
             UpdateOutcome::Done(sim) => Applied::Done(snapshot(&sim, id)),

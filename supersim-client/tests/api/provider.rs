@@ -154,3 +154,22 @@ async fn fetch_gives_a_canonical_snapshot() {
     assert!(lifecycle.allows(&SimState::New, &SimState::Ready));
     assert!(!lifecycle.allows(&SimState::Active, &SimState::Ready));
 }
+
+#[tokio::test]
+async fn an_unknown_known_state_is_left_to_twilio() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST).path(SIM_PATH).body("Status=inactive");
+            then.status(400)
+                .header("content-type", "application/json")
+                .body(fixture("error_400_83010.json"));
+        })
+        .await;
+    let change = SimChange::new()
+        .state(SimState::Inactive)
+        .known_state(SimState::Unknown("suspended".into()));
+    let err = provider(&server).apply(SIM, &change).await.unwrap_err();
+    assert_eq!(err.api().unwrap().code, Some(83010));
+    mock.assert_calls_async(1).await;
+}
