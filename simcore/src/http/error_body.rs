@@ -75,6 +75,7 @@ fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
     err.details = map
         .get("details")
         .or_else(|| map.get("errors"))
+        .or_else(|| map.get("validation"))
         .filter(|v| !v.is_null())
         .cloned();
 
@@ -84,7 +85,12 @@ fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
         .map(str::to_owned);
 
     match map.get("detail") {
-        Some(Value::String(s)) if message.is_none() => message = Some(s.clone()),
+        Some(Value::String(s)) => match &mut message {
+            None => message = Some(s.clone()),
+            // Twilio: `"message": "Authenticate"` with the reason in `detail`.
+            Some(m) if !m.contains(s.as_str()) => *m = format!("{m}: {s}"),
+            Some(_) => {}
+        },
         Some(Value::Array(items)) => {
             if message.is_none() {
                 message = Some(fastapi_messages(items));
@@ -246,6 +252,20 @@ mod tests {
             Some("https://www.twilio.com/docs/errors/20404")
         );
         assert_eq!(e.status, 404);
+    }
+
+    #[test]
+    fn twilio_detail_is_kept() {
+        let body = br#"{"code": 20003, "detail": "Your AccountSid or AuthToken was incorrect.", "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401}"#;
+        let e = parse_error_body("twilio", 401, None, body);
+        assert_eq!(
+            e.message,
+            "Authenticate: Your AccountSid or AuthToken was incorrect."
+        );
+        let body = br#"{"type": "https://stoplight.io/prism/errors#UNPROCESSABLE_ENTITY", "title": "Invalid request", "detail": "Your request is not valid", "validation": [{"location": ["body"], "message": "bad"}]}"#;
+        let e = parse_error_body("twilio", 422, None, body);
+        assert_eq!(e.message, "Invalid request: Your request is not valid");
+        assert!(e.details.unwrap().is_array());
     }
 
     #[test]

@@ -204,7 +204,8 @@ impl Request {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        {
+        let mut pairs = pairs.into_iter().peekable();
+        if pairs.peek().is_some() {
             let mut q = self.url.query_pairs_mut();
             for (k, v) in pairs {
                 q.append_pair(k, v);
@@ -678,5 +679,10 @@ mod tests {
         }
         let r = Request::new(Method::GET, url).query([("Iccid", "1&2"), ("PageSize", "50")]);
         assert_eq!(r.url().query(), Some("Iccid=1%262&PageSize=50"));
+        let r = Request::new(Method::GET, r.url().clone()).query([]);
+        assert_eq!(r.url().query(), Some("Iccid=1%262&PageSize=50"));
+        let bare = Url::parse("https://a.example/p").unwrap();
+        let r = Request::new(Method::GET, bare).query(std::iter::empty());
+        assert_eq!(r.url().as_str(), "https://a.example/p");
     }
 }
