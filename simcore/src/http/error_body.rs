@@ -114,11 +114,17 @@ fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
 
     // Lists of messages: `{"messages": [..]}` or `{"errors": ["..", {"message": ..}]}`.
     if message.is_none() {
-        message = ["messages", "errors"]
+        if let Some(items) = ["messages", "errors"]
             .iter()
             .find_map(|k| map.get(*k).and_then(Value::as_array))
-            .map(|items| list_messages(items))
-            .filter(|m| !m.is_empty());
+        {
+            let joined = list_messages(items);
+            if !joined.is_empty() {
+                message = Some(joined);
+                err.details
+                    .get_or_insert_with(|| Value::Array(items.clone()));
+            }
+        }
     }
 
     match map.get("error") {
@@ -316,6 +322,10 @@ mod tests {
             br#"{"messages": ["iccid is invalid", "msisdn too long"]}"#,
         );
         assert_eq!(e.message, "iccid is invalid; msisdn too long");
+        assert_eq!(
+            e.details,
+            Some(json!(["iccid is invalid", "msisdn too long"]))
+        );
         let e = parse_error_body(
             "edgeiq",
             400,
