@@ -7,10 +7,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use simcore::validate::quote;
 use simcore::{Iccid, ValidationError};
+
+use crate::pricing::Cents;
 
 simcore::open_enum! {
     /// An asset's status: the master switch of every SIM on the asset.
@@ -342,6 +345,201 @@ impl Asset {
             .and_then(|s| s.get("network_group"))
             .and_then(Value::as_str)
     }
+
+    /// The asset's Super SIM, read from the `supersim` object (see [`AssetSim`] for its keys).
+    pub fn super_sim(&self) -> Option<AssetSim> {
+        self.sim(SimKind::SuperSim)
+    }
+
+    /// The asset's PRO SIM, read from the `prosim` object (see [`AssetSim`] for its keys).
+    pub fn pro_sim(&self) -> Option<AssetSim> {
+        self.sim(SimKind::ProSim)
+    }
+
+    /// Every SIM the answer describes: the Super SIM first, then the PRO SIM.
+    pub fn sims(&self) -> Vec<AssetSim> {
+        [SimKind::SuperSim, SimKind::ProSim]
+            .into_iter()
+            .filter_map(|kind| self.sim(kind))
+            .collect()
+    }
+
+    /// The SIM of one kind, when the answer has an object under its key.
+    pub fn sim(&self, kind: SimKind) -> Option<AssetSim> {
+        let obj = self.extra.get(kind.key())?.as_object()?;
+        let text = |k: &str| obj.get(k).and_then(value_text);
+        let date = |k: &str| obj.get(k).and_then(value_date);
+        let service_profile = match obj.get("service_profile") {
+            Some(Value::String(name)) => Some(ServiceProfile {
+                name: Some(name.clone()),
+                monthly_price: None,
+            }),
+            Some(Value::Object(p)) => Some(ServiceProfile {
+                name: p.get("name").and_then(value_text),
+                monthly_price: p.get("monthly_price").and_then(value_dollars),
+            }),
+            _ => None,
+        };
+        Some(AssetSim {
+            kind,
+            sid: text("sid"),
+            iccid: text("iccid"),
+            status: match obj.get("status") {
+                Some(Value::String(s)) => Some(AssetStatus::from(s.as_str())),
+                _ => None,
+            },
+            network_group: text("network_group"),
+            service_profile,
+            first_activated_on: date("first_activated_at"),
+            added_on: date("added_at"),
+            last_charged_on: date("last_charged_at"),
+        })
+    }
+
+    /// The device the SIMs are in, read from the `device` object: its `type` (`"ALPON X4"`), its
+    /// `asset_fee` in dollars and `asset_fee_last_charged_at`.
+    pub fn device(&self) -> Option<Device> {
+        let obj = self.extra.get("device")?.as_object()?;
+        Some(Device {
+            kind: obj.get("type").and_then(value_text),
+            asset_fee: obj.get("asset_fee").and_then(value_dollars),
+            asset_fee_last_charged_on: obj.get("asset_fee_last_charged_at").and_then(value_date),
+        })
+    }
+}
+
+/// Which of an asset's SIMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimKind {
+    /// The Super SIM (Twilio's network), under `supersim`.
+    SuperSim,
+    /// The PRO SIM (Sixfab's own profile SIM), under `prosim`.
+    ProSim,
+}
+
+impl SimKind {
+    /// The key of the SIM's object in an asset answer (`"supersim"`, `"prosim"`).
+    pub fn key(self) -> &'static str {
+        match self {
+            SimKind::SuperSim => "supersim",
+            SimKind::ProSim => "prosim",
+        }
+    }
+}
+
+impl fmt::Display for SimKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SimKind::SuperSim => "Super SIM",
+            SimKind::ProSim => "PRO SIM",
+        })
+    }
+}
+
+/// One SIM of an asset, as the asset answer describes it.
+///
+/// **Unconfirmed:** Sixfab does not publish the asset's shape. This crate reads each SIM from an
+/// object under its kind's key ([`SimKind::key`]) with the keys `sid`, `iccid`, `status`,
+/// `network_group` (Super SIM), `service_profile` (PRO SIM: a name, or `{"name", "monthly_price"}`
+/// with the price in dollars), `first_activated_at` and `added_at` (PRO SIM) and
+/// `last_charged_at`. Dates are read from RFC 3339 timestamps (their UTC day) or `YYYY-MM-DD`.
+/// Anything missing or unreadable is `None`; [`Asset::sim`] is the one place that decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AssetSim {
+    /// Which SIM.
+    pub kind: SimKind,
+    /// The SIM's SID (a Super SIM's `HS…`).
+    pub sid: Option<String>,
+    /// The SIM's ICCID.
+    pub iccid: Option<String>,
+    /// The SIM's own status (the asset's status switches every SIM).
+    pub status: Option<AssetStatus>,
+    /// The Super SIM's network group.
+    pub network_group: Option<String>,
+    /// The PRO SIM's service profile.
+    pub service_profile: Option<ServiceProfile>,
+    /// The day the PRO SIM was first activated; `None` if never (or not reported).
+    pub first_activated_on: Option<NaiveDate>,
+    /// The day the PRO SIM came to the account: the start of a never-activated SIM's grace.
+    pub added_on: Option<NaiveDate>,
+    /// The day the SIM's monthly price was last charged.
+    pub last_charged_on: Option<NaiveDate>,
+}
+
+/// A PRO SIM's service profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceProfile {
+    /// Its name (`"Europe + USA"` is the default profile).
+    pub name: Option<String>,
+    /// Its monthly price, when the answer carries one.
+    pub monthly_price: Option<Cents>,
+}
+
+/// The device an asset's SIMs are in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Device {
+    /// The device type (`"ALPON X4"`).
+    pub kind: Option<String>,
+    /// The device's asset fee, when the answer carries one.
+    pub asset_fee: Option<Cents>,
+    /// The day the asset fee was last charged.
+    pub asset_fee_last_charged_on: Option<NaiveDate>,
+}
+
+impl Device {
+    /// Whether the device is an ALPON (its type names one, in any case).
+    pub fn is_alpon(&self) -> bool {
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.to_ascii_lowercase().contains("alpon"))
+    }
+}
+
+/// Text, or a number as its decimal text.
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A day from `YYYY-MM-DD` or an RFC 3339 timestamp (its UTC day).
+fn value_date(v: &Value) -> Option<NaiveDate> {
+    let s = v.as_str()?.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc).date_naive());
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// An amount of dollars (`"4.50"`, `"$4.50"`, `4.5`, `6`) as cents; negative amounts, more than
+/// two non-zero decimals and anything else are `None`.
+fn value_dollars(v: &Value) -> Option<Cents> {
+    let text = match v {
+        Value::String(s) => s.trim().trim_start_matches('$').to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac[frac.len().min(2)..].bytes().any(|b| b != b'0')
+    {
+        return None;
+    }
+    let mut cents_text: String = frac.chars().take(2).collect();
+    while cents_text.len() < 2 {
+        cents_text.push('0');
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let cents: u64 = cents_text.parse().ok()?;
+    whole.checked_mul(100)?.checked_add(cents).map(Cents)
 }
 
 /// Keys that mark an object as an asset rather than an envelope.
@@ -536,7 +734,104 @@ mod tests {
         assert_eq!(Updated::from_json(json!(true)), Updated::Other(json!(true)));
     }
 
+    #[test]
+    fn sims_and_device_are_typed() {
+        let a = Asset::from_json(json!({
+            "status": "active",
+            "supersim": {
+                "sid": "HS0123456789abcdef0123456789abcdef",
+                "iccid": "89882806660004909182",
+                "status": "active",
+                "network_group": "default_1gb",
+                "last_charged_at": "2025-03-02T23:30:00-02:00"
+            },
+            "prosim": {
+                "iccid": 8944500102198304826u64,
+                "status": "inactive",
+                "service_profile": {"name": "Asia", "monthly_price": "4.50"},
+                "first_activated_at": null,
+                "added_at": "2025-01-10"
+            },
+            "device": {"type": "ALPON X4", "asset_fee": 6, "asset_fee_last_charged_at": "garbage"}
+        }))
+        .unwrap();
+        let sims = a.sims();
+        assert_eq!(sims.len(), 2);
+        let s = &sims[0];
+        assert_eq!((s.kind, s.kind.key()), (SimKind::SuperSim, "supersim"));
+        assert_eq!(s.sid.as_deref(), Some("HS0123456789abcdef0123456789abcdef"));
+        assert_eq!(s.status, Some(AssetStatus::Active));
+        assert_eq!(s.network_group.as_deref(), Some("default_1gb"));
+        assert_eq!(s.last_charged_on, NaiveDate::from_ymd_opt(2025, 3, 3));
+        let p = a.pro_sim().unwrap();
+        assert_eq!(p.kind.to_string(), "PRO SIM");
+        assert_eq!(p.iccid.as_deref(), Some("8944500102198304826"));
+        assert_eq!(p.status, Some(AssetStatus::Inactive));
+        assert_eq!(
+            p.service_profile,
+            Some(ServiceProfile {
+                name: Some("Asia".into()),
+                monthly_price: Some(Cents(450))
+            })
+        );
+        assert_eq!(p.first_activated_on, None);
+        assert_eq!(p.added_on, NaiveDate::from_ymd_opt(2025, 1, 10));
+        let d = a.device().unwrap();
+        assert!(d.is_alpon());
+        assert_eq!(d.asset_fee, Some(Cents(600)));
+        assert_eq!(d.asset_fee_last_charged_on, None);
+
+        let bare =
+            Asset::from_json(json!({"prosim": {"service_profile": "Europe + USA"}})).unwrap();
+        assert_eq!(bare.super_sim(), None);
+        assert_eq!(
+            bare.pro_sim()
+                .unwrap()
+                .service_profile
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("Europe + USA")
+        );
+        assert_eq!(bare.device(), None);
+        assert!(
+            Asset::from_json(json!({"supersim": null}))
+                .unwrap()
+                .sims()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn dollars_are_read_exactly() {
+        let table = [
+            (json!("4.50"), Some(450)),
+            (json!("$2"), Some(200)),
+            (json!(" 0.1 "), Some(10)),
+            (json!("1.230"), Some(123)),
+            (json!(4.5), Some(450)),
+            (json!(6), Some(600)),
+            (json!(2.0), Some(200)),
+            (json!("1.234"), None),
+            (json!("-1"), None),
+            (json!(-1.5), None),
+            (json!(".5"), None),
+            (json!("1.2.3"), None),
+            (json!("abc"), None),
+            (json!(null), None),
+            (json!("99999999999999999999"), None),
+        ];
+        for (v, cents) in table {
+            assert_eq!(value_dollars(&v), cents.map(Cents), "{v}");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn dollars_never_panic(s in any::<String>()) {
+            let _ = value_dollars(&Value::String(s));
+        }
+
         #[test]
         fn parse_never_panics_and_round_trips(s in any::<String>()) {
             if let Ok(id) = AssetId::parse(&s) {

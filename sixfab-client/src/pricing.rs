@@ -48,8 +48,9 @@ use std::fmt;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign};
 
-use chrono::{Months, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 
+use crate::models::{Asset, AssetStatus, ServiceProfile};
 use crate::requests::TargetStatus;
 
 /// An amount of US money in whole cents. `Display` shows dollars: `Cents(160)` is `$1.60`.
@@ -173,6 +174,83 @@ impl ChargeInputs {
             asset_fee_charged_this_month: false,
             as_of,
         }
+    }
+}
+
+/// The name of Sixfab's default PRO SIM service profile, priced at
+/// [`PriceTable::pro_sim_default_profile`].
+pub const DEFAULT_SERVICE_PROFILE: &str = "Europe + USA";
+
+impl ChargeInputs {
+    /// What a fetched asset tells the preview, on `as_of`, for an account with
+    /// `active_super_sims` active Super SIMs in all (this asset's included when it is active).
+    ///
+    /// Read from the asset ([`Asset::sims`], [`Asset::device`]):
+    /// - each SIM present, and whether it was charged this month (`last_charged_at` in the month
+    ///   of `as_of`);
+    /// - the PRO SIM's service profile price; a profile reported without a price is the default
+    ///   one when it is named [`DEFAULT_SERVICE_PROFILE`] or not named;
+    /// - whether the PRO SIM was ever activated (`first_activated_at`), and otherwise since when
+    ///   its grace runs (`added_at`); a PRO SIM that reports neither is taken as activated before,
+    ///   which is the case that charges the maintenance fee;
+    /// - the device: an ALPON has the published asset fee, another device the `asset_fee` it
+    ///   reports, and none without one.
+    ///
+    /// `None` when the asset cannot be priced: a PRO SIM on a profile other than the default whose
+    /// price the answer does not carry.
+    pub fn from_asset(asset: &Asset, as_of: NaiveDate, active_super_sims: u32) -> Option<Self> {
+        let this_month = |day: Option<NaiveDate>| {
+            day.is_some_and(|d| d.year() == as_of.year() && d.month() == as_of.month())
+        };
+        let mut inputs = ChargeInputs::new(as_of);
+        if let Some(sim) = asset.super_sim() {
+            let counts_itself = sim
+                .status
+                .as_ref()
+                .or(asset.status.as_ref())
+                .is_some_and(|s| *s == AssetStatus::Active);
+            inputs.other_active_super_sims = if counts_itself {
+                active_super_sims.saturating_sub(1)
+            } else {
+                active_super_sims
+            };
+            inputs.super_sim = Some(SuperSim {
+                charged_this_month: this_month(sim.last_charged_on),
+            });
+        }
+        if let Some(sim) = asset.pro_sim() {
+            let profile_price = match &sim.service_profile {
+                Some(ServiceProfile {
+                    monthly_price: Some(price),
+                    ..
+                }) => Some(*price),
+                Some(ServiceProfile {
+                    name: Some(name), ..
+                }) if !name.eq_ignore_ascii_case(DEFAULT_SERVICE_PROFILE) => return None,
+                _ => None,
+            };
+            let history = match (sim.first_activated_on, sim.added_on) {
+                (None, Some(since)) => ProSimHistory::NeverActivated { since },
+                _ => ProSimHistory::ActivatedBefore,
+            };
+            inputs.pro_sim = Some(ProSim {
+                profile_price,
+                history,
+                charged_this_month: this_month(sim.last_charged_on),
+            });
+        }
+        if let Some(device) = asset.device() {
+            inputs.asset_fee_charged_this_month = this_month(device.asset_fee_last_charged_on);
+            inputs.device = match (device.is_alpon(), device.asset_fee, device.kind) {
+                (true, _, _) => DeviceKind::Alpon,
+                (false, Some(asset_fee), name) => DeviceKind::Other {
+                    name: name.unwrap_or_else(|| "device".to_owned()),
+                    asset_fee,
+                },
+                (false, None, _) => DeviceKind::NoAssetFee,
+            };
+        }
+        Some(inputs)
     }
 }
 
@@ -830,6 +908,72 @@ mod tests {
         assert!(
             text.starts_with("set active: $2.00 now, $2.00/month after\n- Super SIM: $2.00 now"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn inputs_from_an_asset() {
+        use serde_json::json;
+        let asset = |v| Asset::from_json(v).unwrap();
+        let alpon = asset(json!({
+            "status": "inactive",
+            "supersim": {"status": "inactive", "last_charged_at": "2025-03-01T10:00:00Z"},
+            "prosim": {"status": "inactive", "first_activated_at": null, "added_at": "2025-01-10",
+                       "service_profile": {"name": "Europe + USA", "monthly_price": "2.00"}},
+            "device": {"type": "ALPON X4", "asset_fee_last_charged_at": "2025-02-27"}
+        }));
+        let i = ChargeInputs::from_asset(&alpon, today(), 12).unwrap();
+        assert_eq!(i.super_sim, super_sim(true));
+        assert_eq!(i.other_active_super_sims, 12);
+        assert_eq!(
+            i.pro_sim,
+            pro_sim(Some(200), never_since(day(2025, 1, 10)), false)
+        );
+        assert_eq!(i.device, DeviceKind::Alpon);
+        assert!(!i.asset_fee_charged_this_month);
+        assert_eq!(i.as_of, today());
+
+        // An active Super SIM is one of the account's active ones already.
+        let active = asset(json!({"status": "active", "supersim": {}}));
+        let i = ChargeInputs::from_asset(&active, today(), 12).unwrap();
+        assert_eq!(i.other_active_super_sims, 11);
+        assert_eq!(
+            ChargeInputs::from_asset(&active, today(), 0)
+                .unwrap()
+                .other_active_super_sims,
+            0
+        );
+
+        // A profile named but not priced is the default only when it is the default.
+        let named = |name: &str| {
+            asset(json!({"prosim": {"service_profile": name, "first_activated_at": "2024-05-01"}}))
+        };
+        let i = ChargeInputs::from_asset(&named("europe + usa"), today(), 0).unwrap();
+        assert_eq!(
+            i.pro_sim,
+            pro_sim(None, ProSimHistory::ActivatedBefore, false)
+        );
+        assert_eq!(ChargeInputs::from_asset(&named("Asia"), today(), 0), None);
+
+        // Another device with its fee; a device without one; nothing reported.
+        let other = asset(json!({"device": {"type": "gateway", "asset_fee": "3.50"}}));
+        assert_eq!(
+            ChargeInputs::from_asset(&other, today(), 0).unwrap().device,
+            DeviceKind::Other {
+                name: "gateway".into(),
+                asset_fee: Cents(350)
+            }
+        );
+        let plain = asset(json!({"device": {"type": "gateway"}, "prosim": {}}));
+        let i = ChargeInputs::from_asset(&plain, today(), 0).unwrap();
+        assert_eq!(i.device, DeviceKind::NoAssetFee);
+        assert_eq!(
+            i.pro_sim,
+            pro_sim(None, ProSimHistory::ActivatedBefore, false)
+        );
+        assert_eq!(
+            ChargeInputs::from_asset(&asset(json!({})), today(), 3),
+            Some(ChargeInputs::new(today()))
         );
     }
 
