@@ -82,6 +82,9 @@ pub mod models;
 pub mod pricing;
 pub mod provider;
 pub mod requests;
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::{Asset, AssetId, AssetIdKind, AssetStatus, IntoAssetId, Updated};

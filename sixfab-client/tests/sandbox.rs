@@ -1,0 +1,1 @@
+//! A Sixfab asset's whole life against the local sandbox.
