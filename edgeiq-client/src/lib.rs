@@ -67,6 +67,12 @@
 //! - [`errors`]: EdgeIQ's error answers (400, 401, 404, 500, any body) as [`simcore::Error`].
 //! - [`provider`]: the open carrier status, its canonical view ([`provider::canonical`]) and
 //!   `impl SimProvider for Client`.
+//! - `sandbox` (feature `sandbox`): a local stand-in for the platform API on `127.0.0.1`, with
+//!   the platform's merge, its read-only fields and its validation, session logins, a request
+//!   log, rate limits and fault injection; `Sandbox::start().await?.client()` needs no account.
+//!
+//! # Feature flags
+//! - `sandbox`: the local sandbox (`edgeiq_client::sandbox`). Off by default.
 //!
 //! # Read-only fields are never sent
 //! `company_id`, `ctd_data_usage`, `ctd_sms_usage`, `included_usage`, `overage_limit_reached`,
@@ -89,6 +95,10 @@ pub mod errors;
 pub mod models;
 pub mod provider;
 pub mod requests;
+
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::{SimId, SimInput, SimRecord};

@@ -1,0 +1,812 @@
+//! A local stand-in for EdgeIQ's platform API (feature `sandbox`): try the client, and test your
+//! own service, with no account and no charges.
+//!
+//! [`Sandbox::start`] runs a server on `127.0.0.1` with an ephemeral port, fresh random
+//! credentials and an empty store; [`Sandbox::client`] is a [`Client`] already pointed at it.
+//! Seed SIM records with [`Sandbox::seed_sim`], read them back with [`Sandbox::sim`], and see
+//! every request received with [`Sandbox::requests`]. The shared machinery (request log, rate
+//! limiter, fault injection) is [`Sandbox::server`].
+//!
+//! ```
+//! use edgeiq_client::sandbox::{Sandbox, SimSeed};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let sandbox = Sandbox::start().await?;
+//! let id = sandbox.seed_sim(SimSeed::new().status("inactive"));
+//! let client = sandbox.client();
+//!
+//! let record = client.update_sim(&id).status("active").metadata("site", "pump 7").send().await?;
+//! assert_eq!(record.status.as_deref(), Some("active"));
+//! assert_eq!(sandbox.sim(&id).unwrap()["sim_metadata"]["site"], "pump 7");
+//! assert_eq!(sandbox.requests().len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! The server is written independently of this crate's request and model types: it parses the
+//! raw request and answers with JSON it builds itself, so a client that sends the wrong thing
+//! gets the platform's refusal, not an echo of its own mistake.
+//!
+//! # What it enforces
+//! Paths are under [`BASE_PATH`] (as on the real host); [`Sandbox::base_url`] includes it.
+//!
+//! | request | rule | answer when broken |
+//! |---|---|---|
+//! | `GET`, `PUT /sims/{id}` | `Authorization` is exactly a user's permanent API token or a live session token: the raw token, no scheme (`Bearer x` is refused) | 401 `{"message": "Unauthorized"}` |
+//! | | `id` is 24 hex digits, either case (a malformed id is a malformed request) | 400 |
+//! | | a record with this id exists | 404 `{"message": "Sim not found"}` |
+//! | `GET /sims/{id}` | | 200: the whole record, read-only server fields included |
+//! | `PUT /sims/{id}` | `Content-Type: application/json` and a JSON object body | 400 |
+//! | | keys outside `SimInput` are ignored, not applied: the read-only `company_id`, `ctd_data_usage`, `ctd_sms_usage`, `included_usage`, `overage_limit_reached`, `sim_barred`, `last_sync_at`, `created_at`, `updated_at`, `user_id`, the id (`_id`, `id`), and unknown keys | (accepted) |
+//! | | the rest is merged onto the stored record (RFC 7396: nested objects merge, `null` removes); the merged record is then checked: | 400 naming every broken rule; the record is unchanged |
+//! | | `device_id` present, a non-empty string (required by `SimInput`) | |
+//! | | `iccid` present, 18 to 22 ASCII digits, and no other record has it | |
+//! | | `mno_integration_id` a string | |
+//! | | `msisdn` a string of at most 20 characters | |
+//! | | `status` a string of at most 30 characters, any value (an open carrier string: no transition table); removed, it falls back to the default `inactive` | |
+//! | | `communication_plan`, `rate_plan` strings of at most 255 characters | |
+//! | | `sim_metadata` a JSON object with at most 50 top-level keys **after the merge** | |
+//! | | | 200: the merged record, `updated_at` set by the server |
+//! | `POST /user/authenticate` | a JSON object body with string `email` and `password` | 400 |
+//! | | `token_expiry`, when present, an RFC 3339 time in the future and at most one week ahead | 400 |
+//! | | `email` (any case) and `password` are a user's ([`Sandbox::user`], [`Sandbox::seed_user`]) | 401 `{"message": "Unauthorized"}` |
+//! | | | 200: the user's record with `session_token` and `session_expires_at`; the session lasts until `token_expiry`, else 4 hours ([`Options::session_lifetime`]); an expired session answers 401 |
+//! | another method on these paths | | 405 `{"message": "Method Not Allowed"}` |
+//! | any other path | | 404 `{"message": "Not Found"}` |
+//! | any, over the rate limit ([`Options::rate_limit`], [`SandboxServer::set_rate_limit`]) | | 429 `{"message": "Too Many Requests"}`, without `Retry-After` (EdgeIQ documents none) |
+//!
+//! Checks apply in the order of the table: credentials, id, body, existence, then the merged
+//! record. A refused update lists every broken rule at once.
+//!
+//! # Choices where EdgeIQ's documentation is silent
+//! - Error bodies: a 400 is `{"messages": ["rule", ...]}`, every other error
+//!   `{"message": "text"}`, the two shapes the client reads ([`crate::errors`]).
+//! - The record's id key is `_id`, the login answer's token key `session_token`, the other
+//!   `SimInput` keys those of [`crate::models::keys`] (each written out here on its own).
+//! - A malformed id answers 400 rather than 404; a body that is not declared as JSON answers 400.
+//! - ICCID uniqueness is checked on updates; seeded records are stored as given.
+//!
+//! Not modelled: listing, creating and deleting records, and the platform's other resources.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use simcore::sandbox::axum::Router;
+use simcore::sandbox::axum::body::{Body, to_bytes};
+use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
+use simcore::sandbox::{
+    RateLimit, RecordedRequest, SandboxOptions, SandboxServer, Store, json_response, lock,
+};
+
+use crate::client::{Client, ClientBuilder};
+
+/// The path the platform API lives under, as on `https://api.edgeiq.io`.
+pub const BASE_PATH: &str = "/api/v1/platform";
+
+/// How long a session lasts when the login names no expiry: 4 hours.
+pub const DEFAULT_SESSION: Duration = Duration::from_secs(4 * 60 * 60);
+
+/// The longest session a login may ask for: one week.
+pub const MAX_SESSION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The most top-level keys `sim_metadata` may have.
+pub const MAX_METADATA_KEYS: usize = 50;
+
+/// The keys of `SimInput`: the only keys an update applies.
+const WRITABLE: &[&str] = &[
+    "device_id",
+    "mno_integration_id",
+    "iccid",
+    "msisdn",
+    "status",
+    "communication_plan",
+    "rate_plan",
+    "sim_metadata",
+];
+
+/// Options for [`Sandbox::start_with`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A rate limit from the start (none by default; [`SandboxServer::set_rate_limit`] changes
+    /// it later). The 429 never carries `Retry-After`, whatever `retry_after` says.
+    pub rate_limit: Option<RateLimit>,
+    /// How long a session lasts when the login names no `token_expiry` (default 4 hours).
+    pub session_lifetime: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            rate_limit: None,
+            session_lifetime: DEFAULT_SESSION,
+        }
+    }
+}
+
+/// A user of the sandbox: what a login needs, and the permanent API token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SandboxUser {
+    /// The user's id (24 hex digits).
+    pub id: String,
+    /// The email to log in with.
+    pub email: String,
+    /// The password to log in with.
+    pub password: String,
+    /// The permanent API token, sent as `Authorization: <token>`.
+    pub api_token: String,
+}
+
+impl fmt::Debug for SandboxUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("api_token", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A SIM record to seed: defaults for every field, and setters for the interesting ones.
+///
+/// The defaults: a fresh id, a linked `device_id`, a random 20-digit ICCID (Luhn-valid),
+/// `status` `inactive`, empty `sim_metadata`, and the server's own fields (`company_id`, zero
+/// usage counters, `overage_limit_reached` and `sim_barred` false, `last_sync_at`, `created_at`,
+/// `updated_at` now, `user_id` the sandbox's user). A seed is stored as given, unchecked, so a
+/// test can start from a record the platform would no longer accept.
+#[derive(Debug, Clone, Default)]
+pub struct SimSeed {
+    id: Option<String>,
+    fields: Map<String, Value>,
+}
+
+impl SimSeed {
+    /// A seed with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The record's id (24 hex digits; [`Sandbox::seed_sim`] panics on anything else).
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// The ICCID.
+    pub fn iccid(self, iccid: impl Into<String>) -> Self {
+        self.field("iccid", iccid.into())
+    }
+
+    /// The carrier status (`inactive` by default).
+    pub fn status(self, status: impl Into<String>) -> Self {
+        self.field("status", status.into())
+    }
+
+    /// The MSISDN (none by default).
+    pub fn msisdn(self, msisdn: impl Into<String>) -> Self {
+        self.field("msisdn", msisdn.into())
+    }
+
+    /// The linked device's id.
+    pub fn device_id(self, id: impl Into<String>) -> Self {
+        self.field("device_id", id.into())
+    }
+
+    /// The communication plan and rate plan names (none by default).
+    pub fn plans(
+        self,
+        communication_plan: impl Into<String>,
+        rate_plan: impl Into<String>,
+    ) -> Self {
+        self.field("communication_plan", communication_plan.into())
+            .field("rate_plan", rate_plan.into())
+    }
+
+    /// The metadata object (empty by default).
+    pub fn metadata(self, metadata: Map<String, Value>) -> Self {
+        self.field("sim_metadata", Value::Object(metadata))
+    }
+
+    /// Any key of the record, read-only ones included (`ctd_data_usage`, `sim_barred`, …);
+    /// `null` removes a default. `_id` is always the seed's [`id`](SimSeed::id).
+    pub fn field(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.fields.insert(key.into(), value.into());
+        self
+    }
+}
+
+#[derive(Clone)]
+struct Session {
+    /// The token again: the store hands out values, not keys.
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+struct State {
+    /// Records by lowercase id.
+    sims: Store<String, Value>,
+    /// Users by lowercase email.
+    users: Store<String, SandboxUser>,
+    /// Live sessions by token.
+    sessions: Store<String, Session>,
+    /// Serializes updates, so the ICCID uniqueness check and the write are one step.
+    writes: Mutex<()>,
+    session_lifetime: Duration,
+    company_id: String,
+}
+
+/// A running sandbox of EdgeIQ's platform API. Stops when dropped. Start it inside a Tokio
+/// runtime.
+pub struct Sandbox {
+    server: SandboxServer,
+    state: Arc<State>,
+    user: SandboxUser,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url())
+            .field("user", &self.user)
+            .field("sims", &self.state.sims.len())
+            .finish()
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox with default [`Options`]: fresh credentials, no SIMs, no rate limit.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts a sandbox with options.
+    pub async fn start_with(options: Options) -> std::io::Result<Sandbox> {
+        let user = new_user("sandbox@example.com", &hex(20));
+        let state = Arc::new(State {
+            sims: Store::new(),
+            users: Store::new(),
+            sessions: Store::new(),
+            writes: Mutex::new(()),
+            session_lifetime: options.session_lifetime,
+            company_id: format!("sandbox_company_{}", hex(6)),
+        });
+        state.users.insert(user.email.to_lowercase(), user.clone());
+        let handler_state = state.clone();
+        let router = Router::new().fallback(move |req: Request<Body>| {
+            let state = handler_state.clone();
+            async move { route(&state, req).await }
+        });
+        let server = SandboxServer::start_with(
+            router,
+            SandboxOptions {
+                rate_limit: options.rate_limit,
+                throttle: Arc::new(|_wait| {
+                    json_response(429, &json!({"message": "Too Many Requests"}))
+                }),
+                ..SandboxOptions::default()
+            },
+        )
+        .await?;
+        Ok(Sandbox {
+            server,
+            state,
+            user,
+        })
+    }
+
+    /// The base URL to give a client: `http://127.0.0.1:PORT/api/v1/platform`.
+    pub fn base_url(&self) -> String {
+        format!("{}{BASE_PATH}", self.server.base_url())
+    }
+
+    /// A client pointed at the sandbox with its API token.
+    pub fn client(&self) -> Client {
+        self.client_builder()
+            .build()
+            .expect("a loopback base URL and a non-empty token always build")
+    }
+
+    /// A client builder pointed at the sandbox with its API token, to change timeouts or
+    /// retries, or to [`login`](ClientBuilder::login) with [`Sandbox::user`]'s email and
+    /// password instead.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .base_url(self.base_url())
+            .api_token(self.user.api_token.clone())
+    }
+
+    /// The sandbox's permanent API token (that of [`Sandbox::user`]).
+    pub fn api_token(&self) -> &str {
+        &self.user.api_token
+    }
+
+    /// The user created with the sandbox: `sandbox@example.com`, a random password and API
+    /// token.
+    pub fn user(&self) -> &SandboxUser {
+        &self.user
+    }
+
+    /// Adds a user who can log in with `email` (any case) and `password`; it gets its own API
+    /// token. A user with the same email is replaced.
+    pub fn seed_user(&self, email: impl Into<String>, password: impl Into<String>) -> SandboxUser {
+        let user = new_user(&email.into(), &password.into());
+        self.state
+            .users
+            .insert(user.email.to_lowercase(), user.clone());
+        user
+    }
+
+    /// Ends every session issued so far: their tokens answer 401 from now on, as they will once
+    /// they reach their expiry.
+    pub fn expire_sessions(&self) {
+        let now = Utc::now();
+        for session in self.state.sessions.values() {
+            self.state
+                .sessions
+                .update(&session.token, |s| s.expires_at = now);
+        }
+    }
+
+    /// Stores a SIM record built from `seed` over the defaults (see [`SimSeed`]) and returns its
+    /// id. A record with the same id is replaced.
+    ///
+    /// # Panics
+    /// If the seed's id is not 24 hex digits: the platform serves no other ids.
+    pub fn seed_sim(&self, seed: SimSeed) -> String {
+        let id = seed.id.unwrap_or_else(object_id);
+        assert!(
+            is_object_id(&id),
+            "a sandbox SIM id must be 24 hex digits, not {id:?}"
+        );
+        let id = id.to_lowercase();
+        let now = now();
+        let mut record = json!({
+            "_id": id,
+            "device_id": object_id(),
+            "iccid": iccid(),
+            "status": "inactive",
+            "sim_metadata": {},
+            "company_id": self.state.company_id,
+            "ctd_data_usage": 0,
+            "ctd_sms_usage": 0,
+            "included_usage": 0,
+            "overage_limit_reached": false,
+            "sim_barred": false,
+            "last_sync_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "user_id": self.user.id,
+        });
+        if let Value::Object(map) = &mut record {
+            for (k, v) in seed.fields {
+                if v.is_null() {
+                    map.remove(&k);
+                } else {
+                    map.insert(k, v);
+                }
+            }
+            // The id is the store's key: a seed's `_id` field cannot make them differ.
+            map.insert("_id".to_owned(), Value::from(id.clone()));
+        }
+        self.state.sims.insert(id.clone(), record);
+        id
+    }
+
+    /// The stored record `id` (any case), exactly as `GET /sims/{id}` would answer it.
+    pub fn sim(&self, id: &str) -> Option<Value> {
+        self.state.sims.get(&id.to_lowercase())
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.server.requests()
+    }
+
+    /// The server: request log, statistics, rate limit and fault injection.
+    pub fn server(&self) -> &SandboxServer {
+        &self.server
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+async fn route(state: &State, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let Some(rest) = parts.uri.path().strip_prefix(BASE_PATH) else {
+        return message(404, "Not Found");
+    };
+    let segments: Vec<&str> = match rest.strip_prefix('/') {
+        Some(r) => r.split('/').collect(),
+        None => return message(404, "Not Found"),
+    };
+    match segments.as_slice() {
+        ["user", "authenticate"] => match parts.method {
+            Method::POST => login(state, &parts.headers, &body),
+            _ => message(405, "Method Not Allowed"),
+        },
+        ["sims", id] => {
+            if parts.method != Method::GET && parts.method != Method::PUT {
+                return message(405, "Method Not Allowed");
+            }
+            if !authorized(state, &parts.headers) {
+                return message(401, "Unauthorized");
+            }
+            if !is_object_id(id) {
+                return invalid(vec![format!("id must be 24 hex digits (found {:?})", id)]);
+            }
+            let id = id.to_lowercase();
+            if parts.method == Method::GET {
+                match state.sims.get(&id) {
+                    Some(record) => json_response(200, &record),
+                    None => sim_not_found(),
+                }
+            } else {
+                update(state, &id, &parts.headers, &body)
+            }
+        }
+        _ => message(404, "Not Found"),
+    }
+}
+
+/// `{"message": text}` with a status.
+fn message(status: u16, text: &str) -> Response<Body> {
+    json_response(status, &json!({ "message": text }))
+}
+
+/// 400 `{"messages": [..]}`.
+fn invalid(messages: Vec<String>) -> Response<Body> {
+    json_response(400, &json!({ "messages": messages }))
+}
+
+fn sim_not_found() -> Response<Body> {
+    message(404, "Sim not found")
+}
+
+/// The raw `Authorization` value is a user's API token or a live session token.
+fn authorized(state: &State, headers: &HeaderMap) -> bool {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    if token.is_empty() {
+        return false;
+    }
+    if state.users.values().iter().any(|u| u.api_token == token) {
+        return true;
+    }
+    match state.sessions.get(&token.to_owned()) {
+        Some(session) if session.expires_at > Utc::now() => true,
+        Some(_) => {
+            state.sessions.remove(&token.to_owned());
+            false
+        }
+        None => false,
+    }
+}
+
+/// The body as a JSON object, or the rule it breaks (answered with a 400).
+fn json_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, String> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err("Content-Type must be application/json".to_owned());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("body must be a JSON object".to_owned()),
+        Err(e) => Err(format!("body is not valid JSON: {e}")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PUT /sims/{id}
+
+fn update(state: &State, id: &str, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    let patch = match json_object(headers, body) {
+        Ok(map) => map,
+        Err(rule) => return invalid(vec![rule]),
+    };
+    // Only SimInput's keys are applied: read-only fields, the id and unknown keys are ignored.
+    let patch: Map<String, Value> = patch
+        .into_iter()
+        .filter(|(k, _)| WRITABLE.contains(&k.as_str()))
+        .collect();
+
+    let _write = lock(&state.writes);
+    let Some(current) = state.sims.get(&id.to_owned()) else {
+        return sim_not_found();
+    };
+    let mut merged = current;
+    json_patch::merge(&mut merged, &Value::Object(patch));
+    let Value::Object(record) = &mut merged else {
+        return message(500, "stored record is not an object");
+    };
+    if !record.contains_key("status") {
+        record.insert("status".to_owned(), Value::from("inactive"));
+    }
+    let mut problems = check(record);
+    if let Some(iccid) = record.get("iccid").and_then(Value::as_str) {
+        let taken = state.sims.values().iter().any(|other| {
+            other.get("_id").and_then(Value::as_str) != Some(id)
+                && other.get("iccid").and_then(Value::as_str) == Some(iccid)
+        });
+        if taken {
+            problems.push(format!(
+                "iccid must be unique on the platform: {iccid} belongs to another SIM"
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return invalid(problems);
+    }
+    record.insert("updated_at".to_owned(), Value::from(now()));
+    state.sims.insert(id.to_owned(), merged.clone());
+    json_response(200, &merged)
+}
+
+/// Every rule the merged record breaks, in words that name the rule.
+fn check(record: &Map<String, Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    match record.get("device_id") {
+        Some(Value::String(s)) if !s.is_empty() => {}
+        None => problems.push("device_id is required".to_owned()),
+        Some(_) => problems.push("device_id must be a non-empty string".to_owned()),
+    }
+    match record.get("iccid") {
+        Some(Value::String(s))
+            if (18..=22).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) => {}
+        None => problems.push("iccid is required".to_owned()),
+        Some(other) => problems.push(format!("iccid must be 18 to 22 digits (found {other})")),
+    }
+    if let Some(v) = record.get("mno_integration_id") {
+        if !v.is_string() {
+            problems.push("mno_integration_id must be a string".to_owned());
+        }
+    }
+    for (key, max) in [
+        ("msisdn", 20),
+        ("status", 30),
+        ("communication_plan", 255),
+        ("rate_plan", 255),
+    ] {
+        match record.get(key) {
+            None => {}
+            Some(Value::String(s)) => {
+                let n = s.chars().count();
+                if n > max {
+                    problems.push(format!(
+                        "{key} must be at most {max} characters (found {n})"
+                    ));
+                }
+            }
+            Some(_) => problems.push(format!("{key} must be a string")),
+        }
+    }
+    match record.get("sim_metadata") {
+        None => {}
+        Some(Value::Object(m)) if m.len() <= MAX_METADATA_KEYS => {}
+        Some(Value::Object(m)) => problems.push(format!(
+            "sim_metadata must have at most {MAX_METADATA_KEYS} top-level keys (found {})",
+            m.len()
+        )),
+        Some(_) => problems.push("sim_metadata must be a JSON object".to_owned()),
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /user/authenticate
+
+fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    let form = match json_object(headers, body) {
+        Ok(map) => map,
+        Err(rule) => return invalid(vec![rule]),
+    };
+    let mut problems = Vec::new();
+    let email = form.get("email").and_then(Value::as_str);
+    let password = form.get("password").and_then(Value::as_str);
+    if email.is_none() {
+        problems.push("email is required (a string)".to_owned());
+    }
+    if password.is_none() {
+        problems.push("password is required (a string)".to_owned());
+    }
+    let now = Utc::now();
+    let mut expires_at = now
+        + chrono::Duration::from_std(state.session_lifetime)
+            .unwrap_or_else(|_| chrono::Duration::hours(4));
+    match form.get("token_expiry") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => {
+                let t = t.with_timezone(&Utc);
+                let week = chrono::Duration::from_std(MAX_SESSION).unwrap_or_default();
+                if t <= now || t - now > week {
+                    problems.push(format!(
+                        "token_expiry must be in the future and at most one week ahead (found {s})"
+                    ));
+                } else {
+                    expires_at = t;
+                }
+            }
+            Err(_) => problems.push(format!(
+                "token_expiry must be an RFC 3339 time (found {s:?})"
+            )),
+        },
+        Some(_) => problems.push("token_expiry must be an RFC 3339 time string".to_owned()),
+    }
+    if !problems.is_empty() {
+        return invalid(problems);
+    }
+    let (Some(email), Some(password)) = (email, password) else {
+        return invalid(vec!["email and password are required".to_owned()]);
+    };
+    let user = match state.users.get(&email.to_lowercase()) {
+        Some(u) if u.password == password => u,
+        _ => return message(401, "Unauthorized"),
+    };
+    let token = hex(32);
+    state.sessions.insert(
+        token.clone(),
+        Session {
+            token: token.clone(),
+            expires_at,
+        },
+    );
+    json_response(
+        200,
+        &json!({
+            "_id": user.id,
+            "email": user.email,
+            "company_id": state.company_id,
+            "user_type": "admin",
+            "api_token": user.api_token,
+            "session_token": token,
+            "session_expires_at": expires_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        }),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids, tokens, times
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `n` random lowercase hex digits.
+fn hex(n: usize) -> String {
+    (0..n)
+        .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// A new id shaped like a MongoDB ObjectId: the time in seconds, then random digits.
+fn object_id() -> String {
+    let secs = u32::try_from(Utc::now().timestamp()).unwrap_or(u32::MAX);
+    format!("{secs:08x}{}", hex(16))
+}
+
+fn is_object_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A random 20-digit ICCID (`8988` prefix) with a valid Luhn check digit.
+fn iccid() -> String {
+    let mut digits: Vec<u32> = vec![8, 9, 8, 8];
+    digits.extend((0..15).map(|_| fastrand::u32(0..10)));
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    digits.push((10 - sum % 10) % 10);
+    digits
+        .iter()
+        .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
+        .collect()
+}
+
+fn new_user(email: &str, password: &str) -> SandboxUser {
+    SandboxUser {
+        id: object_id(),
+        email: email.to_owned(),
+        password: password.to_owned(),
+        api_token: hex(32),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_and_iccids_have_their_shape() {
+        for _ in 0..100 {
+            let id = object_id();
+            assert!(is_object_id(&id), "{id}");
+            let iccid = iccid();
+            assert_eq!(iccid.len(), 20);
+            let parsed = simcore::Iccid::parse(&iccid).unwrap();
+            assert!(parsed.luhn_ok(), "{iccid}");
+        }
+        assert_ne!(hex(32), hex(32));
+    }
+
+    #[test]
+    fn check_table() {
+        let base = json!({"device_id": "d", "iccid": "89882806660004909182", "status": "active"});
+        let with = |k: &str, v: Value| {
+            let mut m = base.as_object().unwrap().clone();
+            if v.is_null() {
+                m.remove(k);
+            } else {
+                m.insert(k.to_owned(), v);
+            }
+            m
+        };
+        let many: Map<String, Value> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
+        for (record, expected) in [
+            (with("status", json!("x".repeat(30))), vec![]),
+            (
+                with("status", json!("x".repeat(31))),
+                vec!["status must be at most 30 characters (found 31)"],
+            ),
+            (with("msisdn", json!("1".repeat(20))), vec![]),
+            (
+                with("msisdn", json!("1".repeat(21))),
+                vec!["msisdn must be at most 20 characters (found 21)"],
+            ),
+            (with("msisdn", json!(49)), vec!["msisdn must be a string"]),
+            (
+                with("rate_plan", json!("p".repeat(256))),
+                vec!["rate_plan must be at most 255 characters (found 256)"],
+            ),
+            (with("iccid", Value::Null), vec!["iccid is required"]),
+            (
+                with("iccid", json!("8988")),
+                vec!["iccid must be 18 to 22 digits (found \"8988\")"],
+            ),
+            (
+                with("device_id", Value::Null),
+                vec!["device_id is required"],
+            ),
+            (
+                with("device_id", json!("")),
+                vec!["device_id must be a non-empty string"],
+            ),
+            (
+                with("mno_integration_id", json!(7)),
+                vec!["mno_integration_id must be a string"],
+            ),
+            (
+                with("sim_metadata", json!([1])),
+                vec!["sim_metadata must be a JSON object"],
+            ),
+            (
+                with("sim_metadata", Value::Object(many)),
+                vec!["sim_metadata must have at most 50 top-level keys (found 51)"],
+            ),
+        ] {
+            assert_eq!(check(&record), expected, "{record:?}");
+        }
+    }
+}
