@@ -71,6 +71,10 @@
 //! - [`errors`]: emnify's error body (`error_code`, `error_token`, `message`, nested `errors`)
 //!   in [`simcore::Error`], including the gateway's bare `{"message": ..}` and empty 401s.
 //! - [`provider`]: the lifecycle table, and [`simcore::SimProvider`] for [`Client`].
+//! - `sandbox` (feature `sandbox`): a local stand-in for emnify on `127.0.0.1` that enforces
+//!   emnify's rules on the wire (tokens with `exp` and the lockout, the lifecycle, the
+//!   organisation rules, emnify's error bodies), to try the client or test a service with no
+//!   account and no charges.
 //!
 //! # Choices to know about
 //! - Clearing an organisation sends `{"id": null}`; emnify documents `{}` as well. The choice is
@@ -79,6 +83,8 @@
 //!   time get the same error, so a wrong credential cannot lock the account out.
 //! - A status change from a status this SDK does not know is not checked locally; emnify decides.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod auth;
 pub mod client;
 pub mod errors;
@@ -86,6 +92,9 @@ pub mod models;
 pub mod provider;
 pub mod requests;
 pub mod rules;
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::{OrgType, Sim, SimStatus};

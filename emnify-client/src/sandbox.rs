@@ -1,0 +1,1145 @@
+//! A local stand-in for emnify (feature `sandbox`): try the client, or test a service, with no
+//! account and no charges.
+//!
+//! [`Sandbox::start`] runs a server on `127.0.0.1` with an ephemeral port, fresh credentials and
+//! an empty SIM store; [`Sandbox::client`] is a [`Client`] already pointed at it. The server is
+//! written independently of this crate's client: it parses each raw request by hand and answers
+//! with emnify's documented JSON shapes and status codes, so a client bug shows against it.
+//!
+//! ```
+//! use emnify_client::sandbox::{Sandbox, SimSeed};
+//! use emnify_client::{SettableStatus, SimStatus};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let sandbox = Sandbox::start().await?;
+//! let id = sandbox.seed_sim(SimSeed::new()); // an Issued SIM
+//! let client = sandbox.client();
+//!
+//! let sim = client.get_sim(id).await?;
+//! assert_eq!(sim.status, Some(SimStatus::Issued));
+//! client.update_sim(id).current(&sim).status(SettableStatus::Activated).send().await?;
+//! assert_eq!(sandbox.sim(id).unwrap().status, 1);
+//! assert_eq!(sandbox.authenticate_calls(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # The rules it enforces
+//!
+//! Checks run in the order of the table; the first that fails answers. emnify's error body is
+//! `{"error_code", "error_token", "message"}`, with the details in a nested `errors` list for 422s.
+//!
+//! | request | rule | answer |
+//! |---|---|---|
+//! | any | path is `/api/v1/authenticate` or `/api/v1/sim/{sim_id}` | `404 {"message": "Not Found"}` |
+//! | any | method is one the path has | `405`, empty body |
+//! | `POST /api/v1/authenticate` | locked out (below) | `401` `1105 TooManyRequests` |
+//! | `POST /api/v1/authenticate` | body is a JSON object with `application_token`, `refresh_token`, or `username` and `password` | `400` `1000 BadRequest` |
+//! | `POST /api/v1/authenticate` | `application_token` is the sandbox's ([`Sandbox::application_token`]) | `200 {"auth_token"}`, else `401` with an empty body |
+//! | `POST /api/v1/authenticate` | `username` is a seeded user and `password` the SHA-1 hex of its password ([`Sandbox::seed_user`]) | `200 {"auth_token", "refresh_token"}`, else `401`, empty body |
+//! | `POST /api/v1/authenticate` | `refresh_token` is one the sandbox issued | `200 {"auth_token"}`, else `401`, empty body |
+//! | `POST /api/v1/authenticate` | the third refusal in a row | `401` `1105 TooManyRequests`, and every authentication (right or wrong) gets it until [`SandboxOptions::lockout`] has passed or [`Sandbox::unlock`] is called; a success resets the count |
+//! | `/api/v1/sim/…` | an `Authorization` header | `401`, empty body |
+//! | `/api/v1/sim/…` | of the form `Bearer <three dot-separated segments>` | `401 {"message": "Unauthorized"}` (no `Bearer`), `401 {"message": "token contains an invalid number of segments"}` |
+//! | `/api/v1/sim/…` | a token the sandbox issued and did not revoke ([`Sandbox::expire_tokens`]) | `401 {"message": "Unauthorized"}` |
+//! | `/api/v1/sim/…` | the token's `exp` has not passed | `401 {"message": "token is expired"}` |
+//! | `/api/v1/sim/{sim_id}` | `sim_id` is an integer | `400` `1000 BadRequest` (`Cannot parse parameter id as Long: …`) |
+//! | `/api/v1/sim/{sim_id}` | the SIM exists (deleted SIMs are gone) | `404` `1201 NotFound` (`SIM with Id '…' not found.`) |
+//! | `GET /api/v1/sim/{sim_id}` | | `200` with the SIM: keys omitted when empty, `status {id, description}`, organisations as `{id, name}`, timestamps like `2015-03-06T11:15:57.000+0000` |
+//! | `PATCH /api/v1/sim/{sim_id}` | `Content-Type: application/json` | `415` `1000 BadRequest` |
+//! | `PATCH /api/v1/sim/{sim_id}` | the body is a JSON object; each organisation is an object with an integer or null `id` (or none); `status` is an object with an integer `id` | `400` `1000 BadRequest` |
+//! | `PATCH /api/v1/sim/{sim_id}` | the caller's organisation may change every key sent ([`CallerRole`]: issuer: all; reseller: `reseller_org`, `customer_org`; customer: `status`) | `403` `1104 Forbidden` |
+//! | `PATCH /api/v1/sim/{sim_id}` | only `issuer_org`, `reseller_org`, `customer_org`, `status` (stricter than emnify is known to be, to catch stray keys) | `422` `1400 InputValidationFailed` |
+//! | `PATCH /api/v1/sim/{sim_id}` | `issuer_org` is never cleared; `reseller_org` and `customer_org` clear with `{}` or `{"id": null}`; an absent key keeps | `422` `1400` |
+//! | `PATCH /api/v1/sim/{sim_id}` | an organisation set is known ([`Sandbox::seed_org`]) | `422` `1400`, nested `1401 InvalidReference` (`Organisation with Id '…' not found.`) |
+//! | `PATCH /api/v1/sim/{sim_id}` | `issuer_org` is a direct child of type Mobile Network Operator or Service Provider; `reseller_org` a direct child of type Mobile Network Operator, Service Provider or Reseller; `customer_org` the own organisation or a direct child of type Enterprise | `422` `1400` |
+//! | `PATCH /api/v1/sim/{sim_id}` | `status.id` is 0–4 | `422` `1400`, nested `1401 InvalidReference` |
+//! | `PATCH /api/v1/sim/{sim_id}` | the status change is one of 0 → 1, 0 → 4, 4 → 1, 1 → 2, 2 → 1 (never to 3: that is `DELETE`; setting the current status again is refused too) | `422` `1400`, nested `1400` naming both statuses |
+//! | `PATCH /api/v1/sim/{sim_id}` | | `204`, no body; the first activation sets `activation_date`; `{}` changes nothing |
+//! | `DELETE /api/v1/sim/{sim_id}` | the SIM has no endpoint; a reseller does not delete a SIM with a reseller organisation | `403` `1104 Forbidden` |
+//! | `DELETE /api/v1/sim/{sim_id}` | | `204`; the SIM is removed: it then answers `404` |
+//!
+//! In front of the rules, [`SandboxServer`] records every request, applies injected faults, and
+//! answers the rate limit with emnify's `429` `1105 TooManyRequests` body, without `Retry-After`
+//! (emnify documents none). A request answered there never reaches the rules (and is not counted
+//! by [`Sandbox::authenticate_calls`]).
+//!
+//! # Simplifications
+//! - The sandbox is one account: the caller's organisation is [`OWN_ORG`], every other seeded
+//!   organisation is its direct child, and the caller's role ([`CallerRole`]) is one setting for
+//!   every SIM.
+//! - Tokens are JWTs (`header.payload.signature`, payload `{"sub", "iat", "exp", "jti"}`) with a
+//!   signature nobody can check: the sandbox knows its tokens by value. `exp` is in whole seconds.
+//! - Multi-factor authentication is not modelled.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::{Map, Value, json};
+use sha1::{Digest, Sha1};
+use simcore::sandbox::axum::Router;
+use simcore::sandbox::axum::body::{Body, to_bytes};
+use simcore::sandbox::axum::extract::State;
+use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
+use simcore::sandbox::{
+    RateLimit, RecordedRequest, SandboxServer, Store, empty_response, json_response, lock,
+};
+
+use crate::client::{Client, ClientBuilder};
+
+/// The organisation the sandbox's credentials belong to (type Mobile Network Operator), and the
+/// issuer of seeded SIMs unless told otherwise.
+pub const OWN_ORG: u64 = 2;
+/// A seeded direct child organisation of type Service Provider.
+pub const SERVICE_PROVIDER_ORG: u64 = 101;
+/// A seeded direct child organisation of type Reseller.
+pub const RESELLER_ORG: u64 = 102;
+/// A seeded direct child organisation of type Enterprise.
+pub const ENTERPRISE_ORG: u64 = 103;
+
+/// emnify's documented token lifetime: 240 minutes.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(240 * 60);
+/// How long emnify locks authentication out after three refusals in a row: 5 minutes.
+pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(5 * 60);
+/// How many refusals in a row lock authentication out.
+pub const LOCKOUT_AFTER: u32 = 3;
+
+const MNO: &str = "Mobile Network Operator";
+const SERVICE_PROVIDER: &str = "Service Provider";
+const RESELLER: &str = "Reseller";
+const ENTERPRISE: &str = "Enterprise";
+
+/// The status changes emnify documents for `PATCH` (by status id).
+const TRANSITIONS: &[(i64, i64)] = &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)];
+
+/// How the sandbox starts.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// How long an `auth_token` lives (its `exp` is issue time plus this). Default
+    /// [`DEFAULT_TOKEN_LIFETIME`]; make it short to test refreshing.
+    pub token_lifetime: Duration,
+    /// How long a lockout lasts. Default [`DEFAULT_LOCKOUT`].
+    pub lockout: Duration,
+    /// A rate limit from the start (none by default); see also
+    /// [`SandboxServer::set_rate_limit`].
+    pub rate_limit: Option<RateLimit>,
+    /// Whether to keep the request log (on by default; benchmarks turn it off).
+    pub record: bool,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            lockout: DEFAULT_LOCKOUT,
+            rate_limit: None,
+            record: true,
+        }
+    }
+}
+
+/// The role of the caller's organisation for the SIMs it changes, which decides the keys a
+/// `PATCH` may send and whether a reseller may delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CallerRole {
+    /// The issuer organisation: may change every key (the default).
+    #[default]
+    Issuer,
+    /// The reseller organisation: may change `reseller_org` and `customer_org`.
+    Reseller,
+    /// The customer organisation: may change `status` only.
+    Customer,
+}
+
+impl CallerRole {
+    fn may_send(self, key: &str) -> bool {
+        match self {
+            CallerRole::Issuer => true,
+            CallerRole::Reseller => matches!(key, "reseller_org" | "customer_org"),
+            CallerRole::Customer => key == "status",
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            CallerRole::Issuer => "an issuer",
+            CallerRole::Reseller => "a reseller",
+            CallerRole::Customer => "a customer",
+        }
+    }
+}
+
+/// An organisation the sandbox knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxOrg {
+    /// The id.
+    pub id: u64,
+    /// The name.
+    pub name: String,
+    /// The type, in emnify's words: `Mobile Network Operator`, `Service Provider`, `Reseller`,
+    /// `Enterprise`.
+    pub org_type: String,
+}
+
+/// An endpoint (device) a SIM is assigned to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxEndpoint {
+    /// The endpoint id.
+    pub id: u64,
+    /// The endpoint name.
+    pub name: String,
+}
+
+/// A SIM as the sandbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSim {
+    /// emnify's numeric id.
+    pub id: u64,
+    /// The ICCID without the Luhn digit (19 digits when generated).
+    pub iccid: String,
+    /// The eUICC id, for eSIMs.
+    pub eid: Option<String>,
+    /// The status id: 0 Issued, 1 Activated, 2 Suspended, 4 Factory Test.
+    pub status: i64,
+    /// The issuer organisation.
+    pub issuer_org: u64,
+    /// The reseller organisation, if any.
+    pub reseller_org: Option<u64>,
+    /// The customer organisation, if any.
+    pub customer_org: Option<u64>,
+    /// The endpoint, if any (a SIM with one cannot be deleted).
+    pub endpoint: Option<SandboxEndpoint>,
+    /// The IMSI.
+    pub imsi: Option<String>,
+    /// The MSISDN.
+    pub msisdn: Option<String>,
+    /// When the SIM was produced (the seeding time unless given).
+    pub production_date: DateTime<Utc>,
+    /// When the SIM was first activated.
+    pub activation_date: Option<DateTime<Utc>>,
+}
+
+/// What to seed: every field has a default (an Issued SIM of [`OWN_ORG`] with generated ICCID,
+/// IMSI and MSISDN, no reseller, customer or endpoint).
+///
+/// ```
+/// use emnify_client::sandbox::{SimSeed, ENTERPRISE_ORG};
+/// let seed = SimSeed::new().status(1).customer_org(ENTERPRISE_ORG).iccid("8988303000000000129");
+/// # let _ = seed;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SimSeed {
+    id: Option<u64>,
+    iccid: Option<String>,
+    eid: Option<String>,
+    status: i64,
+    issuer_org: Option<u64>,
+    reseller_org: Option<u64>,
+    customer_org: Option<u64>,
+    endpoint: Option<SandboxEndpoint>,
+    imsi: Option<String>,
+    msisdn: Option<String>,
+    production_date: Option<DateTime<Utc>>,
+}
+
+impl SimSeed {
+    /// An Issued SIM with the defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The SIM id (default: the next free one). Seeding an existing id replaces that SIM.
+    pub fn id(mut self, id: u64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// The status id: 0 Issued (default), 1 Activated, 2 Suspended, 4 Factory Test (any id is
+    /// stored; the `PATCH` rules apply from there).
+    pub fn status(mut self, status_id: i64) -> Self {
+        self.status = status_id;
+        self
+    }
+
+    /// The ICCID without the Luhn digit (default: generated from the id).
+    pub fn iccid(mut self, iccid: impl Into<String>) -> Self {
+        self.iccid = Some(iccid.into());
+        self
+    }
+
+    /// The eUICC id (default: none).
+    pub fn eid(mut self, eid: impl Into<String>) -> Self {
+        self.eid = Some(eid.into());
+        self
+    }
+
+    /// The issuer organisation (default [`OWN_ORG`]).
+    pub fn issuer_org(mut self, org_id: u64) -> Self {
+        self.issuer_org = Some(org_id);
+        self
+    }
+
+    /// The reseller organisation (default: none).
+    pub fn reseller_org(mut self, org_id: u64) -> Self {
+        self.reseller_org = Some(org_id);
+        self
+    }
+
+    /// The customer organisation (default: none).
+    pub fn customer_org(mut self, org_id: u64) -> Self {
+        self.customer_org = Some(org_id);
+        self
+    }
+
+    /// Assigns an endpoint (default: none).
+    pub fn endpoint(mut self, id: u64, name: impl Into<String>) -> Self {
+        self.endpoint = Some(SandboxEndpoint {
+            id,
+            name: name.into(),
+        });
+        self
+    }
+
+    /// The IMSI (default: generated).
+    pub fn imsi(mut self, imsi: impl Into<String>) -> Self {
+        self.imsi = Some(imsi.into());
+        self
+    }
+
+    /// The MSISDN (default: generated).
+    pub fn msisdn(mut self, msisdn: impl Into<String>) -> Self {
+        self.msisdn = Some(msisdn.into());
+        self
+    }
+
+    /// The production date (default: the seeding time).
+    pub fn production_date(mut self, at: DateTime<Utc>) -> Self {
+        self.production_date = Some(at);
+        self
+    }
+}
+
+/// An issued `auth_token`.
+struct Session {
+    expires: SystemTime,
+}
+
+struct Auth {
+    application_token: String,
+    /// User name -> SHA-1 hex of the password.
+    users: HashMap<String, String>,
+    refresh_tokens: HashSet<String>,
+    sessions: HashMap<String, Session>,
+    failures: u32,
+    locked_until: Option<Instant>,
+}
+
+struct Shared {
+    auth: Mutex<Auth>,
+    sims: Store<u64, SandboxSim>,
+    orgs: Store<u64, SandboxOrg>,
+    role: Mutex<CallerRole>,
+    next_id: AtomicU64,
+    authenticate_calls: AtomicU64,
+    token_lifetime: Duration,
+    lockout: Duration,
+}
+
+/// A running emnify sandbox. Stops when dropped.
+pub struct Sandbox {
+    server: SandboxServer,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.server.base_url())
+            .field("sims", &self.shared.sims.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox with the default options.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_with(SandboxOptions::default()).await
+    }
+
+    /// Starts a sandbox with `options`.
+    pub async fn start_with(options: SandboxOptions) -> std::io::Result<Self> {
+        let orgs = Store::new();
+        for (id, name, org_type) in [
+            (OWN_ORG, "Sandbox Operator", MNO),
+            (
+                SERVICE_PROVIDER_ORG,
+                "Sandbox Service Provider",
+                SERVICE_PROVIDER,
+            ),
+            (RESELLER_ORG, "Sandbox Reseller", RESELLER),
+            (ENTERPRISE_ORG, "Sandbox Enterprise", ENTERPRISE),
+        ] {
+            orgs.insert(
+                id,
+                SandboxOrg {
+                    id,
+                    name: name.to_owned(),
+                    org_type: org_type.to_owned(),
+                },
+            );
+        }
+        let shared = Arc::new(Shared {
+            auth: Mutex::new(Auth {
+                application_token: random_token(48),
+                users: HashMap::new(),
+                refresh_tokens: HashSet::new(),
+                sessions: HashMap::new(),
+                failures: 0,
+                locked_until: None,
+            }),
+            sims: Store::new(),
+            orgs,
+            role: Mutex::new(CallerRole::default()),
+            next_id: AtomicU64::new(1000 + fastrand::u64(0..9000)),
+            authenticate_calls: AtomicU64::new(0),
+            token_lifetime: options.token_lifetime,
+            lockout: options.lockout,
+        });
+        let router = Router::new().fallback(route).with_state(shared.clone());
+        let server_options = simcore::sandbox::SandboxOptions {
+            rate_limit: options.rate_limit,
+            throttle: Arc::new(|_wait| {
+                // emnify documents no Retry-After: the wait is not sent.
+                emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded")
+            }),
+            record: options.record,
+        };
+        let server = SandboxServer::start_with(router, server_options).await?;
+        Ok(Self { server, shared })
+    }
+
+    /// `http://127.0.0.1:PORT`, the base URL of the sandbox.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// A client pointed at the sandbox with its application token.
+    pub fn client(&self) -> Client {
+        self.client_builder()
+            .build()
+            .expect("a loopback base URL and a non-empty token make a valid client")
+    }
+
+    /// A client builder pointed at the sandbox with its application token, for callers who want
+    /// other timeouts, retries or credentials.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .base_url(self.base_url())
+            .application_token(self.application_token())
+    }
+
+    /// The application token the sandbox accepts (fresh for each sandbox).
+    pub fn application_token(&self) -> String {
+        lock(&self.shared.auth).application_token.clone()
+    }
+
+    /// Adds a user who may authenticate with `username` and the SHA-1 hex of `password`.
+    pub fn seed_user(&self, username: impl Into<String>, password: &str) {
+        let hash = hex::encode(Sha1::digest(password.as_bytes()));
+        lock(&self.shared.auth).users.insert(username.into(), hash);
+    }
+
+    /// Adds (or replaces) an organisation, a direct child of [`OWN_ORG`]. `org_type` in emnify's
+    /// words (`Enterprise`, `Reseller`, `Service Provider`, `Mobile Network Operator`).
+    pub fn seed_org(&self, id: u64, name: impl Into<String>, org_type: impl Into<String>) {
+        self.shared.orgs.insert(
+            id,
+            SandboxOrg {
+                id,
+                name: name.into(),
+                org_type: org_type.into(),
+            },
+        );
+    }
+
+    /// An organisation the sandbox knows.
+    pub fn org(&self, id: u64) -> Option<SandboxOrg> {
+        self.shared.orgs.get(&id)
+    }
+
+    /// Adds a SIM and returns its id.
+    pub fn seed_sim(&self, seed: SimSeed) -> u64 {
+        let id = seed
+            .id
+            .unwrap_or_else(|| self.shared.next_id.fetch_add(1, Ordering::Relaxed));
+        let now = Utc::now().trunc_subsecs(3);
+        let activated = matches!(seed.status, 1 | 2);
+        let sim = SandboxSim {
+            id,
+            iccid: seed
+                .iccid
+                .unwrap_or_else(|| format!("8988303{:012}", id % 1_000_000_000_000)),
+            eid: seed.eid,
+            status: seed.status,
+            issuer_org: seed.issuer_org.unwrap_or(OWN_ORG),
+            reseller_org: seed.reseller_org,
+            customer_org: seed.customer_org,
+            endpoint: seed.endpoint,
+            imsi: Some(
+                seed.imsi
+                    .unwrap_or_else(|| format!("295050{:09}", id % 1_000_000_000)),
+            ),
+            msisdn: Some(
+                seed.msisdn
+                    .unwrap_or_else(|| format!("423663{:09}", id % 1_000_000_000)),
+            ),
+            production_date: seed.production_date.unwrap_or(now),
+            activation_date: activated.then_some(now),
+        };
+        self.shared.sims.insert(id, sim);
+        id
+    }
+
+    /// The SIM's state, `None` if unknown or deleted.
+    pub fn sim(&self, id: u64) -> Option<SandboxSim> {
+        self.shared.sims.get(&id)
+    }
+
+    /// Every SIM, by id.
+    pub fn sims(&self) -> Vec<SandboxSim> {
+        let mut sims = self.shared.sims.values();
+        sims.sort_by_key(|s| s.id);
+        sims
+    }
+
+    /// Sets the role of the caller's organisation (default [`CallerRole::Issuer`]).
+    pub fn set_caller_role(&self, role: CallerRole) {
+        *lock(&self.shared.role) = role;
+    }
+
+    /// The role of the caller's organisation.
+    pub fn caller_role(&self) -> CallerRole {
+        *lock(&self.shared.role)
+    }
+
+    /// How many requests reached `POST /api/v1/authenticate` (answered or refused).
+    pub fn authenticate_calls(&self) -> u64 {
+        self.shared.authenticate_calls.load(Ordering::Relaxed)
+    }
+
+    /// Revokes every `auth_token` issued so far: the next request with one gets a `401`.
+    /// Refresh tokens stay valid.
+    pub fn expire_tokens(&self) {
+        lock(&self.shared.auth).sessions.clear();
+    }
+
+    /// Whether authentication is locked out (three refusals in a row).
+    pub fn is_locked_out(&self) -> bool {
+        lock(&self.shared.auth)
+            .locked_until
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Ends a lockout and forgets earlier refusals.
+    pub fn unlock(&self) {
+        let mut auth = lock(&self.shared.auth);
+        auth.locked_until = None;
+        auth.failures = 0;
+    }
+
+    /// Every request received so far, in order (see [`SandboxServer::requests`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.server.requests()
+    }
+
+    /// The server: fault injection, rate limit, request log, counters.
+    pub fn server(&self) -> &SandboxServer {
+        &self.server
+    }
+}
+
+// ----- answers -----
+
+fn emnify_error(status: u16, code: i64, token: &str, message: &str) -> Response<Body> {
+    json_response(
+        status,
+        &json!({"error_code": code, "error_token": token, "message": message}),
+    )
+}
+
+fn bad_request(message: &str) -> Response<Body> {
+    emnify_error(400, 1000, "BadRequest", message)
+}
+
+fn forbidden(message: &str) -> Response<Body> {
+    emnify_error(403, 1104, "Forbidden", message)
+}
+
+fn not_found(sim_id: i64) -> Response<Body> {
+    emnify_error(
+        404,
+        1201,
+        "NotFound",
+        &format!("SIM with Id '{sim_id}' not found."),
+    )
+}
+
+fn locked_out() -> Response<Body> {
+    emnify_error(
+        401,
+        1105,
+        "TooManyRequests",
+        "Too many failed login attempts, try again later",
+    )
+}
+
+fn gateway_401(message: Option<&str>) -> Response<Body> {
+    match message {
+        Some(m) => json_response(401, &json!({"message": m})),
+        None => empty_response(401),
+    }
+}
+
+/// One entry of a 422's nested `errors`.
+fn problem(code: i64, token: &str, message: String) -> Value {
+    json!({"error_code": code, "error_token": token, "message": message})
+}
+
+fn invalid(message: String) -> Value {
+    problem(1400, "InputValidationFailed", message)
+}
+
+fn validation_failed(errors: Vec<Value>) -> Response<Body> {
+    json_response(
+        422,
+        &json!({
+            "error_code": 1400,
+            "error_token": "InputValidationFailed",
+            "message": "Update SIM validation error",
+            "errors": errors,
+        }),
+    )
+}
+
+fn status_description(id: i64) -> Option<&'static str> {
+    Some(match id {
+        0 => "Issued",
+        1 => "Activated",
+        2 => "Suspended",
+        3 => "Deleted",
+        4 => "Factory Test",
+        _ => return None,
+    })
+}
+
+fn status_words(id: i64) -> String {
+    match status_description(id) {
+        Some(d) => format!("{d} ({id})"),
+        None => format!("status {id}"),
+    }
+}
+
+fn timestamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+/// The Luhn check digit of a string of digits.
+fn luhn_digit(digits: &str) -> Option<char> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let d = d * 2;
+                if d > 9 { d - 9 } else { d }
+            } else {
+                d
+            }
+        })
+        .sum();
+    char::from_digit((10 - sum % 10) % 10, 10)
+}
+
+fn random_token(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
+        .collect()
+}
+
+impl Shared {
+    fn org_json(&self, id: u64) -> Value {
+        match self.orgs.get(&id) {
+            Some(org) => json!({"id": id, "name": org.name}),
+            None => json!({"id": id}),
+        }
+    }
+
+    /// The SIM as emnify's `GET` returns it: empty keys left out.
+    fn sim_json(&self, sim: &SandboxSim) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(sim.id));
+        m.insert("iccid".into(), json!(sim.iccid));
+        if let Some(luhn) = luhn_digit(&sim.iccid) {
+            m.insert(
+                "iccid_with_luhn".into(),
+                json!(format!("{}{luhn}", sim.iccid)),
+            );
+        }
+        if let Some(eid) = &sim.eid {
+            m.insert("eid".into(), json!(eid));
+        }
+        m.insert(
+            "production_date".into(),
+            json!(timestamp(&sim.production_date)),
+        );
+        if let Some(t) = &sim.activation_date {
+            m.insert("activation_date".into(), json!(timestamp(t)));
+        }
+        let mut status = json!({"id": sim.status});
+        if let Some(d) = status_description(sim.status) {
+            status["description"] = json!(d);
+        }
+        m.insert("status".into(), status);
+        m.insert("issuer_org".into(), self.org_json(sim.issuer_org));
+        if let Some(id) = sim.reseller_org {
+            m.insert("reseller_org".into(), self.org_json(id));
+        }
+        if let Some(id) = sim.customer_org {
+            m.insert("customer_org".into(), self.org_json(id));
+        }
+        if let Some(e) = &sim.endpoint {
+            m.insert("endpoint".into(), json!({"id": e.id, "name": e.name}));
+        }
+        if let Some(imsi) = &sim.imsi {
+            m.insert("imsi".into(), json!(imsi));
+        }
+        if let Some(msisdn) = &sim.msisdn {
+            m.insert("msisdn".into(), json!(msisdn));
+        }
+        Value::Object(m)
+    }
+
+    fn issue_jwt(&self, auth: &mut Auth, subject: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let exp = now + self.token_lifetime.as_secs();
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(
+            json!({"sub": subject, "iat": now, "exp": exp, "jti": random_token(16)}).to_string(),
+        );
+        let signature = URL_SAFE_NO_PAD.encode("emnify sandbox: not a signature");
+        let jwt = format!("{header}.{payload}.{signature}");
+        auth.sessions.insert(
+            jwt.clone(),
+            Session {
+                expires: UNIX_EPOCH + Duration::from_secs(exp),
+            },
+        );
+        jwt
+    }
+}
+
+// ----- routing -----
+
+async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api", "v1", "authenticate"] => {
+            if parts.method != Method::POST {
+                return empty_response(405);
+            }
+            shared.authenticate_calls.fetch_add(1, Ordering::Relaxed);
+            authenticate(&shared, &body)
+        }
+        ["api", "v1", "sim", raw_id] => {
+            if ![Method::GET, Method::PATCH, Method::DELETE].contains(&parts.method) {
+                return empty_response(405);
+            }
+            if let Some(refusal) = check_bearer(&shared, &parts.headers) {
+                return refusal;
+            }
+            let Ok(sim_id) = raw_id.parse::<i64>() else {
+                return bad_request(&format!(
+                    "Cannot parse parameter id as Long: For input string: \"{raw_id}\""
+                ));
+            };
+            let Some(sim) = u64::try_from(sim_id)
+                .ok()
+                .and_then(|id| shared.sims.get(&id))
+            else {
+                return not_found(sim_id);
+            };
+            match parts.method {
+                Method::GET => json_response(200, &shared.sim_json(&sim)),
+                Method::PATCH => patch_sim(&shared, sim, &parts.headers, &body),
+                _ => delete_sim(&shared, &sim),
+            }
+        }
+        _ => json_response(404, &json!({"message": "Not Found"})),
+    }
+}
+
+// ----- authentication -----
+
+fn authenticate(shared: &Shared, body: &[u8]) -> Response<Body> {
+    let mut auth = lock(&shared.auth);
+    if let Some(until) = auth.locked_until {
+        if Instant::now() < until {
+            return locked_out();
+        }
+        auth.locked_until = None;
+        auth.failures = 0;
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+        return bad_request("Request body must be a JSON object");
+    };
+    let text = |key: &str| body.get(key).and_then(Value::as_str);
+    let answer = if let Some(token) = text("application_token") {
+        (token == auth.application_token).then(|| {
+            let jwt = shared.issue_jwt(&mut auth, "application-token");
+            json!({"auth_token": jwt})
+        })
+    } else if let Some(refresh) = text("refresh_token") {
+        auth.refresh_tokens.contains(refresh).then(|| {
+            let jwt = shared.issue_jwt(&mut auth, "refresh-token");
+            json!({"auth_token": jwt})
+        })
+    } else if let (Some(user), Some(password)) = (text("username"), text("password")) {
+        let known = auth.users.get(user).is_some_and(|hash| {
+            // emnify compares hex digests; accept either case.
+            hash.eq_ignore_ascii_case(password)
+        });
+        known.then(|| {
+            let jwt = shared.issue_jwt(&mut auth, user);
+            let refresh = random_token(40);
+            auth.refresh_tokens.insert(refresh.clone());
+            json!({"auth_token": jwt, "refresh_token": refresh})
+        })
+    } else {
+        return bad_request(
+            "Provide application_token, refresh_token, or username and password (SHA-1 hex)",
+        );
+    };
+    match answer {
+        Some(answer) => {
+            auth.failures = 0;
+            json_response(200, &answer)
+        }
+        None => {
+            auth.failures += 1;
+            if auth.failures >= LOCKOUT_AFTER {
+                auth.locked_until = Some(Instant::now() + shared.lockout);
+                locked_out()
+            } else {
+                // emnify answers most refused authentications with an empty body.
+                empty_response(401)
+            }
+        }
+    }
+}
+
+/// The refusal of a request without a valid token, if it has none.
+fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Option<Response<Body>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Some(gateway_401(None));
+    };
+    let value = value.to_str().unwrap_or_default();
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Some(gateway_401(Some("Unauthorized"))),
+    };
+    if token.split('.').count() != 3 {
+        return Some(gateway_401(Some(
+            "token contains an invalid number of segments",
+        )));
+    }
+    let auth = lock(&shared.auth);
+    match auth.sessions.get(token) {
+        None => Some(gateway_401(Some("Unauthorized"))),
+        Some(s) if SystemTime::now() >= s.expires => Some(gateway_401(Some("token is expired"))),
+        Some(_) => None,
+    }
+}
+
+// ----- SIM updates -----
+
+/// What a present organisation key asks for.
+enum OrgAsk {
+    Set(u64),
+    Clear,
+}
+
+const ORG_KEYS: [&str; 3] = ["issuer_org", "reseller_org", "customer_org"];
+
+fn read_org(key: &str, value: &Value) -> Result<OrgAsk, String> {
+    let Value::Object(m) = value else {
+        return Err(format!("{key} must be an object such as {{\"id\": 123}}"));
+    };
+    match m.get("id") {
+        None | Some(Value::Null) => Ok(OrgAsk::Clear),
+        Some(id) => id
+            .as_u64()
+            .map(OrgAsk::Set)
+            .ok_or_else(|| format!("Cannot parse {key}.id as Long: {id}")),
+    }
+}
+
+fn read_status(value: &Value) -> Result<Option<i64>, String> {
+    let Value::Object(m) = value else {
+        return Err("status must be an object such as {\"id\": 1}".to_owned());
+    };
+    match m.get("id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(id) => id
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("Cannot parse status.id as Integer: {id}")),
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn patch_sim(shared: &Shared, sim: SandboxSim, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    if !is_json(headers) {
+        return emnify_error(
+            415,
+            1000,
+            "BadRequest",
+            "Content-Type must be application/json",
+        );
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+        return bad_request("Request body must be a JSON object");
+    };
+
+    // Parse every known key first: a malformed value is a 400.
+    let mut orgs: Vec<(&str, OrgAsk)> = Vec::new();
+    for key in ORG_KEYS {
+        if let Some(v) = body.get(key) {
+            match read_org(key, v) {
+                Ok(ask) => orgs.push((key, ask)),
+                Err(m) => return bad_request(&m),
+            }
+        }
+    }
+    let status = match body.get("status").map(read_status) {
+        None => None,
+        Some(Ok(id)) => id,
+        Some(Err(m)) => return bad_request(&m),
+    };
+
+    // Who may change what.
+    let role = *lock(&shared.role);
+    let refused: Vec<&str> = body
+        .keys()
+        .map(String::as_str)
+        .filter(|k| ORG_KEYS.contains(k) || *k == "status")
+        .filter(|k| !role.may_send(k))
+        .collect();
+    if !refused.is_empty() {
+        return forbidden(&format!(
+            "Users of {} organisation of this SIM may not change: {}",
+            role.word(),
+            refused.join(", ")
+        ));
+    }
+
+    // Values.
+    let mut errors = Vec::new();
+    for key in body.keys() {
+        if !ORG_KEYS.contains(&key.as_str()) && key != "status" {
+            errors.push(invalid(format!(
+                "Unknown field '{key}': a SIM update takes issuer_org, reseller_org, customer_org and status"
+            )));
+        }
+    }
+    for (key, ask) in &orgs {
+        match ask {
+            OrgAsk::Clear if *key == "issuer_org" => errors.push(invalid(
+                "issuer_org cannot be removed, only changed to another organisation".to_owned(),
+            )),
+            OrgAsk::Clear => {}
+            OrgAsk::Set(id) => {
+                if let Some(e) = check_org(shared, key, *id) {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    match status {
+        None if body.contains_key("status") => {
+            errors.push(invalid("status requires an id".to_owned()));
+        }
+        None => {}
+        Some(to) if status_description(to).is_none() => errors.push(problem(
+            1401,
+            "InvalidReference",
+            format!("SIM status with Id '{to}' not found."),
+        )),
+        Some(3) => errors.push(invalid(format!(
+            "SIM status cannot change from {} to Deleted (3) by an update: delete the SIM instead",
+            status_words(sim.status)
+        ))),
+        Some(to) if !TRANSITIONS.contains(&(sim.status, to)) => errors.push(invalid(format!(
+            "SIM status cannot change from {} to {}",
+            status_words(sim.status),
+            status_words(to)
+        ))),
+        Some(_) => {}
+    }
+    if !errors.is_empty() {
+        return validation_failed(errors);
+    }
+
+    // Apply.
+    let applied = shared.sims.update(&sim.id, |stored| {
+        for (key, ask) in &orgs {
+            let id = match ask {
+                OrgAsk::Set(id) => Some(*id),
+                OrgAsk::Clear => None,
+            };
+            match *key {
+                "issuer_org" => stored.issuer_org = id.unwrap_or(stored.issuer_org),
+                "reseller_org" => stored.reseller_org = id,
+                _ => stored.customer_org = id,
+            }
+        }
+        if let Some(to) = status {
+            // Checked against the status read above; a concurrent change wins the race only
+            // if it keeps the transition valid.
+            if TRANSITIONS.contains(&(stored.status, to)) {
+                stored.status = to;
+                if to == 1 && stored.activation_date.is_none() {
+                    stored.activation_date = Some(Utc::now().trunc_subsecs(3));
+                }
+            }
+        }
+    });
+    match applied {
+        Some(()) => empty_response(204),
+        None => not_found(sim.id as i64),
+    }
+}
+
+/// Whether organisation `id` may be assigned as `key`; the nested error if not.
+fn check_org(shared: &Shared, key: &str, id: u64) -> Option<Value> {
+    let Some(org) = shared.orgs.get(&id) else {
+        return Some(problem(
+            1401,
+            "InvalidReference",
+            format!("Organisation with Id '{id}' not found."),
+        ));
+    };
+    let (allowed, rule): (&[&str], &str) = match key {
+        "issuer_org" => (
+            &[MNO, SERVICE_PROVIDER],
+            "a direct child organisation of type Mobile Network Operator or Service Provider",
+        ),
+        "reseller_org" => (
+            &[MNO, SERVICE_PROVIDER, RESELLER],
+            "a direct child organisation of type Mobile Network Operator, Service Provider or Reseller",
+        ),
+        _ => {
+            if id == OWN_ORG {
+                return None;
+            }
+            (
+                &[ENTERPRISE],
+                "the own organisation or a direct child organisation of type Enterprise",
+            )
+        }
+    };
+    let child = id != OWN_ORG;
+    if child && allowed.contains(&org.org_type.as_str()) {
+        return None;
+    }
+    Some(invalid(format!(
+        "Organisation with Id '{id}' ({}) cannot be the {key}: it must be {rule}",
+        org.org_type
+    )))
+}
+
+fn delete_sim(shared: &Shared, sim: &SandboxSim) -> Response<Body> {
+    if sim.endpoint.is_some() {
+        return forbidden(&format!(
+            "SIM with Id '{}' is assigned to an endpoint and cannot be deleted.",
+            sim.id
+        ));
+    }
+    if *lock(&shared.role) == CallerRole::Reseller && sim.reseller_org.is_some() {
+        return forbidden("Resellers cannot delete SIMs they have sold.");
+    }
+    match shared.sims.remove(&sim.id) {
+        Some(_) => empty_response(204),
+        None => not_found(sim.id as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_digits() {
+        // Known ICCIDs with their check digits.
+        assert_eq!(luhn_digit("8988303000000000129"), Some('4'));
+        assert_eq!(luhn_digit("7992739871"), Some('3'));
+        assert_eq!(luhn_digit(""), None);
+        assert_eq!(luhn_digit("12a"), None);
+    }
+
+    #[test]
+    fn timestamps_have_no_colon_in_the_offset() {
+        let t = DateTime::parse_from_rfc3339("2015-03-06T11:15:57Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(timestamp(&t), "2015-03-06T11:15:57.000+0000");
+    }
+
+    #[test]
+    fn transitions_are_the_documented_five() {
+        for from in 0..=4 {
+            for to in 0..=4 {
+                let documented = matches!((from, to), (0, 1) | (0, 4) | (4, 1) | (1, 2) | (2, 1));
+                assert_eq!(
+                    TRANSITIONS.contains(&(from, to)),
+                    documented,
+                    "{from} -> {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn roles() {
+        assert!(CallerRole::Issuer.may_send("issuer_org"));
+        assert!(!CallerRole::Reseller.may_send("status"));
+        assert!(CallerRole::Reseller.may_send("customer_org"));
+        assert!(CallerRole::Customer.may_send("status"));
+        assert!(!CallerRole::Customer.may_send("reseller_org"));
+    }
+}
