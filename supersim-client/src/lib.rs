@@ -87,6 +87,15 @@
 //!   message and `more_info` link, and [`ErrorCode`] names the codes (20003, 20404, 20429,
 //!   83009, 83010, 83705). A `429` is retried (honouring `Retry-After`) before it is returned.
 //! - **Common interface**: `Client` implements [`simcore::SimProvider`] (see [`provider`]).
+//! - **Sandbox** (feature `sandbox`): `sandbox::Sandbox`, a local stand-in for the Super SIM
+//!   API on `127.0.0.1` that enforces Twilio's rules on the wire (credentials, not-found, the
+//!   lifecycle with 83010 and 83009, `202 scheduled` then the final status and the callback,
+//!   the paging envelope, 429 with `Retry-After`), seeded with SIMs and fleets, with a request
+//!   log and fault injection. No account, no charges.
+//!
+//! # Feature flags
+//! - `sandbox`: the local Super SIM sandbox (`sandbox` module); adds tokio and the shared
+//!   sandbox server of `simcore`.
 //!
 //! # Choices this crate makes
 //! These are this crate's reading of Twilio's documentation, each kept in one place:
@@ -104,6 +113,10 @@ pub mod errors;
 pub mod models;
 pub mod provider;
 pub mod requests;
+
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use errors::ErrorCode;

@@ -1,0 +1,1332 @@
+//! A local stand-in for Twilio's Super SIM API (feature `sandbox`): try the client, or test your
+//! own service, with no account and no charges.
+//!
+//! [`Sandbox::start`] runs a server on `127.0.0.1` with an ephemeral port, fresh credentials and
+//! an empty account; [`Sandbox::client`] is a [`Client`] already pointed at it. The server is an
+//! independent implementation of Twilio's rules: it parses the raw request (path, query, Basic
+//! credentials, form body) by itself and answers with Twilio's JSON shapes and status codes, so a
+//! client that sends the wrong thing is told so, as Twilio would tell it.
+//!
+//! ```
+//! use supersim_client::sandbox::{Sandbox, SimSeed, SimStatus};
+//! use supersim_client::{SettableStatus, Status};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let sandbox = Sandbox::start().await?;
+//! let sid = sandbox.seed_sim(SimSeed::new().unique_name("pump 7"));
+//! let client = sandbox.client();
+//!
+//! let outcome = client.update_sim("pump 7").status(SettableStatus::Active).send().await?;
+//! assert!(outcome.is_scheduled()); // 202 Accepted, the SIM reads `scheduled`
+//! sandbox.settled().await; // the change lands a moment later (50 ms by default)
+//! assert_eq!(client.fetch_sim(&sid).await?.status, Some(Status::Active));
+//! assert_eq!(sandbox.sim(&sid).unwrap().status, SimStatus::Active);
+//!
+//! // Twilio's refusals come back as typed errors.
+//! let err = client.update_sim(&sid).status(SettableStatus::Ready).send().await.unwrap_err();
+//! assert_eq!((err.status(), err.api().and_then(|a| a.code)), (Some(400), Some(83010)));
+//! assert_eq!(sandbox.requests().len(), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # The rules it enforces
+//! Checked in this order: credentials, the rate limit (when one is set), the route, then the
+//! request's own rules. Every error body is Twilio's `{"code", "message", "more_info",
+//! "status"}`, with `more_info` `https://www.twilio.com/docs/errors/{code}`.
+//!
+//! | request | rule | answer when broken |
+//! |---|---|---|
+//! | any | HTTP Basic with the sandbox's Account SID and Auth Token, or its API Key SID and secret | `401`, code 20003 `Authenticate`, with `WWW-Authenticate: Basic realm="Twilio API"` |
+//! | any | the rate limit, when one is set ([`SandboxOptions::rate_limit`]) | `429`, code 20429 `Too Many Requests`, with `Retry-After` (seconds) |
+//! | any other path | only `/v1/Sims` and `/v1/Sims/{Sid}` exist here | `404`, code 20404 `The requested resource /… was not found` |
+//! | another method, or `POST /v1/Sims` (registering a SIM, not modelled: seed instead) | `GET` on both paths, `POST` on `/v1/Sims/{Sid}` | `405`, code 20004 `Method not allowed`, with `Allow` |
+//! | `GET`/`POST /v1/Sims/{Sid}` | `{Sid}` is the SID (`HS…`) or the unique name of a SIM of the account or of a subaccount | `404`, code 20404 `The requested resource /Sims/{Sid} was not found` |
+//! | `GET /v1/Sims` | only `Status`, `Fleet`, `Iccid`, `PageSize`, `Page`, `PageToken`, each at most once | `400`, code 20001 |
+//! | `GET /v1/Sims` | `Status` is `new`, `ready`, `active`, `inactive` or `scheduled` | `400`, code 20001 |
+//! | `GET /v1/Sims` | `PageSize` is an integer from 1 to 1000 (default 50) | `400`, code 20001 `Invalid PageSize.` |
+//! | `GET /v1/Sims` | `Page` is an integer of 0 or more; `PageToken` is one the sandbox handed out | `400`, code 20001 |
+//! | `GET /v1/Sims` | `Fleet` (SID or unique name) and `Iccid` filter exactly; an unknown fleet matches nothing | `200`, an empty page |
+//! | `POST /v1/Sims/{Sid}` | a non-empty body is `application/x-www-form-urlencoded` | `415`, code 20415 (the code is this sandbox's choice) |
+//! | `POST /v1/Sims/{Sid}` | only `UniqueName`, `Status`, `Fleet`, `CallbackUrl`, `CallbackMethod`, `AccountSid`, each at most once (Twilio ignores unknown parameters; the sandbox refuses them so a misspelt one shows) | `400`, code 20001 |
+//! | `POST /v1/Sims/{Sid}` | `Status` is `ready`, `active` or `inactive` | `400`, code 20001 |
+//! | `POST /v1/Sims/{Sid}` | `Fleet` is the SID (`HF…`) or unique name of a fleet seeded with [`Sandbox::seed_fleet`] | `400`, code 20001 (an unknown fleet is a bad parameter; `404` stays for the SIM addressed) |
+//! | `POST /v1/Sims/{Sid}` | `CallbackUrl` is an absolute `http` or `https` URL with a host | `400`, code 20001 |
+//! | `POST /v1/Sims/{Sid}` | `CallbackMethod` is `GET` or `POST` | `400`, code 20001 |
+//! | `POST /v1/Sims/{Sid}` | `AccountSid` is `AC` + 32 hex digits, and the sandbox's account or one of its subaccounts | `400`, code 20001 |
+//! | `POST /v1/Sims/{Sid}` | `UniqueName` is not another SIM's (an empty one clears the name) | `400`, code 20001 |
+//! | `POST /v1/Sims/{Sid}` | `AccountSid` only while the SIM is `new` | `400`, code 20001 |
+//! | `POST /v1/Sims/{Sid}` | `Status`: never back to `new`; `ready` only from `new`; `new` → `ready`, `active`, `inactive`; `ready` → `active`, `inactive`; `active` ↔ `inactive`; nothing while `scheduled`, nothing to the status it already has | `400`, code 83010 |
+//! | `POST /v1/Sims/{Sid}` | no `Fleet` while the SIM is `scheduled` | `400`, code 83009 |
+//! | `POST /v1/Sims/{Sid}` | with `Status` or `Fleet` | `202`, the SIM in `scheduled`; the change lands after the schedule delay, then `CallbackUrl` is called |
+//! | `POST /v1/Sims/{Sid}` | otherwise (`UniqueName`, `AccountSid` only) | `200`, the SIM as it is now |
+//!
+//! A refused request changes nothing. Every URL in an answer (`url`, `links`, the paging `meta`)
+//! is absolute and points at the sandbox.
+//!
+//! # Scheduled changes and callbacks
+//! A `Status` or `Fleet` change answers `202` with the SIM in `scheduled`. After the schedule
+//! delay ([`SandboxOptions::schedule_delay`], 50 ms by default) the final status and fleet are
+//! applied; with [`SandboxOptions::hold_scheduled`] they wait for
+//! [`Sandbox::complete_scheduled`]. [`Sandbox::settled`] waits until every timed change and its
+//! callback are done.
+//!
+//! When the update gave a `CallbackUrl`, the sandbox then calls it with `CallbackMethod`
+//! (default `POST`), once, without retrying, sending the SIM's fields as form pairs (in the
+//! query for `GET`): `AccountSid`, `SimSid`, `SimUniqueName` (when it has one), `Iccid`,
+//! `Status`, `FleetSid` (when it has one) and `DateUpdated`. Twilio documents that it calls the
+//! URL, not what it sends: these names are this sandbox's choice. The call goes through
+//! [`simcore::http::Transport`], so only `https` URLs or `http` to a loopback host are called;
+//! [`Sandbox::callbacks`] lists every call and its outcome.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use simcore::http::{Method as HttpMethod, Request as HttpRequest, Transport};
+use simcore::retry::RetryPolicy;
+use simcore::sandbox::axum::Router;
+use simcore::sandbox::axum::body::{Body, to_bytes};
+use simcore::sandbox::axum::extract::State;
+use simcore::sandbox::axum::http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use simcore::sandbox::{SandboxOptions as ServerOptions, json_response, lock};
+use simcore::secrecy::SecretString;
+use tokio::sync::watch;
+use url::Url;
+
+use crate::client::{Client, ClientBuilder};
+
+pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+
+/// The page size when a list names none (Twilio's default).
+const DEFAULT_PAGE_SIZE: usize = 50;
+/// The largest page Twilio serves.
+const MAX_PAGE_SIZE: usize = 1000;
+/// The largest request body the sandbox reads.
+const BODY_LIMIT: usize = 64 * 1024;
+/// The time a callback receiver has to answer.
+const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// The schedule delay unless the options say otherwise.
+const DEFAULT_SCHEDULE_DELAY: Duration = Duration::from_millis(50);
+/// The parameters `POST /v1/Sims/{Sid}` takes.
+const UPDATE_PARAMS: [&str; 6] = [
+    "UniqueName",
+    "Status",
+    "Fleet",
+    "CallbackUrl",
+    "CallbackMethod",
+    "AccountSid",
+];
+/// The parameters `GET /v1/Sims` takes.
+const LIST_PARAMS: [&str; 6] = ["Status", "Fleet", "Iccid", "PageSize", "Page", "PageToken"];
+
+/// A Super SIM's status in the sandbox, as Twilio shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimStatus {
+    /// Never used; the only status from which `ready` can be set and the account changed.
+    New,
+    /// Ready to connect.
+    Ready,
+    /// Active.
+    Active,
+    /// Inactive.
+    Inactive,
+    /// A status or fleet change is being applied.
+    Scheduled,
+}
+
+impl SimStatus {
+    /// Twilio's word for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SimStatus::New => "new",
+            SimStatus::Ready => "ready",
+            SimStatus::Active => "active",
+            SimStatus::Inactive => "inactive",
+            SimStatus::Scheduled => "scheduled",
+        }
+    }
+
+    /// Reads one of Twilio's five status words (exact, lowercase).
+    pub fn parse(s: &str) -> Option<SimStatus> {
+        Some(match s {
+            "new" => SimStatus::New,
+            "ready" => SimStatus::Ready,
+            "active" => SimStatus::Active,
+            "inactive" => SimStatus::Inactive,
+            "scheduled" => SimStatus::Scheduled,
+            _ => return None,
+        })
+    }
+
+    /// Whether Twilio lets an update move a SIM from `self` to `to`.
+    pub fn can_become(self, to: SimStatus) -> bool {
+        use SimStatus::*;
+        matches!(
+            (self, to),
+            (New, Ready | Active | Inactive)
+                | (Ready, Active | Inactive)
+                | (Active, Inactive)
+                | (Inactive, Active)
+        )
+    }
+}
+
+impl fmt::Display for SimStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A SIM as the sandbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SandboxSim {
+    /// The Sim SID (`HS` + 32 hex digits).
+    pub sid: String,
+    /// The unique name, if it has one.
+    pub unique_name: Option<String>,
+    /// The account it belongs to.
+    pub account_sid: String,
+    /// The ICCID.
+    pub iccid: String,
+    /// The status as Twilio shows it ([`SimStatus::Scheduled`] while a change is applied).
+    pub status: SimStatus,
+    /// The SID of its fleet, if it has one.
+    pub fleet_sid: Option<String>,
+    /// When it was created.
+    pub date_created: DateTime<Utc>,
+    /// When it last changed.
+    pub date_updated: DateTime<Utc>,
+    /// The change being applied, while the status reads `scheduled`.
+    pub scheduled: Option<ScheduledChange>,
+}
+
+/// A change the sandbox accepted (`202`) and applies a moment later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScheduledChange {
+    /// The status the SIM will have.
+    pub status: SimStatus,
+    /// The fleet the SIM will be in.
+    pub fleet_sid: Option<String>,
+    /// The callback to call once applied.
+    pub callback: Option<CallbackTarget>,
+}
+
+/// Where and how the sandbox reports a finished change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackTarget {
+    /// `CallbackUrl`, as given.
+    pub url: String,
+    /// `CallbackMethod`: `"GET"` or `"POST"` (the default).
+    pub method: String,
+}
+
+/// One call the sandbox made to a `CallbackUrl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackCall {
+    /// The URL called.
+    pub url: String,
+    /// `"GET"` or `"POST"`.
+    pub method: String,
+    /// The pairs sent (form body for `POST`, query for `GET`).
+    pub params: Vec<(String, String)>,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// Why the call failed or was not made, when it has no status.
+    pub error: Option<String>,
+}
+
+impl CallbackCall {
+    /// The value of a pair sent, by name.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A fleet as the sandbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SandboxFleet {
+    /// The Fleet SID (`HF` + 32 hex digits).
+    pub sid: String,
+    /// The fleet's unique name.
+    pub unique_name: String,
+}
+
+/// What a seeded SIM looks like; every field has a default.
+///
+/// ```
+/// use supersim_client::sandbox::{SimSeed, SimStatus};
+/// let seed = SimSeed::new()
+///     .status(SimStatus::Active)
+///     .unique_name("pump 7")
+///     .iccid("89883070000123456789");
+/// # let _ = seed;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SimSeed {
+    sid: Option<String>,
+    unique_name: Option<String>,
+    iccid: Option<String>,
+    status: Option<SimStatus>,
+    fleet: Option<String>,
+    account_sid: Option<String>,
+}
+
+impl SimSeed {
+    /// A `new` SIM with a random SID and ICCID, no name, no fleet, in the sandbox's account.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A chosen Sim SID (`HS` + 32 hex digits).
+    pub fn sid(mut self, sid: impl Into<String>) -> Self {
+        self.sid = Some(sid.into());
+        self
+    }
+
+    /// A unique name.
+    pub fn unique_name(mut self, name: impl Into<String>) -> Self {
+        self.unique_name = Some(name.into());
+        self
+    }
+
+    /// A chosen ICCID.
+    pub fn iccid(mut self, iccid: impl Into<String>) -> Self {
+        self.iccid = Some(iccid.into());
+        self
+    }
+
+    /// The status (`new` by default; not `scheduled`: send an update for that).
+    pub fn status(mut self, status: SimStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// A fleet seeded before, by SID or unique name.
+    pub fn fleet(mut self, fleet: impl Into<String>) -> Self {
+        self.fleet = Some(fleet.into());
+        self
+    }
+
+    /// The account it belongs to: the sandbox's own (the default) or a subaccount.
+    pub fn account_sid(mut self, sid: impl Into<String>) -> Self {
+        self.account_sid = Some(sid.into());
+        self
+    }
+}
+
+/// How a [`Sandbox`] behaves.
+///
+/// ```
+/// use std::time::Duration;
+/// use supersim_client::sandbox::SandboxOptions;
+/// let options = SandboxOptions::new()
+///     .schedule_delay(Duration::from_millis(10))
+///     .rate_limit(100.0, 20);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SandboxOptions {
+    schedule_delay: Option<Duration>,
+    rate_limit: Option<RateLimit>,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            schedule_delay: Some(DEFAULT_SCHEDULE_DELAY),
+            rate_limit: None,
+        }
+    }
+}
+
+impl SandboxOptions {
+    /// The defaults: a 50 ms schedule delay, no rate limit.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How long a scheduled change takes to land.
+    pub fn schedule_delay(mut self, delay: Duration) -> Self {
+        self.schedule_delay = Some(delay);
+        self
+    }
+
+    /// Scheduled changes stay `scheduled` until [`Sandbox::complete_scheduled`].
+    pub fn hold_scheduled(mut self) -> Self {
+        self.schedule_delay = None;
+        self
+    }
+
+    /// A token-bucket rate limit: `per_second` on average, bursts of `burst`; excess requests get
+    /// Twilio's 429 with a `Retry-After`, and are not processed.
+    pub fn rate_limit(mut self, per_second: f64, burst: u32) -> Self {
+        self.rate_limit = Some(RateLimit {
+            per_second,
+            burst,
+            retry_after: true,
+        });
+        self
+    }
+}
+
+/// A running Super SIM sandbox. Stops when dropped.
+pub struct Sandbox {
+    server: SandboxServer,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.server.base_url())
+            .field("account_sid", &self.shared.account_sid)
+            .field("api_key_sid", &self.shared.api_key_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox with the default options.
+    pub async fn start() -> std::io::Result<Sandbox> {
+        Self::start_with(SandboxOptions::default()).await
+    }
+
+    /// Starts a sandbox with `options`.
+    pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
+        let (busy, _) = watch::channel(0usize);
+        let account_sid = random_sid("AC");
+        let shared = Arc::new(Shared {
+            base_url: OnceLock::new(),
+            subaccounts: Mutex::new(vec![random_sid("AC")]),
+            account_sid,
+            auth_token: random_hex(32),
+            api_key_sid: random_sid("SK"),
+            api_key_secret: random_hex(32),
+            registry: Mutex::new(Registry::default()),
+            schedule_delay: Mutex::new(options.schedule_delay),
+            change_ids: AtomicU64::new(1),
+            callbacks: Mutex::new(Vec::new()),
+            busy,
+        });
+        let router = Router::new().fallback(route).with_state(shared.clone());
+        let server_options = ServerOptions {
+            rate_limit: options.rate_limit,
+            throttle: Arc::new(too_many_requests),
+            ..ServerOptions::default()
+        };
+        let server = SandboxServer::start_with(router, server_options).await?;
+        let _ = shared.base_url.set(server.base_url());
+        Ok(Sandbox { server, shared })
+    }
+
+    /// `http://127.0.0.1:PORT`, the base URL clients send to.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// A client authenticated with the sandbox's Account SID and Auth Token and pointed at it.
+    pub fn client(&self) -> Client {
+        self.client_builder()
+            .build()
+            .expect("the sandbox's own credentials and loopback URL are valid")
+    }
+
+    /// A client builder with the sandbox's Account SID, Auth Token and base URL set, for callers
+    /// who want other timeouts or retries (or [`ClientBuilder::api_key`] with
+    /// [`api_key_sid`](Self::api_key_sid) and [`api_key_secret`](Self::api_key_secret)).
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .account(self.shared.account_sid.clone(), self.auth_token())
+            .base_url(self.server.base_url())
+    }
+
+    /// The sandbox's Account SID (fresh for each sandbox).
+    pub fn account_sid(&self) -> &str {
+        &self.shared.account_sid
+    }
+
+    /// The sandbox's Auth Token.
+    pub fn auth_token(&self) -> SecretString {
+        SecretString::from(self.shared.auth_token.clone())
+    }
+
+    /// The SID of the API key the sandbox also accepts.
+    pub fn api_key_sid(&self) -> &str {
+        &self.shared.api_key_sid
+    }
+
+    /// That API key's secret.
+    pub fn api_key_secret(&self) -> SecretString {
+        SecretString::from(self.shared.api_key_secret.clone())
+    }
+
+    /// The SID of the subaccount every sandbox starts with (a SIM may move to it while `new`).
+    pub fn subaccount_sid(&self) -> String {
+        lock(&self.shared.subaccounts)[0].clone()
+    }
+
+    /// Adds a subaccount and returns its SID.
+    pub fn add_subaccount(&self) -> String {
+        let sid = random_sid("AC");
+        lock(&self.shared.subaccounts).push(sid.clone());
+        sid
+    }
+
+    /// Adds a fleet with this unique name and returns its SID (`HF…`).
+    ///
+    /// # Panics
+    /// If another fleet has that unique name.
+    pub fn seed_fleet(&self, unique_name: impl Into<String>) -> String {
+        let unique_name = unique_name.into();
+        let mut reg = lock(&self.shared.registry);
+        assert!(
+            !reg.fleets.values().any(|f| f.unique_name == unique_name),
+            "a fleet named {unique_name:?} is already seeded"
+        );
+        let sid = random_sid("HF");
+        reg.fleets.insert(
+            sid.clone(),
+            SandboxFleet {
+                sid: sid.clone(),
+                unique_name,
+            },
+        );
+        sid
+    }
+
+    /// Adds a SIM and returns its SID.
+    ///
+    /// # Panics
+    /// On a seed Twilio could not hold: a malformed or taken SID, a taken unique name, a
+    /// `scheduled` status, an unknown fleet or account.
+    pub fn seed_sim(&self, seed: SimSeed) -> String {
+        let sid = seed.sid.unwrap_or_else(|| random_sid("HS"));
+        assert!(is_sid(&sid, "HS"), "{sid:?} is not HS + 32 hex digits");
+        let status = seed.status.unwrap_or(SimStatus::New);
+        assert!(
+            status != SimStatus::Scheduled,
+            "seed a settled status; send an update to get a scheduled SIM"
+        );
+        let account_sid = seed
+            .account_sid
+            .unwrap_or_else(|| self.shared.account_sid.clone());
+        assert!(
+            self.shared.knows_account(&account_sid),
+            "{account_sid:?} is neither the sandbox's account nor one of its subaccounts"
+        );
+        let mut reg = lock(&self.shared.registry);
+        assert!(!reg.sims.contains_key(&sid), "{sid} is already seeded");
+        if let Some(name) = &seed.unique_name {
+            assert!(
+                reg.name_owner(name).is_none(),
+                "a SIM named {name:?} is already seeded"
+            );
+        }
+        let fleet_sid = seed.fleet.map(|f| match reg.fleet(&f) {
+            Some(fleet) => fleet.sid.clone(),
+            None => panic!("no fleet {f:?} is seeded"),
+        });
+        let now = Utc::now();
+        let sim = SandboxSim {
+            sid: sid.clone(),
+            unique_name: seed.unique_name,
+            account_sid,
+            iccid: seed.iccid.unwrap_or_else(random_iccid),
+            status,
+            fleet_sid,
+            date_created: now,
+            date_updated: now,
+            scheduled: None,
+        };
+        reg.insert(sim);
+        sid
+    }
+
+    /// A SIM by SID or unique name, as the sandbox holds it now.
+    pub fn sim(&self, id: &str) -> Option<SandboxSim> {
+        let reg = lock(&self.shared.registry);
+        reg.resolve(id).map(|r| r.sim.clone())
+    }
+
+    /// Every SIM, in the order they were seeded.
+    pub fn sims(&self) -> Vec<SandboxSim> {
+        lock(&self.shared.registry)
+            .ordered()
+            .into_iter()
+            .map(|r| r.sim.clone())
+            .collect()
+    }
+
+    /// Every fleet, in no particular order.
+    pub fn fleets(&self) -> Vec<SandboxFleet> {
+        lock(&self.shared.registry)
+            .fleets
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.server.requests()
+    }
+
+    /// Every call made to a `CallbackUrl` so far, in order.
+    pub fn callbacks(&self) -> Vec<CallbackCall> {
+        lock(&self.shared.callbacks).clone()
+    }
+
+    /// The server under the sandbox: fault injection, rate limit, request log, counters.
+    pub fn server(&self) -> &SandboxServer {
+        &self.server
+    }
+
+    /// Sets how long later scheduled changes take to land (`None`: they wait for
+    /// [`complete_scheduled`](Self::complete_scheduled)). Changes already scheduled keep
+    /// their timing.
+    pub fn set_schedule_delay(&self, delay: Option<Duration>) {
+        *lock(&self.shared.schedule_delay) = delay;
+    }
+
+    /// Applies every scheduled change now, calls their callbacks, and returns how many there
+    /// were.
+    pub async fn complete_scheduled(&self) -> usize {
+        let pending: Vec<(String, u64)> = lock(&self.shared.registry)
+            .sims
+            .values()
+            .filter(|r| r.sim.scheduled.is_some())
+            .map(|r| (r.sim.sid.clone(), r.change))
+            .collect();
+        let mut done = 0;
+        for (sid, change) in pending {
+            if finish(&self.shared, &sid, change).await {
+                done += 1;
+            }
+        }
+        done
+    }
+
+    /// Waits until every change scheduled with a delay has landed and its callback has been
+    /// answered (changes held for [`complete_scheduled`](Self::complete_scheduled) are not
+    /// waited for).
+    pub async fn settled(&self) {
+        let mut busy = self.shared.busy.subscribe();
+        let _ = busy.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// What the handlers and the test-facing methods share.
+struct Shared {
+    base_url: OnceLock<String>,
+    account_sid: String,
+    auth_token: String,
+    api_key_sid: String,
+    api_key_secret: String,
+    subaccounts: Mutex<Vec<String>>,
+    /// One lock over SIMs and fleets: a unique-name check and the update it guards must be one
+    /// step, which a per-record store cannot give.
+    registry: Mutex<Registry>,
+    schedule_delay: Mutex<Option<Duration>>,
+    change_ids: AtomicU64,
+    callbacks: Mutex<Vec<CallbackCall>>,
+    /// Timed changes and callbacks in flight.
+    busy: watch::Sender<usize>,
+}
+
+impl Shared {
+    fn base(&self) -> &str {
+        self.base_url.get().map(String::as_str).unwrap_or_default()
+    }
+
+    fn knows_account(&self, sid: &str) -> bool {
+        sid == self.account_sid || lock(&self.subaccounts).iter().any(|s| s == sid)
+    }
+
+    fn authenticated(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return false;
+        }
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+            return false;
+        };
+        let Ok(pair) = String::from_utf8(decoded) else {
+            return false;
+        };
+        let Some((user, secret)) = pair.split_once(':') else {
+            return false;
+        };
+        (user == self.account_sid && secret == self.auth_token)
+            || (user == self.api_key_sid && secret == self.api_key_secret)
+    }
+
+    fn busy(&self, delta: isize) {
+        self.busy
+            .send_modify(|n| *n = n.saturating_add_signed(delta));
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    sims: HashMap<String, Record>,
+    fleets: HashMap<String, SandboxFleet>,
+    next_seq: u64,
+}
+
+struct Record {
+    sim: SandboxSim,
+    /// Creation order, for lists and page tokens.
+    seq: u64,
+    /// Which scheduled change is pending, so a timer never applies a later one.
+    change: u64,
+}
+
+impl Registry {
+    fn insert(&mut self, sim: SandboxSim) {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.sims.insert(
+            sim.sid.clone(),
+            Record {
+                sim,
+                seq,
+                change: 0,
+            },
+        );
+    }
+
+    /// A SIM by SID, else by unique name.
+    fn resolve(&self, id: &str) -> Option<&Record> {
+        self.sims.get(id).or_else(|| {
+            self.sims
+                .values()
+                .find(|r| r.sim.unique_name.as_deref() == Some(id))
+        })
+    }
+
+    fn name_owner(&self, name: &str) -> Option<&str> {
+        self.sims
+            .values()
+            .find(|r| r.sim.unique_name.as_deref() == Some(name))
+            .map(|r| r.sim.sid.as_str())
+    }
+
+    /// A fleet by SID, else by unique name.
+    fn fleet(&self, id: &str) -> Option<&SandboxFleet> {
+        self.fleets
+            .get(id)
+            .or_else(|| self.fleets.values().find(|f| f.unique_name == id))
+    }
+
+    fn ordered(&self) -> Vec<&Record> {
+        let mut all: Vec<&Record> = self.sims.values().collect();
+        all.sort_by_key(|r| r.seq);
+        all
+    }
+}
+
+// ---- answers ----------------------------------------------------------------------------------
+
+/// Twilio's error body.
+fn twilio_error(status: u16, code: u32, message: &str) -> Response<Body> {
+    json_response(
+        status,
+        &json!({
+            "code": code,
+            "message": message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+            "status": status,
+        }),
+    )
+}
+
+fn bad_request(message: &str) -> Response<Body> {
+    twilio_error(400, 20001, message)
+}
+
+fn not_found(resource: &str) -> Response<Body> {
+    twilio_error(
+        404,
+        20404,
+        &format!("The requested resource {resource} was not found"),
+    )
+}
+
+fn unauthorized() -> Response<Body> {
+    let mut r = twilio_error(401, 20003, "Authenticate");
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Twilio API\""),
+    );
+    r
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut r = twilio_error(405, 20004, "Method not allowed");
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+/// Twilio's 429, with the wait the rate limiter suggests.
+fn too_many_requests(wait: Option<Duration>) -> Response<Body> {
+    let mut r = twilio_error(429, 20429, "Too Many Requests");
+    if let Some(wait) = wait {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    r
+}
+
+fn timestamp(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The Sim resource as Twilio returns it.
+fn sim_json(base: &str, sim: &SandboxSim) -> Value {
+    let url = format!("{base}/v1/Sims/{}", sim.sid);
+    json!({
+        "sid": sim.sid,
+        "unique_name": sim.unique_name,
+        "account_sid": sim.account_sid,
+        "iccid": sim.iccid,
+        "status": sim.status.as_str(),
+        "fleet_sid": sim.fleet_sid,
+        "date_created": timestamp(&sim.date_created),
+        "date_updated": timestamp(&sim.date_updated),
+        "url": url,
+        "links": {
+            "billing_periods": format!("{url}/BillingPeriods"),
+            "sim_ip_addresses": format!("{url}/IpAddresses"),
+        },
+    })
+}
+
+// ---- routing ----------------------------------------------------------------------------------
+
+async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if !shared.authenticated(&parts.headers) {
+        return unauthorized();
+    }
+    let path = parts.uri.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v1", "Sims"] => match parts.method {
+            Method::GET => list(&shared, parts.uri.query().unwrap_or_default()),
+            _ => method_not_allowed("GET"),
+        },
+        ["v1", "Sims", raw] => {
+            let Ok(id) = percent_encoding::percent_decode_str(raw).decode_utf8() else {
+                return not_found(&format!("/Sims/{raw}"));
+            };
+            match parts.method {
+                Method::GET => fetch(&shared, &id),
+                Method::POST => {
+                    let Ok(body) = to_bytes(body, BODY_LIMIT).await else {
+                        return bad_request("The request body is too large");
+                    };
+                    update(&shared, &id, &parts.headers, &body)
+                }
+                _ => method_not_allowed("GET, POST"),
+            }
+        }
+        _ => not_found(path.strip_prefix("/v1").unwrap_or(path)),
+    }
+}
+
+fn fetch(shared: &Shared, id: &str) -> Response<Body> {
+    let reg = lock(&shared.registry);
+    match reg.resolve(id) {
+        Some(r) => json_response(200, &sim_json(shared.base(), &r.sim)),
+        None => not_found(&format!("/Sims/{id}")),
+    }
+}
+
+/// Name/value pairs, each name known and given at most once; otherwise what is wrong.
+fn pairs(raw: &[u8], known: &[&str]) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw) {
+        if !known.contains(&k.as_ref()) {
+            return Err(format!("Unknown parameter {k}"));
+        }
+        if out.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(format!("Parameter {k} was given more than once"));
+        }
+    }
+    Ok(out)
+}
+
+fn list(shared: &Shared, query: &str) -> Response<Body> {
+    let params = match pairs(query.as_bytes(), &LIST_PARAMS) {
+        Ok(p) => p,
+        Err(message) => return bad_request(&message),
+    };
+    let status = match params.get("Status") {
+        Some(s) => match SimStatus::parse(s) {
+            Some(s) => Some(s),
+            None => {
+                return bad_request(&format!(
+                    "Invalid Status {s:?}: must be new, ready, active, inactive or scheduled"
+                ));
+            }
+        },
+        None => None,
+    };
+    let page_size = match params.get("PageSize") {
+        Some(n) => match n.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => return bad_request("Invalid PageSize."),
+        },
+        None => DEFAULT_PAGE_SIZE,
+    };
+    let page = match params.get("Page") {
+        Some(n) => match n.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => return bad_request("Invalid Page."),
+        },
+        None => 0,
+    };
+
+    let reg = lock(&shared.registry);
+    let fleet_sid = params
+        .get("Fleet")
+        .map(|f| reg.fleet(f).map(|fl| fl.sid.clone()));
+    let matching: Vec<&Record> = reg
+        .ordered()
+        .into_iter()
+        .filter(|r| status.is_none_or(|s| r.sim.status == s))
+        .filter(|r| match &fleet_sid {
+            None => true,
+            Some(wanted) => wanted.is_some() && r.sim.fleet_sid == *wanted,
+        })
+        .filter(|r| params.get("Iccid").is_none_or(|i| r.sim.iccid == *i))
+        .collect();
+
+    // A token names the SIM a page starts after (`PA`) or ends before (`PB`), so pages stay
+    // stable while SIMs are added.
+    let start = match params.get("PageToken") {
+        None => page.saturating_mul(page_size),
+        Some(token) => {
+            let anchor = token
+                .get(..2)
+                .and_then(|kind| reg.sims.get(&token[2..]).map(|r| (kind, r.seq)));
+            match anchor {
+                Some(("PA", seq)) => matching.partition_point(|r| r.seq <= seq),
+                Some(("PB", seq)) => matching
+                    .partition_point(|r| r.seq < seq)
+                    .saturating_sub(page_size),
+                _ => return bad_request("Invalid PageToken."),
+            }
+        }
+    };
+    let start = start.min(matching.len());
+    let end = (start + page_size).min(matching.len());
+    let on_page = &matching[start..end];
+
+    let base = shared.base();
+    let page_url = |page: usize, token: Option<String>| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for name in ["Status", "Fleet", "Iccid"] {
+            if let Some(v) = params.get(name) {
+                q.append_pair(name, v);
+            }
+        }
+        q.append_pair("PageSize", &page_size.to_string());
+        q.append_pair("Page", &page.to_string());
+        if let Some(t) = token {
+            q.append_pair("PageToken", &t);
+        }
+        format!("{base}/v1/Sims?{}", q.finish())
+    };
+    let next = match on_page.last() {
+        Some(last) if end < matching.len() => {
+            Value::String(page_url(page + 1, Some(format!("PA{}", last.sim.sid))))
+        }
+        _ => Value::Null,
+    };
+    let previous = match on_page.first() {
+        Some(first) if start > 0 => Value::String(page_url(
+            page.saturating_sub(1),
+            Some(format!("PB{}", first.sim.sid)),
+        )),
+        _ => Value::Null,
+    };
+    let sims: Vec<Value> = on_page.iter().map(|r| sim_json(base, &r.sim)).collect();
+    json_response(
+        200,
+        &json!({
+            "sims": sims,
+            "meta": {
+                "first_page_url": page_url(0, None),
+                "key": "sims",
+                "next_page_url": next,
+                "page": page,
+                "page_size": page_size,
+                "previous_page_url": previous,
+                "url": page_url(page, params.get("PageToken").cloned()),
+            },
+        }),
+    )
+}
+
+fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s.as_bytes()[2..].iter().all(u8::is_ascii_hexdigit)
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+fn update(shared: &Arc<Shared>, id: &str, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    if !body.is_empty() && !is_form(headers) {
+        return twilio_error(
+            415,
+            20415,
+            "Unsupported Media Type: send application/x-www-form-urlencoded",
+        );
+    }
+    let mut reg = lock(&shared.registry);
+    let Some(record) = reg.resolve(id) else {
+        return not_found(&format!("/Sims/{id}"));
+    };
+    let sid = record.sim.sid.clone();
+    let current = record.sim.status;
+    let params = match pairs(body, &UPDATE_PARAMS) {
+        Ok(p) => p,
+        Err(message) => return bad_request(&message),
+    };
+
+    // Each value on its own.
+    let status = match params.get("Status").map(String::as_str) {
+        None => None,
+        Some(s @ ("ready" | "active" | "inactive")) => SimStatus::parse(s),
+        Some(s) => {
+            return bad_request(&format!(
+                "Invalid Status {s:?}: must be ready, active or inactive"
+            ));
+        }
+    };
+    let fleet_sid = match params.get("Fleet") {
+        None => None,
+        Some(f) => match reg.fleet(f) {
+            Some(fleet) => Some(fleet.sid.clone()),
+            None => return bad_request(&format!("Invalid Fleet {f:?}: no such fleet")),
+        },
+    };
+    let callback_url = match params.get("CallbackUrl") {
+        None => None,
+        Some(u) => match Url::parse(u) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                Some(u.clone())
+            }
+            _ => {
+                return bad_request(&format!(
+                    "Invalid CallbackUrl {u:?}: must be an absolute http or https URL"
+                ));
+            }
+        },
+    };
+    let callback_method = match params.get("CallbackMethod").map(String::as_str) {
+        None => "POST",
+        Some(m @ ("GET" | "POST")) => m,
+        Some(m) => {
+            return bad_request(&format!(
+                "Invalid CallbackMethod {m:?}: must be GET or POST"
+            ));
+        }
+    };
+    let account_sid = match params.get("AccountSid") {
+        None => None,
+        Some(a) if !is_sid(a, "AC") => {
+            return bad_request(&format!(
+                "Invalid AccountSid {a:?}: must be AC followed by 32 hex digits"
+            ));
+        }
+        Some(a) if !shared.knows_account(a) => {
+            return bad_request(&format!(
+                "Invalid AccountSid {a}: must be the requesting account or one of its subaccounts"
+            ));
+        }
+        Some(a) => Some(a.clone()),
+    };
+    let unique_name = match params.get("UniqueName") {
+        None => None,
+        Some(n) if n.is_empty() => Some(None),
+        Some(n) => match reg.name_owner(n) {
+            Some(owner) if owner != sid => {
+                return bad_request(&format!("UniqueName {n:?} is already used by another Sim"));
+            }
+            _ => Some(Some(n.clone())),
+        },
+    };
+
+    // Against the SIM's state.
+    if account_sid.is_some() && current != SimStatus::New {
+        return bad_request(&format!(
+            "AccountSid can only be changed while the Sim's status is new (it is {current})"
+        ));
+    }
+    if let Some(to) = status {
+        if !current.can_become(to) {
+            return twilio_error(
+                400,
+                83010,
+                &format!("The Sim's status cannot change from {current} to {to}"),
+            );
+        }
+    }
+    if fleet_sid.is_some() && current == SimStatus::Scheduled {
+        return twilio_error(
+            400,
+            83009,
+            "The Sim's Fleet cannot be updated while its status is scheduled",
+        );
+    }
+
+    // Apply: names and accounts at once, status and fleet later.
+    let Some(record) = reg.sims.get_mut(&sid) else {
+        return not_found(&format!("/Sims/{id}"));
+    };
+    let sim = &mut record.sim;
+    let now = Utc::now();
+    if let Some(name) = unique_name {
+        sim.unique_name = name;
+    }
+    if let Some(account) = account_sid {
+        sim.account_sid = account;
+    }
+    sim.date_updated = now;
+    let scheduled = status.is_some() || fleet_sid.is_some();
+    if scheduled {
+        let change = shared.change_ids.fetch_add(1, Ordering::Relaxed);
+        sim.scheduled = Some(ScheduledChange {
+            status: status.unwrap_or(current),
+            fleet_sid: fleet_sid.or_else(|| sim.fleet_sid.clone()),
+            callback: callback_url.map(|url| CallbackTarget {
+                url,
+                method: callback_method.to_owned(),
+            }),
+        });
+        sim.status = SimStatus::Scheduled;
+        record.change = change;
+        if let Some(delay) = *lock(&shared.schedule_delay) {
+            shared.busy(1);
+            let shared = shared.clone();
+            let sid = sid.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                finish(&shared, &sid, change).await;
+                shared.busy(-1);
+            });
+        }
+    }
+    let body = sim_json(shared.base(), &record.sim);
+    json_response(if scheduled { 202 } else { 200 }, &body)
+}
+
+/// Applies the scheduled change `change` of SIM `sid`, if it is still pending, then calls its
+/// callback. Returns whether it applied anything.
+async fn finish(shared: &Shared, sid: &str, change: u64) -> bool {
+    let (callback, params) = {
+        let mut reg = lock(&shared.registry);
+        let Some(record) = reg.sims.get_mut(sid) else {
+            return false;
+        };
+        if record.change != change {
+            return false;
+        }
+        let Some(pending) = record.sim.scheduled.take() else {
+            return false;
+        };
+        let sim = &mut record.sim;
+        sim.status = pending.status;
+        sim.fleet_sid = pending.fleet_sid;
+        sim.date_updated = Utc::now();
+        let mut params = vec![
+            ("AccountSid".to_owned(), sim.account_sid.clone()),
+            ("SimSid".to_owned(), sim.sid.clone()),
+        ];
+        if let Some(name) = &sim.unique_name {
+            params.push(("SimUniqueName".to_owned(), name.clone()));
+        }
+        params.push(("Iccid".to_owned(), sim.iccid.clone()));
+        params.push(("Status".to_owned(), sim.status.as_str().to_owned()));
+        if let Some(fleet) = &sim.fleet_sid {
+            params.push(("FleetSid".to_owned(), fleet.clone()));
+        }
+        params.push(("DateUpdated".to_owned(), timestamp(&sim.date_updated)));
+        (pending.callback, params)
+    };
+    if let Some(target) = callback {
+        let call = call_back(target, params).await;
+        lock(&shared.callbacks).push(call);
+    }
+    true
+}
+
+/// Calls a callback URL once through the shared transport (https, or http to loopback only).
+async fn call_back(target: CallbackTarget, params: Vec<(String, String)>) -> CallbackCall {
+    let mut call = CallbackCall {
+        url: target.url,
+        method: target.method,
+        params,
+        status: None,
+        error: None,
+    };
+    let url = match Url::parse(&call.url) {
+        Ok(u) => u,
+        Err(e) => {
+            call.error = Some(format!("not a URL: {e}"));
+            return call;
+        }
+    };
+    // The transport's base URL takes no path or query: build it on the origin and send to the
+    // whole URL.
+    let transport = Transport::builder(crate::PROVIDER, url.origin().ascii_serialization())
+        .retry(RetryPolicy::none())
+        .timeout(CALLBACK_TIMEOUT)
+        .user_agent("TwilioProxy/1.1")
+        .build();
+    let transport = match transport {
+        Ok(t) => t,
+        Err(e) => {
+            call.error = Some(format!("not called: {e}"));
+            return call;
+        }
+    };
+    let pairs = call.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    let request = if call.method == "GET" {
+        HttpRequest::new(HttpMethod::GET, url).query(pairs)
+    } else {
+        HttpRequest::new(HttpMethod::POST, url).form(pairs)
+    };
+    match transport.send(&request).await {
+        Ok(r) => call.status = Some(r.status()),
+        Err(e) => match e.status() {
+            Some(s) => call.status = Some(s),
+            None => call.error = Some(e.to_string()),
+        },
+    }
+    call
+}
+
+// ---- identifiers --------------------------------------------------------------------------------
+
+fn random_hex(n: usize) -> String {
+    (0..n)
+        .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+fn random_sid(prefix: &str) -> String {
+    format!("{prefix}{}", random_hex(32))
+}
+
+/// A Super SIM-like ICCID (`89883070000…`, 20 digits) with a valid Luhn check digit.
+fn random_iccid() -> String {
+    let mut digits = String::from("898830700");
+    while digits.len() < 19 {
+        digits.push(char::from(b'0' + fastrand::u8(0..10)));
+    }
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let twice = d * 2;
+                if twice > 9 { twice - 9 } else { twice }
+            } else {
+                d
+            }
+        })
+        .sum();
+    digits.push(char::from(b'0' + ((10 - sum % 10) % 10) as u8));
+    digits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_table_is_twilio_s() {
+        use SimStatus::*;
+        let all = [New, Ready, Active, Inactive, Scheduled];
+        let allowed = [
+            (New, Ready),
+            (New, Active),
+            (New, Inactive),
+            (Ready, Active),
+            (Ready, Inactive),
+            (Active, Inactive),
+            (Inactive, Active),
+        ];
+        for from in all {
+            for to in all {
+                assert_eq!(
+                    from.can_become(to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+            assert_eq!(SimStatus::parse(from.as_str()), Some(from));
+        }
+        assert_eq!(SimStatus::parse("Active"), None);
+    }
+
+    #[test]
+    fn generated_identifiers_are_well_formed() {
+        for _ in 0..50 {
+            assert!(is_sid(&random_sid("HS"), "HS"));
+            let iccid = random_iccid();
+            assert_eq!(iccid.len(), 20);
+            assert!(simcore::Iccid::parse(&iccid).unwrap().luhn_ok(), "{iccid}");
+        }
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        let r = too_many_requests(Some(Duration::from_millis(1500)));
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        let r = too_many_requests(Some(Duration::from_millis(10)));
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let r = too_many_requests(None);
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+    }
+}
