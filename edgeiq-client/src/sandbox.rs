@@ -50,10 +50,10 @@
 //! | `POST /user/authenticate` | a JSON object body with string `email` and `password` | 400 |
 //! | | `token_expiry`, when present, an RFC 3339 time in the future and at most one week ahead | 400 |
 //! | | `email` (any case) and `password` are a user's ([`Sandbox::user`], [`Sandbox::seed_user`]) | 401 `{"message": "Unauthorized"}` |
-//! | | | 200: the user's record with `session_token` and `session_expires_at`; the session lasts until `token_expiry`, else 4 hours ([`Options::session_lifetime`]); an expired session answers 401 |
+//! | | | 200: the user's record with `session_token` and `session_expires_at`; the session lasts until `token_expiry`, else 4 hours ([`SandboxOptions::session_lifetime`]); an expired session answers 401 |
 //! | another method on these paths | | 405 `{"message": "Method Not Allowed"}` |
 //! | any other path | | 404 `{"message": "Not Found"}` |
-//! | any, over the rate limit ([`Options::rate_limit`], [`SandboxServer::set_rate_limit`]) | | 429 `{"message": "Too Many Requests"}`, without `Retry-After` (EdgeIQ documents none) |
+//! | any, over the rate limit ([`SandboxOptions::rate_limit`], [`SandboxServer::set_rate_limit`]) | | 429 `{"message": "Too Many Requests"}`, without `Retry-After` (EdgeIQ documents none) |
 //!
 //! Checks apply in the order of the table: credentials, id, body, existence, then the merged
 //! record. A refused update lists every broken rule at once.
@@ -78,7 +78,8 @@ use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
 use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
 use simcore::sandbox::{
-    RateLimit, RecordedRequest, SandboxOptions, SandboxServer, Store, json_response, lock,
+    RateLimit, RecordedRequest, SandboxOptions as ServerOptions, SandboxServer, Store,
+    json_response, lock,
 };
 
 use crate::client::{Client, ClientBuilder};
@@ -107,21 +108,26 @@ const WRITABLE: &[&str] = &[
     "sim_metadata",
 ];
 
-/// Options for [`Sandbox::start_with`].
+/// How the sandbox starts ([`Sandbox::start_with`]).
 #[derive(Debug, Clone)]
-pub struct Options {
-    /// A rate limit from the start (none by default; [`SandboxServer::set_rate_limit`] changes
-    /// it later). The 429 never carries `Retry-After`, whatever `retry_after` says.
-    pub rate_limit: Option<RateLimit>,
-    /// How long a session lasts when the login names no `token_expiry` (default 4 hours).
+pub struct SandboxOptions {
+    /// How long a session lasts when the login names no `token_expiry`. Default
+    /// [`DEFAULT_SESSION`]; make it short to test logging in again.
     pub session_lifetime: Duration,
+    /// A rate limit from the start (none by default); see also
+    /// [`SandboxServer::set_rate_limit`]. The 429 never carries `Retry-After`, whatever
+    /// `retry_after` says.
+    pub rate_limit: Option<RateLimit>,
+    /// Whether to keep the request log (on by default; benchmarks turn it off).
+    pub record: bool,
 }
 
-impl Default for Options {
+impl Default for SandboxOptions {
     fn default() -> Self {
         Self {
-            rate_limit: None,
             session_lifetime: DEFAULT_SESSION,
+            rate_limit: None,
+            record: true,
         }
     }
 }
@@ -257,13 +263,14 @@ impl fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Starts a sandbox with default [`Options`]: fresh credentials, no SIMs, no rate limit.
+    /// Starts a sandbox with default [`SandboxOptions`]: fresh credentials, no SIMs, no rate
+    /// limit.
     pub async fn start() -> std::io::Result<Sandbox> {
-        Self::start_with(Options::default()).await
+        Self::start_with(SandboxOptions::default()).await
     }
 
     /// Starts a sandbox with options.
-    pub async fn start_with(options: Options) -> std::io::Result<Sandbox> {
+    pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
         let user = new_user("sandbox@example.com", &hex(20));
         let state = Arc::new(State {
             sims: Store::new(),
@@ -281,12 +288,12 @@ impl Sandbox {
         });
         let server = SandboxServer::start_with(
             router,
-            SandboxOptions {
+            ServerOptions {
                 rate_limit: options.rate_limit,
                 throttle: Arc::new(|_wait| {
                     json_response(429, &json!({"message": "Too Many Requests"}))
                 }),
-                ..SandboxOptions::default()
+                record: options.record,
             },
         )
         .await?;
@@ -398,6 +405,11 @@ impl Sandbox {
     /// The stored record `id` (any case), exactly as `GET /sims/{id}` would answer it.
     pub fn sim(&self, id: &str) -> Option<Value> {
         self.state.sims.get(&id.to_lowercase())
+    }
+
+    /// Every stored record, in no particular order.
+    pub fn sims(&self) -> Vec<Value> {
+        self.state.sims.values()
     }
 
     /// Every request received so far, in order.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use edgeiq_client::sandbox::{Options, Sandbox, SimSeed};
+use edgeiq_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
 use edgeiq_client::{Client, SimRecord};
 use serde_json::{Map, Value, json};
 use simcore::http::{Auth, Method, Transport};
@@ -791,13 +791,13 @@ async fn the_common_interface_drives_the_sandbox() {
 
 #[tokio::test]
 async fn rate_limit_and_faults() {
-    let sandbox = Sandbox::start_with(Options {
+    let sandbox = Sandbox::start_with(SandboxOptions {
         rate_limit: Some(RateLimit {
             per_second: 0.01,
             burst: 2,
             retry_after: true,
         }),
-        ..Options::default()
+        ..SandboxOptions::default()
     })
     .await
     .unwrap();
@@ -838,4 +838,28 @@ async fn rate_limit_and_faults() {
     let shown = format!("{sandbox:?}");
     assert!(!shown.contains(sandbox.api_token()), "{shown}");
     assert!(!shown.contains(&sandbox.user().password), "{shown}");
+}
+
+#[tokio::test]
+async fn sessions_end_after_the_configured_lifetime() {
+    let sandbox = Sandbox::start_with(SandboxOptions {
+        session_lifetime: Duration::from_millis(300),
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let id = sandbox.seed_sim(SimSeed::new());
+    sandbox.seed_sim(SimSeed::new().status("active"));
+    assert_eq!(sandbox.sims().len(), 2);
+    let user = sandbox.user().clone();
+    let client = sandbox
+        .client_builder()
+        .retry(RetryPolicy::none())
+        .login(&user.email, user.password.clone(), None)
+        .await
+        .unwrap();
+    assert!(client.get_sim(&id).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let err = client.get_sim(&id).await.unwrap_err();
+    assert_eq!(api(&err), (401, None, "Unauthorized"));
 }
