@@ -55,7 +55,7 @@
 //! | any other path | | 404 `{"message": "Not Found"}` |
 //! | any, over the rate limit ([`SandboxOptions::rate_limit`], [`SandboxServer::set_rate_limit`]) | | 429 `{"message": "Too Many Requests"}`, without `Retry-After` (EdgeIQ documents none) |
 //!
-//! Checks apply in the order of the table: credentials, id, body, existence, then the merged
+//! Checks apply in this order: the method (405), credentials, id, body, existence, then the merged
 //! record. A refused update lists every broken rule at once.
 //!
 //! # Choices where EdgeIQ's documentation is silent
