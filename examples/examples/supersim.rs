@@ -1,0 +1,280 @@
+//! Twilio Super SIM: a SIM fetched, activated, renamed and refused, with the typed outcomes of
+//! Twilio's asynchronous updates, against Twilio or a local sandbox.
+//!
+//! Run: `cargo run --example supersim`
+//!
+//! With no Twilio credentials in the environment it starts the local sandbox (no account, no
+//! network, no charges), seeds a SIM and walks it through the native API: fetch, updates built
+//! with the builder, `202 scheduled` then the final status and the callback, a refusal given
+//! before sending, and an error Twilio sends back.
+//!
+//! To use Twilio itself, set:
+//! - `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`, or `TWILIO_API_KEY` and `TWILIO_API_SECRET`;
+//! - `SUPERSIM_EXAMPLE_SIM`: the SID (`HS…`) or unique name of a Super SIM to read;
+//! - `SUPERSIM_EXAMPLE_WRITE=1` (optional): also send one harmless update, the SIM's unique name
+//!   set to the name it already has. Without it the example only reads, and shows the status
+//!   change it would send without sending it.
+
+use std::error::Error;
+
+use sim_examples::heading;
+use simcore::sandbox::axum::Router;
+use simcore::sandbox::{SandboxServer, empty_response};
+use supersim_client::client::{ENV_ACCOUNT_SID, ENV_API_KEY};
+use supersim_client::sandbox::{Sandbox, SimSeed};
+use supersim_client::{
+    CallbackMethod, Client, ErrorCode, SettableStatus, Sim, Status, UpdateOutcome,
+};
+
+/// The SIM to read when running against Twilio.
+const SIM_ENV: &str = "SUPERSIM_EXAMPLE_SIM";
+/// Set to `1` to let the example send an update to that SIM.
+const WRITE_ENV: &str = "SUPERSIM_EXAMPLE_WRITE";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set(ENV_ACCOUNT_SID) || set(ENV_API_KEY) {
+        println!(
+            "using Twilio at {} (Twilio credentials are set)",
+            supersim_client::DEFAULT_BASE_URL
+        );
+        with_twilio().await?;
+    } else {
+        println!(
+            "using the local sandbox (set {ENV_ACCOUNT_SID} and TWILIO_AUTH_TOKEN, and {SIM_ENV}, to use Twilio)"
+        );
+        with_sandbox().await?;
+    }
+    println!("\nsupersim example: done");
+    Ok(())
+}
+
+/// Reads a real SIM; writes only when asked to, and then only its own unique name back.
+async fn with_twilio() -> Result<(), Box<dyn Error>> {
+    let client = Client::from_env()?;
+    let id = std::env::var(SIM_ENV)
+        .map_err(|_| format!("set {SIM_ENV} to the SID or unique name of a Super SIM to read"))?;
+
+    heading("Fetch");
+    let sim = client.fetch_sim(&id).await?;
+    show(&sim);
+
+    heading("The first page of the account's SIMs in the same status");
+    let mut list = client.list_sims().page_size(5);
+    if let Some(status) = sim.status.clone() {
+        list = list.status(status);
+    }
+    let page = list.first_page().await?;
+    for s in &page.sims {
+        show(s);
+    }
+    println!("more pages: {}", page.next_page_url().is_some());
+
+    heading("A status change, checked against the SIM's status (not sent)");
+    let target = match sim.status {
+        Some(Status::Active) => SettableStatus::Inactive,
+        _ => SettableStatus::Active,
+    };
+    match client
+        .update_sim(&id)
+        .status(target)
+        .current(&sim)
+        .request()
+    {
+        Ok(request) => println!(
+            "would send POST /v1/Sims/{id} with {:?}",
+            request.form_pairs()
+        ),
+        Err(e) => println!("the client refuses it: {e}"),
+    }
+
+    heading("A harmless update");
+    let Some(name) = sim.unique_name.clone().filter(|n| !n.is_empty()) else {
+        println!("the SIM has no unique name to send back; nothing sent");
+        return Ok(());
+    };
+    let update = client.update_sim(&id).unique_name(&name);
+    println!(
+        "POST /v1/Sims/{id} with {:?}",
+        update.request()?.form_pairs()
+    );
+    if std::env::var(WRITE_ENV).as_deref() == Ok("1") {
+        let outcome = update.send().await?;
+        describe(&outcome);
+    } else {
+        println!("not sent: set {WRITE_ENV}=1 to send it");
+    }
+    Ok(())
+}
+
+/// The native API against the local sandbox.
+async fn with_sandbox() -> Result<(), Box<dyn Error>> {
+    let sandbox = Sandbox::start().await?;
+    println!("sandbox listening at {}", sandbox.base_url());
+    sandbox.seed_fleet("Field units");
+    let sid = sandbox.seed_sim(
+        SimSeed::new()
+            .unique_name("pump-7")
+            .iccid("89883070000123456789"),
+    );
+    // Twilio calls a callback URL when a scheduled update has finished: a small local receiver
+    // stands in for your service.
+    let receiver =
+        SandboxServer::start(Router::new().fallback(|| async { empty_response(204) })).await?;
+    let client = sandbox.client();
+
+    heading("Fetch, by unique name");
+    let sim = client.fetch_sim("pump-7").await?;
+    show(&sim);
+
+    heading("Activate into a fleet, with a callback");
+    let update = client
+        .update_sim("pump-7")
+        .status(SettableStatus::Active)
+        .fleet("Field units")
+        .callback_url(format!("{}/sim-done", receiver.base_url()))
+        .current(&sim);
+    println!(
+        "POST /v1/Sims/pump-7 with {:?}",
+        update.request()?.form_pairs()
+    );
+    let outcome = update.send().await?;
+    describe(&outcome);
+    sandbox.settled().await;
+    let active = client.fetch_sim(&sid).await?;
+    print!("a moment later: ");
+    show(&active);
+    for call in receiver.requests() {
+        let body = call.body_text();
+        let status = body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Status="));
+        println!(
+            "the callback arrived: {} {} with Status={}",
+            call.method,
+            call.path,
+            status.unwrap_or("?")
+        );
+    }
+
+    heading("Rename: done at once");
+    let outcome = client
+        .update_sim(&sid)
+        .unique_name("pump 7 (north)")
+        .send()
+        .await?;
+    describe(&outcome);
+
+    heading("Refused before sending");
+    let sent = sandbox.requests().len();
+    match client
+        .update_sim(&sid)
+        .status(SettableStatus::Ready)
+        .current(&active)
+        .send()
+        .await
+    {
+        Ok(_) => println!("unexpected: the update was accepted"),
+        Err(e) => println!("{e}"),
+    }
+    println!("requests sent for it: {}", sandbox.requests().len() - sent);
+
+    heading("Refused by Twilio");
+    // Told nothing of the SIM's status, the client sends the change and Twilio answers 400.
+    match client
+        .update_sim(&sid)
+        .status(SettableStatus::Ready)
+        .send()
+        .await
+    {
+        Ok(_) => println!("unexpected: the update was accepted"),
+        Err(e) => {
+            println!("{e}");
+            if let Some(api) = e.api() {
+                println!(
+                    "HTTP {}, code {:?} ({:?}), see {}",
+                    api.status,
+                    api.code,
+                    ErrorCode::of(&e),
+                    api.more_info.as_deref().unwrap_or("?")
+                );
+            }
+        }
+    }
+    match client.fetch_sim("pump-7").await {
+        Ok(_) => println!("unexpected: the old name still answers"),
+        Err(e) => println!("the old name addresses nothing now: {e}"),
+    }
+
+    heading("Deactivate, told back with GET");
+    let outcome = client
+        .update_sim(&sid)
+        .status(SettableStatus::Inactive)
+        .callback_url(format!("{}/sim-off", receiver.base_url()))
+        .callback_method(CallbackMethod::Get)
+        .send()
+        .await?;
+    describe(&outcome);
+    sandbox.settled().await;
+    for s in client
+        .list_sims()
+        .status(Status::Inactive)
+        .collect_all()
+        .await?
+    {
+        print!("inactive now: ");
+        show(&s);
+    }
+    for call in sandbox.callbacks() {
+        println!(
+            "callback {} {} answered {}",
+            call.method,
+            call.url,
+            call.status
+                .map_or_else(|| call.error.clone().unwrap_or_default(), |s| s.to_string())
+        );
+    }
+
+    heading("What the sandbox received");
+    for r in sandbox.requests() {
+        let query = r
+            .query
+            .as_deref()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        println!("{} {}{query} {}", r.method, r.path, r.body_text());
+    }
+    Ok(())
+}
+
+fn show(sim: &Sim) {
+    println!(
+        "SIM {} {:?} iccid {} status {} fleet {}",
+        sim.sid.as_deref().unwrap_or("?"),
+        sim.unique_name.as_deref().unwrap_or(""),
+        sim.iccid.as_deref().unwrap_or("?"),
+        sim.status.as_ref().map_or("?", Status::as_str),
+        sim.fleet_sid.as_deref().unwrap_or("none"),
+    );
+}
+
+fn describe(outcome: &UpdateOutcome) {
+    match outcome {
+        UpdateOutcome::Done(sim) => {
+            print!("done (200): ");
+            show(sim);
+        }
+        UpdateOutcome::Scheduled { sim, callback } => {
+            print!("scheduled (202): ");
+            show(sim);
+            if let Some(cb) = callback {
+                println!(
+                    "Twilio will call {} {} when it has finished",
+                    cb.method, cb.url
+                );
+            }
+        }
+        other => println!("{other:?}"),
+    }
+}
