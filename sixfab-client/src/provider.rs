@@ -128,7 +128,9 @@ impl SimProvider for Client {
     /// previews it on today's date with the account's active Super SIMs
     /// ([`ClientBuilder::active_super_sims`](crate::ClientBuilder::active_super_sims)).
     ///
-    /// See [`charge`] for the amounts and lines. `None` when the asset cannot be priced (see
+    /// See [`charge`] for the amounts and lines; each line starts with the asset id as given
+    /// (`"SN-ALPON-0042: Super SIM: …"`), so the lines of many assets summed by a dry run stay
+    /// apart. `None` when the asset cannot be priced (see
     /// [`ChargeInputs::from_asset`](crate::pricing::ChargeInputs::from_asset)) or reports no
     /// status while the change sets none.
     async fn estimate_charge(
@@ -142,7 +144,12 @@ impl SimProvider for Client {
             return Ok(None);
         };
         let target = change.state.as_ref().map(target_status).transpose()?;
-        Ok(charge(&inputs, asset.status.as_ref(), target))
+        Ok(charge(&inputs, asset.status.as_ref(), target).map(|mut c| {
+            for line in &mut c.lines {
+                *line = format!("{id}: {line}");
+            }
+            c
+        }))
     }
 }
 
