@@ -31,14 +31,15 @@
 //! ```
 //!
 //! # The rules it enforces
-//! Checked in this order: credentials, the rate limit (when one is set), the route, then the
-//! request's own rules. Every error body is Twilio's `{"code", "message", "more_info",
+//! Checked in this order: injected faults and the rate limit (when one is set; see
+//! [`SandboxServer`]), credentials, the route, then the request's own rules, in the order of
+//! the table. Every error body is Twilio's `{"code", "message", "more_info",
 //! "status"}`, with `more_info` `https://www.twilio.com/docs/errors/{code}`.
 //!
 //! | request | rule | answer when broken |
 //! |---|---|---|
-//! | any | HTTP Basic with the sandbox's Account SID and Auth Token, or its API Key SID and secret | `401`, code 20003 `Authenticate`, with `WWW-Authenticate: Basic realm="Twilio API"` |
 //! | any | the rate limit, when one is set ([`SandboxOptions::rate_limit`]) | `429`, code 20429 `Too Many Requests`, with `Retry-After` (seconds) |
+//! | any | HTTP Basic with the sandbox's Account SID and Auth Token, or its API Key SID and secret | `401`, code 20003 `Authenticate`, with `WWW-Authenticate: Basic realm="Twilio API"` |
 //! | any other path | only `/v1/Sims` and `/v1/Sims/{Sid}` exist here | `404`, code 20404 `The requested resource /… was not found` |
 //! | another method, or `POST /v1/Sims` (registering a SIM, not modelled: seed instead) | `GET` on both paths, `POST` on `/v1/Sims/{Sid}` | `405`, code 20004 `Method not allowed`, with `Allow` |
 //! | `GET`/`POST /v1/Sims/{Sid}` | `{Sid}` is the SID (`HS…`) or the unique name of a SIM of the account or of a subaccount | `404`, code 20404 `The requested resource /Sims/{Sid} was not found` |
@@ -1011,6 +1012,10 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 fn update(shared: &Arc<Shared>, id: &str, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    let mut reg = lock(&shared.registry);
+    let Some(record) = reg.resolve(id) else {
+        return not_found(&format!("/Sims/{id}"));
+    };
     if !body.is_empty() && !is_form(headers) {
         return twilio_error(
             415,
@@ -1018,10 +1023,6 @@ fn update(shared: &Arc<Shared>, id: &str, headers: &HeaderMap, body: &[u8]) -> R
             "Unsupported Media Type: send application/x-www-form-urlencoded",
         );
     }
-    let mut reg = lock(&shared.registry);
-    let Some(record) = reg.resolve(id) else {
-        return not_found(&format!("/Sims/{id}"));
-    };
     let sid = record.sim.sid.clone();
     let current = record.sim.status;
     let params = match pairs(body, &UPDATE_PARAMS) {
