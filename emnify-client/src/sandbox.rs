@@ -87,9 +87,9 @@ use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
 use simcore::sandbox::axum::extract::State;
 use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
-use simcore::sandbox::{
-    RateLimit, RecordedRequest, SandboxServer, Store, empty_response, json_response, lock,
-};
+/// Re-exported from simcore: the request log, the rate limit, the server and its counters.
+pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+use simcore::sandbox::{Store, empty_response, json_response, lock};
 
 use crate::client::{Client, ClientBuilder};
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use emnify_client::auth::{jwt_expiry, password_sha1_hex};
 use emnify_client::errors::is_locked_out;
 use emnify_client::sandbox::{
-    CallerRole, ENTERPRISE_ORG, OWN_ORG, RESELLER_ORG, SERVICE_PROVIDER_ORG, Sandbox,
+    CallerRole, ENTERPRISE_ORG, OWN_ORG, RESELLER_ORG, RateLimit, SERVICE_PROVIDER_ORG, Sandbox,
     SandboxOptions, SimSeed,
 };
 use emnify_client::secrecy::ExposeSecret;
@@ -15,7 +15,6 @@ use emnify_client::{OrgChange, SettableStatus, SimStatus};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::RateLimit;
 use simcore::{Applied, Error, SimChange, SimProvider, SimState};
 
 /// The typed API error, or a panic naming what came instead.
