@@ -1,0 +1,241 @@
+//! Sixfab Connect: an asset (a device with a Super SIM and a PRO SIM) fetched, priced, switched
+//! on and off with the master switch, renamed and refused, against Sixfab or a local sandbox.
+//!
+//! Run: `cargo run --example sixfab`
+//!
+//! With no Sixfab API key in the environment it starts the local sandbox (no account, no network,
+//! no charges), seeds an ALPON asset and walks it through the native API: fetch, a charge preview
+//! from Sixfab's prices, updates built with the builder and their typed answers, a refusal given
+//! before sending, and errors Sixfab sends back.
+//!
+//! To use Sixfab itself, set:
+//! - `SIXFAB_API_KEY`;
+//! - `SIXFAB_EXAMPLE_ASSET`: an asset to read, by serial number, UUID, SIM SID or SIM ICCID;
+//! - `SIXFAB_EXAMPLE_WRITE=1` (optional): also send one harmless update, the asset's name set to
+//!   the name it already has. Without it the example only reads, and shows the status change it
+//!   would send without sending it.
+
+use std::error::Error;
+
+use sim_examples::heading;
+use sixfab_client::client::API_KEY_ENV;
+use sixfab_client::sandbox::{AssetSeed, Sandbox};
+use sixfab_client::{Asset, AssetStatus, Client, NetworkGroup, TargetStatus, Updated};
+
+/// The asset to read when running against Sixfab.
+const ASSET_ENV: &str = "SIXFAB_EXAMPLE_ASSET";
+/// Set to `1` to let the example send an update to that asset.
+const WRITE_ENV: &str = "SIXFAB_EXAMPLE_WRITE";
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    if std::env::var_os(API_KEY_ENV).is_some_and(|v| !v.is_empty()) {
+        println!(
+            "using Sixfab at {} ({API_KEY_ENV} is set)",
+            sixfab_client::DEFAULT_BASE_URL
+        );
+        with_sixfab().await?;
+    } else {
+        println!("using the local sandbox (set {API_KEY_ENV} and {ASSET_ENV} to use Sixfab)");
+        with_sandbox().await?;
+    }
+    println!("\nsixfab example: done");
+    Ok(())
+}
+
+/// Reads a real asset; writes only when asked to, and then only its own name back.
+async fn with_sixfab() -> Result<(), Box<dyn Error>> {
+    let client = Client::from_env()?;
+    let id = std::env::var(ASSET_ENV).map_err(|_| {
+        format!("set {ASSET_ENV} to an asset's serial number, UUID, SIM SID or SIM ICCID")
+    })?;
+
+    heading("Fetch");
+    let asset = client.get_asset(id.as_str()).await?;
+    show(&asset);
+
+    let target = match asset.status {
+        Some(AssetStatus::Active) => TargetStatus::Inactive,
+        _ => TargetStatus::Active,
+    };
+    heading("What switching it costs (Sixfab's published prices; nothing sent)");
+    match client.charge_preview(id.as_str(), target).await? {
+        Some(preview) => println!("{preview}"),
+        None => println!("this asset cannot be priced from what it reports"),
+    }
+    println!(
+        "would send PATCH /assets/{id} with {}",
+        client
+            .update_asset(id.as_str())
+            .status(target)
+            .request()?
+            .body()
+    );
+
+    heading("A harmless update");
+    let Some(name) = asset.name.clone() else {
+        println!("the asset reports no name to send back; nothing sent");
+        return Ok(());
+    };
+    let update = client.update_asset(id.as_str()).name(name);
+    println!("PATCH /assets/{id} with {}", update.request()?.body());
+    if std::env::var(WRITE_ENV).as_deref() == Ok("1") {
+        describe(&update.send().await?);
+    } else {
+        println!("not sent: set {WRITE_ENV}=1 to send it");
+    }
+    Ok(())
+}
+
+/// The native API against the local sandbox.
+async fn with_sandbox() -> Result<(), Box<dyn Error>> {
+    let sandbox = Sandbox::start().await?;
+    println!("sandbox listening at {}", sandbox.base_url());
+    sandbox.add_network_group("fleet-eu");
+    sandbox.seed_asset(
+        AssetSeed::new()
+            .serial_number("SN-ALPON-0042")
+            .name("pump station 6"),
+    );
+    // Sixfab's API does not report how many Super SIMs the account has active: say it, so the
+    // preview can apply the volume price (more than 10 active SIMs: $1.60 instead of $2).
+    let client = sandbox.client_builder().active_super_sims(12).build()?;
+
+    heading("Fetch, by serial number");
+    let asset = client.get_asset("SN-ALPON-0042").await?;
+    show(&asset);
+    let sid = asset
+        .super_sim()
+        .and_then(|s| s.sid)
+        .ok_or("the asset has no Super SIM")?;
+    let pro_iccid = asset
+        .pro_sim()
+        .and_then(|s| s.iccid)
+        .ok_or("the asset has no PRO SIM")?;
+
+    heading("What activating costs (Sixfab's published prices; nothing sent)");
+    if let Some(preview) = client
+        .charge_preview("SN-ALPON-0042", TargetStatus::Active)
+        .await?
+    {
+        println!("{preview}");
+    }
+
+    heading("Activate: the master switch turns on every SIM of the asset");
+    let update = client
+        .update_asset("SN-ALPON-0042")
+        .status(TargetStatus::Active);
+    println!(
+        "PATCH /assets/SN-ALPON-0042 with {}",
+        update.request()?.body()
+    );
+    describe(&update.send().await?);
+
+    heading("Rename and move to a custom network group, by the Super SIM's SID");
+    let update = client
+        .update_asset(sid.as_str())
+        .name("pump station 7")
+        .network_group("fleet-eu");
+    println!("PATCH /assets/{sid} with {}", update.request()?.body());
+    describe(&update.send().await?);
+
+    heading("Refused before sending");
+    let sent = sandbox.requests().len();
+    match client.update_asset(sid.as_str()).name("P7").send().await {
+        Ok(_) => println!("unexpected: the update was accepted"),
+        Err(e) => println!("{e}"),
+    }
+    println!("requests sent for it: {}", sandbox.requests().len() - sent);
+
+    heading("Refused by Sixfab");
+    match client
+        .update_asset(sid.as_str())
+        .network_group(NetworkGroup::Custom("fleet-us".into()))
+        .send()
+        .await
+    {
+        Ok(_) => println!("unexpected: the update was accepted"),
+        Err(e) => {
+            println!("{e}");
+            if let Some(details) = e.api().and_then(|a| a.details.as_ref()) {
+                println!("details: {details}");
+            }
+        }
+    }
+    match client.get_asset("SN-ALPON-0043").await {
+        Ok(_) => println!("unexpected: an asset was found"),
+        Err(e) => println!("{e} (not found: {})", e.is_not_found()),
+    }
+
+    heading("Deactivate, by the PRO SIM's ICCID");
+    describe(
+        &client
+            .update_asset(pro_iccid.as_str())
+            .status(TargetStatus::Inactive)
+            .send()
+            .await?,
+    );
+    if let Some(preview) = client
+        .charge_preview(pro_iccid.as_str(), TargetStatus::Active)
+        .await?
+    {
+        println!("switching it back on this month:\n{preview}");
+    }
+
+    heading("The sandbox's view");
+    for a in sandbox.assets() {
+        let sims: Vec<String> = a
+            .super_sim
+            .iter()
+            .map(|s| format!("Super SIM {}", s.status))
+            .chain(a.pro_sim.iter().map(|s| format!("PRO SIM {}", s.status)))
+            .collect();
+        println!(
+            "{} {:?}: {} ({})",
+            a.serial_number,
+            a.name,
+            a.status,
+            sims.join(", ")
+        );
+    }
+
+    heading("What the sandbox received");
+    for r in sandbox.requests() {
+        let line = format!("{} {} {}", r.method, r.path, r.body_text());
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+fn show(asset: &Asset) {
+    println!(
+        "asset {} {:?} status {} network group {}",
+        asset.serial_number.as_deref().unwrap_or("?"),
+        asset.name.as_deref().unwrap_or(""),
+        asset.status.as_ref().map_or("?", AssetStatus::as_str),
+        asset.network_group().unwrap_or("?"),
+    );
+    for sim in asset.sims() {
+        println!(
+            "  {}: iccid {} status {}{}",
+            sim.kind,
+            sim.iccid.as_deref().unwrap_or("?"),
+            sim.status.as_ref().map_or("?", AssetStatus::as_str),
+            sim.sid.map(|s| format!(" sid {s}")).unwrap_or_default(),
+        );
+    }
+    if let Some(kind) = asset.device().and_then(|d| d.kind) {
+        println!("  device: {kind}");
+    }
+}
+
+fn describe(answer: &Updated) {
+    match answer {
+        Updated::Asset(asset) => {
+            print!("done (200): ");
+            show(asset);
+        }
+        Updated::Other(body) => println!("done, answered {body}"),
+        Updated::NoBody => println!("done, no body"),
+    }
+}
