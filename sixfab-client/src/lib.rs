@@ -57,11 +57,21 @@
 //!   and PRO SIM, `inactive` deactivates them all) and `network_group` ([`NetworkGroup`]: four
 //!   presets or a custom group). Everything is checked in `send()` before any request; an update
 //!   that sets nothing is refused. The same update as plain data is [`UpdateAsset`].
-//! - [`Client::get_asset`] → [`Asset`]: known fields typed, every other field kept.
+//! - [`Client::get_asset`] → [`Asset`]: known fields typed, every other field kept; each SIM
+//!   ([`Asset::sims`]) and the device ([`Asset::device`]) read on demand.
 //! - Errors are [`simcore::Error`]; a `404` names the asset (see [`errors`]).
-//! - [`pricing`]: the charge preview, every price in one table ([`pricing::PRICES`]).
+//! - [`pricing`]: the charge preview, every price in one table ([`pricing::PRICES`]);
+//!   [`Client::charge_preview`] prices a fetched asset, with the account's active Super SIMs set
+//!   on the builder ([`ClientBuilder::active_super_sims`]).
 //! - [`SimProvider`](simcore::SimProvider) for [`Client`]: states active and inactive, the
-//!   display name as the asset's name (see [`provider`]).
+//!   display name as the asset's name, checks without I/O, and charge estimates (see
+//!   [`provider`]).
+//! - `sandbox` (feature `sandbox`): a local stand-in for Sixfab Connect that enforces its rules
+//!   on the wire, for trying the client and testing services with no account.
+//!
+//! # Feature flags
+//! - `sandbox`: the local sandbox (`sixfab_client::sandbox`): a server on `127.0.0.1`, seeded
+//!   assets, the request log, rate limits and fault injection.
 //!
 //! # Unconfirmed facts, each decided in one place
 //! Sixfab's documentation leaves these open; each choice lives in one item, easy to change:
@@ -71,6 +81,8 @@
 //! - the error body (FastAPI's `{"detail": ..}`, or `{"message": ..}`): read leniently, see
 //!   [`errors`];
 //! - a possible `{"data": {..}}` envelope around an asset: [`Asset::from_json`];
+//! - where an asset carries its SIMs and the facts prices depend on: [`Asset::sim`] and
+//!   [`Asset::device`];
 //! - whether the asset fee recurs monthly: [`pricing::PriceTable::asset_fee_monthly`]; and the
 //!   choice that the "more than 10 active SIMs" count includes the SIM being activated:
 //!   [`pricing::counted_active_super_sims`].

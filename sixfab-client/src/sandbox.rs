@@ -101,9 +101,9 @@ use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, Bytes};
 use simcore::sandbox::axum::http::header::{ALLOW, CONTENT_TYPE};
 use simcore::sandbox::axum::http::{HeaderMap, HeaderValue, Method, Response, Uri};
-use simcore::sandbox::{
-    RecordedRequest, SandboxOptions, SandboxServer, Store, json_response, lock,
-};
+/// Re-exported from simcore: the request log, the rate limit, the server and its counters.
+pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+use simcore::sandbox::{SandboxOptions as ServerOptions, Store, json_response, lock};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -472,6 +472,26 @@ impl Default for ProSimSeed {
     }
 }
 
+/// How the sandbox starts ([`Sandbox::start_with`]).
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// A rate limit from the start (none by default); see also
+    /// [`SandboxServer::set_rate_limit`]. The 429 never carries `Retry-After`, whatever
+    /// `retry_after` says: Sixfab documents none.
+    pub rate_limit: Option<RateLimit>,
+    /// Whether to keep the request log (on by default; benchmarks turn it off).
+    pub record: bool,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            rate_limit: None,
+            record: true,
+        }
+    }
+}
+
 /// The account the server answers for.
 struct Account {
     api_key: String,
@@ -500,6 +520,11 @@ impl Sandbox {
     /// Starts a sandbox on `127.0.0.1` with an ephemeral port, an empty account and a fresh
     /// random API key.
     pub async fn start() -> std::io::Result<Sandbox> {
+        Self::start_with(SandboxOptions::default()).await
+    }
+
+    /// Starts a sandbox with options (a rate limit from the start, no request log).
+    pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
         let mut rng = fastrand::Rng::new();
         let account = Arc::new(Account {
             api_key: format!("sbx_{:016x}{:016x}", rng.u64(..), rng.u64(..)),
@@ -507,11 +532,12 @@ impl Sandbox {
             network_groups: Mutex::new(Vec::new()),
             seeded: AtomicU64::new(0),
         });
-        let options = SandboxOptions {
+        let server_options = ServerOptions {
+            rate_limit: options.rate_limit,
             throttle: Arc::new(|_wait| json_response(429, &json!({"detail": "Too Many Requests"}))),
-            ..SandboxOptions::default()
+            record: options.record,
         };
-        let server = SandboxServer::start_with(router(account.clone()), options).await?;
+        let server = SandboxServer::start_with(router(account.clone()), server_options).await?;
         Ok(Sandbox { server, account })
     }
 

@@ -11,12 +11,13 @@ use serde_json::{Value, json};
 use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::http::{Auth, Method, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::RateLimit;
 use simcore::secrecy::SecretString;
 use simcore::{Applied, DisplayName, Error, SimChange, SimProvider, SimSnapshot, SimState};
 use sixfab_client::models::SimKind;
 use sixfab_client::pricing::Cents;
-use sixfab_client::sandbox::{AssetSeed, ProSimSeed, Sandbox, SandboxStatus};
+use sixfab_client::sandbox::{
+    AssetSeed, ProSimSeed, RateLimit, Sandbox, SandboxOptions, SandboxStatus,
+};
 use sixfab_client::{AssetId, AssetStatus, Client, NetworkGroup, TargetStatus, Updated};
 
 /// The ids the sandbox makes up for the first asset seeded.
@@ -586,7 +587,16 @@ async fn charges_are_estimated_from_the_asset_and_the_account() {
 
 #[tokio::test]
 async fn rate_limit_and_faults_reach_the_client_typed() {
-    let sandbox = Sandbox::start().await.unwrap();
+    let sandbox = Sandbox::start_with(SandboxOptions {
+        rate_limit: Some(RateLimit {
+            per_second: 0.001,
+            burst: 1,
+            retry_after: true,
+        }),
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
     let uuid = sandbox.seed_asset(AssetSeed::new());
     let once = sandbox
         .client_builder()
@@ -594,11 +604,6 @@ async fn rate_limit_and_faults_reach_the_client_typed() {
         .build()
         .unwrap();
 
-    sandbox.server().set_rate_limit(Some(RateLimit {
-        per_second: 0.001,
-        burst: 1,
-        retry_after: true,
-    }));
     once.get_asset(uuid.as_str()).await.unwrap();
     let err = once.get_asset(uuid.as_str()).await.unwrap_err();
     assert_eq!(api(&err), (429, "Too Many Requests"));
@@ -619,4 +624,16 @@ async fn rate_limit_and_faults_reach_the_client_typed() {
     let err = once.get_asset(uuid.as_str()).await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(sandbox.requests().len(), 2 + 3 + 1);
+
+    // Without a request log, nothing is kept.
+    let quiet = Sandbox::start_with(SandboxOptions {
+        record: false,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let uuid = quiet.seed_asset(AssetSeed::new());
+    quiet.client().get_asset(uuid.as_str()).await.unwrap();
+    assert!(quiet.requests().is_empty());
+    assert_eq!(quiet.server().stats().received, 1);
 }
