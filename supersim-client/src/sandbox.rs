@@ -1258,7 +1258,7 @@ fn random_sid(prefix: &str) -> String {
 
 /// A Super SIM-like ICCID (`89883070000…`, 20 digits) with a valid Luhn check digit.
 fn random_iccid() -> String {
-    let mut digits = String::from("898830700");
+    let mut digits = String::from("89883070000");
     while digits.len() < 19 {
         digits.push(char::from(b'0' + fastrand::u8(0..10)));
     }
