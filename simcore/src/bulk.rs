@@ -31,14 +31,15 @@
 //! # How the run paces itself
 //! Each item passes a shared pacer before each attempt. Until the provider first answers 429, the
 //! pacer lets requests through as fast as the concurrency allows. On a 429 it pauses the whole run
-//! for the provider's `Retry-After` (or a short backoff when none is sent), and sets a send rate
-//! just under the success rate it measured over the last second. Each success then raises the rate
-//! by 1% of a request per second, so the rate climbs about 1% per second until the next 429.
+//! for the provider's `Retry-After` when it sent one, and sets a send rate 3% under the success
+//! rate it measured since the first 429 (up to the last second): while throttled, what gets
+//! through is what the provider admits. 429s within 100 ms are one signal. Each success then
+//! raises the rate by 0.01 requests per second, so it climbs about 1% per second until the next
+//! 429. The throttled item itself is tried again through the pacer, within the retry policy.
 //!
 //! Requests inside a run are sent with a single attempt at the transport level
 //! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -399,7 +400,7 @@ impl BulkUpdater {
         }
         let mut attempt = 0;
         loop {
-            pacer.acquire().await;
+            let sent = pacer.acquire().await;
             attempt += 1;
             let result = with_attempts_cap(1, p.apply(&id, &change)).await;
             let err = match result {
@@ -429,7 +430,7 @@ impl BulkUpdater {
             };
             let wait = decide(&self.retry, attempt, &retry_outcome);
             if err.status() == Some(429) {
-                pacer.throttle(err.retry_after(), &self.retry);
+                pacer.throttle(sent, err.retry_after());
             }
             match wait {
                 None => return finish(attempt, Outcome::Failed(err)),
@@ -447,24 +448,67 @@ struct Pacer {
     state: Mutex<PacerState>,
 }
 
+/// Successes are counted in buckets of this length...
+const BUCKET: Duration = Duration::from_millis(50);
+/// ...over a window of this many buckets (one second).
+const BUCKETS: usize = 20;
+/// The rate after a 429, as a share of the success rate measured just before.
+const CUT: f64 = 0.97;
+/// At most one cut per this interval: the 429s of one burst are one signal.
+const CUT_INTERVAL: Duration = Duration::from_millis(100);
+/// Each success raises the rate by this many requests per second (about 1% per second at any
+/// rate, since successes arrive at the rate itself).
+const RAISE: f64 = 0.01;
+/// The rate never drops below this many requests per second.
+const MIN_RATE: f64 = 0.5;
+
 #[derive(Debug)]
 struct PacerState {
-    /// Requests per second, once the provider has throttled us; `None` before.
+    /// Requests per second, once the provider has throttled the run; `None` before.
     rate: Option<f64>,
     next_slot: Instant,
     paused_until: Instant,
     last_cut: Option<Instant>,
-    successes: VecDeque<Instant>,
+    /// When the provider first throttled the run.
+    first_throttle: Option<Instant>,
+    /// Successes per bucket, a ring over the last second; memory stays constant.
+    buckets: [u32; BUCKETS],
+    /// The start of the bucket at `head`.
+    head_start: Instant,
+    head: usize,
     started: Instant,
     throttled: usize,
 }
 
-/// The window over which the success rate is measured.
-const WINDOW: Duration = Duration::from_secs(1);
-/// The rate after a 429, as a share of the success rate measured just before.
-const CUT: f64 = 0.97;
-/// The rate never drops below this many requests per second.
-const MIN_RATE: f64 = 0.5;
+impl PacerState {
+    /// Moves the ring forward to `now`, clearing the buckets that fell out of the window.
+    fn advance(&mut self, now: Instant) {
+        let mut steps =
+            (now.duration_since(self.head_start).as_nanos() / BUCKET.as_nanos()) as usize;
+        if steps == 0 {
+            return;
+        }
+        self.head_start += BUCKET * u32::try_from(steps).unwrap_or(u32::MAX);
+        steps = steps.min(BUCKETS);
+        for _ in 0..steps {
+            self.head = (self.head + 1) % BUCKETS;
+            self.buckets[self.head] = 0;
+        }
+    }
+
+    /// Successes per second over the last `span` (at most a second).
+    fn measured(&mut self, now: Instant, span: Duration) -> f64 {
+        self.advance(now);
+        let span = span.clamp(BUCKET, BUCKET * BUCKETS as u32);
+        let n = (span.as_nanos() / BUCKET.as_nanos()) as usize;
+        let sum: u64 = (0..n)
+            .map(|k| u64::from(self.buckets[(self.head + BUCKETS - k) % BUCKETS]))
+            .sum();
+        // The head bucket is only partly over.
+        let covered = BUCKET * (n as u32 - 1) + now.duration_since(self.head_start);
+        sum as f64 / covered.as_secs_f64().max(0.001)
+    }
+}
 
 impl Pacer {
     fn new() -> Self {
@@ -475,7 +519,10 @@ impl Pacer {
                 next_slot: now,
                 paused_until: now,
                 last_cut: None,
-                successes: VecDeque::new(),
+                first_throttle: None,
+                buckets: [0; BUCKETS],
+                head_start: now,
+                head: 0,
                 started: now,
                 throttled: 0,
             }),
@@ -490,8 +537,8 @@ impl Pacer {
         self.lock().throttled
     }
 
-    /// Waits for this request's turn.
-    async fn acquire(&self) {
+    /// Waits for this request's turn; returns when it was let through.
+    async fn acquire(&self) -> Instant {
         let slot = {
             let mut s = self.lock();
             let now = Instant::now();
@@ -505,44 +552,49 @@ impl Pacer {
         if slot > Instant::now() {
             tokio::time::sleep_until(slot.into()).await;
         }
+        slot
     }
 
     fn succeeded(&self) {
         let mut s = self.lock();
         let now = Instant::now();
-        s.successes.push_back(now);
-        while s
-            .successes
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > WINDOW)
-        {
-            s.successes.pop_front();
-        }
+        s.advance(now);
+        let head = s.head;
+        s.buckets[head] = s.buckets[head].saturating_add(1);
         if let Some(rate) = s.rate.as_mut() {
-            // About +1% per second at the current rate.
-            *rate += 0.01;
+            *rate += RAISE;
         }
     }
 
-    fn throttle(&self, retry_after: Option<Duration>, policy: &RetryPolicy) {
+    /// The provider answered 429 to a request let through at `sent`: pause for its
+    /// `Retry-After`, if it sent one, and pace the run just under the rate it let through.
+    fn throttle(&self, sent: Instant, retry_after: Option<Duration>) {
         let mut s = self.lock();
         let now = Instant::now();
         s.throttled += 1;
-        let pause = retry_after.unwrap_or(policy.base_delay);
-        s.paused_until = s.paused_until.max(now + pause);
-        // One cut per window: the 429s of one burst are one signal.
-        if s.last_cut.is_some_and(|t| now.duration_since(t) < WINDOW) {
+        if let Some(wait) = retry_after {
+            s.paused_until = s.paused_until.max(now + wait);
+        }
+        // A request let through before the last cut says nothing about the new pace; and the
+        // 429s of one burst are one signal.
+        if s.last_cut
+            .is_some_and(|t| sent < t || now.duration_since(t) < CUT_INTERVAL)
+        {
             return;
         }
         s.last_cut = Some(now);
-        let span = now
-            .duration_since(s.started)
-            .min(WINDOW)
-            .as_secs_f64()
-            .max(0.05);
-        let measured = s.successes.len() as f64 / span;
+        let first = *s.first_throttle.get_or_insert(now);
+        // While throttled, what got through is what the provider admits: measure since the
+        // first 429 (the burst before it would overstate the limit), up to a second.
+        let since = now.duration_since(first);
+        let span = if since >= CUT_INTERVAL {
+            since
+        } else {
+            now.duration_since(s.started)
+        };
+        let measured = s.measured(now, span);
         let base = match s.rate {
-            Some(r) => r.min(measured.max(MIN_RATE)),
+            Some(r) => r.min(measured),
             None => measured,
         };
         s.rate = Some((base * CUT).max(MIN_RATE));
@@ -725,24 +777,43 @@ mod tests {
     #[test]
     fn pacer_cuts_to_the_measured_rate_and_climbs() {
         let pacer = Pacer::new();
+        let now = Instant::now();
         {
             let mut s = pacer.lock();
-            s.started = Instant::now() - Duration::from_secs(5);
-            let now = Instant::now();
-            for i in 0..100 {
-                s.successes.push_back(now - Duration::from_millis(i * 9));
-            }
+            // 100 successes in the last second: 5 per 50 ms bucket.
+            s.started = now - Duration::from_secs(5);
+            s.head_start = now;
+            s.buckets = [5; BUCKETS];
         }
-        pacer.throttle(None, &RetryPolicy::default());
+        pacer.throttle(now, None);
         let rate = pacer.lock().rate.unwrap();
-        assert!((rate - 97.0).abs() < 0.01, "{rate}");
-        // A second 429 in the same window is the same signal.
-        pacer.throttle(None, &RetryPolicy::default());
+        assert!((90.0..110.0).contains(&rate), "{rate}");
+        // A second 429 within the cut interval is the same signal, and so is one for a request
+        // let through before the cut.
+        pacer.throttle(Instant::now(), None);
         assert_eq!(pacer.lock().rate.unwrap(), rate);
-        assert_eq!(pacer.throttled(), 2);
+        pacer.lock().last_cut = Some(Instant::now() - CUT_INTERVAL * 2);
+        pacer.throttle(Instant::now() - CUT_INTERVAL * 3, None);
+        assert_eq!(pacer.lock().rate.unwrap(), rate);
+        assert_eq!(pacer.throttled(), 3);
+        // No Retry-After: no pause of the run.
+        assert!(pacer.lock().paused_until <= Instant::now());
         for _ in 0..100 {
             pacer.succeeded();
         }
-        assert!((pacer.lock().rate.unwrap() - 98.0).abs() < 0.01);
+        assert!((pacer.lock().rate.unwrap() - (rate + 1.0)).abs() < 0.01);
+        pacer.throttle(Instant::now(), Some(Duration::from_secs(2)));
+        assert!(pacer.lock().paused_until > Instant::now() + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_window_forgets_old_successes() {
+        let pacer = Pacer::new();
+        let mut s = pacer.lock();
+        let start = s.head_start;
+        s.buckets = [7; BUCKETS];
+        let later = start + Duration::from_secs(3);
+        assert_eq!(s.measured(later, Duration::from_secs(1)), 0.0);
+        assert!(s.buckets.iter().all(|b| *b == 0));
     }
 }

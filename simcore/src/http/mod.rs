@@ -491,12 +491,12 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(b.clone()),
         };
-        let resp = match rb.send().await {
+        let mut resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => return Ok(self.failed_transport(&e, attempt)),
         };
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let headers = std::mem::take(resp.headers_mut());
         let body = match self.read_body(resp).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
@@ -551,12 +551,25 @@ impl Transport {
         if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(BodyError::TooLarge);
         }
-        let mut buf = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(BodyError::Http)? {
+        // Most answers arrive in one chunk: keep it as it is, without a copy.
+        let Some(first) = resp.chunk().await.map_err(BodyError::Http)? else {
+            return Ok(Bytes::new());
+        };
+        if first.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        let Some(second) = resp.chunk().await.map_err(BodyError::Http)? else {
+            return Ok(first);
+        };
+        let mut buf = Vec::with_capacity(first.len() + second.len());
+        buf.extend_from_slice(&first);
+        let mut next = Some(second);
+        while let Some(chunk) = next {
             if buf.len() + chunk.len() > limit {
                 return Err(BodyError::TooLarge);
             }
             buf.extend_from_slice(&chunk);
+            next = resp.chunk().await.map_err(BodyError::Http)?;
         }
         Ok(Bytes::from(buf))
     }
