@@ -496,6 +496,9 @@ impl Default for SandboxOptions {
 struct Account {
     api_key: String,
     assets: Store<String, SandboxAsset>,
+    /// Every id an asset answers to, to its UUID: a lookup costs the same with 10 assets or
+    /// 100,000.
+    index: Store<String, String>,
     network_groups: Mutex<Vec<String>>,
     seeded: AtomicU64,
 }
@@ -529,6 +532,7 @@ impl Sandbox {
         let account = Arc::new(Account {
             api_key: format!("sbx_{:016x}{:016x}", rng.u64(..), rng.u64(..)),
             assets: Store::new(),
+            index: Store::new(),
             network_groups: Mutex::new(Vec::new()),
             seeded: AtomicU64::new(0),
         });
@@ -622,7 +626,7 @@ impl Sandbox {
             }
         }
         let uuid = asset.uuid.clone();
-        self.account.assets.insert(uuid.clone(), asset);
+        self.account.insert(asset);
         uuid
     }
 
@@ -862,6 +866,11 @@ fn extra(loc: &[&str], input: &Value) -> Value {
     )
 }
 
+/// The index key of a UUID: UUIDs match in any case.
+fn uuid_key(id: &str) -> String {
+    format!("uuid:{}", id.to_ascii_lowercase())
+}
+
 /// The character position of a JSON error, from its line and column.
 fn error_position(body: &[u8], e: &serde_json::Error) -> usize {
     let text = String::from_utf8_lossy(body);
@@ -875,7 +884,24 @@ fn error_position(body: &[u8], e: &serde_json::Error) -> usize {
 
 impl Account {
     fn find(&self, id: &str) -> Option<SandboxAsset> {
-        self.assets.values().into_iter().find(|a| a.is_named_by(id))
+        let uuid = self
+            .index
+            .get(&id.to_owned())
+            .or_else(|| self.index.get(&uuid_key(id)))?;
+        self.assets.get(&uuid)
+    }
+
+    /// Stores an asset and indexes every id it answers to (ids never change).
+    fn insert(&self, asset: SandboxAsset) {
+        for id in asset.ids() {
+            let key = if id == asset.uuid {
+                uuid_key(id)
+            } else {
+                id.to_owned()
+            };
+            self.index.insert(key, asset.uuid.clone());
+        }
+        self.assets.insert(asset.uuid.clone(), asset);
     }
 
     fn knows_group(&self, group: &str) -> bool {
@@ -972,6 +998,7 @@ mod tests {
         Account {
             api_key: "key".into(),
             assets: Store::new(),
+            index: Store::new(),
             network_groups: Mutex::new(vec!["fleet-eu".into()]),
             seeded: AtomicU64::new(0),
         }
@@ -1006,7 +1033,7 @@ mod tests {
             }),
             created_at: t,
         };
-        a.assets.insert(asset.uuid.clone(), asset.clone());
+        a.insert(asset.clone());
         (a, asset)
     }
 
