@@ -373,10 +373,15 @@ impl BulkUpdater {
             attempts,
             outcome,
         };
-        if let Err(e) = p.validate(&id, &change) {
-            return finish(0, Outcome::Refused(e));
+        // `apply` validates too (and its refusals count as refused): check first only when
+        // something else would be done before it.
+        let fetch_first = self.fetch_current && change.known_state.is_none();
+        if self.dry_run || fetch_first {
+            if let Err(e) = p.validate(&id, &change) {
+                return finish(0, Outcome::Refused(e));
+            }
         }
-        if self.fetch_current && change.known_state.is_none() {
+        if fetch_first {
             match p.fetch(&id).await {
                 Ok(snap) => change.known_state = Some(snap.state),
                 Err(e) => return finish(0, Outcome::Failed(e)),

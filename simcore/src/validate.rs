@@ -234,10 +234,14 @@ impl Iccid {
     /// The field name used in errors.
     pub const FIELD: &'static str = "iccid";
 
+    /// Whether `s` is a valid ICCID, without building an error (for telling id kinds apart).
+    pub fn is_valid(s: &str) -> bool {
+        (18..=22).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    }
+
     /// Parses an ICCID.
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
-        let n = s.chars().count();
-        if !(18..=22).contains(&n) || !s.bytes().all(|b| b.is_ascii_digit()) {
+        if !Self::is_valid(s) {
             return Err(ValidationError::new(
                 Self::FIELD,
                 "must be 18 to 22 ASCII digits",

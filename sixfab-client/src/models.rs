@@ -90,7 +90,7 @@ impl AssetId {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         if is_uuid(s) {
             Ok(Self::new(AssetIdKind::Uuid, s))
-        } else if Iccid::parse(s).is_ok() {
+        } else if Iccid::is_valid(s) {
             Ok(Self::new(AssetIdKind::Iccid, s))
         } else if is_sim_sid(s) {
             Ok(Self::new(AssetIdKind::SimSid, s))
@@ -321,11 +321,16 @@ impl Asset {
     /// only asset-like content is a `data` object is read from that object; anything else is read
     /// as the asset itself. This is the one place that decides it.
     pub fn from_json(value: Value) -> Result<Self, serde_json::Error> {
+        Self::from_json_ref(&value)
+    }
+
+    /// [`Asset::from_json`] without taking the value (it is kept when it is not an asset).
+    pub fn from_json_ref(value: &Value) -> Result<Self, serde_json::Error> {
         let value = match value {
-            Value::Object(mut map) if is_envelope(&map) => map.remove("data").unwrap_or_default(),
+            Value::Object(map) if is_envelope(map) => map.get("data").unwrap_or(&Value::Null),
             other => other,
         };
-        serde_json::from_value(value)
+        Asset::deserialize(value)
     }
 
     /// Whether any field this crate knows is present (an answer without one is not an asset).
@@ -585,7 +590,7 @@ impl Updated {
     /// as it is.
     pub fn from_json(value: Value) -> Self {
         if value.is_object() {
-            if let Ok(asset) = Asset::from_json(value.clone()) {
+            if let Ok(asset) = Asset::from_json_ref(&value) {
                 if asset.has_known_fields() {
                     return Updated::Asset(asset);
                 }

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::{Host, Url};
@@ -486,9 +486,14 @@ impl Transport {
         }
         rb = match &request.body {
             Body::Empty => rb,
-            Body::Json(b) => rb.header(CONTENT_TYPE, "application/json").body(b.clone()),
+            Body::Json(b) => rb
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(b.clone()),
             Body::Form(b) => rb
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                )
                 .body(b.clone()),
         };
         let mut resp = match rb.send().await {
