@@ -220,10 +220,15 @@ async fn p2(server: &SandboxServer) {
 
     let small = if quick() { 2_000 } else { 10_000 };
     let large = small * 10;
-    let peak_small = peak_of(provider.clone(), small).await;
-    let peak_large = peak_of(provider.clone(), large).await;
+    // The peak moves with how many connections and buffers are live at the worst moment: take
+    // the highest of three runs at each size.
+    let (mut peak_small, mut peak_large) = (0.0f64, 0.0f64);
+    for _ in 0..3 {
+        peak_small = peak_small.max(peak_of(provider.clone(), small).await);
+        peak_large = peak_large.max(peak_of(provider.clone(), large).await);
+    }
     println!(
-        "# P2 peak heap during the run: {:.0} KiB at {small} items, {:.0} KiB at {large}",
+        "# P2 peak heap during the run (highest of 3): {:.0} KiB at {small} items, {:.0} KiB at {large}",
         peak_small / 1024.0,
         peak_large / 1024.0
     );
