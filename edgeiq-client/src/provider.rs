@@ -18,7 +18,7 @@ use simcore::{
 };
 
 use crate::client::Client;
-use crate::models::SimRecord;
+use crate::models::{SimId, SimRecord};
 
 /// EdgeIQ's status is free carrier text (at most 30 characters, checked by
 /// [`CarrierStatus`]): there is no transition table, every value may follow every other.
@@ -82,25 +82,34 @@ impl SimProvider for Client {
         Ok(snapshot(&record, id))
     }
 
+    fn validate(&self, id: &str, change: &SimChange) -> Result<(), simcore::Error> {
+        prepare(id, change).map(drop)
+    }
+
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied, simcore::Error> {
-        if let Some(name) = &change.display_name {
-            return Err(ValidationError::new(
-                "display_name",
-                "edgeiq SIM records have no display name",
-                quote(name.as_str()),
-            )
-            .into());
-        }
-        let Some(target) = &change.state else {
-            return Err(ValidationError::empty_update().into());
-        };
-        let word = target_status(target)?;
-        if let Some(known) = &change.known_state {
-            self.lifecycle().check(known, target)?;
-        }
+        let word = prepare(id, change)?;
         let record = self.update_sim(id).status(word).send().await?;
         Ok(Applied::Done(snapshot(&record, id)))
     }
+}
+
+/// The status word a canonical change asks for, checked without any I/O (shared by `validate`
+/// and `apply`, so a dry run refuses exactly what a real run would).
+fn prepare(id: &str, change: &SimChange) -> Result<&'static str, simcore::Error> {
+    SimId::parse(id)?;
+    if let Some(name) = &change.display_name {
+        return Err(ValidationError::new(
+            "display_name",
+            "edgeiq SIM records have no display name",
+            quote(name.as_str()),
+        )
+        .into());
+    }
+    let Some(target) = &change.state else {
+        return Err(ValidationError::empty_update().into());
+    };
+    // The status is open carrier text: no move is refused, whatever the known state.
+    target_status(target).map_err(Into::into)
 }
 
 #[cfg(test)]

@@ -129,28 +129,39 @@ impl SimProvider for Client {
         Ok(snapshot(&self.get_sim(sim_id).await?))
     }
 
+    fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
+        prepare(id, change).map(drop)
+    }
+
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
-        let sim_id = parse_sim_id(id)?;
-        if change.display_name.is_some() {
-            return Err(ValidationError::new(
-                "display_name",
-                "emnify SIMs have no display name (names belong to endpoints)",
-                "a display name",
-            )
-            .into());
-        }
-        let Some(state) = &change.state else {
-            return Err(ValidationError::empty_update().into());
-        };
-        let target = target_status(state)?;
-        if let Some(known) = &change.known_state {
-            if native(known).is_some() {
-                canonical_lifecycle().check(known, state)?;
-            }
-        }
+        let (sim_id, target) = prepare(id, change)?;
         self.update_sim(sim_id).status(target).send().await?;
         Ok(Applied::DoneWithoutBody)
     }
+}
+
+/// The SIM id and status a canonical change asks for, checked without any I/O (shared by
+/// `validate` and `apply`, so a dry run refuses exactly what a real run would).
+fn prepare(id: &str, change: &SimChange) -> Result<(u64, SettableStatus)> {
+    let sim_id = parse_sim_id(id)?;
+    if change.display_name.is_some() {
+        return Err(ValidationError::new(
+            "display_name",
+            "emnify SIMs have no display name (names belong to endpoints)",
+            "a display name",
+        )
+        .into());
+    }
+    let Some(state) = &change.state else {
+        return Err(ValidationError::empty_update().into());
+    };
+    let target = target_status(state)?;
+    if let Some(known) = &change.known_state {
+        if native(known).is_some() {
+            canonical_lifecycle().check(known, state)?;
+        }
+    }
+    Ok((sim_id, target))
 }
 
 #[cfg(test)]

@@ -1,80 +1,240 @@
-//! Quickstart: the shared vocabulary of the SIM SDK family, with no account and no network.
+//! Quickstart: one SIM per provider through its life, through one interface.
 //!
-//! Run: `cargo run --example quickstart` (needs nothing else).
+//! Run: `cargo run --example quickstart` (needs nothing else: no account, no network, no charges).
 //!
-//! It shows validation at the edge (ICCIDs, display names, metadata), each provider's status
-//! lifecycle as data, and a SIM walked through its life on the Twilio Super SIM lifecycle, with the
-//! refusals a real API would send back, given before any request. The provider clients and their
-//! local sandboxes join this example as they land.
+//! It starts a local sandbox of each provider (Twilio Super SIM, emnify, Sixfab Connect, EdgeIQ),
+//! seeds one SIM in each, and drives all four through the same `Arc<dyn SimProvider>`: fetch,
+//! activate, rename where the provider has names, deactivate. It shows Sixfab's charge preview
+//! before the activation, Twilio's asynchronous `scheduled` answer, and a change refused before
+//! anything is sent.
+//!
+//! To also read one real SIM from a provider (read-only: the quickstart never changes a real
+//! SIM), set that provider's credentials and SIM id, the same variables its own example uses:
+//! `TWILIO_ACCOUNT_SID`/`TWILIO_AUTH_TOKEN` + `SUPERSIM_EXAMPLE_SIM`,
+//! `EMNIFY_APPLICATION_TOKEN` + `EMNIFY_SIM_ID`, `SIXFAB_API_KEY` + `SIXFAB_EXAMPLE_ASSET`,
+//! `EDGEIQ_API_TOKEN` + `EDGEIQ_SIM_ID`.
 
-use serde_json::json;
-use sim_examples::heading;
-use simcore::{DisplayName, Iccid, Lifecycle, Metadata, SimState};
+use std::error::Error;
+use std::sync::Arc;
 
-fn main() {
-    heading("Validation at the edge");
-    for input in ["89882806660004909182", "8988 2806 6600 0490 918", "123"] {
-        match Iccid::parse(input) {
-            Ok(iccid) => println!(
-                "ICCID {iccid}: valid (Luhn check digit {})",
-                if iccid.luhn_ok() { "ok" } else { "off" }
-            ),
-            Err(e) => println!("ICCID {input:?}: {e}"),
-        }
-    }
-    for input in ["pump station 7", "x", " padded name"] {
-        match DisplayName::parse(input) {
-            Ok(name) => println!("name \"{name}\": valid"),
-            Err(e) => println!("name {input:?}: {e}"),
-        }
-    }
-    let many: serde_json::Map<_, _> = (0..51).map(|i| (format!("k{i}"), json!(i))).collect();
-    match Metadata::try_from(serde_json::Value::Object(many)) {
-        Ok(_) => println!("metadata with 51 keys: accepted"),
-        Err(e) => println!("metadata with 51 keys: {e}"),
-    }
+use sim_examples::{env_set, heading};
+use simcore::{Applied, DisplayName, SimChange, SimProvider, SimState};
 
-    heading("Lifecycles as data");
-    show(
-        "Twilio Super SIM",
-        &supersim_client::LIFECYCLE.map(supersim_client::provider::canonical),
-    );
-    show(
-        "emnify",
-        &emnify_client::LIFECYCLE.map(emnify_client::provider::canonical),
-    );
-    show(
-        "Sixfab asset",
-        &sixfab_client::LIFECYCLE.map(sixfab_client::provider::canonical),
-    );
-    println!("EdgeIQ: open carrier status (any value of 1 to 30 characters may follow any other)");
-
-    heading("A Super SIM through its life (checked locally, nothing sent)");
-    use supersim_client::Status;
-    let lifecycle = &supersim_client::LIFECYCLE;
-    let mut current = Status::New;
-    for target in [
-        Status::Ready,
-        Status::Active,
-        Status::Ready,
-        Status::Inactive,
-        Status::New,
-        Status::Active,
-    ] {
-        match lifecycle.check(&current, &target) {
-            Ok(()) => {
-                println!("{current} -> {target}: allowed");
-                current = target;
-            }
-            Err(e) => println!("{current} -> {target}: refused: {e}"),
-        }
-    }
-    println!("final status: {current}");
-    assert_eq!(current, Status::Active);
+/// A provider's sandbox kept alive for the run, its provider view and the seeded SIM.
+struct Stage {
+    provider: Arc<dyn SimProvider>,
+    sim: String,
+    /// Waits until the sandbox has applied changes it accepted as pending.
+    settle: Option<Box<dyn Fn() -> futures_util::future::BoxFuture<'static, ()>>>,
+    _keep: Box<dyn std::any::Any>,
 }
 
-fn show(name: &str, lifecycle: &Lifecycle<SimState>) {
-    let pairs = lifecycle.pairs().unwrap_or_default();
-    let text: Vec<String> = pairs.iter().map(|(a, b)| format!("{a} -> {b}")).collect();
-    println!("{name}: {}", text.join(", "));
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    println!("SIM SDK quickstart: one SIM per provider, through one interface (SimProvider)");
+    println!("using local sandboxes: no account, no network, no charges");
+
+    let stages = vec![
+        twilio().await?,
+        emnify().await?,
+        sixfab().await?,
+        edgeiq().await?,
+    ];
+    let mut lived = 0;
+    for stage in &stages {
+        walk(stage).await?;
+        lived += 1;
+    }
+
+    read_real_sims().await;
+    println!("\n{lived} providers, {lived} SIMs taken through their life: quickstart done");
+    Ok(())
+}
+
+async fn twilio() -> Result<Stage, Box<dyn Error>> {
+    use supersim_client::sandbox::{Sandbox, SimSeed};
+    let sandbox = Arc::new(Sandbox::start().await?);
+    let sim = sandbox.seed_sim(SimSeed::new().unique_name("quickstart-twilio"));
+    let waiter = sandbox.clone();
+    Ok(Stage {
+        provider: Arc::new(sandbox.client()),
+        sim,
+        settle: Some(Box::new(move || {
+            let s = waiter.clone();
+            Box::pin(async move { s.settled().await })
+        })),
+        _keep: Box::new(sandbox),
+    })
+}
+
+async fn emnify() -> Result<Stage, Box<dyn Error>> {
+    use emnify_client::sandbox::{Sandbox, SimSeed};
+    let sandbox = Sandbox::start().await?;
+    let sim = sandbox.seed_sim(SimSeed::new().status(0)).to_string();
+    Ok(Stage {
+        provider: Arc::new(sandbox.client()),
+        sim,
+        settle: None,
+        _keep: Box::new(sandbox),
+    })
+}
+
+async fn sixfab() -> Result<Stage, Box<dyn Error>> {
+    use sixfab_client::sandbox::{AssetSeed, Sandbox};
+    let sandbox = Sandbox::start().await?;
+    let sim = sandbox.seed_asset(AssetSeed::new().name("quickstart asset"));
+    Ok(Stage {
+        provider: Arc::new(sandbox.client()),
+        sim,
+        settle: None,
+        _keep: Box::new(sandbox),
+    })
+}
+
+async fn edgeiq() -> Result<Stage, Box<dyn Error>> {
+    use edgeiq_client::sandbox::{Sandbox, SimSeed};
+    let sandbox = Sandbox::start().await?;
+    let sim = sandbox.seed_sim(SimSeed::new());
+    Ok(Stage {
+        provider: Arc::new(sandbox.client()),
+        sim,
+        settle: None,
+        _keep: Box::new(sandbox),
+    })
+}
+
+/// Fetch, (price,) activate, rename, deactivate, and one refusal: the same code for every
+/// provider.
+async fn walk(stage: &Stage) -> Result<(), Box<dyn Error>> {
+    let p = &stage.provider;
+    let id = stage.sim.as_str();
+    heading(&format!("{} (sandbox), SIM {id}", p.name()));
+
+    let sim = p.fetch(id).await?;
+    println!(
+        "fetch: {} (the provider says {:?})",
+        sim.state,
+        sim.native_status.as_deref().unwrap_or("-")
+    );
+
+    let activate = SimChange::new()
+        .state(SimState::Active)
+        .known_state(sim.state.clone());
+    if let Some(charge) = p.estimate_charge(id, &activate).await? {
+        println!(
+            "charge preview before activating: ${}.{:02} now, ${}.{:02} a month after",
+            charge.now_cents / 100,
+            charge.now_cents % 100,
+            charge.monthly_cents / 100,
+            charge.monthly_cents % 100
+        );
+        for line in &charge.lines {
+            println!("  {line}");
+        }
+    }
+    report("activate", p.apply(id, &activate).await?);
+    settle(stage).await;
+
+    let name = DisplayName::parse("pump station 7")?;
+    match p.apply(id, &SimChange::new().display_name(name)).await {
+        Ok(applied) => report("rename to \"pump station 7\"", applied),
+        Err(e) if e.was_not_sent() => println!("rename: refused before sending: {e}"),
+        Err(e) => return Err(e.into()),
+    }
+
+    let current = p.fetch(id).await?.state;
+    report(
+        "deactivate",
+        p.apply(
+            id,
+            &SimChange::new()
+                .state(SimState::Inactive)
+                .known_state(current),
+        )
+        .await?,
+    );
+    settle(stage).await;
+
+    // A move the lifecycle forbids, refused before anything is sent.
+    let back_to_new = SimChange::new()
+        .state(SimState::New)
+        .known_state(SimState::Inactive);
+    if let Err(e) = p.apply(id, &back_to_new).await {
+        println!("back to new: refused before sending: {e}");
+    }
+
+    let end = p.fetch(id).await?;
+    println!(
+        "now: {}{}",
+        end.state,
+        end.display_name
+            .map(|n| format!(", named {n:?}"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn settle(stage: &Stage) {
+    if let Some(settle) = &stage.settle {
+        settle().await;
+    }
+}
+
+fn report(what: &str, applied: Applied) {
+    match applied {
+        Applied::Done(sim) => println!("{what}: done, now {}", sim.state),
+        Applied::Pending(sim) => println!(
+            "{what}: accepted and pending ({}), applied a moment later",
+            sim.native_status.as_deref().unwrap_or("pending")
+        ),
+        Applied::DoneWithoutBody => println!("{what}: done (the provider answered with no body)"),
+    }
+}
+
+/// Opens a provider's real client from the environment.
+type Open = fn() -> simcore::Result<Arc<dyn SimProvider>>;
+
+/// Reads one real SIM from each provider whose credentials and SIM id are set. Read-only.
+async fn read_real_sims() {
+    let providers: [(bool, &str, Open); 4] = [
+        (
+            env_set("TWILIO_ACCOUNT_SID") || env_set("TWILIO_API_KEY"),
+            "SUPERSIM_EXAMPLE_SIM",
+            || Ok(Arc::new(supersim_client::Client::from_env()?)),
+        ),
+        (env_set("EMNIFY_APPLICATION_TOKEN"), "EMNIFY_SIM_ID", || {
+            Ok(Arc::new(emnify_client::Client::from_env()?))
+        }),
+        (env_set("SIXFAB_API_KEY"), "SIXFAB_EXAMPLE_ASSET", || {
+            Ok(Arc::new(sixfab_client::Client::from_env()?))
+        }),
+        (env_set("EDGEIQ_API_TOKEN"), "EDGEIQ_SIM_ID", || {
+            Ok(Arc::new(edgeiq_client::Client::from_env()?))
+        }),
+    ];
+    let mut read = 0;
+    for (credentials, id_var, open) in providers {
+        let Some(id) = std::env::var(id_var)
+            .ok()
+            .filter(|v| credentials && !v.is_empty())
+        else {
+            continue;
+        };
+        if read == 0 {
+            heading("real SIMs (read-only)");
+        }
+        read += 1;
+        match open() {
+            Ok(p) => match p.fetch(&id).await {
+                Ok(sim) => println!("{}: {id} is {}", p.name(), sim.state),
+                Err(e) => println!("{id}: {e}"),
+            },
+            Err(e) => println!("{e}"),
+        }
+    }
+    if read == 0 {
+        println!(
+            "\nno provider credentials with a SIM id in the environment: no real SIM was read"
+        );
+    }
 }

@@ -1,9 +1,14 @@
 //! Shared helpers for the runnable examples of the SIM SDK family.
 //!
-//! The examples live beside this crate and run from the repository root:
+//! The examples live in `examples/examples/` and run from the repository root:
 //! `cargo run --example quickstart`.
 
 /// Prints a section heading the way every example does.
 pub fn heading(title: &str) {
     println!("\n== {title}");
+}
+
+/// Whether an environment variable is set to something other than the empty string.
+pub fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }

@@ -384,6 +384,7 @@ impl BulkUpdater {
         if fetch_first {
             match p.fetch(&id).await {
                 Ok(snap) => change.known_state = Some(snap.state),
+                Err(e) if e.was_not_sent() => return finish(0, Outcome::Refused(e)),
                 Err(e) => return finish(0, Outcome::Failed(e)),
             }
             if let Err(e) = p.validate(&id, &change) {

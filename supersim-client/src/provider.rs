@@ -99,29 +99,43 @@ impl SimProvider for Client {
         Ok(snapshot(&sim, id))
     }
 
+    fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
+        prepare(id, change).map(drop)
+    }
+
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
-        let mut request = SimUpdateRequest::new(SimRef::parse(id)?);
-        if let Some(target) = &change.state {
-            request.status = Some(settable(target)?);
-        }
-        if let Some(name) = &change.display_name {
-            request.unique_name =
-                Some(UniqueName::parse(name.as_str()).map_err(|e| e.for_field("display_name"))?);
-        }
-        if request.is_empty() {
-            return Err(ValidationError::empty_update().into());
-        }
-        if let (Some(known), Some(target)) = (&change.known_state, &change.state) {
-            // As with the native builder, a state this crate does not know is left to Twilio.
-            if !known.is_unknown() {
-                self.lifecycle().check(known, target).map_err(Error::from)?;
-            }
-        }
+        let request = prepare(id, change)?;
         Ok(match self.send_update(&request).await? {
             UpdateOutcome::Done(sim) => Applied::Done(snapshot(&sim, id)),
             UpdateOutcome::Scheduled { sim, .. } => Applied::Pending(snapshot(&sim, id)),
         })
     }
+}
+
+/// The update a canonical change asks for, checked without any I/O (shared by `validate` and
+/// `apply`, so a dry run refuses exactly what a real run would).
+fn prepare(id: &str, change: &SimChange) -> Result<SimUpdateRequest> {
+    let mut request = SimUpdateRequest::new(SimRef::parse(id)?);
+    if let Some(target) = &change.state {
+        request.status = Some(settable(target)?);
+    }
+    if let Some(name) = &change.display_name {
+        request.unique_name =
+            Some(UniqueName::parse(name.as_str()).map_err(|e| e.for_field("display_name"))?);
+    }
+    if request.is_empty() {
+        return Err(ValidationError::empty_update().into());
+    }
+    if let (Some(known), Some(target)) = (&change.known_state, &change.state) {
+        // As with the native builder, a state this crate does not know is left to Twilio.
+        if !known.is_unknown() {
+            LIFECYCLE
+                .map(canonical)
+                .check(known, target)
+                .map_err(Error::from)?;
+        }
+    }
+    Ok(request)
 }
 
 #[cfg(test)]
