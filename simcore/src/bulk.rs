@@ -476,7 +476,10 @@ struct PacerState {
     paused_until: Instant,
     last_cut: Option<Instant>,
     /// When the provider first throttled the run.
-    first_throttle: Option<Instant>,
+    /// When the provider first throttled the run, and the successes counted until then.
+    first_throttle: Option<(Instant, u64)>,
+    /// Successes since the start.
+    total: u64,
     /// Successes per bucket, a ring over the last second; memory stays constant.
     buckets: [u32; BUCKETS],
     /// The start of the bucket at `head`.
@@ -510,8 +513,9 @@ impl PacerState {
         let sum: u64 = (0..n)
             .map(|k| u64::from(self.buckets[(self.head + BUCKETS - k) % BUCKETS]))
             .sum();
-        // The head bucket is only partly over.
-        let covered = BUCKET * (n as u32 - 1) + now.duration_since(self.head_start);
+        // The head bucket is only partly over; and a run younger than a bucket is measured over
+        // a whole one, so a first burst does not read as thousands a second.
+        let covered = (BUCKET * (n as u32 - 1) + now.duration_since(self.head_start)).max(span);
         sum as f64 / covered.as_secs_f64().max(0.001)
     }
 }
@@ -526,6 +530,7 @@ impl Pacer {
                 paused_until: now,
                 last_cut: None,
                 first_throttle: None,
+                total: 0,
                 buckets: [0; BUCKETS],
                 head_start: now,
                 head: 0,
@@ -567,6 +572,7 @@ impl Pacer {
         s.advance(now);
         let head = s.head;
         s.buckets[head] = s.buckets[head].saturating_add(1);
+        s.total += 1;
         if let Some(rate) = s.rate.as_mut() {
             *rate += RAISE;
         }
@@ -589,16 +595,20 @@ impl Pacer {
             return;
         }
         s.last_cut = Some(now);
-        let first = *s.first_throttle.get_or_insert(now);
-        // While throttled, what got through is what the provider admits: measure since the
-        // first 429 (the burst before it would overstate the limit), up to a second.
+        let total = s.total;
+        let (first, before) = *s.first_throttle.get_or_insert((now, total));
+        // While throttled, what gets through is what the provider admits. Within the first
+        // second, count exactly what got through since the first 429 (the burst before it would
+        // overstate the limit); after that, the last second.
         let since = now.duration_since(first);
-        let span = if since >= CUT_INTERVAL {
-            since
+        let measured = if since < CUT_INTERVAL {
+            let span = now.duration_since(s.started);
+            s.measured(now, span)
+        } else if since < BUCKET * BUCKETS as u32 {
+            (total - before) as f64 / since.as_secs_f64()
         } else {
-            now.duration_since(s.started)
+            s.measured(now, BUCKET * BUCKETS as u32)
         };
-        let measured = s.measured(now, span);
         let base = match s.rate {
             Some(r) => r.min(measured),
             None => measured,
