@@ -171,15 +171,7 @@ impl ClientBuilder {
 
     /// Takes the token from `EDGEIQ_API_TOKEN` as `lookup` finds it.
     fn token_from(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        match lookup(TOKEN_ENV) {
-            Some(t) if !t.is_empty() => Ok(self.api_token(t)),
-            Some(_) => Err(Error::Config(format!(
-                "environment variable {TOKEN_ENV} is empty"
-            ))),
-            None => Err(Error::Config(format!(
-                "environment variable {TOKEN_ENV} is not set"
-            ))),
-        }
+        Ok(self.api_token(simcore::env::require(&lookup, TOKEN_ENV, "")?))
     }
 
     /// Checks the configuration and builds the client. A missing or empty token is an

@@ -64,13 +64,11 @@ impl Client {
     }
 
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let token = lookup(APPLICATION_TOKEN_ENV)
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "environment variable {APPLICATION_TOKEN_ENV} is not set (an emnify application token)"
-                ))
-            })?;
+        let token = simcore::env::require(
+            &lookup,
+            APPLICATION_TOKEN_ENV,
+            " (an emnify application token)",
+        )?;
         Self::builder().application_token(token).build()
     }
 

@@ -72,12 +72,11 @@ impl Client {
     }
 
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> simcore::Result<Self> {
-        match lookup(API_KEY_ENV) {
-            Some(key) if !key.is_empty() => Self::new(key),
-            _ => Err(Error::Config(format!(
-                "environment variable {API_KEY_ENV} is not set (or is empty or not UTF-8)"
-            ))),
-        }
+        Self::new(simcore::env::require(
+            &lookup,
+            API_KEY_ENV,
+            " (a Sixfab API key)",
+        )?)
     }
 
     /// The base URL requests go to.

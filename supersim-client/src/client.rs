@@ -125,18 +125,15 @@ impl ClientBuilder {
 
     /// [`credentials_from_env`](Self::credentials_from_env) over any lookup.
     fn credentials_from(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let missing = |name: &str, hint: &str| {
-            Error::Config(format!("environment variable {name} is not set{hint}"))
-        };
-        if let Some(key) = get(ENV_API_KEY) {
-            let secret = get(ENV_API_SECRET)
-                .ok_or_else(|| missing(ENV_API_SECRET, " (needed with TWILIO_API_KEY)"))?;
+        use simcore::env::require;
+        if lookup(ENV_API_KEY).is_some_and(|v| !v.trim().is_empty()) {
+            let key = require(&lookup, ENV_API_KEY, "")?;
+            let secret = require(&lookup, ENV_API_SECRET, " (needed with TWILIO_API_KEY)")?;
             return Ok(self.api_key(key, secret));
         }
         let hint = " (or set TWILIO_API_KEY and TWILIO_API_SECRET)";
-        let sid = get(ENV_ACCOUNT_SID).ok_or_else(|| missing(ENV_ACCOUNT_SID, hint))?;
-        let token = get(ENV_AUTH_TOKEN).ok_or_else(|| missing(ENV_AUTH_TOKEN, hint))?;
+        let sid = require(&lookup, ENV_ACCOUNT_SID, hint)?;
+        let token = require(&lookup, ENV_AUTH_TOKEN, hint)?;
         Ok(self.account(sid, token))
     }
 
@@ -362,7 +359,7 @@ mod tests {
             Client::builder().credentials_from(env(&[(ENV_ACCOUNT_SID, AC), (ENV_AUTH_TOKEN, "")])),
         );
         assert!(
-            m.starts_with("environment variable TWILIO_AUTH_TOKEN is not set"),
+            m.starts_with("environment variable TWILIO_AUTH_TOKEN is empty"),
             "{m}"
         );
         let m = config_message(Client::builder().credentials_from(env(&[(ENV_API_KEY, SK)])));
