@@ -31,7 +31,7 @@
 //! - [`provider`]: the object-safe [`SimProvider`] trait, [`SimChange`] (what to change),
 //!   [`Applied`] (what happened) and [`SimSnapshot`].
 //! - [`error`]: the one [`Error`] type, sorted by whether anything was sent.
-//! - [`env`]: credentials read from the environment, with errors that name the variable.
+//! - [`env`](mod@env): credentials read from the environment, with errors that name the variable.
 //! - [`retry`]: the retry policy and its pure decision function.
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
 //!   follows the provider's rate limit, one outcome per item, a dry run.
