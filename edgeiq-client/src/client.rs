@@ -102,11 +102,7 @@ impl Client {
         let request = self
             .transport
             .request(Method::GET, &["sims", id.as_str()])?;
-        let response = self
-            .transport
-            .send(&request)
-            .await
-            .map_err(errors::from_transport)?;
+        let response = self.transport.send(&request).await?;
         response.json()
     }
 
@@ -220,7 +216,7 @@ impl ClientBuilder {
         let request = login
             .request(Method::POST, &["user", "authenticate"])?
             .json(&body)?;
-        let response = login.send(&request).await.map_err(errors::from_transport)?;
+        let response = login.send(&request).await?;
         let (token, expires_at) = read_session(response.status(), response.body())?;
         let mut client = ClientBuilder {
             transport: self.transport,

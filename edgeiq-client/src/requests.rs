@@ -490,12 +490,7 @@ impl UpdateSim {
             .transport()
             .request(Method::PUT, &["sims", id.as_str()])?
             .json(&body)?;
-        let response = self
-            .client
-            .transport()
-            .send(&request)
-            .await
-            .map_err(crate::errors::from_transport)?;
+        let response = self.client.transport().send(&request).await?;
         response.json()
     }
 

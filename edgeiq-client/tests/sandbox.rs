@@ -61,10 +61,7 @@ async fn raw_send(
     if let Some(b) = body {
         request = request.json(&b)?;
     }
-    let response = t
-        .send(&request)
-        .await
-        .map_err(edgeiq_client::errors::from_transport)?;
+    let response = t.send(&request).await?;
     response.json()
 }
 
@@ -449,11 +446,7 @@ async fn refusals_only_a_raw_client_can_reach() {
         .request(Method::PUT, &["sims", &id])
         .unwrap()
         .form([("status", "active")]);
-    let err = t
-        .send(&request)
-        .await
-        .map_err(edgeiq_client::errors::from_transport)
-        .unwrap_err();
+    let err = t.send(&request).await.unwrap_err();
     assert_eq!(
         api(&err),
         (400, None, "Content-Type must be application/json")

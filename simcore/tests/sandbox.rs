@@ -110,4 +110,10 @@ async fn request_log_redacts_credentials_in_debug() {
     let r = &s.requests()[0];
     assert_eq!(r.header("authorization"), Some("Bearer SENTINEL-SANDBOX"));
     assert!(!format!("{r:?}").contains("SENTINEL"));
+    // Bodies are not shown either: an authenticate body carries credentials.
+    let post = simcore::sandbox::RecordedRequest {
+        body: bytes::Bytes::from_static(br#"{"application_token":"SENTINEL-BODY"}"#),
+        ..r.clone()
+    };
+    assert!(!format!("{post:?}").contains("SENTINEL"));
 }
