@@ -30,7 +30,7 @@ const WRITE_ENV: &str = "EDGEIQ_EXAMPLE_WRITE";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    if std::env::var_os(TOKEN_ENV).is_some_and(|v| !v.is_empty()) {
+    if sim_examples::env_set(TOKEN_ENV) {
         println!(
             "using EdgeIQ at {} ({TOKEN_ENV} is set)",
             edgeiq_client::DEFAULT_BASE_URL

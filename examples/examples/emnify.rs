@@ -30,7 +30,7 @@ const WRITE_ENV: &str = "EMNIFY_EXAMPLE_WRITE";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    if std::env::var_os(APPLICATION_TOKEN_ENV).is_some_and(|v| !v.is_empty()) {
+    if sim_examples::env_set(APPLICATION_TOKEN_ENV) {
         println!(
             "using emnify at {} ({APPLICATION_TOKEN_ENV} is set)",
             emnify_client::DEFAULT_BASE_URL

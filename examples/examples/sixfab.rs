@@ -29,7 +29,7 @@ const WRITE_ENV: &str = "SIXFAB_EXAMPLE_WRITE";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    if std::env::var_os(API_KEY_ENV).is_some_and(|v| !v.is_empty()) {
+    if sim_examples::env_set(API_KEY_ENV) {
         println!(
             "using Sixfab at {} ({API_KEY_ENV} is set)",
             sixfab_client::DEFAULT_BASE_URL

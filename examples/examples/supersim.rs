@@ -33,7 +33,7 @@ const WRITE_ENV: &str = "SUPERSIM_EXAMPLE_WRITE";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let set = sim_examples::env_set;
     if set(ENV_ACCOUNT_SID) || set(ENV_API_KEY) {
         println!(
             "using Twilio at {} (Twilio credentials are set)",
