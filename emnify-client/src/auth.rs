@@ -4,9 +4,9 @@
 //! `Authorization: Bearer <auth_token>`. The [`TokenCache`] here is the transport's
 //! [`Authenticator`]:
 //!
-//! - **Single flight.** The cache is one lock held across the authenticate call: any number of
-//!   requests that find no valid token wait for one authentication and then share its token (or
-//!   its failure).
+//! - **Single flight.** A fresh token is read without waiting. Requests that find none queue on
+//!   one lock held across the authenticate call: any number of them cause one authentication and
+//!   then share its token (or its failure).
 //! - **Early refresh.** The JWT's `exp` claim is read (payload decoded, signature not checked: the
 //!   token is only ever handed back to emnify) and the token is replaced [`REFRESH_MARGIN`] before
 //!   it expires. A token without a readable `exp` is kept for emnify's documented lifetime,
@@ -124,6 +124,7 @@ impl fmt::Debug for Credentials {
 }
 
 /// A cached session token.
+#[derive(Clone)]
 struct Token {
     header: AuthHeader,
     /// When to stop using it: `exp` minus the margin.
@@ -140,7 +141,6 @@ struct Failure {
 
 #[derive(Default)]
 struct State {
-    token: Option<Token>,
     refresh_token: Option<SecretString>,
     failure: Option<Failure>,
 }
@@ -161,6 +161,9 @@ pub struct TokenCache {
     /// Sends the authenticate call: no credentials, one attempt.
     transport: Transport,
     credentials: Credentials,
+    /// The token in use: read without waiting by every request while it is fresh.
+    current: std::sync::RwLock<Option<Token>>,
+    /// Held across an authentication: the single flight.
     state: Mutex<State>,
 }
 
@@ -178,8 +181,22 @@ impl TokenCache {
         Self {
             transport,
             credentials,
+            current: std::sync::RwLock::new(None),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// The cached header, if it is still fresh.
+    fn fresh(&self) -> Option<AuthHeader> {
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        current
+            .as_ref()
+            .filter(|t| SystemTime::now() < t.refresh_at)
+            .map(|t| t.header.clone())
+    }
+
+    fn set_current(&self, token: Option<Token>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = token;
     }
 
     /// One authentication, by refresh token first when there is one.
@@ -286,12 +303,14 @@ fn token_from(answer: Answer) -> Result<Token> {
 #[simcore::async_trait]
 impl Authenticator for TokenCache {
     async fn header(&self) -> Result<AuthHeader> {
+        if let Some(header) = self.fresh() {
+            return Ok(header);
+        }
         let arrived = Instant::now();
         let mut state = self.state.lock().await;
-        if let Some(token) = &state.token {
-            if SystemTime::now() < token.refresh_at {
-                return Ok(token.header.clone());
-            }
+        // Another request may have authenticated while this one waited.
+        if let Some(header) = self.fresh() {
+            return Ok(header);
         }
         if let Some(f) = &state.failure {
             // Failed while this request waited, or refused a short while ago: share the answer.
@@ -302,12 +321,12 @@ impl Authenticator for TokenCache {
         match self.authenticate(&mut state).await {
             Ok(token) => {
                 let header = token.header.clone();
-                state.token = Some(token);
+                self.set_current(Some(token));
                 state.failure = None;
                 Ok(header)
             }
             Err(error) => {
-                state.token = None;
+                self.set_current(None);
                 state.failure = Some(Failure {
                     at: Instant::now(),
                     refused: is_refusal(&error),
@@ -319,13 +338,12 @@ impl Authenticator for TokenCache {
     }
 
     async fn rejected(&self, used: &AuthHeader) -> bool {
-        let mut state = self.state.lock().await;
-        if state
-            .token
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current
             .as_ref()
             .is_some_and(|t| t.header.value() == used.value())
         {
-            state.token = None;
+            *current = None;
         }
         true
     }
