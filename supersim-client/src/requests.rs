@@ -103,97 +103,82 @@ macro_rules! string_newtype {
     };
 }
 
-/// How a request names a Super SIM: its SID (`HS` + 32 hex digits) or its unique name.
-///
-/// ```
-/// use supersim_client::SimRef;
-///
-/// assert!(matches!(SimRef::parse("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")?, SimRef::Sid(_)));
-/// assert!(matches!(SimRef::parse("pump station 7")?, SimRef::UniqueName(_)));
-/// // Shaped like a SID but not a Sim SID: refused, not taken for a unique name.
-/// let err = SimRef::parse("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap_err();
-/// assert_eq!(err.field(), "sim");
-/// assert!(SimRef::parse("HSXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX").is_err());
-/// # Ok::<(), simcore::ValidationError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SimRef {
-    /// A Sim SID.
-    Sid(String),
-    /// A SIM's unique name.
-    UniqueName(String),
-}
-
-impl SimRef {
-    /// The field name used in errors.
-    pub const FIELD: &'static str = "sim";
-
-    /// Parses a Sim SID or a unique name.
-    pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
-        Ok(if parse_ref(Self::FIELD, "HS", "Sim", s)? {
-            SimRef::Sid(s.to_owned())
-        } else {
-            SimRef::UniqueName(s.to_owned())
-        })
-    }
-
-    /// The SID or unique name, as it goes in the URL.
-    pub fn as_str(&self) -> &str {
-        match self {
-            SimRef::Sid(s) | SimRef::UniqueName(s) => s,
+/// Declares a reference that is either a SID of one kind or a unique name.
+macro_rules! sid_or_name {
+    ($(#[$doc:meta])* $ty:ident, field = $field:literal, prefix = $prefix:literal, kind = $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $ty {
+            #[doc = concat!("A ", $kind, " SID.")]
+            Sid(String),
+            /// A unique name.
+            UniqueName(String),
         }
-    }
-}
 
-impl fmt::Display for SimRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+        impl $ty {
+            /// The field name used in errors.
+            pub const FIELD: &'static str = $field;
 
-/// A fleet, named by its SID (`HF` + 32 hex digits) or its unique name (`Fleet` accepts both).
-///
-/// ```
-/// use supersim_client::FleetRef;
-/// assert!(matches!(FleetRef::parse("HFaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")?, FleetRef::Sid(_)));
-/// assert!(matches!(FleetRef::parse("My Fleet")?, FleetRef::UniqueName(_)));
-/// assert!(FleetRef::parse("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").is_err());
-/// # Ok::<(), simcore::ValidationError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum FleetRef {
-    /// A Fleet SID.
-    Sid(String),
-    /// A fleet's unique name.
-    UniqueName(String),
-}
+            #[doc = concat!("Parses a ", $kind, " SID (`", $prefix, "` + 32 hex digits) or a unique name.")]
+            pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
+                Ok(if parse_ref(Self::FIELD, $prefix, $kind, s)? {
+                    $ty::Sid(s.to_owned())
+                } else {
+                    $ty::UniqueName(s.to_owned())
+                })
+            }
 
-impl FleetRef {
-    /// The field name used in errors.
-    pub const FIELD: &'static str = "fleet";
-
-    /// Parses a Fleet SID or a fleet's unique name.
-    pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
-        Ok(if parse_ref(Self::FIELD, "HF", "Fleet", s)? {
-            FleetRef::Sid(s.to_owned())
-        } else {
-            FleetRef::UniqueName(s.to_owned())
-        })
-    }
-
-    /// The SID or unique name, as sent.
-    pub fn as_str(&self) -> &str {
-        match self {
-            FleetRef::Sid(s) | FleetRef::UniqueName(s) => s,
+            /// The SID or unique name, as sent.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $ty::Sid(s) | $ty::UniqueName(s) => s,
+                }
+            }
         }
-    }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }
 
-impl fmt::Display for FleetRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+sid_or_name!(
+    /// How a request names a Super SIM: its SID (`HS` + 32 hex digits) or its unique name.
+    ///
+    /// ```
+    /// use supersim_client::SimRef;
+    ///
+    /// assert!(matches!(SimRef::parse("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")?, SimRef::Sid(_)));
+    /// assert!(matches!(SimRef::parse("pump station 7")?, SimRef::UniqueName(_)));
+    /// // Shaped like a SID but not a Sim SID: refused, not taken for a unique name.
+    /// let err = SimRef::parse("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").unwrap_err();
+    /// assert_eq!(err.field(), "sim");
+    /// assert!(SimRef::parse("HSXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX").is_err());
+    /// # Ok::<(), simcore::ValidationError>(())
+    /// ```
+    SimRef,
+    field = "sim",
+    prefix = "HS",
+    kind = "Sim"
+);
+
+sid_or_name!(
+    /// A fleet, named by its SID (`HF` + 32 hex digits) or its unique name (`Fleet` accepts both).
+    ///
+    /// ```
+    /// use supersim_client::FleetRef;
+    /// assert!(matches!(FleetRef::parse("HFaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")?, FleetRef::Sid(_)));
+    /// assert!(matches!(FleetRef::parse("My Fleet")?, FleetRef::UniqueName(_)));
+    /// assert!(FleetRef::parse("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").is_err());
+    /// # Ok::<(), simcore::ValidationError>(())
+    /// ```
+    FleetRef,
+    field = "fleet",
+    prefix = "HF",
+    kind = "Fleet"
+);
 
 /// An Account SID: `AC` + 32 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
