@@ -68,6 +68,15 @@ fn sdk_client(server: &SandboxServer) -> sixfab_client::Client {
         .expect("a client")
 }
 
+/// What a hand-written client reads from the answer: the fields it cares about, typed.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // read to be fair to the SDK, which reads them too
+struct RawAsset {
+    id: Option<String>,
+    name: Option<String>,
+    status: Option<String>,
+}
+
 /// The same request the SDK sends, by hand.
 fn raw_request(raw: &reqwest::Client, base: &str, id: &str) -> reqwest::RequestBuilder {
     raw.patch(format!("{base}/v1/assets/{id}"))
@@ -126,7 +135,7 @@ async fn p1(server: &SandboxServer) {
                     .expect("raw update");
                 let status = r.status();
                 let body = r.bytes().await.expect("raw body");
-                let _: serde_json::Value = serde_json::from_slice(&body).expect("raw json");
+                let _: RawAsset = serde_json::from_slice(&body).expect("raw json");
                 assert!(status.is_success());
                 b.push(start.elapsed());
             }
@@ -168,7 +177,7 @@ async fn raw_run(raw: &reqwest::Client, base: &str, n: usize) -> (Duration, usiz
                 // A hand-written client reads the answer too.
                 match req.send().await {
                     Ok(r) if r.status().is_success() => match r.bytes().await {
-                        Ok(body) => serde_json::from_slice::<serde_json::Value>(&body).is_ok(),
+                        Ok(body) => serde_json::from_slice::<RawAsset>(&body).is_ok(),
                         Err(_) => false,
                     },
                     _ => false,
@@ -187,36 +196,41 @@ async fn p2(server: &SandboxServer) {
     let raw = raw_client();
     let base = server.base_url();
     let n = if quick() { 1000 } else { 10_000 };
-    // Warm both, then alternate rounds and keep each side's best: on two shared cores a
-    // single round is at the mercy of the scheduler.
+    // Warm both, then run 15 paired rounds, each side going first in turn, and report the median
+    // of the paired ratios: on two cores shared with the server a single round is at the mercy of
+    // the scheduler (paired rounds range from about 0.7 to 1.3), and the median of pairs is not
+    // moved by one lucky or unlucky round.
     let _ = bulk_run(provider.clone(), 500).await;
     let _ = raw_run(&raw, &base, 500).await;
     let (mut best_bulk, mut best_raw) = (Duration::MAX, Duration::MAX);
     let mut ratios = Vec::new();
-    for _ in 0..15 {
-        let (tb, done) = bulk_run(provider.clone(), n).await;
-        assert_eq!(done, n);
-        best_bulk = best_bulk.min(tb);
-        let (tr, done) = raw_run(&raw, &base, n).await;
-        assert_eq!(done, n);
-        best_raw = best_raw.min(tr);
-        ratios.push(tr.as_secs_f64() / tb.as_secs_f64());
+    for round in 0..15 {
+        let (tb, tr) = if round % 2 == 0 {
+            let tb = bulk_run(provider.clone(), n).await;
+            (tb, raw_run(&raw, &base, n).await)
+        } else {
+            let tr = raw_run(&raw, &base, n).await;
+            (bulk_run(provider.clone(), n).await, tr)
+        };
+        assert_eq!((tb.1, tr.1), (n, n), "every update done");
+        best_bulk = best_bulk.min(tb.0);
+        best_raw = best_raw.min(tr.0);
+        ratios.push(tr.0.as_secs_f64() / tb.0.as_secs_f64());
     }
     ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
     println!(
-        "# P2 per-round ratios: min {:.3}, median {:.3}, max {:.3}",
+        "# P2 paired rounds, bulk/raw throughput: min {:.3}, median {median:.3}, max {:.3}",
         ratios[0],
-        ratios[ratios.len() / 2],
         ratios[ratios.len() - 1]
     );
-    let (tb, tr) = (
+    println!(
+        "# P2 best round at concurrency {CONCURRENCY}: bulk {:.0}/s, raw {:.0}/s ({n} updates; ratio {:.3})",
         n as f64 / best_bulk.as_secs_f64(),
         n as f64 / best_raw.as_secs_f64(),
+        best_raw.as_secs_f64() / best_bulk.as_secs_f64()
     );
-    println!(
-        "# P2 throughput at concurrency {CONCURRENCY}: bulk {tb:.0}/s, raw {tr:.0}/s ({n} updates)"
-    );
-    line("P2_bulk_throughput_ratio", tb / tr, ">=0.95");
+    line("P2_bulk_throughput_ratio", median, ">=0.95");
 
     let small = if quick() { 2_000 } else { 10_000 };
     let large = small * 10;

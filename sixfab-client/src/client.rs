@@ -109,7 +109,14 @@ impl Client {
         if response.is_empty() {
             return Ok(Updated::NoBody);
         }
-        Ok(Updated::from_json(response.json()?))
+        Updated::from_slice(response.body()).map_err(|e| {
+            Error::decode(
+                crate::PROVIDER,
+                response.status(),
+                e.to_string(),
+                response.body(),
+            )
+        })
     }
 
     /// Reads an asset (`GET /assets/{asset_id}`), by serial number, UUID, SIM SID or SIM ICCID.
@@ -120,12 +127,13 @@ impl Client {
             .request(Method::GET, &["assets", id.as_str()])?;
         let response = name_the_asset(self.transport.send(&http).await, &id)?;
         let value: serde_json::Value = response.json()?;
-        let snippet = value.to_string();
-        Asset::from_json(value).map_err(|e| Error::Decode {
-            provider: crate::PROVIDER,
-            status: response.status(),
-            message: e.to_string(),
-            snippet: snippet.chars().take(200).collect(),
+        Asset::from_json_ref(&value).map_err(|e| {
+            Error::decode(
+                crate::PROVIDER,
+                response.status(),
+                e.to_string(),
+                response.body(),
+            )
         })
     }
 

@@ -586,6 +586,17 @@ pub enum Updated {
 }
 
 impl Updated {
+    /// Reads a success answer's body: straight into an [`Asset`] when it is one (the common
+    /// case, read once), otherwise as [`Updated::from_json`] sorts it.
+    pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
+        if let Ok(asset) = serde_json::from_slice::<Asset>(body) {
+            if asset.has_known_fields() {
+                return Ok(Updated::Asset(asset));
+            }
+        }
+        Ok(Self::from_json(serde_json::from_slice(body)?))
+    }
+
     /// Sorts a success answer's JSON: an asset if it has a field an asset has, otherwise kept
     /// as it is.
     pub fn from_json(value: Value) -> Self {
