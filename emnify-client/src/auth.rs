@@ -267,9 +267,11 @@ impl TokenCache {
     }
 }
 
-/// A 4xx answer: emnify looked at the credentials and said no.
+/// emnify looked at the credentials and said no (400, 401, 403 or 422). A 429 or a timeout is
+/// not a verdict on the credentials: it is not remembered as a refusal.
 fn is_refusal(e: &Error) -> bool {
-    e.api().is_some_and(|a| (400..500).contains(&a.status))
+    e.api()
+        .is_some_and(|a| matches!(a.status, 400 | 401 | 403 | 422))
 }
 
 fn token_from(answer: Answer) -> Result<Token> {

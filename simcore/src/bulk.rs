@@ -422,7 +422,11 @@ impl BulkUpdater {
                     pacer.succeeded();
                     return finish(attempt, Outcome::Scheduled(s));
                 }
-                Err(e) if e.was_not_sent() => return finish(attempt - 1, Outcome::Refused(e)),
+                // Refused before sending only if nothing was sent before it: after an attempt
+                // that may have been applied, it is a failure.
+                Err(e) if e.was_not_sent() && attempt == 1 => {
+                    return finish(0, Outcome::Refused(e));
+                }
                 Err(e) => e,
             };
             let retry_outcome = match &err {
@@ -436,7 +440,7 @@ impl BulkUpdater {
             };
             let wait = decide(&self.retry, attempt, &retry_outcome);
             if err.status() == Some(429) {
-                pacer.throttle(sent, err.retry_after());
+                pacer.throttle(sent, err.retry_after(), &self.retry);
             }
             match wait {
                 None => return finish(attempt, Outcome::Failed(err)),
@@ -480,6 +484,8 @@ struct PacerState {
     first_throttle: Option<(Instant, u64)>,
     /// Successes since the start.
     total: u64,
+    /// Cuts in a row at which nothing had got through.
+    blind_cuts: u32,
     /// Successes per bucket, a ring over the last second; memory stays constant.
     buckets: [u32; BUCKETS],
     /// The start of the bucket at `head`.
@@ -531,6 +537,7 @@ impl Pacer {
                 last_cut: None,
                 first_throttle: None,
                 total: 0,
+                blind_cuts: 0,
                 buckets: [0; BUCKETS],
                 head_start: now,
                 head: 0,
@@ -580,12 +587,13 @@ impl Pacer {
 
     /// The provider answered 429 to a request let through at `sent`: pause for its
     /// `Retry-After`, if it sent one, and pace the run just under the rate it let through.
-    fn throttle(&self, sent: Instant, retry_after: Option<Duration>) {
+    fn throttle(&self, sent: Instant, retry_after: Option<Duration>, policy: &RetryPolicy) {
         let mut s = self.lock();
         let now = Instant::now();
         s.throttled += 1;
         if let Some(wait) = retry_after {
-            s.paused_until = s.paused_until.max(now + wait);
+            let until = now.checked_add(wait.min(policy.max_retry_after));
+            s.paused_until = s.paused_until.max(until.unwrap_or(now));
         }
         // A request let through before the last cut says nothing about the new pace; and the
         // 429s of one burst are one signal.
@@ -609,6 +617,15 @@ impl Pacer {
         } else {
             s.measured(now, BUCKET * BUCKETS as u32)
         };
+        if measured <= 0.0 {
+            // Nothing got through: there is no rate to learn. Pause, longer each time in a row,
+            // rather than pace the run at a crawl it would take minutes to climb out of.
+            let pause = policy.backoff_ceiling(s.blind_cuts + 1);
+            s.blind_cuts += 1;
+            s.paused_until = s.paused_until.max(now + pause);
+            return;
+        }
+        s.blind_cuts = 0;
         let base = match s.rate {
             Some(r) => r.min(measured),
             None => measured,
@@ -801,15 +818,19 @@ mod tests {
             s.head_start = now;
             s.buckets = [5; BUCKETS];
         }
-        pacer.throttle(now, None);
+        pacer.throttle(now, None, &RetryPolicy::default());
         let rate = pacer.lock().rate.unwrap();
         assert!((90.0..110.0).contains(&rate), "{rate}");
         // A second 429 within the cut interval is the same signal, and so is one for a request
         // let through before the cut.
-        pacer.throttle(Instant::now(), None);
+        pacer.throttle(Instant::now(), None, &RetryPolicy::default());
         assert_eq!(pacer.lock().rate.unwrap(), rate);
         pacer.lock().last_cut = Some(Instant::now() - CUT_INTERVAL * 2);
-        pacer.throttle(Instant::now() - CUT_INTERVAL * 3, None);
+        pacer.throttle(
+            Instant::now() - CUT_INTERVAL * 3,
+            None,
+            &RetryPolicy::default(),
+        );
         assert_eq!(pacer.lock().rate.unwrap(), rate);
         assert_eq!(pacer.throttled(), 3);
         // No Retry-After: no pause of the run.
@@ -818,8 +839,32 @@ mod tests {
             pacer.succeeded();
         }
         assert!((pacer.lock().rate.unwrap() - (rate + 1.0)).abs() < 0.01);
-        pacer.throttle(Instant::now(), Some(Duration::from_secs(2)));
+        pacer.throttle(
+            Instant::now(),
+            Some(Duration::from_secs(2)),
+            &RetryPolicy::default(),
+        );
         assert!(pacer.lock().paused_until > Instant::now() + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_429_before_any_success_pauses_instead_of_crawling() {
+        let pacer = Pacer::new();
+        let policy = RetryPolicy::default();
+        pacer.throttle(Instant::now(), None, &policy);
+        let s = pacer.lock();
+        assert_eq!(s.rate, None, "no rate learnt from nothing");
+        assert!(s.paused_until > Instant::now());
+        assert_eq!(s.blind_cuts, 1);
+    }
+
+    #[test]
+    fn a_huge_retry_after_is_clamped() {
+        let pacer = Pacer::new();
+        let policy = RetryPolicy::default();
+        pacer.throttle(Instant::now(), Some(Duration::MAX), &policy);
+        let until = pacer.lock().paused_until;
+        assert!(until <= Instant::now() + policy.max_retry_after);
     }
 
     #[test]

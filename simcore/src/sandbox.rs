@@ -227,7 +227,9 @@ impl Default for SandboxOptions {
                     .status(StatusCode::TOO_MANY_REQUESTS)
                     .header("content-type", "application/json");
                 if let Some(w) = wait {
-                    b = b.header("retry-after", w.as_secs().max(1).to_string());
+                    // Whole seconds, rounded up: a client that waits as told is not early.
+                    let secs = w.as_secs_f64().ceil().max(1.0) as u64;
+                    b = b.header("retry-after", secs.to_string());
                 }
                 b.body(Body::from(r#"{"message":"Too Many Requests"}"#))
                     .unwrap_or_default()
@@ -262,7 +264,11 @@ impl SandboxServer {
                 let (stream, _) = tokio::select! {
                     r = listener.accept() => match r {
                         Ok(s) => s,
-                        Err(_) => continue,
+                        // Out of file descriptors, say: wait a moment instead of spinning.
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
                     },
                     _ = stopped.changed() => break,
                 };
@@ -272,11 +278,21 @@ impl SandboxServer {
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     handle(shared.clone(), router.clone(), req)
                 });
+                let mut stop = stopped.clone();
                 tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    let conn = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    // A stopped sandbox also closes its kept-alive connections, once the
+                    // request in flight on each is answered.
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
                 });
             }
         });

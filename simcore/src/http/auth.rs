@@ -102,12 +102,12 @@ impl Auth {
         )?))
     }
 
-    /// A custom header carrying the secret (such as `x-api-key`).
-    pub fn header(name: &'static str, secret: &SecretString) -> Result<Self> {
-        Ok(Auth::Static(AuthHeader::new(
-            HeaderName::from_static(name),
-            secret.expose_secret(),
-        )?))
+    /// A custom header carrying the secret (such as `x-api-key`; any case). An invalid header
+    /// name is an [`Error::Config`].
+    pub fn header(name: &str, secret: &SecretString) -> Result<Self> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::Config(format!("{name:?} is not a valid header name")))?;
+        Ok(Auth::Static(AuthHeader::new(name, secret.expose_secret())?))
     }
 
     /// A header supplied by an authenticator.

@@ -6,6 +6,8 @@ use crate::error::ApiError;
 
 /// How many characters of a non-JSON body an error keeps.
 const SNIPPET_CHARS: usize = 200;
+/// How many characters of a provider's own message an error keeps.
+const MESSAGE_CHARS: usize = 1000;
 
 /// Turns an error answer into an [`ApiError`], whatever its body looks like. Never fails.
 ///
@@ -143,7 +145,16 @@ fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
         _ => {}
     }
 
-    err.message = message.unwrap_or_else(|| snippet(&Value::Object(map.clone()).to_string()));
+    // A provider's message is kept whole up to a generous length; a longer one is cut.
+    err.message = match message {
+        Some(m) if m.chars().count() > MESSAGE_CHARS => {
+            let mut cut: String = m.chars().take(MESSAGE_CHARS).collect();
+            cut.push('…');
+            cut
+        }
+        Some(m) => m,
+        None => snippet(&Value::Object(map.clone()).to_string()),
+    };
 }
 
 /// Joins FastAPI validation items as `loc.path: msg; …`.
@@ -334,6 +345,13 @@ mod tests {
         );
         assert_eq!(e.message, "bad; worse");
         assert!(e.details.is_some());
+    }
+
+    #[test]
+    fn huge_messages_are_cut() {
+        let body = serde_json::to_vec(&json!({"message": "m".repeat(100_000)})).unwrap();
+        let e = parse_error_body("x", 400, None, &body);
+        assert_eq!(e.message.chars().count(), MESSAGE_CHARS + 1);
     }
 
     #[test]

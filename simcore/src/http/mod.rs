@@ -83,10 +83,10 @@ pub fn check_base_url(base: &str) -> Result<Url> {
         )));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::Config(format!(
-            "base URL must not have a query or fragment: {}",
-            quote(base)
-        )));
+        // Not quoted: a query can carry a key.
+        return Err(Error::Config(
+            "base URL must not have a query or fragment".to_owned(),
+        ));
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -241,7 +241,10 @@ impl fmt::Debug for Request {
 }
 
 /// A success answer: status, headers and the whole body (within the cap).
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows the status and the body's size, never the body (an authenticate answer
+/// carries tokens).
+#[derive(Clone)]
 pub struct Response {
     provider: &'static str,
     status: u16,
@@ -277,8 +280,19 @@ impl Response {
     }
 }
 
-/// Builds a [`Transport`].
-#[derive(Debug, Clone)]
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("provider", &self.provider)
+            .field("status", &self.status)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
+    }
+}
+
+/// Builds a [`Transport`]. Its `Debug` never shows credentials, nor a user name or password
+/// written into the base URL.
+#[derive(Clone)]
 pub struct TransportBuilder {
     provider: &'static str,
     base_url: String,
@@ -288,6 +302,30 @@ pub struct TransportBuilder {
     timeout: Duration,
     retry: RetryPolicy,
     body_limit: usize,
+}
+
+impl fmt::Debug for TransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let base = match Url::parse(&self.base_url) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_query(None);
+                u.to_string()
+            }
+            Err(_) => "(not a valid URL)".to_owned(),
+        };
+        f.debug_struct("TransportBuilder")
+            .field("provider", &self.provider)
+            .field("base_url", &base)
+            .field("auth", &self.auth)
+            .field("user_agent", &self.user_agent)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
 }
 
 impl TransportBuilder {
@@ -355,6 +393,7 @@ impl TransportBuilder {
                 base,
                 auth: self.auth,
                 timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
                 retry: self.retry,
                 body_limit: self.body_limit,
             }),
@@ -374,6 +413,7 @@ struct Inner {
     base: Url,
     auth: Auth,
     timeout: Duration,
+    connect_timeout: Duration,
     retry: RetryPolicy,
     body_limit: usize,
 }
@@ -582,10 +622,16 @@ impl Transport {
     fn failed_transport(&self, e: &reqwest::Error, attempt: u32) -> Attempt {
         let provider = self.inner.provider;
         if e.is_timeout() {
+            // A connection that timed out ran out of the connect limit, not the total one.
+            let after = if e.is_connect() {
+                self.inner.connect_timeout
+            } else {
+                self.inner.timeout
+            };
             return Attempt::Failed(
                 Error::Timeout {
                     provider,
-                    after: self.inner.timeout,
+                    after,
                     attempts: attempt,
                 },
                 Outcome::Timeout,
@@ -665,6 +711,19 @@ mod tests {
         }
         let e = check_base_url("https://user:hunter2@api.example.com").unwrap_err();
         assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn builder_debug_hides_url_credentials() {
+        let b = Transport::builder(
+            "t",
+            "https://user:SENTINEL-PW@api.example.com/v1?key=SENTINEL-Q",
+        );
+        let shown = format!("{b:?}");
+        assert!(!shown.contains("SENTINEL"), "{shown}");
+        assert!(shown.contains("api.example.com/v1"), "{shown}");
+        let e = check_base_url("https://api.example.com/?key=SENTINEL-Q").unwrap_err();
+        assert!(!e.to_string().contains("SENTINEL"));
     }
 
     #[test]
