@@ -103,7 +103,7 @@ impl Client {
             .transport
             .request(Method::GET, &["sims", id.as_str()])?;
         let response = self.transport.send(&request).await?;
-        response.json()
+        response.resource()
     }
 
     /// The base URL requests go to.

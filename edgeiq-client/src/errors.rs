@@ -22,12 +22,7 @@ use crate::PROVIDER;
 /// A success answer that could not be read, without quoting its body (used where the body may
 /// carry credentials, such as the login answer).
 pub(crate) fn withheld_decode(status: u16, message: String) -> Error {
-    Error::Decode {
-        provider: PROVIDER,
-        status,
-        message,
-        snippet: "(body withheld: it may carry credentials)".to_owned(),
-    }
+    Error::decode_withheld(PROVIDER, status, message)
 }
 
 #[cfg(test)]

@@ -278,6 +278,20 @@ pub struct SimRecord {
     pub extra: Map<String, Value>,
 }
 
+/// Every record EdgeIQ returns carries its system id (`_id`) and its status (`inactive` unless
+/// set): an answer without them is not EdgeIQ's.
+impl simcore::http::Resource for SimRecord {
+    fn missing(&self) -> Option<&'static str> {
+        if self.id.is_none() {
+            Some("_id")
+        } else if self.status.is_none() {
+            Some("status")
+        } else {
+            None
+        }
+    }
+}
+
 impl SimRecord {
     /// The canonical state of [`SimRecord::status`] (see [`canonical`]); a record without a
     /// status is `Unknown("")`.

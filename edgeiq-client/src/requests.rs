@@ -491,7 +491,7 @@ impl UpdateSim {
             .request(Method::PUT, &["sims", id.as_str()])?
             .json(&body)?;
         let response = self.client.transport().send(&request).await?;
-        response.json()
+        response.resource()
     }
 
     fn metadata_map(&mut self) -> &mut Map<String, Value> {

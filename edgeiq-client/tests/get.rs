@@ -63,7 +63,7 @@ async fn uppercase_hex_ids_are_sent_as_given() {
             when.method(GET)
                 .path("/api/v1/platform/sims/65F1C0FFEE0123456789ABCD");
             then.status(200)
-                .json_body(json!({"_id": "65F1C0FFEE0123456789ABCD"}));
+                .json_body(json!({"_id": "65F1C0FFEE0123456789ABCD", "status": "active"}));
         })
         .await;
     let got = client(&server)

@@ -53,7 +53,8 @@ async fn login_then_requests_carry_the_session_token() {
             when.method(GET)
                 .path(SIM_PATH)
                 .header("authorization", SESSION);
-            then.status(200).json_body(json!({"_id": ID}));
+            then.status(200)
+                .json_body(json!({"_id": ID, "status": "active"}));
         })
         .await;
     // A token set on the builder is neither used for the login nor kept.

@@ -400,7 +400,8 @@ async fn metadata_limit_at_the_boundary_is_sent() {
                 when.method(PUT)
                     .path(SIM_PATH)
                     .is_true(body_is(expected.clone()));
-                then.status(200).json_body(json!({"_id": ID}));
+                then.status(200)
+                    .json_body(json!({"_id": ID, "status": "active"}));
             })
             .await;
         let mut update = client(&server).update_sim(ID).metadata_patch(meta);

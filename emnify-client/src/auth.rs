@@ -254,15 +254,16 @@ impl TokenCache {
             .await
             .map_err(crate::errors::authentication_failed)?;
         // Read by hand: a decode error must not quote the body, which holds tokens.
-        serde_json::from_slice(response.body()).map_err(|e| Error::Decode {
-            provider: crate::PROVIDER,
-            status: response.status(),
-            message: format!(
-                "the authenticate answer is not the documented object (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-            snippet: String::new(),
+        serde_json::from_slice(response.body()).map_err(|e| {
+            Error::decode_withheld(
+                crate::PROVIDER,
+                response.status(),
+                format!(
+                    "the authenticate answer is not the documented object (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
         })
     }
 }
@@ -283,12 +284,11 @@ fn token_from(answer: Answer) -> Result<Token> {
                     .to_owned(),
             )
         } else {
-            Error::Decode {
-                provider: crate::PROVIDER,
-                status: 200,
-                message: "the authenticate answer has no auth_token".to_owned(),
-                snippet: String::new(),
-            }
+            Error::decode_withheld(
+                crate::PROVIDER,
+                200,
+                "the authenticate answer has no auth_token",
+            )
         });
     };
     let now = SystemTime::now();

@@ -79,7 +79,7 @@ impl Client {
             .transport
             .request(Method::GET, &["api", "v1", "sim", &id])?;
         let response = self.transport.send(&request).await.map_err(from_emnify)?;
-        response.json()
+        response.resource()
     }
 
     /// Starts an update of a SIM (`PATCH /api/v1/sim/{sim_id}`); see [`UpdateSimBuilder`].
@@ -107,19 +107,26 @@ impl Client {
         let request = self
             .transport
             .request(Method::DELETE, &["api", "v1", "sim", &id])?;
-        self.transport.send(&request).await.map_err(from_emnify)?;
-        Ok(())
+        self.transport
+            .send(&request)
+            .await
+            .map_err(from_emnify)?
+            .no_content()
     }
 
-    /// Sends a validated update. Any 2xx is success (emnify documents `204`).
+    /// Sends a validated update. emnify answers `204`: a 2xx with no body (or a JSON one) is
+    /// success; any other body (an HTML page from a proxy) is an [`Error::Decode`].
     pub(crate) async fn patch_sim(&self, sim_id: u64, update: &UpdateSim) -> Result<()> {
         let id = sim_id.to_string();
         let request = self
             .transport
             .request(Method::PATCH, &["api", "v1", "sim", &id])?
             .json(update)?;
-        self.transport.send(&request).await.map_err(from_emnify)?;
-        Ok(())
+        self.transport
+            .send(&request)
+            .await
+            .map_err(from_emnify)?
+            .no_content()
     }
 }
 

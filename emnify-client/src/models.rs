@@ -194,6 +194,13 @@ pub struct Sim {
     pub activation_date: Option<DateTime<Utc>>,
 }
 
+/// Every SIM emnify returns carries its id (required to read it at all) and its status.
+impl simcore::http::Resource for Sim {
+    fn missing(&self) -> Option<&'static str> {
+        self.status.is_none().then_some("status")
+    }
+}
+
 impl Sim {
     /// The ICCID as complete as emnify reported it: with the Luhn digit when known.
     pub fn best_iccid(&self) -> Option<&str> {

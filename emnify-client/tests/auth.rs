@@ -121,7 +121,7 @@ async fn a_401_leads_to_one_reauthentication_and_success() {
                 .header("authorization", bearer(&old));
             then.status(200)
                 .header("content-type", "application/json")
-                .body(r#"{"id": 250}"#);
+                .body(r#"{"id": 250, "status": {"id": 1}}"#);
         })
         .await;
     let client = client(&server);
@@ -281,7 +281,7 @@ async fn a_transient_authentication_failure_is_tried_again_by_the_next_request()
             when.method(GET)
                 .path("/api/v1/sim/1")
                 .header("authorization", bearer(&token));
-            then.status(200).body(r#"{"id": 1}"#);
+            then.status(200).body(r#"{"id": 1, "status": {"id": 1}}"#);
         })
         .await;
     assert_eq!(client.get_sim(1).await.unwrap().id, 1);
@@ -335,7 +335,7 @@ async fn a_thousand_concurrent_401s_cause_one_reauthentication() {
     let warm = server
         .mock_async(|when, then| {
             when.method(GET).path("/api/v1/sim/1");
-            then.status(200).body(r#"{"id": 1}"#);
+            then.status(200).body(r#"{"id": 1, "status": {"id": 1}}"#);
         })
         .await;
     let client = client(&server);

@@ -7,8 +7,9 @@
 //! | [`Error::Config`] | no | what is wrong with the client's configuration |
 //! | [`Error::Api`] | yes, answered | HTTP status, provider code and message, link, `Retry-After` |
 //! | [`Error::Timeout`] | yes (or tried), no answer in time | the provider and the limit |
+//! | [`Error::Deadline`] | maybe: the call's deadline passed | the provider, the deadline, the attempts |
 //! | [`Error::Transport`] | maybe: the connection failed | the provider and the cause (no URL) |
-//! | [`Error::Decode`] | yes, answered with a 2xx the SDK could not read | status and a snippet of the body |
+//! | [`Error::Decode`] | yes, answered with a 2xx that is not the provider's answer | status, request id and a snippet of the body |
 //! | [`Error::TooLarge`] | yes, answered with a body over the cap | status and the cap |
 //!
 //! The `Display` of every variant alone tells a person what happened:
@@ -64,6 +65,17 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// The call's deadline passed (across all its attempts and waits) before it had an answer.
+    #[error("{provider}: no answer within the call's deadline of {deadline:?} (after {attempts} attempt{s})", s = plural(*attempts))]
+    Deadline {
+        /// The provider.
+        provider: &'static str,
+        /// The deadline that passed.
+        deadline: Duration,
+        /// How many attempts were started.
+        attempts: u32,
+    },
+
     /// The connection failed (DNS, TLS, refused, reset). The message never contains the URL.
     #[error("{provider}: connection failed: {message} (after {attempts} attempt{s})", s = plural(*attempts))]
     Transport {
@@ -75,8 +87,9 @@ pub enum Error {
         attempts: u32,
     },
 
-    /// A success answer whose body could not be read as the documented model.
-    #[error("{provider}: HTTP {status}: unreadable response ({message}): {snippet}")]
+    /// A success answer that is not the provider's answer: a body that could not be read as
+    /// the documented model, or one missing what every real answer carries.
+    #[error("{provider}: HTTP {status}: unreadable response ({message}): {snippet}{rid}", rid = request_id_suffix(request_id.as_deref()))]
     Decode {
         /// The provider.
         provider: &'static str,
@@ -86,6 +99,8 @@ pub enum Error {
         message: String,
         /// The start of the body.
         snippet: String,
+        /// The provider's request id, when the answer carried one.
+        request_id: Option<String>,
     },
 
     /// The answer's body was larger than the configured cap and was not read.
@@ -102,6 +117,10 @@ pub enum Error {
 
 fn plural(n: u32) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+fn request_id_suffix(id: Option<&str>) -> String {
+    id.map(|r| format!(" [request id {r}]")).unwrap_or_default()
 }
 
 impl From<ApiError> for Error {
@@ -131,6 +150,48 @@ impl Error {
             status,
             message: message.into(),
             snippet,
+            request_id: None,
+        }
+    }
+
+    /// A success answer that could not be read, reported without quoting its body (for answers
+    /// that carry credentials, such as a login's): the snippet says it was withheld.
+    pub fn decode_withheld(
+        provider: &'static str,
+        status: u16,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Decode {
+            provider,
+            status,
+            message: message.into(),
+            snippet: "(body withheld: it may carry credentials)".to_owned(),
+            request_id: None,
+        }
+    }
+
+    /// A short, stable name of the variant (`"api"`, `"timeout"`, …), as telemetry's
+    /// `error.type` carries it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid",
+            Error::Transition(_) => "transition",
+            Error::Config(_) => "config",
+            Error::Api(_) => "api",
+            Error::Timeout { .. } => "timeout",
+            Error::Deadline { .. } => "deadline",
+            Error::Transport { .. } => "transport",
+            Error::Decode { .. } => "decode",
+            Error::TooLarge { .. } => "too_large",
+        }
+    }
+
+    /// The provider's request id, when an answer carried one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(e) => e.request_id.as_deref(),
+            Error::Decode { request_id, .. } => request_id.as_deref(),
+            _ => None,
         }
     }
 
@@ -140,7 +201,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => status_is_retryable(e.status),
-            Error::Timeout { .. } | Error::Transport { .. } => true,
+            Error::Timeout { .. } | Error::Deadline { .. } | Error::Transport { .. } => true,
             _ => false,
         }
     }
@@ -219,6 +280,9 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// How many attempts were made before this answer was final.
     pub attempts: u32,
+    /// The provider's id of the request, from its request-id header (quote it in a support
+    /// ticket).
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
@@ -234,6 +298,7 @@ impl ApiError {
             details: None,
             retry_after: None,
             attempts: 1,
+            request_id: None,
         }
     }
 
@@ -273,6 +338,9 @@ impl fmt::Display for ApiError {
         }
         if self.attempts > 1 {
             write!(f, "; after {} attempts", self.attempts)?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, "; request id {id}")?;
         }
         if let Some(link) = &self.more_info {
             write!(f, " (see {link})")?;

@@ -43,6 +43,8 @@
 //! - `http` (default): the HTTP transport over reqwest with rustls.
 //! - `sandbox`: what the provider sandboxes share: a local server, request log, rate limiter and
 //!   fault injection ([`sandbox`]).
+//! - `tracing`: spans and events (see [`trace`]) that never carry a secret, a header, a body, an
+//!   ICCID or an MSISDN. Off by default, and then compiled out entirely.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[macro_use]
@@ -54,6 +56,7 @@ pub mod error;
 pub mod provider;
 pub mod retry;
 pub mod state;
+pub mod trace;
 pub mod validate;
 
 #[cfg(feature = "http")]

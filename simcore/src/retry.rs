@@ -101,6 +101,24 @@ pub enum Outcome {
     Fatal,
 }
 
+impl Outcome {
+    /// A short word for why an attempt failed (`"429"`, `"timeout"`), for telemetry.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Outcome::Status { status, .. } => match status {
+                429 => "429",
+                502 => "502",
+                503 => "503",
+                504 => "504",
+                _ => "status",
+            },
+            Outcome::Timeout => "timeout",
+            Outcome::Connect => "connect",
+            Outcome::Fatal => "fatal",
+        }
+    }
+}
+
 /// How long to wait before the next attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {

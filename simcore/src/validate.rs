@@ -108,6 +108,39 @@ pub fn quote(value: &str) -> String {
     }
 }
 
+/// Checks that `id` can address a resource as one URL path segment: not empty, not `.` or `..`
+/// (servers and URL parsers take those as path steps), and free of control characters (the URL
+/// standard drops tab, CR and LF silently, which would send the request to another id; no
+/// provider's id contains any). `field` names the id in the error.
+///
+/// The transport applies it to every id it puts in a path; provider types apply it under their
+/// own field names.
+///
+/// ```
+/// use simcore::validate::check_id;
+/// assert!(check_id("sim_id", "pump 7").is_ok());
+/// let e = check_id("sim_id", "a\tb").unwrap_err();
+/// assert_eq!(e.to_string(), "invalid sim_id: must not contain control characters (tab, CR, LF, …) (found \"a\\tb\")");
+/// assert_eq!(check_id("sim_id", "..").unwrap_err().rule(), "must not be empty, \".\" or \"..\"");
+/// ```
+pub fn check_id(field: &'static str, id: &str) -> Result<(), ValidationError> {
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(ValidationError::new(
+            field,
+            "must not be empty, \".\" or \"..\"",
+            quote(id),
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters (tab, CR, LF, …)",
+            quote(id),
+        ));
+    }
+    Ok(())
+}
+
 /// Describes a value by its length in characters and a quote of it.
 fn describe_len(value: &str) -> String {
     let n = value.chars().count();

@@ -109,14 +109,7 @@ impl Client {
         if response.is_empty() {
             return Ok(Updated::NoBody);
         }
-        Updated::from_slice(response.body()).map_err(|e| {
-            Error::decode(
-                crate::PROVIDER,
-                response.status(),
-                e.to_string(),
-                response.body(),
-            )
-        })
+        Updated::from_slice(response.body()).map_err(|e| response.decode_error(e))
     }
 
     /// Reads an asset (`GET /assets/{asset_id}`), by serial number, UUID, SIM SID or SIM ICCID.
@@ -127,14 +120,14 @@ impl Client {
             .request(Method::GET, &["assets", id.as_str()])?;
         let response = name_the_asset(self.transport.send(&http).await, &id)?;
         let value: serde_json::Value = response.json()?;
-        Asset::from_json_ref(&value).map_err(|e| {
-            Error::decode(
-                crate::PROVIDER,
-                response.status(),
-                e.to_string(),
-                response.body(),
-            )
-        })
+        let asset =
+            Asset::from_json_ref(&value).map_err(|e| response.decode_error(e.to_string()))?;
+        if !asset.is_asset() {
+            return Err(response.decode_error(
+                "not a sixfab asset: it has no id, uuid, serial_number, iccid or status",
+            ));
+        }
+        Ok(asset)
     }
 
     /// Fetches an asset and previews what setting it to `target` costs, on today's date (UTC),

@@ -85,8 +85,8 @@ impl AssetId {
     pub const FIELD: &'static str = "asset_id";
 
     /// Recognises the kind: a UUID (`8-4-4-4-12` hex), an ICCID (18 to 22 ASCII digits), a SIM SID
-    /// (`HS` and 32 hex), and anything else non-empty as a serial number. Empty, `.` and `..` are
-    /// refused.
+    /// (`HS` and 32 hex), and anything else as a serial number. Empty, `.`, `..` and text with
+    /// control characters are refused.
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         if is_uuid(s) {
             Ok(Self::new(AssetIdKind::Uuid, s))
@@ -99,16 +99,11 @@ impl AssetId {
         }
     }
 
-    /// A serial number: any text except empty, `.` and `..`.
+    /// A serial number: any text except empty, `.`, `..` and text with control characters
+    /// (see [`check_id`](simcore::validate::check_id)).
     pub fn serial(s: impl Into<String>) -> Result<Self, ValidationError> {
         let s = s.into();
-        if s.is_empty() || s == "." || s == ".." {
-            return Err(ValidationError::new(
-                Self::FIELD,
-                "must not be empty, \".\" or \"..\"",
-                quote(&s),
-            ));
-        }
+        simcore::validate::check_id(Self::FIELD, &s)?;
         Ok(Self {
             kind: AssetIdKind::Serial,
             value: s,
@@ -333,7 +328,18 @@ impl Asset {
         Asset::deserialize(value)
     }
 
-    /// Whether any field this crate knows is present (an answer without one is not an asset).
+    /// Whether the value carries what a real asset answer does: an identity (`id`, `uuid`,
+    /// `serial_number` or `iccid`) or a status. A JSON object without any of them (`{}`, an
+    /// error-like object) is not an asset.
+    pub fn is_asset(&self) -> bool {
+        self.id.is_some()
+            || self.uuid.is_some()
+            || self.serial_number.is_some()
+            || self.iccid.is_some()
+            || self.status.is_some()
+    }
+
+    /// Whether any field this crate knows is present.
     pub fn has_known_fields(&self) -> bool {
         self.id.is_some()
             || self.uuid.is_some()
@@ -575,39 +581,52 @@ fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AssetStatus>
 }
 
 /// What an update's success answer carried.
+///
+/// Sixfab does not document the answer, so this crate accepts what a real answer can be and
+/// nothing else (one place decides it: [`Updated::from_slice`]): no body; the asset (an object
+/// with the asset's identity or status, see [`Asset::is_asset`]); or a confirmation (an object
+/// with a `message` text). Anything else (`{}`, an array, an HTML page, plain text) is not
+/// Sixfab's answer and is an [`Error::Decode`](simcore::Error::Decode), never a success.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Updated {
     /// The asset as it is now.
     Asset(Asset),
-    /// A JSON body that is not an asset (a confirmation message, say), kept as sent.
+    /// A confirmation (a JSON object with a `message`), kept as sent.
     Other(Value),
     /// No body.
     NoBody,
 }
 
 impl Updated {
-    /// Reads a success answer's body: straight into an [`Asset`] when it is one (the common
-    /// case, read once), otherwise as [`Updated::from_json`] sorts it.
-    pub fn from_slice(body: &[u8]) -> Result<Self, serde_json::Error> {
+    /// Reads a non-empty success answer's body: straight into an [`Asset`] when it is one (the
+    /// common case, read once), otherwise as [`Updated::from_json`] sorts it. `Err` says why the
+    /// body is not an answer Sixfab gives.
+    pub fn from_slice(body: &[u8]) -> Result<Self, String> {
         if let Ok(asset) = serde_json::from_slice::<Asset>(body) {
-            if asset.has_known_fields() {
+            if asset.is_asset() {
                 return Ok(Updated::Asset(asset));
             }
         }
-        Ok(Self::from_json(serde_json::from_slice(body)?))
+        let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Self::from_json(value)
     }
 
-    /// Sorts a success answer's JSON: an asset if it has a field an asset has, otherwise kept
-    /// as it is.
-    pub fn from_json(value: Value) -> Self {
-        if value.is_object() {
-            if let Ok(asset) = Asset::from_json_ref(&value) {
-                if asset.has_known_fields() {
-                    return Updated::Asset(asset);
-                }
+    /// Sorts a success answer's JSON: the asset, or a confirmation with a `message`; `Err` for
+    /// anything else.
+    pub fn from_json(value: Value) -> Result<Self, String> {
+        if let Ok(asset) = Asset::from_json_ref(&value) {
+            if asset.is_asset() {
+                return Ok(Updated::Asset(asset));
             }
         }
-        Updated::Other(value)
+        if value.get("message").is_some_and(Value::is_string) {
+            return Ok(Updated::Other(value));
+        }
+        Err(
+            "not a sixfab answer: neither an asset (no id, uuid, serial_number, iccid or \
+             status) nor a confirmation message"
+                .to_owned(),
+        )
     }
 
     /// The asset, when the answer carried one.
@@ -740,14 +759,31 @@ mod tests {
     #[test]
     fn updated_sorts_answers() {
         assert!(matches!(
-            Updated::from_json(json!({"name": "pump"})),
-            Updated::Asset(_)
+            Updated::from_json(json!({"serial_number": "SN1", "name": "pump"})),
+            Ok(Updated::Asset(_))
+        ));
+        assert!(matches!(
+            Updated::from_json(json!({"status": "active"})),
+            Ok(Updated::Asset(_))
         ));
         assert_eq!(
             Updated::from_json(json!({"message": "Asset updated"})),
-            Updated::Other(json!({"message": "Asset updated"}))
+            Ok(Updated::Other(json!({"message": "Asset updated"})))
         );
-        assert_eq!(Updated::from_json(json!(true)), Updated::Other(json!(true)));
+        // What Sixfab never answers is not a success.
+        for not_an_answer in [
+            json!(true),
+            json!({}),
+            json!([]),
+            json!({"name": "pump"}),
+            json!({"unexpected": 1}),
+            json!({"message": 7}),
+        ] {
+            assert!(
+                Updated::from_json(not_an_answer.clone()).is_err(),
+                "{not_an_answer}"
+            );
+        }
     }
 
     #[test]

@@ -123,7 +123,7 @@ async fn every_kind_of_asset_id_is_one_segment() {
             AssetIdKind::Serial,
             "/v1/assets/ALPON%2FX4%20%2317",
         ),
-        ("a?b=c%d", AssetIdKind::Serial, "/v1/assets/a%3Fb=c%25d"),
+        ("a?b=c%d", AssetIdKind::Serial, "/v1/assets/a%3Fb%3Dc%25d"),
         ("..x", AssetIdKind::Serial, "/v1/assets/..x"),
         (
             "3f2b8c1e-9d4a-4e6b-8a7c-1d2e3f4a5b6c",

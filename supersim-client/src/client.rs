@@ -217,7 +217,7 @@ impl Client {
             .request(Method::POST, &["v1", "Sims", request.sim.as_str()])?
             .form(request.form_pairs());
         let response = self.transport.send(&req).await?;
-        let sim: Sim = response.json()?;
+        let sim: Sim = response.resource()?;
         if response.status() == 202 || sim.is_scheduled() {
             let callback = request.callback_url.as_ref().map(|url| {
                 Callback::new(url.as_str(), request.callback_method.unwrap_or_default())
@@ -234,7 +234,7 @@ impl Client {
         let req = self
             .transport
             .request(Method::GET, &["v1", "Sims", sim.as_str()])?;
-        self.transport.send(&req).await?.json()
+        self.transport.send(&req).await?.resource()
     }
 
     /// Starts a list of SIMs (`GET /v1/Sims`), with optional filters.
@@ -261,13 +261,13 @@ impl Client {
         if !query.is_empty() {
             req = req.query(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        self.transport.send(&req).await?.json()
+        self.transport.send(&req).await?.resource()
     }
 
     pub(crate) async fn page_at(&self, next: &str) -> Result<SimPage> {
         let url = self.next_page_target(next)?;
         let req = Request::new(Method::GET, url);
-        self.transport.send(&req).await?.json()
+        self.transport.send(&req).await?.resource()
     }
 
     /// Resolves a next-page URL against the base URL and refuses one on another origin.

@@ -73,6 +73,33 @@ pub struct Sim {
     pub links: Option<SimLinks>,
 }
 
+/// Every Sim Twilio returns carries its SID and status; an answer without them is not Twilio's.
+impl simcore::http::Resource for Sim {
+    fn missing(&self) -> Option<&'static str> {
+        if self.sid.is_none() {
+            Some("sid")
+        } else if self.status.is_none() {
+            Some("status")
+        } else {
+            None
+        }
+    }
+}
+
+/// A page carries the `sims` list (checked when it is read), and every SIM on it its SID and
+/// status.
+impl simcore::http::Resource for SimPage {
+    fn missing(&self) -> Option<&'static str> {
+        self.sims
+            .iter()
+            .find_map(Sim::missing)
+            .map(|what| match what {
+                "sid" => "sid on a listed SIM",
+                _ => "status on a listed SIM",
+            })
+    }
+}
+
 impl Sim {
     /// Whether Twilio reports the SIM as `scheduled` (a change is being applied).
     pub fn is_scheduled(&self) -> bool {
@@ -92,14 +119,16 @@ pub struct SimLinks {
 }
 
 /// One page of `GET /v1/Sims`: the SIMs and the paging envelope.
+///
+/// The `sims` key must be there (`null` reads as no SIMs): a page without it is not Twilio's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
 #[non_exhaustive]
 pub struct SimPage {
     /// The SIMs on this page.
     #[serde(deserialize_with = "null_as_empty")]
     pub sims: Vec<Sim>,
     /// Where this page is and where the next one is.
+    #[serde(default)]
     pub meta: PageMeta,
 }
 
@@ -271,7 +300,9 @@ mod tests {
         .unwrap();
         assert!(page.sims.is_empty());
         assert_eq!(page.next_page_url(), None);
-        let page: SimPage = serde_json::from_value(json!({})).unwrap();
+        // Without its `sims` key a page is not Twilio's.
+        assert!(serde_json::from_value::<SimPage>(json!({})).is_err());
+        let page: SimPage = serde_json::from_value(json!({"sims": []})).unwrap();
         assert_eq!(page, SimPage::default());
     }
 }

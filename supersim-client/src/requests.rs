@@ -56,6 +56,8 @@ fn parse_ref(
         ));
     }
     if !sid_shaped(s) {
+        // A unique name: it travels as one path segment, so it must be able to.
+        simcore::validate::check_id(field, s)?;
         return Ok(false);
     }
     if is_sid(s, prefix) {
@@ -202,8 +204,9 @@ impl AccountSid {
 }
 string_newtype!(AccountSid);
 
-/// A unique name to give a SIM: not empty, and not shaped like a SID (it could then not be told
-/// apart from one when it addresses the SIM).
+/// A unique name to give a SIM: not empty, not shaped like a SID (it could then not be told
+/// apart from one when it addresses the SIM), and able to address the SIM as one path segment
+/// (not `.` or `..`, no control characters: see [`simcore::validate::check_id`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UniqueName(String);
 
@@ -227,6 +230,8 @@ impl UniqueName {
                 quote(s),
             ));
         }
+        // A unique name addresses the SIM as one path segment afterwards.
+        simcore::validate::check_id(Self::FIELD, s)?;
         Ok(Self(s.to_owned()))
     }
 }

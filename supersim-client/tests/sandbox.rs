@@ -255,9 +255,9 @@ async fn a_sim_s_whole_life() {
             format!("POST {path}"),
             format!("GET {path}"),
             format!("POST {path}"),
-            "GET /v1/Sims/pump%207%20(north)".to_owned(),
+            "GET /v1/Sims/pump%207%20%28north%29".to_owned(),
             "GET /v1/Sims/pump-7".to_owned(),
-            "POST /v1/Sims/pump%207%20(north)".to_owned(),
+            "POST /v1/Sims/pump%207%20%28north%29".to_owned(),
         ]
     );
     let requests = sandbox.requests();

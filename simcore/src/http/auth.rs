@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::Redactor;
 use crate::error::{Error, Result};
 
 /// A credential header ready to send, marked sensitive (its `Debug` never shows the value).
@@ -42,6 +43,30 @@ impl AuthHeader {
     }
 }
 
+impl AuthHeader {
+    /// Adds this header's secret to `into`: the whole value, and the credential inside it (the
+    /// token after `Bearer `, the base64 of `Basic ` and the secret it decodes to).
+    pub fn redact(&self, into: &mut Redactor) {
+        let Ok(value) = self.value.to_str() else {
+            return;
+        };
+        into.add_str(value);
+        if let Some((scheme, rest)) = value.split_once(' ') {
+            into.add_str(rest);
+            if scheme.eq_ignore_ascii_case("basic") {
+                if let Some(secret) = STANDARD
+                    .decode(rest)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|pair| pair.split_once(':').map(|(_, s)| s.to_owned()))
+                {
+                    into.add_str(&secret);
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Debug for AuthHeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AuthHeader({}: [redacted])", self.name)
@@ -62,6 +87,13 @@ pub trait Authenticator: Send + Sync + fmt::Debug {
     /// The provider refused `used` with a 401. Drop it from the cache; return `true` if trying
     /// again with a fresh credential makes sense.
     async fn rejected(&self, used: &AuthHeader) -> bool;
+
+    /// Adds the secrets this authenticator holds now (its tokens, the credentials it logs in
+    /// with, in the forms they are sent) to `into`, so that an answer quoting one of them keeps
+    /// `[redacted]` in its place. The default adds nothing.
+    fn redact(&self, into: &mut Redactor) {
+        let _ = into;
+    }
 }
 
 /// How requests are authenticated.
@@ -113,6 +145,17 @@ impl Auth {
     /// A header supplied by an authenticator.
     pub fn dynamic(authenticator: Arc<dyn Authenticator>) -> Self {
         Auth::Dynamic(authenticator)
+    }
+
+    /// The secrets of a static credential, in every form they travel in (the header value, and
+    /// for Basic the secret and its base64 encoding). An [`Authenticator`]'s are asked for when an
+    /// error is scrubbed (see [`Authenticator::redact`]).
+    pub(crate) fn redactor(&self) -> Redactor {
+        let mut r = Redactor::new();
+        if let Auth::Static(h) = self {
+            h.redact(&mut r);
+        }
+        r
     }
 
     pub(crate) async fn current(&self) -> Result<Option<AuthHeader>> {

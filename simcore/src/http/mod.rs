@@ -3,21 +3,41 @@
 //! What it takes care of, so provider crates do not:
 //! - **Base URL**: `https` is required unless the host is loopback (`127.0.0.0/8`, `::1`,
 //!   `localhost`), checked when the transport is built, before any request.
-//! - **Paths from segments**: each id is exactly one percent-encoded path segment, so an id such as
-//!   `../x?y#z%2F` can never change the path or add a query. Empty, `.` and `..` segments are
-//!   refused.
+//! - **Paths from segments**: each id is exactly one path segment that decodes back to the id
+//!   ([`join_segments`]): every character but `A-Z a-z 0-9 - . _ ~` is percent-encoded, so an id
+//!   such as `../x?y#z%2F` can never change the path or add a query. Empty, `.` and `..` ids and
+//!   ids with control characters (which the URL standard would silently drop) are refused
+//!   before sending.
 //! - **Auth** as a pluggable step ([`Auth`]): Basic, Bearer, a raw `Authorization` value, a custom
 //!   header, or an [`Authenticator`] for session tokens. Credentials are held as
 //!   [`secrecy::SecretString`] and sent as sensitive headers; nothing here prints them.
-//! - **Timeouts**: connect 5 s and total 30 s per attempt by default, both configurable.
+//! - **Secrets cut out of answers** ([`Redactor`]): an error body that quotes the credential (as
+//!   sent, Basic-encoded, percent-encoded or JSON-escaped) keeps `[redacted]` in its place.
+//! - **Time limits**: connect 5 s and 30 s per attempt by default, and a **deadline** of 60 s per
+//!   call across all its attempts and waits ([`DEFAULT_DEADLINE`]), all configurable.
 //! - **A response body cap**: 1 MiB by default ([`DEFAULT_BODY_LIMIT`]).
 //! - **Retries** by the pure [`retry::decide`](crate::retry::decide) with full-jitter backoff,
 //!   honouring `Retry-After` (seconds or an HTTP date), clamped, and reported on the final error.
-//! - **Errors**: every non-2xx answer becomes [`Error::Api`] with its status and a lenient parse
-//!   of the body ([`parse_error_body`]); transport errors never carry the URL.
+//! - **Errors**: every non-2xx answer becomes [`Error::Api`] with its status, the provider's
+//!   request id and a lenient parse of the body ([`parse_error_body`]); transport errors never
+//!   carry the URL.
 //! - **Redirects are not followed**: no provider API redirects, and a followed redirect could
 //!   carry a custom credential header to another host.
+//! - **Proxies**: `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (and their lowercase
+//!   forms) are honoured by default, as curl does; [`TransportBuilder::proxy`] sets one
+//!   explicitly (its credentials kept secret), [`TransportBuilder::no_proxy`] turns them off.
+//! - **Your own client**: [`TransportBuilder::http_client`] takes a `reqwest::Client` you built
+//!   (a shared pool, custom roots, mTLS); see there which guarantees then rest on its settings.
 //! - A `User-Agent` naming the calling crate and its version.
+//!
+//! # How long a call can take
+//! [`Transport::send`] returns within its deadline ([`DEFAULT_DEADLINE`], 60 s, unless set with
+//! [`TransportBuilder::deadline`]), whatever the server does: each attempt is limited to the
+//! per-attempt timeout or the time left, whichever is shorter; no backoff or `Retry-After` wait
+//! runs past the deadline (a `Retry-After` longer than the time left ends the call at once with
+//! the provider's answer, `Retry-After` included); and a call still running at the deadline ends
+//! with [`Error::Deadline`]. A session token fetched for the call counts against the same
+//! deadline.
 //!
 //! ```no_run
 //! use secrecy::SecretString;
@@ -37,26 +57,30 @@
 
 mod auth;
 mod error_body;
+mod message;
+mod paths;
+mod proxy;
+mod redact;
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use url::{Host, Url};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 pub use auth::{Auth, AuthHeader, Authenticator};
 pub use error_body::{parse_error_body, snippet};
+pub use message::{Body, Request, Resource, Response};
+pub use paths::{check_base_url, encode_segment, is_loopback, join_segments};
+pub use proxy::Proxy;
+pub use redact::{REDACTED, Redactor};
 pub use reqwest::Method;
 pub use reqwest::header;
 
 use crate::error::{Error, Result};
 use crate::retry::{Outcome, RetryPolicy, decide, parse_retry_after};
-use crate::validate::{ValidationError, quote};
+use crate::trace::event;
 
 /// The default response body cap: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -64,234 +88,19 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default total timeout of one attempt (connect, send, read the whole body): 30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default deadline of one call, across all its attempts and the waits between them: 60 s.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+/// Headers that carry a request id in many APIs, tried after a provider's own
+/// ([`TransportBuilder::request_id_header`]), in this order.
+pub const COMMON_REQUEST_ID_HEADERS: &[&str] = &[
+    "x-request-id",
+    "request-id",
+    "x-correlation-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+];
 
-/// Checks a base URL: parseable, `https` (or `http` to a loopback host), no credentials, query or
-/// fragment. The error never repeats a user name or password found in the URL.
-pub fn check_base_url(base: &str) -> Result<Url> {
-    let url = Url::parse(base)
-        .map_err(|e| Error::Config(format!("base URL is not a valid absolute URL: {e}")))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::Config(
-            "base URL must not contain a user name or password; pass credentials to the client builder"
-                .to_owned(),
-        ));
-    }
-    if url.cannot_be_a_base() || url.host().is_none() {
-        return Err(Error::Config(format!(
-            "base URL must have a host: {}",
-            quote(base)
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        // Not quoted: a query can carry a key.
-        return Err(Error::Config(
-            "base URL must not have a query or fragment".to_owned(),
-        ));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(Error::Config(format!(
-            "base URL must use https unless the host is loopback (127.0.0.0/8, ::1, localhost); got http://{}",
-            url.host_str().unwrap_or_default()
-        ))),
-        other => Err(Error::Config(format!(
-            "base URL scheme must be https (or http for loopback), not {other:?}"
-        ))),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// Appends `segments` to `base`, each as exactly one percent-encoded path segment.
-///
-/// Refuses empty, `.` and `..` segments (servers and URL parsers treat them as path steps).
-pub fn join_segments(base: &Url, segments: &[&str]) -> Result<Url> {
-    let mut url = base.clone();
-    {
-        let mut path = url
-            .path_segments_mut()
-            .map_err(|()| Error::Config("base URL cannot carry a path".to_owned()))?;
-        path.pop_if_empty();
-        for s in segments {
-            if s.is_empty() || *s == "." || *s == ".." {
-                return Err(ValidationError::new(
-                    "id",
-                    "must not be empty, \".\" or \"..\"",
-                    quote(s),
-                )
-                .into());
-            }
-            path.push(s);
-        }
-    }
-    Ok(url)
-}
-
-/// A request body, already serialized. Its `Debug` shows the kind and size only.
-#[derive(Clone, Default)]
-pub enum Body {
-    /// No body.
-    #[default]
-    Empty,
-    /// A JSON document.
-    Json(Bytes),
-    /// An `application/x-www-form-urlencoded` body.
-    Form(Bytes),
-}
-
-impl fmt::Debug for Body {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Body::Empty => f.write_str("Empty"),
-            Body::Json(b) => write!(f, "Json({} bytes)", b.len()),
-            Body::Form(b) => write!(f, "Form({} bytes)", b.len()),
-        }
-    }
-}
-
-/// One request, built once and sent (possibly several times) by [`Transport::send`].
-///
-/// Its `Debug` shows the method, the URL and the body's kind and size, never the body itself (a
-/// login body carries a password).
-#[derive(Clone)]
-pub struct Request {
-    method: Method,
-    url: Url,
-    body: Body,
-}
-
-impl Request {
-    /// A request with no body.
-    pub fn new(method: Method, url: Url) -> Self {
-        Self {
-            method,
-            url,
-            body: Body::Empty,
-        }
-    }
-
-    /// Sets a JSON body.
-    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self> {
-        let bytes = serde_json::to_vec(value)
-            .map_err(|e| Error::Config(format!("request body could not be serialized: {e}")))?;
-        self.body = Body::Json(Bytes::from(bytes));
-        Ok(self)
-    }
-
-    /// Sets a form body from name/value pairs, in order, each percent-encoded.
-    pub fn form<'a, I>(mut self, pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (&'a str, &'a str)>,
-    {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs {
-            s.append_pair(k, v);
-        }
-        self.body = Body::Form(Bytes::from(s.finish()));
-        self
-    }
-
-    /// Appends query pairs, each percent-encoded.
-    pub fn query<'a, I>(mut self, pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (&'a str, &'a str)>,
-    {
-        let mut pairs = pairs.into_iter().peekable();
-        if pairs.peek().is_some() {
-            let mut q = self.url.query_pairs_mut();
-            for (k, v) in pairs {
-                q.append_pair(k, v);
-            }
-        }
-        self
-    }
-
-    /// The method.
-    pub fn method(&self) -> &Method {
-        &self.method
-    }
-
-    /// The URL.
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    /// The body.
-    pub fn body(&self) -> &Body {
-        &self.body
-    }
-}
-
-impl fmt::Debug for Request {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("method", &self.method)
-            .field("url", &self.url.as_str())
-            .field("body", &self.body)
-            .finish()
-    }
-}
-
-/// A success answer: status, headers and the whole body (within the cap).
-///
-/// Its `Debug` shows the status and the body's size, never the body (an authenticate answer
-/// carries tokens).
-#[derive(Clone)]
-pub struct Response {
-    provider: &'static str,
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Response {
-    /// The HTTP status (2xx).
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The headers.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    /// The raw body.
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
-
-    /// Whether the body is empty (a `204`).
-    pub fn is_empty(&self) -> bool {
-        self.body.iter().all(u8::is_ascii_whitespace)
-    }
-
-    /// Reads the body as JSON; a body that does not fit is an [`Error::Decode`] with a snippet.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::decode(self.provider, self.status, e.to_string(), &self.body))
-    }
-}
-
-impl fmt::Debug for Response {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Response")
-            .field("provider", &self.provider)
-            .field("status", &self.status)
-            .field("body", &format_args!("{} bytes", self.body.len()))
-            .finish()
-    }
-}
-
-/// Builds a [`Transport`]. Its `Debug` never shows credentials, nor a user name or password
-/// written into the base URL.
+/// Builds a [`Transport`].
 #[derive(Clone)]
 pub struct TransportBuilder {
     provider: &'static str,
@@ -300,30 +109,39 @@ pub struct TransportBuilder {
     user_agent: String,
     connect_timeout: Duration,
     timeout: Duration,
+    deadline: Duration,
     retry: RetryPolicy,
     body_limit: usize,
+    proxy: Option<Proxy>,
+    env_proxies: bool,
+    client: Option<reqwest::Client>,
+    redact: Redactor,
+    request_id_headers: Vec<&'static str>,
 }
 
 impl fmt::Debug for TransportBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let base = match Url::parse(&self.base_url) {
-            Ok(mut u) => {
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-                u.set_query(None);
-                u.to_string()
-            }
-            Err(_) => "(not a valid URL)".to_owned(),
+        // The base URL is shown only once it parses, and then without user info, query or
+        // fragment: a URL pasted with a key in it must not print.
+        let base = match url::Url::parse(&self.base_url) {
+            Ok(u) => format!(
+                "{}://{}{}",
+                u.scheme(),
+                u.host_str().unwrap_or_default(),
+                u.path()
+            ),
+            Err(_) => "(unparsed)".to_owned(),
         };
         f.debug_struct("TransportBuilder")
             .field("provider", &self.provider)
             .field("base_url", &base)
             .field("auth", &self.auth)
-            .field("user_agent", &self.user_agent)
-            .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
             .field("retry", &self.retry)
             .field("body_limit", &self.body_limit)
+            .field("proxy", &self.proxy)
+            .field("own_client", &self.client.is_some())
             .finish()
     }
 }
@@ -353,6 +171,13 @@ impl TransportBuilder {
         self
     }
 
+    /// Sets the deadline of one call across all its attempts and waits (default 60 s; see the
+    /// module docs for what it bounds).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = d;
+        self
+    }
+
     /// Sets the retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -371,31 +196,106 @@ impl TransportBuilder {
         self
     }
 
+    /// Sends every request through this proxy (instead of the environment's).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Ignores the proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+    /// `NO_PROXY`); a proxy set with [`proxy`](Self::proxy) still applies.
+    pub fn no_proxy(mut self) -> Self {
+        self.env_proxies = false;
+        self
+    }
+
+    /// Sends with a `reqwest::Client` you built: to share its connection pool, trust your own
+    /// root certificates, present a client certificate (mTLS) or route through your own proxy.
+    ///
+    /// What the SDK still guarantees with your client: the per-attempt timeout and the call's
+    /// deadline (set on each request), the body cap, retries, the typed errors, and credentials
+    /// sent only as sensitive headers. What rests on your client's settings: the connect timeout,
+    /// proxies (the builder's proxy settings are refused with it), TLS, and redirects. The SDK
+    /// never uses an answer that came from a followed redirect (it is an error), but a client
+    /// that follows redirects may already have sent a request, credential header included, to
+    /// the redirect's target: build yours with `redirect(reqwest::redirect::Policy::none())`.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Also cuts `secret` out of every text kept from an answer (for credentials that travel in a
+    /// body, such as a login's password, rather than in the auth header).
+    pub fn redact(mut self, secret: &secrecy::SecretString) -> Self {
+        self.redact.add(secret);
+        self
+    }
+
+    /// Reads the provider's request id from this header first (then
+    /// [`COMMON_REQUEST_ID_HEADERS`]).
+    pub fn request_id_header(mut self, name: &'static str) -> Self {
+        self.request_id_headers.insert(0, name);
+        self
+    }
+
     /// Checks the configuration and builds the transport.
     pub fn build(self) -> Result<Transport> {
         let base = check_base_url(&self.base_url)?;
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() || self.deadline.is_zero() {
             return Err(Error::Config(
-                "timeouts must be greater than zero".to_owned(),
+                "timeouts and the deadline must be greater than zero".to_owned(),
             ));
         }
-        let client = reqwest::Client::builder()
-            .user_agent(self.user_agent.clone())
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client could not be built: {}", chain(&e))))?;
+        let mut redactor = self.auth.redactor();
+        redactor.extend(&self.redact);
+        if let Some(p) = &self.proxy {
+            p.add_secrets(&mut redactor);
+        }
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Config("the User-Agent is not a valid header value".to_owned()))?;
+        let own_client = self.client.is_some();
+        let client = match self.client {
+            Some(c) => {
+                if self.proxy.is_some() {
+                    return Err(Error::Config(
+                        "a proxy cannot be set together with your own HTTP client: set it on your reqwest::Client"
+                            .to_owned(),
+                    ));
+                }
+                c
+            }
+            None => {
+                let mut b = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .redirect(reqwest::redirect::Policy::none());
+                if !self.env_proxies {
+                    b = b.no_proxy();
+                }
+                if let Some(p) = &self.proxy {
+                    b = b.proxy(p.to_reqwest()?);
+                }
+                b.build().map_err(|e| {
+                    Error::Config(format!("HTTP client could not be built: {}", chain(&e)))
+                })?
+            }
+        };
+        let mut request_id_headers = self.request_id_headers;
+        request_id_headers.extend_from_slice(COMMON_REQUEST_ID_HEADERS);
         Ok(Transport {
             inner: Arc::new(Inner {
                 provider: self.provider,
                 client,
+                own_client,
                 base,
                 auth: self.auth,
+                user_agent,
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
+                deadline: self.deadline,
                 retry: self.retry,
                 body_limit: self.body_limit,
+                redactor,
+                request_id_headers,
             }),
         })
     }
@@ -410,12 +310,19 @@ pub struct Transport {
 struct Inner {
     provider: &'static str,
     client: reqwest::Client,
-    base: Url,
+    own_client: bool,
+    base: url::Url,
     auth: Auth,
+    user_agent: HeaderValue,
     timeout: Duration,
     connect_timeout: Duration,
+    deadline: Duration,
     retry: RetryPolicy,
     body_limit: usize,
+    /// The static secrets (auth header, proxy, extra ones); an authenticator's are added when an
+    /// error is scrubbed.
+    redactor: Redactor,
+    request_id_headers: Vec<&'static str>,
 }
 
 impl fmt::Debug for Transport {
@@ -425,8 +332,10 @@ impl fmt::Debug for Transport {
             .field("base_url", &self.inner.base.as_str())
             .field("auth", &self.inner.auth)
             .field("timeout", &self.inner.timeout)
+            .field("deadline", &self.inner.deadline)
             .field("retry", &self.inner.retry)
             .field("body_limit", &self.inner.body_limit)
+            .field("own_client", &self.inner.own_client)
             .finish()
     }
 }
@@ -447,8 +356,14 @@ impl Transport {
             user_agent: concat!("simcore/", env!("CARGO_PKG_VERSION")).to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
             retry: RetryPolicy::default(),
             body_limit: DEFAULT_BODY_LIMIT,
+            proxy: None,
+            env_proxies: true,
+            client: None,
+            redact: Redactor::new(),
+            request_id_headers: Vec::new(),
         }
     }
 
@@ -458,7 +373,7 @@ impl Transport {
     }
 
     /// The base URL.
-    pub fn base_url(&self) -> &Url {
+    pub fn base_url(&self) -> &url::Url {
         &self.inner.base
     }
 
@@ -467,9 +382,14 @@ impl Transport {
         &self.inner.retry
     }
 
+    /// The deadline of one call.
+    pub fn deadline(&self) -> Duration {
+        self.inner.deadline
+    }
+
     /// The base URL with `segments` appended, each as one encoded segment (see
     /// [`join_segments`]).
-    pub fn url(&self, segments: &[&str]) -> Result<Url> {
+    pub fn url(&self, segments: &[&str]) -> Result<url::Url> {
         join_segments(&self.inner.base, segments)
     }
 
@@ -478,8 +398,42 @@ impl Transport {
         Ok(Request::new(method, self.url(segments)?))
     }
 
-    /// Sends a request, retrying per the policy, and returns the success answer or the error.
+    /// Every secret this transport knows now: its auth header's, the proxy's, the extra ones, and
+    /// its authenticator's current tokens and credentials.
+    pub fn redactor(&self) -> Redactor {
+        let mut r = self.inner.redactor.clone();
+        if let Auth::Dynamic(a) = &self.inner.auth {
+            a.redact(&mut r);
+        }
+        r
+    }
+
+    /// Sends a request, retrying per the policy within the call's deadline, and returns the
+    /// success answer or the error (with the client's secrets cut out of it).
     pub async fn send(&self, request: &Request) -> Result<Response> {
+        #[cfg(feature = "tracing")]
+        let result = {
+            use tracing::Instrument as _;
+            let span = tracing::info_span!(
+                "sim.operation",
+                sim.provider = self.inner.provider,
+                sim.operation.name = request.operation,
+                sim.id = request.subject.as_deref().map(crate::trace::pseudonym),
+                error.type = tracing::field::Empty,
+            );
+            let result = self.send_within(request).instrument(span.clone()).await;
+            if let Err(e) = &result {
+                span.record("error.type", e.kind());
+            }
+            result
+        };
+        #[cfg(not(feature = "tracing"))]
+        let result = self.send_within(request).await;
+        result.map_err(|e| self.redactor().scrub_error(e))
+    }
+
+    async fn send_within(&self, request: &Request) -> Result<Response> {
+        let deadline = Instant::now() + self.inner.deadline;
         let capped;
         let policy = match crate::retry::attempts_cap() {
             Some(cap) if cap < self.inner.retry.max_attempts => {
@@ -492,35 +446,119 @@ impl Transport {
         let mut reauthenticated = false;
         loop {
             attempt += 1;
-            let (error, outcome) = match self.attempt(request, attempt).await? {
-                Attempt::Done(r) => return Ok(r),
-                Attempt::Unauthorized(err, used) => {
-                    // One fresh credential per request; a second 401 is final.
-                    if let Auth::Dynamic(a) = &self.inner.auth {
-                        if !reauthenticated && a.rejected(&used).await {
-                            reauthenticated = true;
-                            attempt -= 1;
-                            continue;
-                        }
-                    }
-                    return Err(err);
-                }
-                Attempt::Failed(err, outcome) => (err, outcome),
-            };
-            match decide(policy, attempt, &outcome) {
-                Some(wait) => tokio::time::sleep(wait.sample(fastrand::f64())).await,
-                None => return Err(error),
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.deadline_passed(attempt - 1));
             }
+            let outcome = tokio::time::timeout(left, self.attempt(request, attempt, left)).await;
+            let (error, outcome) = match outcome {
+                Err(_) => return Err(self.deadline_passed(attempt)),
+                Ok(result) => match result? {
+                    Attempt::Done(r) => return Ok(r),
+                    Attempt::Unauthorized(err, used) => {
+                        // One fresh credential per request; a second 401 is final.
+                        if let Auth::Dynamic(a) = &self.inner.auth {
+                            if !reauthenticated && a.rejected(&used).await {
+                                reauthenticated = true;
+                                attempt -= 1;
+                                event!("credential refused; trying once with a fresh one";
+                                    sim.provider = self.inner.provider,
+                                    auth.reason = "401",
+                                );
+                                continue;
+                            }
+                        }
+                        return Err(err);
+                    }
+                    Attempt::Failed(err, outcome) => (err, outcome),
+                },
+            };
+            let Some(wait) = decide(policy, attempt, &outcome) else {
+                return Err(error);
+            };
+            let wait = wait.sample(fastrand::f64());
+            // Never sleep past the deadline: what the provider said is the answer.
+            if Instant::now() + wait >= deadline {
+                event!("not retrying: the wait would pass the call's deadline";
+                    sim.provider = self.inner.provider,
+                    retry.reason = outcome.reason(),
+                    retry.wait_ms = wait.as_millis() as u64,
+                );
+                return Err(error);
+            }
+            event!("retrying";
+                sim.provider = self.inner.provider,
+                retry.reason = outcome.reason(),
+                retry.wait_ms = wait.as_millis() as u64,
+                retry.attempt = attempt,
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 
-    /// One attempt. `Err` only for errors that happen before sending (auth).
-    async fn attempt(&self, request: &Request, attempt: u32) -> Result<Attempt> {
+    fn deadline_passed(&self, attempts: u32) -> Error {
+        Error::Deadline {
+            provider: self.inner.provider,
+            deadline: self.inner.deadline,
+            attempts,
+        }
+    }
+
+    /// One attempt, within `left` of the call's deadline. `Err` only for errors that happen
+    /// before sending (auth).
+    async fn attempt(&self, request: &Request, attempt: u32, left: Duration) -> Result<Attempt> {
+        #[cfg(feature = "tracing")]
+        {
+            use tracing::Instrument as _;
+            let url = &request.url;
+            let span = tracing::info_span!(
+                "http.client.attempt",
+                http.request.method = request.method.as_str(),
+                server.address = url.host_str().unwrap_or_default(),
+                server.port = url.port_or_known_default(),
+                url.template = request.template,
+                http.request.resend_count = attempt - 1,
+                http.response.status_code = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+            );
+            let result = self
+                .attempt_inner(request, attempt, left)
+                .instrument(span.clone())
+                .await;
+            match &result {
+                Ok(Attempt::Done(r)) => {
+                    span.record("http.response.status_code", r.status);
+                }
+                Ok(Attempt::Failed(e, _) | Attempt::Unauthorized(e, _)) => {
+                    if let Some(s) = e.status() {
+                        span.record("http.response.status_code", s);
+                    }
+                    span.record("error.type", e.kind());
+                }
+                Err(e) => {
+                    span.record("error.type", e.kind());
+                }
+            }
+            result
+        }
+        #[cfg(not(feature = "tracing"))]
+        self.attempt_inner(request, attempt, left).await
+    }
+
+    async fn attempt_inner(
+        &self,
+        request: &Request,
+        attempt: u32,
+        left: Duration,
+    ) -> Result<Attempt> {
         let inner = &*self.inner;
         let auth = inner.auth.current().await?;
+        let limit = inner.timeout.min(left);
         let mut rb = inner
             .client
-            .request(request.method.clone(), request.url.clone());
+            .request(request.method.clone(), request.url.clone())
+            .timeout(limit)
+            .header(USER_AGENT, inner.user_agent.clone());
         if let Some(h) = &auth {
             rb = rb.header(h.name().clone(), h.value().clone());
         }
@@ -538,10 +576,23 @@ impl Transport {
         };
         let mut resp = match rb.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(self.failed_transport(&e, attempt)),
+            Err(e) => return Ok(self.failed_transport(&e, attempt, limit < inner.timeout)),
         };
+        if resp.url() != &request.url {
+            // Only a client given by the user follows redirects; its answer is not the
+            // provider's answer to this request.
+            let err = Error::Transport {
+                provider: inner.provider,
+                message: "the HTTP client followed a redirect; the SDK does not use answers from \
+                          another URL (build the client with reqwest::redirect::Policy::none())"
+                    .to_owned(),
+                attempts: attempt,
+            };
+            return Ok(Attempt::Failed(err, Outcome::Fatal));
+        }
         let status = resp.status().as_u16();
         let headers = std::mem::take(resp.headers_mut());
+        let request_id = self.request_id(&headers);
         let body = match self.read_body(resp).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
@@ -552,14 +603,17 @@ impl Transport {
                 };
                 return Ok(Attempt::Failed(err, Outcome::Fatal));
             }
-            Err(BodyError::Http(e)) => return Ok(self.failed_transport(&e, attempt)),
+            Err(BodyError::Http(e)) => {
+                return Ok(self.failed_transport(&e, attempt, limit < inner.timeout));
+            }
         };
         if (200..300).contains(&status) {
             return Ok(Attempt::Done(Response {
-                provider: inner.provider,
+                transport: self.clone(),
                 status,
                 headers,
                 body,
+                request_id,
             }));
         }
         let content_type = headers
@@ -574,6 +628,7 @@ impl Transport {
         let mut api = parse_error_body(inner.provider, status, content_type.as_deref(), &body);
         api.retry_after = retry_after;
         api.attempts = attempt;
+        api.request_id = request_id;
         if status == 401 {
             if let Some(used) = auth {
                 return Ok(Attempt::Unauthorized(api.into(), used));
@@ -586,6 +641,18 @@ impl Transport {
                 retry_after,
             },
         ))
+    }
+
+    /// The first request-id header the answer carries, of those this transport knows.
+    fn request_id(&self, headers: &HeaderMap) -> Option<String> {
+        self.inner.request_id_headers.iter().find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| v.chars().take(200).collect())
+        })
     }
 
     async fn read_body(
@@ -619,9 +686,14 @@ impl Transport {
         Ok(Bytes::from(buf))
     }
 
-    fn failed_transport(&self, e: &reqwest::Error, attempt: u32) -> Attempt {
+    /// A failed send or read. `cut_by_deadline`: the attempt's limit was the time left of the
+    /// call, so a timeout is the deadline passing.
+    fn failed_transport(&self, e: &reqwest::Error, attempt: u32, cut_by_deadline: bool) -> Attempt {
         let provider = self.inner.provider;
         if e.is_timeout() {
+            if cut_by_deadline && !e.is_connect() {
+                return Attempt::Failed(self.deadline_passed(attempt), Outcome::Fatal);
+            }
             // A connection that timed out ran out of the connect limit, not the total one.
             let after = if e.is_connect() {
                 self.inner.connect_timeout
@@ -685,35 +757,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base_url_rules() {
-        for ok in [
-            "https://api.example.com",
-            "https://api.example.com/v1/",
-            "http://127.0.0.1:8080",
-            "http://127.5.5.5",
-            "http://[::1]:9000/base",
-            "http://localhost:1234",
-        ] {
-            assert!(check_base_url(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://api.example.com",
-            "http://10.0.0.1",
-            "ftp://127.0.0.1",
-            "not a url",
-            "https://user:pw@api.example.com",
-            "https://api.example.com/?q=1",
-            "https://api.example.com/#f",
-            "mailto:someone@example.com",
-        ] {
-            let e = check_base_url(bad).unwrap_err();
-            assert!(matches!(e, Error::Config(_)), "{bad}");
-        }
-        let e = check_base_url("https://user:hunter2@api.example.com").unwrap_err();
-        assert!(!e.to_string().contains("hunter2"));
-    }
-
-    #[test]
     fn builder_debug_hides_url_credentials() {
         let b = Transport::builder(
             "t",
@@ -727,39 +770,17 @@ mod tests {
     }
 
     #[test]
-    fn segments_stay_segments() {
-        let base = Url::parse("https://api.example.com/v1/").unwrap();
-        let u = join_segments(&base, &["sims", "../x?y#z%2F"]).unwrap();
-        assert_eq!(
-            u.as_str(),
-            "https://api.example.com/v1/sims/..%2Fx%3Fy%23z%252F"
-        );
-        assert_eq!(u.query(), None);
-        assert_eq!(u.fragment(), None);
-        let u = join_segments(&base, &["a b/c"]).unwrap();
-        assert_eq!(u.path(), "/v1/a%20b%2Fc");
-        for bad in ["", ".", ".."] {
-            let e = join_segments(&base, &[bad]).unwrap_err();
-            assert!(matches!(e, Error::Invalid(_)), "{bad:?}");
-        }
-        let root = Url::parse("https://api.example.com").unwrap();
-        assert_eq!(join_segments(&root, &["x"]).unwrap().path(), "/x");
-    }
-
-    #[test]
-    fn bodies_and_queries_are_encoded() {
-        let url = Url::parse("https://a.example/p").unwrap();
-        let r = Request::new(Method::POST, url.clone()).form([("Name", "a b&c=d"), ("X", "é")]);
-        match r.body() {
-            Body::Form(b) => assert_eq!(&b[..], b"Name=a+b%26c%3Dd&X=%C3%A9"),
-            other => panic!("{other:?}"),
-        }
-        let r = Request::new(Method::GET, url).query([("Iccid", "1&2"), ("PageSize", "50")]);
-        assert_eq!(r.url().query(), Some("Iccid=1%262&PageSize=50"));
-        let r = Request::new(Method::GET, r.url().clone()).query([]);
-        assert_eq!(r.url().query(), Some("Iccid=1%262&PageSize=50"));
-        let bare = Url::parse("https://a.example/p").unwrap();
-        let r = Request::new(Method::GET, bare).query(std::iter::empty());
-        assert_eq!(r.url().as_str(), "https://a.example/p");
+    fn a_proxy_and_an_own_client_do_not_mix() {
+        let e = Transport::builder("t", "https://api.example.com")
+            .http_client(reqwest::Client::new())
+            .proxy(Proxy::new("http://127.0.0.1:3128").unwrap())
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, Error::Config(m) if m.contains("own HTTP client")));
+        let e = Transport::builder("t", "https://api.example.com")
+            .deadline(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, Error::Config(_)));
     }
 }

@@ -1,0 +1,273 @@
+//! Requests and answers as the transport sends and reads them.
+
+use std::fmt;
+
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::Transport;
+use crate::error::{Error, Result};
+
+/// A request body, already serialized. Its `Debug` shows the kind and size only.
+#[derive(Clone, Default)]
+pub enum Body {
+    /// No body.
+    #[default]
+    Empty,
+    /// A JSON document.
+    Json(Bytes),
+    /// An `application/x-www-form-urlencoded` body.
+    Form(Bytes),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Json(b) => write!(f, "Json({} bytes)", b.len()),
+            Body::Form(b) => write!(f, "Form({} bytes)", b.len()),
+        }
+    }
+}
+
+/// One request, built once and sent (possibly several times) by [`Transport::send`].
+///
+/// Its `Debug` shows the method, the URL and the body's kind and size, never the body itself (a
+/// login body carries a password).
+///
+/// A request may also say what it is for telemetry ([`Request::operation`]): the operation's
+/// name, the path as a template (`/v1/Sims/{Sid}`), and the SIM it concerns, which a span only
+/// ever shows as a pseudonym (ICCIDs and MSISDNs are personal data).
+#[derive(Clone)]
+pub struct Request {
+    pub(super) method: Method,
+    pub(super) url: Url,
+    pub(super) body: Body,
+    pub(super) operation: &'static str,
+    pub(super) template: &'static str,
+    pub(super) subject: Option<String>,
+}
+
+impl Request {
+    /// A request with no body.
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            body: Body::Empty,
+            operation: "request",
+            template: "",
+            subject: None,
+        }
+    }
+
+    /// Says what the request is for: the operation's name (`"update_sim"`), the path as a
+    /// template (`"/v1/Sims/{Sid}"`), and the id of the SIM it concerns, if any. Telemetry uses
+    /// them (feature `tracing`); the id is never shown as it is.
+    pub fn operation(
+        mut self,
+        name: &'static str,
+        template: &'static str,
+        subject: Option<&str>,
+    ) -> Self {
+        self.operation = name;
+        self.template = template;
+        self.subject = subject.map(str::to_owned);
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| Error::Config(format!("request body could not be serialized: {e}")))?;
+        self.body = Body::Json(Bytes::from(bytes));
+        Ok(self)
+    }
+
+    /// Sets a form body from name/value pairs, in order, each percent-encoded.
+    pub fn form<'a, I>(mut self, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            s.append_pair(k, v);
+        }
+        self.body = Body::Form(Bytes::from(s.finish()));
+        self
+    }
+
+    /// Appends query pairs, each percent-encoded.
+    pub fn query<'a, I>(mut self, pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut pairs = pairs.into_iter().peekable();
+        if pairs.peek().is_some() {
+            let mut q = self.url.query_pairs_mut();
+            for (k, v) in pairs {
+                q.append_pair(k, v);
+            }
+        }
+        self
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The operation's name (`"request"` unless [`Request::operation`] said otherwise).
+    pub fn operation_name(&self) -> &'static str {
+        self.operation
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("body", &self.body)
+            .field("operation", &self.operation)
+            .finish()
+    }
+}
+
+/// A provider resource as an answer carries it, with a check that it is one.
+///
+/// Models are read tolerantly (unknown fields ignored, every field optional), so almost any JSON
+/// object deserializes into one. `missing` says what every real answer of the provider carries
+/// that this one lacks (the resource's identity, its status): an answer missing it is not the
+/// provider's, and [`Response::resource`] refuses it as an [`Error::Decode`] rather than let it
+/// pass as success.
+pub trait Resource: DeserializeOwned {
+    /// The name of what is missing (`"sid"`), or `None` when the value carries what a real answer
+    /// carries.
+    fn missing(&self) -> Option<&'static str>;
+}
+
+/// A success answer: status, headers and the whole body (within the cap).
+///
+/// Its `Debug` shows the status and the body's size, never the body (an authenticate answer
+/// carries tokens).
+#[derive(Clone)]
+pub struct Response {
+    pub(super) transport: Transport,
+    pub(super) status: u16,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Bytes,
+    pub(super) request_id: Option<String>,
+}
+
+impl Response {
+    /// The HTTP status (2xx).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The provider's request id, from the first request-id header the transport knows that the
+    /// answer carries.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// Whether the body is empty (a `204`), whitespace aside.
+    pub fn is_empty(&self) -> bool {
+        self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// Reads the body as JSON; a body that does not fit is an [`Error::Decode`] with a snippet.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e.to_string()))
+    }
+
+    /// Reads the body as a provider resource and checks that it is one ([`Resource`]).
+    pub fn resource<T: Resource>(&self) -> Result<T> {
+        let value: T = self.json()?;
+        match value.missing() {
+            None => Ok(value),
+            Some(what) => Err(self.decode_error(format!(
+                "not a {} answer: it has no {what}",
+                self.transport.provider()
+            ))),
+        }
+    }
+
+    /// Checks an answer where the provider sends no body (a `204`): an empty body, or JSON of any
+    /// shape, is fine; anything else (an HTML page from a proxy, plain text) is an
+    /// [`Error::Decode`], since it is not the provider's answer.
+    pub fn no_content(&self) -> Result<()> {
+        if self.is_empty() || serde_json::from_slice::<serde::de::IgnoredAny>(&self.body).is_ok() {
+            return Ok(());
+        }
+        Err(self.decode_error("expected no body or JSON, found something else"))
+    }
+
+    /// An [`Error::Decode`] for this answer: its status, request id, `message` and the start of
+    /// the body, with the client's secrets cut out of both.
+    pub fn decode_error(&self, message: impl Into<String>) -> Error {
+        let mut e = Error::decode(self.transport.provider(), self.status, message, &self.body);
+        if let Error::Decode { request_id, .. } = &mut e {
+            request_id.clone_from(&self.request_id);
+        }
+        self.transport.redactor().scrub_error(e)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("provider", &self.transport.provider())
+            .field("status", &self.status)
+            .field("request_id", &self.request_id)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_and_queries_are_encoded() {
+        let url = Url::parse("https://a.example/p").unwrap();
+        let r = Request::new(Method::POST, url.clone()).form([("Name", "a b&c=d"), ("X", "é")]);
+        match r.body() {
+            Body::Form(b) => assert_eq!(&b[..], b"Name=a+b%26c%3Dd&X=%C3%A9"),
+            other => panic!("{other:?}"),
+        }
+        let r = Request::new(Method::GET, url).query([("Iccid", "1&2"), ("PageSize", "50")]);
+        assert_eq!(r.url().query(), Some("Iccid=1%262&PageSize=50"));
+        let r = Request::new(Method::GET, r.url().clone()).query([]);
+        assert_eq!(r.url().query(), Some("Iccid=1%262&PageSize=50"));
+        let bare = Url::parse("https://a.example/p").unwrap();
+        let r = Request::new(Method::GET, bare).query(std::iter::empty());
+        assert_eq!(r.url().as_str(), "https://a.example/p");
+    }
+}
