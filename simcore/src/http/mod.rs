@@ -159,12 +159,13 @@ impl fmt::Debug for Body {
 
 /// One request, built once and sent (possibly several times) by [`Transport::send`].
 ///
-/// Its `Debug` shows the method, the URL and the body's kind and size, never the body itself (a
-/// login body carries a password).
+/// Its `Debug` shows the method, the URL, the names of any extra headers and the body's kind and
+/// size, never a header value or the body itself (a login body carries a password).
 #[derive(Clone)]
 pub struct Request {
     method: Method,
     url: Url,
+    headers: HeaderMap,
     body: Body,
 }
 
@@ -174,8 +175,17 @@ impl Request {
         Self {
             method,
             url,
+            headers: HeaderMap::new(),
             body: Body::Empty,
         }
+    }
+
+    /// Adds a header of the request's own (a signature, an idempotency key), sent on every
+    /// attempt. The transport's own headers win: `Authorization` comes from the transport's
+    /// [`Auth`] and `Content-Type` from the body, whatever is set here.
+    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
     }
 
     /// Sets a JSON body.
@@ -224,6 +234,11 @@ impl Request {
         &self.url
     }
 
+    /// The headers added with [`header`](Self::header).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
     /// The body.
     pub fn body(&self) -> &Body {
         &self.body
@@ -235,6 +250,10 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("url", &self.url.as_str())
+            .field(
+                "headers",
+                &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            )
             .field("body", &self.body)
             .finish()
     }
@@ -521,6 +540,13 @@ impl Transport {
         let mut rb = inner
             .client
             .request(request.method.clone(), request.url.clone());
+        let mut own = request.headers.clone();
+        own.remove(header::AUTHORIZATION);
+        own.remove(CONTENT_TYPE);
+        if let Some(h) = &auth {
+            own.remove(h.name());
+        }
+        rb = rb.headers(own);
         if let Some(h) = &auth {
             rb = rb.header(h.name().clone(), h.value().clone());
         }
