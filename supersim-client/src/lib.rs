@@ -86,6 +86,11 @@
 //! - **Errors**: everything is a [`simcore::Error`]; Twilio's answers keep their status, code,
 //!   message and `more_info` link, and [`ErrorCode`] names the codes (20003, 20404, 20429,
 //!   83009, 83010, 83705). A `429` is retried (honouring `Retry-After`) before it is returned.
+//! - **Callbacks** ([`callbacks`]): verify a callback's KORE `kore-signature`
+//!   ([`callbacks::KoreVerifier`], several secrets for rotation) or Twilio `X-Twilio-Signature`
+//!   ([`callbacks::TwilioVerifier`]) from the method, URL, headers and raw body, with no web
+//!   framework; read its undocumented payload tolerantly ([`callbacks::SimCallback`]) and drop
+//!   replays by `kore-idempotency-token` ([`callbacks::Deduplicator`]).
 //! - **Common interface**: `Client` implements [`simcore::SimProvider`] (see [`provider`]).
 //! - **Sandbox** (feature `sandbox`): `sandbox::Sandbox`, a local stand-in for the Super SIM
 //!   API on `127.0.0.1` that enforces Twilio's rules on the wire (credentials, not-found, the
@@ -108,6 +113,7 @@
 //!   not know is not checked against the lifecycle; Twilio judges the change.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod callbacks;
 pub mod client;
 pub mod errors;
 pub mod models;
