@@ -96,7 +96,9 @@
 //!   API on `127.0.0.1` that enforces Twilio's rules on the wire (credentials, not-found, the
 //!   lifecycle with 83010 and 83009, `202 scheduled` then the final status and the callback,
 //!   the paging envelope, 429 with `Retry-After`), seeded with SIMs and fleets, with a request
-//!   log and fault injection. No account, no charges.
+//!   log and fault injection. It speaks Twilio's dialect (HTTP Basic, callbacks signed with
+//!   `X-Twilio-Signature`) or KORE's (OAuth2 client credentials and bearer tokens, callbacks
+//!   signed with `kore-signature`). No account, no charges.
 //!
 //! # Feature flags
 //! - `sandbox`: the local Super SIM sandbox (`sandbox` module); adds tokio and the shared
