@@ -431,3 +431,52 @@ async fn an_attempts_cap_around_the_task_limits_retries() {
     assert_eq!(err.status(), Some(503));
     assert_eq!(m.calls_async().await, 1);
 }
+
+#[tokio::test]
+async fn a_request_s_own_headers_are_sent_but_never_replace_the_transport_s() {
+    use simcore::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+    use simcore::sandbox::axum::Router;
+    use simcore::sandbox::{SandboxServer, empty_response};
+
+    let server = SandboxServer::start(Router::new().fallback(|| async { empty_response(204) }))
+        .await
+        .unwrap();
+    let t = Transport::builder("test", server.base_url())
+        .auth(Auth::bearer(&SecretString::from(SENTINEL)).unwrap())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let req = Request::new(Method::POST, t.url(&["hook"]).unwrap())
+        .form([("a", "1")])
+        .header(
+            HeaderName::from_static("x-signature"),
+            HeaderValue::from_static("abc"),
+        )
+        .header(AUTHORIZATION, HeaderValue::from_static("Basic bm9wZQ=="))
+        .header(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    assert_eq!(
+        format!("{req:?}"),
+        format!(
+            "Request {{ method: POST, url: {:?}, headers: [\"x-signature\", \"authorization\", \"content-type\"], body: Form(3 bytes), operation: \"request\" }}",
+            format!("{}/hook", server.base_url())
+        )
+    );
+    assert_eq!(t.send(&req).await.unwrap().status(), 204);
+    let got = &server.requests()[0];
+    let values = |name: &str| -> Vec<&str> {
+        got.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(values("x-signature"), ["abc"]);
+    assert_eq!(
+        values("authorization"),
+        [format!("Bearer {SENTINEL}").as_str()]
+    );
+    assert_eq!(
+        values("content-type"),
+        ["application/x-www-form-urlencoded"]
+    );
+}

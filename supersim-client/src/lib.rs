@@ -86,12 +86,19 @@
 //! - **Errors**: everything is a [`simcore::Error`]; Twilio's answers keep their status, code,
 //!   message and `more_info` link, and [`ErrorCode`] names the codes (20003, 20404, 20429,
 //!   83009, 83010, 83705). A `429` is retried (honouring `Retry-After`) before it is returned.
+//! - **Callbacks** ([`callbacks`]): verify a callback's KORE `kore-signature`
+//!   ([`callbacks::KoreVerifier`], several secrets for rotation) or Twilio `X-Twilio-Signature`
+//!   ([`callbacks::TwilioVerifier`]) from the method, URL, headers and raw body, with no web
+//!   framework; read its undocumented payload tolerantly ([`callbacks::SimCallback`]) and drop
+//!   replays by `kore-idempotency-token` ([`callbacks::Deduplicator`]).
 //! - **Common interface**: `Client` implements [`simcore::SimProvider`] (see [`provider`]).
 //! - **Sandbox** (feature `sandbox`): `sandbox::Sandbox`, a local stand-in for the Super SIM
 //!   API on `127.0.0.1` that enforces Twilio's rules on the wire (credentials, not-found, the
 //!   lifecycle with 83010 and 83009, `202 scheduled` then the final status and the callback,
 //!   the paging envelope, 429 with `Retry-After`), seeded with SIMs and fleets, with a request
-//!   log and fault injection. No account, no charges.
+//!   log and fault injection. It speaks Twilio's dialect (HTTP Basic, callbacks signed with
+//!   `X-Twilio-Signature`) or KORE's (OAuth2 client credentials and bearer tokens, callbacks
+//!   signed with `kore-signature`). No account, no charges.
 //!
 //! # Feature flags
 //! - `sandbox`: the local Super SIM sandbox (`sandbox` module); adds tokio and the shared
@@ -108,6 +115,7 @@
 //!   not know is not checked against the lifecycle; Twilio judges the change.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod callbacks;
 pub mod client;
 pub mod errors;
 pub mod models;

@@ -1,11 +1,18 @@
-//! A local stand-in for Twilio's Super SIM API (feature `sandbox`): try the client, or test your
-//! own service, with no account and no charges.
+//! A local stand-in for the Super SIM API (feature `sandbox`), as Twilio or as KORE serves it:
+//! try the client, or test your own service, with no account and no charges.
 //!
 //! [`Sandbox::start`] runs a server on `127.0.0.1` with an ephemeral port, fresh credentials and
 //! an empty account; [`Sandbox::client`] is a [`Client`] already pointed at it. The server is an
 //! independent implementation of Twilio's rules: it parses the raw request (path, query, Basic
 //! credentials, form body) by itself and answers with Twilio's JSON shapes and status codes, so a
 //! client that sends the wrong thing is told so, as Twilio would tell it.
+//!
+//! It speaks Twilio's dialect by default. [`SandboxOptions::kore`] makes it act as KORE
+//! ([`Dialect::Kore`]): the same resources and answers, but OAuth2 client credentials at
+//! [`TOKEN_PATH`] ([`Sandbox::token_url`], [`Sandbox::client_id`], [`Sandbox::client_secret`])
+//! and `Authorization: Bearer` on the Super SIM paths, with tokens that expire when the test
+//! says ([`SandboxOptions::token_lifetime`], [`Sandbox::expire_tokens`]), and callbacks signed
+//! with `kore-signature`.
 //!
 //! ```
 //! use supersim_client::sandbox::{Sandbox, SimSeed, SimStatus};
@@ -32,14 +39,24 @@
 //!
 //! # The rules it enforces
 //! Checked in this order: injected faults and the rate limit (when one is set; see
-//! [`SandboxServer`]), credentials, the route, then the request's own rules, in the order of
-//! the table. Every error body is Twilio's `{"code", "message", "more_info",
-//! "status"}`, with `more_info` `https://www.twilio.com/docs/errors/{code}`.
+//! [`SandboxServer`]), then in KORE's dialect the token endpoint's own rules, then
+//! credentials, the route, then the request's own rules, in the order of the table. Every
+//! error body of the Super SIM paths is Twilio's `{"code", "message", "more_info",
+//! "status"}`, with `more_info` `https://www.twilio.com/docs/errors/{code}`; the token
+//! endpoint answers with the bodies of KORE's spec.
 //!
 //! | request | rule | answer when broken |
 //! |---|---|---|
 //! | any | the rate limit, when one is set ([`SandboxOptions::rate_limit`]) | `429`, code 20429 `Too Many Requests`, with `Retry-After` (seconds) |
-//! | any | HTTP Basic with the sandbox's Account SID and Auth Token, or its API Key SID and secret | `401`, code 20003 `Authenticate`, with `WWW-Authenticate: Basic realm="Twilio API"` |
+//! | KORE: [`TOKEN_PATH`] | method `POST` | `405`, `{"code": 405, "message": "Method not allowed"}`, with `Allow: POST` |
+//! | KORE: `POST` [`TOKEN_PATH`] | the body is `application/x-www-form-urlencoded` | `400`, `{"code": 400, "message": …}` (the code repeats the status: the sandbox's choice) |
+//! | KORE: `POST` [`TOKEN_PATH`] | only `grant_type`, `client_id`, `client_secret`, each at most once | `400`, `{"code": 400, "message": …}` |
+//! | KORE: `POST` [`TOKEN_PATH`] | `grant_type` is `client_credentials` | `400`, `{"code": 400, "message": …}` |
+//! | KORE: `POST` [`TOKEN_PATH`] | `client_id` and `client_secret` are given and not empty | `400`, `{"code": 400, "message": "Missing parameter …"}` |
+//! | KORE: `POST` [`TOKEN_PATH`] | they are the sandbox's ([`Sandbox::client_id`], [`Sandbox::client_secret`]) | `401`, `{"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"}` |
+//! | KORE: `POST` [`TOKEN_PATH`] | otherwise | `200`, `{"access_token", "expires_in" (whole seconds), "token_type": "Bearer", "scope": "supersim"}` |
+//! | Twilio: any | HTTP Basic with the sandbox's Account SID and Auth Token, or its API Key SID and secret | `401`, code 20003 `Authenticate`, with `WWW-Authenticate: Basic realm="Twilio API"` |
+//! | KORE: any other path | `Authorization: Bearer` with a token the token endpoint issued and that has not expired (Basic is refused) | `401`, code 20003 `Authenticate`, with `WWW-Authenticate: Bearer` |
 //! | any other path | only `/v1/Sims` and `/v1/Sims/{Sid}` exist here | `404`, code 20404 `The requested resource /… was not found` |
 //! | another method, or `POST /v1/Sims` (registering a SIM, not modelled: seed instead) | `GET` on both paths, `POST` on `/v1/Sims/{Sid}` | `405`, code 20004 `Method not allowed`, with `Allow` |
 //! | `GET`/`POST /v1/Sims/{Sid}` | `{Sid}` is the SID (`HS…`) or the unique name of a SIM of the account or of a subaccount | `404`, code 20404 `The requested resource /Sims/{Sid} was not found` |
@@ -78,13 +95,23 @@
 //! `Status`, `FleetSid` (when it has one) and `DateUpdated`. Twilio documents that it calls the
 //! URL, not what it sends: these names are this sandbox's choice. The call goes through
 //! [`simcore::http::Transport`], so only `https` URLs or `http` to a loopback host are called;
-//! [`Sandbox::callbacks`] lists every call and its outcome.
+//! [`Sandbox::callbacks`] lists every call, the signature headers sent and its outcome.
+//!
+//! Every callback is signed as its dialect signs it, so a receiver can be tested with
+//! [`crate::callbacks`]:
+//! - **Twilio**: `X-Twilio-Signature`, keyed with the sandbox's Auth Token, over the URL as
+//!   requested (for `GET`, with the pairs in its query) followed, for `POST`, by the form pairs
+//!   sorted by name.
+//! - **KORE**: `kore-signature`, the SHA-256 of the webhook secret
+//!   ([`SandboxOptions::webhook_secret`], [`Sandbox::set_webhook_secret`]), the method, the
+//!   `CallbackUrl` as given without its query, and the raw body; empty when no webhook secret
+//!   is set. And `kore-idempotency-token`, fresh for each event.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -94,12 +121,15 @@ use simcore::retry::RetryPolicy;
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
 use simcore::sandbox::axum::extract::State;
-use simcore::sandbox::axum::http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use simcore::sandbox::axum::http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, header,
+};
 use simcore::sandbox::{SandboxOptions as ServerOptions, json_response, lock};
 use simcore::secrecy::SecretString;
 use tokio::sync::watch;
 use url::Url;
 
+use crate::callbacks::{KORE_IDEMPOTENCY_TOKEN, KORE_SIGNATURE, kore_signature, twilio_signature};
 use crate::client::{Client, ClientBuilder};
 
 pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
@@ -125,6 +155,31 @@ const UPDATE_PARAMS: [&str; 6] = [
 ];
 /// The parameters `GET /v1/Sims` takes.
 const LIST_PARAMS: [&str; 6] = ["Status", "Fleet", "Iccid", "PageSize", "Page", "PageToken"];
+/// KORE's token endpoint, on the sandbox's own server (KORE serves it at
+/// `https://api.korewireless.com/api-services/v1/auth/token`).
+pub const TOKEN_PATH: &str = "/api-services/v1/auth/token";
+/// The parameters the token endpoint takes.
+const TOKEN_PARAMS: [&str; 3] = ["grant_type", "client_id", "client_secret"];
+/// The `scope` of the tokens the sandbox issues (KORE does not document the value: this
+/// sandbox's choice).
+pub const TOKEN_SCOPE: &str = "supersim";
+/// How long an issued token lasts unless the options say otherwise (the shortest lifetime KORE's
+/// console offers).
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// Which provider the sandbox acts as: how it authenticates requests and signs callbacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// Twilio (`supersim.twilio.com`): HTTP Basic with the Account SID and Auth Token (or an API
+    /// key); callbacks signed with `X-Twilio-Signature`, keyed with the Auth Token.
+    #[default]
+    Twilio,
+    /// KORE (`supersim.api.korewireless.com`): OAuth2 client credentials at [`TOKEN_PATH`], then
+    /// `Authorization: Bearer`; callbacks signed with `kore-signature` (empty when no webhook
+    /// secret is set) and named by a fresh `kore-idempotency-token`.
+    Kore,
+}
 
 /// A Super SIM's status in the sandbox, as Twilio shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -240,6 +295,9 @@ pub struct CallbackCall {
     pub method: String,
     /// The pairs sent (form body for `POST`, query for `GET`).
     pub params: Vec<(String, String)>,
+    /// The signature headers sent, names lowercase: `x-twilio-signature`, or `kore-signature`
+    /// and `kore-idempotency-token`.
+    pub headers: Vec<(String, String)>,
     /// The receiver's HTTP status, when it answered.
     pub status: Option<u16>,
     /// Why the call failed or was not made, when it has no status.
@@ -252,6 +310,14 @@ impl CallbackCall {
         self.params
             .iter()
             .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a signature header sent, by name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 }
@@ -338,13 +404,19 @@ impl SimSeed {
 /// let options = SandboxOptions::new()
 ///     .schedule_delay(Duration::from_millis(10))
 ///     .rate_limit(100.0, 20);
-/// # let _ = options;
+/// let kore = SandboxOptions::kore()
+///     .token_lifetime(Duration::from_secs(30))
+///     .webhook_secret("a webhook secret");
+/// # let _ = (options, kore);
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SandboxOptions {
     schedule_delay: Option<Duration>,
     rate_limit: Option<RateLimit>,
+    dialect: Dialect,
+    token_lifetime: Duration,
+    webhook_secret: Option<SecretString>,
 }
 
 impl Default for SandboxOptions {
@@ -352,14 +424,43 @@ impl Default for SandboxOptions {
         Self {
             schedule_delay: Some(DEFAULT_SCHEDULE_DELAY),
             rate_limit: None,
+            dialect: Dialect::Twilio,
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            webhook_secret: None,
         }
     }
 }
 
 impl SandboxOptions {
-    /// The defaults: a 50 ms schedule delay, no rate limit.
+    /// The defaults: Twilio's dialect, a 50 ms schedule delay, no rate limit.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The defaults in KORE's dialect: tokens from [`TOKEN_PATH`] lasting an hour, no webhook
+    /// secret (callbacks carry an empty `kore-signature`).
+    pub fn kore() -> Self {
+        Self::default().dialect(Dialect::Kore)
+    }
+
+    /// Which provider the sandbox acts as ([`Dialect::Twilio`] by default).
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// How long a token issued in KORE's dialect lasts (an hour by default); `expires_in` says
+    /// it in whole seconds, rounded down.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// The webhook secret KORE's dialect signs callbacks with (none by default: the
+    /// `kore-signature` header is then empty, as KORE sends it).
+    pub fn webhook_secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.webhook_secret = Some(secret.into());
+        self
     }
 
     /// How long a scheduled change takes to land.
@@ -395,9 +496,11 @@ pub struct Sandbox {
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sandbox")
+            .field("dialect", &self.shared.dialect)
             .field("base_url", &self.server.base_url())
             .field("account_sid", &self.shared.account_sid)
             .field("api_key_sid", &self.shared.api_key_sid)
+            .field("client_id", &self.shared.client_id)
             .finish_non_exhaustive()
     }
 }
@@ -419,6 +522,13 @@ impl Sandbox {
             auth_token: random_hex(32),
             api_key_sid: random_sid("SK"),
             api_key_secret: random_hex(32),
+            dialect: options.dialect,
+            client_id: random_hex(26),
+            client_secret: random_hex(48),
+            tokens: Mutex::new(HashMap::new()),
+            token_lifetime: Mutex::new(options.token_lifetime),
+            token_requests: AtomicU64::new(0),
+            webhook_secret: Mutex::new(options.webhook_secret),
             registry: Mutex::new(Registry::default()),
             schedule_delay: Mutex::new(options.schedule_delay),
             change_ids: AtomicU64::new(1),
@@ -442,6 +552,11 @@ impl Sandbox {
     }
 
     /// A client authenticated with the sandbox's Account SID and Auth Token and pointed at it.
+    ///
+    /// It sends HTTP Basic credentials, which only [`Dialect::Twilio`] accepts: in KORE's
+    /// dialect, take a token from [`token_url`](Self::token_url) with
+    /// [`client_id`](Self::client_id) and [`client_secret`](Self::client_secret) and send it as
+    /// `Authorization: Bearer`.
     pub fn client(&self) -> Client {
         self.client_builder()
             .build()
@@ -475,6 +590,56 @@ impl Sandbox {
     /// That API key's secret.
     pub fn api_key_secret(&self) -> SecretString {
         SecretString::from(self.shared.api_key_secret.clone())
+    }
+
+    /// Which provider the sandbox acts as.
+    pub fn dialect(&self) -> Dialect {
+        self.shared.dialect
+    }
+
+    /// The URL of the token endpoint (`{base_url}/api-services/v1/auth/token`), served in
+    /// KORE's dialect.
+    pub fn token_url(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.server.base_url())
+    }
+
+    /// The client id the token endpoint accepts (fresh for each sandbox).
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    /// The client secret the token endpoint accepts.
+    pub fn client_secret(&self) -> SecretString {
+        SecretString::from(self.shared.client_secret.clone())
+    }
+
+    /// How many requests the token endpoint has answered, refused ones included.
+    pub fn token_requests(&self) -> u64 {
+        self.shared.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// Expires every token issued so far: each is refused from now on (`401`, code 20003).
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        for expiry in lock(&self.shared.tokens).values_mut() {
+            *expiry = Some(now);
+        }
+    }
+
+    /// Sets how long tokens issued from now on last. Tokens already issued keep their expiry.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        *lock(&self.shared.token_lifetime) = lifetime;
+    }
+
+    /// The webhook secret KORE's dialect signs callbacks with, if one is set.
+    pub fn webhook_secret(&self) -> Option<SecretString> {
+        lock(&self.shared.webhook_secret).clone()
+    }
+
+    /// Sets or removes the webhook secret for callbacks made from now on (a rotation, or an
+    /// account without one).
+    pub fn set_webhook_secret(&self, secret: Option<SecretString>) {
+        *lock(&self.shared.webhook_secret) = secret;
     }
 
     /// The SID of the subaccount every sandbox starts with (a SIM may move to it while `new`).
@@ -639,6 +804,14 @@ struct Shared {
     auth_token: String,
     api_key_sid: String,
     api_key_secret: String,
+    dialect: Dialect,
+    client_id: String,
+    client_secret: String,
+    /// Every token issued, with when it expires (`None`: never).
+    tokens: Mutex<HashMap<String, Option<Instant>>>,
+    token_lifetime: Mutex<Duration>,
+    token_requests: AtomicU64,
+    webhook_secret: Mutex<Option<SecretString>>,
     subaccounts: Mutex<Vec<String>>,
     /// One lock over SIMs and fleets: a unique-name check and the update it guards must be one
     /// step, which a per-record store cannot give.
@@ -669,6 +842,12 @@ impl Shared {
         let Some((scheme, encoded)) = value.trim().split_once(' ') else {
             return false;
         };
+        if self.dialect == Dialect::Kore {
+            return scheme.eq_ignore_ascii_case("bearer")
+                && lock(&self.tokens)
+                    .get(encoded.trim())
+                    .is_some_and(|expiry| expiry.is_none_or(|e| Instant::now() < e));
+        }
         if !scheme.eq_ignore_ascii_case("basic") {
             return false;
         }
@@ -683,6 +862,28 @@ impl Shared {
         };
         (user == self.account_sid && secret == self.auth_token)
             || (user == self.api_key_sid && secret == self.api_key_secret)
+    }
+
+    /// How callbacks are signed now.
+    fn signer(&self) -> Signer {
+        match self.dialect {
+            Dialect::Twilio => Signer::Twilio(SecretString::from(self.auth_token.clone())),
+            Dialect::Kore => Signer::Kore(lock(&self.webhook_secret).clone()),
+        }
+    }
+
+    /// Issues a token that lasts the current lifetime.
+    fn issue_token(&self) -> (String, Duration) {
+        let lifetime = *lock(&self.token_lifetime);
+        let token = random_hex(64);
+        let now = Instant::now();
+        let mut tokens = lock(&self.tokens);
+        // An expired token and an unknown one get the same answer: forget the expired ones, so
+        // a long run does not pile them up.
+        tokens.retain(|_, expiry| expiry.is_none_or(|e| now < e));
+        // A lifetime past what an `Instant` can hold never ends.
+        tokens.insert(token.clone(), now.checked_add(lifetime));
+        (token, lifetime)
     }
 
     fn busy(&self, delta: isize) {
@@ -777,13 +978,23 @@ fn not_found(resource: &str) -> Response<Body> {
     )
 }
 
-fn unauthorized() -> Response<Body> {
+fn unauthorized(dialect: Dialect) -> Response<Body> {
     let mut r = twilio_error(401, 20003, "Authenticate");
+    let challenge = match dialect {
+        Dialect::Twilio => "Basic realm=\"Twilio API\"",
+        Dialect::Kore => "Bearer",
+    };
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"Twilio API\""),
+        HeaderValue::from_static(challenge),
     );
     r
+}
+
+/// The token endpoint's error body (KORE's spec: `{"code", "message"}`; the code is the HTTP
+/// status, this sandbox's choice).
+fn token_error(status: u16, message: &str) -> Response<Body> {
+    json_response(status, &json!({ "code": status, "message": message }))
 }
 
 fn method_not_allowed(allow: &'static str) -> Response<Body> {
@@ -832,8 +1043,15 @@ fn sim_json(base: &str, sim: &SandboxSim) -> Value {
 
 async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    if shared.dialect == Dialect::Kore && parts.uri.path() == TOKEN_PATH {
+        shared.token_requests.fetch_add(1, Ordering::Relaxed);
+        let Ok(body) = to_bytes(body, BODY_LIMIT).await else {
+            return token_error(400, "The request body is too large");
+        };
+        return token(&shared, &parts.method, &parts.headers, &body);
+    }
     if !shared.authenticated(&parts.headers) {
-        return unauthorized();
+        return unauthorized(shared.dialect);
     }
     let path = parts.uri.path();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -859,6 +1077,60 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         }
         _ => not_found(path.strip_prefix("/v1").unwrap_or(path)),
     }
+}
+
+/// `POST /api-services/v1/auth/token`: OAuth2 client credentials, as KORE's spec describes them.
+fn token(shared: &Shared, method: &Method, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
+    if method != Method::POST {
+        let mut r = token_error(405, "Method not allowed");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
+    }
+    if !is_form(headers) {
+        return token_error(
+            400,
+            "Unsupported Media Type: send application/x-www-form-urlencoded",
+        );
+    }
+    let params = match pairs(body, &TOKEN_PARAMS) {
+        Ok(p) => p,
+        Err(message) => return token_error(400, &message),
+    };
+    match params.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {}
+        None => return token_error(400, "Missing parameter grant_type"),
+        Some(other) => {
+            return token_error(
+                400,
+                &format!("Unsupported grant_type {other:?}: must be client_credentials"),
+            );
+        }
+    }
+    for name in ["client_id", "client_secret"] {
+        if params.get(name).is_none_or(String::is_empty) {
+            return token_error(400, &format!("Missing parameter {name}"));
+        }
+    }
+    if params["client_id"] != shared.client_id || params["client_secret"] != shared.client_secret {
+        return json_response(
+            401,
+            &json!({
+                "error": "invalid_client",
+                "error_description": "Invalid client or Invalid client credentials",
+            }),
+        );
+    }
+    let (token, lifetime) = shared.issue_token();
+    json_response(
+        200,
+        &json!({
+            "access_token": token,
+            "expires_in": lifetime.as_secs(),
+            "token_type": "Bearer",
+            "scope": TOKEN_SCOPE,
+        }),
+    )
 }
 
 fn fetch(shared: &Shared, id: &str) -> Response<Body> {
@@ -1192,18 +1464,73 @@ async fn finish(shared: &Shared, sid: &str, change: u64) -> bool {
         (pending.callback, params)
     };
     if let Some(target) = callback {
-        let call = call_back(target, params).await;
+        let call = call_back(target, params, shared.signer()).await;
         lock(&shared.callbacks).push(call);
     }
     true
 }
 
+/// How a callback is signed.
+enum Signer {
+    /// `X-Twilio-Signature`, keyed with the Auth Token.
+    Twilio(SecretString),
+    /// `kore-signature` with the webhook secret (empty without one), and a fresh
+    /// `kore-idempotency-token`.
+    Kore(Option<SecretString>),
+}
+
+impl Signer {
+    /// The headers for `request`, a callback to `given` (the `CallbackUrl` as the update gave
+    /// it).
+    fn headers(&self, given: &str, request: &HttpRequest) -> Vec<(String, String)> {
+        let body: &[u8] = match request.body() {
+            simcore::http::Body::Form(b) | simcore::http::Body::Json(b) => b,
+            simcore::http::Body::Empty => &[],
+        };
+        match self {
+            // Twilio signs the URL as requested (a GET's pairs are in it) and a form's pairs.
+            Signer::Twilio(token) => {
+                let form: Vec<(String, String)> = if request.method() == HttpMethod::POST {
+                    url::form_urlencoded::parse(body).into_owned().collect()
+                } else {
+                    Vec::new()
+                };
+                let signature = twilio_signature(token, request.url().as_str(), form);
+                vec![("x-twilio-signature".to_owned(), signature)]
+            }
+            // KORE signs the callback URL without its query, and the raw body.
+            Signer::Kore(secret) => {
+                let signature = secret.as_ref().map_or_else(String::new, |s| {
+                    kore_signature(s, request.method().as_str(), given, body)
+                });
+                let event = format!(
+                    "{}-{}-{}-{}-{}",
+                    random_hex(8),
+                    random_hex(4),
+                    random_hex(4),
+                    random_hex(4),
+                    random_hex(12)
+                );
+                vec![
+                    (KORE_SIGNATURE.to_owned(), signature),
+                    (KORE_IDEMPOTENCY_TOKEN.to_owned(), event),
+                ]
+            }
+        }
+    }
+}
+
 /// Calls a callback URL once through the shared transport (https, or http to loopback only).
-async fn call_back(target: CallbackTarget, params: Vec<(String, String)>) -> CallbackCall {
+async fn call_back(
+    target: CallbackTarget,
+    params: Vec<(String, String)>,
+    signer: Signer,
+) -> CallbackCall {
     let mut call = CallbackCall {
         url: target.url,
         method: target.method,
         params,
+        headers: Vec::new(),
         status: None,
         error: None,
     };
@@ -1229,11 +1556,24 @@ async fn call_back(target: CallbackTarget, params: Vec<(String, String)>) -> Cal
         }
     };
     let pairs = call.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    let request = if call.method == "GET" {
+    let mut request = if call.method == "GET" {
         HttpRequest::new(HttpMethod::GET, url).query(pairs)
     } else {
         HttpRequest::new(HttpMethod::POST, url).form(pairs)
     };
+    call.headers = signer.headers(&call.url, &request);
+    for (name, value) in &call.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => request = request.header(name, value),
+            _ => {
+                call.error = Some(format!("not called: header {name} cannot be sent"));
+                return call;
+            }
+        }
+    }
     match transport.send(&request).await {
         Ok(r) => call.status = Some(r.status()),
         Err(e) => match e.status() {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use reqwest::Method;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -36,8 +36,8 @@ impl fmt::Debug for Body {
 
 /// One request, built once and sent (possibly several times) by [`Transport::send`].
 ///
-/// Its `Debug` shows the method, the URL and the body's kind and size, never the body itself (a
-/// login body carries a password).
+/// Its `Debug` shows the method, the URL, the names of any extra headers and the body's kind and
+/// size, never a header value or the body itself (a login body carries a password).
 ///
 /// A request may also say what it is for telemetry ([`Request::operation`]): the operation's
 /// name, the path as a template (`/v1/Sims/{Sid}`), and the SIM it concerns, which a span only
@@ -46,6 +46,7 @@ impl fmt::Debug for Body {
 pub struct Request {
     pub(super) method: Method,
     pub(super) url: Url,
+    pub(super) headers: HeaderMap,
     pub(super) body: Body,
     pub(super) operation: &'static str,
     pub(super) template: &'static str,
@@ -58,6 +59,7 @@ impl Request {
         Self {
             method,
             url,
+            headers: HeaderMap::new(),
             body: Body::Empty,
             operation: "request",
             template: "",
@@ -78,6 +80,19 @@ impl Request {
         self.template = template;
         self.subject = subject.map(str::to_owned);
         self
+    }
+
+    /// Adds a header of the request's own (a signature, an idempotency key), sent on every
+    /// attempt. The transport's own headers win: `Authorization` comes from the transport's
+    /// [`Auth`](super::Auth) and `Content-Type` from the body, whatever is set here.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The headers added with [`header`](Self::header).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     /// Sets a JSON body.
@@ -142,6 +157,10 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("url", &self.url.as_str())
+            .field(
+                "headers",
+                &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            )
             .field("body", &self.body)
             .field("operation", &self.operation)
             .finish()

@@ -559,6 +559,15 @@ impl Transport {
             .request(request.method.clone(), request.url.clone())
             .timeout(limit)
             .header(USER_AGENT, inner.user_agent.clone());
+        if !request.headers.is_empty() {
+            let mut own = request.headers.clone();
+            own.remove(header::AUTHORIZATION);
+            own.remove(CONTENT_TYPE);
+            if let Some(h) = &auth {
+                own.remove(h.name());
+            }
+            rb = rb.headers(own);
+        }
         if let Some(h) = &auth {
             rb = rb.header(h.name().clone(), h.value().clone());
         }
