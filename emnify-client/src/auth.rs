@@ -1,31 +1,30 @@
 //! emnify's session tokens: authenticate, cache, refresh early, re-authenticate once on a 401.
 //!
 //! `POST /api/v1/authenticate` exchanges credentials for a JWT `auth_token`, sent afterwards as
-//! `Authorization: Bearer <auth_token>`. The [`TokenCache`] here is the transport's
-//! [`Authenticator`]:
+//! `Authorization: Bearer <auth_token>`. The client keeps it in simcore's shared
+//! [`TokenCache`](simcore::http::TokenCache) over an [`EmnifyLogin`] source, which gives it:
 //!
-//! - **Single flight.** A fresh token is read without waiting. Requests that find none queue on
-//!   one lock held across the authenticate call: any number of them cause one authentication and
-//!   then share its token (or its failure).
+//! - **Single flight.** Any number of concurrent requests on a fresh client cause one
+//!   authentication and share its token (or its failure).
 //! - **Early refresh.** The JWT's `exp` claim is read (payload decoded, signature not checked: the
 //!   token is only ever handed back to emnify) and the token is replaced [`REFRESH_MARGIN`] before
-//!   it expires. A token without a readable `exp` is kept for emnify's documented lifetime,
+//!   it expires (a tenth of its lifetime before, for short tokens). A token without a readable `exp` is kept for emnify's documented lifetime,
 //!   [`DEFAULT_TOKEN_LIFETIME`].
-//! - **One re-authentication on a 401.** A rejected token is dropped only if it is still the cached
-//!   one, so many requests rejected at once cause one new authentication.
+//! - **One re-authentication on a 401.**
 //! - **Never retried.** emnify locks an account for five minutes after three failed
 //!   authentications, so the authenticate call has a retry policy of one attempt, and a refused
-//!   authentication (any 4xx) is remembered for [`REFUSAL_COOLDOWN`]: requests in that time get
-//!   the same error without sending the credentials again.
+//!   authentication (a 400, 401, 403 or 422) is remembered for [`REFUSAL_COOLDOWN`]: requests in
+//!   that time get the same error without sending the credentials again.
 //! - **User credentials.** The password is hashed (SHA-1, hex, as emnify wants it) when the client
 //!   is built and only the hash is kept. The `refresh_token` returned with the first `auth_token`
-//!   is used for later authentications; if emnify refuses it, the client falls back to the user
+//!   is used for later authentications; if emnify refuses it, the source falls back to the user
 //!   name and password hash.
 //! - **Nothing prints.** Credentials and tokens are held as [`SecretString`]s or sensitive
-//!   headers; `Debug` shows the kind of credential only.
+//!   headers, and cut out of any answer that quotes them; `Debug` shows the kind of credential
+//!   only.
 
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -33,13 +32,14 @@ use serde::Deserialize;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 use simcore::http::header::AUTHORIZATION;
-use simcore::http::{AuthHeader, Authenticator, Method, Transport};
+use simcore::http::{
+    AuthHeader, Method, Redactor, Token, TokenCacheOptions, TokenSource, Transport,
+};
 use simcore::secrecy::{ExposeSecret, SecretString};
 use simcore::{Error, Result};
-use tokio::sync::Mutex;
 
-/// How long before a token's expiry it is replaced: 60 s. A token that arrives with less than
-/// this left serves only the request that fetched it.
+/// How long before a token's expiry it is replaced: 60 s, or a tenth of the token's lifetime for
+/// tokens shorter than ten minutes.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 /// How long a token without a readable `exp` claim is kept: emnify's documented 240 minutes.
@@ -123,28 +123,6 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// A cached session token.
-#[derive(Clone)]
-struct Token {
-    header: AuthHeader,
-    /// When to stop using it: `exp` minus the margin.
-    refresh_at: SystemTime,
-}
-
-/// A failed authentication, shared with the requests that waited for it.
-struct Failure {
-    at: Instant,
-    error: Error,
-    /// emnify refused the credentials (a 4xx): do not send them again for a while.
-    refused: bool,
-}
-
-#[derive(Default)]
-struct State {
-    refresh_token: Option<SecretString>,
-    failure: Option<Failure>,
-}
-
 /// The answer of `POST /api/v1/authenticate`. No `Debug`: it holds tokens.
 #[derive(Deserialize)]
 struct Answer {
@@ -156,96 +134,49 @@ struct Answer {
     mfa_token: Option<String>,
 }
 
-/// The session token cache and authenticator plugged into the client's transport.
-pub struct TokenCache {
+/// How the client logs in to emnify: the [`TokenSource`] its token cache fetches from.
+pub struct EmnifyLogin {
     /// Sends the authenticate call: no credentials, one attempt.
     transport: Transport,
     credentials: Credentials,
-    /// The token in use: read without waiting by every request while it is fresh.
-    current: std::sync::RwLock<Option<Token>>,
-    /// Held across an authentication: the single flight.
-    state: Mutex<State>,
+    /// The refresh token of a user login (the cache's single flight keeps fetches apart).
+    refresh_token: std::sync::Mutex<Option<SecretString>>,
 }
 
-impl fmt::Debug for TokenCache {
+impl fmt::Debug for EmnifyLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenCache")
+        f.debug_struct("EmnifyLogin")
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
 }
 
-impl TokenCache {
-    /// A cache that authenticates through `transport` (built with no auth and no retries).
+impl EmnifyLogin {
+    /// A login through `transport` (built with no auth and no retries).
     pub(crate) fn new(transport: Transport, credentials: Credentials) -> Self {
         Self {
             transport,
             credentials,
-            current: std::sync::RwLock::new(None),
-            state: Mutex::new(State::default()),
+            refresh_token: std::sync::Mutex::new(None),
         }
     }
 
-    /// The cached header, if it is still fresh.
-    fn fresh(&self) -> Option<AuthHeader> {
-        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        current
-            .as_ref()
-            .filter(|t| SystemTime::now() < t.refresh_at)
-            .map(|t| t.header.clone())
+    fn take_refresh(&self) -> Option<SecretString> {
+        self.refresh_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
-    fn set_current(&self, token: Option<Token>) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = token;
-    }
-
-    /// One authentication, by refresh token first when there is one.
-    async fn authenticate(&self, state: &mut State) -> Result<Token> {
-        match &self.credentials {
-            Credentials::ApplicationToken(token) => {
-                let answer = self
-                    .call(json!({"application_token": token.expose_secret()}))
-                    .await?;
-                token_from(answer)
-            }
-            Credentials::User {
-                username,
-                password_sha1,
-            } => {
-                if let Some(refresh) = state.refresh_token.take() {
-                    match self
-                        .call(json!({"refresh_token": refresh.expose_secret()}))
-                        .await
-                    {
-                        Ok(answer) => {
-                            let next = answer.refresh_token.clone().map(SecretString::from);
-                            state.refresh_token = Some(next.unwrap_or(refresh));
-                            return token_from(answer);
-                        }
-                        // Refused: fall back to the user name and password below.
-                        Err(e) if is_refusal(&e) => {}
-                        Err(e) => {
-                            state.refresh_token = Some(refresh);
-                            return Err(e);
-                        }
-                    }
-                }
-                let answer = self
-                    .call(json!({
-                        "username": username,
-                        "password": password_sha1.expose_secret(),
-                    }))
-                    .await?;
-                state.refresh_token = answer.refresh_token.clone().map(SecretString::from);
-                token_from(answer)
-            }
-        }
+    fn keep_refresh(&self, token: Option<SecretString>) {
+        *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) = token;
     }
 
     async fn call(&self, body: serde_json::Value) -> Result<Answer> {
         let request = self
             .transport
             .request(Method::POST, &["api", "v1", "authenticate"])?
+            .operation("authenticate", "/api/v1/authenticate", None)
             .json(&body)?;
         drop(body);
         let response = self
@@ -265,6 +196,79 @@ impl TokenCache {
                 ),
             )
         })
+    }
+}
+
+#[simcore::async_trait]
+impl TokenSource for EmnifyLogin {
+    /// One authentication, by refresh token first when there is one.
+    async fn fetch(&self) -> Result<Token> {
+        match &self.credentials {
+            Credentials::ApplicationToken(token) => {
+                let answer = self
+                    .call(json!({"application_token": token.expose_secret()}))
+                    .await?;
+                token_from(answer)
+            }
+            Credentials::User {
+                username,
+                password_sha1,
+            } => {
+                if let Some(refresh) = self.take_refresh() {
+                    match self
+                        .call(json!({"refresh_token": refresh.expose_secret()}))
+                        .await
+                    {
+                        Ok(answer) => {
+                            let next = answer.refresh_token.clone().map(SecretString::from);
+                            self.keep_refresh(Some(next.unwrap_or(refresh)));
+                            return token_from(answer);
+                        }
+                        // Refused: fall back to the user name and password below.
+                        Err(e) if is_refusal(&e) => {}
+                        Err(e) => {
+                            self.keep_refresh(Some(refresh));
+                            return Err(e);
+                        }
+                    }
+                }
+                let answer = self
+                    .call(json!({
+                        "username": username,
+                        "password": password_sha1.expose_secret(),
+                    }))
+                    .await?;
+                self.keep_refresh(answer.refresh_token.clone().map(SecretString::from));
+                token_from(answer)
+            }
+        }
+    }
+
+    fn is_refusal(&self, error: &Error) -> bool {
+        is_refusal(error)
+    }
+
+    fn redact(&self, into: &mut Redactor) {
+        match &self.credentials {
+            Credentials::ApplicationToken(t) => into.add(t),
+            Credentials::User { password_sha1, .. } => into.add(password_sha1),
+        }
+        if let Some(r) = self
+            .refresh_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            into.add(r);
+        }
+    }
+}
+
+/// The options of the client's token cache: emnify's margin and lockout.
+pub(crate) fn cache_options() -> TokenCacheOptions {
+    TokenCacheOptions {
+        refresh_margin: REFRESH_MARGIN,
+        refusal_cooldown: REFUSAL_COOLDOWN,
     }
 }
 
@@ -291,64 +295,11 @@ fn token_from(answer: Answer) -> Result<Token> {
             )
         });
     };
-    let now = SystemTime::now();
-    let expires = jwt_expiry(&jwt).unwrap_or(now + DEFAULT_TOKEN_LIFETIME);
     let header = AuthHeader::new(AUTHORIZATION, &format!("Bearer {jwt}"))?;
-    Ok(Token {
-        header,
-        refresh_at: expires
-            .checked_sub(REFRESH_MARGIN)
-            .unwrap_or(SystemTime::UNIX_EPOCH),
+    Ok(match jwt_expiry(&jwt) {
+        Some(exp) => Token::new(header, exp),
+        None => Token::valid_for(header, DEFAULT_TOKEN_LIFETIME),
     })
-}
-
-#[simcore::async_trait]
-impl Authenticator for TokenCache {
-    async fn header(&self) -> Result<AuthHeader> {
-        if let Some(header) = self.fresh() {
-            return Ok(header);
-        }
-        let arrived = Instant::now();
-        let mut state = self.state.lock().await;
-        // Another request may have authenticated while this one waited.
-        if let Some(header) = self.fresh() {
-            return Ok(header);
-        }
-        if let Some(f) = &state.failure {
-            // Failed while this request waited, or refused a short while ago: share the answer.
-            if f.at >= arrived || (f.refused && f.at.elapsed() < REFUSAL_COOLDOWN) {
-                return Err(f.error.clone());
-            }
-        }
-        match self.authenticate(&mut state).await {
-            Ok(token) => {
-                let header = token.header.clone();
-                self.set_current(Some(token));
-                state.failure = None;
-                Ok(header)
-            }
-            Err(error) => {
-                self.set_current(None);
-                state.failure = Some(Failure {
-                    at: Instant::now(),
-                    refused: is_refusal(&error),
-                    error: error.clone(),
-                });
-                Err(error)
-            }
-        }
-    }
-
-    async fn rejected(&self, used: &AuthHeader) -> bool {
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        if current
-            .as_ref()
-            .is_some_and(|t| t.header.value() == used.value())
-        {
-            *current = None;
-        }
-        true
-    }
 }
 
 #[cfg(test)]
@@ -418,19 +369,16 @@ mod tests {
             mfa_token: None,
         };
         let t = token_from(answer).unwrap();
-        assert_eq!(
-            t.refresh_at,
-            UNIX_EPOCH + Duration::from_secs(secs) - REFRESH_MARGIN
-        );
+        assert_eq!(t.expires_at(), UNIX_EPOCH + Duration::from_secs(secs));
         let opaque = Answer {
             auth_token: Some("opaque".into()),
             refresh_token: None,
             mfa_token: None,
         };
         let t = token_from(opaque).unwrap();
-        let left = t.refresh_at.duration_since(SystemTime::now()).unwrap();
-        assert!(left <= DEFAULT_TOKEN_LIFETIME - REFRESH_MARGIN);
-        assert!(left > DEFAULT_TOKEN_LIFETIME - REFRESH_MARGIN - Duration::from_secs(60));
+        let left = t.expires_at().duration_since(SystemTime::now()).unwrap();
+        assert!(left <= DEFAULT_TOKEN_LIFETIME);
+        assert!(left > DEFAULT_TOKEN_LIFETIME - Duration::from_secs(60));
         let mfa = Answer {
             auth_token: None,
             refresh_token: None,

@@ -9,7 +9,9 @@ use simcore::secrecy::SecretString;
 use simcore::validate::ValidationError;
 use simcore::{Error, Result};
 
-use crate::auth::{Credentials, TokenCache};
+use simcore::http::TokenCache;
+
+use crate::auth::{Credentials, EmnifyLogin};
 use crate::errors::from_emnify;
 use crate::models::Sim;
 use crate::requests::{UpdateSim, UpdateSimBuilder};
@@ -186,7 +188,11 @@ impl ClientBuilder {
             .auth(Auth::None)
             .retry(RetryPolicy::none())
             .build()?;
-        let auth = Arc::new(TokenCache::new(auth_transport, credentials));
+        let login = Arc::new(EmnifyLogin::new(auth_transport, credentials));
+        let auth = Arc::new(TokenCache::with_options(
+            login,
+            crate::auth::cache_options(),
+        ));
         let transport = self.transport.auth(Auth::dynamic(auth.clone())).build()?;
         Ok(Client { transport, auth })
     }

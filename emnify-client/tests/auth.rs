@@ -55,8 +55,8 @@ async fn first_request_authenticates_and_the_token_is_reused() {
 #[tokio::test]
 async fn a_token_near_expiry_is_refreshed_before_use() {
     let server = MockServer::start_async().await;
-    // Expires in 30 s: inside the 60 s margin, so it serves the request that fetched it only.
-    let short = jwt("short", 30);
+    // Already at its expiry when it arrives: it serves the request that fetched it only.
+    let short = jwt("short", 0);
     let long = fresh_jwt("long");
     let first = mock_app_auth(&server, &short).await;
     let patch_short = mock_patch(&server, 250, &short, suspend()).await;
@@ -403,8 +403,8 @@ async fn user_credentials_use_the_refresh_token_then_fall_back_to_the_password()
     let hash = hash.expose_secret().to_owned();
     assert_eq!(hash.len(), 40);
     let login_body = json!({"username": USERNAME, "password": hash});
-    let a = jwt("a", 30); // near expiry: the next request authenticates again
-    let b = jwt("b", 30);
+    let a = jwt("a", 0); // at expiry: the next request authenticates again
+    let b = jwt("b", 0);
     let c = fresh_jwt("c");
 
     let login = mock_auth(

@@ -577,18 +577,21 @@ async fn user_credentials_get_a_refresh_token_that_is_used_next() {
 #[tokio::test]
 async fn short_lived_tokens_are_replaced_before_exp_and_expired_ones_refused() {
     let sandbox = Sandbox::start_with(SandboxOptions {
-        token_lifetime: Duration::from_secs(30),
+        token_lifetime: Duration::from_secs(2),
         ..SandboxOptions::default()
     })
     .await
     .unwrap();
     let id = sandbox.seed_sim(SimSeed::new());
     let client = sandbox.client();
-    // 30 s is inside the client's 60 s refresh margin: each token serves one request.
+    // A short token serves nine tenths of its life, then is replaced before its `exp`.
     for _ in 0..3 {
         client.get_sim(id).await.unwrap();
     }
-    assert_eq!(sandbox.authenticate_calls(), 3);
+    assert_eq!(sandbox.authenticate_calls(), 1);
+    tokio::time::sleep(Duration::from_millis(1900)).await;
+    client.get_sim(id).await.unwrap();
+    assert_eq!(sandbox.authenticate_calls(), 2);
 
     // An expired token, sent by hand, is refused by the gateway.
     let sandbox = Sandbox::start_with(SandboxOptions {

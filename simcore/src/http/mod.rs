@@ -9,7 +9,9 @@
 //!   ids with control characters (which the URL standard would silently drop) are refused
 //!   before sending.
 //! - **Auth** as a pluggable step ([`Auth`]): Basic, Bearer, a raw `Authorization` value, a custom
-//!   header, or an [`Authenticator`] for session tokens. Credentials are held as
+//!   header, or an [`Authenticator`] for session tokens, such as the [`TokenCache`] every
+//!   provider with session tokens uses (single flight, early refresh, one re-fetch on a 401,
+//!   refusals remembered). Credentials are held as
 //!   [`secrecy::SecretString`] and sent as sensitive headers; nothing here prints them.
 //! - **Secrets cut out of answers** ([`Redactor`]): an error body that quotes the credential (as
 //!   sent, Basic-encoded, percent-encoded or JSON-escaped) keeps `[redacted]` in its place.
@@ -61,6 +63,7 @@ mod message;
 mod paths;
 mod proxy;
 mod redact;
+mod token;
 
 use std::fmt;
 use std::sync::Arc;
@@ -77,6 +80,10 @@ pub use proxy::Proxy;
 pub use redact::{REDACTED, Redactor};
 pub use reqwest::Method;
 pub use reqwest::header;
+pub use token::{
+    DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, Token, TokenCache, TokenCacheOptions,
+    TokenSource,
+};
 
 use crate::error::{Error, Result};
 use crate::retry::{Outcome, RetryPolicy, decide, parse_retry_after};
