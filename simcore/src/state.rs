@@ -157,6 +157,13 @@ where
         }
     }
 
+    /// The same lifecycle under another provider's name (a provider served by two companies,
+    /// such as Super SIM on Twilio and on KORE).
+    pub fn with_provider(mut self, provider: &'static str) -> Self {
+        self.provider = Cow::Borrowed(provider);
+        self
+    }
+
     /// The provider's name.
     pub fn provider(&self) -> &str {
         &self.provider

@@ -1,19 +1,31 @@
-//! The [`Client`] and its [`ClientBuilder`].
+//! The [`Client`] and its [`ClientBuilder`]: Super SIM on KORE (OAuth2 client credentials) or on
+//! Twilio (HTTP Basic).
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
-use simcore::http::{Auth, Method, Request, Transport, TransportBuilder};
+use serde::Deserialize;
+use simcore::http::{
+    Auth, AuthHeader, Method, Redactor, Request, Token, TokenCache, TokenSource, Transport,
+    TransportBuilder, header::AUTHORIZATION,
+};
+use simcore::retry::RetryPolicy;
 use simcore::secrecy::{ExposeSecret as _, SecretString};
 use simcore::validate::quote;
 use simcore::{Error, Result, ValidationError};
 use url::Url;
 
-use crate::PROVIDER;
 use crate::models::{Callback, Sim, SimPage, UpdateOutcome};
 use crate::requests::{ListSims, SimRef, SimUpdateRequest, UpdateSim, is_sid};
+use crate::{KORE_PROVIDER, PROVIDER};
 
 /// Twilio's Super SIM API.
 pub const DEFAULT_BASE_URL: &str = "https://supersim.twilio.com";
+/// KORE's Super SIM API (the same resources, with OAuth2).
+pub const KORE_BASE_URL: &str = "https://supersim.api.korewireless.com";
+/// KORE's OAuth2 token endpoint (client credentials).
+pub const KORE_TOKEN_URL: &str = "https://api.korewireless.com/api-services/v1/auth/token";
 
 /// The environment variable holding the Account SID.
 pub const ENV_ACCOUNT_SID: &str = "TWILIO_ACCOUNT_SID";
@@ -23,54 +35,93 @@ pub const ENV_AUTH_TOKEN: &str = "TWILIO_AUTH_TOKEN";
 pub const ENV_API_KEY: &str = "TWILIO_API_KEY";
 /// The environment variable holding the API Key secret.
 pub const ENV_API_SECRET: &str = "TWILIO_API_SECRET";
+/// The environment variable holding a KORE API client's id (KORE documents no name for it: this
+/// crate's choice).
+pub const ENV_KORE_CLIENT_ID: &str = "KORE_CLIENT_ID";
+/// The environment variable holding a KORE API client's secret (this crate's choice, as above).
+pub const ENV_KORE_CLIENT_SECRET: &str = "KORE_CLIENT_SECRET";
 
-/// A Twilio Super SIM client. Cheap to clone: clones share one connection pool.
+/// The header in which Twilio (and KORE, serving the same API) sends its request id.
+const REQUEST_ID_HEADER: &str = "twilio-request-id";
+/// How long a KORE token is kept when the answer says nothing of its lifetime (the shortest
+/// lifetime KORE's console offers).
+const KORE_DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// A Super SIM client, on KORE or on Twilio. Cheap to clone: clones share one connection pool
+/// (and, on KORE, one access token).
 ///
 /// ```
 /// use supersim_client::Client;
 ///
-/// let client = Client::builder()
+/// // KORE: OAuth2 client credentials; the token is fetched on the first request.
+/// let kore = Client::builder()
+///     .kore("my-client-id", "my client secret")
+///     .build()?;
+/// assert_eq!(kore.base_url().as_str(), "https://supersim.api.korewireless.com/");
+/// assert_eq!(kore.provider_name(), "kore");
+///
+/// // Twilio: HTTP Basic with an Account SID and Auth Token (or an API key).
+/// let twilio = Client::builder()
 ///     .account("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "your auth token")
 ///     .build()?;
-/// assert_eq!(client.base_url().as_str(), "https://supersim.twilio.com/");
-/// assert!(!format!("{client:?}").contains("your auth token"));
+/// assert_eq!(twilio.base_url().as_str(), "https://supersim.twilio.com/");
+/// assert!(!format!("{kore:?} {twilio:?}").contains("secret") );
 /// # Ok::<(), simcore::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Client {
     transport: Transport,
-    /// Which credential is used, and its (non-secret) SID, for `Debug`.
+    provider: &'static str,
+    /// Which credential is used, and its (non-secret) id, for `Debug` and [`Client::credential`].
     credential: String,
+    /// KORE's access-token cache.
+    tokens: Option<Arc<TokenCache>>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
+            .field("provider", &self.provider)
             .field("credential", &self.credential)
             .field("transport", &self.transport)
             .finish()
     }
 }
 
-/// The credential pair sent as HTTP Basic auth.
+/// The credentials: HTTP Basic for Twilio, OAuth2 client credentials for KORE.
 enum Credentials {
-    Account { sid: String, token: SecretString },
-    ApiKey { sid: String, secret: SecretString },
+    Account {
+        sid: String,
+        token: SecretString,
+    },
+    ApiKey {
+        sid: String,
+        secret: SecretString,
+    },
+    Kore {
+        client_id: String,
+        secret: SecretString,
+    },
 }
 
 impl Credentials {
     fn describe(&self) -> String {
         match self {
-            Credentials::Account { sid, .. } => format!("account {sid}"),
-            Credentials::ApiKey { sid, .. } => format!("api key {sid}"),
+            Credentials::Account { sid, .. } => format!("twilio account {sid}"),
+            Credentials::ApiKey { sid, .. } => format!("twilio api key {sid}"),
+            Credentials::Kore { client_id, .. } => format!("kore api client {client_id}"),
         }
     }
 }
 
-/// Builds a [`Client`]: credentials, then optionally the base URL, timeouts and retry policy.
+/// Builds a [`Client`]: credentials (KORE's or Twilio's), then optionally the base URL, timeouts
+/// and retry policy.
 pub struct ClientBuilder {
     transport: TransportBuilder,
     credentials: Option<Credentials>,
+    kore_token_url: String,
+    /// What `credentials_from_env` noticed (another kind of credentials also set).
+    env_note: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -89,7 +140,35 @@ impl fmt::Debug for ClientBuilder {
 impl ClientBuilder {
     simcore::transport_builder_methods!();
 
-    /// Authenticates with an Account SID (`AC` + 32 hex digits) and its Auth Token.
+    /// Authenticates with a KORE API client's id and secret (OAuth2 client credentials), and
+    /// sends to [`KORE_BASE_URL`] unless a base URL is set. This is where Super SIM customers
+    /// are now.
+    ///
+    /// The access token is fetched from [`KORE_TOKEN_URL`] on the first request, cached and
+    /// shared by every clone, refreshed before its `expires_in` runs out, fetched once for any
+    /// number of concurrent requests, and fetched again once if KORE answers 401. A refused
+    /// client (`401 invalid_client`) is never retried: the error names the client id, never the
+    /// secret, and is returned again for five minutes without asking KORE.
+    pub fn kore(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<SecretString>,
+    ) -> Self {
+        self.credentials = Some(Credentials::Kore {
+            client_id: client_id.into(),
+            secret: client_secret.into(),
+        });
+        self
+    }
+
+    /// Fetches KORE tokens from another URL than [`KORE_TOKEN_URL`] (a sandbox, a mock server).
+    /// `https` is required unless the host is loopback.
+    pub fn kore_token_url(mut self, url: impl Into<String>) -> Self {
+        self.kore_token_url = url.into();
+        self
+    }
+
+    /// Authenticates with a Twilio Account SID (`AC` + 32 hex digits) and its Auth Token.
     pub fn account(
         mut self,
         account_sid: impl Into<String>,
@@ -102,7 +181,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Authenticates with an API Key SID (`SK` + 32 hex digits) and its secret (what Twilio
+    /// Authenticates with a Twilio API Key SID (`SK` + 32 hex digits) and its secret (what Twilio
     /// recommends in production).
     pub fn api_key(
         mut self,
@@ -116,22 +195,50 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads the credentials from the environment: `TWILIO_API_KEY` and `TWILIO_API_SECRET`
-    /// when `TWILIO_API_KEY` is set, otherwise `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`. A
-    /// missing (or empty) variable is an [`Error::Config`] naming it.
+    /// Reads the credentials from the environment:
+    /// - KORE: `KORE_CLIENT_ID` and `KORE_CLIENT_SECRET` when either is set;
+    /// - otherwise Twilio: `TWILIO_API_KEY` and `TWILIO_API_SECRET` when `TWILIO_API_KEY` is set,
+    ///   else `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`.
+    ///
+    /// When KORE's and Twilio's are both set, KORE's are used, and [`Client::credential`] says
+    /// so. A missing (or empty) variable is an [`Error::Config`] naming it.
     pub fn credentials_from_env(self) -> Result<Self> {
         self.credentials_from(|name| std::env::var(name).ok())
     }
 
     /// [`credentials_from_env`](Self::credentials_from_env) over any lookup.
-    fn credentials_from(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    fn credentials_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         use simcore::env::require;
-        if lookup(ENV_API_KEY).is_some_and(|v| !v.trim().is_empty()) {
+        let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
+        if set(ENV_KORE_CLIENT_ID) || set(ENV_KORE_CLIENT_SECRET) {
+            let id = require(
+                &lookup,
+                ENV_KORE_CLIENT_ID,
+                " (needed with KORE_CLIENT_SECRET)",
+            )?;
+            let secret = require(
+                &lookup,
+                ENV_KORE_CLIENT_SECRET,
+                " (needed with KORE_CLIENT_ID)",
+            )?;
+            let twilio: Vec<&str> = [ENV_ACCOUNT_SID, ENV_AUTH_TOKEN, ENV_API_KEY, ENV_API_SECRET]
+                .into_iter()
+                .filter(|n| set(n))
+                .collect();
+            if !twilio.is_empty() {
+                self.env_note = Some(format!(
+                    "from KORE_CLIENT_ID; {} also set and not used",
+                    twilio.join(", ")
+                ));
+            }
+            return Ok(self.kore(id, secret));
+        }
+        if set(ENV_API_KEY) {
             let key = require(&lookup, ENV_API_KEY, "")?;
             let secret = require(&lookup, ENV_API_SECRET, " (needed with TWILIO_API_KEY)")?;
             return Ok(self.api_key(key, secret));
         }
-        let hint = " (or set TWILIO_API_KEY and TWILIO_API_SECRET)";
+        let hint = " (or set TWILIO_API_KEY and TWILIO_API_SECRET, or KORE_CLIENT_ID and KORE_CLIENT_SECRET)";
         let sid = require(&lookup, ENV_ACCOUNT_SID, hint)?;
         let token = require(&lookup, ENV_AUTH_TOKEN, hint)?;
         Ok(self.account(sid, token))
@@ -141,53 +248,235 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let credentials = self.credentials.ok_or_else(|| {
             Error::Config(
-                "no credentials: call ClientBuilder::account(account_sid, auth_token) or \
+                "no credentials: call ClientBuilder::kore(client_id, client_secret), \
+                 ClientBuilder::account(account_sid, auth_token) or \
                  ClientBuilder::api_key(api_key_sid, api_key_secret), or use Client::from_env()"
                     .to_owned(),
             )
         })?;
-        let (user, secret, prefix, what) = match &credentials {
-            Credentials::Account { sid, token } => (sid, token, "AC", "Account SID"),
-            Credentials::ApiKey { sid, secret } => (sid, secret, "SK", "API Key SID"),
-        };
-        // The value is not quoted: a secret pasted into the wrong place must not be printed.
-        if !is_sid(user, prefix) {
-            return Err(Error::Config(format!(
-                "the {what} must be {prefix} followed by 32 hex digits (found {} characters)",
-                user.chars().count()
-            )));
+        let mut description = credentials.describe();
+        if let Some(note) = &self.env_note {
+            description = format!("{description} ({note})");
         }
-        if secret.expose_secret().is_empty() {
-            return Err(Error::Config(format!(
-                "the secret for {what} {user} is empty"
-            )));
+        let transport = self.transport.user_agent(USER_AGENT);
+        match &credentials {
+            Credentials::Kore { client_id, secret } => {
+                if client_id.trim().is_empty() {
+                    return Err(Error::Config("the KORE client id is empty".to_owned()));
+                }
+                if secret.expose_secret().is_empty() {
+                    return Err(Error::Config(format!(
+                        "the client secret of KORE API client {client_id} is empty"
+                    )));
+                }
+                // The token call: no auth, one attempt, the secret cut out of whatever it says.
+                let token_transport = transport
+                    .clone()
+                    .provider(KORE_PROVIDER)
+                    .base_url(self.kore_token_url.clone())
+                    .auth(Auth::None)
+                    .retry(RetryPolicy::none())
+                    .redact(secret)
+                    .build()?;
+                let login = Arc::new(KoreLogin {
+                    transport: token_transport,
+                    client_id: client_id.clone(),
+                    secret: secret.clone(),
+                });
+                let tokens = Arc::new(TokenCache::new(login));
+                let transport = if transport.base_url_str() == DEFAULT_BASE_URL {
+                    transport.base_url(KORE_BASE_URL)
+                } else {
+                    transport
+                };
+                let transport = transport
+                    .provider(KORE_PROVIDER)
+                    .request_id_header(REQUEST_ID_HEADER)
+                    .auth(Auth::dynamic(tokens.clone()))
+                    .build()?;
+                Ok(Client {
+                    transport,
+                    provider: KORE_PROVIDER,
+                    credential: description,
+                    tokens: Some(tokens),
+                })
+            }
+            Credentials::Account {
+                sid: user,
+                token: secret,
+            }
+            | Credentials::ApiKey { sid: user, secret } => {
+                let (prefix, what) = match &credentials {
+                    Credentials::Account { .. } => ("AC", "Account SID"),
+                    _ => ("SK", "API Key SID"),
+                };
+                // The value is not quoted: a secret pasted into the wrong place must not print.
+                if !is_sid(user, prefix) {
+                    return Err(Error::Config(format!(
+                        "the {what} must be {prefix} followed by 32 hex digits (found {} characters)",
+                        user.chars().count()
+                    )));
+                }
+                if secret.expose_secret().is_empty() {
+                    return Err(Error::Config(format!(
+                        "the secret for {what} {user} is empty"
+                    )));
+                }
+                let transport = transport
+                    .provider(PROVIDER)
+                    .request_id_header(REQUEST_ID_HEADER)
+                    .auth(Auth::basic(user, secret)?)
+                    .build()?;
+                Ok(Client {
+                    transport,
+                    provider: PROVIDER,
+                    credential: description,
+                    tokens: None,
+                })
+            }
         }
-        let transport = self
+    }
+}
+
+const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// KORE's OAuth2 client-credentials login: the [`TokenSource`] of a KORE client's token cache.
+struct KoreLogin {
+    transport: Transport,
+    client_id: String,
+    secret: SecretString,
+}
+
+impl fmt::Debug for KoreLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KoreLogin")
+            .field("client_id", &self.client_id)
+            .field("token_url", &self.transport.base_url().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// KORE's token answer. No `Debug`: it holds the token.
+#[derive(Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<f64>,
+    #[serde(default)]
+    token_type: Option<String>,
+}
+
+#[simcore::async_trait]
+impl TokenSource for KoreLogin {
+    async fn fetch(&self) -> Result<Token> {
+        let request = self
             .transport
-            .auth(Auth::basic(user, secret)?)
-            .user_agent(concat!(
-                env!("CARGO_PKG_NAME"),
-                "/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .build()?;
-        Ok(Client {
-            transport,
-            credential: credentials.describe(),
-        })
+            .request(Method::POST, &[])?
+            .operation("kore_token", "/v1/auth/token", None)
+            .form([
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.secret.expose_secret()),
+            ]);
+        let response = match self.transport.send(&request).await {
+            Ok(r) => r,
+            Err(Error::Api(mut api)) if api.status == 401 => {
+                api.message = format!(
+                    "KORE refused the credentials of API client {} ({}): {}; check the client id \
+                     and secret ({ENV_KORE_CLIENT_ID}, {ENV_KORE_CLIENT_SECRET})",
+                    self.client_id,
+                    api.token.as_deref().unwrap_or("unauthorized"),
+                    api.message
+                );
+                return Err(Error::Api(api));
+            }
+            Err(e) => return Err(e),
+        };
+        let status = response.status();
+        let answer: TokenAnswer = serde_json::from_slice(response.body()).map_err(|e| {
+            Error::decode_withheld(
+                KORE_PROVIDER,
+                status,
+                format!("the token answer is not the documented object: {e}"),
+            )
+        })?;
+        let token = answer
+            .access_token
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Error::decode_withheld(
+                    KORE_PROVIDER,
+                    status,
+                    "the token answer has no access_token",
+                )
+            })?;
+        if let Some(kind) = &answer.token_type {
+            if !kind.eq_ignore_ascii_case("bearer") {
+                return Err(Error::decode_withheld(
+                    KORE_PROVIDER,
+                    status,
+                    format!("the token answer's token_type is {kind:?}, not Bearer"),
+                ));
+            }
+        }
+        let lifetime = answer
+            .expires_in
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(1e10)))
+            .unwrap_or(KORE_DEFAULT_TOKEN_LIFETIME);
+        let header = AuthHeader::new(AUTHORIZATION, &format!("Bearer {token}"))?;
+        Ok(Token::valid_for(header, lifetime))
+    }
+
+    fn redact(&self, into: &mut Redactor) {
+        into.add(&self.secret);
     }
 }
 
 impl Client {
-    /// Starts building a client for [`DEFAULT_BASE_URL`].
+    /// Starts building a client. The base URL follows the credentials: [`KORE_BASE_URL`] with
+    /// [`ClientBuilder::kore`], [`DEFAULT_BASE_URL`] (Twilio) otherwise, unless one is set.
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
             transport: Transport::builder(PROVIDER, DEFAULT_BASE_URL),
             credentials: None,
+            kore_token_url: KORE_TOKEN_URL.to_owned(),
+            env_note: None,
         }
     }
 
-    /// A client with the credentials from the environment (see
+    /// Which provider this client speaks to: `"kore"` or `"twilio"` (errors and snapshots carry
+    /// the same name).
+    pub fn provider_name(&self) -> &'static str {
+        self.provider
+    }
+
+    /// Which credential the client uses, without its secret: `"kore api client …"`,
+    /// `"twilio account AC…"` or `"twilio api key SK…"`, with a note when
+    /// [`ClientBuilder::credentials_from_env`] found more than one kind.
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
+    /// The error under this client's provider name (a lifecycle refusal names `twilio` by
+    /// default; a KORE client's says `kore`).
+    pub(crate) fn own(&self, error: Error) -> Error {
+        match error {
+            Error::Transition(mut t) => {
+                t.provider = self.provider.into();
+                Error::Transition(t)
+            }
+            other => other,
+        }
+    }
+
+    /// How many times a KORE client has fetched an access token (0 for Twilio clients).
+    pub fn token_fetches(&self) -> u64 {
+        self.tokens.as_ref().map_or(0, |t| t.fetches())
+    }
+
+    /// A client with the credentials from the environment (KORE's first, then Twilio's: see
     /// [`ClientBuilder::credentials_from_env`]) and default settings.
     pub fn from_env() -> Result<Client> {
         Client::builder().credentials_from_env()?.build()
@@ -329,7 +618,7 @@ mod tests {
             ]))
             .unwrap();
         let c = b.build().unwrap();
-        assert_eq!(c.credential, format!("account {AC}"));
+        assert_eq!(c.credential, format!("twilio account {AC}"));
         let b = Client::builder()
             .credentials_from(env(&[
                 (ENV_ACCOUNT_SID, AC),
@@ -339,8 +628,63 @@ mod tests {
             ]))
             .unwrap();
         let c = b.build().unwrap();
-        assert_eq!(c.credential, format!("api key {SK}"));
+        assert_eq!(c.credential, format!("twilio api key {SK}"));
         assert!(!format!("{c:?}").contains("SENTINEL"));
+    }
+
+    #[test]
+    fn env_kore_first_and_said_so() {
+        let c = Client::builder()
+            .credentials_from(env(&[
+                (ENV_KORE_CLIENT_ID, "client-1"),
+                (ENV_KORE_CLIENT_SECRET, "SENTINEL-kore"),
+            ]))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.credential(), "kore api client client-1");
+        assert_eq!(c.provider_name(), "kore");
+        assert_eq!(
+            c.base_url().as_str(),
+            "https://supersim.api.korewireless.com/"
+        );
+        let c = Client::builder()
+            .credentials_from(env(&[
+                (ENV_KORE_CLIENT_ID, "client-1"),
+                (ENV_KORE_CLIENT_SECRET, "SENTINEL-kore"),
+                (ENV_ACCOUNT_SID, AC),
+                (ENV_AUTH_TOKEN, "SENTINEL-tok"),
+            ]))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.credential(),
+            "kore api client client-1 (from KORE_CLIENT_ID; TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN also set and not used)"
+        );
+        assert!(!format!("{c:?}").contains("SENTINEL"));
+        let m = config_message(
+            Client::builder().credentials_from(env(&[(ENV_KORE_CLIENT_ID, "client-1")])),
+        );
+        assert_eq!(
+            m,
+            "environment variable KORE_CLIENT_SECRET is not set (needed with KORE_CLIENT_ID)"
+        );
+        // A base URL set by hand wins over KORE's.
+        let c = Client::builder()
+            .kore("client-1", "s")
+            .base_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        assert_eq!(c.base_url().as_str(), "http://127.0.0.1:9/");
+        assert!(matches!(
+            Client::builder().kore("", "s").build(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            Client::builder().kore("c", "").build(),
+            Err(Error::Config(_))
+        ));
     }
 
     #[test]
@@ -348,7 +692,7 @@ mod tests {
         let m = config_message(Client::builder().credentials_from(env(&[])));
         assert_eq!(
             m,
-            "environment variable TWILIO_ACCOUNT_SID is not set (or set TWILIO_API_KEY and TWILIO_API_SECRET)"
+            "environment variable TWILIO_ACCOUNT_SID is not set (or set TWILIO_API_KEY and TWILIO_API_SECRET, or KORE_CLIENT_ID and KORE_CLIENT_SECRET)"
         );
         let m = config_message(Client::builder().credentials_from(env(&[(ENV_ACCOUNT_SID, AC)])));
         assert!(

@@ -126,7 +126,7 @@ pub mod requests;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, KORE_BASE_URL, KORE_TOKEN_URL};
 pub use errors::ErrorCode;
 pub use models::{Callback, PageMeta, Sim, SimLinks, SimPage, Status, UpdateOutcome};
 pub use provider::LIFECYCLE;
@@ -135,5 +135,7 @@ pub use requests::{
     SimUpdateRequest, UniqueName, UpdateSim,
 };
 
-/// The provider's short name, as errors and snapshots carry it.
+/// The provider's short name for Super SIM on Twilio, as errors and snapshots carry it.
 pub const PROVIDER: &str = "twilio";
+/// The provider's short name for Super SIM on KORE.
+pub const KORE_PROVIDER: &str = "kore";

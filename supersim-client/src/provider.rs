@@ -65,13 +65,18 @@ pub fn settable(state: &SimState) -> Result<SettableStatus, ValidationError> {
     }
 }
 
-/// A SIM in canonical terms; `id` is used when Twilio returned no SID.
+/// A SIM in canonical terms, from Twilio; `id` is used when the answer carried no SID.
 pub fn snapshot(sim: &Sim, id: &str) -> SimSnapshot {
+    snapshot_from(crate::PROVIDER, sim, id)
+}
+
+/// A SIM in canonical terms, as `provider` (`"twilio"` or `"kore"`) returned it.
+pub fn snapshot_from(provider: &'static str, sim: &Sim, id: &str) -> SimSnapshot {
     let state = match &sim.status {
         Some(s) => canonical(s),
         None => SimState::Unknown(String::new()),
     };
-    let mut snap = SimSnapshot::new(crate::PROVIDER, sim.sid.as_deref().unwrap_or(id), state);
+    let mut snap = SimSnapshot::new(provider, sim.sid.as_deref().unwrap_or(id), state);
     if let Some(iccid) = &sim.iccid {
         snap = snap.with_iccid(iccid);
     }
@@ -87,27 +92,28 @@ pub fn snapshot(sim: &Sim, id: &str) -> SimSnapshot {
 #[simcore::async_trait]
 impl SimProvider for Client {
     fn name(&self) -> &'static str {
-        crate::PROVIDER
+        self.provider_name()
     }
 
     fn lifecycle(&self) -> Lifecycle<SimState> {
-        LIFECYCLE.map(canonical)
+        LIFECYCLE.map(canonical).with_provider(self.provider_name())
     }
 
     async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
         let sim = self.fetch_sim(id).await?;
-        Ok(snapshot(&sim, id))
+        Ok(snapshot_from(self.provider_name(), &sim, id))
     }
 
     fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
-        prepare(id, change).map(drop)
+        prepare(id, change).map(drop).map_err(|e| self.own(e))
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
-        let request = prepare(id, change)?;
+        let request = prepare(id, change).map_err(|e| self.own(e))?;
+        let p = self.provider_name();
         Ok(match self.send_update(&request).await? {
-            UpdateOutcome::Done(sim) => Applied::Done(snapshot(&sim, id)),
-            UpdateOutcome::Scheduled { sim, .. } => Applied::Pending(snapshot(&sim, id)),
+            UpdateOutcome::Done(sim) => Applied::Done(snapshot_from(p, &sim, id)),
+            UpdateOutcome::Scheduled { sim, .. } => Applied::Pending(snapshot_from(p, &sim, id)),
         })
     }
 }

@@ -566,6 +566,10 @@ impl UpdateSim {
     /// Validates every value and returns the request as plain data; also checks it against the
     /// declared current status, if any. Nothing is sent.
     pub fn request(&self) -> Result<SimUpdateRequest> {
+        self.request_unnamed().map_err(|e| self.client.own(e))
+    }
+
+    fn request_unnamed(&self) -> Result<SimUpdateRequest> {
         let mut request = SimUpdateRequest::new(SimRef::parse(&self.sim)?);
         request.unique_name = self
             .unique_name
@@ -602,7 +606,9 @@ impl UpdateSim {
         if self.fetch_first {
             let sim = self.client.fetch_sim(request.sim.as_str()).await?;
             if let Some(current) = &sim.status {
-                request.check_against(current)?;
+                request
+                    .check_against(current)
+                    .map_err(|e| self.client.own(e))?;
             }
         }
         self.client.send_update(&request).await

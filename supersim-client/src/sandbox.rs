@@ -551,25 +551,27 @@ impl Sandbox {
         self.server.base_url()
     }
 
-    /// A client authenticated with the sandbox's Account SID and Auth Token and pointed at it.
-    ///
-    /// It sends HTTP Basic credentials, which only [`Dialect::Twilio`] accepts: in KORE's
-    /// dialect, take a token from [`token_url`](Self::token_url) with
-    /// [`client_id`](Self::client_id) and [`client_secret`](Self::client_secret) and send it as
-    /// `Authorization: Bearer`.
+    /// A client pointed at the sandbox with the credentials its dialect accepts: the Account
+    /// SID and Auth Token (HTTP Basic) as Twilio, or the client id and secret (OAuth2, tokens
+    /// from [`token_url`](Self::token_url)) as KORE.
     pub fn client(&self) -> Client {
         self.client_builder()
             .build()
             .expect("the sandbox's own credentials and loopback URL are valid")
     }
 
-    /// A client builder with the sandbox's Account SID, Auth Token and base URL set, for callers
-    /// who want other timeouts or retries (or [`ClientBuilder::api_key`] with
-    /// [`api_key_sid`](Self::api_key_sid) and [`api_key_secret`](Self::api_key_secret)).
+    /// A client builder with the sandbox's base URL and the credentials of its dialect set (see
+    /// [`client`](Self::client)), for callers who want other timeouts or retries (or, as Twilio,
+    /// [`ClientBuilder::api_key`] with [`api_key_sid`](Self::api_key_sid) and
+    /// [`api_key_secret`](Self::api_key_secret)).
     pub fn client_builder(&self) -> ClientBuilder {
-        Client::builder()
-            .account(self.shared.account_sid.clone(), self.auth_token())
-            .base_url(self.server.base_url())
+        let builder = Client::builder().base_url(self.server.base_url());
+        match self.shared.dialect {
+            Dialect::Twilio => builder.account(self.shared.account_sid.clone(), self.auth_token()),
+            Dialect::Kore => builder
+                .kore(self.shared.client_id.clone(), self.client_secret())
+                .kore_token_url(self.token_url()),
+        }
     }
 
     /// The sandbox's Account SID (fresh for each sandbox).

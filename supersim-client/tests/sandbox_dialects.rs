@@ -587,3 +587,38 @@ async fn twilio_callbacks_are_signed_with_the_auth_token() {
     let changed = url.replace("inactive", "active");
     assert!(verifier.verify("GET", &changed, &headers, b"").is_err());
 }
+
+#[tokio::test]
+async fn the_client_speaks_kore_to_the_sandbox_one_token_for_a_thousand_updates() {
+    let sandbox = Sandbox::start_with(SandboxOptions::kore()).await.unwrap();
+    let sids: Vec<String> = (0..50)
+        .map(|_| sandbox.seed_sim(SimSeed::new().status(SimStatus::Inactive)))
+        .collect();
+    let client = std::sync::Arc::new(sandbox.client());
+    assert_eq!(client.provider_name(), "kore");
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let c = client.clone();
+            let sid = sids[i % sids.len()].clone();
+            tokio::spawn(async move { c.fetch_sim(&sid).await.map(|s| s.status) })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), Some(Status::Inactive));
+    }
+    assert_eq!(sandbox.token_requests(), 1);
+    assert_eq!(client.token_fetches(), 1);
+
+    // The sandbox revokes every token: the next request gets a 401, fetches one new token and
+    // succeeds; the ones after reuse it.
+    sandbox.expire_tokens();
+    let outcome = client
+        .update_sim(&sids[0])
+        .status(SettableStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    assert!(outcome.is_scheduled());
+    client.fetch_sim(&sids[1]).await.unwrap();
+    assert_eq!(sandbox.token_requests(), 2);
+}

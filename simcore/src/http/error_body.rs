@@ -15,6 +15,8 @@ const MESSAGE_CHARS: usize = 1000;
 /// - Twilio: `{"code", "message", "more_info", "status", "details"}`
 /// - emnify: `{"error_code", "error_token", "message", "errors"}`, and the gateway's `{"message"}`
 /// - FastAPI (Sixfab): `{"detail": "text"}` or `{"detail": [{"loc", "msg", "type"}]}`
+/// - OAuth2 (KORE's token endpoint): `{"error": "invalid_client", "error_description"}`, the
+///   `error` code kept as the token
 /// - generic: `{"error": "text" | {"message", "code"}}`, `{"error_description"}`, `{"msg"}`
 ///
 /// An HTML page gives its `<title>` (or its text) as the message; plain text gives its start; an
@@ -66,9 +68,15 @@ fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
         .get("code")
         .or_else(|| map.get("error_code"))
         .and_then(as_int);
+    // emnify's `error_token`, or OAuth2's `error` code beside its `error_description` (RFC 6749).
     err.token = map
         .get("error_token")
         .and_then(Value::as_str)
+        .or_else(|| {
+            map.get("error_description")
+                .and(map.get("error"))
+                .and_then(Value::as_str)
+        })
         .map(str::to_owned);
     err.more_info = map
         .get("more_info")
@@ -352,6 +360,14 @@ mod tests {
         let body = serde_json::to_vec(&json!({"message": "m".repeat(100_000)})).unwrap();
         let e = parse_error_body("x", 400, None, &body);
         assert_eq!(e.message.chars().count(), MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn oauth2_shape() {
+        let body = br#"{"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"}"#;
+        let e = parse_error_body("kore", 401, None, body);
+        assert_eq!(e.token.as_deref(), Some("invalid_client"));
+        assert_eq!(e.message, "Invalid client or Invalid client credentials");
     }
 
     #[test]

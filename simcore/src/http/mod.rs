@@ -203,6 +203,18 @@ impl TransportBuilder {
         self
     }
 
+    /// The base URL as set so far (not yet checked).
+    pub fn base_url_str(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sets the provider's name, as errors carry it (for a client that can speak to more than
+    /// one provider, such as Super SIM on Twilio or KORE).
+    pub fn provider(mut self, provider: &'static str) -> Self {
+        self.provider = provider;
+        self
+    }
+
     /// Sends every request through this proxy (instead of the environment's).
     pub fn proxy(mut self, proxy: Proxy) -> Self {
         self.proxy = Some(proxy);
