@@ -2,11 +2,15 @@
 //! settings.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
-use simcore::http::{Auth, Method, Transport, TransportBuilder};
+use simcore::http::{
+    Auth, AuthHeader, Method, Redactor, Token, TokenCache, TokenSource, Transport,
+    TransportBuilder, header::AUTHORIZATION,
+};
 use simcore::secrecy::{ExposeSecret, SecretString};
 use simcore::validate::quote;
 use simcore::{Error, Result, ValidationError};
@@ -24,6 +28,8 @@ pub const TOKEN_ENV: &str = "EDGEIQ_API_TOKEN";
 
 /// The longest session EdgeIQ grants: one week.
 pub const MAX_SESSION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How long a session lasts when the login asks for no expiry (EdgeIQ's default: 4 hours).
+pub const DEFAULT_SESSION: Duration = Duration::from_secs(4 * 60 * 60);
 
 pub mod login_keys {
     //! The JSON keys of the session login, in one place.
@@ -55,14 +61,14 @@ pub mod login_keys {
 #[derive(Clone)]
 pub struct Client {
     transport: Transport,
-    session_expires_at: Option<DateTime<Utc>>,
+    session: Option<Arc<SessionLogin>>,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("transport", &self.transport)
-            .field("session_expires_at", &self.session_expires_at)
+            .field("session", &self.session)
             .finish()
     }
 }
@@ -111,10 +117,11 @@ impl Client {
         self.transport.base_url().as_str()
     }
 
-    /// When the session token expires, for a client made by a login whose answer said so.
-    /// Log in again before then: an expired session answers 401.
+    /// When the current session token expires, as EdgeIQ's last login answer said, for a client
+    /// made by a login. The client logs in again by itself before then (and once when EdgeIQ
+    /// answers 401).
     pub fn session_expires_at(&self) -> Option<DateTime<Utc>> {
-        self.session_expires_at
+        self.session.as_ref().and_then(|s| s.reported())
     }
 
     pub(crate) fn transport(&self) -> &Transport {
@@ -187,22 +194,29 @@ impl ClientBuilder {
             .build()?;
         Ok(Client {
             transport,
-            session_expires_at: None,
+            session: None,
         })
     }
 
     /// Logs in with `POST /user/authenticate` and returns a client that sends the session token.
     ///
-    /// `expiry` is how long the session should last: at most one week ([`MAX_SESSION`]);
-    /// `None` leaves EdgeIQ's default (4 hours). It is sent as the UTC time it ends. The password
-    /// travels in the request body (the API takes it there) and is never printed; a token set
-    /// with [`ClientBuilder::api_token`] is not used for the login nor kept.
+    /// `expiry` is how long each session should last: at most one week ([`MAX_SESSION`]);
+    /// `None` leaves EdgeIQ's default ([`DEFAULT_SESSION`], 4 hours). It is sent as the UTC time
+    /// it ends. The password travels in the request body (the API takes it there) and is never
+    /// printed, nor any answer that quotes it; a token set with [`ClientBuilder::api_token`] is not
+    /// used for the login nor kept.
     ///
-    /// A refused login is an [`Error::Api`] with status 401 (not retried). Rate limits, gateway
-    /// errors and timeouts are retried per the builder's policy: a repeated login at most opens
-    /// a second session, which expires on its own. An answer without a
-    /// session token is an [`Error::Decode`] whose snippet is withheld: the answer is the user's
-    /// record and may carry credentials.
+    /// The session lives in simcore's shared token cache: the client logs in again by itself
+    /// before the session ends (as `session_expires_at` says; a time already past, from a clock
+    /// apart from ours, is not trusted: the session is then kept for the length asked for), once
+    /// when EdgeIQ answers 401, and never twice at once. This first login happens here, so
+    /// wrong credentials show at once.
+    ///
+    /// A refused login is an [`Error::Api`] with status 401 (not retried, and not sent again for
+    /// five minutes). Rate limits, gateway errors and timeouts are retried per the builder's
+    /// policy: a repeated login at most opens a second session, which expires on its own. An
+    /// answer without a session token is an [`Error::Decode`] whose snippet is withheld: the
+    /// answer is the user's record and may carry credentials.
     pub async fn login(
         self,
         email: impl Into<String>,
@@ -211,20 +225,86 @@ impl ClientBuilder {
     ) -> Result<Client> {
         let email = email.into();
         let password = password.into();
-        let body = login_body(&email, &password, expiry, Utc::now())?;
-        let login = self.transport.clone().auth(Auth::None).build()?;
-        let request = login
+        // Checked now, so a bad value is refused before anything is sent.
+        login_body(&email, &password, expiry, Utc::now())?;
+        let login = self
+            .transport
+            .clone()
+            .auth(Auth::None)
+            .redact(&password)
+            .build()?;
+        let session = Arc::new(SessionLogin {
+            transport: login,
+            email,
+            password,
+            expiry,
+            reported: Mutex::new(None),
+        });
+        let tokens = Arc::new(TokenCache::new(session.clone()));
+        let transport = self.transport.auth(Auth::dynamic(tokens.clone())).build()?;
+        tokens.token().await?;
+        Ok(Client {
+            transport,
+            session: Some(session),
+        })
+    }
+}
+
+/// EdgeIQ's session login: the [`TokenSource`] of a logged-in client's token cache.
+struct SessionLogin {
+    transport: Transport,
+    email: String,
+    password: SecretString,
+    expiry: Option<Duration>,
+    /// `session_expires_at` of the last login answer.
+    reported: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl SessionLogin {
+    fn reported(&self) -> Option<DateTime<Utc>> {
+        *self.reported.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for SessionLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLogin")
+            .field("email", &self.email)
+            .field("expiry", &self.expiry)
+            .field("session_expires_at", &self.reported())
+            .finish_non_exhaustive()
+    }
+}
+
+#[simcore::async_trait]
+impl TokenSource for SessionLogin {
+    async fn fetch(&self) -> Result<Token> {
+        let now = Utc::now();
+        let body = login_body(&self.email, &self.password, self.expiry, now)?;
+        let request = self
+            .transport
             .request(Method::POST, &["user", "authenticate"])?
+            .operation("login", "/user/authenticate", None)
             .json(&body)?;
-        let response = login.send(&request).await?;
+        drop(body);
+        let response = self.transport.send(&request).await?;
         let (token, expires_at) = read_session(response.status(), response.body())?;
-        let mut client = ClientBuilder {
-            transport: self.transport,
-            api_token: Some(token),
-        }
-        .build()?;
-        client.session_expires_at = expires_at;
-        Ok(client)
+        *self.reported.lock().unwrap_or_else(|e| e.into_inner()) = expires_at;
+        let asked = self.expiry.unwrap_or(DEFAULT_SESSION);
+        let lifetime = expires_at
+            .and_then(|t| (t - now).to_std().ok())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(asked);
+        let header = AuthHeader::new(AUTHORIZATION, token.expose_secret())?;
+        Ok(Token::valid_for(header, lifetime))
+    }
+
+    fn is_refusal(&self, error: &Error) -> bool {
+        error.status() == Some(401)
+    }
+
+    fn redact(&self, into: &mut Redactor) {
+        into.add(&self.password);
     }
 }
 

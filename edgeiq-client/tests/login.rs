@@ -186,3 +186,98 @@ async fn invalid_login_input_sends_nothing() {
     }
     any.assert_calls_async(0).await;
 }
+
+/// A login answer with `token` that ends `secs` from now.
+fn session_answer(token: &str, secs: i64) -> Value {
+    let ends = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    json!({
+        "email": "ops@example.com",
+        "session_token": token,
+        "session_expires_at": ends.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+#[tokio::test]
+async fn the_session_is_renewed_before_it_ends_and_once_on_a_401() {
+    let server = MockServer::start_async().await;
+    let first = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v1/platform/user/authenticate");
+            then.status(200).json_body(session_answer("sess-1", 1));
+        })
+        .await;
+    let read = |token: &'static str| {
+        server.mock_async(move |when, then| {
+            when.method(GET)
+                .path(SIM_PATH)
+                .header("authorization", token);
+            then.status(200)
+                .json_body(json!({"_id": ID, "status": "active"}));
+        })
+    };
+    let read1 = read("sess-1").await;
+    let client = builder(&server)
+        .login("ops@example.com", PASSWORD, None)
+        .await
+        .unwrap();
+    client.get_sim(ID).await.unwrap();
+    first.assert_calls_async(1).await;
+    first.delete_async().await;
+
+    // Nine tenths into a one-second session the client logs in again by itself.
+    let second = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v1/platform/user/authenticate");
+            then.status(200).json_body(session_answer("sess-2", 3600));
+        })
+        .await;
+    let read2 = read("sess-2").await;
+    tokio::time::sleep(Duration::from_millis(950)).await;
+    client.get_sim(ID).await.unwrap();
+    second.assert_calls_async(1).await;
+    read1.assert_calls_async(1).await;
+    read2.assert_calls_async(1).await;
+    second.delete_async().await;
+
+    // EdgeIQ ends the session early: one 401, one new login, the request succeeds.
+    read2.delete_async().await;
+    let ended = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(SIM_PATH)
+                .header("authorization", "sess-2");
+            then.status(401)
+                .json_body(json!({"message": "Not authorized"}));
+        })
+        .await;
+    let third = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v1/platform/user/authenticate");
+            then.status(200).json_body(session_answer("sess-3", 3600));
+        })
+        .await;
+    let read3 = read("sess-3").await;
+    client.get_sim(ID).await.unwrap();
+    ended.assert_calls_async(1).await;
+    third.assert_calls_async(1).await;
+    read3.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn a_refused_login_is_not_sent_again() {
+    let server = MockServer::start_async().await;
+    let login = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/v1/platform/user/authenticate");
+            then.status(401)
+                .json_body(json!({"message": format!("Not authorized: {PASSWORD}")}));
+        })
+        .await;
+    let err = builder(&server)
+        .login("ops@example.com", PASSWORD, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert!(!format!("{err} {err:?}").contains(PASSWORD), "{err}");
+    login.assert_calls_async(1).await;
+}
