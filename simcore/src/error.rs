@@ -8,6 +8,7 @@
 //! | [`Error::Api`] | yes, answered | HTTP status, provider code and message, link, `Retry-After` |
 //! | [`Error::Timeout`] | yes (or tried), no answer in time | the provider and the limit |
 //! | [`Error::Deadline`] | maybe: the call's deadline passed | the provider, the deadline, the attempts |
+//! | [`Error::NotSettled`] | yes: a scheduled change had not settled when a wait ended | the provider, how long, the last state seen |
 //! | [`Error::Transport`] | maybe: the connection failed | the provider and the cause (no URL) |
 //! | [`Error::Decode`] | yes, answered with a 2xx that is not the provider's answer | status, request id and a snippet of the body |
 //! | [`Error::TooLarge`] | yes, answered with a body over the cap | status and the cap |
@@ -74,6 +75,18 @@ pub enum Error {
         deadline: Duration,
         /// How many attempts were started.
         attempts: u32,
+    },
+
+    /// A change the provider applies later had not settled when the wait's deadline passed
+    /// (see [`wait`](crate::wait)).
+    #[error("{provider}: the change had not settled after {waited:?} (last seen: {last})")]
+    NotSettled {
+        /// The provider.
+        provider: &'static str,
+        /// How long it was waited for.
+        waited: std::time::Duration,
+        /// The last state seen, in words.
+        last: String,
     },
 
     /// The connection failed (DNS, TLS, refused, reset). The message never contains the URL.
@@ -180,6 +193,7 @@ impl Error {
             Error::Api(_) => "api",
             Error::Timeout { .. } => "timeout",
             Error::Deadline { .. } => "deadline",
+            Error::NotSettled { .. } => "not_settled",
             Error::Transport { .. } => "transport",
             Error::Decode { .. } => "decode",
             Error::TooLarge { .. } => "too_large",

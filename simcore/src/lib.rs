@@ -33,6 +33,7 @@
 //! - [`error`]: the one [`Error`] type, sorted by whether anything was sent.
 //! - [`env`](mod@env): credentials read from the environment, with errors that name the variable.
 //! - [`retry`]: the retry policy and its pure decision function.
+//! - [`wait`]: waiting for a change a provider applies later (`Applied::Pending`) to settle.
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
 //!   follows the provider's rate limit, one outcome per item, a dry run.
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
@@ -58,6 +59,7 @@ pub mod retry;
 pub mod state;
 pub mod trace;
 pub mod validate;
+pub mod wait;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]

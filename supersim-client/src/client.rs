@@ -526,6 +526,38 @@ impl Client {
         self.transport.send(&req).await?.resource()
     }
 
+    /// Waits until a scheduled change of the SIM has landed: polls [`fetch_sim`](Self::fetch_sim)
+    /// with a capped, jittered backoff until the SIM is no longer `scheduled`, and returns it as
+    /// it is then. After `options.deadline` the answer is [`Error::NotSettled`] with the last
+    /// status seen. (Callbacks are the other way to learn it: see [`crate::callbacks`].)
+    ///
+    /// ```no_run
+    /// # async fn run(client: supersim_client::Client) -> simcore::Result<()> {
+    /// use simcore::wait::WaitOptions;
+    /// let sim = client.wait_until_settled("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &WaitOptions::default()).await?;
+    /// println!("now {:?}", sim.status);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_until_settled(
+        &self,
+        sim: impl AsRef<str>,
+        options: &simcore::wait::WaitOptions,
+    ) -> Result<Sim> {
+        let sim = sim.as_ref();
+        simcore::wait::poll(
+            self.provider,
+            options,
+            || self.fetch_sim(sim),
+            |s: &Sim| !s.is_scheduled(),
+            |s: &Sim| {
+                s.status
+                    .as_ref()
+                    .map_or("no status".to_owned(), |st| st.to_string())
+            },
+        )
+        .await
+    }
+
     /// Starts a list of SIMs (`GET /v1/Sims`), with optional filters.
     pub fn list_sims(&self) -> ListSims {
         ListSims::new(self.clone())

@@ -622,3 +622,46 @@ async fn the_client_speaks_kore_to_the_sandbox_one_token_for_a_thousand_updates(
     client.fetch_sim(&sids[1]).await.unwrap();
     assert_eq!(sandbox.token_requests(), 2);
 }
+
+#[tokio::test]
+async fn waiters_see_a_scheduled_change_land_or_say_what_they_saw_last() {
+    use simcore::wait::{WaitOptions, until_settled};
+    let sandbox = Sandbox::start_with(SandboxOptions::kore().hold_scheduled())
+        .await
+        .unwrap();
+    let sid = sandbox.seed_sim(SimSeed::new().status(SimStatus::Inactive));
+    let client = sandbox.client();
+    let applied = simcore::SimProvider::apply(
+        &client,
+        &sid,
+        &simcore::SimChange::new().state(simcore::SimState::Active),
+    )
+    .await
+    .unwrap();
+    assert!(applied.is_pending());
+    let quick = WaitOptions::default()
+        .deadline(Duration::from_millis(150))
+        .first_delay(Duration::from_millis(10));
+    let err = client.wait_until_settled(&sid, &quick).await.unwrap_err();
+    assert!(
+        matches!(&err, simcore::Error::NotSettled { provider: "kore", last, .. } if last == "scheduled"),
+        "{err:?}"
+    );
+    let err = until_settled(&client, &sid, &quick).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("(last seen: pending (the provider says \"scheduled\"))"),
+        "{err}"
+    );
+
+    let patient = WaitOptions::default()
+        .deadline(Duration::from_secs(10))
+        .first_delay(Duration::from_millis(10));
+    let (sim, _) = tokio::join!(client.wait_until_settled(&sid, &patient), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sandbox.complete_scheduled().await
+    });
+    assert_eq!(sim.unwrap().status, Some(Status::Active));
+    let snap = until_settled(&client, &sid, &patient).await.unwrap();
+    assert_eq!(snap.state, simcore::SimState::Active);
+}
