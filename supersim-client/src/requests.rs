@@ -237,8 +237,22 @@ impl UniqueName {
 }
 string_newtype!(UniqueName);
 
-/// The URL Twilio calls when an asynchronous update has finished: an absolute `http` or `https`
-/// URL with a host, sent exactly as given.
+/// The URL Twilio (or KORE) calls when an asynchronous update has finished: an absolute `http` or
+/// `https` URL with a host, sent in its normalised form.
+///
+/// The spec says `format: uri`, so what is sent must be a URI: the value is parsed as a URL and
+/// sent as the parser writes it back, with spaces and non-ASCII characters percent-encoded and
+/// an international host name in its ASCII (punycode) form. Surrounding whitespace and control
+/// characters are refused rather than cleaned, so nothing is dropped silently.
+///
+/// ```
+/// use supersim_client::CallbackUrl;
+/// let url = CallbackUrl::parse("https://example.com/sim done?site=Zürich")?;
+/// assert_eq!(url.as_str(), "https://example.com/sim%20done?site=Z%C3%BCrich");
+/// assert_eq!(CallbackUrl::parse("https://bücher.example/x")?.as_str(), "https://xn--bcher-kva.example/x");
+/// assert!(CallbackUrl::parse("https://example.com/\n").is_err());
+/// # Ok::<(), simcore::ValidationError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CallbackUrl(String);
 
@@ -246,7 +260,7 @@ impl CallbackUrl {
     /// The field name used in errors.
     pub const FIELD: &'static str = "callback_url";
 
-    /// Parses a callback URL.
+    /// Parses a callback URL and normalises it.
     pub fn parse(s: &str) -> std::result::Result<Self, ValidationError> {
         let rule = "must be an absolute http or https URL with a host";
         if s.trim() != s || s.chars().any(char::is_control) {
@@ -257,8 +271,11 @@ impl CallbackUrl {
             ));
         }
         match Url::parse(s) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                Ok(Self(s.to_owned()))
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty()) =>
+            {
+                Ok(Self(u.into()))
             }
             _ => Err(ValidationError::new(Self::FIELD, rule, quote(s))),
         }
@@ -521,7 +538,7 @@ impl UpdateSim {
     }
 
     /// Sets `CallbackUrl`, called when an asynchronous update has finished (an absolute `http`
-    /// or `https` URL).
+    /// or `https` URL, sent normalised: see [`CallbackUrl`]).
     pub fn callback_url(mut self, url: impl Into<String>) -> Self {
         self.callback_url = Some(url.into());
         self
@@ -851,6 +868,18 @@ mod tests {
             "https://example.com/cb?x=1#f",
         ] {
             assert_eq!(CallbackUrl::parse(ok).unwrap().as_str(), ok);
+        }
+        for (given, sent) in [
+            ("https://example.com", "https://example.com/"),
+            ("HTTPS://Example.COM:443/a b", "https://example.com/a%20b"),
+            (
+                "https://example.com/?q=a b&é=ü",
+                "https://example.com/?q=a%20b&%C3%A9=%C3%BC",
+            ),
+            ("https://例え.jp/cb", "https://xn--r8jz45g.jp/cb"),
+            ("http://127.0.0.1:80/x", "http://127.0.0.1/x"),
+        ] {
+            assert_eq!(CallbackUrl::parse(given).unwrap().as_str(), sent, "{given}");
         }
         for bad in [
             "",

@@ -1,9 +1,10 @@
-//! Contract suite: every request shape the client can produce is sent to Prism serving Twilio's
-//! official Super SIM OpenAPI description on loopback, and none may be refused as a violation.
+//! Contract suite: every request shape the client can produce is sent to Prism serving the
+//! official Super SIM OpenAPI descriptions on loopback, Twilio's and KORE's, and the KORE client's
+//! token request to Prism serving KORE's token API; none may be refused as a violation.
 //!
-//! Needs the spec next to the workspace (`../shared/specs/twilio_supersim_v1.json`) and Prism,
-//! installed by `npm ci --prefix supersim-client/tests/contract`. Without either, the suite says
-//! why and skips, unless `CI=true`, where it must run.
+//! The specs are vendored in `tests/specs` (see SOURCES.md there). Prism is installed by
+//! `npm ci --prefix supersim-client/tests/contract`; without it the suite says why and skips,
+//! unless `CI=true`, where it must run.
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
@@ -108,35 +109,26 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// The spec and Prism, or `None` (after saying why) when the suite cannot run here.
-fn prerequisites() -> Option<(PathBuf, PathBuf)> {
-    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let workspace = crate_dir.join("..");
-    let spec = workspace.join("../shared/specs/twilio_supersim_v1.json");
-    let prism = crate_dir.join("tests/contract/node_modules/.bin/prism");
-    let missing = if !spec.is_file() {
-        Some(
-            "Twilio's spec is not next to the workspace (../shared/specs/twilio_supersim_v1.json)"
-                .to_owned(),
-        )
-    } else if !prism.is_file() {
-        Some(
-            "Prism is not installed: run `npm ci --prefix supersim-client/tests/contract`"
-                .to_owned(),
-        )
-    } else {
-        None
-    };
-    match missing {
-        None => Some((spec, prism)),
-        Some(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and the contract suite cannot run: {why}")
-        }
-        Some(why) => {
-            eprintln!("contract suite skipped: {why}");
-            None
-        }
+/// The vendored spec `name`.
+fn spec_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/specs")
+        .join(name)
+}
+
+/// Prism, or `None` (after saying why) when the suite cannot run here.
+fn prism_binary() -> Option<PathBuf> {
+    let prism =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/contract/node_modules/.bin/prism");
+    if prism.is_file() {
+        return Some(prism);
     }
+    let why = "Prism is not installed: run `npm ci --prefix supersim-client/tests/contract`";
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true and the contract suite cannot run: {why}")
+    }
+    eprintln!("contract suite skipped: {why}");
+    None
 }
 
 /// An example body of the spec, read as a typed value.
@@ -169,6 +161,13 @@ const UPDATE_SHAPES: &[Shape] = &[
     ("fleet unique name", |u| u.fleet("My Fleet")),
     ("callback_url", |u| {
         u.callback_url("https://example.com/sim-done?x=1")
+    }),
+    // Not URIs as given: sent normalised, so the spec's `format: uri` holds.
+    ("callback_url with spaces", |u| {
+        u.callback_url("https://example.com/sim done?site=pump 7")
+    }),
+    ("callback_url with non-ASCII", |u| {
+        u.callback_url("https://bücher.example/rückruf?ort=Zürich")
     }),
     ("callback_method GET", |u| {
         u.callback_method(CallbackMethod::Get)
@@ -217,24 +216,13 @@ fn check<T: std::fmt::Debug>(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_request_shape_conforms_to_twilio_s_spec() {
-    let Some((spec_path, prism_path)) = prerequisites() else {
-        return;
-    };
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
-    let prism = Prism::start(&prism_path, &spec_path);
-    let client = Client::builder()
-        .account(ACCOUNT, TOKEN)
-        .base_url(prism.base_url())
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
-
+/// Sends every request shape through `client` to the Prism serving `spec`; returns the failures
+/// and how many exchanges were made.
+async fn every_shape(client: &Client, spec: &Value) -> (Vec<String>, usize) {
     // What Prism answers to a valid request: the spec's first example for the status.
-    let updated: Sim = spec_example(&spec, "/v1/Sims/{Sid}", "post", "200", "updateUniqueName");
-    let fetched: Sim = spec_example(&spec, "/v1/Sims/{Sid}", "get", "200", "fetch");
-    let first_page: SimPage = spec_example(&spec, "/v1/Sims", "get", "200", "readEmpty");
+    let updated: Sim = spec_example(spec, "/v1/Sims/{Sid}", "post", "200", "updateUniqueName");
+    let fetched: Sim = spec_example(spec, "/v1/Sims/{Sid}", "get", "200", "fetch");
+    let first_page: SimPage = spec_example(spec, "/v1/Sims", "get", "200", "readEmpty");
 
     let mut failures = Vec::new();
     let mut sent = 0;
@@ -290,8 +278,17 @@ async fn every_request_shape_conforms_to_twilio_s_spec() {
         );
         sent += 2;
     }
+    (failures, sent)
+}
 
-    let violations = prism.violations();
+fn read_spec(name: &str) -> (PathBuf, Value) {
+    let path = spec_path(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (path, serde_json::from_str(&text).unwrap())
+}
+
+fn assert_clean(failures: &[String], sent: usize, prisms: &[&Prism]) {
+    let violations: Vec<String> = prisms.iter().flat_map(|p| p.violations()).collect();
     assert!(
         failures.is_empty() && violations.is_empty(),
         "{} of {sent} exchanges failed:\n{}\nPrism reported:\n{}",
@@ -299,6 +296,23 @@ async fn every_request_shape_conforms_to_twilio_s_spec() {
         failures.join("\n"),
         violations.join("\n"),
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_shape_conforms_to_twilio_s_spec() {
+    let Some(prism_path) = prism_binary() else {
+        return;
+    };
+    let (path, spec) = read_spec("twilio_supersim_v1.json");
+    let prism = Prism::start(&prism_path, &path);
+    let client = Client::builder()
+        .account(ACCOUNT, TOKEN)
+        .base_url(prism.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let (failures, sent) = every_shape(&client, &spec).await;
+    assert_clean(&failures, sent, &[&prism]);
 
     // The suite can fail: Prism refuses what the client never sends.
     let transport = Transport::builder("twilio", prism.base_url())
@@ -306,13 +320,59 @@ async fn every_request_shape_conforms_to_twilio_s_spec() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let bad = transport
-        .request(Method::POST, &["v1", "Sims", SIM])
-        .unwrap()
-        .form([("Status", "scheduled")]);
-    let err = transport.send(&bad).await.unwrap_err();
-    assert_eq!(err.status(), Some(422), "{err}");
+    for pairs in [
+        vec![("Status", "scheduled")],
+        vec![("CallbackUrl", "https://example.com/a b")],
+    ] {
+        let bad = transport
+            .request(Method::POST, &["v1", "Sims", SIM])
+            .unwrap()
+            .form(pairs.clone());
+        let err = transport.send(&bad).await.unwrap_err();
+        assert_eq!(err.status(), Some(422), "{pairs:?}: {err}");
+    }
     let anonymous = Transport::builder("twilio", prism.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let req = anonymous
+        .request(Method::GET, &["v1", "Sims", SIM])
+        .unwrap();
+    let err = anonymous.send(&req).await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_shape_and_the_token_request_conform_to_kore_s_specs() {
+    let Some(prism_path) = prism_binary() else {
+        return;
+    };
+    let (path, spec) = read_spec("kore_supersim_v1.json");
+    let (token_path, _) = read_spec("kore_token_api_v1.json");
+    let prism = Prism::start(&prism_path, &path);
+    let tokens = Prism::start(&prism_path, &token_path);
+    let client = Client::builder()
+        .kore("contract-suite-client", TOKEN)
+        .base_url(prism.base_url())
+        .kore_token_url(format!("{}/v1/auth/token", tokens.base_url()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let (failures, sent) = every_shape(&client, &spec).await;
+    // One token, fetched once and sent as a bearer to every request.
+    assert_eq!(client.token_fetches(), 1);
+    assert_clean(&failures, sent + 1, &[&prism, &tokens]);
+
+    // The suite can fail: KORE's token spec refuses a request without its form body, and the
+    // API refuses a request without a bearer token.
+    let raw = Transport::builder("kore", format!("{}/v1/auth/token", tokens.base_url()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let bad = raw.request(Method::POST, &[]).unwrap();
+    let err = raw.send(&bad).await.unwrap_err();
+    assert!(matches!(err.status(), Some(400 | 415 | 422)), "{err}");
+    let anonymous = Transport::builder("kore", prism.base_url())
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
