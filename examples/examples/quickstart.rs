@@ -2,7 +2,8 @@
 //!
 //! Run: `cargo run --example quickstart` (needs nothing else: no account, no network, no charges).
 //!
-//! It starts a local sandbox of each provider (Twilio Super SIM, emnify, Sixfab Connect, EdgeIQ),
+//! It starts a local sandbox of each provider (Super SIM as KORE serves it, emnify, Sixfab
+//! Connect, EdgeIQ),
 //! seeds one SIM in each, and drives all four through the same `Arc<dyn SimProvider>`: fetch,
 //! activate, rename where the provider has names, deactivate. It shows Sixfab's charge preview
 //! before the activation, Twilio's asynchronous `scheduled` answer, and a change refused before
@@ -10,7 +11,7 @@
 //!
 //! To also read one real SIM from a provider (read-only: the quickstart never changes a real
 //! SIM), set that provider's credentials and SIM id, the same variables its own example uses:
-//! `TWILIO_ACCOUNT_SID`/`TWILIO_AUTH_TOKEN` + `SUPERSIM_EXAMPLE_SIM`,
+//! `KORE_CLIENT_ID`/`KORE_CLIENT_SECRET` (or Twilio's credentials) + `SUPERSIM_EXAMPLE_SIM`,
 //! `EMNIFY_APPLICATION_TOKEN` + `EMNIFY_SIM_ID`, `SIXFAB_API_KEY` + `SIXFAB_EXAMPLE_ASSET`,
 //! `EDGEIQ_API_TOKEN` + `EDGEIQ_SIM_ID`.
 
@@ -52,9 +53,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
 }
 
 async fn twilio() -> Result<Stage, Box<dyn Error>> {
-    use supersim_client::sandbox::{Sandbox, SimSeed};
-    let sandbox = Arc::new(Sandbox::start().await?);
-    let sim = sandbox.seed_sim(SimSeed::new().unique_name("quickstart-twilio"));
+    use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
+    // Super SIM as KORE serves it (OAuth2): where its customers are now. `Sandbox::start()`
+    // speaks Twilio's dialect instead.
+    let sandbox = Arc::new(Sandbox::start_with(SandboxOptions::kore()).await?);
+    let sim = sandbox.seed_sim(SimSeed::new().unique_name("quickstart-supersim"));
     let waiter = sandbox.clone();
     Ok(Stage {
         provider: Arc::new(sandbox.client()),
@@ -198,7 +201,7 @@ type Open = fn() -> simcore::Result<Arc<dyn SimProvider>>;
 async fn read_real_sims() {
     let providers: [(bool, &str, Open); 4] = [
         (
-            env_set("TWILIO_ACCOUNT_SID") || env_set("TWILIO_API_KEY"),
+            env_set("KORE_CLIENT_ID") || env_set("TWILIO_ACCOUNT_SID") || env_set("TWILIO_API_KEY"),
             "SUPERSIM_EXAMPLE_SIM",
             || Ok(Arc::new(supersim_client::Client::from_env()?)),
         ),

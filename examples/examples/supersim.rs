@@ -1,15 +1,19 @@
-//! Twilio Super SIM: a SIM fetched, activated, renamed and refused, with the typed outcomes of
-//! Twilio's asynchronous updates, against Twilio or a local sandbox.
+//! Super SIM, on KORE or on Twilio: a SIM fetched, activated, renamed and refused, with the typed
+//! outcomes of asynchronous updates and a signed callback verified, against the real API or a
+//! local sandbox.
 //!
 //! Run: `cargo run --example supersim`
 //!
-//! With no Twilio credentials in the environment it starts the local sandbox (no account, no
-//! network, no charges), seeds a SIM and walks it through the native API: fetch, updates built
-//! with the builder, `202 scheduled` then the final status and the callback, a refusal given
-//! before sending, and an error Twilio sends back.
+//! With no credentials in the environment it starts the local sandbox speaking KORE's dialect
+//! (OAuth2 tokens, `kore-signature` on callbacks; no account, no network, no charges), seeds a
+//! SIM and walks it through the native API: fetch, updates built with the builder, `202
+//! scheduled`, then the final status, seen both by waiting and by a callback whose signature is
+//! checked, a refusal given before sending, and an error the API sends back.
 //!
-//! To use Twilio itself, set:
-//! - `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`, or `TWILIO_API_KEY` and `TWILIO_API_SECRET`;
+//! To use the real API, set:
+//! - KORE (where Super SIM customers are now): `KORE_CLIENT_ID` and `KORE_CLIENT_SECRET`; or
+//!   Twilio: `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`, or `TWILIO_API_KEY` and
+//!   `TWILIO_API_SECRET`;
 //! - `SUPERSIM_EXAMPLE_SIM`: the SID (`HS…`) or unique name of a Super SIM to read;
 //! - `SUPERSIM_EXAMPLE_WRITE=1` (optional): also send one harmless update, the SIM's unique name
 //!   set to the name it already has. Without it the example only reads, and shows the status
@@ -20,8 +24,12 @@ use std::error::Error;
 use sim_examples::heading;
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::{SandboxServer, empty_response};
-use supersim_client::client::{ENV_ACCOUNT_SID, ENV_API_KEY};
-use supersim_client::sandbox::{Sandbox, SimSeed};
+use simcore::wait::WaitOptions;
+use supersim_client::callbacks::KoreVerifier;
+use supersim_client::client::{
+    ENV_ACCOUNT_SID, ENV_API_KEY, ENV_KORE_CLIENT_ID, ENV_KORE_CLIENT_SECRET,
+};
+use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
 use supersim_client::{
     CallbackMethod, Client, ErrorCode, SettableStatus, Sim, Status, UpdateOutcome,
 };
@@ -34,15 +42,15 @@ const WRITE_ENV: &str = "SUPERSIM_EXAMPLE_WRITE";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let set = sim_examples::env_set;
-    if set(ENV_ACCOUNT_SID) || set(ENV_API_KEY) {
-        println!(
-            "using Twilio at {} (Twilio credentials are set)",
-            supersim_client::DEFAULT_BASE_URL
-        );
-        with_twilio().await?;
+    if set(ENV_KORE_CLIENT_ID)
+        || set(ENV_KORE_CLIENT_SECRET)
+        || set(ENV_ACCOUNT_SID)
+        || set(ENV_API_KEY)
+    {
+        with_provider().await?;
     } else {
         println!(
-            "using the local sandbox (set {ENV_ACCOUNT_SID} and TWILIO_AUTH_TOKEN, and {SIM_ENV}, to use Twilio)"
+            "using the local sandbox, as KORE (set {ENV_KORE_CLIENT_ID} and {ENV_KORE_CLIENT_SECRET}, or Twilio's credentials, and {SIM_ENV}, to use the real API)"
         );
         with_sandbox().await?;
     }
@@ -51,8 +59,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Reads a real SIM; writes only when asked to, and then only its own unique name back.
-async fn with_twilio() -> Result<(), Box<dyn Error>> {
+async fn with_provider() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
+    println!(
+        "using {} at {} ({})",
+        client.provider_name(),
+        client.base_url(),
+        client.credential()
+    );
     let id = std::env::var(SIM_ENV)
         .map_err(|_| format!("set {SIM_ENV} to the SID or unique name of a Super SIM to read"))?;
 
@@ -110,7 +124,9 @@ async fn with_twilio() -> Result<(), Box<dyn Error>> {
 
 /// The native API against the local sandbox.
 async fn with_sandbox() -> Result<(), Box<dyn Error>> {
-    let sandbox = Sandbox::start().await?;
+    let webhook_secret = "example webhook secret";
+    let sandbox =
+        Sandbox::start_with(SandboxOptions::kore().webhook_secret(webhook_secret)).await?;
     println!("sandbox listening at {}", sandbox.base_url());
     sandbox.seed_fleet("Field units");
     let sid = sandbox.seed_sim(
@@ -118,11 +134,18 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
             .unique_name("pump-7")
             .iccid("89883070000123456789"),
     );
-    // Twilio calls a callback URL when a scheduled update has finished: a small local receiver
-    // stands in for your service.
+    // KORE calls a callback URL when a scheduled update has finished: a small local receiver
+    // stands in for your service, which checks each callback's signature.
     let receiver =
         SandboxServer::start(Router::new().fallback(|| async { empty_response(204) })).await?;
+    let verifier = KoreVerifier::new([webhook_secret])?;
     let client = sandbox.client();
+    println!(
+        "client: {} ({}), tokens from {}",
+        client.provider_name(),
+        client.credential(),
+        sandbox.token_url()
+    );
 
     heading("Fetch, by unique name");
     let sim = client.fetch_sim("pump-7").await?;
@@ -141,21 +164,35 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
     );
     let outcome = update.send().await?;
     describe(&outcome);
-    sandbox.settled().await;
-    let active = client.fetch_sim(&sid).await?;
-    print!("a moment later: ");
+    // Either wait for it (polling with backoff) or let the callback say so; here, both.
+    let active = client
+        .wait_until_settled(
+            &sid,
+            &WaitOptions::default().first_delay(std::time::Duration::from_millis(20)),
+        )
+        .await?;
+    print!("waited until it settled: ");
     show(&active);
+    sandbox.settled().await;
     for call in receiver.requests() {
-        let body = call.body_text();
-        let status = body
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("Status="));
-        println!(
-            "the callback arrived: {} {} with Status={}",
-            call.method,
-            call.path,
-            status.unwrap_or("?")
-        );
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &call.headers {
+            headers.append(
+                http::HeaderName::from_bytes(k.as_bytes())?,
+                http::HeaderValue::from_str(v)?,
+            );
+        }
+        let url = format!("{}{}", receiver.base_url(), call.path);
+        match verifier.verify(&call.method, &url, &headers, &call.body) {
+            Ok(cb) => println!(
+                "the callback arrived, signature verified: {} {} with Status={} (idempotency token {})",
+                call.method,
+                call.path,
+                cb.status().map_or("?".to_owned(), |s| s.to_string()),
+                cb.idempotency_token().unwrap_or("none"),
+            ),
+            Err(e) => println!("a callback was refused: {e}"),
+        }
     }
 
     heading("Rename: done at once");
@@ -180,8 +217,8 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
     }
     println!("requests sent for it: {}", sandbox.requests().len() - sent);
 
-    heading("Refused by Twilio");
-    // Told nothing of the SIM's status, the client sends the change and Twilio answers 400.
+    heading("Refused by the API");
+    // Told nothing of the SIM's status, the client sends the change and the API answers 400.
     match client
         .update_sim(&sid)
         .status(SettableStatus::Ready)
@@ -243,7 +280,13 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
             .as_deref()
             .map(|q| format!("?{q}"))
             .unwrap_or_default();
-        println!("{} {}{query} {}", r.method, r.path, r.body_text());
+        // The token request's body carries the client secret: never print it.
+        let body = if r.path.ends_with("/auth/token") {
+            "(credentials withheld)".to_owned()
+        } else {
+            r.body_text()
+        };
+        println!("{} {}{query} {body}", r.method, r.path);
     }
     Ok(())
 }
@@ -270,7 +313,7 @@ fn describe(outcome: &UpdateOutcome) {
             show(sim);
             if let Some(cb) = callback {
                 println!(
-                    "Twilio will call {} {} when it has finished",
+                    "the provider will call {} {} when it has finished",
                     cb.method, cb.url
                 );
             }

@@ -1,6 +1,6 @@
 //! Waiting for a change a provider applies later (Twilio's and KORE's `202 scheduled`).
 //!
-//! A provider that accepts a change to apply it asynchronously says so ([`Applied::Pending`]);
+//! A provider that accepts a change to apply it asynchronously says so ([`Applied::Pending`](crate::Applied::Pending));
 //! the SIM reads [`SimState::Pending`] until it is done. [`until_settled`] polls
 //! [`SimProvider::fetch`] until the SIM leaves that state or a deadline passes, with a capped,
 //! jittered backoff (so many waiters do not poll in step). On the deadline it ends with

@@ -1,15 +1,33 @@
-//! A typed client for Twilio's Super SIM API (`https://supersim.twilio.com/v1`): update, fetch
-//! and list SIMs, with the Super SIM lifecycle checked before anything is sent.
+//! A typed client for the Super SIM API, as KORE serves it (`https://supersim.api.korewireless.com`,
+//! OAuth2) and as Twilio serves it (`https://supersim.twilio.com`, HTTP Basic): update, fetch and
+//! list SIMs, with the Super SIM lifecycle checked before anything is sent, wait for scheduled
+//! changes, and verify the callbacks that report them.
 //!
-//! An update is built, validated and turned into the exact form Twilio receives without any
+//! KORE, which bought Twilio's IoT business, is where Super SIM customers are now; both serve the
+//! same resources and answers, and this client speaks to either:
+//!
+//! ```
+//! use supersim_client::Client;
+//!
+//! // KORE: an API client's id and secret (OAuth2 client credentials).
+//! let kore = Client::builder().kore("your client id", "your client secret").build()?;
+//! assert_eq!(kore.provider_name(), "kore");
+//!
+//! // Twilio: an Account SID and Auth Token (or an API key and secret).
+//! let twilio = Client::builder()
+//!     .account("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "your auth token")
+//!     .build()?;
+//! assert_eq!(twilio.provider_name(), "twilio");
+//! # Ok::<(), simcore::Error>(())
+//! ```
+//!
+//! An update is built, validated and turned into the exact form the API receives without any
 //! network access:
 //!
 //! ```
 //! use supersim_client::{Client, SettableStatus, Status};
 //!
-//! let client = Client::builder()
-//!     .account("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "your auth token")
-//!     .build()?;
+//! let client = Client::builder().kore("your client id", "your client secret").build()?;
 //!
 //! let update = client
 //!     .update_sim("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
@@ -30,7 +48,7 @@
 //!     .known_status(Status::Active)
 //!     .request()
 //!     .unwrap_err();
-//! assert_eq!(err.to_string(), "twilio: a SIM in state active cannot move to ready (allowed: inactive)");
+//! assert_eq!(err.to_string(), "kore: a SIM in state active cannot move to ready (allowed: inactive)");
 //! # Ok::<(), simcore::Error>(())
 //! ```
 //!
@@ -40,19 +58,19 @@
 //! use supersim_client::{Client, SettableStatus, UpdateOutcome};
 //!
 //! # async fn run() -> simcore::Result<()> {
-//! let client = Client::from_env()?; // TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN, or an API key
+//! let client = Client::from_env()?; // KORE_CLIENT_ID + KORE_CLIENT_SECRET, or Twilio's
 //! let outcome = client
 //!     .update_sim("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
 //!     .status(SettableStatus::Active)
 //!     .fleet("My Fleet")
 //!     .callback_url("https://example.com/sim-done")
-//!     .fetch_first() // check the change against the SIM's status as Twilio reports it now
+//!     .fetch_first() // check the change against the SIM's status as the API reports it now
 //!     .send()
 //!     .await?;
 //! match outcome {
 //!     UpdateOutcome::Done(sim) => println!("done: {:?}", sim.status),
 //!     UpdateOutcome::Scheduled { sim, callback } => {
-//!         println!("{:?} is scheduled; Twilio will call {:?}", sim.sid, callback)
+//!         println!("{:?} is scheduled; the provider will call {:?}", sim.sid, callback)
 //!     }
 //!     _ => {}
 //! }
@@ -60,22 +78,17 @@
 //! ```
 //!
 //! # Tour
-//! - **Client** ([`Client`], [`ClientBuilder`]): HTTP Basic with an Account SID and Auth Token,
-//!   or an API Key SID and secret (held as [`SecretString`](simcore::secrecy::SecretString),
-//!   never printed); [`Client::from_env`] reads `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`,
-//!   `TWILIO_API_KEY`, `TWILIO_API_SECRET`. The builder also sets the base URL, timeouts, retry
-//!   policy and body cap.
-//! - **Update** ([`Client::update_sim`] → [`UpdateSim`] → [`SimUpdateRequest`]):
-//!   `UniqueName`, `Status` ([`SettableStatus`]: ready, active, inactive), `Fleet` (a Fleet SID
-//!   or a fleet's unique name), `CallbackUrl`, `CallbackMethod`, `AccountSid`, sent as
-//!   `application/x-www-form-urlencoded` with exactly the fields set. The answer is an
-//!   [`UpdateOutcome`]: `Done` (`200`) or `Scheduled` (`202`, the SIM in `scheduled`; with the
-//!   callback, if one was given).
-//! - **Checks before sending**: malformed SIDs (`HS`, `HF`, `AC` + 32 hex digits), an update
-//!   with no field, `AccountSid` when the SIM is known not to be `new`, a status change the
-//!   lifecycle ([`LIFECYCLE`]) forbids and a fleet change while `scheduled`, when the current
-//!   status is known ([`UpdateSim::known_status`], [`UpdateSim::current`]) or fetched first
-//!   ([`UpdateSim::fetch_first`]).
+//! - **Client** ([`Client`], [`ClientBuilder`]): KORE's OAuth2 client credentials
+//!   ([`ClientBuilder::kore`]: the access token fetched once, shared, refreshed before it
+//!   expires, fetched again once on a 401, and a refused client never retried), or Twilio's HTTP
+//!   Basic with an Account SID and Auth Token or an API Key SID and secret. Secrets are held as
+//!   [`SecretString`](simcore::secrecy::SecretString) and never printed. [`Client::from_env`]
+//!   reads `KORE_CLIENT_ID`/`KORE_CLIENT_SECRET` first, then `TWILIO_ACCOUNT_SID`,
+//!   `TWILIO_AUTH_TOKEN`, `TWILIO_API_KEY`, `TWILIO_API_SECRET`, and [`Client::credential`] says
+//!   which it used. The builder also sets the base URL, timeouts, deadline, retry policy and body
+//!   cap.
+//! - **Waiting** ([`Client::wait_until_settled`], and `simcore::wait` for any provider): polls a
+//!   scheduled SIM until its change has landed, with backoff, up to a deadline.
 //! - **Read** ([`Client::fetch_sim`], [`Client::list_sims`] → [`ListSims`]): filters `Status`,
 //!   `Fleet`, `Iccid`, `PageSize` (1–1000); the first page, a page at a time
 //!   ([`Client::next_page`]), every page ([`ListSims::pages`]) or every SIM as a stream
@@ -83,8 +96,8 @@
 //!   and port.
 //! - **Models** ([`Sim`], [`SimPage`], [`Status`]): every field optional, unknown fields
 //!   ignored, unknown statuses kept as [`Status::Unknown`].
-//! - **Errors**: everything is a [`simcore::Error`]; Twilio's answers keep their status, code,
-//!   message and `more_info` link, and [`ErrorCode`] names the codes (20003, 20404, 20429,
+//! - **Errors**: everything is a [`simcore::Error`]; the API's answers keep their status, code,
+//!   message, `more_info` link and `Twilio-Request-Id`, and [`ErrorCode`] names the codes (20003, 20404, 20429,
 //!   83009, 83010, 83705). A `429` is retried (honouring `Retry-After`) before it is returned.
 //! - **Callbacks** ([`callbacks`]): verify a callback's KORE `kore-signature`
 //!   ([`callbacks::KoreVerifier`], several secrets for rotation) or Twilio `X-Twilio-Signature`
