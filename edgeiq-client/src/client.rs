@@ -107,7 +107,8 @@ impl Client {
         let id = SimId::parse(id.as_ref())?;
         let request = self
             .transport
-            .request(Method::GET, &["sims", id.as_str()])?;
+            .request(Method::GET, &["sims", id.as_str()])?
+            .operation("get_sim", "/sims/{id}", Some(id.as_str()));
         let response = self.transport.send(&request).await?;
         response.resource()
     }

@@ -72,6 +72,8 @@
 //!   log, rate limits and fault injection; `Sandbox::start().await?.client()` needs no account.
 //!
 //! # Feature flags
+//! - `tracing`: spans and events through the `tracing` crate (see `simcore::trace`); off by
+//!   default, and then compiled out.
 //! - `sandbox`: the local sandbox (`edgeiq_client::sandbox`). Off by default.
 //!
 //! # Read-only fields are never sent

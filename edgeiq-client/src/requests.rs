@@ -489,6 +489,7 @@ impl UpdateSim {
             .client
             .transport()
             .request(Method::PUT, &["sims", id.as_str()])?
+            .operation("update_sim", "/sims/{id}", Some(id.as_str()))
             .json(&body)?;
         let response = self.client.transport().send(&request).await?;
         response.resource()

@@ -79,7 +79,8 @@ impl Client {
         let id = sim_id.to_string();
         let request = self
             .transport
-            .request(Method::GET, &["api", "v1", "sim", &id])?;
+            .request(Method::GET, &["api", "v1", "sim", &id])?
+            .operation("get_sim", "/api/v1/sim/{sim_id}", Some(&id));
         let response = self.transport.send(&request).await.map_err(from_emnify)?;
         response.resource()
     }
@@ -108,7 +109,8 @@ impl Client {
         let id = sim_id.to_string();
         let request = self
             .transport
-            .request(Method::DELETE, &["api", "v1", "sim", &id])?;
+            .request(Method::DELETE, &["api", "v1", "sim", &id])?
+            .operation("delete_sim", "/api/v1/sim/{sim_id}", Some(&id));
         self.transport
             .send(&request)
             .await
@@ -123,6 +125,7 @@ impl Client {
         let request = self
             .transport
             .request(Method::PATCH, &["api", "v1", "sim", &id])?
+            .operation("update_sim", "/api/v1/sim/{sim_id}", Some(&id))
             .json(update)?;
         self.transport
             .send(&request)

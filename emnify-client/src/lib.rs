@@ -76,6 +76,11 @@
 //!   organisation rules, emnify's error bodies), to try the client or test a service with no
 //!   account and no charges.
 //!
+//! # Feature flags
+//! - `tracing`: spans and events through the `tracing` crate (see `simcore::trace`); off by
+//!   default, and then compiled out.
+//! - `sandbox`: the local sandbox described above.
+//!
 //! # Choices to know about
 //! - Clearing an organisation sends `{"id": null}`; emnify documents `{}` as well. The choice is
 //!   kept in one place, [`requests::CLEAR_ORG_JSON`] and [`OrgChange`]'s serializer.

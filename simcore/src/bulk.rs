@@ -594,6 +594,10 @@ impl Pacer {
         if let Some(wait) = retry_after {
             let until = now.checked_add(wait.min(policy.max_retry_after));
             s.paused_until = s.paused_until.max(until.unwrap_or(now));
+            crate::trace::event!("bulk run paused";
+                bulk.reason = "retry-after",
+                bulk.pause_ms = wait.min(policy.max_retry_after).as_millis() as u64,
+            );
         }
         // A request let through before the last cut says nothing about the new pace; and the
         // 429s of one burst are one signal.
@@ -623,6 +627,10 @@ impl Pacer {
             let pause = policy.backoff_ceiling(s.blind_cuts + 1);
             s.blind_cuts += 1;
             s.paused_until = s.paused_until.max(now + pause);
+            crate::trace::event!("bulk run paused";
+                bulk.reason = "429 before anything got through",
+                bulk.pause_ms = pause.as_millis() as u64,
+            );
             return;
         }
         s.blind_cuts = 0;
@@ -631,6 +639,11 @@ impl Pacer {
             None => measured,
         };
         s.rate = Some((base * CUT).max(MIN_RATE));
+        crate::trace::event!("bulk pace changed";
+            bulk.reason = "429",
+            bulk.rate = s.rate.unwrap_or_default(),
+            bulk.measured = measured,
+        );
     }
 }
 

@@ -88,7 +88,7 @@ macro_rules! open_enum {
 
 /// Adds the transport settings every provider `ClientBuilder` offers, forwarding to a field
 /// `transport: simcore::http::TransportBuilder`: `base_url`, `timeout`, `connect_timeout`,
-/// `retry` and `body_limit`.
+/// `deadline`, `retry`, `body_limit`, `proxy`, `no_proxy` and `http_client`.
 ///
 /// ```
 /// use simcore::http::{Transport, TransportBuilder};
@@ -141,6 +141,34 @@ macro_rules! transport_builder_methods {
         /// The largest response body read, in bytes (default 1 MiB).
         pub fn body_limit(mut self, bytes: usize) -> Self {
             self.transport = self.transport.body_limit(bytes);
+            self
+        }
+
+        /// The most one call may take across all its attempts and the waits between them
+        /// (default 60 s): a call returns within it whatever the server does.
+        pub fn deadline(mut self, deadline: ::std::time::Duration) -> Self {
+            self.transport = self.transport.deadline(deadline);
+            self
+        }
+
+        /// Sends every request through this proxy instead of the one the environment names
+        /// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, honoured by default with `NO_PROXY`).
+        pub fn proxy(mut self, proxy: $crate::http::Proxy) -> Self {
+            self.transport = self.transport.proxy(proxy);
+            self
+        }
+
+        /// Ignores the proxy environment variables.
+        pub fn no_proxy(mut self) -> Self {
+            self.transport = self.transport.no_proxy();
+            self
+        }
+
+        /// Sends with your own `reqwest::Client` (a shared pool, custom roots, mTLS); see
+        /// `simcore::http::TransportBuilder::http_client` for which guarantees then rest on its
+        /// settings.
+        pub fn http_client(mut self, client: $crate::http::reqwest::Client) -> Self {
+            self.transport = self.transport.http_client(client);
             self
         }
     };

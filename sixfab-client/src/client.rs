@@ -104,6 +104,7 @@ impl Client {
         let http = self
             .transport
             .request(Method::PATCH, &["assets", id.as_str()])?
+            .operation("update_asset", "/assets/{asset_id}", Some(id.as_str()))
             .json(&request.body())?;
         let response = name_the_asset(self.transport.send(&http).await, id)?;
         if response.is_empty() {
@@ -117,7 +118,8 @@ impl Client {
         let id = asset_id.into_asset_id()?;
         let http = self
             .transport
-            .request(Method::GET, &["assets", id.as_str()])?;
+            .request(Method::GET, &["assets", id.as_str()])?
+            .operation("get_asset", "/assets/{asset_id}", Some(id.as_str()));
         let response = name_the_asset(self.transport.send(&http).await, &id)?;
         let value: serde_json::Value = response.json()?;
         let asset =

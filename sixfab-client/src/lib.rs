@@ -70,6 +70,8 @@
 //!   on the wire, for trying the client and testing services with no account.
 //!
 //! # Feature flags
+//! - `tracing`: spans and events through the `tracing` crate (see `simcore::trace`); off by
+//!   default, and then compiled out.
 //! - `sandbox`: the local sandbox (`sixfab_client::sandbox`): a server on `127.0.0.1`, seeded
 //!   assets, the request log, rate limits and fault injection.
 //!

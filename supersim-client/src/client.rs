@@ -504,6 +504,7 @@ impl Client {
         let req = self
             .transport
             .request(Method::POST, &["v1", "Sims", request.sim.as_str()])?
+            .operation("update_sim", "/v1/Sims/{Sid}", Some(request.sim.as_str()))
             .form(request.form_pairs());
         let response = self.transport.send(&req).await?;
         let sim: Sim = response.resource()?;
@@ -522,7 +523,8 @@ impl Client {
         let sim = SimRef::parse(sim.as_ref())?;
         let req = self
             .transport
-            .request(Method::GET, &["v1", "Sims", sim.as_str()])?;
+            .request(Method::GET, &["v1", "Sims", sim.as_str()])?
+            .operation("fetch_sim", "/v1/Sims/{Sid}", Some(sim.as_str()));
         self.transport.send(&req).await?.resource()
     }
 
@@ -577,7 +579,10 @@ impl Client {
     }
 
     pub(crate) async fn first_page(&self, query: &[(&'static str, String)]) -> Result<SimPage> {
-        let mut req = self.transport.request(Method::GET, &["v1", "Sims"])?;
+        let mut req = self
+            .transport
+            .request(Method::GET, &["v1", "Sims"])?
+            .operation("list_sims", "/v1/Sims", None);
         // Only with pairs: an empty query would still leave a bare `?` on the URL.
         if !query.is_empty() {
             req = req.query(query.iter().map(|(k, v)| (*k, v.as_str())));

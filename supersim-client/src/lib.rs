@@ -114,6 +114,8 @@
 //!   signed with `kore-signature`). No account, no charges.
 //!
 //! # Feature flags
+//! - `tracing`: spans and events through the `tracing` crate (see `simcore::trace`); off by
+//!   default, and then compiled out.
 //! - `sandbox`: the local Super SIM sandbox (`sandbox` module); adds tokio and the shared
 //!   sandbox server of `simcore`.
 //!

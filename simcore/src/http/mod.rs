@@ -78,6 +78,8 @@ pub use message::{Body, Request, Resource, Response};
 pub use paths::{check_base_url, encode_segment, is_loopback, join_segments};
 pub use proxy::Proxy;
 pub use redact::{REDACTED, Redactor};
+/// Re-exported: [`TransportBuilder::http_client`] takes a `reqwest::Client`.
+pub use reqwest;
 pub use reqwest::Method;
 pub use reqwest::header;
 pub use token::{
