@@ -709,10 +709,18 @@ async fn session_login_and_its_refusals() {
     .unwrap_err();
     assert_eq!(api(&err), (400, None, "password is required (a string)"));
 
-    // Sessions end: their token answers 401, the permanent token still works.
+    // Sessions end: their token answers 401, and the logged-in client logs in again once and
+    // goes on; the permanent token still works.
+    let logins = |s: &Sandbox| {
+        s.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/user/authenticate"))
+            .count()
+    };
+    let before = logins(&sandbox);
     sandbox.expire_sessions();
-    let err = client.get_sim(&id).await.unwrap_err();
-    assert_eq!(api(&err), (401, None, "Unauthorized"));
+    assert!(client.get_sim(&id).await.is_ok());
+    assert_eq!(logins(&sandbox), before + 1);
     assert!(sandbox.client().get_sim(&id).await.is_ok());
 
     // Another user logs in with their own password and has their own API token.
@@ -853,6 +861,23 @@ async fn sessions_end_after_the_configured_lifetime() {
         .unwrap();
     assert!(client.get_sim(&id).await.is_ok());
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let err = client.get_sim(&id).await.unwrap_err();
-    assert_eq!(api(&err), (401, None, "Unauthorized"));
+    // The session has ended: the client, told when it would, logged in again before using it.
+    let logins_before = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/user/authenticate"))
+        .count();
+    assert!(client.get_sim(&id).await.is_ok());
+    let logins_after = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/user/authenticate"))
+        .count();
+    assert_eq!(logins_after, logins_before + 1);
+    let reads = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .count();
+    assert_eq!(reads, 2, "no read was sent with the ended session");
 }

@@ -611,10 +611,7 @@ impl LocalProxy {
     }
 }
 
-async fn relay(
-    stream: TcpStream,
-    log: ProxyLog,
-) -> std::io::Result<()> {
+async fn relay(stream: TcpStream, log: ProxyLog) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).await?;
