@@ -59,6 +59,10 @@ pub struct SimSnapshot {
     pub native_status: Option<String>,
     /// The display name, where the provider has one.
     pub display_name: Option<String>,
+    /// Other ids the provider accepts for this SIM in place of [`id`](Self::id) (a Super SIM's
+    /// unique name; a Sixfab asset's serial number, UUID, SIM SIDs and ICCIDs). A plan matches
+    /// its rows against them when it reads a listing.
+    pub aliases: Vec<String>,
 }
 
 impl SimSnapshot {
@@ -71,7 +75,22 @@ impl SimSnapshot {
             state,
             native_status: None,
             display_name: None,
+            aliases: Vec::new(),
         }
+    }
+
+    /// Adds an id the provider also accepts for this SIM (see [`aliases`](Self::aliases)).
+    pub fn with_alias(mut self, alias: impl Into<String>) -> Self {
+        let alias = alias.into();
+        if !alias.is_empty() && alias != self.id && !self.aliases.contains(&alias) {
+            self.aliases.push(alias);
+        }
+        self
+    }
+
+    /// Whether `id` names this SIM: its id or one of its aliases.
+    pub fn answers_to(&self, id: &str) -> bool {
+        self.id == id || self.aliases.iter().any(|a| a == id)
     }
 
     /// Sets the ICCID.
@@ -174,6 +193,31 @@ impl Applied {
     }
 }
 
+/// How a listing is read (see [`SimProvider::list`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListOptions {
+    /// SIMs per page; `None` leaves the provider's largest page (fewest requests).
+    pub page_size: Option<u32>,
+}
+
+impl ListOptions {
+    /// Default options: the provider's largest page.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the page size.
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = Some(n);
+        self
+    }
+}
+
+/// Pages of canonical snapshots, as [`SimProvider::list`] reads them.
+pub type SnapshotPages<'a> =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Vec<SimSnapshot>>> + Send + 'a>>;
+
 /// One provider, seen through the common interface. Object safe: use it as
 /// `Arc<dyn SimProvider>`.
 ///
@@ -206,6 +250,21 @@ pub trait SimProvider: Send + Sync + Debug {
             self.lifecycle().check(from, to)?;
         }
         Ok(())
+    }
+
+    /// Every SIM of the account, a page at a time, in canonical terms: the cheap way to read a
+    /// whole fleet (one request per page rather than one per SIM). Each item is one page of the
+    /// provider's own list endpoint; an error ends the stream.
+    ///
+    /// The default says the provider cannot list (an [`Error::Config`](crate::Error::Config)).
+    fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
+        let _ = options;
+        let name = self.name();
+        Box::pin(futures_util::stream::once(async move {
+            Err(crate::Error::Config(format!(
+                "{name}: listing SIMs is not supported"
+            )))
+        }))
     }
 
     /// What the change would cost, where the provider can say (Sixfab); `None` otherwise.
