@@ -191,6 +191,8 @@ fn report(what: &str, applied: Applied) {
             sim.native_status.as_deref().unwrap_or("pending")
         ),
         Applied::DoneWithoutBody => println!("{what}: done (the provider answered with no body)"),
+        Applied::Unchanged => println!("{what}: already so, nothing sent"),
+        other => println!("{what}: {other:?}"),
     }
 }
 

@@ -83,6 +83,11 @@ pub enum Outcome {
     Failed(Error),
     /// Refused before sending (validation, lifecycle, configuration).
     Refused(Error),
+    /// Nothing sent: the SIM is known to be as the change asks already ([`SimChange::is_noop`]).
+    Unchanged,
+    /// The answer did not say (a timeout or a reset after sending, or a refusal such as "already
+    /// in that status"), and reading the SIM back showed it as the change asks: done, verified.
+    Verified(SimSnapshot),
     /// Dry run: the change passed every check and would be sent.
     WouldApply {
         /// The current state, when it was fetched.
@@ -94,13 +99,15 @@ pub enum Outcome {
 
 impl Outcome {
     /// A short word for the outcome (`"done"`, `"scheduled"`, `"failed"`, `"refused"`,
-    /// `"would apply"`).
+    /// `"unchanged"`, `"verified"`, `"would apply"`).
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Done(_) => "done",
             Outcome::Scheduled(_) => "scheduled",
             Outcome::Failed(_) => "failed",
             Outcome::Refused(_) => "refused",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Verified(_) => "verified",
             Outcome::WouldApply { .. } => "would apply",
         }
     }
@@ -140,6 +147,10 @@ pub struct Progress {
     pub failed: usize,
     /// Refused before sending.
     pub refused: usize,
+    /// Already as asked: nothing sent.
+    pub unchanged: usize,
+    /// Done, learnt by reading the SIM back (also counted in `done`).
+    pub verified: usize,
     /// Passed every check in a dry run.
     pub would_apply: usize,
     /// 429 answers seen.
@@ -159,6 +170,11 @@ pub struct Report {
     pub failed: usize,
     /// Refused before sending.
     pub refused: usize,
+    /// Already as asked: nothing sent.
+    pub unchanged: usize,
+    /// Done, learnt by reading the SIM back after an answer that did not say (also counted in
+    /// `done`).
+    pub verified: usize,
     /// Passed every check in a dry run.
     pub would_apply: usize,
     /// 429 answers seen during the run.
@@ -180,6 +196,11 @@ impl Report {
         self.attempts += u64::from(item.attempts);
         match item.outcome {
             Outcome::Done(_) => self.done += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Verified(_) => {
+                self.done += 1;
+                self.verified += 1;
+            }
             Outcome::Scheduled(_) => self.scheduled += 1,
             Outcome::Failed(e) => {
                 self.failed += 1;
@@ -209,6 +230,16 @@ impl fmt::Display for Report {
             "{} items: {} done, {} scheduled, {} failed, {} refused",
             self.total, self.done, self.scheduled, self.failed, self.refused
         )?;
+        if self.unchanged > 0 {
+            write!(f, ", {} unchanged", self.unchanged)?;
+        }
+        if self.verified > 0 {
+            write!(
+                f,
+                " ({} of the done verified by reading back)",
+                self.verified
+            )?;
+        }
         if self.would_apply > 0 {
             write!(f, ", {} would apply", self.would_apply)?;
         }
@@ -321,6 +352,11 @@ impl BulkUpdater {
                 Outcome::Scheduled(_) => progress.scheduled += 1,
                 Outcome::Failed(_) => progress.failed += 1,
                 Outcome::Refused(_) => progress.refused += 1,
+                Outcome::Unchanged => progress.unchanged += 1,
+                Outcome::Verified(_) => {
+                    progress.done += 1;
+                    progress.verified += 1;
+                }
                 Outcome::WouldApply { .. } => progress.would_apply += 1,
             }
             progress.throttled = pacer.throttled();
@@ -391,6 +427,13 @@ impl BulkUpdater {
                 return finish(0, Outcome::Refused(e));
             }
         }
+        if change.is_noop() {
+            // Setting what is already there is not an error, and needs no request.
+            if let Err(e) = p.validate(&id, &change) {
+                return finish(0, Outcome::Refused(e));
+            }
+            return finish(0, Outcome::Unchanged);
+        }
         if self.dry_run {
             return match p.estimate_charge(&id, &change).await {
                 Ok(charge) => finish(
@@ -422,6 +465,7 @@ impl BulkUpdater {
                     pacer.succeeded();
                     return finish(attempt, Outcome::Scheduled(s));
                 }
+                Ok(Applied::Unchanged) => return finish(0, Outcome::Unchanged),
                 // Refused before sending only if nothing was sent before it: after an attempt
                 // that may have been applied, it is a failure.
                 Err(e) if e.was_not_sent() && attempt == 1 => {
@@ -442,6 +486,19 @@ impl BulkUpdater {
             if err.status() == Some(429) {
                 pacer.throttle(sent, err.retry_after(), &self.retry);
             }
+            // An answer that does not say whether the change was applied is settled by reading
+            // the SIM back, before a retry could send it twice and before it is reported failed.
+            if may_have_applied(&err) {
+                match read_back(p, &id, &change).await {
+                    Some(ReadBack::Applied(snap)) => {
+                        return finish(attempt, Outcome::Verified(snap));
+                    }
+                    Some(ReadBack::Pending(snap)) => {
+                        return finish(attempt, Outcome::Scheduled(snap));
+                    }
+                    None => {}
+                }
+            }
             match wait {
                 None => return finish(attempt, Outcome::Failed(err)),
                 // A 429 pauses the whole run in the pacer; other retryable errors wait alone.
@@ -450,6 +507,48 @@ impl BulkUpdater {
             }
         }
     }
+}
+
+/// Whether a failed attempt may have changed the SIM after all, or failed because the SIM is
+/// already as asked: a timeout or a broken connection after sending, a deadline, a server error
+/// (500, 502, 503, 504), a decode error (the answer was not the provider's), or a refusal that
+/// may mean "already so" (400, 409, 422). A 429 was never processed; a 401, 403 or 404 says
+/// nothing was changed.
+fn may_have_applied(err: &Error) -> bool {
+    match err {
+        Error::Timeout { .. }
+        | Error::Deadline { .. }
+        | Error::Transport { .. }
+        | Error::Decode { .. }
+        | Error::TooLarge { .. } => true,
+        Error::Api(api) => matches!(api.status, 400 | 409 | 422 | 500 | 502 | 503 | 504),
+        _ => false,
+    }
+}
+
+enum ReadBack {
+    /// The SIM is as the change asks.
+    Applied(SimSnapshot),
+    /// The provider is applying a change (a lost `202`).
+    Pending(SimSnapshot),
+}
+
+/// Reads the SIM back (one attempt) and says whether it is as `change` asks; `None` when it is
+/// not, or cannot be read.
+async fn read_back(p: &dyn SimProvider, id: &str, change: &SimChange) -> Option<ReadBack> {
+    let snap = with_attempts_cap(1, p.fetch(id)).await.ok()?;
+    let state_ok = change.state.as_ref().is_none_or(|s| *s == snap.state);
+    let name_ok = change
+        .display_name
+        .as_ref()
+        .is_none_or(|n| snap.display_name.as_deref() == Some(n.as_str()));
+    if state_ok && name_ok {
+        return Some(ReadBack::Applied(snap));
+    }
+    if snap.state == SimState::Pending && change.state.is_some() {
+        return Some(ReadBack::Pending(snap));
+    }
+    None
 }
 
 /// The shared pace of a run.
@@ -790,15 +889,82 @@ mod tests {
     #[tokio::test]
     async fn fetch_current_checks_the_lifecycle_first() {
         let p = Arc::new(Scripted::default());
-        // Every SIM is Active: Active -> Active is not in the table.
-        let items = vec![BulkItem::new("a", SimChange::new().state(SimState::Active))];
-        let report = BulkUpdater::new(p.clone())
-            .fetch_current(true)
-            .run(items)
-            .await;
-        assert_eq!(report.refused, 1);
-        assert_eq!(p.fetches.load(Ordering::SeqCst), 1);
+        // Every SIM is Active: Active -> Active is already there (nothing sent, not an error);
+        // Active -> New is not in the table (refused, nothing sent).
+        let items = vec![
+            BulkItem::new("a", SimChange::new().state(SimState::Active)),
+            BulkItem::new("b", SimChange::new().state(SimState::New)),
+        ];
+        for dry in [false, true] {
+            let report = BulkUpdater::new(p.clone())
+                .fetch_current(true)
+                .dry_run(dry)
+                .run(items.clone())
+                .await;
+            assert_eq!((report.unchanged, report.refused), (1, 1), "dry run {dry}");
+        }
+        assert_eq!(p.fetches.load(Ordering::SeqCst), 4);
         assert_eq!(p.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_does_not_say_is_settled_by_reading_back() {
+        /// Applies the change, then answers as told; `fetch` shows the SIM as it is.
+        #[derive(Debug)]
+        struct Lossy {
+            state: Mutex<SimState>,
+            answer: fn() -> Error,
+            sent: AtomicUsize,
+        }
+        #[async_trait]
+        impl SimProvider for Lossy {
+            fn name(&self) -> &'static str {
+                "lossy"
+            }
+            fn lifecycle(&self) -> Lifecycle<SimState> {
+                Lifecycle::table("lossy", PAIRS)
+            }
+            async fn fetch(&self, id: &str) -> crate::Result<SimSnapshot> {
+                Ok(SimSnapshot::new(
+                    "lossy",
+                    id,
+                    self.state.lock().unwrap().clone(),
+                ))
+            }
+            async fn apply(&self, _id: &str, c: &SimChange) -> crate::Result<Applied> {
+                self.sent.fetch_add(1, Ordering::SeqCst);
+                *self.state.lock().unwrap() = c.state.clone().unwrap();
+                Err((self.answer)())
+            }
+        }
+        let timeout = || Error::Timeout {
+            provider: "lossy",
+            after: Duration::from_secs(1),
+            attempts: 1,
+        };
+        let already = || Error::from(ApiError::new("lossy", 400).with_code(83010));
+        let gone = || Error::from(ApiError::new("lossy", 404));
+        for (answer, label, sent) in [
+            (timeout as fn() -> Error, "verified", 1),
+            (already, "verified", 1),
+            (gone, "failed", 1),
+        ] {
+            let p = Arc::new(Lossy {
+                state: Mutex::new(SimState::Active),
+                answer,
+                sent: AtomicUsize::new(0),
+            });
+            let mut seen = Vec::new();
+            let report = BulkUpdater::new(p.clone())
+                .retry(fast())
+                .run_with(stream::iter([item("a")]), |o| seen.push(o.outcome.label()))
+                .await;
+            assert_eq!(seen, [label]);
+            // Verified rather than sent again.
+            assert_eq!(p.sent.load(Ordering::SeqCst), sent, "{label}");
+            assert_eq!(report.done, usize::from(label == "verified"));
+            assert_eq!(report.verified, usize::from(label == "verified"));
+        }
     }
 
     #[tokio::test]

@@ -73,7 +73,7 @@ pub use error::{ApiError, Error, Result};
 pub use provider::{
     Applied, Charge, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages,
 };
-pub use state::{Lifecycle, SimState, TransitionError};
+pub use state::{Lifecycle, Move, SimState, TransitionError};
 pub use validate::{
     CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, ValidationError,
 };

@@ -29,6 +29,8 @@
 //!         Applied::Done(sim) => println!("{}: {} is {}", p.name(), sim.id, sim.state),
 //!         Applied::Pending(sim) => println!("{}: {} will change soon", p.name(), sim.id),
 //!         Applied::DoneWithoutBody => println!("{}: done", p.name()),
+//!         Applied::Unchanged => println!("{}: already so, nothing sent", p.name()),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok::<(), simcore::Error>(())
@@ -164,10 +166,33 @@ impl SimChange {
     pub fn is_empty(&self) -> bool {
         self.state.is_none() && self.display_name.is_none()
     }
+
+    /// Whether the target state is the one the SIM is known to be in: that part of the change
+    /// needs no request (and is never an error).
+    pub fn state_already_there(&self) -> bool {
+        self.state.is_some() && self.state == self.known_state
+    }
+
+    /// Whether the change asks for nothing the SIM does not already have, as far as is known:
+    /// its target state is the known one and it sets no name. Providers answer it with
+    /// [`Applied::Unchanged`] and send nothing.
+    pub fn is_noop(&self) -> bool {
+        self.state_already_there() && self.display_name.is_none()
+    }
+
+    /// The state to send: `None` when the SIM is known to be in it already.
+    pub fn state_to_send(&self) -> Option<&SimState> {
+        if self.state_already_there() {
+            None
+        } else {
+            self.state.as_ref()
+        }
+    }
 }
 
 /// What happened to an applied change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Applied {
     /// Done; the provider returned the SIM as it is now.
     Done(SimSnapshot),
@@ -176,6 +201,9 @@ pub enum Applied {
     Pending(SimSnapshot),
     /// Done; the provider answered with no body (emnify's `204`). Fetch to see the SIM.
     DoneWithoutBody,
+    /// Nothing was sent: the SIM is known to be as the change asks already
+    /// ([`SimChange::is_noop`]).
+    Unchanged,
 }
 
 impl Applied {
@@ -183,7 +211,7 @@ impl Applied {
     pub fn snapshot(&self) -> Option<&SimSnapshot> {
         match self {
             Applied::Done(s) | Applied::Pending(s) => Some(s),
-            Applied::DoneWithoutBody => None,
+            Applied::DoneWithoutBody | Applied::Unchanged => None,
         }
     }
 
@@ -241,13 +269,16 @@ pub trait SimProvider: Send + Sync + Debug {
     /// Checks a change without sending anything: the change sets something, and when the
     /// current state is known, the lifecycle allows the move. Providers add their own rules
     /// (the id's format, which targets they can express).
+    ///
+    /// A target the SIM is already in is not a refusal ([`Lifecycle::judge`]): the change needs
+    /// no request for it.
     fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
         let _ = id;
         if change.is_empty() {
             return Err(ValidationError::empty_update().into());
         }
         if let (Some(from), Some(to)) = (&change.known_state, &change.state) {
-            self.lifecycle().check(from, to)?;
+            self.lifecycle().judge(from, to).into_result()?;
         }
         Ok(())
     }

@@ -91,6 +91,47 @@ impl fmt::Display for SimState {
     }
 }
 
+/// What a lifecycle says of a move from one status to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    /// The SIM is already in the target status: nothing needs to be sent.
+    AlreadyThere,
+    /// The lifecycle allows the move (or is open).
+    Allowed,
+    /// The lifecycle forbids it.
+    Forbidden(TransitionError),
+}
+
+impl Move {
+    /// The refusal, if the move is forbidden.
+    pub fn into_result(self) -> Result<Move, TransitionError> {
+        match self {
+            Move::Forbidden(e) => Err(e),
+            other => Ok(other),
+        }
+    }
+}
+
+impl SimState {
+    /// Reads a canonical word; used by serde. `Unknown` keeps the word.
+    fn from_serialized(s: &str) -> Self {
+        Self::from_word(s)
+    }
+}
+
+impl serde::Serialize for SimState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SimState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(SimState::from_serialized(&s))
+    }
+}
+
 /// A status change a lifecycle does not allow; nothing was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransitionError {
@@ -197,8 +238,22 @@ where
         })
     }
 
+    /// What the lifecycle says of `from -> to`: [`Move::AlreadyThere`] when they are the same
+    /// status (whatever the table says: setting what is already there is not an error, and
+    /// needs no request), [`Move::Allowed`], or [`Move::Forbidden`] with the refusal.
+    pub fn judge(&self, from: &S, to: &S) -> Move {
+        if from == to {
+            return Move::AlreadyThere;
+        }
+        match self.check(from, to) {
+            Ok(()) => Move::Allowed,
+            Err(e) => Move::Forbidden(e),
+        }
+    }
+
     /// `Ok` when `from -> to` is allowed, otherwise a [`TransitionError`] naming both and the
-    /// allowed targets.
+    /// allowed targets. A move to the status the SIM already has is not in any table: see
+    /// [`judge`](Self::judge), which tells it apart.
     pub fn check(&self, from: &S, to: &S) -> Result<(), TransitionError> {
         if self.allows(from, to) {
             return Ok(());
@@ -304,6 +359,30 @@ mod tests {
             e.to_string(),
             "demo: a SIM in state deleted cannot move to active (allowed: none)"
         );
+    }
+
+    #[test]
+    fn already_there_is_not_forbidden() {
+        let l = Lifecycle::table("demo", PAIRS);
+        assert_eq!(
+            l.judge(&SimState::Active, &SimState::Active),
+            Move::AlreadyThere
+        );
+        assert_eq!(
+            l.judge(&SimState::Active, &SimState::Inactive),
+            Move::Allowed
+        );
+        assert!(matches!(
+            l.judge(&SimState::Active, &SimState::New),
+            Move::Forbidden(e) if e.allowed == ["inactive"]
+        ));
+        let open: Lifecycle<String> = Lifecycle::open("free");
+        assert_eq!(open.judge(&"a".into(), &"a".into()), Move::AlreadyThere);
+        assert_eq!(open.judge(&"a".into(), &"b".into()), Move::Allowed);
+        for s in [SimState::Active, SimState::Unknown("frozen".into())] {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(serde_json::from_str::<SimState>(&json).unwrap(), s);
+        }
     }
 
     #[test]
