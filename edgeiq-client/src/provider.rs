@@ -88,6 +88,10 @@ impl SimProvider for Client {
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied, simcore::Error> {
         let word = prepare(id, change)?;
+        if change.is_noop() {
+            // Already as asked: nothing to send.
+            return Ok(Applied::Unchanged);
+        }
         let record = self.update_sim(id).status(word).send().await?;
         Ok(Applied::Done(snapshot(&record, id)))
     }

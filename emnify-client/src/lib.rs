@@ -104,7 +104,7 @@ pub mod sandbox;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::{OrgType, Sim, SimStatus};
 pub use provider::LIFECYCLE;
-pub use requests::{OrgChange, SettableStatus, UpdateSim, UpdateSimBuilder};
+pub use requests::{OrgChange, SettableStatus, UpdateOutcome, UpdateSim, UpdateSimBuilder};
 /// Re-exported: credentials are passed as [`secrecy::SecretString`] (or anything that converts
 /// into one, such as a `String`).
 pub use simcore::secrecy;

@@ -135,6 +135,9 @@ impl SimProvider for Client {
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
         let (sim_id, target) = prepare(id, change)?;
+        if change.is_noop() {
+            return Ok(Applied::Unchanged);
+        }
         self.update_sim(sim_id).status(target).send().await?;
         Ok(Applied::DoneWithoutBody)
     }
@@ -158,7 +161,7 @@ fn prepare(id: &str, change: &SimChange) -> Result<(u64, SettableStatus)> {
     let target = target_status(state)?;
     if let Some(known) = &change.known_state {
         if native(known).is_some() {
-            canonical_lifecycle().check(known, state)?;
+            canonical_lifecycle().judge(known, state).into_result()?;
         }
     }
     Ok((sim_id, target))

@@ -280,19 +280,38 @@ impl UpdateSim {
     ///
     /// Passes when the update sets no status, and when the current status is one this SDK does
     /// not know (emnify decides then).
+    ///
+    /// The status the SIM already has is not a refusal: see [`UpdateSim::already_there`].
     pub fn check_transition(&self, current: &SimStatus) -> Result<(), TransitionError> {
         match self.status {
-            Some(target) if !current.is_unknown() => {
-                LIFECYCLE.check(current, &target.status()).map_err(|mut e| {
+            Some(target) if !current.is_unknown() => LIFECYCLE
+                .judge(current, &target.status())
+                .into_result()
+                .map(drop)
+                .map_err(|mut e| {
                     if *current == SimStatus::Deleted {
                         e.hint = Some("a deleted SIM cannot be changed".to_owned());
                     }
                     e
-                })
-            }
+                }),
             _ => Ok(()),
         }
     }
+
+    /// Whether the status it sets is the one the SIM already has (that part needs no request).
+    pub fn already_there(&self, current: &SimStatus) -> bool {
+        self.status.is_some_and(|t| t.status() == *current)
+    }
+}
+
+/// What an update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UpdateOutcome {
+    /// emnify applied it (`204`).
+    Done,
+    /// Nothing was sent: it asked only for the status the SIM is known to have.
+    Unchanged,
 }
 
 /// What the builder knows about the SIM's current status.
@@ -403,20 +422,30 @@ impl UpdateSimBuilder {
     }
 
     /// Validates, checks the transition when the current status is known (fetching it first if
-    /// asked), then sends the update. emnify answers `204 No Content`.
-    pub async fn send(self) -> Result<()> {
+    /// asked), then sends the update; emnify answers `204 No Content`. A status the SIM is known
+    /// to have already is left out of the request (emnify does not document whether it accepts
+    /// one), and an update left with nothing to send is not sent: [`UpdateOutcome::Unchanged`].
+    pub async fn send(self) -> Result<UpdateOutcome> {
         self.request.validate()?;
-        if self.request.status.is_some() {
+        let mut request = self.request;
+        if request.status.is_some() {
             let current = match self.current {
                 Current::Unchecked => None,
                 Current::Known(s) => Some(s),
                 Current::Fetch => self.client.get_sim(self.sim_id).await?.status,
             };
             if let Some(current) = current {
-                self.request.check_transition(&current)?;
+                request.check_transition(&current)?;
+                if request.already_there(&current) {
+                    request.status = None;
+                    if request.is_empty() {
+                        return Ok(UpdateOutcome::Unchanged);
+                    }
+                }
             }
         }
-        self.client.patch_sim(self.sim_id, &self.request).await
+        self.client.patch_sim(self.sim_id, &request).await?;
+        Ok(UpdateOutcome::Done)
     }
 }
 
@@ -546,7 +575,8 @@ mod tests {
         // Every (current, target) pair over the known statuses and the three targets.
         for from in SimStatus::KNOWN {
             for target in SettableStatus::ALL {
-                let allowed = LIFECYCLE.allows(from, &target.status());
+                // A move to the status the SIM has is not refused: nothing needs sending.
+                let allowed = LIFECYCLE.allows(from, &target.status()) || *from == target.status();
                 let got = to(target).check_transition(from);
                 assert_eq!(got.is_ok(), allowed, "{from} -> {target}");
                 if let Err(e) = got {

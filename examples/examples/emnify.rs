@@ -70,7 +70,7 @@ async fn with_emnify() -> Result<(), Box<dyn Error>> {
     );
     if std::env::var(WRITE_ENV).as_deref() == Ok("1") {
         match update.send().await {
-            Ok(()) => println!("sent; emnify answered 204 No Content"),
+            Ok(_) => println!("sent; emnify answered 204 No Content"),
             Err(e) => println!("emnify refused it: {e}"),
         }
     } else {
@@ -133,7 +133,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .send()
         .await
     {
-        Ok(()) => println!("unexpected: the update was accepted"),
+        Ok(_) => println!("unexpected: the update was accepted"),
         Err(e) => println!("{e}"),
     }
     println!("requests sent for it: {}", sandbox.requests().len() - sent);
@@ -146,7 +146,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .send()
         .await
     {
-        Ok(()) => println!("unexpected: the update was accepted"),
+        Ok(_) => println!("unexpected: the update was accepted"),
         Err(e) => {
             println!("{e}");
             if let Some(api) = e.api() {
@@ -165,7 +165,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .send()
         .await
     {
-        Ok(()) => println!("unexpected: the update was accepted"),
+        Ok(_) => println!("unexpected: the update was accepted"),
         Err(e) => println!("as a customer-org user: {e}"),
     }
     sandbox.set_caller_role(CallerRole::Issuer);

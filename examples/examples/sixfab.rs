@@ -237,5 +237,6 @@ fn describe(answer: &Updated) {
         }
         Updated::Other(body) => println!("done, answered {body}"),
         Updated::NoBody => println!("done, no body"),
+        Updated::Unchanged => println!("already so: nothing sent"),
     }
 }

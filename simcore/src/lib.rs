@@ -75,7 +75,7 @@ pub use provider::{
 };
 pub use state::{Lifecycle, Move, SimState, TransitionError};
 pub use validate::{
-    CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, ValidationError,
+    CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, SimName, ValidationError,
 };
 
 /// Re-exported so provider crates and users name the same `async_trait`.

@@ -43,7 +43,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::state::{Lifecycle, SimState};
-use crate::validate::{DisplayName, ValidationError};
+use crate::validate::{SimName, ValidationError};
 
 /// A SIM as every provider can describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,8 +131,9 @@ impl SimSnapshot {
 pub struct SimChange {
     /// The target state.
     pub state: Option<SimState>,
-    /// The new display name (providers without names refuse it with a typed error).
-    pub display_name: Option<DisplayName>,
+    /// The new name (each provider holds it to its own rule; providers without names refuse
+    /// it with a typed error).
+    pub display_name: Option<SimName>,
     /// The SIM's current state, when the caller knows it: the transition is then checked against
     /// the provider's lifecycle before anything is sent.
     pub known_state: Option<SimState>,
@@ -150,9 +151,9 @@ impl SimChange {
         self
     }
 
-    /// Sets the display name.
-    pub fn display_name(mut self, name: DisplayName) -> Self {
-        self.display_name = Some(name);
+    /// Sets the name: a [`SimName`], or a [`DisplayName`](crate::DisplayName).
+    pub fn display_name(mut self, name: impl Into<SimName>) -> Self {
+        self.display_name = Some(name.into());
         self
     }
 

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`Iccid`] | 18 to 22 ASCII digits, nothing else |
 //! | [`DisplayName`] | 3 to 64 characters (Unicode scalar values), no surrounding whitespace, no control characters |
+//! | [`SimName`] | not empty, no surrounding whitespace, no control characters (each provider adds its own rule) |
 //! | [`Metadata`] | a JSON object with at most 50 top-level keys; nested values allowed |
 //! | [`Msisdn`] | 1 to 20 characters |
 //! | [`CarrierStatus`] | 1 to 30 characters |
@@ -336,6 +337,69 @@ impl DisplayName {
     }
 }
 string_type!(DisplayName);
+
+/// A SIM's name as [`SimChange`](crate::SimChange) carries it, before any provider's own rule:
+/// not empty, no surrounding whitespace (refused, not trimmed), no control characters.
+///
+/// Providers hold it to their own rules when a change is checked: Sixfab's asset names to 3–64
+/// characters ([`DisplayName`]), Super SIM unique names to Twilio's (not shaped like a SID, able
+/// to address the SIM); providers without names refuse it.
+///
+/// ```
+/// use simcore::validate::{DisplayName, SimName};
+/// assert_eq!(SimName::parse("P7")?.as_str(), "P7"); // shorter than a DisplayName may be
+/// assert!(SimName::parse(" P7").is_err());
+/// let from_display: SimName = DisplayName::parse("pump 7")?.into();
+/// assert_eq!(from_display, "pump 7");
+/// # Ok::<(), simcore::ValidationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SimName(String);
+
+impl SimName {
+    /// The field name used in errors.
+    pub const FIELD: &'static str = "display_name";
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        if s.is_empty() {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "must not be empty",
+                "an empty string",
+            ));
+        }
+        if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "must not start or end with whitespace",
+                quote(s),
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(ValidationError::new(
+                Self::FIELD,
+                "must not contain control characters",
+                quote(s),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+string_type!(SimName);
+
+impl From<DisplayName> for SimName {
+    fn from(name: DisplayName) -> Self {
+        SimName(name.0)
+    }
+}
+
+impl TryFrom<&SimName> for DisplayName {
+    type Error = ValidationError;
+    fn try_from(name: &SimName) -> Result<Self, ValidationError> {
+        DisplayName::parse(name.as_str())
+    }
+}
 
 /// Declares a string type bounded to `1..=max` characters.
 macro_rules! bounded_string {

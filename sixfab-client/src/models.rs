@@ -595,6 +595,8 @@ pub enum Updated {
     Other(Value),
     /// No body.
     NoBody,
+    /// Nothing was sent: the update asked only for the status the asset is known to have.
+    Unchanged,
 }
 
 impl Updated {

@@ -10,7 +10,8 @@
 //! with Sixfab's published prices (see [`charge`]), which the bulk updater's dry run sums.
 
 use simcore::{
-    Applied, Charge, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState, ValidationError,
+    Applied, Charge, DisplayName, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState,
+    ValidationError,
 };
 
 use crate::client::Client;
@@ -104,8 +105,12 @@ impl SimProvider for Client {
         if let Some(to) = &change.state {
             target_status(to)?;
             if let Some(from) = &change.known_state {
-                self.lifecycle().check(from, to)?;
+                self.lifecycle().judge(from, to).into_result()?;
             }
+        }
+        if let Some(name) = &change.display_name {
+            // Sixfab's own rule for asset names: 3 to 64 characters.
+            DisplayName::try_from(name)?;
         }
         Ok(())
     }
@@ -114,12 +119,20 @@ impl SimProvider for Client {
     /// status; an answer without one (or without a body) is [`Applied::DoneWithoutBody`].
     async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
         self.validate(id, change)?;
+        if change.is_noop() {
+            return Ok(Applied::Unchanged);
+        }
         let mut request = UpdateAsset::new(AssetId::parse(id)?);
-        request.status = change.state.as_ref().map(target_status).transpose()?;
-        request.name = change.display_name.clone();
+        request.status = change.state_to_send().map(target_status).transpose()?;
+        request.name = change
+            .display_name
+            .as_ref()
+            .map(DisplayName::try_from)
+            .transpose()?;
         Ok(match self.send_update(&request).await? {
             Updated::Asset(asset) if asset.status.is_some() => Applied::Done(snapshot(id, &asset)),
             Updated::Asset(_) | Updated::Other(_) | Updated::NoBody => Applied::DoneWithoutBody,
+            Updated::Unchanged => Applied::Unchanged,
         })
     }
 
@@ -252,7 +265,7 @@ mod tests {
 
     #[test]
     fn validate_refuses_without_io() {
-        use simcore::{DisplayName, Error};
+        use simcore::Error;
         let c = Client::new("k").unwrap();
         let ok = SimChange::new().state(SimState::Active);
         assert!(c.validate("SN1", &ok).is_ok());
@@ -274,8 +287,12 @@ mod tests {
             .state(SimState::Retired)
             .known_state(SimState::Active);
         assert_eq!(field(c.validate("SN1", &retire)), "state");
+        // Setting what is already there is not refused (and sends nothing).
         let again = ok.clone().known_state(SimState::Active);
-        assert_eq!(field(c.validate("SN1", &again)), "active -> active");
+        assert!(c.validate("SN1", &again).is_ok());
+        assert!(again.is_noop());
+        let short = SimChange::new().display_name(simcore::SimName::parse("P7").unwrap());
+        assert_eq!(field(c.validate("SN1", &short)), "display_name");
     }
 
     #[test]

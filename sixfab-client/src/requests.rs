@@ -231,6 +231,7 @@ pub struct UpdateAssetBuilder {
     name: Option<String>,
     status: Option<TargetStatus>,
     network_group: Option<NetworkGroup>,
+    known_status: Option<AssetStatus>,
 }
 
 impl UpdateAssetBuilder {
@@ -241,7 +242,35 @@ impl UpdateAssetBuilder {
             name: None,
             status: None,
             network_group: None,
+            known_status: None,
         }
+    }
+
+    /// Declares the asset's current status: a status change to the status it already has is
+    /// then left out (setting what is already there needs no request), and an update left with
+    /// nothing to send is not sent at all ([`Updated::Unchanged`]).
+    pub fn known_status(mut self, status: AssetStatus) -> Self {
+        self.known_status = Some(status);
+        self
+    }
+
+    /// Declares the current status from a fetched asset (nothing is declared if it reported
+    /// none).
+    pub fn current(mut self, asset: &crate::models::Asset) -> Self {
+        if let Some(s) = &asset.status {
+            self.known_status = Some(s.clone());
+        }
+        self
+    }
+
+    /// Whether the update would set only the status the asset is known to have.
+    fn already_there(&self) -> bool {
+        let known = match &self.known_status {
+            Some(AssetStatus::Active) => Some(TargetStatus::Active),
+            Some(AssetStatus::Inactive) => Some(TargetStatus::Inactive),
+            _ => None,
+        };
+        self.status.is_some() && self.status == known
     }
 
     /// Sets the display name (3 to 64 characters; checked by `send`).
@@ -270,19 +299,32 @@ impl UpdateAssetBuilder {
             .as_deref()
             .map(|n| DisplayName::parse(n).map_err(|e| e.for_field("name")))
             .transpose()?;
+        let status = if self.already_there() {
+            None
+        } else {
+            self.status
+        };
         let request = UpdateAsset {
             asset_id,
             name,
-            status: self.status,
+            status,
             network_group: self.network_group.clone(),
         };
+        if request.is_empty() && self.already_there() {
+            // Only the status the asset already has: valid, and nothing to send.
+            return Ok(request);
+        }
         request.validate()?;
         Ok(request)
     }
 
-    /// Checks the update and sends it; says what the answer carried.
+    /// Checks the update and sends it; says what the answer carried. An update that asks only
+    /// for the status the asset is known to have sends nothing and is [`Updated::Unchanged`].
     pub async fn send(self) -> simcore::Result<Updated> {
         let request = self.request()?;
+        if request.is_empty() {
+            return Ok(Updated::Unchanged);
+        }
         self.client.send_update(&request).await
     }
 }

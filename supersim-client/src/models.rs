@@ -190,20 +190,24 @@ pub enum UpdateOutcome {
         /// The callback this update gave, if any.
         callback: Option<Callback>,
     },
+    /// Nothing was sent: the update asked only for the status the SIM is known to have.
+    Unchanged,
 }
 
 impl UpdateOutcome {
-    /// The SIM as Twilio returned it.
-    pub fn sim(&self) -> &Sim {
+    /// The SIM as Twilio returned it (`None` when nothing was sent).
+    pub fn sim(&self) -> Option<&Sim> {
         match self {
-            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => sim,
+            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => Some(sim),
+            UpdateOutcome::Unchanged => None,
         }
     }
 
-    /// The SIM as Twilio returned it, owned.
-    pub fn into_sim(self) -> Sim {
+    /// The SIM as Twilio returned it, owned (`None` when nothing was sent).
+    pub fn into_sim(self) -> Option<Sim> {
         match self {
-            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => sim,
+            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => Some(sim),
+            UpdateOutcome::Unchanged => None,
         }
     }
 

@@ -110,10 +110,15 @@ impl SimProvider for Client {
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
         let request = prepare(id, change).map_err(|e| self.own(e))?;
+        if request.is_empty() {
+            // Already as asked (validated by `prepare`): nothing to send.
+            return Ok(Applied::Unchanged);
+        }
         let p = self.provider_name();
         Ok(match self.send_update(&request).await? {
             UpdateOutcome::Done(sim) => Applied::Done(snapshot_from(p, &sim, id)),
             UpdateOutcome::Scheduled { sim, .. } => Applied::Pending(snapshot_from(p, &sim, id)),
+            _ => Applied::Unchanged,
         })
     }
 }
@@ -123,21 +128,29 @@ impl SimProvider for Client {
 fn prepare(id: &str, change: &SimChange) -> Result<SimUpdateRequest> {
     let mut request = SimUpdateRequest::new(SimRef::parse(id)?);
     if let Some(target) = &change.state {
-        request.status = Some(settable(target)?);
+        // Checked even when it is already there: a target Super SIM cannot be set is refused.
+        let status = settable(target)?;
+        if !change.state_already_there() {
+            request.status = Some(status);
+        }
     }
     if let Some(name) = &change.display_name {
+        // Twilio's own rule for unique names (no length limit is documented).
         request.unique_name =
             Some(UniqueName::parse(name.as_str()).map_err(|e| e.for_field("display_name"))?);
     }
-    if request.is_empty() {
+    if request.is_empty() && !change.is_noop() {
         return Err(ValidationError::empty_update().into());
     }
     if let (Some(known), Some(target)) = (&change.known_state, &change.state) {
-        // As with the native builder, a state this crate does not know is left to Twilio.
-        if !known.is_unknown() {
+        // As with the native builder, a state this crate does not know, and a SIM whose change
+        // is still being applied (`scheduled`: Twilio forbids only a Fleet change then), are left
+        // to Twilio.
+        if !known.is_unknown() && *known != SimState::Pending {
             LIFECYCLE
                 .map(canonical)
-                .check(known, target)
+                .judge(known, target)
+                .into_result()
                 .map_err(Error::from)?;
         }
     }

@@ -454,12 +454,16 @@ impl SimUpdateRequest {
     }
 
     /// Checks the request against the SIM's current status, before sending:
-    /// - `account_sid` only while the status is `new`;
-    /// - a status change only where the Super SIM lifecycle ([`LIFECYCLE`]) allows it (a
-    ///   status this crate does not know is left for Twilio to judge);
+    /// - `account_sid` only while the status is `new` (a status this crate does not know is left
+    ///   for Twilio to judge);
+    /// - a status change only where the Super SIM lifecycle ([`LIFECYCLE`]) allows it, or to the
+    ///   status the SIM already has (not an error: see [`UpdateSim::send`]); a status this crate
+    ///   does not know, and `scheduled`, are left for Twilio to judge;
     /// - no `fleet` change while the SIM is `scheduled` (Twilio would answer 83009).
     pub fn check_against(&self, current: &Status) -> Result<()> {
-        if self.account_sid.is_some() && *current != Status::New {
+        // Only a status this crate knows says the SIM is not `new`; an unknown one is Twilio's
+        // to judge.
+        if self.account_sid.is_some() && *current != Status::New && !current.is_unknown() {
             return Err(ValidationError::new(
                 AccountSid::FIELD,
                 "can be set only while the SIM's status is new",
@@ -468,8 +472,10 @@ impl SimUpdateRequest {
             .into());
         }
         if let Some(target) = self.status {
-            if !current.is_unknown() {
-                LIFECYCLE.check(current, &target.into())?;
+            // While `scheduled`, Twilio documents only that a Fleet change fails (83009): a
+            // status change is Twilio's to judge then, as is a status this crate does not know.
+            if !current.is_unknown() && *current != Status::Scheduled {
+                LIFECYCLE.judge(current, &target.into()).into_result()?;
             }
         }
         if self.fleet.is_some() && *current == Status::Scheduled {
@@ -618,14 +624,28 @@ impl UpdateSim {
     /// Validates, checks against the current status (declared, or fetched with
     /// [`fetch_first`](Self::fetch_first)), sends, and says whether the update is done or
     /// scheduled.
+    ///
+    /// Setting the status the SIM is known to have is not an error: `Status` is left out of the
+    /// request, and an update left with nothing to send is not sent
+    /// ([`UpdateOutcome::Unchanged`]).
     pub async fn send(self) -> Result<UpdateOutcome> {
-        let request = self.request()?;
+        let mut request = self.request()?;
+        let mut current = self.known_status.clone();
         if self.fetch_first {
             let sim = self.client.fetch_sim(request.sim.as_str()).await?;
-            if let Some(current) = &sim.status {
+            if let Some(status) = &sim.status {
                 request
-                    .check_against(current)
+                    .check_against(status)
                     .map_err(|e| self.client.own(e))?;
+            }
+            current = sim.status;
+        }
+        if let (Some(now), Some(target)) = (&current, request.status) {
+            if *now == Status::from(target) {
+                request.status = None;
+                if request.is_empty() {
+                    return Ok(UpdateOutcome::Unchanged);
+                }
             }
         }
         self.client.send_update(&request).await
@@ -932,12 +952,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            r.check_against(&Status::Scheduled),
-            Err(Error::Transition(_))
-        ));
-        // A status this crate does not know: Twilio judges.
+        // While scheduled, Twilio documents only that a Fleet change fails: a status change is
+        // Twilio's to judge. So is a status this crate does not know.
+        assert!(r.check_against(&Status::Scheduled).is_ok());
         assert!(r.check_against(&Status::from("suspended")).is_ok());
+        // The status it already has is not a refusal.
+        r.status = Some(SettableStatus::Active);
+        assert!(r.check_against(&Status::Active).is_ok());
+        // AccountSid: refused for a known status other than new, left to Twilio for an
+        // unknown one.
+        let mut t = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        t.account_sid = Some(AccountSid::parse(AC).unwrap());
+        assert!(t.check_against(&Status::from("suspended")).is_ok());
         let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
         r.fleet = Some(FleetRef::parse(HF).unwrap());
         assert!(r.check_against(&Status::Active).is_ok());
