@@ -131,7 +131,8 @@ impl Client {
 }
 
 /// Builds a [`Client`]: credentials (an application token or user credentials), and the
-/// transport settings (`base_url`, `timeout`, `connect_timeout`, `retry`, `body_limit`).
+/// transport settings (`base_url`, `timeout`, `connect_timeout`, `deadline`, `retry`,
+/// `body_limit`).
 #[must_use]
 pub struct ClientBuilder {
     transport: TransportBuilder,

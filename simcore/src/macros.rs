@@ -88,7 +88,7 @@ macro_rules! open_enum {
 
 /// Adds the transport settings every provider `ClientBuilder` offers, forwarding to a field
 /// `transport: simcore::http::TransportBuilder`: `base_url`, `timeout`, `connect_timeout`,
-/// `retry` and `body_limit`.
+/// `deadline`, `retry` and `body_limit`.
 ///
 /// ```
 /// use simcore::http::{Transport, TransportBuilder};
@@ -104,8 +104,10 @@ macro_rules! open_enum {
 ///
 /// let b = ClientBuilder { transport: Transport::builder("demo", "https://api.example.com") }
 ///     .base_url("http://127.0.0.1:9")
-///     .timeout(std::time::Duration::from_secs(3));
-/// assert!(b.transport.build().is_ok());
+///     .timeout(std::time::Duration::from_secs(3))
+///     .deadline(std::time::Duration::from_secs(10));
+/// assert_eq!(b.transport.build()?.deadline(), std::time::Duration::from_secs(10));
+/// # Ok::<(), simcore::Error>(())
 /// ```
 #[cfg(feature = "http")]
 #[macro_export]
@@ -128,6 +130,16 @@ macro_rules! transport_builder_methods {
         /// The time a connection may take to open (default 5 s).
         pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
             self.transport = self.transport.connect_timeout(timeout);
+            self
+        }
+
+        /// The longest one call may take, across all its attempts, the waits between them and
+        /// a session login it needs (default 60 s): whatever the server does (a `Retry-After`
+        /// longer than the time left, a body that stalls), the call ends by then, with the
+        /// provider's last answer or `Error::Deadline`. Must be more than zero; checked by
+        /// `build()`.
+        pub fn deadline(mut self, deadline: ::std::time::Duration) -> Self {
+            self.transport = self.transport.deadline(deadline);
             self
         }
 
