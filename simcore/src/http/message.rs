@@ -250,11 +250,21 @@ impl Response {
     /// An [`Error::Decode`] for this answer: its status, request id, `message` and the start of
     /// the body, with the client's secrets cut out of both.
     pub fn decode_error(&self, message: impl Into<String>) -> Error {
-        let mut e = Error::decode(self.transport.provider(), self.status, message, &self.body);
+        // The secrets go before the body is folded and cut into a snippet, so none is cut in
+        // half, or has its spaces folded, and kept.
+        let redactor = self.transport.redactor();
+        let body = String::from_utf8_lossy(&self.body);
+        let body = redactor.scrub(&body);
+        let mut e = Error::decode(
+            self.transport.provider(),
+            self.status,
+            message,
+            body.as_bytes(),
+        );
         if let Error::Decode { request_id, .. } = &mut e {
             request_id.clone_from(&self.request_id);
         }
-        self.transport.redactor().scrub_error(e)
+        redactor.scrub_error(e)
     }
 }
 
