@@ -412,6 +412,49 @@ pub fn check_one_segment(base_path: &str, raw_path: &str, id: &str) -> Result<()
     Ok(())
 }
 
+/// Success bodies that are no provider's answer where one carries JSON: an HTML page (a captive
+/// portal, a proxy's login page), plain text, XML, JSONP, truncated JSON, binary bytes, an empty
+/// body and one of whitespace. Each with the content type a server would send it with.
+pub fn not_json_bodies() -> Vec<(&'static str, Bytes)> {
+    vec![
+        (
+            "text/html; charset=utf-8",
+            Bytes::from_static(
+                b"<!DOCTYPE html><html><head><title>Sign in to the network</title></head>\
+                  <body><form action=\"/login\"><input name=\"user\"></form></body></html>",
+            ),
+        ),
+        (
+            "text/html",
+            Bytes::from_static(b"<html><body>OK</body></html>"),
+        ),
+        ("text/plain", Bytes::from_static(b"OK")),
+        (
+            "text/plain",
+            Bytes::from_static(b"upstream connect error or disconnect/reset"),
+        ),
+        (
+            "application/xml",
+            Bytes::from_static(b"<?xml version=\"1.0\"?><ok/>"),
+        ),
+        (
+            "application/javascript",
+            Bytes::from_static(b"callback({\"sid\": \"HS1\"})"),
+        ),
+        (
+            "application/json",
+            Bytes::from_static(b"{\"sid\": \"HSaaaaaaaaaaaaaaaaaaaa"),
+        ),
+        ("application/json", Bytes::from_static(b"{\"status\": ")),
+        (
+            "application/octet-stream",
+            Bytes::from_static(&[0xff, 0xfe, 0x00, 0x7b, 0x80]),
+        ),
+        ("application/json", Bytes::new()),
+        ("application/json", Bytes::from_static(b" \r\n\t ")),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
