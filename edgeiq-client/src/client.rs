@@ -195,7 +195,8 @@ impl ClientBuilder {
     ///
     /// `expiry` is how long the session should last: at most one week ([`MAX_SESSION`]);
     /// `None` leaves EdgeIQ's default (4 hours). It is sent as the UTC time it ends. The password
-    /// travels in the request body (the API takes it there) and is never printed; a token set
+    /// travels in the request body (the API takes it there) and is never printed, not even when
+    /// an error answer quotes it back; a token set
     /// with [`ClientBuilder::api_token`] is not used for the login nor kept.
     ///
     /// A refused login is an [`Error::Api`] with status 401 (not retried). Rate limits, gateway
@@ -212,7 +213,14 @@ impl ClientBuilder {
         let email = email.into();
         let password = password.into();
         let body = login_body(&email, &password, expiry, Utc::now())?;
-        let login = self.transport.clone().auth(Auth::None).build()?;
+        // The password travels in the body, not in a header the transport knows: it is named
+        // to the transport so that an answer quoting it keeps `[redacted]` in its place.
+        let login = self
+            .transport
+            .clone()
+            .auth(Auth::None)
+            .redact(&password)
+            .build()?;
         let request = login
             .request(Method::POST, &["user", "authenticate"])?
             .json(&body)?;
