@@ -22,7 +22,9 @@
 //!   is used for later authentications; if emnify refuses it, the client falls back to the user
 //!   name and password hash.
 //! - **Nothing prints.** Credentials and tokens are held as [`SecretString`]s or sensitive
-//!   headers; `Debug` shows the kind of credential only.
+//!   headers; `Debug` shows the kind of credential only; and an answer that quotes one of them
+//!   (the application token, the password's hash, a session or refresh token) keeps
+//!   `[redacted]` in its place ([`Authenticator::redact`]).
 
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,7 +35,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 use simcore::http::header::AUTHORIZATION;
-use simcore::http::{AuthHeader, Authenticator, Method, Transport};
+use simcore::http::{AuthHeader, Authenticator, Method, Redactor, Transport};
 use simcore::secrecy::{ExposeSecret, SecretString};
 use simcore::{Error, Result};
 use tokio::sync::Mutex;
@@ -108,7 +110,19 @@ impl Credentials {
             password_sha1: password_sha1_hex(password),
         }
     }
+
+    /// What is sent and must never be shown: the application token, or the password's hash.
+    pub(crate) fn secret(&self) -> &SecretString {
+        match self {
+            Credentials::ApplicationToken(t) => t,
+            Credentials::User { password_sha1, .. } => password_sha1,
+        }
+    }
 }
+
+/// How many tokens (session and refresh) a cache remembers to cut out of answers after it has
+/// replaced them: an answer may quote the one a request used while another request refreshed it.
+const REMEMBERED_TOKENS: usize = 4;
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -165,6 +179,9 @@ pub struct TokenCache {
     current: std::sync::RwLock<Option<Token>>,
     /// Held across an authentication: the single flight.
     state: Mutex<State>,
+    /// The latest session and refresh tokens received, newest last, for [`Authenticator::redact`]
+    /// (which cannot wait for `state`).
+    received: std::sync::Mutex<Vec<SecretString>>,
 }
 
 impl fmt::Debug for TokenCache {
@@ -183,7 +200,18 @@ impl TokenCache {
             credentials,
             current: std::sync::RwLock::new(None),
             state: Mutex::new(State::default()),
+            received: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Remembers tokens just received, to cut them out of answers.
+    fn remember(&self, tokens: impl IntoIterator<Item = String>) {
+        let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+        for t in tokens {
+            received.push(SecretString::from(t));
+        }
+        let extra = received.len().saturating_sub(REMEMBERED_TOKENS);
+        received.drain(..extra);
     }
 
     /// The cached header, if it is still fresh.
@@ -254,7 +282,7 @@ impl TokenCache {
             .await
             .map_err(crate::errors::authentication_failed)?;
         // Read by hand: a decode error must not quote the body, which holds tokens.
-        serde_json::from_slice(response.body()).map_err(|e| {
+        let answer: Answer = serde_json::from_slice(response.body()).map_err(|e| {
             Error::decode_withheld(
                 crate::PROVIDER,
                 response.status(),
@@ -264,7 +292,15 @@ impl TokenCache {
                     e.column()
                 ),
             )
-        })
+        })?;
+        self.remember(
+            [&answer.auth_token, &answer.refresh_token]
+                .into_iter()
+                .flatten()
+                .filter(|t| !t.is_empty())
+                .cloned(),
+        );
+        Ok(answer)
     }
 }
 
@@ -336,6 +372,28 @@ impl Authenticator for TokenCache {
                 });
                 Err(error)
             }
+        }
+    }
+
+    /// The credentials it authenticates with (the application token, or the password's hash),
+    /// the token in use, and the latest session and refresh tokens received.
+    fn redact(&self, into: &mut Redactor) {
+        into.add(self.credentials.secret());
+        if let Some(t) = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            t.header.redact(into);
+        }
+        for t in self
+            .received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            into.add(t);
         }
     }
 

@@ -181,11 +181,15 @@ impl ClientBuilder {
         check_credentials(&credentials)?;
         // The authenticate call never retries: emnify locks an account out after three failed
         // authentications, and a repeated call cannot fix refused credentials.
+        // The credentials travel in its body: they are named to it so that an answer quoting
+        // them keeps `[redacted]` in their place (the tokens it receives are cut out by the
+        // cache, see `TokenCache`'s `Authenticator::redact`).
         let auth_transport = self
             .transport
             .clone()
             .auth(Auth::None)
             .retry(RetryPolicy::none())
+            .redact(credentials.secret())
             .build()?;
         let auth = Arc::new(TokenCache::new(auth_transport, credentials));
         let transport = self.transport.auth(Auth::dynamic(auth.clone())).build()?;
