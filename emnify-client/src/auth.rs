@@ -108,7 +108,19 @@ impl Credentials {
             password_sha1: password_sha1_hex(password),
         }
     }
+
+    /// What is sent and must never be shown: the application token, or the password's hash.
+    pub(crate) fn secret(&self) -> &SecretString {
+        match self {
+            Credentials::ApplicationToken(t) => t,
+            Credentials::User { password_sha1, .. } => password_sha1,
+        }
+    }
 }
+
+/// How many tokens (session and refresh) a cache remembers to cut out of answers after it has
+/// replaced them: an answer may quote the one a request used while another request refreshed it.
+const REMEMBERED_TOKENS: usize = 4;
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,6 +153,8 @@ pub struct EmnifyLogin {
     credentials: Credentials,
     /// The refresh token of a user login (the cache's single flight keeps fetches apart).
     refresh_token: std::sync::Mutex<Option<SecretString>>,
+    /// The last tokens emnify handed out, cut out of answers that quote them.
+    received: std::sync::Mutex<Vec<SecretString>>,
 }
 
 impl fmt::Debug for EmnifyLogin {
@@ -158,7 +172,16 @@ impl EmnifyLogin {
             transport,
             credentials,
             refresh_token: std::sync::Mutex::new(None),
+            received: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Remembers tokens just received (the last few), to cut them out of answers.
+    fn remember(&self, tokens: impl IntoIterator<Item = String>) {
+        let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+        received.extend(tokens.into_iter().map(SecretString::from));
+        let extra = received.len().saturating_sub(REMEMBERED_TOKENS);
+        received.drain(..extra);
     }
 
     fn take_refresh(&self) -> Option<SecretString> {
@@ -179,13 +202,14 @@ impl EmnifyLogin {
             .operation("authenticate", "/api/v1/authenticate", None)
             .json(&body)?;
         drop(body);
-        let response = self
-            .transport
-            .send(&request)
-            .await
-            .map_err(crate::errors::authentication_failed)?;
+        let response = self.transport.send(&request).await.map_err(|e| {
+            // The refresh token and the tokens received so far travel in bodies too.
+            let mut r = Redactor::new();
+            self.redact(&mut r);
+            crate::errors::authentication_failed(r.scrub_error(e))
+        })?;
         // Read by hand: a decode error must not quote the body, which holds tokens.
-        serde_json::from_slice(response.body()).map_err(|e| {
+        let answer: Answer = serde_json::from_slice(response.body()).map_err(|e| {
             Error::decode_withheld(
                 crate::PROVIDER,
                 response.status(),
@@ -195,7 +219,15 @@ impl EmnifyLogin {
                     e.column()
                 ),
             )
-        })
+        })?;
+        self.remember(
+            [&answer.auth_token, &answer.refresh_token]
+                .into_iter()
+                .flatten()
+                .filter(|t| !t.is_empty())
+                .cloned(),
+        );
+        Ok(answer)
     }
 }
 
@@ -260,6 +292,14 @@ impl TokenSource for EmnifyLogin {
             .as_ref()
         {
             into.add(r);
+        }
+        for t in self
+            .received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            into.add(t);
         }
     }
 }

@@ -136,7 +136,8 @@ impl Client {
 }
 
 /// Builds a [`Client`]: credentials (an application token or user credentials), and the
-/// transport settings (`base_url`, `timeout`, `connect_timeout`, `retry`, `body_limit`).
+/// transport settings (`base_url`, `timeout`, `connect_timeout`, `deadline`, `retry`,
+/// `body_limit`).
 #[must_use]
 pub struct ClientBuilder {
     transport: TransportBuilder,
@@ -185,11 +186,15 @@ impl ClientBuilder {
         check_credentials(&credentials)?;
         // The authenticate call never retries: emnify locks an account out after three failed
         // authentications, and a repeated call cannot fix refused credentials.
+        // The credentials travel in its body: they are named to it so that an answer quoting
+        // them keeps `[redacted]` in their place (the tokens it receives are cut out by the
+        // cache, see `TokenCache`'s `Authenticator::redact`).
         let auth_transport = self
             .transport
             .clone()
             .auth(Auth::None)
             .retry(RetryPolicy::none())
+            .redact(credentials.secret())
             .build()?;
         let login = Arc::new(EmnifyLogin::new(auth_transport, credentials));
         let auth = Arc::new(TokenCache::with_options(

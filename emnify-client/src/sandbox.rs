@@ -31,7 +31,7 @@
 //!
 //! | request | rule | answer |
 //! |---|---|---|
-//! | any | path is `/api/v1/authenticate` or `/api/v1/sim/{sim_id}` | `404 {"message": "Not Found"}` |
+//! | any | path is `/api/v1/authenticate`, `/api/v1/sim` or `/api/v1/sim/{sim_id}` | `404 {"message": "Not Found"}` |
 //! | any | method is one the path has | `405`, empty body |
 //! | `POST /api/v1/authenticate` | locked out (below) | `401` `1105 TooManyRequests` |
 //! | `POST /api/v1/authenticate` | body is a JSON object with `application_token`, `refresh_token`, or `username` and `password` | `400` `1000 BadRequest` |
@@ -45,7 +45,8 @@
 //! | `/api/v1/sim/…` | the token's `exp` has not passed | `401 {"message": "token is expired"}` |
 //! | `/api/v1/sim/{sim_id}` | `sim_id` is an integer | `400` `1000 BadRequest` (`Cannot parse parameter id as Long: …`) |
 //! | `/api/v1/sim/{sim_id}` | the SIM exists (deleted SIMs are gone) | `404` `1201 NotFound` (`SIM with Id '…' not found.`) |
-//! | `GET /api/v1/sim/{sim_id}` | | `200` with the SIM: keys omitted when empty, `status {id, description}`, organisations as `{id, name}`, timestamps like `2015-03-06T11:15:57.000+0000` |
+//! | `GET /api/v1/sim` | `page` ≥ 1 and `per_page` 1–2500 when given | `400` `1000 BadRequest`; else `200` with the SIMs by id as a bare array (each as below) and `X-Count-Per-Page`, `X-Current-Page`, `X-Sort`, `X-Total-Count`, `X-Total-Pages` (filters such as `q=` are not modelled) |
+//! | `GET /api/v1/sim/{sim_id}` | | `200` with the SIM with every key a recorded emnify answer has: keys omitted when empty (`activation_date`, `reseller_org`, `customer_org`, `endpoint`, `eid`), `status {id, description}`, organisations as `{id, name, country {id, name}}`, the `model` with its `formfactor` and `manufacturer`, the endpoint with `imei` and `tags` (`null` when unset), timestamps like `2015-03-06T11:15:57.000+0000` |
 //! | `PATCH /api/v1/sim/{sim_id}` | `Content-Type: application/json` | `415` `1000 BadRequest` |
 //! | `PATCH /api/v1/sim/{sim_id}` | the body is a JSON object; each organisation is an object with an integer or null `id` (or none); `status` is an object with an integer `id` | `400` `1000 BadRequest` |
 //! | `PATCH /api/v1/sim/{sim_id}` | the caller's organisation may change every key sent ([`CallerRole`]: issuer: all; reseller: `reseller_org`, `customer_org`; customer: `status`) | `403` `1104 Forbidden` |
@@ -185,15 +186,118 @@ pub struct SandboxOrg {
     /// The type, in emnify's words: `Mobile Network Operator`, `Service Provider`, `Reseller`,
     /// `Enterprise`.
     pub org_type: String,
+    /// The country, as emnify names it with every organisation a SIM refers to.
+    pub country: SandboxRef,
 }
 
-/// An endpoint (device) a SIM is assigned to.
+/// An id and a name, as emnify writes a country, a form factor or a manufacturer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxRef {
+    /// The id.
+    pub id: u64,
+    /// The name.
+    pub name: String,
+}
+
+impl SandboxRef {
+    /// A reference.
+    pub fn new(id: u64, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+        }
+    }
+}
+
+/// The country of every organisation the sandbox seeds: Germany (emnify's id 74).
+pub fn default_country() -> SandboxRef {
+    SandboxRef::new(74, "Germany")
+}
+
+/// A SIM's model, as emnify describes it: the card type, its memory, its form factor and its
+/// maker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSimModel {
+    /// The model's id.
+    pub id: u64,
+    /// The model's description (`"Classic"`).
+    pub description: String,
+    /// The memory size in kilobytes.
+    pub memory_size: u64,
+    /// The form factor (`"1/2/3FF (3in1)"`).
+    pub formfactor: SandboxRef,
+    /// The manufacturer.
+    pub manufacturer: SandboxRef,
+}
+
+impl Default for SandboxSimModel {
+    /// A classic 128 kB triple-cut card.
+    fn default() -> Self {
+        Self {
+            id: 4,
+            description: "Classic".to_owned(),
+            memory_size: 128,
+            formfactor: SandboxRef::new(6, "1/2/3FF (3in1)"),
+            manufacturer: SandboxRef::new(2, "Sandbox Cards"),
+        }
+    }
+}
+
+/// An endpoint (device) a SIM is assigned to, with the keys emnify returns for it (`imei` and
+/// `tags` are `null` when unset, not left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxEndpoint {
     /// The endpoint id.
     pub id: u64,
     /// The endpoint name.
     pub name: String,
+    /// The device's IMEI.
+    pub imei: Option<String>,
+    /// Its tags, comma-separated.
+    pub tags: Option<String>,
+    /// The id of the organisation it belongs to (default: the SIM's customer or [`OWN_ORG`]).
+    pub organisation_id: Option<u64>,
+    /// Its service profile.
+    pub service_profile_id: u64,
+    /// Its tariff profile.
+    pub tariff_profile_id: u64,
+    /// Its IP address (default: generated from its id).
+    pub ip_address: Option<String>,
+    /// The IP address space it draws from.
+    pub ip_address_space_id: u64,
+    /// When it was created and last changed (default: the seeding time).
+    pub created: Option<DateTime<Utc>>,
+}
+
+impl SandboxEndpoint {
+    /// An endpoint with the defaults: no IMEI, no tags, service and tariff profile 1, address
+    /// space 1, an address and times set when it is seeded.
+    pub fn new(id: u64, name: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            imei: None,
+            tags: None,
+            organisation_id: None,
+            service_profile_id: 1,
+            tariff_profile_id: 1,
+            ip_address: None,
+            ip_address_space_id: 1,
+            created: None,
+        }
+    }
+
+    /// Sets the tags.
+    pub fn tags(mut self, tags: impl Into<String>) -> Self {
+        self.tags = Some(tags.into());
+        self
+    }
+
+    /// Sets the IMEI.
+    pub fn imei(mut self, imei: impl Into<String>) -> Self {
+        self.imei = Some(imei.into());
+        self
+    }
 }
 
 /// A SIM as the sandbox holds it.
@@ -223,6 +327,8 @@ pub struct SandboxSim {
     pub production_date: DateTime<Utc>,
     /// When the SIM was first activated.
     pub activation_date: Option<DateTime<Utc>>,
+    /// The SIM's model.
+    pub model: SandboxSimModel,
 }
 
 /// What to seed: every field has a default (an Issued SIM of [`OWN_ORG`] with generated ICCID,
@@ -247,6 +353,7 @@ pub struct SimSeed {
     imsi: Option<String>,
     msisdn: Option<String>,
     production_date: Option<DateTime<Utc>>,
+    model: Option<SandboxSimModel>,
 }
 
 impl SimSeed {
@@ -298,12 +405,21 @@ impl SimSeed {
         self
     }
 
-    /// Assigns an endpoint (default: none).
+    /// Assigns an endpoint with the defaults of [`SandboxEndpoint::new`] (default: none).
     pub fn endpoint(mut self, id: u64, name: impl Into<String>) -> Self {
-        self.endpoint = Some(SandboxEndpoint {
-            id,
-            name: name.into(),
-        });
+        self.endpoint = Some(SandboxEndpoint::new(id, name));
+        self
+    }
+
+    /// Assigns an endpoint described in full.
+    pub fn with_endpoint(mut self, endpoint: SandboxEndpoint) -> Self {
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// The SIM's model (default: [`SandboxSimModel::default`]).
+    pub fn model(mut self, model: SandboxSimModel) -> Self {
+        self.model = Some(model);
         self
     }
 
@@ -392,6 +508,7 @@ impl Sandbox {
                     id,
                     name: name.to_owned(),
                     org_type: org_type.to_owned(),
+                    country: default_country(),
                 },
             );
         }
@@ -465,6 +582,7 @@ impl Sandbox {
                 id,
                 name: name.into(),
                 org_type: org_type.into(),
+                country: default_country(),
             },
         );
     }
@@ -491,7 +609,14 @@ impl Sandbox {
             issuer_org: seed.issuer_org.unwrap_or(OWN_ORG),
             reseller_org: seed.reseller_org,
             customer_org: seed.customer_org,
-            endpoint: seed.endpoint,
+            endpoint: seed.endpoint.map(|mut e| {
+                e.organisation_id = e.organisation_id.or(seed.customer_org).or(Some(OWN_ORG));
+                e.ip_address = e
+                    .ip_address
+                    .or_else(|| Some(format!("10.192.{}.{}", (e.id / 254) % 256, e.id % 254 + 1)));
+                e.created = e.created.or(Some(now));
+                e
+            }),
             imsi: Some(
                 seed.imsi
                     .unwrap_or_else(|| format!("295050{:09}", id % 1_000_000_000)),
@@ -502,6 +627,7 @@ impl Sandbox {
             ),
             production_date: seed.production_date.unwrap_or(now),
             activation_date: activated.then_some(now),
+            model: seed.model.unwrap_or_default(),
         };
         self.shared.sims.insert(id, sim);
         id
@@ -672,6 +798,10 @@ fn luhn_digit(digits: &str) -> Option<char> {
     char::from_digit((10 - sum % 10) % 10, 10)
 }
 
+fn ref_json(r: &SandboxRef) -> Value {
+    json!({"id": r.id, "name": r.name})
+}
+
 fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     (0..len)
@@ -682,7 +812,7 @@ fn random_token(len: usize) -> String {
 impl Shared {
     fn org_json(&self, id: u64) -> Value {
         match self.orgs.get(&id) {
-            Some(org) => json!({"id": id, "name": org.name}),
+            Some(org) => json!({"id": id, "name": org.name, "country": ref_json(&org.country)}),
             None => json!({"id": id}),
         }
     }
@@ -721,7 +851,23 @@ impl Shared {
             m.insert("customer_org".into(), self.org_json(id));
         }
         if let Some(e) = &sim.endpoint {
-            m.insert("endpoint".into(), json!({"id": e.id, "name": e.name}));
+            let created = e.created.as_ref().map(timestamp);
+            m.insert(
+                "endpoint".into(),
+                json!({
+                    "id": e.id,
+                    "name": e.name,
+                    "imei": e.imei,
+                    "created": created,
+                    "last_updated": created,
+                    "organisation_id": e.organisation_id.unwrap_or(OWN_ORG),
+                    "service_profile_id": e.service_profile_id,
+                    "tariff_profile_id": e.tariff_profile_id,
+                    "tags": e.tags,
+                    "ip_address": e.ip_address,
+                    "ip_address_space_id": e.ip_address_space_id,
+                }),
+            );
         }
         if let Some(imsi) = &sim.imsi {
             m.insert("imsi".into(), json!(imsi));
@@ -729,6 +875,17 @@ impl Shared {
         if let Some(msisdn) = &sim.msisdn {
             m.insert("msisdn".into(), json!(msisdn));
         }
+        let model = &sim.model;
+        m.insert(
+            "model".into(),
+            json!({
+                "id": model.id,
+                "description": model.description,
+                "memory_size": model.memory_size,
+                "formfactor": ref_json(&model.formfactor),
+                "manufacturer": ref_json(&model.manufacturer),
+            }),
+        );
         Value::Object(m)
     }
 
@@ -769,6 +926,15 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             shared.authenticate_calls.fetch_add(1, Ordering::Relaxed);
             authenticate(&shared, &body)
         }
+        ["api", "v1", "sim"] => {
+            if parts.method != Method::GET {
+                return empty_response(405);
+            }
+            if let Some(refusal) = check_bearer(&shared, &parts.headers) {
+                return refusal;
+            }
+            list_sims(&shared, parts.uri.query().unwrap_or(""))
+        }
         ["api", "v1", "sim", raw_id] => {
             if ![Method::GET, Method::PATCH, Method::DELETE].contains(&parts.method) {
                 return empty_response(405);
@@ -795,6 +961,50 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
         }
         _ => json_response(404, &json!({"message": "Not Found"})),
     }
+}
+
+// ----- the SIM list -----
+
+/// `GET /api/v1/sim?page=N&per_page=M`: a bare array by id, paging in `X-*` headers.
+fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
+    let mut page: u64 = 1;
+    let mut per_page: u64 = 2000;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match (k, v.parse::<u64>()) {
+            ("page", Ok(n)) if n >= 1 => page = n,
+            ("per_page", Ok(n)) if (1..=2500).contains(&n) => per_page = n,
+            ("page" | "per_page", _) => {
+                return bad_request(&format!("Invalid value for parameter {k}: {v}"));
+            }
+            _ => {}
+        }
+    }
+    let mut sims = shared.sims.values();
+    sims.sort_by_key(|s| s.id);
+    let total = sims.len() as u64;
+    let pages = total.div_ceil(per_page).max(1);
+    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+    let body: Vec<Value> = sims
+        .iter()
+        .skip(skip)
+        .take(per_page as usize)
+        .map(|s| shared.sim_json(s))
+        .collect();
+    let mut resp = json_response(200, &Value::Array(body));
+    let headers = resp.headers_mut();
+    for (name, value) in [
+        ("x-count-per-page", per_page.to_string()),
+        ("x-current-page", page.to_string()),
+        ("x-sort", "id".to_owned()),
+        ("x-total-count", total.to_string()),
+        ("x-total-pages", pages.to_string()),
+    ] {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    resp
 }
 
 // ----- authentication -----

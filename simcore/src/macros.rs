@@ -104,8 +104,10 @@ macro_rules! open_enum {
 ///
 /// let b = ClientBuilder { transport: Transport::builder("demo", "https://api.example.com") }
 ///     .base_url("http://127.0.0.1:9")
-///     .timeout(std::time::Duration::from_secs(3));
-/// assert!(b.transport.build().is_ok());
+///     .timeout(std::time::Duration::from_secs(3))
+///     .deadline(std::time::Duration::from_secs(10));
+/// assert_eq!(b.transport.build()?.deadline(), std::time::Duration::from_secs(10));
+/// # Ok::<(), simcore::Error>(())
 /// ```
 #[cfg(feature = "http")]
 #[macro_export]
@@ -131,6 +133,16 @@ macro_rules! transport_builder_methods {
             self
         }
 
+        /// The longest one call may take, across all its attempts, the waits between them and
+        /// a session login it needs (default 60 s): whatever the server does (a `Retry-After`
+        /// longer than the time left, a body that stalls), the call ends by then, with the
+        /// provider's last answer or `Error::Deadline`. Must be more than zero; checked by
+        /// `build()`.
+        pub fn deadline(mut self, deadline: ::std::time::Duration) -> Self {
+            self.transport = self.transport.deadline(deadline);
+            self
+        }
+
         /// How often and how patiently to retry 429, 502, 503, 504, timeouts and failed
         /// connections (default: 4 attempts, full-jitter backoff from 200 ms to 10 s).
         pub fn retry(mut self, policy: $crate::retry::RetryPolicy) -> Self {
@@ -141,13 +153,6 @@ macro_rules! transport_builder_methods {
         /// The largest response body read, in bytes (default 1 MiB).
         pub fn body_limit(mut self, bytes: usize) -> Self {
             self.transport = self.transport.body_limit(bytes);
-            self
-        }
-
-        /// The most one call may take across all its attempts and the waits between them
-        /// (default 60 s): a call returns within it whatever the server does.
-        pub fn deadline(mut self, deadline: ::std::time::Duration) -> Self {
-            self.transport = self.transport.deadline(deadline);
             self
         }
 

@@ -9,6 +9,9 @@
 //! 3. the rate limiter answers with the provider's own 429 when the bucket is empty;
 //! 4. the router answers.
 //!
+//! [`hostile`] has the answers of a hostile or broken server (an echo of the request, a body that
+//! stalls, a `429` storm) for tests of what a client keeps and how long it waits.
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use simcore::sandbox::SandboxServer;
@@ -41,6 +44,8 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 pub use axum;
+
+pub mod hostile;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the sandbox keeps
 /// serving other tests).

@@ -572,11 +572,12 @@ fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
 
 /// A status string (kept even when unknown); `null` is absent; any other JSON value is kept as
 /// an unknown status with its JSON text.
+/// A status word; anything else (`null`, `false`, a number, an object) is no status: an answer
+/// such as `{"status": false}` is an error-like envelope, not an asset (see [`Asset::is_asset`]).
 fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AssetStatus>, D::Error> {
     Ok(match Value::deserialize(d)? {
-        Value::Null => None,
         Value::String(s) => Some(AssetStatus::from(s.as_str())),
-        other => Some(AssetStatus::Unknown(other.to_string())),
+        _ => None,
     })
 }
 
@@ -740,8 +741,13 @@ mod tests {
         assert_eq!(a.extra["tags"], json!(["a"]));
         assert!(a.has_known_fields());
 
-        let a = Asset::from_json(json!({"status": 1})).unwrap();
-        assert_eq!(a.status, Some(AssetStatus::Unknown("1".into())));
+        // A status that is not a word is no status: `{"status": false}` is an error-like
+        // envelope, and must not pass as an asset.
+        for not_a_word in [json!(1), json!(false), json!({"code": 3})] {
+            let a = Asset::from_json(json!({ "status": not_a_word })).unwrap();
+            assert_eq!(a.status, None);
+            assert!(!a.is_asset());
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::Redactor;
 use crate::error::ApiError;
 
 /// How many characters of a non-JSON body an error keeps.
@@ -35,21 +36,40 @@ pub fn parse_error_body(
     content_type: Option<&str>,
     body: &[u8],
 ) -> ApiError {
+    parse_error_body_redacted(provider, status, content_type, body, &Redactor::new())
+}
+
+/// [`parse_error_body`] with `redactor`'s secrets cut out before anything is shortened or folded:
+/// from the whole body before it is read, and from every text taken from it before it is cut
+/// (a secret cut in half by a length limit, or with its spaces folded, would no longer be
+/// recognised afterwards).
+pub(crate) fn parse_error_body_redacted(
+    provider: &'static str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    redactor: &Redactor,
+) -> ApiError {
     let mut err = ApiError::new(provider, status);
-    let text = String::from_utf8_lossy(body);
+    let lossy = String::from_utf8_lossy(body);
+    let text = redactor.scrub(&lossy);
     let trimmed = text.trim();
+    let snip = |s: &str| snippet(&redactor.scrub(s));
     if trimmed.is_empty() {
         err.message = "(empty body)".to_owned();
         return err;
     }
     if let Ok(v) = serde_json::from_str::<Value>(trimmed) {
         match v {
-            Value::Object(map) => fill_from_object(&mut err, &map),
-            Value::String(s) => err.message = s,
-            other => err.message = snippet(&other.to_string()),
+            Value::Object(map) => fill_from_object(&mut err, &map, redactor),
+            Value::String(s) => err.message = cut(&redactor.scrub(&s)),
+            mut other => {
+                redactor.scrub_value(&mut other);
+                err.message = snip(&other.to_string());
+            }
         }
         if err.message.is_empty() {
-            err.message = snippet(trimmed);
+            err.message = snip(trimmed);
         }
         return err;
     }
@@ -58,12 +78,12 @@ pub fn parse_error_body(
     err.message = if is_html {
         format!("HTML page: {}", html_summary(trimmed))
     } else {
-        snippet(trimmed)
+        snip(trimmed)
     };
     err
 }
 
-fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
+fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>, redactor: &Redactor) {
     err.code = map
         .get("code")
         .or_else(|| map.get("error_code"))
@@ -153,16 +173,28 @@ fn fill_from_object(err: &mut ApiError, map: &Map<String, Value>) {
         _ => {}
     }
 
-    // A provider's message is kept whole up to a generous length; a longer one is cut.
+    // A provider's message is kept whole up to a generous length; a longer one is cut (after
+    // the secrets are out of it).
     err.message = match message {
-        Some(m) if m.chars().count() > MESSAGE_CHARS => {
-            let mut cut: String = m.chars().take(MESSAGE_CHARS).collect();
-            cut.push('…');
-            cut
+        Some(m) => cut(&redactor.scrub(&m)),
+        None => {
+            // The values decoded first: a secret escaped twice over is plain once read.
+            let mut all = Value::Object(map.clone());
+            redactor.scrub_value(&mut all);
+            snippet(&redactor.scrub(&all.to_string()))
         }
-        Some(m) => m,
-        None => snippet(&Value::Object(map.clone()).to_string()),
     };
+}
+
+/// A provider's message, cut after [`MESSAGE_CHARS`] characters.
+fn cut(m: &str) -> String {
+    if m.chars().count() > MESSAGE_CHARS {
+        let mut cut: String = m.chars().take(MESSAGE_CHARS).collect();
+        cut.push('…');
+        cut
+    } else {
+        m.to_owned()
+    }
 }
 
 /// Joins FastAPI validation items as `loc.path: msg; …`.

@@ -167,7 +167,8 @@ impl fmt::Debug for Request {
     }
 }
 
-/// A provider resource as an answer carries it, with a check that it is one.
+/// A provider resource as an answer carries it (always a JSON object), with a check that it is
+/// one.
 ///
 /// Models are read tolerantly (unknown fields ignored, every field optional), so almost any JSON
 /// object deserializes into one. `missing` says what every real answer of the provider carries
@@ -225,8 +226,17 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e.to_string()))
     }
 
-    /// Reads the body as a provider resource and checks that it is one ([`Resource`]).
+    /// Reads the body as a provider resource and checks that it is one ([`Resource`]): a JSON
+    /// object (serde would also read a struct from an array of its fields in order, which no
+    /// provider sends) carrying what [`Resource::missing`] asks for.
     pub fn resource<T: Resource>(&self) -> Result<T> {
+        let first = self.body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(self.decode_error(format!(
+                "not a {} answer: expected a JSON object",
+                self.transport.provider()
+            )));
+        }
         let value: T = self.json()?;
         match value.missing() {
             None => Ok(value),
@@ -250,11 +260,21 @@ impl Response {
     /// An [`Error::Decode`] for this answer: its status, request id, `message` and the start of
     /// the body, with the client's secrets cut out of both.
     pub fn decode_error(&self, message: impl Into<String>) -> Error {
-        let mut e = Error::decode(self.transport.provider(), self.status, message, &self.body);
+        // The secrets go before the body is folded and cut into a snippet, so none is cut in
+        // half, or has its spaces folded, and kept.
+        let redactor = self.transport.redactor();
+        let body = String::from_utf8_lossy(&self.body);
+        let body = redactor.scrub(&body);
+        let mut e = Error::decode(
+            self.transport.provider(),
+            self.status,
+            message,
+            body.as_bytes(),
+        );
         if let Error::Decode { request_id, .. } = &mut e {
             request_id.clone_from(&self.request_id);
         }
-        self.transport.redactor().scrub_error(e)
+        redactor.scrub_error(e)
     }
 }
 

@@ -73,6 +73,7 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 pub use auth::{Auth, AuthHeader, Authenticator};
+use error_body::parse_error_body_redacted;
 pub use error_body::{parse_error_body, snippet};
 pub use message::{Body, Request, Resource, Response};
 pub use paths::{check_base_url, encode_segment, is_loopback, join_segments};
@@ -655,7 +656,14 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()))
             .map(|d| d.min(inner.retry.max_retry_after));
-        let mut api = parse_error_body(inner.provider, status, content_type.as_deref(), &body);
+        // The secrets go before the body is shortened into a message or snippet.
+        let mut api = parse_error_body_redacted(
+            inner.provider,
+            status,
+            content_type.as_deref(),
+            &body,
+            &self.redactor(),
+        );
         api.retry_after = retry_after;
         api.attempts = attempt;
         api.request_id = request_id;
@@ -681,7 +689,14 @@ impl Transport {
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
-                .map(|v| v.chars().take(200).collect())
+                .map(|v| {
+                    // A long id is cut: the secrets go first, so none is cut in half and kept.
+                    if v.chars().count() > 200 {
+                        self.redactor().scrub(v).chars().take(200).collect()
+                    } else {
+                        v.to_owned()
+                    }
+                })
         })
     }
 

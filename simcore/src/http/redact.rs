@@ -1,10 +1,18 @@
 //! Removing a client's own secrets from what it keeps of an answer.
 //!
 //! A provider (or a proxy in front of it) may quote the credential it was sent: an API that echoes
-//! the token it rejected, a gateway that reflects a header. Every text the SDK keeps from a
-//! response (an error's message, details, token, link, request id, a decode error's snippet and
-//! parser message) passes through a [`Redactor`] holding the client's secrets in every form they
-//! travel in, and each occurrence becomes [`REDACTED`].
+//! the token it rejected, a gateway that reflects a header, an error page that shows the request
+//! body. Every text the SDK keeps from a response (an error's message, details, token, link,
+//! request id, a decode error's snippet and parser message) passes through a [`Redactor`] holding
+//! the client's secrets, and each occurrence becomes [`REDACTED`].
+//!
+//! A secret is found however it is spelled: as it is, or under up to three layers of encoding,
+//! each layer any mix of percent-encoding (UTF-8 bytes as `%XX`, hex in either case, a space as
+//! `+` or `%20`), JSON escapes (`\"`, `\\`, `\/`, `\n`, `\u00e9`, a surrogate pair beyond the
+//! BMP), escapes as Rust and JavaScript print strings (`\u{e9}`, `\0`) and HTML character
+//! references (`&amp;`, `&lt;`, `&quot;`, `&#39;`, `&#x27;`, any numeric one). Servers differ in
+//! which characters they encode and how (form encoders, RFC 3986 encoders, Python's and Go's
+//! JSON), and quote JSON bodies inside JSON strings, so no fixed list of encoded forms would do.
 //!
 //! ```
 //! use simcore::http::Redactor;
@@ -13,9 +21,14 @@
 //! let mut r = Redactor::new();
 //! r.add(&SecretString::from("s3cr3t-token"));
 //! assert_eq!(r.scrub("invalid token s3cr3t-token"), "invalid token [redacted]");
-//! // The percent-encoded form of a secret (as echoed from a form body) goes too.
-//! r.add(&SecretString::from("a+b/c"));
-//! assert_eq!(r.scrub("client_secret=a%2Bb%2Fc"), "client_secret=[redacted]");
+//! // The percent-encoded form of a secret (as echoed from a form body) goes too, in any style.
+//! r.add(&SecretString::from("a+b/c d"));
+//! assert_eq!(r.scrub("client_secret=a%2Bb%2Fc+d"), "client_secret=[redacted]");
+//! assert_eq!(r.scrub("client_secret=a%2bb%2fc%20d"), "client_secret=[redacted]");
+//! // And JSON- or HTML-escaped.
+//! r.add(&SecretString::from("p\"w&é"));
+//! assert_eq!(r.scrub(r#"{"password":"p\"w&\u00e9"}"#), r#"{"password":"[redacted]"}"#);
+//! assert_eq!(r.scrub("<p>p&quot;w&amp;é</p>"), "<p>[redacted]</p>");
 //! ```
 
 use std::borrow::Cow;
@@ -32,13 +45,14 @@ pub const REDACTED: &str = "[redacted]";
 /// A set of secrets to cut out of texts. Its `Debug` shows how many it holds, never them.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// Every form of every secret, longest first (so a longer form is cut before a part of it).
+    /// Every secret, longest first (so a longer one is cut before a part of it). Each is
+    /// matched in every spelling (see the module docs).
     forms: Vec<SecretString>,
 }
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} forms)", self.forms.len())
+        write!(f, "Redactor({} secrets)", self.forms.len())
     }
 }
 
@@ -48,30 +62,18 @@ impl Redactor {
         Self::default()
     }
 
-    /// Adds a secret in the forms it may come back in: as it is, percent-encoded (a form body or
-    /// a query quoted back), and JSON-escaped (a JSON body quoted as text). Empty secrets are
-    /// ignored.
+    /// Adds a secret; it is then found in every spelling it may come back in (see the module
+    /// docs). Empty secrets are ignored.
     pub fn add(&mut self, secret: &SecretString) {
         self.add_str(secret.expose_secret());
     }
 
     /// [`add`](Self::add) for a secret held as a plain string (an encoded form computed here).
     pub fn add_str(&mut self, secret: &str) {
-        if secret.is_empty() {
+        if secret.is_empty() || self.forms.iter().any(|f| f.expose_secret() == secret) {
             return;
         }
-        let mut push = |s: String| {
-            if !s.is_empty() && !self.forms.iter().any(|f| f.expose_secret() == s) {
-                self.forms.push(SecretString::from(s));
-            }
-        };
-        push(secret.to_owned());
-        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        push(encoded);
-        let escaped = serde_json::to_string(secret).unwrap_or_default();
-        if escaped.len() >= 2 {
-            push(escaped[1..escaped.len() - 1].to_owned());
-        }
+        self.forms.push(SecretString::from(secret.to_owned()));
         self.forms
             .sort_by_key(|f| std::cmp::Reverse(f.expose_secret().len()));
     }
@@ -88,16 +90,103 @@ impl Redactor {
         self.forms.is_empty()
     }
 
-    /// `text` with every secret replaced by [`REDACTED`].
+    /// `text` with every secret, in any spelling, replaced by [`REDACTED`].
+    ///
+    /// The text is searched as it is and then decoded up to three times over, each pass
+    /// undoing one layer of every encoding the module docs list at once (so mixed and nested
+    /// encodings are undone too); an occurrence found in any of these readings replaces the part
+    /// of the original text it was decoded from. Markers are never searched again.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
+        if self.forms.is_empty() || text.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let raw = text.as_bytes();
+        let mut found: Vec<(usize, usize)> = Vec::new();
         for form in &self.forms {
-            let f = form.expose_secret();
-            if out.contains(f) {
-                out = Cow::Owned(out.replace(f, REDACTED));
+            find(
+                raw,
+                form.expose_secret().as_bytes(),
+                |i, n| (i, i + n),
+                &mut found,
+            );
+        }
+        // Only secrets that may be there in an encoded spelling are looked for in the decoded
+        // readings: those with none of their letters and digits missing from the text (no
+        // encoder in use changes ASCII letters and digits).
+        let encoded: Vec<&[u8]> = self
+            .forms
+            .iter()
+            .map(|f| f.expose_secret().as_bytes())
+            .filter(|f| may_be_encoded_in(raw, f))
+            .collect();
+        if !encoded.is_empty()
+            && u32::try_from(raw.len()).is_ok()
+            && raw.iter().any(|b| matches!(b, b'%' | b'\\' | b'&'))
+        {
+            // Every sequence of up to three decodings, one kind per layer: decoding all kinds at
+            // once would misread a `%`, `\` or `&` of the secret's own that its encoder left
+            // as it was. Readings already seen are not searched again.
+            let mut seen: Vec<Vec<u8>> = Vec::new();
+            let mut layer = vec![View::of(raw)];
+            for _ in 0..DEPTH {
+                let mut next_layer = Vec::new();
+                for view in &layer {
+                    for kind in [Layer::Percent, Layer::Escapes, Layer::Html] {
+                        if !view.bytes.contains(&kind.trigger()) {
+                            continue;
+                        }
+                        let Some(next) = view.decoded(kind) else {
+                            continue;
+                        };
+                        if seen.contains(&next.bytes) {
+                            continue;
+                        }
+                        for form in &encoded {
+                            let spans = &next.spans;
+                            find(
+                                &next.bytes,
+                                form,
+                                |i, n| (spans[i].0 as usize, spans[i + n - 1].1 as usize),
+                                &mut found,
+                            );
+                        }
+                        seen.push(next.bytes.clone());
+                        next_layer.push(next);
+                    }
+                }
+                layer = next_layer;
             }
         }
-        out
+        if found.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        found.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut i = 0;
+        while i < found.len() {
+            let (mut start, mut end) = found[i];
+            i += 1;
+            while i < found.len() && found[i].0 < end {
+                end = end.max(found[i].1);
+                i += 1;
+            }
+            start = start.max(copied);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            if start < copied {
+                start = copied;
+            }
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+        }
+        out.push_str(&text[copied..]);
+        Cow::Owned(out)
     }
 
     fn scrub_string(&self, s: &mut String) {
@@ -124,6 +213,12 @@ impl Redactor {
                 }
                 map.values_mut().for_each(|v| self.scrub_value(v));
             }
+            // A numeric secret quoted back as a number.
+            Value::Number(n) => {
+                if let Cow::Owned(clean) = self.scrub(&n.to_string()) {
+                    *value = Value::String(clean);
+                }
+            }
             _ => {}
         }
     }
@@ -142,6 +237,13 @@ impl Redactor {
         }
         if let Some(d) = api.details.as_mut() {
             self.scrub_value(d);
+        }
+        // A numeric secret read as the provider's code.
+        if api
+            .code
+            .is_some_and(|c| matches!(self.scrub(&c.to_string()), Cow::Owned(_)))
+        {
+            api.code = None;
         }
     }
 
@@ -169,6 +271,219 @@ impl Redactor {
         }
         error
     }
+}
+
+/// How many layers of encoding are undone: a JSON body quoted inside a JSON string and then
+/// percent-encoded is three (`%5C%22` for a `"`).
+const DEPTH: usize = 3;
+
+/// Every occurrence of `needle` in `hay`, as the range `span(index, len)` gives it. A `+` in
+/// `hay` also stands for a space (form encoding): a reading keeps it as it is, since it may be a
+/// plus sign of the secret's own.
+fn find(
+    hay: &[u8],
+    needle: &[u8],
+    span: impl Fn(usize, usize) -> (usize, usize),
+    found: &mut Vec<(usize, usize)>,
+) {
+    let n = needle.len();
+    if n == 0 || hay.len() < n {
+        return;
+    }
+    let same = |h: u8, n: u8| h == n || (h == b'+' && n == b' ');
+    let mut i = 0;
+    while i + n <= hay.len() {
+        if same(hay[i], needle[0]) && hay[i..i + n].iter().zip(needle).all(|(&h, &n)| same(h, n)) {
+            found.push(span(i, n));
+            i += n;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// A reading of a text: its bytes, and for each byte the range of the original text it was
+/// decoded from.
+struct View {
+    bytes: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+}
+
+impl View {
+    fn of(raw: &[u8]) -> Self {
+        Self {
+            bytes: raw.to_vec(),
+            spans: (0..raw.len() as u32).map(|i| (i, i + 1)).collect(),
+        }
+    }
+
+    /// The reading with one layer of `kind` undone; `None` when there was nothing to undo.
+    fn decoded(&self, kind: Layer) -> Option<View> {
+        let t = &self.bytes;
+        let trigger = kind.trigger();
+        let mut out = View {
+            bytes: Vec::with_capacity(t.len()),
+            spans: Vec::with_capacity(t.len()),
+        };
+        let mut changed = false;
+        let mut i = 0;
+        while i < t.len() {
+            // Up to the next byte that may start an escape, as it is.
+            let run = t[i..]
+                .iter()
+                .position(|&b| b == trigger)
+                .unwrap_or(t.len() - i);
+            out.bytes.extend_from_slice(&t[i..i + run]);
+            out.spans.extend_from_slice(&self.spans[i..i + run]);
+            i += run;
+            if i >= t.len() {
+                break;
+            }
+            let step = match kind {
+                Layer::Percent => hex_at(t, i + 1, 2).map(|b| (Unit::Byte(b as u8), 3)),
+                Layer::Escapes => escape(t, i),
+                Layer::Html => html_reference(t, i + 1).map(|(c, end)| (Unit::Char(c), end - i)),
+            };
+            let Some((decoded, used)) = step else {
+                out.bytes.push(t[i]);
+                out.spans.push(self.spans[i]);
+                i += 1;
+                continue;
+            };
+            changed = true;
+            let span = (self.spans[i].0, self.spans[i + used - 1].1);
+            let mut buf = [0u8; 4];
+            let bytes: &[u8] = match &decoded {
+                Unit::Byte(b) => std::slice::from_ref(b),
+                Unit::Char(c) => c.encode_utf8(&mut buf).as_bytes(),
+            };
+            out.bytes.extend_from_slice(bytes);
+            out.spans.extend(std::iter::repeat_n(span, bytes.len()));
+            i += used;
+        }
+        changed.then_some(out)
+    }
+}
+
+/// Whether `secret` may be in `text` in an encoded spelling: every ASCII letter and digit of it
+/// is in the text (encoders leave them as they are), checked cheaply on its longest run of them.
+fn may_be_encoded_in(text: &[u8], secret: &[u8]) -> bool {
+    let longest = secret
+        .split(|b| !b.is_ascii_alphanumeric())
+        .max_by_key(|run| run.len())
+        .unwrap_or_default();
+    // A run of one or two is too common to tell anything.
+    longest.len() < 3 || text.windows(longest.len()).any(|w| w == longest)
+}
+
+/// One layer of encoding.
+#[derive(Clone, Copy)]
+enum Layer {
+    /// `%XX` (a `+` for a space is matched in [`find`]).
+    Percent,
+    /// JSON escapes (`\"`, `\n`, `\u00e9`, surrogate pairs) and Rust's (`\u{e9}`, `\0`).
+    Escapes,
+    /// HTML character references.
+    Html,
+}
+
+impl Layer {
+    /// The byte every encoded character of this layer starts with.
+    fn trigger(self) -> u8 {
+        match self {
+            Layer::Percent => b'%',
+            Layer::Escapes => b'\\',
+            Layer::Html => b'&',
+        }
+    }
+}
+
+enum Unit {
+    Byte(u8),
+    Char(char),
+}
+
+/// The escape at `i` (a backslash): what it stands for and how many bytes it takes.
+fn escape(t: &[u8], i: usize) -> Option<(Unit, usize)> {
+    let short = |b: u8| Some((Unit::Byte(b), 2));
+    match *t.get(i + 1)? {
+        b'"' => short(b'"'),
+        b'\\' => short(b'\\'),
+        b'/' => short(b'/'),
+        b'\'' => short(b'\''),
+        b'b' => short(0x08),
+        b'f' => short(0x0c),
+        b'n' => short(b'\n'),
+        b'r' => short(b'\r'),
+        b't' => short(b'\t'),
+        b'0' => short(0),
+        b'u' if t.get(i + 2) == Some(&b'{') => {
+            let digits = t[i + 3..]
+                .iter()
+                .take(7)
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
+            if !(1..=6).contains(&digits) || t.get(i + 3 + digits) != Some(&b'}') {
+                return None;
+            }
+            let c = char::from_u32(hex_at(t, i + 3, digits)?)?;
+            Some((Unit::Char(c), digits + 4))
+        }
+        b'u' => {
+            let unit = hex_at(t, i + 2, 4)?;
+            if (0xd800..0xdc00).contains(&unit) {
+                // A surrogate pair: `\uD83D\uDE00`.
+                if t.get(i + 6) != Some(&b'\\') || t.get(i + 7) != Some(&b'u') {
+                    return None;
+                }
+                let low = hex_at(t, i + 8, 4)?;
+                if !(0xdc00..0xe000).contains(&low) {
+                    return None;
+                }
+                let c = char::from_u32(0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00))?;
+                return Some((Unit::Char(c), 12));
+            }
+            Some((Unit::Char(char::from_u32(unit)?), 6))
+        }
+        _ => None,
+    }
+}
+
+/// The value of the `n` hex digits at `at`, if they are hex digits.
+fn hex_at(t: &[u8], at: usize, n: usize) -> Option<u32> {
+    let digits = t.get(at..at.checked_add(n)?)?;
+    let mut v: u32 = 0;
+    for &d in digits {
+        v = v
+            .checked_mul(16)?
+            .checked_add(char::from(d).to_digit(16)?)?;
+    }
+    Some(v)
+}
+
+/// An HTML character reference whose `&` is just before `p` (`amp;`, `#39;`, `#x27;`, …): its
+/// character and where it ends.
+fn html_reference(t: &[u8], p: usize) -> Option<(char, usize)> {
+    let rest = t.get(p..)?;
+    let semi = rest.iter().take(10).position(|&b| b == b';')?;
+    let name = &rest[..semi];
+    let end = p + semi + 1;
+    let c = match name {
+        b"amp" => '&',
+        b"lt" => '<',
+        b"gt" => '>',
+        b"quot" => '"',
+        b"apos" => '\'',
+        b"nbsp" => '\u{a0}',
+        [b'#', b'x' | b'X', hex @ ..] if !hex.is_empty() => {
+            char::from_u32(hex_at(hex, 0, hex.len())?)?
+        }
+        [b'#', dec @ ..] if !dec.is_empty() && dec.iter().all(u8::is_ascii_digit) => {
+            char::from_u32(std::str::from_utf8(dec).ok()?.parse().ok()?)?
+        }
+        _ => return None,
+    };
+    Some((c, end))
 }
 
 #[cfg(test)]
