@@ -74,7 +74,7 @@ pub mod http;
 pub mod sandbox;
 
 pub use error::{ApiError, Error, Result};
-pub use provider::{Applied, Charge, SimChange, SimProvider, SimSnapshot};
+pub use provider::{Applied, SimChange, SimProvider, SimSnapshot};
 pub use state::{Lifecycle, SimState, TransitionError};
 pub use validate::{
     CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, ValidationError,

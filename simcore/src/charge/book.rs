@@ -229,6 +229,7 @@ impl SimPrices {
         before: Option<u32>,
         adding: u32,
         counts: &str,
+        currency: Currency,
     ) -> Option<(ChargeRange, Option<Assumption>, Option<Input>)> {
         let base = self.active_monthly?;
         if self.volume_tiers.is_empty() {
@@ -237,7 +238,13 @@ impl SimPrices {
         let tiers: Vec<String> = self
             .volume_tiers
             .iter()
-            .map(|t| format!("more than {}: {}", t.more_than, t.active_monthly))
+            .map(|t| {
+                format!(
+                    "{} above {} active SIMs",
+                    currency.show(t.active_monthly),
+                    t.more_than
+                )
+            })
             .collect();
         let input_name = "active SIMs on the account before the change";
         match before {
@@ -252,7 +259,8 @@ impl SimPrices {
                     "book.volume-count",
                     format!(
                         "the account's count of active SIMs ({counts}) is not known, so the \
-                         volume price may apply or not ({base} a month, or {})",
+                         volume price may apply or not ({} a month, {})",
+                        currency.show(base),
                         tiers.join(", ")
                     ),
                 )
@@ -286,8 +294,8 @@ impl SimPrices {
                     ),
                 )
                 .covering([
-                    format!("they count: {p_after} a month"),
-                    format!("they do not: {p_before} a month"),
+                    format!("they count: {} a month", currency.show(p_after)),
+                    format!("they do not: {} a month", currency.show(p_before)),
                 ])
                 .settled_by(
                     "set active_sims in your price book to the count the tier is reckoned on",
@@ -599,7 +607,9 @@ mod tests {
             (Some(9), 1, 200, 200, None),
         ];
         for (before, adding, low, high, id) in table {
-            let (range, a, input) = p.active_price(*before, *adding, counts).unwrap();
+            let (range, a, input) = p
+                .active_price(*before, *adding, counts, Currency::USD)
+                .unwrap();
             assert_eq!(
                 range,
                 ChargeRange::between(m(*low), m(*high)),
@@ -616,9 +626,21 @@ mod tests {
             active_monthly: Some(m(150)),
             ..SimPrices::default()
         };
-        let (r, a, i) = flat.active_price(None, 1, counts).unwrap();
+        let (r, a, i) = flat.active_price(None, 1, counts, Currency::USD).unwrap();
         assert_eq!((r, a, i), (ChargeRange::exact(m(150)), None, None));
-        assert!(SimPrices::default().active_price(None, 1, counts).is_none());
+        assert!(
+            SimPrices::default()
+                .active_price(None, 1, counts, Currency::USD)
+                .is_none()
+        );
+        let (_, a, _) = tiered()
+            .active_price(None, 1, counts, Currency::USD)
+            .unwrap();
+        assert!(
+            a.unwrap().text.contains(
+                "($2.00 a month, $1.60 above 10 active SIMs, $1.20 above 100 active SIMs)"
+            )
+        );
     }
 
     #[test]

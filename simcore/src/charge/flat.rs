@@ -73,6 +73,7 @@ pub fn flat_estimate(
                 book.active_sims,
                 u32::from(activating),
                 "active SIMs, as your price book's tiers count them",
+                book.currency(),
             ) {
                 Some((range, a, i)) => {
                     assumptions.extend(a);

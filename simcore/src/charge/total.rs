@@ -200,6 +200,18 @@ fn sums(f: &mut fmt::Formatter<'_>, sums: &BTreeMap<Currency, Subtotal>) -> fmt:
     Ok(())
 }
 
+/// How many ids a line names before it only counts the rest.
+const NAMED: usize = 8;
+
+/// The first [`NAMED`] ids, and how many more there are.
+fn some_of(ids: &[&str]) -> String {
+    if ids.len() <= NAMED {
+        ids.join(", ")
+    } else {
+        format!("{} and {} more", ids[..NAMED].join(", "), ids.len() - NAMED)
+    }
+}
+
 fn rows(n: usize) -> String {
     if n == 1 {
         "1 row".to_owned()
@@ -214,24 +226,29 @@ impl fmt::Display for ChargeTotal {
         for (name, p) in &self.providers {
             write!(f, "{name}: ")?;
             sums(f, &p.sums)?;
-            write!(f, " ({} priced", rows(p.priced))?;
+            let mut parts = Vec::new();
+            if p.priced > 0 {
+                parts.push(format!("{} priced", rows(p.priced)));
+            }
             if !p.unpriced.is_empty() {
                 let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 for r in &p.unpriced {
                     by_reason.entry(r.reason.label()).or_default().push(&r.id);
                 }
                 let named: Vec<String> = by_reason
-                    .iter()
-                    .map(|(why, ids)| format!("{} ({why})", ids.join(", ")))
+                    .iter_mut()
+                    .map(|(why, ids)| {
+                        ids.sort_unstable();
+                        format!("{} ({why})", some_of(ids))
+                    })
                     .collect();
-                write!(
-                    f,
-                    "; {} cannot be priced: {}",
+                parts.push(format!(
+                    "{} cannot be priced: {}",
                     rows(p.unpriced.len()),
                     named.join("; ")
-                )?;
+                ));
             }
-            f.write_str(")")?;
+            write!(f, " ({})", parts.join("; "))?;
             let open = p.assumptions.iter().filter(|a| a.is_open()).count();
             if open > 0 {
                 write!(
@@ -250,21 +267,37 @@ impl fmt::Display for ChargeTotal {
         }
         f.write_str("overall: ")?;
         sums(f, &self.overall())?;
-        write!(f, " ({} priced", rows(self.priced()))?;
+        let mut parts = Vec::new();
+        if self.priced() > 0 {
+            parts.push(format!("{} priced", rows(self.priced())));
+        }
         let n = self.unpriced_count();
         if n > 0 {
-            let named: Vec<String> = self
-                .unpriced()
-                .map(|(p, r)| format!("{p} {}", r.id))
-                .collect();
-            write!(
-                f,
-                "; {} cannot be priced (not in these figures): {}",
+            let named: Vec<String> = if n <= NAMED {
+                let mut all: Vec<String> = self
+                    .unpriced()
+                    .map(|(p, r)| format!("{p} {}", r.id))
+                    .collect();
+                all.sort_unstable();
+                all
+            } else {
+                self.providers
+                    .iter()
+                    .filter(|(_, p)| !p.unpriced.is_empty())
+                    .map(|(name, p)| format!("{name} {}", p.unpriced.len()))
+                    .collect()
+            };
+            parts.push(format!(
+                "{} cannot be priced (not in these figures): {}",
                 rows(n),
                 named.join(", ")
-            )?;
+            ));
         }
-        f.write_str(")")
+        if parts.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " ({})", parts.join("; "))
+        }
     }
 }
 
@@ -343,11 +376,25 @@ mod tests {
         t.add("edgeiq", "a", &unpriced("price"));
         let text = t.to_string();
         assert!(
-            text.starts_with("edgeiq: nothing priced (0 rows priced; 1 row cannot"),
+            text.starts_with("edgeiq: nothing priced (1 row cannot be priced: a (no published"),
             "{text}"
         );
         assert!(!text.contains("0.00"), "{text}");
         assert!(t.provider("edgeiq").is_some());
         assert_eq!(t.providers().count(), 1);
+        // Many rows: each provider's line names the first ones, the overall line counts them.
+        for i in 0..20 {
+            t.add("emnify", &format!("{:03}", 100 + i), &unpriced("price"));
+        }
+        let text = t.to_string();
+        assert!(
+            text.contains("emnify: nothing priced (20 rows cannot be priced: 100, 101, 102, 103, 104, 105, 106, 107 and 12 more (no published price))"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("overall: nothing priced (21 rows cannot be priced (not in these figures): edgeiq 1, emnify 20)"),
+            "{text}"
+        );
+        assert_eq!(t.unpriced_count(), 21);
     }
 }
