@@ -455,7 +455,10 @@ struct Preview<'a> {
 }
 
 fn no_price(item: String, key: String) -> Box<Unpriced> {
-    Box::new(Unpriced::new(UnpricedReason::NoPublishedPrice { item, key }))
+    Box::new(Unpriced::new(UnpricedReason::NoPublishedPrice {
+        item,
+        key,
+    }))
 }
 
 impl Preview<'_> {

@@ -334,10 +334,11 @@ impl PriceBook {
     }
 
     /// This book over `base` (the provider's published prices): what is set here wins, field by
-    /// field and key by key. A book in another currency than `base` takes none of `base`'s
-    /// amounts (they would be read in the wrong currency), only its provider.
+    /// field and key by key. A book in another currency than the one `base` states takes none of `base`'s
+    /// amounts (they would be read in the wrong currency), only its provider; a `base` that says
+    /// no currency (a provider's documented zeros) is read in this book's.
     pub fn over(&self, base: &PriceBook) -> PriceBook {
-        if self.currency() != base.currency() && !base.is_empty() {
+        if base.currency.is_some_and(|c| c != self.currency()) {
             return PriceBook {
                 provider: self.provider.clone().or_else(|| base.provider.clone()),
                 ..self.clone()
@@ -647,6 +648,7 @@ mod tests {
     fn a_book_over_the_published_prices() {
         let published = PriceBook {
             provider: Some("sixfab".into()),
+            currency: Some(Currency::USD),
             sims: BTreeMap::from([
                 ("super_sim".into(), tiered()),
                 (
@@ -710,6 +712,18 @@ mod tests {
         assert_eq!(book.asset("alpon").fee, None);
         assert_eq!(book.sim_prices("super_sim").active_monthly, None);
         assert_eq!(book.provider.as_deref(), Some("sixfab"));
+
+        // A base that states no currency (a provider's documented zeros) is read in the book's.
+        let zeros = PriceBook {
+            sim: SimPrices {
+                inactive_monthly: Some(Money::ZERO),
+                ..SimPrices::default()
+            },
+            ..PriceBook::default()
+        };
+        let book = euros.over(&zeros);
+        assert_eq!(book.currency(), Currency::EUR);
+        assert_eq!(book.sim.inactive_monthly, Some(Money::ZERO));
     }
 
     #[test]
