@@ -66,7 +66,10 @@
 //!   [`keys`](models::keys), every JSON key name in one place.
 //! - [`errors`]: EdgeIQ's error answers (400, 401, 404, 500, any body) as [`simcore::Error`].
 //! - [`provider`]: the open carrier status, its canonical view ([`provider::canonical`]) and
-//!   `impl SimProvider for Client`.
+//!   `impl SimProvider for Client`. No EdgeIQ SIM price is published: a charge
+//!   preview ([`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge)) is
+//!   "unpriced" until your price book gives the prices per state (see
+//!   [`simcore::charge::flat_estimate`]).
 //! - `sandbox` (feature `sandbox`): a local stand-in for the platform API on `127.0.0.1`, with
 //!   the platform's merge, its read-only fields and its validation, session logins, a request
 //!   log, rate limits and fault injection; `Sandbox::start().await?.client()` needs no account.

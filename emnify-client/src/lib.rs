@@ -71,6 +71,10 @@
 //! - [`errors`]: emnify's error body (`error_code`, `error_token`, `message`, nested `errors`)
 //!   in [`simcore::Error`], including the gateway's bare `{"message": ..}` and empty 401s.
 //! - [`provider`]: the lifecycle table, and [`simcore::SimProvider`] for [`Client`].
+//! - [`billing`]: emnify's billing rules (a month is billed once for any SIM activated in it; a
+//!   suspended SIM costs nothing from the next month; Issued and Factory Test cost nothing), so
+//!   a charge preview says which changes start or stop a charge and from when. emnify publishes
+//!   no prices: an activation is "unpriced" until your price book gives `sim.active_monthly`.
 //! - `sandbox` (feature `sandbox`): a local stand-in for emnify on `127.0.0.1` that enforces
 //!   emnify's rules on the wire (tokens with `exp` and the lockout, the lifecycle, the
 //!   organisation rules, emnify's error bodies), to try the client or test a service with no
@@ -91,6 +95,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod billing;
 pub mod client;
 pub mod errors;
 pub mod models;

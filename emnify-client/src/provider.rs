@@ -14,11 +14,13 @@
 //! emnify SIMs have no display name (names belong to endpoints), so a change with a
 //! `display_name` is refused. A successful change is [`Applied::DoneWithoutBody`] (emnify's `204`).
 
+use simcore::charge::{Estimate, Pricing};
 use simcore::validate::quote;
 use simcore::{
     Applied, Lifecycle, Result, SimChange, SimProvider, SimSnapshot, SimState, ValidationError,
 };
 
+use crate::billing;
 use crate::client::Client;
 use crate::models::{Sim, SimStatus};
 use crate::requests::{DELETED_RULE, ISSUED_RULE, SettableStatus};
@@ -140,6 +142,36 @@ impl SimProvider for Client {
         }
         self.update_sim(sim_id).status(target).send().await?;
         Ok(Applied::DoneWithoutBody)
+    }
+
+    /// Prices the change by emnify's billing rules ([`crate::billing`]) and the price book in
+    /// `pricing` (emnify publishes no prices: an activated SIM is "unpriced" until the book gives
+    /// `sim.active_monthly`, but the preview still says which month a charge starts or stops
+    /// from). Checks the change as [`apply`](SimProvider::apply) would, then reads the SIM (one
+    /// `GET`) for its status and `activation_date`; a move the lifecycle forbids from the status
+    /// read is refused, with nothing sent.
+    async fn estimate_charge(
+        &self,
+        id: &str,
+        change: &SimChange,
+        pricing: &Pricing,
+    ) -> Result<Estimate> {
+        let (sim_id, target) = prepare(id, change)?;
+        let book = pricing.book_for(crate::PROVIDER)?;
+        let sim = self.get_sim(sim_id).await?;
+        let target_status = target.status();
+        if let Some(current) = sim.status.as_ref().filter(|s| !s.is_unknown()) {
+            if *current != target_status {
+                LIFECYCLE.check(current, &target_status)?;
+            }
+        }
+        Ok(billing::estimate(
+            sim.status.as_ref(),
+            sim.activation_date.map(|d| d.date_naive()),
+            target,
+            book,
+            pricing.as_of,
+        ))
     }
 }
 

@@ -960,3 +960,76 @@ async fn the_sim_provider_trait_drives_the_sandbox() {
     let e = provider.fetch("424242").await.unwrap_err();
     assert!(e.is_not_found());
 }
+
+#[tokio::test]
+async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
+    use simcore::charge::{ChargeRange, Currency, Money, PriceBook, Pricing, SimPrices, Timing};
+    let sandbox = Sandbox::start().await.unwrap();
+    let issued = sandbox.seed_sim(SimSeed::new().status(0)).to_string();
+    let p: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let on = SimChange::new().state(SimState::Active);
+    let off = SimChange::new().state(SimState::Inactive);
+    let today = chrono::Utc::now().date_naive();
+    let this_month = simcore::charge::Month::of(today);
+    let published = Pricing::new(PriceBook::default(), today);
+    let yours = Pricing::new(
+        PriceBook::from_json(r#"{"currency": "EUR", "sim": {"active_monthly": "1.50"}}"#).unwrap(),
+        today,
+    );
+    let eur = |c| ChargeRange::exact(Money::from_cents(c));
+
+    // emnify publishes no price: unpriced, but the preview says the charge starts this month.
+    let e = p.estimate_charge(&issued, &on, &published).await.unwrap();
+    let simcore::charge::Estimate::Unpriced(u) = &e else {
+        panic!("priced without a price: {e}");
+    };
+    assert_eq!(u.timing, Some(Timing::Starts { from: this_month }));
+    assert!(e.to_string().contains("`sim.active_monthly`"), "{e}");
+    // Your price: the first activation bills this month.
+    let e = p.estimate_charge(&issued, &on, &yours).await.unwrap();
+    let c = e.charge().unwrap();
+    assert_eq!(
+        (c.currency, c.now, c.monthly),
+        (Currency::EUR, eur(150), eur(150))
+    );
+
+    p.apply(&issued, &on).await.unwrap();
+    // Suspending saves nothing this month and costs nothing from the next: priced with no book.
+    let e = p.estimate_charge(&issued, &off, &published).await.unwrap();
+    let c = e.charge().unwrap();
+    assert_eq!((c.now, c.monthly), (eur(0), eur(0)));
+    assert_eq!(
+        c.lines[0].timing,
+        Some(Timing::Stops {
+            from: this_month.next()
+        })
+    );
+    p.apply(&issued, &off).await.unwrap();
+    // Re-activated in the month of its first activation (the sandbox sets activation_date):
+    // this month is billed already.
+    let e = p.estimate_charge(&issued, &on, &yours).await.unwrap();
+    let c = e.charge().unwrap();
+    assert_eq!((c.now, c.monthly), (eur(0), eur(150)), "{c}");
+    assert!(c.is_exact());
+
+    // Refused before sending, as apply would refuse; a book for another provider too.
+    let sent = sandbox.requests().len();
+    let back = SimChange::new().state(SimState::Ready);
+    let err = p.estimate_charge(&issued, &back, &yours).await.unwrap_err();
+    assert!(matches!(err, Error::Transition(_)), "{err}");
+    let sixfab = Pricing::new(
+        PriceBook {
+            provider: Some("sixfab".into()),
+            sim: SimPrices::default(),
+            ..PriceBook::default()
+        },
+        today,
+    );
+    let err = p.estimate_charge(&issued, &on, &sixfab).await.unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    let writes = sandbox.requests()[sent..]
+        .iter()
+        .filter(|r| r.method != "GET" && !r.path.ends_with("authenticate"))
+        .count();
+    assert_eq!(writes, 0);
+}

@@ -2,7 +2,8 @@
 //! that accounts for every row.
 //!
 //! Run: `cargo run --example fleet` (the bundled `examples/data/fleet.csv`, against local
-//! sandboxes seeded with its SIMs), or `cargo run --example fleet -- FILE.csv [--dry-run]`.
+//! sandboxes seeded with its SIMs), or
+//! `cargo run --example fleet -- FILE.csv [--dry-run] [--prices PRICES.json|.toml]`.
 //!
 //! The CSV has a header and three columns: `provider` (`twilio`, `emnify`, `sixfab`, `edgeiq`),
 //! `id` (the provider's id of the SIM or asset) and `target` (`active`, `inactive`, `ready`,
@@ -10,7 +11,12 @@
 //! once.
 //!
 //! - `--dry-run` checks every row, fetches each SIM's current state to check the move against
-//!   the provider's lifecycle, prices the Sixfab activations, and sends no update.
+//!   the provider's lifecycle, previews each change's charge, and sends no update. The charges
+//!   are totalled per provider and overall, as ranges; rows that cannot be priced (every
+//!   provider but Sixfab publishes no prices) are counted and named, never counted as $0.
+//! - `--prices FILE` gives price books for the dry run's previews: one table (TOML) or object
+//!   (JSON) per provider, keyed by its name (`[emnify.sim] active_monthly = "1.50"`), see
+//!   `simcore::charge::PriceBooks`.
 //! - With a FILE of your own, a provider whose credentials are in the environment (the same
 //!   variables as its own example: `TWILIO_ACCOUNT_SID`/`TWILIO_AUTH_TOKEN`,
 //!   `EMNIFY_APPLICATION_TOKEN`, `SIXFAB_API_KEY`, `EDGEIQ_API_TOKEN`) is the real one, and its
@@ -23,6 +29,7 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use sim_examples::{env_set, heading};
 use simcore::bulk::{BulkItem, BulkUpdater, Outcome, Report};
+use simcore::charge::{ChargeTotal, PriceBooks, Pricing};
 use simcore::{SimChange, SimProvider, SimState};
 
 const BUNDLED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fleet.csv");
@@ -42,7 +49,17 @@ type Keep = Vec<Box<dyn std::any::Any>>;
 async fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dry_run = args.iter().any(|a| a == "--dry-run");
-    let file = args.iter().find(|a| !a.starts_with("--")).cloned();
+    let prices_at = args.iter().position(|a| a == "--prices");
+    let books = match prices_at.and_then(|i| args.get(i + 1)) {
+        Some(path) => PriceBooks::load(path)?,
+        None if prices_at.is_some() => return Err("--prices needs a file".into()),
+        None => PriceBooks::new(),
+    };
+    let file = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.starts_with("--") && prices_at.is_none_or(|p| *i != p + 1))
+        .map(|(_, a)| a.clone());
     let path = file.clone().unwrap_or_else(|| BUNDLED.to_owned());
     let rows = read_rows(&path)?;
     println!(
@@ -87,7 +104,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         let updater = BulkUpdater::new(provider.clone())
             .concurrency(16)
             .dry_run(dry_run)
-            .fetch_current(dry_run);
+            .fetch_current(dry_run)
+            .pricing(Pricing::today().with_book(books.for_provider(provider.name())));
         let bar = bar.clone();
         runs.push(async move {
             let report = updater
@@ -106,18 +124,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     heading("report");
     let mut accounted = unknown.len();
+    let mut charges = ChargeTotal::new();
     for (name, report, lines) in &reports {
         accounted += report.total;
+        charges.merge(&report.charges);
         println!("{name}: {report}");
-        if let Some(charge) = &report.charge {
-            println!(
-                "  priced: ${}.{:02} now, ${}.{:02} a month after",
-                charge.now_cents / 100,
-                charge.now_cents % 100,
-                charge.monthly_cents / 100,
-                charge.monthly_cents % 100
-            );
-        }
         for (index, id, error) in &report.failures {
             let kind = if error.was_not_sent() {
                 "refused"
@@ -132,6 +143,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "line {line} ({}): refused: unknown provider {:?} (twilio, emnify, sixfab or edgeiq)",
             row.id, row.provider
         );
+    }
+    if dry_run {
+        heading("what the changes would cost (the rows that would apply)");
+        println!("{charges}");
+        if charges.unpriced_count() > 0 && books.providers().next().is_none() {
+            println!(
+                "give your contracts' prices with --prices FILE to price the other providers' rows"
+            );
+        }
     }
     println!("\n{accounted} of {total} rows accounted for: fleet done");
     drop(keep);

@@ -5,9 +5,10 @@
 //! It starts a local sandbox of each provider (Super SIM as KORE serves it, emnify, Sixfab
 //! Connect, EdgeIQ),
 //! seeds one SIM in each, and drives all four through the same `Arc<dyn SimProvider>`: fetch,
-//! activate, rename where the provider has names, deactivate. It shows Sixfab's charge preview
-//! before the activation, Twilio's asynchronous `scheduled` answer, and a change refused before
-//! anything is sent.
+//! activate, rename where the provider has names, deactivate. It shows each activation's charge
+//! preview first (a range with the rule and the assumptions behind every line, or "cannot price"
+//! and why: only Sixfab publishes prices), the previews totalled over the four providers,
+//! Twilio's asynchronous `scheduled` answer, and a change refused before anything is sent.
 //!
 //! To also read one real SIM from a provider (read-only: the quickstart never changes a real
 //! SIM), set that provider's credentials and SIM id, the same variables its own example uses:
@@ -18,7 +19,8 @@
 use std::error::Error;
 use std::sync::Arc;
 
-use sim_examples::{env_set, heading};
+use sim_examples::{env_set, heading, indented};
+use simcore::charge::{ChargeTotal, Pricing};
 use simcore::{Applied, DisplayName, SimChange, SimProvider, SimState};
 
 /// A provider's sandbox kept alive for the run, its provider view and the seeded SIM.
@@ -42,10 +44,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
         edgeiq().await?,
     ];
     let mut lived = 0;
+    let mut charges = ChargeTotal::new();
     for stage in &stages {
-        walk(stage).await?;
+        walk(stage, &mut charges).await?;
         lived += 1;
     }
+
+    heading("the four activations' charge previews, totalled");
+    println!("{charges}");
+    println!(
+        "(no price book was given: only Sixfab publishes prices; give your contract's prices in \
+         a price book, e.g. PriceBooks::load(\"prices.toml\"), and the rows are priced and the \
+         ranges close)"
+    );
 
     read_real_sims().await;
     println!("\n{lived} providers, {lived} SIMs taken through their life: quickstart done");
@@ -106,9 +117,9 @@ async fn edgeiq() -> Result<Stage, Box<dyn Error>> {
     })
 }
 
-/// Fetch, (price,) activate, rename, deactivate, and one refusal: the same code for every
+/// Fetch, price, activate, rename, deactivate, and one refusal: the same code for every
 /// provider.
-async fn walk(stage: &Stage) -> Result<(), Box<dyn Error>> {
+async fn walk(stage: &Stage, charges: &mut ChargeTotal) -> Result<(), Box<dyn Error>> {
     let p = &stage.provider;
     let id = stage.sim.as_str();
     heading(&format!("{} (sandbox), SIM {id}", p.name()));
@@ -123,18 +134,10 @@ async fn walk(stage: &Stage) -> Result<(), Box<dyn Error>> {
     let activate = SimChange::new()
         .state(SimState::Active)
         .known_state(sim.state.clone());
-    if let Some(charge) = p.estimate_charge(id, &activate).await? {
-        println!(
-            "charge preview before activating: ${}.{:02} now, ${}.{:02} a month after",
-            charge.now_cents / 100,
-            charge.now_cents % 100,
-            charge.monthly_cents / 100,
-            charge.monthly_cents % 100
-        );
-        for line in &charge.lines {
-            println!("  {line}");
-        }
-    }
+    // No price book: each provider's published prices, where it has any.
+    let estimate = p.estimate_charge(id, &activate, &Pricing::today()).await?;
+    println!("charge preview before activating:\n{}", indented(&estimate));
+    charges.add(p.name(), id, &estimate);
     report("activate", p.apply(id, &activate).await?);
     settle(stage).await;
 

@@ -5,19 +5,24 @@
 //!
 //! With no Sixfab API key in the environment it starts the local sandbox (no account, no network,
 //! no charges), seeds an ALPON asset and walks it through the native API: fetch, a charge preview
-//! from Sixfab's prices, updates built with the builder and their typed answers, a refusal given
-//! before sending, and errors Sixfab sends back.
+//! from Sixfab's published prices (a range where Sixfab's text leaves questions open, each named
+//! with what settles it) and the same preview with a price book that answers them, updates built
+//! with the builder and their typed answers, a refusal given before sending, and errors Sixfab
+//! sends back.
 //!
 //! To use Sixfab itself, set:
 //! - `SIXFAB_API_KEY`;
 //! - `SIXFAB_EXAMPLE_ASSET`: an asset to read, by serial number, UUID, SIM SID or SIM ICCID;
 //! - `SIXFAB_EXAMPLE_WRITE=1` (optional): also send one harmless update, the asset's name set to
 //!   the name it already has. Without it the example only reads, and shows the status change it
-//!   would send without sending it.
+//!   would send without sending it;
+//! - `SIXFAB_EXAMPLE_PRICES` (optional): a price book file (`.json`, or `.toml`) with your
+//!   contract's answers, used for the preview.
 
 use std::error::Error;
 
-use sim_examples::heading;
+use sim_examples::{heading, indented};
+use simcore::charge::{PriceBook, Pricing};
 use sixfab_client::client::API_KEY_ENV;
 use sixfab_client::sandbox::{AssetSeed, Sandbox};
 use sixfab_client::{Asset, AssetStatus, Client, NetworkGroup, TargetStatus, Updated};
@@ -26,6 +31,18 @@ use sixfab_client::{Asset, AssetStatus, Client, NetworkGroup, TargetStatus, Upda
 const ASSET_ENV: &str = "SIXFAB_EXAMPLE_ASSET";
 /// Set to `1` to let the example send an update to that asset.
 const WRITE_ENV: &str = "SIXFAB_EXAMPLE_WRITE";
+/// A price book file for the preview.
+const PRICES_ENV: &str = "SIXFAB_EXAMPLE_PRICES";
+
+/// An example price book, standing for what a user's invoice and account say: 12 active SIMs,
+/// the ALPON's fee on top of the SIM fees, every month, at most once a month, and the PRO SIM
+/// charged for the month it is activated in. These answers are made up for the example; they are
+/// not Sixfab's.
+const EXAMPLE_BOOK: &str = r#"{
+    "active_sims": 12,
+    "sims": {"pro_sim": {"activation_month_billed": true}},
+    "assets": {"alpon": {"replaces_sim_fees": false, "recurs_monthly": true, "once_a_month": true}}
+}"#;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -58,11 +75,25 @@ async fn with_sixfab() -> Result<(), Box<dyn Error>> {
         Some(AssetStatus::Active) => TargetStatus::Inactive,
         _ => TargetStatus::Active,
     };
-    heading("What switching it costs (Sixfab's published prices; nothing sent)");
-    match client.charge_preview(id.as_str(), target).await? {
-        Some(preview) => println!("{preview}"),
-        None => println!("this asset cannot be priced from what it reports"),
-    }
+    let pricing = match std::env::var(PRICES_ENV) {
+        Ok(path) if !path.is_empty() => {
+            heading(&format!(
+                "What switching it costs (your price book {path} over Sixfab's prices; nothing sent)"
+            ));
+            Pricing::today().with_book(PriceBook::load(&path)?)
+        }
+        _ => {
+            heading(&format!(
+                "What switching it costs (Sixfab's published prices; set {PRICES_ENV} to a price \
+                 book to settle the open questions; nothing sent)"
+            ));
+            Pricing::today()
+        }
+    };
+    println!(
+        "{}",
+        indented(&client.charge_preview(id.as_str(), target, &pricing).await?)
+    );
     println!(
         "would send PATCH /assets/{id} with {}",
         client
@@ -97,9 +128,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
             .serial_number("SN-ALPON-0042")
             .name("pump station 6"),
     );
-    // Sixfab's API does not report how many Super SIMs the account has active: say it, so the
-    // preview can apply the volume price (more than 10 active SIMs: $1.60 instead of $2).
-    let client = sandbox.client_builder().active_super_sims(12).build()?;
+    let client = sandbox.client();
 
     heading("Fetch, by serial number");
     let asset = client.get_asset("SN-ALPON-0042").await?;
@@ -113,13 +142,29 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .and_then(|s| s.iccid)
         .ok_or("the asset has no PRO SIM")?;
 
-    heading("What activating costs (Sixfab's published prices; nothing sent)");
-    if let Some(preview) = client
-        .charge_preview("SN-ALPON-0042", TargetStatus::Active)
-        .await?
-    {
-        println!("{preview}");
-    }
+    heading("What activating costs, by Sixfab's published prices alone (nothing sent)");
+    let published = Pricing::today();
+    println!(
+        "{}",
+        indented(
+            &client
+                .charge_preview("SN-ALPON-0042", TargetStatus::Active, &published)
+                .await?
+        )
+    );
+
+    heading("The same with a price book that answers the open questions (an example's answers)");
+    // Sixfab's API reports neither the account's active SIMs (the volume tier) nor how the asset
+    // fee is billed: a price book says them, and the range collapses to one figure.
+    let yours = Pricing::today().with_book(PriceBook::from_json(EXAMPLE_BOOK)?);
+    println!(
+        "{}",
+        indented(
+            &client
+                .charge_preview("SN-ALPON-0042", TargetStatus::Active, &yours)
+                .await?
+        )
+    );
 
     heading("Activate: the master switch turns on every SIM of the asset");
     let update = client
@@ -175,12 +220,13 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
             .send()
             .await?,
     );
-    if let Some(preview) = client
-        .charge_preview(pro_iccid.as_str(), TargetStatus::Active)
-        .await?
-    {
-        println!("switching it back on this month:\n{preview}");
-    }
+    let again = client
+        .charge_preview(pro_iccid.as_str(), TargetStatus::Active, &yours)
+        .await?;
+    println!(
+        "switching it back on this month (the example price book):\n{}",
+        indented(&again)
+    );
 
     heading("The sandbox's view");
     for a in sandbox.assets() {

@@ -12,3 +12,12 @@ pub fn heading(title: &str) {
 pub fn env_set(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
+
+/// Text indented by two spaces on every line, for a preview printed under a heading.
+pub fn indented(text: &impl std::fmt::Display) -> String {
+    text.to_string()
+        .lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

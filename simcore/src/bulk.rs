@@ -47,8 +47,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, Stream, StreamExt};
 
+use crate::charge::{ChargeTotal, Estimate, Pricing};
 use crate::error::Error;
-use crate::provider::{Applied, Charge, SimChange, SimProvider, SimSnapshot};
+use crate::provider::{Applied, SimChange, SimProvider, SimSnapshot};
 use crate::retry::{Outcome as RetryOutcome, RetryPolicy, decide, with_attempts_cap};
 use crate::state::SimState;
 
@@ -92,8 +93,8 @@ pub enum Outcome {
     WouldApply {
         /// The current state, when it was fetched.
         current: Option<SimState>,
-        /// What it would cost, where the provider can price it.
-        charge: Option<Charge>,
+        /// What it would cost, or why it cannot be priced.
+        charge: Estimate,
     },
 }
 
@@ -157,9 +158,11 @@ pub struct Progress {
     pub throttled: usize,
 }
 
-/// The end of a run: counts, every failure, and the summed charge of a dry run.
+/// The end of a run: counts, every failure, and the charges of a dry run.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The provider the run went to (empty in a report built by hand).
+    pub provider: &'static str,
     /// Items in the input.
     pub total: usize,
     /// Applied.
@@ -183,8 +186,9 @@ pub struct Report {
     pub attempts: u64,
     /// Every failed or refused item: index, id and error.
     pub failures: Vec<(usize, String, Error)>,
-    /// Dry run: the summed charge of the items the provider could price.
-    pub charge: Option<Charge>,
+    /// Dry run: every item's estimate added up, as ranges, with the items that could not be
+    /// priced counted and named (their cost is in no figure).
+    pub charges: ChargeTotal,
     /// How long the run took.
     pub elapsed: Duration,
 }
@@ -212,12 +216,7 @@ impl Report {
             }
             Outcome::WouldApply { charge, .. } => {
                 self.would_apply += 1;
-                if let Some(c) = charge {
-                    let sum = self.charge.get_or_insert_with(Charge::default);
-                    sum.now_cents += c.now_cents;
-                    sum.monthly_cents += c.monthly_cents;
-                    sum.lines.extend(c.lines);
-                }
+                self.charges.add(self.provider, &item.id, &charge);
             }
         }
     }
@@ -264,6 +263,7 @@ pub struct BulkUpdater {
     retry: RetryPolicy,
     fetch_current: bool,
     dry_run: bool,
+    pricing: Pricing,
     progress: Option<ProgressFn>,
 }
 
@@ -275,6 +275,7 @@ impl fmt::Debug for BulkUpdater {
             .field("retry", &self.retry)
             .field("fetch_current", &self.fetch_current)
             .field("dry_run", &self.dry_run)
+            .field("pricing", &self.pricing)
             .finish_non_exhaustive()
     }
 }
@@ -288,6 +289,7 @@ impl BulkUpdater {
             retry: RetryPolicy::default(),
             fetch_current: false,
             dry_run: false,
+            pricing: Pricing::today(),
             progress: None,
         }
     }
@@ -318,6 +320,13 @@ impl BulkUpdater {
         self
     }
 
+    /// What a dry run prices the changes with: the price book for this run's provider and the
+    /// day to reckon on. Default: no price book (the provider's published prices only), today.
+    pub fn pricing(mut self, pricing: Pricing) -> Self {
+        self.pricing = pricing;
+        self
+    }
+
     /// Calls `f` after each item with the counts so far.
     pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
@@ -341,7 +350,10 @@ impl BulkUpdater {
     {
         let start = Instant::now();
         let pacer = Arc::new(Pacer::new());
-        let mut report = Report::default();
+        let mut report = Report {
+            provider: self.provider.name(),
+            ..Report::default()
+        };
         let mut progress = Progress::default();
         let mut outcomes = self.stream_with(items, pacer.clone());
         while let Some(item) = outcomes.next().await {
@@ -435,7 +447,7 @@ impl BulkUpdater {
             return finish(0, Outcome::Unchanged);
         }
         if self.dry_run {
-            return match p.estimate_charge(&id, &change).await {
+            return match p.estimate_charge(&id, &change, &self.pricing).await {
                 Ok(charge) => finish(
                     0,
                     Outcome::WouldApply {
@@ -811,10 +823,28 @@ mod tests {
         }
         async fn estimate_charge(
             &self,
-            _id: &str,
+            id: &str,
             _c: &SimChange,
-        ) -> crate::Result<Option<Charge>> {
-            Ok(Some(Charge::new(200, 200, vec!["flat $2".into()])))
+            _p: &Pricing,
+        ) -> crate::Result<Estimate> {
+            use crate::charge::{Charge, ChargeLine, ChargeRange, Currency, Money, Rule};
+            if id.starts_with('u') {
+                return Ok(Estimate::unpriced(
+                    crate::charge::UnpricedReason::NoPublishedPrice {
+                        item: "a scripted SIM".into(),
+                        key: "sim.active_monthly".into(),
+                    },
+                ));
+            }
+            let two = Money::from_cents(200);
+            Ok(Estimate::Priced(Charge::new(Currency::USD).line(
+                ChargeLine::new(
+                    "SIM",
+                    Rule::new("scripted.flat", "flat $2"),
+                    ChargeRange::up_to(two),
+                    two,
+                ),
+            )))
         }
     }
 
@@ -976,14 +1006,32 @@ mod tests {
             .dry_run(true)
             .fetch_current(true)
             .on_progress(move |pr| seen.store(pr.finished, Ordering::SeqCst))
-            .run((0..10).map(|i| item(&format!("s{i}"))))
+            .run(
+                (0..10)
+                    .map(|i| item(&format!("s{i}")))
+                    .chain([item("u1"), item("u2")]),
+            )
             .await;
-        assert_eq!(report.would_apply, 10);
+        assert_eq!(report.would_apply, 12);
         assert_eq!(p.calls.load(Ordering::SeqCst), 0);
-        assert_eq!(p.fetches.load(Ordering::SeqCst), 10);
-        let charge = report.charge.unwrap();
-        assert_eq!((charge.now_cents, charge.monthly_cents), (2000, 2000));
-        assert_eq!(progress.load(Ordering::SeqCst), 10);
+        assert_eq!(p.fetches.load(Ordering::SeqCst), 12);
+        assert_eq!(progress.load(Ordering::SeqCst), 12);
+        let charges = &report.charges;
+        assert_eq!((charges.priced(), charges.unpriced_count()), (10, 2));
+        let sum = charges.overall()[&crate::charge::Currency::USD];
+        use crate::charge::{ChargeRange, Money};
+        assert_eq!(sum.now, ChargeRange::up_to(Money::from_cents(2000)));
+        assert_eq!(sum.monthly, ChargeRange::exact(Money::from_cents(2000)));
+        let mut unpriced: Vec<&str> = charges
+            .unpriced()
+            .map(|(p, r)| {
+                assert_eq!(p, "scripted");
+                r.id.as_str()
+            })
+            .collect();
+        unpriced.sort();
+        assert_eq!(unpriced, ["u1", "u2"]);
+        assert_eq!(report.provider, "scripted");
     }
 
     #[test]

@@ -34,6 +34,10 @@
 //! - [`env`](mod@env): credentials read from the environment, with errors that name the variable.
 //! - [`retry`]: the retry policy and its pure decision function.
 //! - [`wait`]: waiting for a change a provider applies later (`Applied::Pending`) to settle.
+//! - [`charge`]: what a change costs, as ranges with the rule and the assumptions behind every
+//!   figure, or why it cannot be priced ([`Estimate`](charge::Estimate)); price books
+//!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML; totals per provider and overall
+//!   ([`ChargeTotal`](charge::ChargeTotal)).
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
 //!   follows the provider's rate limit, one outcome per item, a dry run.
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
@@ -42,6 +46,7 @@
 //!
 //! # Feature flags
 //! - `http` (default): the HTTP transport over reqwest with rustls.
+//! - `price-book-toml`: price books read from TOML files (JSON needs no feature).
 //! - `sandbox`: what the provider sandboxes share: a local server, request log, rate limiter and
 //!   fault injection ([`sandbox`]).
 //! - `tracing`: spans and events (see [`trace`]) that never carry a secret, a header, a body, an
@@ -52,6 +57,7 @@
 mod macros;
 
 pub mod bulk;
+pub mod charge;
 pub mod env;
 pub mod error;
 pub mod provider;
@@ -70,9 +76,7 @@ pub mod http;
 pub mod sandbox;
 
 pub use error::{ApiError, Error, Result};
-pub use provider::{
-    Applied, Charge, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages,
-};
+pub use provider::{Applied, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages};
 pub use state::{Lifecycle, Move, SimState, TransitionError};
 pub use validate::{
     CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, SimName, ValidationError,

@@ -41,6 +41,7 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
+use crate::charge::{Estimate, Pricing, UnpricedReason, flat_estimate};
 use crate::error::Result;
 use crate::state::{Lifecycle, SimState};
 use crate::validate::{SimName, ValidationError};
@@ -299,33 +300,45 @@ pub trait SimProvider: Send + Sync + Debug {
         }))
     }
 
-    /// What the change would cost, where the provider can say (Sixfab); `None` otherwise.
-    async fn estimate_charge(&self, id: &str, change: &SimChange) -> Result<Option<Charge>> {
-        let _ = (id, change);
-        Ok(None)
-    }
-}
-
-/// What a change would cost, as a provider prices it. Amounts are integer cents.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Charge {
-    /// Charged when the change is applied.
-    pub now_cents: i64,
-    /// Charged per month afterwards.
-    pub monthly_cents: i64,
-    /// The rule behind each line, in words.
-    pub lines: Vec<String>,
-}
-
-impl Charge {
-    /// A charge with amounts and the rules behind them.
-    pub fn new(now_cents: i64, monthly_cents: i64, lines: Vec<String>) -> Self {
-        Self {
-            now_cents,
-            monthly_cents,
-            lines,
+    /// What the change would cost, by the provider's documented billing rules and the price book
+    /// in `pricing` (layered over the provider's published prices, where it has any), as of
+    /// `pricing.as_of`. Nothing is changed; a provider may read the SIM (one `GET`).
+    ///
+    /// The answer is an [`Estimate`]: a [`Charge`](crate::charge::Charge) whose figures are
+    /// ranges with the rule and assumptions behind every line, or
+    /// [`Unpriced`](crate::charge::Unpriced) with the reason (never a `$0.00` that means
+    /// "unknown"). A change that would be refused is refused here too, with nothing sent.
+    ///
+    /// The default, for providers that document no billing rules and publish no prices, prices
+    /// the SIM's state after the change from the book's flat prices ([`flat_estimate`]): with no
+    /// price in the book it answers "unpriced" without any I/O; otherwise it reads the current
+    /// state (from [`SimChange::known_state`], or one [`fetch`](Self::fetch)).
+    ///
+    /// A price book that names another provider is an [`Error::Config`](crate::Error::Config).
+    async fn estimate_charge(
+        &self,
+        id: &str,
+        change: &SimChange,
+        pricing: &Pricing,
+    ) -> Result<Estimate> {
+        self.validate(id, change)?;
+        let book = pricing.book_for(self.name())?;
+        if !book.sim.has_prices() {
+            return Ok(Estimate::unpriced(UnpricedReason::NoPublishedPrice {
+                item: format!("{} SIMs", self.name()),
+                key: "sim.active_monthly".to_owned(),
+            }));
         }
+        let current = match &change.known_state {
+            Some(s) => s.clone(),
+            None => self.fetch(id).await?.state,
+        };
+        Ok(flat_estimate(
+            self.name(),
+            book,
+            &current,
+            change.state.as_ref(),
+        ))
     }
 }
 
@@ -415,6 +428,58 @@ mod tests {
             assert!(p.fetch("missing").await.unwrap_err().is_not_found());
         }
         assert_eq!(seen, vec![("one", false), ("two", true)]);
+    }
+
+    #[tokio::test]
+    async fn the_default_estimate_is_unpriced_until_a_price_book_is_given() {
+        use crate::charge::{Money, PriceBook, Pricing, SimPrices, UnpricedReason};
+        let p = fake("one", false);
+        let day = chrono::NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
+        let on = SimChange::new().state(SimState::Active);
+        // No price book: unpriced, without a read ("missing" would fail to fetch).
+        let e = p
+            .estimate_charge("missing", &on, &Pricing::new(PriceBook::default(), day))
+            .await
+            .unwrap();
+        assert_eq!(
+            e.reason(),
+            Some(&UnpricedReason::NoPublishedPrice {
+                item: "one SIMs".into(),
+                key: "sim.active_monthly".into()
+            })
+        );
+        let book = PriceBook {
+            sim: SimPrices {
+                active_monthly: Some(Money::from_cents(120)),
+                activation_month_billed: Some(true),
+                ..SimPrices::default()
+            },
+            ..PriceBook::default()
+        };
+        let pricing = Pricing::new(book.clone(), day);
+        // The current state is read: "a" is New.
+        let e = p.estimate_charge("a", &on, &pricing).await.unwrap();
+        let c = e.charge().unwrap();
+        assert_eq!(
+            (c.now.high, c.monthly.low),
+            (Money::from_cents(120), Money::from_cents(120))
+        );
+        // An empty change is refused, as apply would.
+        let err = p
+            .estimate_charge("a", &SimChange::new(), &pricing)
+            .await
+            .unwrap_err();
+        assert!(err.was_not_sent());
+        // A book for another provider is refused.
+        let other = PriceBook {
+            provider: Some("two".into()),
+            ..book
+        };
+        let err = p
+            .estimate_charge("a", &on, &Pricing::new(other, day))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
     }
 
     #[test]

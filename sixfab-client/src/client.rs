@@ -8,8 +8,7 @@ use simcore::secrecy::{ExposeSecret, SecretString};
 
 use crate::errors::name_the_asset;
 use crate::models::{Asset, IntoAssetId, Updated};
-use crate::pricing::{self, ChargeInputs, ChargePreview};
-use crate::requests::{TargetStatus, UpdateAsset, UpdateAssetBuilder};
+use crate::requests::{UpdateAsset, UpdateAssetBuilder};
 
 /// Sixfab Connect's API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.sixfab.com/v1";
@@ -36,7 +35,6 @@ pub const API_KEY_ENV: &str = "SIXFAB_API_KEY";
 #[derive(Clone)]
 pub struct Client {
     transport: Transport,
-    active_super_sims: u32,
 }
 
 impl fmt::Debug for Client {
@@ -45,7 +43,6 @@ impl fmt::Debug for Client {
             .field("base_url", &self.transport.base_url().as_str())
             .field("api_key", &"[redacted]")
             .field("retry", self.transport.retry_policy())
-            .field("active_super_sims", &self.active_super_sims)
             .finish()
     }
 }
@@ -56,7 +53,6 @@ impl Client {
         ClientBuilder {
             transport: Transport::builder(crate::PROVIDER, DEFAULT_BASE_URL),
             api_key: None,
-            active_super_sims: 0,
         }
     }
 
@@ -82,12 +78,6 @@ impl Client {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         self.transport.base_url().as_str()
-    }
-
-    /// The account's active Super SIMs, as set on the builder
-    /// ([`ClientBuilder::active_super_sims`]).
-    pub fn active_super_sims(&self) -> u32 {
-        self.active_super_sims
     }
 
     /// Starts an update of an asset, by serial number, UUID, SIM SID or SIM ICCID.
@@ -131,36 +121,14 @@ impl Client {
         }
         Ok(asset)
     }
-
-    /// Fetches an asset and previews what setting it to `target` costs, on today's date (UTC),
-    /// with Sixfab's published prices and the account's active Super SIMs
-    /// ([`ClientBuilder::active_super_sims`]). Nothing is changed.
-    ///
-    /// `None` when the asset cannot be priced (see [`ChargeInputs::from_asset`]).
-    pub async fn charge_preview(
-        &self,
-        asset_id: impl IntoAssetId,
-        target: TargetStatus,
-    ) -> simcore::Result<Option<ChargePreview>> {
-        let asset = self.get_asset(asset_id).await?;
-        Ok(self
-            .charge_inputs(&asset)
-            .map(|inputs| pricing::preview(&inputs, target)))
-    }
-
-    /// The preview's inputs for a fetched asset, as of today (UTC).
-    pub(crate) fn charge_inputs(&self, asset: &Asset) -> Option<ChargeInputs> {
-        let today = chrono::Utc::now().date_naive();
-        ChargeInputs::from_asset(asset, today, self.active_super_sims)
-    }
 }
 
-/// Builds a [`Client`]: the API key, and optionally the base URL, timeouts, retry policy, body
-/// cap, and the account facts the charge preview needs.
+/// Builds a [`Client`]: the API key, and optionally the base URL, timeouts, retry policy and
+/// body cap. (The charge preview's prices and account facts are a price book, passed with each
+/// preview: see [`crate::pricing`].)
 pub struct ClientBuilder {
     transport: TransportBuilder,
     api_key: Option<SecretString>,
-    active_super_sims: u32,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -168,7 +136,6 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("transport", &self.transport)
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("active_super_sims", &self.active_super_sims)
             .finish()
     }
 }
@@ -177,16 +144,6 @@ impl ClientBuilder {
     /// Sets the API key (sent in the [`API_KEY_HEADER`] header, never printed).
     pub fn api_key(mut self, key: impl Into<SecretString>) -> Self {
         self.api_key = Some(key.into());
-        self
-    }
-
-    /// How many Super SIMs are active on the account in all (an asset's own included while it is
-    /// active). The charge preview needs it for Sixfab's volume price ($1.60 instead of $2 a
-    /// month for more than 10 active SIMs); the API does not report it, so say it here.
-    ///
-    /// Default 0: every Super SIM is priced at the $2 rate.
-    pub fn active_super_sims(mut self, count: u32) -> Self {
-        self.active_super_sims = count;
         self
     }
 
@@ -212,10 +169,7 @@ impl ClientBuilder {
                 env!("CARGO_PKG_VERSION")
             ))
             .build()?;
-        Ok(Client {
-            transport,
-            active_super_sims: self.active_super_sims,
-        })
+        Ok(Client { transport })
     }
 }
 

@@ -1,30 +1,46 @@
 //! A typed client for Sixfab Connect assets (`https://api.sixfab.com/v1`): asset updates, asset
 //! reads, a charge preview from Sixfab's prices, and [`simcore::SimProvider`].
 //!
-//! A charge preview runs offline: what setting an asset active costs now and per month after.
+//! A charge preview runs offline: what setting an asset active adds to this month's bill and
+//! costs per month after, as ranges where Sixfab's text can be read more than one way, each line
+//! with its rule and its assumptions; your price book (your contract, your invoice) settles them.
 //!
 //! ```
 //! use chrono::NaiveDate;
-//! use sixfab_client::{AssetId, AssetIdKind, TargetStatus};
-//! use sixfab_client::pricing::{preview, Cents, ChargeInputs, DeviceKind, ProSim, ProSimHistory, SuperSim};
+//! use simcore::charge::{AssetPrices, PriceBook};
+//! use sixfab_client::{AssetId, AssetIdKind, AssetStatus, TargetStatus};
+//! use sixfab_client::pricing::{estimate, ChargeInputs, DeviceKind, ProSim, ProSimHistory, SuperSim};
 //!
 //! // Any of Sixfab's four asset identifiers; the kind is recognised.
 //! let id = AssetId::parse("89882806660004909182")?;
 //! assert_eq!(id.kind(), AssetIdKind::Iccid);
 //!
-//! // An ALPON with a Super SIM and a PRO SIM, on an account with 12 other active Super SIMs.
+//! // An ALPON with a Super SIM and a PRO SIM.
 //! let mut asset = ChargeInputs::new(NaiveDate::from_ymd_opt(2025, 3, 14).unwrap());
-//! asset.super_sim = Some(SuperSim { charged_this_month: false });
+//! asset.super_sim = Some(SuperSim { charged_this_month: Some(false) });
 //! asset.pro_sim = Some(ProSim::default_profile(ProSimHistory::ActivatedBefore));
-//! asset.device = DeviceKind::Alpon;
-//! asset.other_active_super_sims = 12;
+//! asset.device = DeviceKind::Alpon { reported_fee: None };
+//! asset.asset_fee_charged_this_month = Some(false);
 //!
-//! let charge = preview(&asset, TargetStatus::Active);
-//! assert_eq!(charge.now, Cents(160 + 200 + 600));
-//! assert_eq!(charge.now.to_string(), "$9.60");
-//! for line in &charge.lines {
-//!     println!("{}: {} now, {}/month ({})", line.item, line.now, line.monthly_after, line.rule);
+//! // Sixfab's published prices alone leave questions open: the range covers every answer.
+//! let e = estimate(&asset, Some(&AssetStatus::Inactive), Some(TargetStatus::Active), &PriceBook::default());
+//! let c = e.charge().expect("priced");
+//! assert_eq!(c.now.show(c.currency).to_string(), "$6.00 to $10.00");
+//! for a in c.assumptions() {
+//!     println!("{a}"); // what is not known, and what settles it
 //! }
+//!
+//! // Your price book answers them: 14 active SIMs on the account, the $6 fee on top of the SIM
+//! // fees, every month, and the PRO SIM charged for the month it is activated in.
+//! let book = PriceBook::from_json(r#"{
+//!     "active_sims": 14,
+//!     "sims": {"pro_sim": {"activation_month_billed": true}},
+//!     "assets": {"alpon": {"replaces_sim_fees": false, "recurs_monthly": true, "once_a_month": true}}
+//! }"#)?;
+//! let c = estimate(&asset, Some(&AssetStatus::Inactive), Some(TargetStatus::Active), &book);
+//! let c = c.charge().expect("priced");
+//! assert!(c.is_exact());
+//! assert_eq!(c.now.show(c.currency).to_string(), "$9.60"); // $1.60 + $2 + $6
 //! # Ok::<(), simcore::Error>(())
 //! ```
 //!
@@ -60,9 +76,10 @@
 //! - [`Client::get_asset`] → [`Asset`]: known fields typed, every other field kept; each SIM
 //!   ([`Asset::sims`]) and the device ([`Asset::device`]) read on demand.
 //! - Errors are [`simcore::Error`]; a `404` names the asset (see [`errors`]).
-//! - [`pricing`]: the charge preview, every price in one table ([`pricing::PRICES`]);
-//!   [`Client::charge_preview`] prices a fetched asset, with the account's active Super SIMs set
-//!   on the builder ([`ClientBuilder::active_super_sims`]).
+//! - [`pricing`]: the charge preview: Sixfab's published prices as a price book
+//!   ([`pricing::published`]) under yours; [`Client::charge_preview`] prices a fetched asset with
+//!   a [`simcore::charge::Pricing`] (your price book and the day), and so does
+//!   [`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge).
 //! - [`SimProvider`](simcore::SimProvider) for [`Client`]: states active and inactive, the
 //!   display name as the asset's name, checks without I/O, and charge estimates (see
 //!   [`provider`]).
@@ -85,9 +102,13 @@
 //! - a possible `{"data": {..}}` envelope around an asset: [`Asset::from_json`];
 //! - where an asset carries its SIMs and the facts prices depend on: [`Asset::sim`] and
 //!   [`Asset::device`];
-//! - whether the asset fee recurs monthly: [`pricing::PriceTable::asset_fee_monthly`]; and the
-//!   choice that the "more than 10 active SIMs" count includes the SIM being activated:
-//!   [`pricing::counted_active_super_sims`].
+//! - what the volume tier ("more than 10 active SIMs") counts: every active SIM, Super SIM and
+//!   PRO SIM ([`pricing::VOLUME_COUNTS`]).
+//!
+//! What Sixfab's prices leave open (whether the asset fee stands instead of the SIM fees or on
+//! top of them, whether it recurs monthly, when a PRO SIM is charged) is no choice of this crate:
+//! a preview covers every answer as a range and names the question, until your price book
+//! answers it (see [`pricing`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;

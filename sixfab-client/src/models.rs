@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use simcore::validate::quote;
 use simcore::{Iccid, ValidationError};
 
-use crate::pricing::Cents;
+use simcore::charge::Money;
 
 simcore::open_enum! {
     /// An asset's status: the master switch of every SIM on the asset.
@@ -402,8 +402,10 @@ impl Asset {
             network_group: text("network_group"),
             service_profile,
             first_activated_on: date("first_activated_at"),
+            first_activation_reported: obj.contains_key("first_activated_at"),
             added_on: date("added_at"),
             last_charged_on: date("last_charged_at"),
+            charge_reported: obj.contains_key("last_charged_at"),
         })
     }
 
@@ -415,6 +417,7 @@ impl Asset {
             kind: obj.get("type").and_then(value_text),
             asset_fee: obj.get("asset_fee").and_then(value_dollars),
             asset_fee_last_charged_on: obj.get("asset_fee_last_charged_at").and_then(value_date),
+            asset_fee_charge_reported: obj.contains_key("asset_fee_last_charged_at"),
         })
     }
 }
@@ -472,10 +475,16 @@ pub struct AssetSim {
     pub service_profile: Option<ServiceProfile>,
     /// The day the PRO SIM was first activated; `None` if never (or not reported).
     pub first_activated_on: Option<NaiveDate>,
+    /// Whether the answer has a `first_activated_at` key at all (`null` says "never"; no key
+    /// says nothing).
+    pub first_activation_reported: bool,
     /// The day the PRO SIM came to the account: the start of a never-activated SIM's grace.
     pub added_on: Option<NaiveDate>,
     /// The day the SIM's monthly price was last charged.
     pub last_charged_on: Option<NaiveDate>,
+    /// Whether the answer has a `last_charged_at` key at all (`null` says "never"; no key says
+    /// nothing).
+    pub charge_reported: bool,
 }
 
 /// A PRO SIM's service profile.
@@ -485,7 +494,7 @@ pub struct ServiceProfile {
     /// Its name (`"Europe + USA"` is the default profile).
     pub name: Option<String>,
     /// Its monthly price, when the answer carries one.
-    pub monthly_price: Option<Cents>,
+    pub monthly_price: Option<Money>,
 }
 
 /// The device an asset's SIMs are in.
@@ -495,9 +504,11 @@ pub struct Device {
     /// The device type (`"ALPON X4"`).
     pub kind: Option<String>,
     /// The device's asset fee, when the answer carries one.
-    pub asset_fee: Option<Cents>,
+    pub asset_fee: Option<Money>,
     /// The day the asset fee was last charged.
     pub asset_fee_last_charged_on: Option<NaiveDate>,
+    /// Whether the answer has an `asset_fee_last_charged_at` key at all.
+    pub asset_fee_charge_reported: bool,
 }
 
 impl Device {
@@ -527,30 +538,15 @@ fn value_date(v: &Value) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-/// An amount of dollars (`"4.50"`, `"$4.50"`, `4.5`, `6`) as cents; negative amounts, more than
-/// two non-zero decimals and anything else are `None`.
-fn value_dollars(v: &Value) -> Option<Cents> {
-    let text = match v {
-        Value::String(s) => s.trim().trim_start_matches('$').to_owned(),
-        Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// An amount of dollars (`"4.50"`, `"$4.50"`, `4.5`, `6`) as cents, read exactly by
+/// [`Money::parse`]; negative amounts, more than two non-zero decimals and anything else are
+/// `None`.
+fn value_dollars(v: &Value) -> Option<Money> {
+    match v {
+        Value::String(s) => Money::parse(s).ok(),
+        Value::Number(n) => Money::parse(&n.to_string()).ok(),
+        _ => None,
     }
-    if !frac.bytes().all(|b| b.is_ascii_digit())
-        || frac[frac.len().min(2)..].bytes().any(|b| b != b'0')
-    {
-        return None;
-    }
-    let mut cents_text: String = frac.chars().take(2).collect();
-    while cents_text.len() < 2 {
-        cents_text.push('0');
-    }
-    let whole: u64 = whole.parse().ok()?;
-    let cents: u64 = cents_text.parse().ok()?;
-    whole.checked_mul(100)?.checked_add(cents).map(Cents)
 }
 
 /// Keys that mark an object as an asset rather than an envelope.
@@ -831,14 +827,14 @@ mod tests {
             p.service_profile,
             Some(ServiceProfile {
                 name: Some("Asia".into()),
-                monthly_price: Some(Cents(450))
+                monthly_price: Some(Money::from_cents(450))
             })
         );
         assert_eq!(p.first_activated_on, None);
         assert_eq!(p.added_on, NaiveDate::from_ymd_opt(2025, 1, 10));
         let d = a.device().unwrap();
         assert!(d.is_alpon());
-        assert_eq!(d.asset_fee, Some(Cents(600)));
+        assert_eq!(d.asset_fee, Some(Money::from_cents(600)));
         assert_eq!(d.asset_fee_last_charged_on, None);
 
         let bare =
@@ -882,7 +878,7 @@ mod tests {
             (json!("99999999999999999999"), None),
         ];
         for (v, cents) in table {
-            assert_eq!(value_dollars(&v), cents.map(Cents), "{v}");
+            assert_eq!(value_dollars(&v), cents.map(Money::from_cents), "{v}");
         }
     }
 

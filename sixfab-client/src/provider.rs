@@ -7,16 +7,17 @@
 //!
 //! [`SimProvider::validate`] adds Sixfab's own checks (the id is an asset id, the target is active
 //! or inactive) to the common ones, without I/O; [`SimProvider::estimate_charge`] prices a change
-//! with Sixfab's published prices (see [`charge`]), which the bulk updater's dry run sums.
+//! with Sixfab's published prices or your price book over them (see [`crate::pricing`]), which
+//! the bulk updater's dry run adds up.
 
+use simcore::charge::{Estimate, Pricing};
 use simcore::{
-    Applied, Charge, DisplayName, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState,
-    ValidationError,
+    Applied, DisplayName, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState, ValidationError,
 };
 
 use crate::client::Client;
-use crate::models::{Asset, AssetId, AssetStatus, Updated};
-use crate::pricing::{self, Cents, ChargeInputs};
+use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, Updated};
+use crate::pricing;
 use crate::requests::{TargetStatus, UpdateAsset};
 
 /// An asset goes from active to inactive and back; nothing else is documented.
@@ -136,82 +137,58 @@ impl SimProvider for Client {
         })
     }
 
-    /// Prices the change with Sixfab's published prices ([`crate::pricing`]): checks it
-    /// ([`validate`](SimProvider::validate)), fetches the asset (one `GET`, nothing changed) and
-    /// previews it on today's date with the account's active Super SIMs
-    /// ([`ClientBuilder::active_super_sims`](crate::ClientBuilder::active_super_sims)).
+    /// Prices the change ([`crate::pricing`]): checks it ([`validate`](SimProvider::validate)),
+    /// fetches the asset (one `GET`, nothing changed) and prices it from its status to the
+    /// change's, with the price book in `pricing` over Sixfab's published prices
+    /// ([`pricing::published`]), as of `pricing.as_of`. A rename prices the asset as it stays.
     ///
-    /// See [`charge`] for the amounts and lines; each line starts with the asset id as given
-    /// (`"SN-ALPON-0042: Super SIM: …"`), so the lines of many assets summed by a dry run stay
-    /// apart. `None` when the asset cannot be priced (see
-    /// [`ChargeInputs::from_asset`](crate::pricing::ChargeInputs::from_asset)) or reports no
-    /// status while the change sets none.
+    /// An asset whose answer carries no SIM this SDK recognises is "cannot price"
+    /// ([`UnpricedReason::UnrecognisedShape`](simcore::charge::UnpricedReason::UnrecognisedShape)),
+    /// never $0.
     async fn estimate_charge(
         &self,
         id: &str,
         change: &SimChange,
-    ) -> simcore::Result<Option<Charge>> {
+        pricing: &Pricing,
+    ) -> simcore::Result<Estimate> {
         self.validate(id, change)?;
-        let asset = self.get_asset(id).await?;
-        let Some(inputs) = self.charge_inputs(&asset) else {
-            return Ok(None);
-        };
+        let book = pricing.book_for(crate::PROVIDER)?;
         let target = change.state.as_ref().map(target_status).transpose()?;
-        Ok(charge(&inputs, asset.status.as_ref(), target).map(|mut c| {
-            for line in &mut c.lines {
-                *line = format!("{id}: {line}");
-            }
-            c
-        }))
+        let asset = self.get_asset(id).await?;
+        Ok(pricing::estimate_asset(&asset, target, book, pricing.as_of))
     }
 }
 
-/// What a change costs as a [`Charge`], given the asset's inputs, its current status and the
-/// status to set (`None`: the change leaves the status alone).
-///
-/// - A status change: the preview's totals, one line per item:
-///   `"Super SIM: $2.00 now, $2.00/month after (rule)"`.
-/// - No status change (a rename, or the status the asset already has): nothing now, the monthly
-///   cost at the current status, a first line `"status stays active: nothing is charged now"`
-///   and one line per item: `"Super SIM: $2.00/month"`. `None` when the current status is
-///   unknown.
-pub fn charge(
-    inputs: &ChargeInputs,
-    current: Option<&AssetStatus>,
-    target: Option<TargetStatus>,
-) -> Option<Charge> {
-    let current = match current {
-        Some(AssetStatus::Active) => Some(TargetStatus::Active),
-        Some(AssetStatus::Inactive) => Some(TargetStatus::Inactive),
-        _ => None,
-    };
-    let cents = |c: Cents| i64::try_from(c.get()).unwrap_or(i64::MAX);
-    match target {
-        Some(target) if Some(target) != current => {
-            let p = pricing::preview(inputs, target);
-            let lines = p
-                .lines
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{}: {} now, {}/month after ({})",
-                        l.item, l.now, l.monthly_after, l.rule
-                    )
-                })
-                .collect();
-            Some(Charge::new(cents(p.now), cents(p.monthly_after), lines))
-        }
-        _ => {
-            let stays = current?;
-            let p = pricing::preview(inputs, stays);
-            let mut lines = vec![format!("status stays {stays}: nothing is charged now")];
-            lines.extend(
-                p.lines
-                    .iter()
-                    .map(|l| format!("{}: {}/month", l.item, l.monthly_after)),
-            );
-            Some(Charge::new(0, cents(p.monthly_after), lines))
-        }
+impl Client {
+    /// Fetches an asset and previews what setting it to `target` costs, with the price book in
+    /// `pricing` over Sixfab's published prices, as of `pricing.as_of`. Nothing is changed.
+    ///
+    /// ```no_run
+    /// use simcore::charge::{PriceBook, Pricing};
+    /// use sixfab_client::{Client, TargetStatus};
+    /// # async fn run() -> simcore::Result<()> {
+    /// let client = Client::from_env()?;
+    /// // Published prices only: the ALPON's fee is a range, the volume tier too.
+    /// println!("{}", client.charge_preview("SN-1", TargetStatus::Active, &Pricing::today()).await?);
+    /// // Your contract settles them.
+    /// let pricing = Pricing::today().with_book(PriceBook::load("prices/sixfab.json")?);
+    /// println!("{}", client.charge_preview("SN-1", TargetStatus::Active, &pricing).await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn charge_preview(
+        &self,
+        asset_id: impl IntoAssetId,
+        target: TargetStatus,
+        pricing: &Pricing,
+    ) -> simcore::Result<Estimate> {
+        let book = pricing.book_for(crate::PROVIDER)?;
+        let asset = self.get_asset(asset_id).await?;
+        Ok(pricing::estimate_asset(
+            &asset,
+            Some(target),
+            book,
+            pricing.as_of,
+        ))
     }
 }
 
@@ -293,59 +270,6 @@ mod tests {
         assert!(again.is_noop());
         let short = SimChange::new().display_name(simcore::SimName::parse("P7").unwrap());
         assert_eq!(field(c.validate("SN1", &short)), "display_name");
-    }
-
-    #[test]
-    fn charges_of_a_change() {
-        use crate::pricing::{DeviceKind, ProSim, ProSimHistory, SuperSim};
-        let today = chrono::NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
-        let mut inputs = ChargeInputs::new(today);
-        inputs.super_sim = Some(SuperSim::default());
-        inputs.pro_sim = Some(ProSim::default_profile(ProSimHistory::ActivatedBefore));
-        inputs.device = DeviceKind::Alpon;
-        let on = charge(
-            &inputs,
-            Some(&AssetStatus::Inactive),
-            Some(TargetStatus::Active),
-        )
-        .unwrap();
-        assert_eq!((on.now_cents, on.monthly_cents), (1000, 1000));
-        assert_eq!(on.lines.len(), 3);
-        assert!(
-            on.lines[0].starts_with("Super SIM: $2.00 now, $2.00/month after (Super SIM active"),
-            "{:?}",
-            on.lines
-        );
-        assert!(on.lines[2].starts_with("asset fee: $6.00 now, $6.00/month after"));
-
-        let off = charge(
-            &inputs,
-            Some(&AssetStatus::Active),
-            Some(TargetStatus::Inactive),
-        )
-        .unwrap();
-        assert_eq!((off.now_cents, off.monthly_cents), (0, 10));
-
-        for target in [None, Some(TargetStatus::Active)] {
-            let stays = charge(&inputs, Some(&AssetStatus::Active), target).unwrap();
-            assert_eq!((stays.now_cents, stays.monthly_cents), (0, 1000));
-            assert_eq!(
-                stays.lines,
-                [
-                    "status stays active: nothing is charged now",
-                    "Super SIM: $2.00/month",
-                    "PRO SIM: $2.00/month",
-                    "asset fee: $6.00/month"
-                ]
-            );
-        }
-        let stays = charge(&inputs, Some(&AssetStatus::Inactive), None).unwrap();
-        assert_eq!((stays.now_cents, stays.monthly_cents), (0, 10));
-        assert_eq!(charge(&inputs, None, None), None);
-        let unknown = AssetStatus::Unknown("hibernating".into());
-        assert_eq!(charge(&inputs, Some(&unknown), None), None);
-        let from_unknown = charge(&inputs, Some(&unknown), Some(TargetStatus::Active)).unwrap();
-        assert_eq!(from_unknown.now_cents, 1000);
     }
 
     #[test]

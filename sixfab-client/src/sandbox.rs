@@ -65,7 +65,9 @@
 //! (`last_charged_at` becomes now) unless it already was; a PRO SIM's first activation is
 //! remembered (`first_activated_at`); a device with an asset fee and both SIMs is charged its fee
 //! (`device.asset_fee_last_charged_at`) unless it already was this month. Deactivating charges
-//! nothing. An asset seeded active counts as activated and charged at seeding.
+//! nothing. An asset seeded active counts as activated and charged at seeding. These records are
+//! the sandbox's stand-in for Sixfab's books, one reading among those the preview covers: the
+//! sandbox charges no money and decides none of the questions Sixfab's prices leave open.
 //!
 //! # The asset as the sandbox answers it
 //! ```json

@@ -9,12 +9,14 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{Value, json};
 use simcore::bulk::{BulkItem, BulkUpdater};
+use simcore::charge::{
+    AssetPrices, ChargeRange, Currency, Money, PriceBook, Pricing, SimPrices, UnpricedReason,
+};
 use simcore::http::{Auth, Method, Transport};
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::SecretString;
 use simcore::{Applied, DisplayName, Error, SimChange, SimProvider, SimSnapshot, SimState};
 use sixfab_client::models::SimKind;
-use sixfab_client::pricing::Cents;
 use sixfab_client::sandbox::{
     AssetSeed, ProSimSeed, RateLimit, Sandbox, SandboxOptions, SandboxStatus,
 };
@@ -89,12 +91,12 @@ async fn an_asset_from_first_fetch_to_deactivation() {
     }
     let profile = sims[1].service_profile.clone().unwrap();
     assert_eq!(profile.name.as_deref(), Some("Europe + USA"));
-    assert_eq!(profile.monthly_price, Some(Cents(200)));
+    assert_eq!(profile.monthly_price, Some(Money::from_cents(200)));
     assert_eq!(sims[1].first_activated_on, None);
     assert_eq!(sims[1].added_on, Some(Utc::now().date_naive()));
     let device = asset.device().unwrap();
     assert!(device.is_alpon());
-    assert_eq!(device.asset_fee, Some(Cents(600)));
+    assert_eq!(device.asset_fee, Some(Money::from_cents(600)));
 
     // Every kind of id names the same asset.
     for id in [
@@ -472,73 +474,89 @@ async fn the_common_interface_drives_the_sandbox() {
     assert!(p.apply("SN-NOPE", &off).await.unwrap_err().is_not_found());
 }
 
+fn r(low: u64, high: u64) -> ChargeRange {
+    ChargeRange::between(Money::from_cents(low), Money::from_cents(high))
+}
+
+/// What an invoice settles: 12 active SIMs, the ALPON fee on top of the SIM fees, monthly, once a
+/// month; the PRO SIM charged for the month it is activated in.
+fn settled_book() -> PriceBook {
+    let mut book = PriceBook {
+        active_sims: Some(12),
+        ..PriceBook::default()
+    };
+    book.sims.insert(
+        "pro_sim".into(),
+        SimPrices {
+            activation_month_billed: Some(true),
+            ..SimPrices::default()
+        },
+    );
+    book.assets.insert(
+        "alpon".into(),
+        AssetPrices {
+            replaces_sim_fees: Some(false),
+            recurs_monthly: Some(true),
+            once_a_month: Some(true),
+            ..AssetPrices::default()
+        },
+    );
+    book
+}
+
 #[tokio::test]
-async fn charges_are_estimated_from_the_asset_and_the_account() {
+async fn charges_are_estimated_from_the_asset_and_the_price_book() {
     let sandbox = Sandbox::start().await.unwrap();
     let alpon = sandbox.seed_asset(AssetSeed::new());
-    // 12 active Super SIMs on the account: the volume price, $1.60.
-    let client = sandbox
-        .client_builder()
-        .active_super_sims(12)
-        .build()
-        .unwrap();
-    assert_eq!(client.active_super_sims(), 12);
+    let client = sandbox.client();
     let p: Arc<dyn SimProvider> = Arc::new(client.clone());
     let on = SimChange::new().state(SimState::Active);
     let off = SimChange::new().state(SimState::Inactive);
     let rename = SimChange::new().display_name(DisplayName::parse("pump station 7").unwrap());
+    let published = Pricing::today();
+    let settled = Pricing::today().with_book(settled_book());
 
-    // First activation: every price charged now.
-    let c = p.estimate_charge(&alpon, &on).await.unwrap().unwrap();
-    assert_eq!((c.now_cents, c.monthly_cents), (160 + 200 + 600, 960));
-    assert_eq!(c.lines.len(), 3, "{:?}", c.lines);
+    // Published prices only: a range over every reading of the ALPON fee and both volume tiers.
+    let e = p.estimate_charge(&alpon, &on, &published).await.unwrap();
+    let c = e.charge().unwrap();
+    assert_eq!((c.now, c.monthly), (r(600, 1000), r(0, 1000)), "{c}");
+    assert_eq!(c.currency, Currency::USD);
+    let ids: Vec<&str> = c.assumptions().iter().map(|a| &*a.id).collect();
     assert!(
-        c.lines[0].starts_with(&format!(
-            "{alpon}: Super SIM: $1.60 now, $1.60/month after (Super SIM active: $1.60/month, \
-             the price for more than 10 active Super SIMs (with this one: 13)"
-        )),
-        "{}",
-        c.lines[0]
+        ids.contains(&"sixfab.asset-fee.replaces-sim-fees"),
+        "{ids:?}"
     );
-    assert!(c.lines[1].contains("first activation"), "{}", c.lines[1]);
-    assert!(c.lines[2].contains("ALPON"), "{}", c.lines[2]);
+    assert!(ids.contains(&"book.volume-count"), "{ids:?}");
+    // The invoice's answers collapse it: $1.60 (more than 10 active SIMs) + $2 + $6.
+    let e = p.estimate_charge(&alpon, &on, &settled).await.unwrap();
+    let c = e.charge().unwrap();
+    assert_eq!((c.now, c.monthly), (r(960, 960), r(960, 960)), "{c}");
+    assert!(c.is_exact());
+    assert!(c.lines[1].rule.text.contains("first activation"), "{c}");
     let preview = client
-        .charge_preview(alpon.as_str(), TargetStatus::Active)
+        .charge_preview(alpon.as_str(), TargetStatus::Active, &settled)
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(
-        (preview.now, preview.monthly_after),
-        (Cents(960), Cents(960))
-    );
+    assert_eq!(&preview, &e);
     assert!(
         sandbox.requests().iter().all(|r| !r.is_write()),
         "estimates only read"
     );
 
     p.apply(&alpon, &on).await.unwrap();
-    // Deactivating charges nothing now; the PRO SIM keeps its $0.10 maintenance fee.
-    let c = p.estimate_charge(&alpon, &off).await.unwrap().unwrap();
-    assert_eq!((c.now_cents, c.monthly_cents), (0, 10));
+    // Deactivating adds nothing; the PRO SIM keeps its $0.10 maintenance fee.
+    let e = p.estimate_charge(&alpon, &off, &settled).await.unwrap();
+    let c = e.charge().unwrap();
+    assert_eq!((c.now, c.monthly), (r(0, 0), r(10, 10)));
     p.apply(&alpon, &off).await.unwrap();
 
-    // Reactivated in the same month: each price was already charged.
-    let c = p.estimate_charge(&alpon, &on).await.unwrap().unwrap();
-    assert_eq!((c.now_cents, c.monthly_cents), (0, 960));
-    assert!(
-        c.lines
-            .iter()
-            .all(|l| l.contains("already charged this month")),
-        "{:?}",
-        c.lines
-    );
-    // A rename: nothing now, the monthly cost stays.
-    let c = p.estimate_charge(&alpon, &rename).await.unwrap().unwrap();
-    assert_eq!((c.now_cents, c.monthly_cents), (0, 10));
-    assert_eq!(
-        c.lines[0],
-        format!("{alpon}: status stays inactive: nothing is charged now")
-    );
+    // Reactivated in the same month: every price was already charged this month.
+    let e = p.estimate_charge(&alpon, &on, &settled).await.unwrap();
+    let c = e.charge().unwrap();
+    assert_eq!((c.now, c.monthly), (r(0, 0), r(960, 960)), "{c}");
+    // A rename: nothing now, the month as the asset stays.
+    let e = p.estimate_charge(&alpon, &rename, &settled).await.unwrap();
+    assert_eq!(e.charge().unwrap().monthly, r(10, 10));
 
     // A PRO SIM alone on another profile, in its grace; another past it.
     let pro = |days: i64| {
@@ -554,19 +572,20 @@ async fn charges_are_estimated_from_the_asset_and_the_account() {
     };
     let fresh = sandbox.seed_asset(pro(30));
     let old = sandbox.seed_asset(pro(400));
-    let c = p.estimate_charge(&fresh, &rename).await.unwrap().unwrap();
-    assert_eq!((c.now_cents, c.monthly_cents), (0, 0));
-    assert!(c.lines[1].starts_with(&format!("{fresh}: PRO SIM: $0.00/month")));
-    let c = p.estimate_charge(&fresh, &on).await.unwrap().unwrap();
-    assert_eq!((c.now_cents, c.monthly_cents), (450, 450));
-    let c = p.estimate_charge(&old, &rename).await.unwrap().unwrap();
-    assert_eq!((c.now_cents, c.monthly_cents), (0, 10));
+    let e = p.estimate_charge(&fresh, &rename, &settled).await.unwrap();
+    assert_eq!(e.charge().unwrap().monthly, r(0, 0));
+    assert!(e.to_string().contains("grace until"), "{e}");
+    let e = p.estimate_charge(&fresh, &on, &settled).await.unwrap();
+    assert_eq!(e.charge().unwrap().now, r(450, 450));
+    let e = p.estimate_charge(&old, &rename, &settled).await.unwrap();
+    assert_eq!(e.charge().unwrap().monthly, r(10, 10));
 
-    // The bulk updater's dry run sums the estimates and sends no update.
+    // The bulk updater's dry run adds the estimates up and sends no update.
     let writes = |s: &Sandbox| s.requests().iter().filter(|r| r.is_write()).count();
     let sent = writes(&sandbox);
     let report = BulkUpdater::new(p.clone())
         .dry_run(true)
+        .pricing(settled.clone())
         .run([
             BulkItem::new(alpon.as_str(), on.clone()),
             BulkItem::new(fresh.as_str(), on.clone()),
@@ -574,18 +593,68 @@ async fn charges_are_estimated_from_the_asset_and_the_account() {
         ])
         .await;
     assert_eq!((report.would_apply, report.refused), (2, 1));
-    let sum = report.charge.unwrap();
-    assert_eq!((sum.now_cents, sum.monthly_cents), (450, 960 + 450));
+    let sum = report.charges.overall()[&Currency::USD];
+    assert_eq!(
+        (sum.now, sum.monthly),
+        (r(450, 450), r(960 + 450, 960 + 450))
+    );
+    assert_eq!(report.charges.unpriced_count(), 0);
     assert_eq!(writes(&sandbox), sent);
 
-    // Refusals: before sending, and from Sixfab.
+    // Refusals: before sending, and from Sixfab; a price book for another provider.
     let err = p
-        .estimate_charge(&alpon, &SimChange::new().state(SimState::Retired))
+        .estimate_charge(&alpon, &SimChange::new().state(SimState::Retired), &settled)
         .await
         .unwrap_err();
     assert!(err.was_not_sent(), "{err:?}");
-    let err = p.estimate_charge("SN-NOPE", &on).await.unwrap_err();
+    let err = p
+        .estimate_charge("SN-NOPE", &on, &settled)
+        .await
+        .unwrap_err();
     assert!(err.is_not_found());
+    let emnify = Pricing::today().with_book(PriceBook {
+        provider: Some("emnify".into()),
+        ..PriceBook::default()
+    });
+    let err = p.estimate_charge(&alpon, &on, &emnify).await.unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+}
+
+#[tokio::test]
+async fn an_asset_the_model_does_not_recognise_cannot_be_priced() {
+    // Sixfab does not document the asset object; an answer without the `supersim`/`prosim`
+    // objects this SDK reads is what a real answer it does not understand looks like.
+    let sandbox = Sandbox::start().await.unwrap();
+    let bare = sandbox.seed_asset(AssetSeed::new().device(None).super_sim(None).pro_sim(None));
+    let p: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let e = p
+        .estimate_charge(
+            &bare,
+            &SimChange::new().state(SimState::Active),
+            &Pricing::today(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(e.reason(), Some(UnpricedReason::UnrecognisedShape { .. })),
+        "{e}"
+    );
+    assert!(e.to_string().starts_with("cannot price: "), "{e}");
+    assert!(!e.to_string().contains("$0.00"), "{e}");
+    let report = BulkUpdater::new(p)
+        .dry_run(true)
+        .run([BulkItem::new(
+            bare.as_str(),
+            SimChange::new().state(SimState::Active),
+        )])
+        .await;
+    assert_eq!(report.charges.unpriced_count(), 1);
+    assert!(report.charges.overall().is_empty());
+    assert!(
+        report.charges.to_string().contains("cannot be priced"),
+        "{}",
+        report.charges
+    );
 }
 
 #[tokio::test]

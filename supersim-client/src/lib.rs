@@ -105,6 +105,11 @@
 //!   framework; read its undocumented payload tolerantly ([`callbacks::SimCallback`]) and drop
 //!   replays by `kore-idempotency-token` ([`callbacks::Deduplicator`]).
 //! - **Common interface**: `Client` implements [`simcore::SimProvider`] (see [`provider`]).
+//!   Neither Twilio nor KORE publishes a Super SIM price, and their billing rules are not in
+//!   the sources this crate follows: a charge preview
+//!   ([`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge)) is "unpriced"
+//!   until your price book gives the prices, and then says what it assumes about the month of
+//!   an activation (see [`simcore::charge::flat_estimate`]).
 //! - **Sandbox** (feature `sandbox`): `sandbox::Sandbox`, a local stand-in for the Super SIM
 //!   API on `127.0.0.1` that enforces Twilio's rules on the wire (credentials, not-found, the
 //!   lifecycle with 83010 and 83009, `202 scheduled` then the final status and the callback,
