@@ -681,8 +681,11 @@ impl Planner {
                                 },
                                 Some(change),
                             ) if self.price => {
-                                let charge =
-                                    provider.estimate_charge(&id, &change, pricing).await.ok();
+                                let charge = provider
+                                    .estimate_charge(&id, &change, pricing)
+                                    .await
+                                    .ok()
+                                    .map(Box::new);
                                 Action::Change {
                                     from,
                                     to,
