@@ -400,7 +400,7 @@ impl fmt::Display for Plan {
         }
         let charges = self.charges();
         if charges.providers().next().is_some() {
-            write!(f, "charges:\n{charges}")?;
+            writeln!(f, "charges:\n{charges}")?;
         }
         Ok(())
     }
@@ -423,6 +423,8 @@ fn charge_summary(e: &Estimate) -> String {
 enum Read {
     Found(SimSnapshot),
     NotFound(String),
+    /// Refused before sending (an id the provider cannot have).
+    Refused(String),
     Failed(String),
 }
 
@@ -480,6 +482,7 @@ async fn read_states(
             let read = match provider.fetch(id).await {
                 Ok(s) => Read::Found(s),
                 Err(e) if e.is_not_found() => Read::NotFound(e.to_string()),
+                Err(e) if e.was_not_sent() => Read::Refused(e.to_string()),
                 Err(e) => Read::Failed(e.to_string()),
             };
             (*row, read)
@@ -640,6 +643,12 @@ impl Planner {
                     ),
                     Some(Read::Failed(reason)) => (
                         Action::ReadError {
+                            reason: reason.clone(),
+                        },
+                        None,
+                    ),
+                    Some(Read::Refused(reason)) => (
+                        Action::Refused {
                             reason: reason.clone(),
                         },
                         None,
@@ -1018,6 +1027,7 @@ impl Applier {
                 p(finished, total);
             }
         };
+        let done = std::sync::atomic::AtomicUsize::new(0);
         let mut report = ApplyReport::default();
         // What the plan already settled.
         let mut changes: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -1049,9 +1059,21 @@ impl Applier {
             }
         }
         tick(finished);
+        done.store(finished, std::sync::atomic::Ordering::Relaxed);
         let runs = changes.into_iter().map(|(name, ks)| {
             let provider = self.providers[name].clone();
-            async move { (name, self.apply_provider(plan, provider, ks).await) }
+            let done = &done;
+            async move {
+                let result = self
+                    .apply_provider(plan, provider, ks, &|| {
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if let Some(p) = &self.progress {
+                            p(n, total);
+                        }
+                    })
+                    .await;
+                (name, result)
+            }
         });
         let results = futures_util::future::join_all(runs).await;
         for (name, (outcomes, reads, attempts, throttled)) in results {
@@ -1060,10 +1082,8 @@ impl Applier {
             report.throttled += throttled;
             for (k, o) in outcomes {
                 out[k] = Some(o);
-                finished += 1;
             }
         }
-        tick(finished);
         report.entries = plan
             .entries
             .iter()
@@ -1087,6 +1107,7 @@ impl Applier {
         plan: &Plan,
         provider: Arc<dyn SimProvider>,
         ks: Vec<usize>,
+        tick: &(dyn Fn() + Sync),
     ) -> (Vec<(usize, ApplyOutcome)>, Reads, u64, u64) {
         let ids: Vec<(usize, String)> = ks
             .iter()
@@ -1150,6 +1171,12 @@ impl Applier {
                         reason: reason.clone(),
                     },
                 )),
+                Some(Read::Refused(reason)) => outcomes.push((
+                    k,
+                    ApplyOutcome::Refused {
+                        reason: reason.clone(),
+                    },
+                )),
                 None => outcomes.push((
                     k,
                     ApplyOutcome::ReadError {
@@ -1180,8 +1207,12 @@ impl Applier {
                     },
                 };
                 sent.push((item_rows[o.index], outcome));
+                tick();
             })
             .await;
+        for _ in 0..outcomes.len() {
+            tick();
+        }
         outcomes.extend(sent);
         (outcomes, reads, bulk.attempts, bulk.throttled as u64)
     }
