@@ -52,8 +52,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .enumerate()
         .filter(|(i, a)| {
-            !a.starts_with("--")
-                && !(*i > 0 && matches!(args[i - 1].as_str(), "--out" | "--prices"))
+            let value_of_a_flag = *i > 0 && matches!(args[i - 1].as_str(), "--out" | "--prices");
+            !a.starts_with("--") && !value_of_a_flag
         })
         .map(|(_, a)| a)
         .collect();
