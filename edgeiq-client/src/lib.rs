@@ -112,3 +112,8 @@ pub use requests::{PatchField, SimPatch, UpdateSim, merge_patch};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "edgeiq";
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

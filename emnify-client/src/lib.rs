@@ -116,3 +116,8 @@ pub use simcore::secrecy;
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "emnify";
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

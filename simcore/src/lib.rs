@@ -95,3 +95,8 @@ pub use secrecy;
 pub mod __private {
     pub use serde;
 }
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -128,3 +128,8 @@ pub use requests::{NetworkGroup, TargetStatus, UpdateAsset, UpdateAssetBuilder};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "sixfab";
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
