@@ -453,12 +453,12 @@ async fn read_states(
             let Some(page) = pages.next().await else {
                 break;
             };
-            reads.list_pages += 1;
             let Ok(page) = page else {
                 // A listing that fails (or that the provider does not offer) leaves the rest to
                 // single fetches.
                 break;
             };
+            reads.list_pages += 1;
             reads.listed += page.len() as u64;
             for snap in page {
                 let names: Vec<String> = std::iter::once(snap.id.clone())
