@@ -41,6 +41,9 @@ pub const ENV_KORE_CLIENT_ID: &str = "KORE_CLIENT_ID";
 /// The environment variable holding a KORE API client's secret (this crate's choice, as above).
 pub const ENV_KORE_CLIENT_SECRET: &str = "KORE_CLIENT_SECRET";
 
+/// The body cap of a list page: room for a full page (1000 SIMs) at 8 KiB each, over ten times
+/// what a SIM takes, unless the client's own cap is larger. A single SIM keeps the client's cap.
+const LIST_PAGE_BODY_LIMIT: usize = 1000 * 8 * 1024;
 /// The header in which Twilio (and KORE, serving the same API) sends its request id.
 const REQUEST_ID_HEADER: &str = "twilio-request-id";
 /// How long a KORE token is kept when the answer says nothing of its lifetime (the shortest
@@ -582,7 +585,8 @@ impl Client {
         let mut req = self
             .transport
             .request(Method::GET, &["v1", "Sims"])?
-            .operation("list_sims", "/v1/Sims", None);
+            .operation("list_sims", "/v1/Sims", None)
+            .body_limit(self.list_body_limit());
         // Only with pairs: an empty query would still leave a bare `?` on the URL.
         if !query.is_empty() {
             req = req.query(query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -592,8 +596,15 @@ impl Client {
 
     pub(crate) async fn page_at(&self, next: &str) -> Result<SimPage> {
         let url = self.next_page_target(next)?;
-        let req = Request::new(Method::GET, url);
+        let req = Request::new(Method::GET, url)
+            .operation("list_sims", "/v1/Sims", None)
+            .body_limit(self.list_body_limit());
         self.transport.send(&req).await?.resource()
+    }
+
+    /// The body cap of a list page (see [`LIST_PAGE_BODY_LIMIT`]).
+    fn list_body_limit(&self) -> usize {
+        self.transport.body_limit().max(LIST_PAGE_BODY_LIMIT)
     }
 
     /// Resolves a next-page URL against the base URL and refuses one on another origin.
