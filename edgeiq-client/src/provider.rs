@@ -10,15 +10,18 @@
 //!   [`Client::update_sim`].
 //! - A display name is refused before sending: EdgeIQ SIM records have no display name field.
 //! - The answer is the stored record: `apply` returns [`Applied::Done`] with its snapshot.
+//! - `list` reads `GET /sims` a page at a time (see [`list_keys`]); records are addressed by
+//!   their system id only, so snapshots carry no aliases.
 
+use futures_util::TryStreamExt as _;
 use simcore::validate::quote;
 use simcore::{
-    Applied, CarrierStatus, Lifecycle, Result, SimChange, SimProvider, SimSnapshot, SimState,
-    ValidationError,
+    Applied, CarrierStatus, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot,
+    SimState, SnapshotPages, ValidationError,
 };
 
 use crate::client::Client;
-use crate::models::{SimId, SimRecord};
+use crate::models::{SimId, SimRecord, list_keys};
 
 /// EdgeIQ's status is free carrier text (at most 30 characters, checked by
 /// [`CarrierStatus`]): there is no transition table, every value may follow every other.
@@ -84,6 +87,21 @@ impl SimProvider for Client {
 
     fn validate(&self, id: &str, change: &SimChange) -> Result<(), simcore::Error> {
         prepare(id, change).map(drop)
+    }
+
+    /// Every record, a page of `GET /sims` at a time ([`list_keys::MAX_PAGE_SIZE`] records a
+    /// page unless the options say fewer; the page parameters are **unconfirmed**, see
+    /// [`list_keys`]), each page read once, straight into typed records. EdgeIQ addresses a
+    /// record by its system id only: snapshots carry no aliases.
+    fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
+        let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
+        let pages = self.list_sims().page_size(size).pages();
+        Box::pin(pages.map_ok(|page| {
+            page.sims
+                .iter()
+                .map(|record| snapshot(record, ""))
+                .collect()
+        }))
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied, simcore::Error> {
