@@ -136,6 +136,7 @@ impl Client {
         query: &[(&'static str, String)],
         page: u32,
         per_page: u32,
+        snapshot_only: bool,
     ) -> Result<SimPage> {
         let cap = (per_page as usize).saturating_mul(LIST_BYTES_PER_SIM);
         let request = self
@@ -145,8 +146,12 @@ impl Client {
             .query(query.iter().map(|(k, v)| (*k, v.as_str())))
             .body_limit(self.transport.body_limit().max(cap));
         let response = self.transport.send(&request).await?;
-        let page = SimPage::from_slice(response.body(), page, per_page)
-            .map_err(|e| response.decode_error(e))?;
+        let read = if snapshot_only {
+            SimPage::from_slice_for_snapshots
+        } else {
+            SimPage::from_slice
+        };
+        let page = read(response.body(), page, per_page).map_err(|e| response.decode_error(e))?;
         if let Some(what) = page.sims.iter().find_map(simcore::http::Resource::missing) {
             return Err(
                 response.decode_error(format!("not an EdgeIQ answer: a listed SIM has no {what}"))

@@ -445,58 +445,88 @@ impl<'de> Deserialize<'de> for SimRecord {
     /// Reads a record as [`SimRecord::from_json`] does, field by field as the keys come, with no
     /// intermediate map of the whole record (a page of a list holds a thousand).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct RecordVisitor;
+        d.deserialize_map(RecordVisitor {
+            snapshot_only: false,
+        })
+    }
+}
 
-        impl<'de> de::Visitor<'de> for RecordVisitor {
-            type Value = SimRecord;
+/// A record read for [`SimProvider::list`](simcore::SimProvider::list): its id, ICCID and
+/// status; every other key is skipped unread. A plan lists whole fleets.
+pub(crate) struct SnapshotRecord(SimRecord);
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a SIM record (a JSON object)")
+impl<'de> Deserialize<'de> for SnapshotRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RecordVisitor {
+            snapshot_only: true,
+        })
+        .map(SnapshotRecord)
+    }
+}
+
+impl From<SnapshotRecord> for SimRecord {
+    fn from(r: SnapshotRecord) -> Self {
+        r.0
+    }
+}
+
+/// Reads a record: whole, or only what a snapshot holds.
+struct RecordVisitor {
+    snapshot_only: bool,
+}
+
+impl<'de> de::Visitor<'de> for RecordVisitor {
+    type Value = SimRecord;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a SIM record (a JSON object)")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SimRecord, A::Error> {
+        let mut r = SimRecord::default();
+        // The id keys are settled at the end: `_id` wins over `id`, whatever the order.
+        let mut id: Option<Value> = None;
+        let mut id_alt: Option<Value> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let key = key.as_ref();
+            let wanted = !self.snapshot_only
+                || [keys::ID, keys::ID_ALT, keys::ICCID, keys::STATUS].contains(&key);
+            if !wanted {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
             }
-
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SimRecord, A::Error> {
-                let mut r = SimRecord::default();
-                // The id keys are settled at the end: `_id` wins over `id`, whatever the order.
-                let mut id: Option<Value> = None;
-                let mut id_alt: Option<Value> = None;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let value: Value = map.next_value()?;
-                    let key = key.as_ref();
-                    if key == keys::ID {
-                        id = Some(value);
-                    } else if key == keys::ID_ALT {
-                        id_alt = Some(value);
-                    } else {
-                        r.put(key, value);
-                    }
-                }
-                let mut put_back = |key: &str, v: Value| {
-                    r.extra.insert(key.to_owned(), v);
-                };
-                match id {
-                    Some(Value::String(s)) => {
-                        r.id = Some(s);
-                        // As `from_json` leaves it: `id` stays in `extra` when `_id` is there.
-                        if let Some(v) = id_alt {
-                            put_back(keys::ID_ALT, v);
-                        }
-                    }
-                    other => {
-                        if let Some(v) = other.filter(|v| !v.is_null()) {
-                            put_back(keys::ID, v);
-                        }
-                        match id_alt {
-                            Some(Value::String(s)) => r.id = Some(s),
-                            Some(v) if !v.is_null() => put_back(keys::ID_ALT, v),
-                            _ => {}
-                        }
-                    }
-                }
-                Ok(r)
+            let value: Value = map.next_value()?;
+            if key == keys::ID {
+                id = Some(value);
+            } else if key == keys::ID_ALT {
+                id_alt = Some(value);
+            } else {
+                r.put(key, value);
             }
         }
-
-        d.deserialize_map(RecordVisitor)
+        let mut put_back = |key: &str, v: Value| {
+            r.extra.insert(key.to_owned(), v);
+        };
+        match id {
+            Some(Value::String(s)) => {
+                r.id = Some(s);
+                // As `from_json` leaves it: `id` stays in `extra` when `_id` is there.
+                if let Some(v) = id_alt {
+                    put_back(keys::ID_ALT, v);
+                }
+            }
+            other => {
+                if let Some(v) = other.filter(|v| !v.is_null()) {
+                    put_back(keys::ID, v);
+                }
+                match id_alt {
+                    Some(Value::String(s)) => r.id = Some(s),
+                    Some(v) if !v.is_null() => put_back(keys::ID_ALT, v),
+                    _ => {}
+                }
+            }
+        }
+        Ok(r)
     }
 }
 
@@ -655,7 +685,24 @@ impl SimPage {
     /// assert_eq!((meta.total, meta.has_next()), (Some(3), true));
     /// ```
     pub fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
-        let raw: RawPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Self::read::<SimRecord>(body, page, per_page)
+    }
+
+    /// [`SimPage::from_slice`], reading of each record only what a snapshot holds.
+    pub(crate) fn from_slice_for_snapshots(
+        body: &[u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        Self::read::<SnapshotRecord>(body, page, per_page)
+    }
+
+    fn read<'a, T: Deserialize<'a> + Into<SimRecord>>(
+        body: &'a [u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        let raw: RawPage<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let Some(sims) = raw.sims else {
             return Err(format!(
                 "not a list of EdgeIQ SIMs: neither a JSON array nor an object with {:?}",
@@ -663,7 +710,7 @@ impl SimPage {
             ));
         };
         Ok(SimPage {
-            sims,
+            sims: sims.into_iter().map(Into::into).collect(),
             page,
             per_page,
             total: raw.total,
@@ -685,25 +732,25 @@ impl SimPage {
 }
 
 /// What a page's body carried, read in one pass.
-struct RawPage {
-    sims: Option<Vec<SimRecord>>,
+struct RawPage<T> {
+    sims: Option<Vec<T>>,
     total: Option<u64>,
 }
 
-impl<'de> Deserialize<'de> for RawPage {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+        struct V<T>(std::marker::PhantomData<T>);
 
-        impl<'de> de::Visitor<'de> for V {
-            type Value = RawPage;
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = RawPage<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of SIM records, or {\"total\", \"resources\"}")
             }
 
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage<T>, A::Error> {
                 let mut sims = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(record) = seq.next_element::<SimRecord>()? {
+                while let Some(record) = seq.next_element::<T>()? {
                     sims.push(record);
                 }
                 Ok(RawPage {
@@ -712,14 +759,14 @@ impl<'de> Deserialize<'de> for RawPage {
                 })
             }
 
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawPage, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawPage<T>, A::Error> {
                 let mut page = RawPage {
                     sims: None,
                     total: None,
                 };
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     if key == list_keys::RESOURCES {
-                        page.sims = map.next_value::<Option<Vec<SimRecord>>>()?;
+                        page.sims = map.next_value::<Option<Vec<T>>>()?;
                     } else if key == list_keys::TOTAL {
                         page.total = match map.next_value::<Value>()? {
                             Value::Number(n) => n.as_u64(),
@@ -734,7 +781,7 @@ impl<'de> Deserialize<'de> for RawPage {
             }
         }
 
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -876,6 +923,24 @@ mod tests {
         );
         assert!(r.extra.is_empty(), "{:?}", r.extra);
         assert!(serde_json::from_str::<SimRecord>("[1]").is_err());
+    }
+
+    #[test]
+    fn a_page_read_for_snapshots_keeps_what_they_hold() {
+        let body = json!({"total": 3, "resources": [
+            {"_id": "a", "id": "b", "iccid": "8988", "status": "active", "sim_metadata": {"k": [1]}, "x": 1},
+            {"id": "c", "status": null, "iccid": 8988},
+            {"_id": 7, "id": "d", "status": "suspended"},
+        ]})
+        .to_string();
+        let full = SimPage::from_slice(body.as_bytes(), 1, 3).unwrap();
+        let lean = SimPage::from_slice_for_snapshots(body.as_bytes(), 1, 3).unwrap();
+        assert_eq!(lean.total, full.total);
+        for (l, f) in lean.sims.iter().zip(&full.sims) {
+            assert_eq!((&l.id, &l.iccid, &l.status), (&f.id, &f.iccid, &f.status));
+            assert_eq!(l.state(), f.state());
+            assert!(l.sim_metadata.is_none() && !l.extra.contains_key("x"));
+        }
     }
 
     #[test]

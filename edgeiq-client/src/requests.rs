@@ -529,6 +529,8 @@ impl UpdateSim {
 pub struct ListSims {
     client: Client,
     page_size: u32,
+    /// Read of each record only what a snapshot holds (for `SimProvider::list`).
+    snapshot_only: bool,
 }
 
 impl ListSims {
@@ -536,7 +538,15 @@ impl ListSims {
         Self {
             client,
             page_size: list_keys::MAX_PAGE_SIZE,
+            snapshot_only: false,
         }
+    }
+
+    /// Reads of each record only its id, ICCID and status, skipping the rest unread: the cheap
+    /// read a fleet-wide snapshot needs.
+    pub(crate) fn snapshot_only(mut self) -> Self {
+        self.snapshot_only = true;
+        self
     }
 
     /// Records per page (1 to [`list_keys::MAX_PAGE_SIZE`], which is the default).
@@ -573,7 +583,9 @@ impl ListSims {
     /// Fetches page `page` (from [`list_keys::FIRST_PAGE`]).
     pub async fn page(&self, page: u32) -> simcore::Result<SimPage> {
         let pairs = self.query_pairs(page)?;
-        self.client.sim_page(&pairs, page, self.page_size).await
+        self.client
+            .sim_page(&pairs, page, self.page_size, self.snapshot_only)
+            .await
     }
 
     /// Fetches the first page.

@@ -14,7 +14,7 @@ use simcore::http::TokenCache;
 
 use crate::auth::{Credentials, EmnifyLogin};
 use crate::errors::from_emnify;
-use crate::models::{Sim, SimPage};
+use crate::models::{Sim, SimPage, SnapshotSim};
 use crate::requests::{ListSims, UpdateSim, UpdateSimBuilder};
 
 /// emnify's API host; paths start with `/api/v1/`.
@@ -201,6 +201,7 @@ impl Client {
         query: &[(&'static str, String)],
         page: u32,
         per_page: u32,
+        snapshot_only: bool,
     ) -> Result<SimPage> {
         if let Some(pacer) = &self.list_pace {
             pacer.wait().await;
@@ -213,7 +214,12 @@ impl Client {
             .query(query.iter().map(|(k, v)| (*k, v.as_str())))
             .body_limit(self.transport.body_limit().max(cap));
         let response = self.transport.send(&request).await.map_err(from_emnify)?;
-        let sims: Vec<Sim> = response.json()?;
+        let sims: Vec<Sim> = if snapshot_only {
+            let sims: Vec<SnapshotSim> = response.json()?;
+            sims.into_iter().map(Sim::from).collect()
+        } else {
+            response.json()?
+        };
         if let Some(what) = sims.iter().find_map(simcore::http::Resource::missing) {
             return Err(
                 response.decode_error(format!("not an emnify answer: a listed SIM has no {what}"))

@@ -236,6 +236,40 @@ impl Sim {
     }
 }
 
+/// A SIM read for [`SimProvider::list`](simcore::SimProvider::list): only what a snapshot
+/// holds (id, ICCIDs, status); every other key is skipped unread. A plan lists whole fleets.
+#[derive(Deserialize)]
+pub(crate) struct SnapshotSim {
+    id: u64,
+    #[serde(default)]
+    iccid: Option<String>,
+    #[serde(default)]
+    iccid_with_luhn: Option<String>,
+    #[serde(default)]
+    status: Option<SimStatus>,
+}
+
+impl From<SnapshotSim> for Sim {
+    fn from(s: SnapshotSim) -> Self {
+        Sim {
+            id: s.id,
+            iccid: s.iccid,
+            iccid_with_luhn: s.iccid_with_luhn,
+            eid: None,
+            status: s.status,
+            issuer_org: None,
+            reseller_org: None,
+            customer_org: None,
+            endpoint: None,
+            imsi: None,
+            msisdn: None,
+            model: None,
+            production_date: None,
+            activation_date: None,
+        }
+    }
+}
+
 pub mod paging_headers {
     //! The headers emnify pages `GET /api/v1/sim` with, named as emnify sends them (HTTP
     //! compares header names without regard to case). Recorded from emnify's API: a list of 12
@@ -749,6 +783,29 @@ mod tests {
             (p.sort.as_deref(), p.current_page, p.total_count),
             (Some("id"), Some(1), Some(99_999_999_999))
         );
+    }
+
+    #[test]
+    fn a_sim_read_for_snapshots_keeps_what_they_hold() {
+        let body = json!({
+            "id": 250, "iccid": "8988303000000000129", "iccid_with_luhn": "89883030000000001294",
+            "status": {"id": 1, "description": "Activated"}, "production_date": "not a time",
+            "customer_org": {"id": 13886, "country": {"id": 206}}, "imsi": "2950"
+        });
+        let sim: Sim = serde_json::from_value::<SnapshotSim>(body).unwrap().into();
+        assert_eq!(
+            (sim.id, sim.best_iccid(), sim.status.clone()),
+            (
+                250,
+                Some("89883030000000001294"),
+                Some(SimStatus::Activated)
+            )
+        );
+        assert_eq!(
+            (sim.customer_org, sim.imsi, sim.production_date),
+            (None, None, None)
+        );
+        assert!(serde_json::from_value::<SnapshotSim>(json!({"status": {"id": 1}})).is_err());
     }
 
     #[test]

@@ -105,13 +105,19 @@ pub fn parse_sim_id(id: &str) -> Result<u64, ValidationError> {
 
 /// A SIM in canonical terms.
 pub fn snapshot(sim: &Sim) -> SimSnapshot {
+    into_snapshot(sim.clone())
+}
+
+/// [`snapshot`], taking the SIM: its ICCID moves into the snapshot rather than being copied (a
+/// listing makes 100,000 of them).
+pub fn into_snapshot(sim: Sim) -> SimSnapshot {
     let state = sim
         .status
         .as_ref()
         .map(canonical)
         .unwrap_or_else(|| SimState::Unknown("no status".to_owned()));
     let mut snap = SimSnapshot::new(crate::PROVIDER, sim.id.to_string(), state);
-    if let Some(iccid) = sim.best_iccid() {
+    if let Some(iccid) = sim.iccid_with_luhn.or(sim.iccid) {
         snap = snap.with_iccid(iccid);
     }
     if let Some(status) = &sim.status {
@@ -141,13 +147,14 @@ impl SimProvider for Client {
 
     /// Every SIM, a page of `GET /api/v1/sim` at a time: `per_page` is `options.page_size` or
     /// the largest emnify serves (2500), pages are paced under emnify's limit for the list path
-    /// (see [`ListPace`](crate::ListPace)), and each is read once, straight into typed SIMs. A
+    /// (see [`ListPace`](crate::ListPace)), and each is read once, straight into typed SIMs (of
+    /// each, only what its snapshot holds). A
     /// page size over 2500 is refused as [`Error::Invalid`](simcore::Error::Invalid) before
     /// anything is sent.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(ListSims::MAX_PAGE_SIZE);
-        let pages = self.list_sims().page_size(size).pages();
-        Box::pin(pages.map_ok(|page| page.sims.iter().map(snapshot).collect()))
+        let pages = self.list_sims().page_size(size).snapshot_only().pages();
+        Box::pin(pages.map_ok(|page| page.sims.into_iter().map(into_snapshot).collect()))
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {

@@ -446,6 +446,8 @@ pub struct ListSims {
     client: Client,
     page_size: Option<u32>,
     status: Option<SimStatus>,
+    /// Read of each SIM only what a snapshot holds (for `SimProvider::list`).
+    snapshot_only: bool,
 }
 
 impl ListSims {
@@ -459,7 +461,15 @@ impl ListSims {
             client,
             page_size: None,
             status: None,
+            snapshot_only: false,
         }
+    }
+
+    /// Reads of each SIM only its id, ICCIDs and status, skipping the rest unread: the cheap
+    /// read a fleet-wide snapshot needs.
+    pub(crate) fn snapshot_only(mut self) -> Self {
+        self.snapshot_only = true;
+        self
     }
 
     /// SIMs per page (`per_page`, 1 to 2500; emnify's default is 2000).
@@ -504,7 +514,7 @@ impl ListSims {
     pub async fn page(&self, page: u32) -> Result<SimPage> {
         let pairs = self.query_pairs(page)?;
         self.client
-            .sim_page(&pairs, page, self.effective_page_size())
+            .sim_page(&pairs, page, self.effective_page_size(), self.snapshot_only)
             .await
     }
 

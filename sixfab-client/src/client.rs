@@ -156,6 +156,7 @@ impl Client {
         query: &[(&'static str, String)],
         page: u32,
         per_page: u32,
+        snapshot_only: bool,
     ) -> simcore::Result<AssetPage> {
         let cap = (per_page as usize).saturating_mul(LIST_BYTES_PER_ASSET);
         let http = self
@@ -165,8 +166,12 @@ impl Client {
             .query(query.iter().map(|(k, v)| (*k, v.as_str())))
             .body_limit(self.transport.body_limit().max(cap));
         let response = self.transport.send(&http).await?;
-        let page = AssetPage::from_slice(response.body(), page, per_page)
-            .map_err(|e| response.decode_error(e))?;
+        let read = if snapshot_only {
+            AssetPage::from_slice_for_snapshots
+        } else {
+            AssetPage::from_slice
+        };
+        let page = read(response.body(), page, per_page).map_err(|e| response.decode_error(e))?;
         if page.assets.iter().any(|a| a.address().is_none()) {
             return Err(response.decode_error(
                 "not a list of sixfab assets: a listed asset has no uuid, serial_number, id, \

@@ -525,7 +525,24 @@ impl AssetPage {
     /// assert!(AssetPage::from_slice(br#"{"detail": "Not Found"}"#, 1, 2).is_err());
     /// ```
     pub fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
-        let raw: RawPage = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Self::read::<Asset>(body, page, per_page)
+    }
+
+    /// [`AssetPage::from_slice`], reading of each asset only what a snapshot holds.
+    pub(crate) fn from_slice_for_snapshots(
+        body: &[u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        Self::read::<SnapshotAsset>(body, page, per_page)
+    }
+
+    fn read<'a, T: Deserialize<'a> + Into<Asset>>(
+        body: &'a [u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        let raw: RawPage<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let Some(assets) = raw.assets else {
             return Err(format!(
                 "not a list of sixfab assets: neither a JSON array nor an object with a list under {}",
@@ -533,7 +550,7 @@ impl AssetPage {
             ));
         };
         Ok(AssetPage {
-            assets,
+            assets: assets.into_iter().map(Into::into).collect(),
             page,
             per_page,
             next: raw.next,
@@ -567,30 +584,41 @@ impl AssetPage {
     }
 }
 
-/// What a page's body carried, read in one pass.
-#[derive(Default)]
-struct RawPage {
-    assets: Option<Vec<Asset>>,
+/// What a page's body carried, read in one pass; `T` is how an asset is read.
+struct RawPage<T> {
+    assets: Option<Vec<T>>,
     next: Option<bool>,
     total: Option<u64>,
     total_pages: Option<u64>,
     page_size: Option<u64>,
 }
 
-impl<'de> Deserialize<'de> for RawPage {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+impl<T> Default for RawPage<T> {
+    fn default() -> Self {
+        Self {
+            assets: None,
+            next: None,
+            total: None,
+            total_pages: None,
+            page_size: None,
+        }
+    }
+}
 
-        impl<'de> de::Visitor<'de> for V {
-            type Value = RawPage;
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = RawPage<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of assets, or an object with one")
             }
 
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage<T>, A::Error> {
                 let mut assets = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(asset) = seq.next_element::<Asset>()? {
+                while let Some(asset) = seq.next_element::<T>()? {
                     assets.push(asset);
                 }
                 Ok(RawPage {
@@ -599,13 +627,13 @@ impl<'de> Deserialize<'de> for RawPage {
                 })
             }
 
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawPage, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawPage<T>, A::Error> {
                 let mut page = RawPage::default();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     let key = key.as_ref();
                     if list_keys::ITEMS.contains(&key) && page.assets.is_none() {
                         // A list, or an object that may hold one (and the paging) one level down.
-                        let inner: Nested = map.next_value()?;
+                        let inner: Nested<T> = map.next_value()?;
                         if let Nested(Some(inner)) = inner {
                             page.assets = inner.assets;
                             page.next = page.next.or(inner.next);
@@ -629,61 +657,61 @@ impl<'de> Deserialize<'de> for RawPage {
             }
         }
 
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
 /// The value under an items key: a page (a list, or an object with one), or anything else
 /// (ignored).
-struct Nested(Option<RawPage>);
+struct Nested<T>(Option<RawPage<T>>);
 
-impl<'de> Deserialize<'de> for Nested {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nested<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+        struct V<T>(std::marker::PhantomData<T>);
 
-        impl<'de> de::Visitor<'de> for V {
-            type Value = Nested;
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = Nested<T>;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of assets")
             }
 
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Nested, A::Error> {
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Nested<T>, A::Error> {
                 RawPage::deserialize(de::value::SeqAccessDeserializer::new(seq))
                     .map(|p| Nested(Some(p)))
             }
 
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Nested, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Nested<T>, A::Error> {
                 let inner = RawPage::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(Nested(inner.assets.is_some().then_some(inner)))
             }
 
-            fn visit_unit<E: de::Error>(self) -> Result<Nested, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<Nested<T>, E> {
                 Ok(Nested(None))
             }
 
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Nested, E> {
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Nested<T>, E> {
                 Ok(Nested(None))
             }
 
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Nested, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Nested<T>, E> {
                 Ok(Nested(None))
             }
 
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Nested, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Nested<T>, E> {
                 Ok(Nested(None))
             }
 
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Nested, E> {
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Nested<T>, E> {
                 Ok(Nested(None))
             }
 
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Nested, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Nested<T>, E> {
                 Ok(Nested(None))
             }
         }
 
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -974,42 +1002,140 @@ impl<'de> Deserialize<'de> for Asset {
     /// Reads the known fields in place (`serial` when `serial_number` is absent) and keeps every
     /// other field in [`Asset::extra`]. A JSON object is required.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct AssetVisitor;
+        d.deserialize_map(AssetVisitor {
+            snapshot_only: false,
+        })
+    }
+}
 
-        impl<'de> de::Visitor<'de> for AssetVisitor {
-            type Value = Asset;
+/// An asset read for [`SimProvider::list`](simcore::SimProvider::list): the ids, name and
+/// status, and of each SIM only its SID and ICCID; every other field is skipped unread. A plan
+/// lists whole fleets.
+pub(crate) struct SnapshotAsset(Asset);
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an asset (a JSON object)")
-            }
+impl<'de> Deserialize<'de> for SnapshotAsset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(AssetVisitor {
+            snapshot_only: true,
+        })
+        .map(SnapshotAsset)
+    }
+}
 
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Asset, A::Error> {
-                let mut asset = Asset::default();
-                let mut serial = None;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let text = |map: &mut A| map.next_value::<LenientText>().map(|t| t.0);
-                    match key.as_ref() {
-                        "id" => asset.id = text(&mut map)?,
-                        "uuid" => asset.uuid = text(&mut map)?,
-                        "serial_number" => asset.serial_number = text(&mut map)?,
-                        "serial" => serial = text(&mut map)?,
-                        "name" => asset.name = text(&mut map)?,
-                        "iccid" => asset.iccid = text(&mut map)?,
-                        "status" => asset.status = map.next_value::<LenientStatus>()?.0,
-                        _ => {
-                            let value: Value = map.next_value()?;
-                            asset.extra.insert(key.into_owned(), value);
-                        }
+impl From<SnapshotAsset> for Asset {
+    fn from(a: SnapshotAsset) -> Self {
+        a.0
+    }
+}
+
+/// Reads an asset: whole, or only what a snapshot holds.
+struct AssetVisitor {
+    snapshot_only: bool,
+}
+
+impl<'de> de::Visitor<'de> for AssetVisitor {
+    type Value = Asset;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an asset (a JSON object)")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Asset, A::Error> {
+        let mut asset = Asset::default();
+        let mut serial = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let text = |map: &mut A| map.next_value::<LenientText>().map(|t| t.0);
+            match key.as_ref() {
+                "id" => asset.id = text(&mut map)?,
+                "uuid" => asset.uuid = text(&mut map)?,
+                "serial_number" => asset.serial_number = text(&mut map)?,
+                "serial" => serial = text(&mut map)?,
+                "name" => asset.name = text(&mut map)?,
+                "iccid" => asset.iccid = text(&mut map)?,
+                "status" => asset.status = map.next_value::<LenientStatus>()?.0,
+                _ if !self.snapshot_only => {
+                    let value: Value = map.next_value()?;
+                    asset.extra.insert(key.into_owned(), value);
+                }
+                k if [SimKind::SuperSim, SimKind::ProSim]
+                    .iter()
+                    .any(|s| s.key() == k) =>
+                {
+                    if let SimIds(Some(ids)) = map.next_value()? {
+                        asset.extra.insert(key.into_owned(), Value::Object(ids));
                     }
                 }
-                if asset.serial_number.is_none() {
-                    asset.serial_number = serial;
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
                 }
-                Ok(asset)
+            }
+        }
+        if asset.serial_number.is_none() {
+            asset.serial_number = serial;
+        }
+        Ok(asset)
+    }
+}
+
+/// A SIM's object reduced to its `sid` and `iccid` (as text); `None` when it is no object.
+struct SimIds(Option<Map<String, Value>>);
+
+impl<'de> Deserialize<'de> for SimIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+
+        impl<'de> de::Visitor<'de> for V {
+            type Value = SimIds;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a SIM object")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SimIds, A::Error> {
+                let mut ids = Map::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "sid" || key == "iccid" {
+                        if let Some(text) = map.next_value::<LenientText>()?.0 {
+                            ids.insert(key.into_owned(), Value::String(text));
+                        }
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(SimIds(Some(ids)))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<SimIds, A::Error> {
+                while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(SimIds(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<SimIds, E> {
+                Ok(SimIds(None))
             }
         }
 
-        d.deserialize_map(AssetVisitor)
+        d.deserialize_any(V)
     }
 }
 
@@ -1348,6 +1474,35 @@ mod tests {
         }
         assert!(AssetPage::from_slice(b"[1, 2]", 1, 2).is_err());
         assert!(AssetPage::from_slice(b"<html>", 1, 2).is_err());
+    }
+
+    #[test]
+    fn a_page_read_for_snapshots_keeps_what_they_hold() {
+        let body = json!({"data": [
+            {"uuid": "u1", "serial": "SN1", "id": 3, "name": "pump", "status": "active", "iccid": "8988",
+             "supersim": {"sid": "HS1", "iccid": 8988, "network_group": "g", "last_charged_at": "x"},
+             "prosim": {"iccid": "8944", "service_profile": {"name": "Asia"}},
+             "device": {"type": "ALPON X4"}, "created_at": "2025-01-10T08:30:00Z"},
+            {"serial_number": "SN2", "status": 4, "supersim": null, "prosim": [1]},
+        ], "total": 2})
+        .to_string();
+        let full = AssetPage::from_slice(body.as_bytes(), 1, 100).unwrap();
+        let lean = AssetPage::from_slice_for_snapshots(body.as_bytes(), 1, 100).unwrap();
+        assert_eq!((lean.total, lean.has_next()), (full.total, full.has_next()));
+        for (l, f) in lean.assets.iter().zip(&full.assets) {
+            assert_eq!(l.address(), f.address());
+            assert_eq!(l.ids(), f.ids());
+            assert_eq!(
+                (&l.name, &l.status, &l.iccid),
+                (&f.name, &f.status, &f.iccid)
+            );
+            assert!(!l.extra.contains_key("device") && !l.extra.contains_key("created_at"));
+        }
+        assert_eq!(
+            lean.assets[0].extra["supersim"],
+            json!({"sid": "HS1", "iccid": "8988"})
+        );
+        assert!(lean.assets[1].extra.is_empty());
     }
 
     #[test]

@@ -110,7 +110,7 @@ impl SimProvider for Client {
     /// with every other id it answers to as aliases.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
-        let pages = self.list_assets().page_size(size).pages();
+        let pages = self.list_assets().page_size(size).snapshot_only().pages();
         Box::pin(pages.map_ok(|page| {
             page.assets
                 .iter()

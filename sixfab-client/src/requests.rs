@@ -305,6 +305,8 @@ impl UpdateAssetBuilder {
 pub struct ListAssets {
     client: Client,
     page_size: u32,
+    /// Read of each asset only what a snapshot holds (for `SimProvider::list`).
+    snapshot_only: bool,
 }
 
 impl ListAssets {
@@ -312,7 +314,15 @@ impl ListAssets {
         Self {
             client,
             page_size: list_keys::MAX_PAGE_SIZE,
+            snapshot_only: false,
         }
+    }
+
+    /// Reads of each asset only its ids, name and status and its SIMs' SIDs and ICCIDs,
+    /// skipping the rest unread: the cheap read a fleet-wide snapshot needs.
+    pub(crate) fn snapshot_only(mut self) -> Self {
+        self.snapshot_only = true;
+        self
     }
 
     /// Assets per page (1 to [`list_keys::MAX_PAGE_SIZE`], which is the default).
@@ -349,7 +359,9 @@ impl ListAssets {
     /// Fetches page `page` (from [`list_keys::FIRST_PAGE`]).
     pub async fn page(&self, page: u32) -> simcore::Result<AssetPage> {
         let pairs = self.query_pairs(page)?;
-        self.client.asset_page(&pairs, page, self.page_size).await
+        self.client
+            .asset_page(&pairs, page, self.page_size, self.snapshot_only)
+            .await
     }
 
     /// Fetches the first page.

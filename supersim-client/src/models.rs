@@ -140,6 +140,45 @@ impl SimPage {
     }
 }
 
+/// A page read for [`SimProvider::list`](simcore::SimProvider::list): the paging envelope in
+/// full, and of each SIM only what a snapshot holds (SID, unique name, ICCID, status); every
+/// other field is skipped unread. A plan lists whole fleets: this is most of what it costs here.
+#[derive(Deserialize)]
+pub(crate) struct SnapshotPage {
+    #[serde(deserialize_with = "null_as_empty_of")]
+    sims: Vec<SnapshotSim>,
+    #[serde(default)]
+    meta: PageMeta,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct SnapshotSim {
+    sid: Option<String>,
+    unique_name: Option<String>,
+    iccid: Option<String>,
+    status: Option<Status>,
+}
+
+impl From<SnapshotPage> for SimPage {
+    fn from(page: SnapshotPage) -> Self {
+        SimPage {
+            sims: page
+                .sims
+                .into_iter()
+                .map(|s| Sim {
+                    sid: s.sid,
+                    unique_name: s.unique_name,
+                    iccid: s.iccid,
+                    status: s.status,
+                    ..Sim::default()
+                })
+                .collect(),
+            meta: page.meta,
+        }
+    }
+}
+
 /// Twilio's paging envelope (`meta`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -300,7 +339,13 @@ fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>
 }
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Sim>, D::Error> {
-    Ok(Option::<Vec<Sim>>::deserialize(d)?.unwrap_or_default())
+    null_as_empty_of(d)
+}
+
+fn null_as_empty_of<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -356,6 +401,34 @@ mod tests {
             sim.date_created.unwrap().to_rfc3339(),
             "2015-07-30T20:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn a_snapshot_page_reads_what_a_snapshot_holds() {
+        let body = json!({
+            "sims": [{
+                "sid": "HSa", "unique_name": "pump", "iccid": "8988", "status": "active",
+                "account_sid": "ACa", "date_created": "2015-07-30T20:00:00Z",
+                "links": {"billing_periods": "x"}, "url": "u", "more": [1]
+            }],
+            "meta": {"next_page_url": "n", "url": "this"}
+        });
+        let page: SimPage = serde_json::from_value::<SnapshotPage>(body.clone())
+            .unwrap()
+            .into();
+        let full: SimPage = serde_json::from_value(body).unwrap();
+        assert_eq!(page.meta, full.meta);
+        let (lean, full) = (&page.sims[0], &full.sims[0]);
+        assert_eq!(
+            (&lean.sid, &lean.unique_name, &lean.iccid, &lean.status),
+            (&full.sid, &full.unique_name, &full.iccid, &full.status)
+        );
+        assert_eq!((lean.url.as_deref(), lean.date_created), (None, None));
+        assert!(serde_json::from_value::<SnapshotPage>(json!({"meta": {}})).is_err());
+        let empty: SimPage = serde_json::from_value::<SnapshotPage>(json!({"sims": null}))
+            .unwrap()
+            .into();
+        assert!(empty.sims.is_empty());
     }
 
     #[test]
