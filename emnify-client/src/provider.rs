@@ -18,6 +18,8 @@
 //! options say otherwise, at a pace under emnify's list limit. emnify addresses a SIM by its id
 //! only, so snapshots carry no aliases.
 
+use std::sync::LazyLock;
+
 use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
 use simcore::validate::quote;
@@ -57,9 +59,13 @@ pub fn canonical(status: &SimStatus) -> SimState {
     }
 }
 
+/// [`LIFECYCLE`] in canonical states, mapped once (every change validated judges by it).
+static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
+    LazyLock::new(|| LIFECYCLE.map(canonical));
+
 /// The emnify lifecycle in canonical states.
 pub fn canonical_lifecycle() -> Lifecycle<SimState> {
-    LIFECYCLE.map(canonical)
+    LazyLock::force(&CANONICAL_LIFECYCLE).shared()
 }
 
 /// The emnify status a canonical state stands for (`None` for states emnify does not have).
