@@ -218,7 +218,7 @@ where
     /// let l = LazyLock::force(&CANONICAL).shared();
     /// assert!(l.allows(&SimState::Inactive, &SimState::Active));
     /// assert!(!l.allows(&SimState::Active, &SimState::Inactive));
-/// assert_eq!(l.provider(), "demo");
+    /// assert_eq!(l.provider(), "demo");
     /// ```
     pub fn shared(&'static self) -> Self {
         let provider: &'static str = &self.provider;
