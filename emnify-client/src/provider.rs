@@ -30,22 +30,9 @@ use simcore::{
 
 use crate::billing;
 use crate::client::Client;
+pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::models::{Sim, SimStatus};
 use crate::requests::{DELETED_RULE, ISSUED_RULE, ListSims, SettableStatus};
-
-/// Every status change emnify documents for an update: Issued to Activated or Factory Test,
-/// Factory Test to Activated, Activated and Suspended both ways. Deleted is reached with
-/// `DELETE`, never with an update.
-pub static TRANSITIONS: &[(SimStatus, SimStatus)] = &[
-    (SimStatus::Issued, SimStatus::Activated),
-    (SimStatus::Issued, SimStatus::FactoryTest),
-    (SimStatus::FactoryTest, SimStatus::Activated),
-    (SimStatus::Activated, SimStatus::Suspended),
-    (SimStatus::Suspended, SimStatus::Activated),
-];
-
-/// The emnify lifecycle over emnify's own statuses.
-pub static LIFECYCLE: Lifecycle<SimStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
 /// emnify's status in canonical terms.
 pub fn canonical(status: &SimStatus) -> SimState {

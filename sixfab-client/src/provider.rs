@@ -26,17 +26,9 @@ use simcore::{
 
 use crate::client::Client;
 use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, Updated, list_keys};
+pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::pricing;
 use crate::requests::{TargetStatus, UpdateAsset};
-
-/// An asset goes from active to inactive and back; nothing else is documented.
-pub static TRANSITIONS: &[(AssetStatus, AssetStatus)] = &[
-    (AssetStatus::Active, AssetStatus::Inactive),
-    (AssetStatus::Inactive, AssetStatus::Active),
-];
-
-/// The asset lifecycle over Sixfab's own statuses.
-pub static LIFECYCLE: Lifecycle<AssetStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
 /// [`LIFECYCLE`] in canonical states, mapped once (every change validated judges by it).
 static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =

@@ -26,24 +26,9 @@ use simcore::{
 };
 
 use crate::client::Client;
+pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::models::{Sim, Status, UpdateOutcome};
 use crate::requests::{ListSims, SettableStatus, SimRef, SimUpdateRequest, UniqueName};
-
-/// Every status change Twilio documents for a Super SIM: a SIM never returns to `new`; `ready`
-/// can be set only from `new`; `active` and `inactive` alternate. Nothing is documented from
-/// `scheduled` (a change is in flight): a known `scheduled` SIM is refused any change.
-pub static TRANSITIONS: &[(Status, Status)] = &[
-    (Status::New, Status::Ready),
-    (Status::New, Status::Active),
-    (Status::New, Status::Inactive),
-    (Status::Ready, Status::Active),
-    (Status::Ready, Status::Inactive),
-    (Status::Active, Status::Inactive),
-    (Status::Inactive, Status::Active),
-];
-
-/// The Super SIM lifecycle over Twilio's own statuses.
-pub static LIFECYCLE: Lifecycle<Status> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
 /// [`LIFECYCLE`] in canonical states, mapped once (every change a plan validates judges by it).
 pub static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
