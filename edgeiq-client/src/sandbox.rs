@@ -88,7 +88,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use simcore::sandbox::{
-    OrderedStore, RateLimit, RecordedRequest, SandboxOptions as ServerOptions, SandboxServer,
+    Clock, OrderedStore, RateLimit, RecordedRequest, SandboxOptions as ServerOptions, SandboxServer,
     Store, json_response, json_response_from, lock,
 };
 
@@ -136,6 +136,12 @@ pub struct SandboxOptions {
     pub rate_limit: Option<RateLimit>,
     /// Whether to keep the request log (on by default; benchmarks turn it off).
     pub record: bool,
+    /// The clock the records' `created_at` and `updated_at` are read from (the real one by
+    /// default). EdgeIQ states no rule in time for a SIM record, and sessions keep real time:
+    /// a login's `token_expiry` is the client's real time.
+    pub clock: Clock,
+    /// The port on `127.0.0.1` to listen on (`0`, the default: an ephemeral one).
+    pub port: u16,
 }
 
 impl Default for SandboxOptions {
@@ -144,6 +150,8 @@ impl Default for SandboxOptions {
             session_lifetime: DEFAULT_SESSION,
             rate_limit: None,
             record: true,
+            clock: Clock::real(),
+            port: 0,
         }
     }
 }
@@ -259,6 +267,7 @@ struct State {
     sessions: Store<String, Session>,
     /// Serializes updates, so the ICCID uniqueness check and the write are one step.
     writes: Mutex<()>,
+    clock: Clock,
     session_lifetime: Duration,
     company_id: String,
 }
@@ -297,6 +306,7 @@ impl Sandbox {
             users: Store::new(),
             sessions: Store::new(),
             writes: Mutex::new(()),
+            clock: options.clock,
             session_lifetime: options.session_lifetime,
             company_id: format!("sandbox_company_{}", hex(6)),
         });
@@ -306,7 +316,7 @@ impl Sandbox {
             let state = handler_state.clone();
             async move { route(&state, req).await }
         });
-        let server = SandboxServer::start_with(
+        let server = SandboxServer::start_on_port(
             router,
             ServerOptions {
                 rate_limit: options.rate_limit,
@@ -315,6 +325,7 @@ impl Sandbox {
                 }),
                 record: options.record,
             },
+            options.port,
         )
         .await?;
         Ok(Sandbox {
@@ -389,7 +400,7 @@ impl Sandbox {
             "a sandbox SIM id must be 24 hex digits, not {id:?}"
         );
         let id = id.to_lowercase();
-        let now = now();
+        let now = timestamp(self.state.clock.now());
         let mut record = json!({
             "_id": id,
             "device_id": object_id(),
@@ -595,7 +606,10 @@ fn update(state: &State, id: &str, headers: &HeaderMap, body: &[u8]) -> Response
     if !problems.is_empty() {
         return invalid(problems);
     }
-    record.insert("updated_at".to_owned(), Value::from(now()));
+    record.insert(
+        "updated_at".to_owned(),
+        Value::from(timestamp(state.clock.now())),
+    );
     state.store(id.to_owned(), merged.clone());
     json_response(200, &merged)
 }
@@ -826,8 +840,8 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
 // ---------------------------------------------------------------------------------------------
 // Ids, tokens, times
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `n` random lowercase hex digits.

@@ -33,6 +33,7 @@
 //! |---|---|---|
 //! | any | path is `/api/v1/authenticate`, `/api/v1/sim` or `/api/v1/sim/{sim_id}` | `404 {"message": "Not Found"}` |
 //! | any | method is one the path has | `405`, empty body |
+//! | `POST /api/v1/authenticate` | at most 100 calls in any 5 minutes, emnify's limit ([`SandboxOptions::authenticate_limit`], [`Sandbox::set_authenticate_limit`]; a call it refuses does not count) | `429` `1105 TooManyRequests`, no `Retry-After` |
 //! | `POST /api/v1/authenticate` | locked out (below) | `401` `1105 TooManyRequests` |
 //! | `POST /api/v1/authenticate` | body is a JSON object with `application_token`, `refresh_token`, or `username` and `password` | `400` `1000 BadRequest` |
 //! | `POST /api/v1/authenticate` | `application_token` is the sandbox's ([`Sandbox::application_token`]) | `200 {"auth_token"}`, else `401` with an empty body |
@@ -70,7 +71,17 @@
 //! (emnify documents none). A request answered there never reaches the rules (and is not counted
 //! by [`Sandbox::authenticate_calls`]).
 //!
+//! # Time and usage
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default):
+//! `production_date` and `activation_date`, the tokens' `exp`, the lockout's end and the
+//! authenticate limit's window are read from it, so moving a virtual clock forward past a
+//! token's lifetime expires it, and past five minutes ends a lockout and empties the window.
+//! [`Sandbox::record_usage`] stands in for a device using a SIM: a Factory Test SIM becomes
+//! Activated by itself once its usage in Factory Test reaches [`FACTORY_TEST_DATA_KB`] (100 KB)
+//! or [`FACTORY_TEST_SMS`] (10 SMS).
+//!
 //! # Simplifications
+//! - The authenticate limit is per sandbox: every caller of a sandbox is on loopback, one IP.
 //! - The sandbox is one account: the caller's organisation is [`OWN_ORG`], every other seeded
 //!   organisation is its direct child, and the caller's role ([`CallerRole`]) is one setting for
 //!   every SIM.
@@ -78,22 +89,24 @@
 //!   signature nobody can check: the sandbox knows its tokens by value. `exp` is in whole seconds.
 //! - Multi-factor authentication is not modelled.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
 use simcore::sandbox::axum::extract::State;
 use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
-use simcore::sandbox::{OrderedStore, Store, TokenBucket, empty_response, json_response, lock};
+use simcore::sandbox::{
+    Clock, OrderedStore, Store, TokenBucket, empty_response, json_response, lock,
+};
 /// Re-exported from simcore: the request log, the rate limit, the server and its counters.
 pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
 
@@ -115,6 +128,55 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(240 * 60);
 pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(5 * 60);
 /// How many refusals in a row lock authentication out.
 pub const LOCKOUT_AFTER: u32 = 3;
+
+/// emnify's limit of `POST /api/v1/authenticate`: 100 calls per 5 minutes. Over it, the sandbox
+/// answers `429` with emnify's `1105 TooManyRequests` body, without `Retry-After`.
+pub const AUTHENTICATE_LIMIT: AuthenticateLimit = AuthenticateLimit {
+    calls: 100,
+    per: Duration::from_secs(5 * 60),
+};
+
+/// A Factory Test SIM becomes Activated by itself after this much data (emnify: 100 KB).
+pub const FACTORY_TEST_DATA_KB: u64 = 100;
+/// A Factory Test SIM becomes Activated by itself after this many SMS (emnify: 10).
+pub const FACTORY_TEST_SMS: u32 = 10;
+
+/// A limit of calls in a rolling window, as emnify states the one of `authenticate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthenticateLimit {
+    /// Calls allowed in any window.
+    pub calls: u32,
+    /// The window's length.
+    pub per: Duration,
+}
+
+/// Data and SMS a SIM used, as the sandbox was told ([`Sandbox::record_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimUsage {
+    /// Data, in kilobytes.
+    pub data_kb: u64,
+    /// SMS.
+    pub sms: u32,
+}
+
+impl SimUsage {
+    /// Usage of `data_kb` kilobytes and `sms` SMS.
+    pub fn new(data_kb: u64, sms: u32) -> Self {
+        Self { data_kb, sms }
+    }
+
+    /// Whether it is a Factory Test SIM's test volume: [`FACTORY_TEST_DATA_KB`] of data or
+    /// [`FACTORY_TEST_SMS`] SMS.
+    pub fn ends_factory_test(&self) -> bool {
+        self.data_kb >= FACTORY_TEST_DATA_KB || self.sms >= FACTORY_TEST_SMS
+    }
+
+    fn add(&mut self, other: SimUsage) {
+        self.data_kb = self.data_kb.saturating_add(other.data_kb);
+        self.sms = self.sms.saturating_add(other.sms);
+    }
+}
 
 const MNO: &str = "Mobile Network Operator";
 const SERVICE_PROVIDER: &str = "Service Provider";
@@ -155,6 +217,15 @@ pub struct SandboxOptions {
     /// The limit of the list path, `GET /api/v1/sim`, on its own ([`LIST_RATE_LIMIT`] by
     /// default, emnify's; `None` for none); see also [`Sandbox::set_list_rate_limit`].
     pub list_rate_limit: Option<RateLimit>,
+    /// The limit of `POST /api/v1/authenticate` ([`AUTHENTICATE_LIMIT`] by default, emnify's;
+    /// `None` for none), counted on [`clock`](Self::clock); see also
+    /// [`Sandbox::set_authenticate_limit`].
+    pub authenticate_limit: Option<AuthenticateLimit>,
+    /// The clock the sandbox keeps time by (the real one by default): timestamps, token
+    /// expiries, the lockout and the authenticate limit's window.
+    pub clock: Clock,
+    /// The port on `127.0.0.1` to listen on (`0`, the default: an ephemeral one).
+    pub port: u16,
 }
 
 impl Default for SandboxOptions {
@@ -165,6 +236,9 @@ impl Default for SandboxOptions {
             rate_limit: None,
             record: true,
             list_rate_limit: Some(LIST_RATE_LIMIT),
+            authenticate_limit: Some(AUTHENTICATE_LIMIT),
+            clock: Clock::real(),
+            port: 0,
         }
     }
 }
@@ -468,7 +542,7 @@ impl SimSeed {
 
 /// An issued `auth_token`.
 struct Session {
-    expires: SystemTime,
+    expires: DateTime<Utc>,
 }
 
 struct Auth {
@@ -478,7 +552,10 @@ struct Auth {
     refresh_tokens: HashSet<String>,
     sessions: HashMap<String, Session>,
     failures: u32,
-    locked_until: Option<Instant>,
+    locked_until: Option<DateTime<Utc>>,
+    /// When the calls the limit let through were made, oldest first.
+    admitted: VecDeque<DateTime<Utc>>,
+    limit: Option<AuthenticateLimit>,
 }
 
 struct Shared {
@@ -494,6 +571,9 @@ struct Shared {
     authenticate_calls: AtomicU64,
     token_lifetime: Duration,
     lockout: Duration,
+    clock: Clock,
+    /// What each SIM used ([`Sandbox::record_usage`]), and what it used in Factory Test.
+    usage: Store<u64, (SimUsage, SimUsage)>,
 }
 
 /// A running emnify sandbox. Stops when dropped.
@@ -548,6 +628,8 @@ impl Sandbox {
                 sessions: HashMap::new(),
                 failures: 0,
                 locked_until: None,
+                admitted: VecDeque::new(),
+                limit: options.authenticate_limit,
             }),
             sims: OrderedStore::new(),
             orgs,
@@ -558,6 +640,8 @@ impl Sandbox {
             authenticate_calls: AtomicU64::new(0),
             token_lifetime: options.token_lifetime,
             lockout: options.lockout,
+            clock: options.clock,
+            usage: Store::new(),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let server_options = simcore::sandbox::SandboxOptions {
@@ -568,7 +652,7 @@ impl Sandbox {
             }),
             record: options.record,
         };
-        let server = SandboxServer::start_with(router, server_options).await?;
+        let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         Ok(Self { server, shared })
     }
 
@@ -624,7 +708,7 @@ impl Sandbox {
 
     /// Adds a SIM and returns its id.
     pub fn seed_sim(&self, seed: SimSeed) -> u64 {
-        let sim = self.sim_of(seed, Utc::now().trunc_subsecs(3));
+        let sim = self.sim_of(seed, self.shared.clock.now().trunc_subsecs(3));
         let id = sim.id;
         self.shared.sims.insert(id, sim);
         id
@@ -644,7 +728,7 @@ impl Sandbox {
     /// # }).unwrap();
     /// ```
     pub fn seed_sims(&self, seeds: impl IntoIterator<Item = SimSeed>) -> Vec<u64> {
-        let now = Utc::now().trunc_subsecs(3);
+        let now = self.shared.clock.now().trunc_subsecs(3);
         let sims: Vec<SandboxSim> = seeds.into_iter().map(|s| self.sim_of(s, now)).collect();
         let ids = sims.iter().map(|s| s.id).collect();
         self.shared.sims.extend(sims.into_iter().map(|s| (s.id, s)));
@@ -734,7 +818,58 @@ impl Sandbox {
     pub fn is_locked_out(&self) -> bool {
         lock(&self.shared.auth)
             .locked_until
-            .is_some_and(|t| Instant::now() < t)
+            .is_some_and(|t| self.shared.clock.now() < t)
+    }
+
+    /// Sets or removes the limit of `POST /api/v1/authenticate` (see
+    /// [`SandboxOptions::authenticate_limit`]); the calls counted so far stay counted.
+    pub fn set_authenticate_limit(&self, limit: Option<AuthenticateLimit>) {
+        lock(&self.shared.auth).limit = limit;
+    }
+
+    /// Records data and SMS used by a SIM, as its device would use them; returns the SIM as it
+    /// is then, `None` if there is no such SIM. A Factory Test SIM (4) whose usage in Factory
+    /// Test reaches [`FACTORY_TEST_DATA_KB`] or [`FACTORY_TEST_SMS`] becomes Activated (1) by
+    /// itself, as emnify says, and gets its `activation_date`.
+    ///
+    /// ```
+    /// use emnify_client::sandbox::{Sandbox, SimSeed, SimUsage};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::start().await?;
+    /// let id = sandbox.seed_sim(SimSeed::new().status(4));
+    /// assert_eq!(sandbox.record_usage(id, SimUsage::new(60, 0)).unwrap().status, 4);
+    /// assert_eq!(sandbox.record_usage(id, SimUsage::new(40, 0)).unwrap().status, 1);
+    /// assert_eq!(sandbox.usage(id), SimUsage::new(100, 0));
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn record_usage(&self, id: u64, usage: SimUsage) -> Option<SandboxSim> {
+        let now = self.shared.clock.now().trunc_subsecs(3);
+        let status = self.shared.sims.get(&id)?.status;
+        let mut in_test = self.shared.usage.get(&id).unwrap_or_default();
+        in_test.0.add(usage);
+        if status == 4 {
+            in_test.1.add(usage);
+        }
+        let ends_test = status == 4 && in_test.1.ends_factory_test();
+        self.shared.usage.insert(id, in_test);
+        self.shared.sims.update(&id, |sim| {
+            if ends_test && sim.status == 4 {
+                sim.status = 1;
+                sim.activation_date.get_or_insert(now);
+            }
+            sim.clone()
+        })
+    }
+
+    /// The data and SMS recorded for a SIM so far ([`record_usage`](Self::record_usage)).
+    pub fn usage(&self, id: u64) -> SimUsage {
+        self.shared.usage.get(&id).unwrap_or_default().0
+    }
+
+    /// The clock the sandbox keeps time by.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
     }
 
     /// Ends a lockout and forgets earlier refusals.
@@ -957,11 +1092,8 @@ impl Shared {
     }
 
     fn issue_jwt(&self, auth: &mut Auth, subject: &str) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let exp = now + self.token_lifetime.as_secs();
+        let now = u64::try_from(self.clock.now().timestamp()).unwrap_or_default();
+        let exp = now.saturating_add(self.token_lifetime.as_secs());
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(
             json!({"sub": subject, "iat": now, "exp": exp, "jti": random_token(16)}).to_string(),
@@ -971,7 +1103,8 @@ impl Shared {
         auth.sessions.insert(
             jwt.clone(),
             Session {
-                expires: UNIX_EPOCH + Duration::from_secs(exp),
+                expires: DateTime::from_timestamp(i64::try_from(exp).unwrap_or(i64::MAX), 0)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
             },
         );
         jwt
@@ -1138,8 +1271,23 @@ fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
 
 fn authenticate(shared: &Shared, body: &[u8]) -> Response<Body> {
     let mut auth = lock(&shared.auth);
+    let now = shared.clock.now();
+    if let Some(limit) = auth.limit {
+        let window = TimeDelta::from_std(limit.per).unwrap_or(TimeDelta::MAX);
+        while auth
+            .admitted
+            .front()
+            .is_some_and(|t| now.signed_duration_since(*t) >= window)
+        {
+            auth.admitted.pop_front();
+        }
+        if auth.admitted.len() >= limit.calls as usize {
+            return emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded");
+        }
+        auth.admitted.push_back(now);
+    }
     if let Some(until) = auth.locked_until {
-        if Instant::now() < until {
+        if now < until {
             return locked_out();
         }
         auth.locked_until = None;
@@ -1183,7 +1331,10 @@ fn authenticate(shared: &Shared, body: &[u8]) -> Response<Body> {
         None => {
             auth.failures += 1;
             if auth.failures >= LOCKOUT_AFTER {
-                auth.locked_until = Some(Instant::now() + shared.lockout);
+                auth.locked_until = TimeDelta::from_std(shared.lockout)
+                    .ok()
+                    .and_then(|l| now.checked_add_signed(l))
+                    .or(Some(DateTime::<Utc>::MAX_UTC));
                 locked_out()
             } else {
                 // emnify answers most refused authentications with an empty body.
@@ -1211,7 +1362,9 @@ fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Option<Response<Body>> 
     let auth = lock(&shared.auth);
     match auth.sessions.get(token) {
         None => Some(gateway_401(Some("Unauthorized"))),
-        Some(s) if SystemTime::now() >= s.expires => Some(gateway_401(Some("token is expired"))),
+        Some(s) if shared.clock.now() >= s.expires => {
+            Some(gateway_401(Some("token is expired")))
+        }
         Some(_) => None,
     }
 }
@@ -1371,7 +1524,7 @@ fn patch_sim(shared: &Shared, sim: SandboxSim, headers: &HeaderMap, body: &[u8])
             if TRANSITIONS.contains(&(stored.status, to)) {
                 stored.status = to;
                 if to == 1 && stored.activation_date.is_none() {
-                    stored.activation_date = Some(Utc::now().trunc_subsecs(3));
+                    stored.activation_date = Some(shared.clock.now().trunc_subsecs(3));
                 }
             }
         }

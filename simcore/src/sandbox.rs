@@ -12,6 +12,9 @@
 //! [`hostile`] has the answers of a hostile or broken server (an echo of the request, a body that
 //! stalls, a `429` storm) for tests of what a client keeps and how long it waits.
 //!
+//! [`Clock`] is a sandbox's time: the real one by default, or a virtual one that a test moves
+//! forward, so the providers' rules stated in months can be tried in a second.
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use simcore::sandbox::SandboxServer;
@@ -46,6 +49,9 @@ use tower::ServiceExt;
 pub use axum;
 
 pub mod hostile;
+
+mod clock;
+pub use clock::{Clock, ClockError};
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the sandbox keeps
 /// serving other tests).
@@ -270,7 +276,17 @@ impl SandboxServer {
 
     /// Starts `router` with options.
     pub async fn start_with(router: Router, options: SandboxOptions) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on_port(router, options, 0).await
+    }
+
+    /// Starts `router` with options on `127.0.0.1:port` (`0`: an ephemeral port), for a
+    /// sandbox that other programs reach at a fixed address (`simctl sandbox --port-base`).
+    pub async fn start_on_port(
+        router: Router,
+        options: SandboxOptions,
+        port: u16,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             log: Mutex::new(Vec::new()),
