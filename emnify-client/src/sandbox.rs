@@ -1362,9 +1362,7 @@ fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Option<Response<Body>> 
     let auth = lock(&shared.auth);
     match auth.sessions.get(token) {
         None => Some(gateway_401(Some("Unauthorized"))),
-        Some(s) if shared.clock.now() >= s.expires => {
-            Some(gateway_401(Some("token is expired")))
-        }
+        Some(s) if shared.clock.now() >= s.expires => Some(gateway_401(Some("token is expired"))),
         Some(_) => None,
     }
 }

@@ -618,8 +618,7 @@ impl Sandbox {
             throttle: Arc::new(too_many_requests),
             ..ServerOptions::default()
         };
-        let server =
-            SandboxServer::start_on_port(router, server_options, options.port).await?;
+        let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         let _ = shared.base_url.set(server.base_url());
         Ok(Sandbox { server, shared })
     }
