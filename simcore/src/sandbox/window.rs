@@ -7,20 +7,22 @@
 //! clock, so moving a virtual clock forward by the window frees every caller at once.
 //!
 //! ```
+//! use std::net::IpAddr;
 //! use std::time::Duration;
 //! use chrono::{TimeZone, Utc};
 //! use simcore::sandbox::{Clock, WindowCounter, WindowLimit};
 //!
 //! let clock = Clock::frozen_at(Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap());
-//! let mut counter = WindowCounter::new(WindowLimit { calls: 2, per: Duration::from_secs(300) });
-//! assert!(counter.admit("10.0.0.1", clock.now()).is_ok());
-//! assert!(counter.admit("10.0.0.1", clock.now()).is_ok());
+//! let limit = WindowLimit { calls: 2, per: Duration::from_secs(300) };
+//! let mut counter: WindowCounter<IpAddr> = WindowCounter::new(limit);
+//! assert!(counter.admit([10, 0, 0, 1], clock.now()).is_ok());
+//! assert!(counter.admit([10, 0, 0, 1], clock.now()).is_ok());
 //! // The third call in the window waits for the first to leave it.
-//! assert_eq!(counter.admit("10.0.0.1", clock.now()), Err(Duration::from_secs(300)));
+//! assert_eq!(counter.admit([10, 0, 0, 1], clock.now()), Err(Duration::from_secs(300)));
 //! // Another caller has its own window.
-//! assert!(counter.admit("10.0.0.2", clock.now()).is_ok());
+//! assert!(counter.admit([10, 0, 0, 2], clock.now()).is_ok());
 //! clock.advance(Duration::from_secs(300))?;
-//! assert!(counter.admit("10.0.0.1", clock.now()).is_ok());
+//! assert!(counter.admit([10, 0, 0, 1], clock.now()).is_ok());
 //! # Ok::<(), simcore::sandbox::ClockError>(())
 //! ```
 
