@@ -236,7 +236,7 @@ pub struct SandboxOptions {
     /// default, emnify's; `None` for none); see also [`Sandbox::set_list_rate_limit`].
     pub list_rate_limit: Option<RateLimit>,
     /// The limit of `POST /api/v1/authenticate` ([`AUTHENTICATE_LIMIT`] by default, emnify's;
-    /// `None` for none), counted on [`clock`](Self::clock); see also
+    /// `None` for none), counted per client IP on [`clock`](Self::clock); see also
     /// [`Sandbox::set_authenticate_limit`].
     pub authenticate_limit: Option<AuthenticateLimit>,
     /// The clock the sandbox keeps time by (the real one by default): timestamps, token
