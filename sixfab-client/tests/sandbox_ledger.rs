@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 use serde_json::json;
 use simcore::charge::{Charge, Money, Pricing};
+use simcore::{SimChange, SimProvider, SimState};
 use sixfab_client::TargetStatus;
 use sixfab_client::sandbox::{
     AssetSeed, Clock, LedgerEntry, PRO_SIM_GRACE_MONTHS, Sandbox, SandboxAdmin, SandboxDevice,
@@ -90,6 +91,19 @@ async fn activating_an_alpon_charges_what_the_preview_said_then_each_month() {
     let p = preview(&sandbox, &uuid, TargetStatus::Active, today, 0).await;
     assert!(p.is_exact(), "{p:?}");
     assert_eq!((p.now.low, p.monthly.low), (usd(1000), usd(400)));
+    // The provider-neutral preview (what a fleet plan prices) says the same.
+    let mut book = ledger_readings();
+    book.active_sims = Some(0);
+    let neutral = SimProvider::estimate_charge(
+        &sandbox.client(),
+        &uuid,
+        &SimChange::new().state(SimState::Active),
+        &Pricing::new(book, today),
+    )
+    .await
+    .unwrap();
+    let neutral = neutral.charge().unwrap();
+    assert_eq!((neutral.now, neutral.monthly), (p.now, p.monthly));
 
     sandbox
         .client()
