@@ -367,3 +367,45 @@ async fn the_state_shows_assets_and_the_ledger_without_the_api_key() {
     );
     assert!(!state.to_string().contains(sandbox.api_key()));
 }
+
+#[tokio::test]
+async fn a_fleet_plans_charges_are_what_the_ledger_charges_once_it_is_applied() {
+    use simcore::charge::{Currency, PriceBooks};
+    use simcore::plan::{Applier, Desired, Planner};
+    use std::sync::Arc;
+
+    let start = at(2025, 10, 3, 8);
+    let clock = Clock::frozen_at(start);
+    let sandbox = sandbox_on(&clock).await;
+    let alpon = sandbox.seed_asset(AssetSeed::new());
+    let super_only = sandbox.seed_asset(AssetSeed::new().pro_sim(None));
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let mut book = ledger_readings();
+    book.active_sims = Some(0);
+    let mut books = PriceBooks::new();
+    books.insert("sixfab", book).unwrap();
+    let rows = [
+        Desired::new("sixfab", alpon.as_str()).state(SimState::Active),
+        Desired::new("sixfab", super_only.as_str()).state(SimState::Active),
+    ];
+    let plan = Planner::new([provider.clone()])
+        .price_books(books)
+        .as_of(start.date_naive())
+        .plan(rows)
+        .await;
+    let charges = plan.charges();
+    assert!(charges.is_exact(), "{plan}");
+    let usd = charges.overall()[&Currency::USD];
+    assert_eq!(
+        (usd.now.low, usd.monthly.low),
+        (Money::from_cents(1200), Money::from_cents(600))
+    );
+
+    Applier::new([provider]).apply(&plan).await;
+    assert_eq!(sandbox.ledger_total(), usd.now.low);
+    clock.advance_months(2).unwrap();
+    assert_eq!(
+        sandbox.ledger_total(),
+        Money::from_cents(usd.now.low.cents() + 2 * usd.monthly.low.cents())
+    );
+}
