@@ -273,6 +273,7 @@ async fn p3() {
             burst: 40,
             retry_after: false,
         }),
+        ..Default::default()
     };
     let sandbox = sixfab_client::sandbox::Sandbox::start_with(options)
         .await
