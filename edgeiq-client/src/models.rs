@@ -806,6 +806,20 @@ pub fn canonical(status: &str) -> SimState {
     }
 }
 
+impl simcore::paging::NumberedPage for SimPage {
+    type Key = String;
+    fn first_key(&self) -> Option<String> {
+        self.sims.first().and_then(|r| r.id.clone())
+    }
+    fn next_page(&self, this: u32) -> Option<u32> {
+        if self.has_next() {
+            this.checked_add(1)
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -667,6 +667,16 @@ pub static TRANSITIONS: &[(SimStatus, SimStatus)] = &[
 /// The emnify lifecycle over emnify's own statuses.
 pub static LIFECYCLE: Lifecycle<SimStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
+impl simcore::paging::NumberedPage for SimPage {
+    type Key = u64;
+    fn first_key(&self) -> Option<u64> {
+        self.sims.first().map(|s| s.id)
+    }
+    fn next_page(&self, _this: u32) -> Option<u32> {
+        SimPage::next_page(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -556,23 +556,14 @@ impl ListSims {
     /// the stream after it is yielded; so does a page that starts with the SIM the page before
     /// started with (the server is not paging: going on would never end).
     pub fn pages(self) -> impl Stream<Item = Result<SimPage>> + Send + 'static {
-        stream::try_unfold(
-            (self, Some(1u32), None::<u64>),
-            |(list, next, previous_first)| async move {
-                let Some(n) = next else {
-                    return Ok(None);
-                };
-                let page = list.page(n).await?;
-                let first = page.sims.first().map(|s| s.id);
-                if first.is_some() && first == previous_first {
-                    return Err(simcore::Error::Invalid(ValidationError::new(
-                        "page",
-                        "must not repeat the page before (the server ignored the page asked for)",
-                        n.to_string(),
-                    )));
-                }
-                let next = page.next_page();
-                Ok(Some((page, (list, next, first))))
+        simcore::paging::numbered_pages(
+            self,
+            1,
+            "page",
+            "must not repeat the page before (the server ignored the page asked for)",
+            |list, n| async move {
+                let page = list.page(n).await;
+                (list, page)
             },
         )
     }

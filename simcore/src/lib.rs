@@ -38,6 +38,8 @@
 //!   figure, or why it cannot be priced ([`Estimate`](charge::Estimate)); price books
 //!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML; totals per provider and overall
 //!   ([`ChargeTotal`](charge::ChargeTotal)).
+//! - [`paging`]: lists whose pages are numbered, read as a stream of pages the same way for each
+//!   provider (a page that repeats the one before ends it).
 //! - [`plan`]: fleets in desired state: a [`Plan`](plan::Plan) per desired state (unchanged,
 //!   change, refused, not found, per row, with charges), reviewed, saved and applied later,
 //!   re-runs that converge.
@@ -63,6 +65,7 @@ pub mod bulk;
 pub mod charge;
 pub mod env;
 pub mod error;
+pub mod paging;
 pub mod plan;
 pub mod provider;
 pub mod retry;

@@ -1204,6 +1204,20 @@ pub static TRANSITIONS: &[(AssetStatus, AssetStatus)] = &[
 /// The asset lifecycle over Sixfab's own statuses.
 pub static LIFECYCLE: Lifecycle<AssetStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
+impl simcore::paging::NumberedPage for AssetPage {
+    type Key = String;
+    fn first_key(&self) -> Option<String> {
+        self.assets.first().and_then(Asset::address)
+    }
+    fn next_page(&self, this: u32) -> Option<u32> {
+        if self.has_next() {
+            this.checked_add(1)
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

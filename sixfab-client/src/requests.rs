@@ -415,28 +415,15 @@ impl ListAssets {
     /// stream after it is yielded; so does a page that starts with the asset the page before
     /// started with (the API ignores the paging parameters: going on would never end).
     pub fn pages(self) -> impl Stream<Item = simcore::Result<AssetPage>> + Send + 'static {
-        stream::try_unfold(
-            (self, Some(list_keys::FIRST_PAGE), None::<String>),
-            |(list, next, previous_first)| async move {
-                let Some(n) = next else {
-                    return Ok(None);
-                };
-                let page = list.page(n).await?;
-                let first = page.assets.first().and_then(Asset::address);
-                if first.is_some() && first == previous_first {
-                    return Err(simcore::Error::Invalid(ValidationError::new(
-                        list_keys::PAGE,
-                        "must not repeat the page before (the API ignored the page asked for; \
-                         see sixfab_client::models::list_keys)",
-                        n.to_string(),
-                    )));
-                }
-                let next = if page.has_next() {
-                    n.checked_add(1)
-                } else {
-                    None
-                };
-                Ok(Some((page, (list, next, first))))
+        simcore::paging::numbered_pages(
+            self,
+            list_keys::FIRST_PAGE,
+            list_keys::PAGE,
+            "must not repeat the page before (the API ignored the page asked for; \
+             see sixfab_client::models::list_keys)",
+            |list, n| async move {
+                let page = list.page(n).await;
+                (list, page)
             },
         )
     }
