@@ -531,28 +531,7 @@ impl Sandbox {
     }
 }
 
-/// The admin view's shape, the same for every provider sandbox.
-impl SandboxAdmin for Sandbox {
-    fn provider(&self) -> &'static str {
-        crate::PROVIDER
-    }
-
-    fn base_url(&self) -> String {
-        Sandbox::base_url(self)
-    }
-
-    fn clock(&self) -> &Clock {
-        Sandbox::clock(self)
-    }
-
-    fn server(&self) -> &SandboxServer {
-        Sandbox::server(self)
-    }
-
-    fn state_json(&self) -> Value {
-        Sandbox::state_json(self)
-    }
-}
+simcore::sandbox_admin!(Sandbox, crate::PROVIDER);
 
 // ---------------------------------------------------------------------------------------------
 // Routing

@@ -97,6 +97,7 @@ pub use secrecy;
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+    pub use serde_json;
 }
 
 /// The README's example, compiled and run as a doctest.

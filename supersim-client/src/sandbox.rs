@@ -1135,28 +1135,7 @@ impl Shared {
     }
 }
 
-/// The admin view's shape, the same for every provider sandbox.
-impl SandboxAdmin for Sandbox {
-    fn provider(&self) -> &'static str {
-        crate::PROVIDER
-    }
-
-    fn base_url(&self) -> String {
-        Sandbox::base_url(self)
-    }
-
-    fn clock(&self) -> &Clock {
-        Sandbox::clock(self)
-    }
-
-    fn server(&self) -> &SandboxServer {
-        Sandbox::server(self)
-    }
-
-    fn state_json(&self) -> Value {
-        Sandbox::state_json(self)
-    }
-}
+simcore::sandbox_admin!(Sandbox, crate::PROVIDER);
 
 /// A `ready` SIM becomes `active` by itself at `at`.
 fn activate_by_itself(record: &mut Record, at: DateTime<Utc>) {
