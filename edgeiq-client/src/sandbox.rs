@@ -88,8 +88,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use simcore::sandbox::{
-    Clock, OrderedStore, RateLimit, RecordedRequest, SandboxOptions as ServerOptions, SandboxServer,
-    Store, json_response, json_response_from, lock,
+    Clock, OrderedStore, RateLimit, RecordedRequest, SandboxOptions as ServerOptions,
+    SandboxServer, Store, json_response, json_response_from, lock,
 };
 
 use crate::client::{Client, ClientBuilder};

@@ -33,13 +33,13 @@
 //! |---|---|---|
 //! | any | path is `/api/v1/authenticate`, `/api/v1/sim` or `/api/v1/sim/{sim_id}` | `404 {"message": "Not Found"}` |
 //! | any | method is one the path has | `405`, empty body |
-//! | `POST /api/v1/authenticate` | at most 100 calls in any 5 minutes, emnify's limit ([`SandboxOptions::authenticate_limit`], [`Sandbox::set_authenticate_limit`]; a call it refuses does not count) | `429` `1105 TooManyRequests`, no `Retry-After` |
-//! | `POST /api/v1/authenticate` | locked out (below) | `401` `1105 TooManyRequests` |
+//! | `POST /api/v1/authenticate` | at most 100 calls from the client IP in any 5 minutes on the sandbox's clock, emnify's limit ([`SandboxOptions::authenticate_limit`], [`Sandbox::set_authenticate_limit`]; a call it refuses does not count) | `429` `1105 TooManyRequests` (`"Rate limit exceeded"`), no `Retry-After` |
+//! | `POST /api/v1/authenticate` | the client IP is not locked out (below) | `401` `1105 TooManyRequests` (`"Too many failed login attempts, try again later"`) |
 //! | `POST /api/v1/authenticate` | body is a JSON object with `application_token`, `refresh_token`, or `username` and `password` | `400` `1000 BadRequest` |
 //! | `POST /api/v1/authenticate` | `application_token` is the sandbox's ([`Sandbox::application_token`]) | `200 {"auth_token"}`, else `401` with an empty body |
 //! | `POST /api/v1/authenticate` | `username` is a seeded user and `password` the SHA-1 hex of its password ([`Sandbox::seed_user`]) | `200 {"auth_token", "refresh_token"}`, else `401`, empty body |
 //! | `POST /api/v1/authenticate` | `refresh_token` is one the sandbox issued | `200 {"auth_token"}`, else `401`, empty body |
-//! | `POST /api/v1/authenticate` | the third refusal in a row | `401` `1105 TooManyRequests`, and every authentication (right or wrong) gets it until [`SandboxOptions::lockout`] has passed or [`Sandbox::unlock`] is called; a success resets the count |
+//! | `POST /api/v1/authenticate` | the third refusal in a row from the client IP | `401` `1105 TooManyRequests`, and every authentication from that IP (right or wrong) gets it until [`SandboxOptions::lockout`] has passed on the sandbox's clock or [`Sandbox::unlock`] is called; a success resets the count |
 //! | `GET /api/v1/sim` | the list path's own limit, emnify's 10 requests a second in bursts of 5 ([`SandboxOptions::list_rate_limit`], [`Sandbox::set_list_rate_limit`]) | `429` `1105 TooManyRequests`, no `Retry-After` |
 //! | `/api/v1/sim…` | an `Authorization` header | `401`, empty body |
 //! | `/api/v1/sim…` | of the form `Bearer <three dot-separated segments>` | `401 {"message": "Unauthorized"}` (no `Bearer`), `401 {"message": "token contains an invalid number of segments"}` |
@@ -72,16 +72,30 @@
 //! by [`Sandbox::authenticate_calls`]).
 //!
 //! # Time and usage
-//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default):
-//! `production_date` and `activation_date`, the tokens' `exp`, the lockout's end and the
-//! authenticate limit's window are read from it, so moving a virtual clock forward past a
-//! token's lifetime expires it, and past five minutes ends a lockout and empties the window.
-//! [`Sandbox::record_usage`] stands in for a device using a SIM: a Factory Test SIM becomes
-//! Activated by itself once its usage in Factory Test reaches [`FACTORY_TEST_DATA_KB`] (100 KB)
-//! or [`FACTORY_TEST_SMS`] (10 SMS).
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default;
+//! one clock may be shared by several sandboxes). Read from it: `production_date` and
+//! `activation_date`; when a token stops being taken ([`SandboxOptions::token_lifetime`] after
+//! it was issued: then `401 {"message": "token is expired"}`); the lockout's end; the
+//! authenticate limit's window. So moving a virtual clock forward past a token's lifetime
+//! expires it, and by five minutes ends a lockout and empties the window. A token's `iat` and
+//! `exp` claims stay on the caller's real clock, the one a client compares them with to refresh
+//! early: a client that read a virtual `exp` far in the past would authenticate before every
+//! request and run into the limit.
+//!
+//! emnify's rules, as its documentation states them:
+//! - `authenticate` is limited to 100 calls per IP per 5 minutes ([`AUTHENTICATE_LIMIT`]) and
+//!   locks out after 3 consecutive failures ([`LOCKOUT_AFTER`]);
+//! - a Factory Test SIM becomes Activated by itself after 100 KB of data or 10 SMS
+//!   ([`FACTORY_TEST_DATA_KB`], [`FACTORY_TEST_SMS`]). No time period is stated for it, so the
+//!   clock never ends a Factory Test: [`Sandbox::record_usage`] stands in for a device using the
+//!   SIM, and the SIM becomes Activated (with its `activation_date`) at the call whose usage in
+//!   Factory Test reaches either figure.
 //!
 //! # Simplifications
-//! - The authenticate limit is per sandbox: every caller of a sandbox is on loopback, one IP.
+//! - The authenticate limit and the lockout are counted per client IP as the sandbox sees it,
+//!   the connection's address: on loopback every caller is `127.0.0.1` unless it binds another
+//!   `127.0.0.0/8` address. emnify states the lockout's count, not what it is counted per nor how
+//!   long it lasts: the sandbox counts it per client IP, like the limit, for [`DEFAULT_LOCKOUT`].
 //! - The sandbox is one account: the caller's organisation is [`OWN_ORG`], every other seeded
 //!   organisation is its direct child, and the caller's role ([`CallerRole`]) is one setting for
 //!   every SIM.
@@ -89,26 +103,32 @@
 //!   signature nobody can check: the sandbox knows its tokens by value. `exp` is in whole seconds.
 //! - Multi-factor authentication is not modelled.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
+use simcore::sandbox::axum::extract::ConnectInfo;
 use simcore::sandbox::axum::extract::State;
 use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
-use simcore::sandbox::{
-    Clock, OrderedStore, Store, TokenBucket, empty_response, json_response, lock,
+/// Re-exported from simcore: the request log, the rate limit, the server and its counters, the
+/// clock and the admin view's shape.
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
 };
-/// Re-exported from simcore: the request log, the rate limit, the server and its counters.
-pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+use simcore::sandbox::{
+    OrderedStore, Store, TokenBucket, WindowCounter, WindowLimit, empty_response, json_response,
+    lock,
+};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -141,14 +161,9 @@ pub const FACTORY_TEST_DATA_KB: u64 = 100;
 /// A Factory Test SIM becomes Activated by itself after this many SMS (emnify: 10).
 pub const FACTORY_TEST_SMS: u32 = 10;
 
-/// A limit of calls in a rolling window, as emnify states the one of `authenticate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuthenticateLimit {
-    /// Calls allowed in any window.
-    pub calls: u32,
-    /// The window's length.
-    pub per: Duration,
-}
+/// A limit of calls in a rolling window, as emnify states the one of `authenticate`: counted
+/// per client IP on the sandbox's clock (simcore's [`WindowLimit`]).
+pub type AuthenticateLimit = WindowLimit;
 
 /// Data and SMS a SIM used, as the sandbox was told ([`Sandbox::record_usage`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -551,11 +566,12 @@ struct Auth {
     users: HashMap<String, String>,
     refresh_tokens: HashSet<String>,
     sessions: HashMap<String, Session>,
-    failures: u32,
-    locked_until: Option<DateTime<Utc>>,
-    /// When the calls the limit let through were made, oldest first.
-    admitted: VecDeque<DateTime<Utc>>,
-    limit: Option<AuthenticateLimit>,
+    /// Refusals in a row, per client IP.
+    failures: HashMap<IpAddr, u32>,
+    /// Until when each locked-out client IP stays locked out, on the sandbox's clock.
+    locked_until: HashMap<IpAddr, DateTime<Utc>>,
+    /// The calls the authenticate limit let through, per client IP (`None`: no limit).
+    limit: Option<WindowCounter<IpAddr>>,
 }
 
 struct Shared {
@@ -626,10 +642,9 @@ impl Sandbox {
                 users: HashMap::new(),
                 refresh_tokens: HashSet::new(),
                 sessions: HashMap::new(),
-                failures: 0,
-                locked_until: None,
-                admitted: VecDeque::new(),
-                limit: options.authenticate_limit,
+                failures: HashMap::new(),
+                locked_until: HashMap::new(),
+                limit: options.authenticate_limit.map(WindowCounter::new),
             }),
             sims: OrderedStore::new(),
             orgs,
@@ -814,17 +829,79 @@ impl Sandbox {
         lock(&self.shared.auth).sessions.clear();
     }
 
-    /// Whether authentication is locked out (three refusals in a row).
+    /// Whether authentication is locked out for some client IP (three refusals in a row from
+    /// it) at the sandbox's time; every caller of a sandbox on loopback is usually `127.0.0.1`.
     pub fn is_locked_out(&self) -> bool {
+        let now = self.shared.clock.now();
         lock(&self.shared.auth)
             .locked_until
-            .is_some_and(|t| self.shared.clock.now() < t)
+            .values()
+            .any(|until| now < *until)
+    }
+
+    /// Until when `ip` is locked out of authentication, on the sandbox's clock; `None` if it is
+    /// not (any more).
+    pub fn locked_out_until(&self, ip: IpAddr) -> Option<DateTime<Utc>> {
+        let now = self.shared.clock.now();
+        lock(&self.shared.auth)
+            .locked_until
+            .get(&ip)
+            .copied()
+            .filter(|until| now < *until)
+    }
+
+    /// How many calls of `ip` the authenticate limit counts now (those of the last
+    /// [`AuthenticateLimit::per`] it let through); 0 without a limit.
+    pub fn authenticate_window(&self, ip: IpAddr) -> usize {
+        let now = self.shared.clock.now();
+        lock(&self.shared.auth)
+            .limit
+            .as_ref()
+            .map_or(0, |c| c.count(&ip, now))
     }
 
     /// Sets or removes the limit of `POST /api/v1/authenticate` (see
-    /// [`SandboxOptions::authenticate_limit`]); the calls counted so far stay counted.
+    /// [`SandboxOptions::authenticate_limit`]); the calls counted so far stay counted (removing
+    /// the limit forgets them).
     pub fn set_authenticate_limit(&self, limit: Option<AuthenticateLimit>) {
-        lock(&self.shared.auth).limit = limit;
+        let mut auth = lock(&self.shared.auth);
+        match (limit, auth.limit.as_mut()) {
+            (Some(limit), Some(counter)) => counter.set_limit(limit),
+            (limit, _) => auth.limit = limit.map(WindowCounter::new),
+        }
+    }
+
+    /// The id of the SIM `id_or_iccid` names: its numeric id, or its ICCID with or without
+    /// the Luhn digit. For an admin view that is handed whichever the operator has.
+    ///
+    /// ```
+    /// use emnify_client::sandbox::{Sandbox, SimSeed};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::start().await?;
+    /// let id = sandbox.seed_sim(SimSeed::new().iccid("8988303000000000129"));
+    /// assert_eq!(sandbox.find_sim(&id.to_string()), Some(id));
+    /// assert_eq!(sandbox.find_sim("8988303000000000129"), Some(id));
+    /// assert_eq!(sandbox.find_sim("89883030000000001294"), Some(id));
+    /// assert_eq!(sandbox.find_sim("8988303000000000999"), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn find_sim(&self, id_or_iccid: &str) -> Option<u64> {
+        let wanted = id_or_iccid.trim();
+        if let Ok(id) = wanted.parse::<u64>() {
+            if self.shared.sims.contains(&id) {
+                return Some(id);
+            }
+        }
+        self.shared
+            .sims
+            .values()
+            .into_iter()
+            .find(|sim| {
+                sim.iccid == wanted
+                    || luhn_digit(&sim.iccid).is_some_and(|d| format!("{}{d}", sim.iccid) == wanted)
+            })
+            .map(|sim| sim.id)
     }
 
     /// Records data and SMS used by a SIM, as its device would use them; returns the SIM as it
@@ -872,11 +949,75 @@ impl Sandbox {
         &self.shared.clock
     }
 
-    /// Ends a lockout and forgets earlier refusals.
+    /// Ends every lockout and forgets earlier refusals.
     pub fn unlock(&self) {
         let mut auth = lock(&self.shared.auth);
-        auth.locked_until = None;
-        auth.failures = 0;
+        auth.locked_until.clear();
+        auth.failures.clear();
+    }
+
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the clock,
+    /// each SIM as `GET /api/v1/sim/{sim_id}` answers it with the usage recorded for it
+    /// (`"usage": {"data_kb", "sms", "in_factory_test": {"data_kb", "sms"}}`), the caller's
+    /// role, and the state of authentication: how many sessions are live, each client IP's
+    /// refusals in a row, lockouts (with their end) and calls in the authenticate window. No
+    /// token or password is in it.
+    pub fn state_json(&self) -> Value {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        let sims: Vec<Value> = shared
+            .sims
+            .values()
+            .iter()
+            .map(|sim| {
+                let (all, in_test) = shared.usage.get(&sim.id).unwrap_or_default();
+                let mut json = shared.sim_json(sim);
+                json["usage"] = json!({
+                    "data_kb": all.data_kb,
+                    "sms": all.sms,
+                    "in_factory_test": {"data_kb": in_test.data_kb, "sms": in_test.sms},
+                });
+                json
+            })
+            .collect();
+        let auth = lock(&shared.auth);
+        let by_ip = |m: &HashMap<IpAddr, u32>| -> Map<String, Value> {
+            m.iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(ip, n)| (ip.to_string(), json!(n)))
+                .collect()
+        };
+        let locked: Map<String, Value> = auth
+            .locked_until
+            .iter()
+            .filter(|(_, until)| now < **until)
+            .map(|(ip, until)| (ip.to_string(), json!(timestamp(until))))
+            .collect();
+        let window: Map<String, Value> = auth.limit.as_ref().map_or_else(Map::new, |c| {
+            c.counts(now)
+                .into_iter()
+                .map(|(ip, n)| (ip.to_string(), json!(n)))
+                .collect()
+        });
+        let limit = auth
+            .limit
+            .as_ref()
+            .map(|c| json!({"calls": c.limit().calls, "per_seconds": c.limit().per.as_secs()}));
+        json!({
+            "provider": crate::PROVIDER,
+            "clock": shared.clock.state_json(),
+            "caller_role": format!("{:?}", *lock(&shared.role)),
+            "sims": sims,
+            "authentication": {
+                "calls": shared.authenticate_calls.load(Ordering::Relaxed),
+                "live_sessions": auth.sessions.values().filter(|s| now < s.expires).count(),
+                "users": auth.users.len(),
+                "refusals_in_a_row": by_ip(&auth.failures),
+                "locked_out_until": locked,
+                "limit": limit,
+                "calls_in_window": window,
+            },
+        })
     }
 
     /// Every request received so far, in order (see [`SandboxServer::requests`]).
@@ -887,6 +1028,29 @@ impl Sandbox {
     /// The server: fault injection, rate limit, request log, counters.
     pub fn server(&self) -> &SandboxServer {
         &self.server
+    }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
     }
 }
 
@@ -1091,8 +1255,11 @@ impl Shared {
         Value::Object(m)
     }
 
+    /// A fresh `auth_token`. Its `iat` and `exp` claims are on the caller's (real) clock, the
+    /// one a client compares them with to refresh early; whether the sandbox still takes it is
+    /// judged on the sandbox's clock: it expires [`SandboxOptions::token_lifetime`] later there.
     fn issue_jwt(&self, auth: &mut Auth, subject: &str) -> String {
-        let now = u64::try_from(self.clock.now().timestamp()).unwrap_or_default();
+        let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
         let exp = now.saturating_add(self.token_lifetime.as_secs());
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(
@@ -1100,11 +1267,12 @@ impl Shared {
         );
         let signature = URL_SAFE_NO_PAD.encode("emnify sandbox: not a signature");
         let jwt = format!("{header}.{payload}.{signature}");
+        // Whole seconds, as `exp` counts them.
+        let lifetime = Duration::from_secs(self.token_lifetime.as_secs());
         auth.sessions.insert(
             jwt.clone(),
             Session {
-                expires: DateTime::from_timestamp(i64::try_from(exp).unwrap_or(i64::MAX), 0)
-                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                expires: self.clock.after(lifetime),
             },
         );
         jwt
@@ -1124,7 +1292,11 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
                 return empty_response(405);
             }
             shared.authenticate_calls.fetch_add(1, Ordering::Relaxed);
-            authenticate(&shared, &body)
+            let caller = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+            authenticate(&shared, caller, &body)
         }
         ["api", "v1", "sim"] => {
             if parts.method != Method::GET {
@@ -1269,29 +1441,21 @@ fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
 
 // ----- authentication -----
 
-fn authenticate(shared: &Shared, body: &[u8]) -> Response<Body> {
+fn authenticate(shared: &Shared, caller: IpAddr, body: &[u8]) -> Response<Body> {
     let mut auth = lock(&shared.auth);
     let now = shared.clock.now();
-    if let Some(limit) = auth.limit {
-        let window = TimeDelta::from_std(limit.per).unwrap_or(TimeDelta::MAX);
-        while auth
-            .admitted
-            .front()
-            .is_some_and(|t| now.signed_duration_since(*t) >= window)
-        {
-            auth.admitted.pop_front();
-        }
-        if auth.admitted.len() >= limit.calls as usize {
+    if let Some(counter) = auth.limit.as_mut() {
+        if counter.admit(caller, now).is_err() {
+            // emnify documents no Retry-After: the wait is not sent.
             return emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded");
         }
-        auth.admitted.push_back(now);
     }
-    if let Some(until) = auth.locked_until {
+    if let Some(until) = auth.locked_until.get(&caller).copied() {
         if now < until {
             return locked_out();
         }
-        auth.locked_until = None;
-        auth.failures = 0;
+        auth.locked_until.remove(&caller);
+        auth.failures.remove(&caller);
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
         return bad_request("Request body must be a JSON object");
@@ -1325,16 +1489,15 @@ fn authenticate(shared: &Shared, body: &[u8]) -> Response<Body> {
     };
     match answer {
         Some(answer) => {
-            auth.failures = 0;
+            auth.failures.remove(&caller);
             json_response(200, &answer)
         }
         None => {
-            auth.failures += 1;
-            if auth.failures >= LOCKOUT_AFTER {
-                auth.locked_until = TimeDelta::from_std(shared.lockout)
-                    .ok()
-                    .and_then(|l| now.checked_add_signed(l))
-                    .or(Some(DateTime::<Utc>::MAX_UTC));
+            let failures = auth.failures.entry(caller).or_default();
+            *failures += 1;
+            if *failures >= LOCKOUT_AFTER {
+                auth.locked_until
+                    .insert(caller, shared.clock.after(shared.lockout));
                 locked_out()
             } else {
                 // emnify answers most refused authentications with an empty body.
@@ -1362,9 +1525,7 @@ fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Option<Response<Body>> 
     let auth = lock(&shared.auth);
     match auth.sessions.get(token) {
         None => Some(gateway_401(Some("Unauthorized"))),
-        Some(s) if shared.clock.now() >= s.expires => {
-            Some(gateway_401(Some("token is expired")))
-        }
+        Some(s) if shared.clock.now() >= s.expires => Some(gateway_401(Some("token is expired"))),
         Some(_) => None,
     }
 }

@@ -130,11 +130,11 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, SubsecRound, TimeZone, Utc};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use simcore::charge::{AssetPrices, Money, Month, PriceBook, SimPrices};
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, Bytes};
 use simcore::sandbox::axum::http::header::{ALLOW, CONTENT_TYPE};
 use simcore::sandbox::axum::http::{HeaderMap, HeaderValue, Method, Response, Uri};
-use simcore::charge::{AssetPrices, Money, Month, PriceBook, SimPrices};
 use simcore::sandbox::{
     AsText, Clock, OrderedStore, SandboxOptions as ServerOptions, Store, json_response,
     json_response_from, lock,
@@ -905,7 +905,8 @@ pub fn ledger_readings() -> PriceBook {
 
 /// The first second of the month after the one `t` is in.
 fn next_month_start(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let first = NaiveDate::from_ymd_opt(t.year(), t.month(), 1)?.checked_add_months(Months::new(1))?;
+    let first =
+        NaiveDate::from_ymd_opt(t.year(), t.month(), 1)?.checked_add_months(Months::new(1))?;
     Some(Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0)?))
 }
 
@@ -938,7 +939,10 @@ fn activation_charges(
 ) -> Vec<LedgerEntry> {
     let mut out = Vec::new();
     if let (Some(b), Some(a)) = (&before.super_sim, &after.super_sim) {
-        if let Some(at) = a.last_charged_at.filter(|_| a.last_charged_at != b.last_charged_at) {
+        if let Some(at) = a
+            .last_charged_at
+            .filter(|_| a.last_charged_at != b.last_charged_at)
+        {
             out.push(entry(
                 after,
                 at,
@@ -950,7 +954,10 @@ fn activation_charges(
         }
     }
     if let (Some(b), Some(a)) = (&before.pro_sim, &after.pro_sim) {
-        if let Some(at) = a.last_charged_at.filter(|_| a.last_charged_at != b.last_charged_at) {
+        if let Some(at) = a
+            .last_charged_at
+            .filter(|_| a.last_charged_at != b.last_charged_at)
+        {
             out.push(entry(
                 after,
                 at,

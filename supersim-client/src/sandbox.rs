@@ -108,13 +108,26 @@
 //!   is set. And `kore-idempotency-token`, fresh for each event.
 //!
 //! # Time and usage
+//! Twilio's rule for a SIM left `ready`: it "becomes `active` by itself after 250 KB of data,
+//! five SMS commands, or three months" (Twilio's Super SIM documentation of the Sim resource's
+//! statuses).
+//!
 //! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by
-//! default): `date_created`, `date_updated` and KORE's token expiries are read from it. With a
-//! virtual clock, moving it forward applies Twilio's rule for a SIM left `ready`: it becomes
-//! `active` by itself [`READY_MONTHS`] (three) months after it became `ready`. The two other
-//! ways out of `ready` follow [`Sandbox::record_usage`], which stands in for a device using the
-//! SIM: [`READY_DATA_KB`] (250 KB) of data or [`READY_SMS_COMMANDS`] (five) SMS commands since
-//! it became `ready`. Such a change is not an update: no callback is called.
+//! default; one clock may be shared by several sandboxes): `date_created`, `date_updated` and
+//! KORE's token expiries are read from it. With a virtual clock, moving it forward applies the
+//! time rule at that moment: a SIM that became `ready` at `t` is `active` once the clock reaches
+//! `t` plus [`READY_MONTHS`] (three) calendar months (14 January 09:00 → 14 April 09:00; 30
+//! November → 28 or 29 February), with that moment as its `date_updated`, however far past it
+//! the clock was moved. A fleet change keeps a `ready` SIM's time in `ready`; leaving `ready`
+//! ends it. The real clock is never moved, so on it the rule never comes due within a run.
+//!
+//! The two other ways out of `ready` follow [`Sandbox::record_usage`], which stands in for a
+//! device using the SIM: [`READY_DATA_KB`] (250 KB) of data or [`READY_SMS_COMMANDS`] (five) SMS
+//! commands since it became `ready`. Neither change is an update: no callback is called.
+//!
+//! A KORE token lasts [`SandboxOptions::token_lifetime`] on the clock from when it was issued
+//! (the answer's `expires_in` counts it in seconds): once the clock reaches its end, the token is
+//! refused as an unknown one is (`401`, code 20003), and a client fetches a new one.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -136,7 +149,7 @@ use simcore::sandbox::axum::http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Response, header,
 };
 use simcore::sandbox::{
-    AsText, Clock, SandboxOptions as ServerOptions, json_response, json_response_from, lock,
+    AsText, SandboxOptions as ServerOptions, json_response, json_response_from, lock,
 };
 use simcore::secrecy::SecretString;
 use tokio::sync::watch;
@@ -145,7 +158,9 @@ use url::Url;
 use crate::callbacks::{KORE_IDEMPOTENCY_TOKEN, KORE_SIGNATURE, kore_signature, twilio_signature};
 use crate::client::{Client, ClientBuilder};
 
-pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
+};
 
 /// The page size when a list names none (Twilio's default).
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -618,8 +633,7 @@ impl Sandbox {
             throttle: Arc::new(too_many_requests),
             ..ServerOptions::default()
         };
-        let server =
-            SandboxServer::start_on_port(router, server_options, options.port).await?;
+        let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         let _ = shared.base_url.set(server.base_url());
         Ok(Sandbox { server, shared })
     }
@@ -911,6 +925,65 @@ impl Sandbox {
         &self.shared.clock
     }
 
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the dialect,
+    /// the clock, the fleets, and each SIM in seeding order as `GET /v1/Sims/{Sid}` answers it,
+    /// with what the time and usage rules keep for it:
+    /// `"sandbox": {"ready_since", "active_by_itself_at", "usage": {"data_kb", "sms_commands"},
+    /// "usage_since_ready": {..}, "scheduled": {"status", "fleet_sid"} | null}`
+    /// (`active_by_itself_at`: when a `ready` SIM becomes `active` if nothing else moves it, the
+    /// [`READY_MONTHS`] rule). Issued tokens are counted, never shown; no credential is in it.
+    pub fn state_json(&self) -> Value {
+        let shared = &self.shared;
+        let base = shared.base();
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| timestamp(&t));
+        let sims: Vec<Value> = lock(&shared.registry)
+            .ordered()
+            .map(|record| {
+                let sim = &record.sim;
+                let due = sim
+                    .ready_since
+                    .and_then(|since| since.checked_add_months(Months::new(READY_MONTHS)));
+                let mut json = sim_json(base, sim);
+                json["sandbox"] = json!({
+                    "ready_since": time(sim.ready_since),
+                    "active_by_itself_at": time(due),
+                    "usage": {"data_kb": sim.usage.data_kb, "sms_commands": sim.usage.sms_commands},
+                    "usage_since_ready": {
+                        "data_kb": record.ready_usage.data_kb,
+                        "sms_commands": record.ready_usage.sms_commands,
+                    },
+                    "scheduled": sim.scheduled.as_ref().map(|c| json!({
+                        "status": c.status.as_str(),
+                        "fleet_sid": c.fleet_sid,
+                    })),
+                });
+                json
+            })
+            .collect();
+        let now = shared.clock.now();
+        let live_tokens = lock(&shared.tokens)
+            .values()
+            .filter(|expiry| expiry.is_none_or(|e| now < e))
+            .count();
+        let fleets: Vec<Value> = self
+            .fleets()
+            .into_iter()
+            .map(|f| json!({"sid": f.sid, "unique_name": f.unique_name}))
+            .collect();
+        json!({
+            "provider": crate::PROVIDER,
+            "dialect": format!("{:?}", shared.dialect),
+            "clock": shared.clock.state_json(),
+            "fleets": fleets,
+            "sims": sims,
+            "tokens": {
+                "requests": shared.token_requests.load(Ordering::Relaxed),
+                "live": live_tokens,
+            },
+            "callbacks_made": lock(&shared.callbacks).len(),
+        })
+    }
+
     /// Sets how long later scheduled changes take to land (`None`: they wait for
     /// [`complete_scheduled`](Self::complete_scheduled)). Changes already scheduled keep
     /// their timing.
@@ -1059,6 +1132,29 @@ impl Shared {
     fn busy(&self, delta: isize) {
         self.busy
             .send_modify(|n| *n = n.saturating_add_signed(delta));
+    }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
     }
 }
 

@@ -55,6 +55,8 @@ struct Virtual {
     /// How far it has been moved, in microseconds.
     offset_us: AtomicI64,
     hooks: Mutex<Vec<Hook>>,
+    /// Held while the clock is moved and its hooks run: moves happen one at a time, in order.
+    moving: Mutex<()>,
 }
 
 /// Why a clock could not be moved.
@@ -62,7 +64,9 @@ struct Virtual {
 #[non_exhaustive]
 pub enum ClockError {
     /// The real clock cannot be moved: start the sandbox with a virtual one.
-    #[error("the sandbox runs on the real clock, which cannot be moved: start it with a virtual clock")]
+    #[error(
+        "the sandbox runs on the real clock, which cannot be moved: start it with a virtual clock"
+    )]
     RealTime,
     /// A clock only moves forward.
     #[error("a sandbox clock only moves forward: it is {now}, {to} is earlier")]
@@ -118,6 +122,7 @@ impl Clock {
                 running_since,
                 offset_us: AtomicI64::new(0),
                 hooks: Mutex::new(Vec::new()),
+                moving: Mutex::new(()),
             })),
         }
     }
@@ -139,15 +144,45 @@ impl Clock {
         let Some(v) = &self.inner else {
             return Utc::now();
         };
-        let ran = v
-            .running_since
-            .map_or(TimeDelta::zero(), |since| {
-                TimeDelta::from_std(since.elapsed()).unwrap_or(TimeDelta::zero())
-            });
+        let ran = v.running_since.map_or(TimeDelta::zero(), |since| {
+            TimeDelta::from_std(since.elapsed()).unwrap_or(TimeDelta::zero())
+        });
         let moved = TimeDelta::microseconds(v.offset_us.load(Ordering::SeqCst));
         v.start
             .checked_add_signed(ran + moved)
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The time `by` from now, as the sandboxes on this clock see it: when something that lasts
+    /// `by` ends (a token, a lockout). A time past what the clock can show is the latest it can.
+    pub fn after(&self, by: Duration) -> DateTime<Utc> {
+        let now = self.now();
+        TimeDelta::from_std(by)
+            .ok()
+            .and_then(|by| now.checked_add_signed(by))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The clock as JSON, for an admin view: `{"now": RFC 3339, "virtual": bool, "frozen": bool,
+    /// "moved_seconds": n}`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use simcore::sandbox::Clock;
+    /// let clock = Clock::frozen_at(Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap());
+    /// clock.advance_months(1)?;
+    /// assert_eq!(clock.state_json(), serde_json::json!({
+    ///     "now": "2025-02-15T09:00:00Z", "virtual": true, "frozen": true, "moved_seconds": 2_678_400,
+    /// }));
+    /// # Ok::<(), simcore::sandbox::ClockError>(())
+    /// ```
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "now": self.now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            "virtual": self.is_virtual(),
+            "frozen": self.is_frozen(),
+            "moved_seconds": self.moved().as_secs(),
+        })
     }
 
     /// How far the clock has been moved in all (zero for the real clock).
@@ -161,30 +196,40 @@ impl Clock {
     /// new time.
     pub fn advance(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
         let by = TimeDelta::from_std(by).map_err(|_| ClockError::OutOfRange)?;
-        let to = self
-            .now()
-            .checked_add_signed(by)
-            .ok_or(ClockError::OutOfRange)?;
-        self.advance_to(to)
+        self.move_to(|now| now.checked_add_signed(by).ok_or(ClockError::OutOfRange))
     }
 
     /// Moves the clock forward by whole calendar months (15 January plus one month is
     /// 15 February; 31 January plus one month is 28 or 29 February).
     pub fn advance_months(&self, months: u32) -> Result<DateTime<Utc>, ClockError> {
-        let to = self
-            .now()
-            .checked_add_months(Months::new(months))
-            .ok_or(ClockError::OutOfRange)?;
-        self.advance_to(to)
+        self.move_to(|now| {
+            now.checked_add_months(Months::new(months))
+                .ok_or(ClockError::OutOfRange)
+        })
     }
 
     /// Moves the clock forward to `to` (not back), then runs what the sandboxes registered;
     /// returns the new time.
+    ///
+    /// Moves are made one at a time, each from the time the one before it left: two callers
+    /// that each move the clock an hour move it two hours, and a second caller waits until the
+    /// first move's hooks have run. A hook must therefore not move the clock itself.
     pub fn advance_to(&self, to: DateTime<Utc>) -> Result<DateTime<Utc>, ClockError> {
+        self.move_to(|_| Ok(to))
+    }
+
+    /// Moves the clock to the time `target` picks from the time now, under the lock that keeps
+    /// moves in order, then runs the hooks.
+    fn move_to(
+        &self,
+        target: impl FnOnce(DateTime<Utc>) -> Result<DateTime<Utc>, ClockError>,
+    ) -> Result<DateTime<Utc>, ClockError> {
         let Some(v) = &self.inner else {
             return Err(ClockError::RealTime);
         };
+        let _moving = lock(&v.moving);
         let now = self.now();
+        let to = target(now)?;
         if to < now {
             return Err(ClockError::Backwards { now, to });
         }
@@ -193,7 +238,7 @@ impl Clock {
             .ok_or(ClockError::OutOfRange)?;
         v.offset_us.fetch_add(step, Ordering::SeqCst);
         let now = self.now();
-        // Run the hooks outside the lock: a hook may read the clock or register another.
+        // Run the hooks outside the hooks' lock: a hook may read the clock or register another.
         let hooks: Vec<Hook> = lock(&v.hooks).clone();
         let gone: Vec<Hook> = hooks.into_iter().filter(|hook| !hook(now)).collect();
         if !gone.is_empty() {
@@ -289,5 +334,38 @@ mod tests {
         clock.advance_months(1).unwrap();
         assert_eq!(lock(&seen).len(), 3);
         assert_eq!(lock(&clock.inner.as_ref().unwrap().hooks).len(), 1);
+    }
+
+    #[test]
+    fn moves_from_many_threads_add_up_and_run_their_hooks_in_order() {
+        let clock = Clock::frozen_at(t(2025, 1, 1));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        clock.on_advance(&seen, |seen, now| lock(seen).push(now));
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let clock = clock.clone();
+                s.spawn(move || {
+                    for _ in 0..25 {
+                        clock.advance(Duration::from_secs(60)).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(clock.now(), t(2025, 1, 1) + TimeDelta::minutes(200));
+        let seen = lock(&seen);
+        assert_eq!(seen.len(), 200);
+        assert!(
+            seen.windows(2).all(|w| w[0] < w[1]),
+            "hooks saw the moves in order"
+        );
+    }
+
+    #[test]
+    fn after_saturates_and_state_shows_the_clock() {
+        let clock = Clock::frozen_at(t(2025, 1, 1));
+        assert_eq!(clock.after(Duration::from_secs(86_400)), t(2025, 1, 2));
+        assert_eq!(clock.after(Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(Clock::real().state_json()["virtual"], false);
+        assert_eq!(clock.state_json()["now"], "2025-01-01T00:00:00Z");
     }
 }
