@@ -102,13 +102,7 @@ fn body_json(body: &Bytes) -> Result<Value, Response> {
 
 /// The clock as the admin API shows it.
 pub fn clock_json(sandboxes: &Sandboxes) -> Value {
-    let c = &sandboxes.clock;
-    json!({
-        "now": c.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "virtual": c.is_virtual(),
-        "frozen": c.is_frozen(),
-        "moved_seconds": c.moved().as_secs_f64(),
-    })
+    sandboxes.clock.state_json()
 }
 
 async fn providers(State(a): Shared) -> Response {

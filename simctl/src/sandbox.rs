@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use simcore::sandbox::{Clock, RecordedRequest, SandboxServer};
 
 use crate::config::{ClockMode, Config};
@@ -22,14 +22,6 @@ const CREDENTIAL_PATHS: [&str; 3] = [
     supersim_client::sandbox::TOKEN_PATH,
     "/api/v1/authenticate",
     "/api/v1/platform/user/authenticate",
-];
-
-/// Headers the admin API never shows.
-const SECRET_HEADERS: [&str; 4] = [
-    "authorization",
-    "x-api-key",
-    "cookie",
-    "proxy-authorization",
 ];
 
 /// The four running sandboxes. They stop when this is dropped.
@@ -224,22 +216,19 @@ impl Sandboxes {
         })
     }
 
-    /// A provider's SIMs (Sixfab: assets) as the sandbox holds them now.
+    /// A provider's SIMs (Sixfab: assets) and the state its rules keep, as the sandbox holds
+    /// them now: the sandbox's own admin snapshot where it has one.
     pub fn state(&self, provider: &str) -> Option<Value> {
         Some(match provider {
-            "supersim" => {
-                let sims: Vec<Value> = self.supersim.sims().iter().map(supersim_sim).collect();
-                json!({"dialect": self.supersim_dialect(), "sims": sims})
-            }
-            "emnify" => {
-                let sims: Vec<Value> = self.emnify.sims().iter().map(emnify_sim).collect();
-                json!({"sims": sims})
-            }
+            "supersim" => self.supersim.state_json(),
+            "emnify" => self.emnify.state_json(),
             "sixfab" => {
                 let assets: Vec<Value> = self.sixfab.assets().iter().map(|a| a.to_json()).collect();
-                json!({"assets": assets})
+                json!({"provider": "sixfab", "clock": self.clock.state_json(), "assets": assets})
             }
-            "edgeiq" => json!({"sims": self.edgeiq.sims()}),
+            "edgeiq" => {
+                json!({"provider": "edgeiq", "clock": self.clock.state_json(), "sims": self.edgeiq.sims()})
+            }
             _ => return None,
         })
     }
@@ -248,70 +237,17 @@ impl Sandboxes {
 /// A recorded request as the admin API shows it: secret headers left out, bodies of the
 /// credential paths redacted.
 pub fn request_json(r: &RecordedRequest) -> Value {
-    let mut headers = Map::new();
-    for (k, v) in &r.headers {
-        let v = if SECRET_HEADERS.contains(&k.as_str()) {
-            "[redacted]".to_owned()
-        } else {
-            v.clone()
-        };
-        headers.insert(k.clone(), Value::from(v));
-    }
-    let body = if CREDENTIAL_PATHS.contains(&r.path.as_str()) && !r.body.is_empty() {
-        Value::from("[redacted]")
-    } else if r.body.is_empty() {
+    let mut json = r.redacted_json();
+    // What a service sent is what a test wants to see; only a credential path's body is kept
+    // back (an authenticate call carries the token or secret).
+    json["body"] = if r.body.is_empty() {
         Value::Null
+    } else if CREDENTIAL_PATHS.contains(&r.path.as_str()) {
+        Value::from("[redacted]")
     } else {
         Value::from(r.body_text())
     };
-    json!({
-        "method": r.method,
-        "path": r.path,
-        "query": r.query,
-        "headers": headers,
-        "body": body,
-    })
-}
-
-fn supersim_sim(s: &supersim_client::sandbox::SandboxSim) -> Value {
-    json!({
-        "sid": s.sid,
-        "unique_name": s.unique_name,
-        "account_sid": s.account_sid,
-        "iccid": s.iccid,
-        "status": s.status.as_str(),
-        "fleet_sid": s.fleet_sid,
-        "date_created": s.date_created,
-        "date_updated": s.date_updated,
-        "scheduled": s.scheduled.as_ref().map(|c| c.status.as_str()),
-        "ready_since": s.ready_since,
-        "usage": {"data_kb": s.usage.data_kb, "sms_commands": s.usage.sms_commands},
-    })
-}
-
-fn emnify_sim(s: &emnify_client::sandbox::SandboxSim) -> Value {
-    json!({
-        "id": s.id,
-        "iccid": s.iccid,
-        "status": {"id": s.status, "description": emnify_status_word(s.status)},
-        "issuer_org": s.issuer_org,
-        "reseller_org": s.reseller_org,
-        "customer_org": s.customer_org,
-        "endpoint": s.endpoint.as_ref().map(|e| json!({"id": e.id, "name": e.name})),
-        "production_date": s.production_date,
-        "activation_date": s.activation_date,
-    })
-}
-
-fn emnify_status_word(id: i64) -> &'static str {
-    match id {
-        0 => "Issued",
-        1 => "Activated",
-        2 => "Suspended",
-        3 => "Deleted",
-        4 => "Factory Test",
-        _ => "Unknown",
-    }
+    json
 }
 
 fn supersim_status(word: &str) -> Result<supersim_client::sandbox::SimStatus, Failure> {
