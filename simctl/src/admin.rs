@@ -67,20 +67,40 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .with_state(admin)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        axum::Json(json!({"error": {"message": message.into()}})),
-    )
-        .into_response()
+/// An admin request refused: a status and a message, answered as
+/// `{"error": {"message": ...}}`.
+struct Refusal {
+    status: StatusCode,
+    message: String,
 }
 
-fn ok(body: Value) -> Response {
-    axum::Json(body).into_response()
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
+}
+
+fn bad(message: impl Into<String>) -> Refusal {
+    error(StatusCode::BAD_REQUEST, message)
+}
+
+/// What a handler answers: JSON, or a refusal.
+type Answer = Result<Response, Refusal>;
+
+fn ok(body: Value) -> Answer {
+    Ok(axum::Json(body).into_response())
 }
 
 /// The sandbox a path's `{provider}` names.
-fn provider(name: &str) -> Result<&'static str, Response> {
+fn provider(name: &str) -> Result<&'static str, Refusal> {
     match name {
         "supersim" | "kore" | "twilio" => Ok("supersim"),
         "emnify" => Ok("emnify"),
@@ -93,11 +113,11 @@ fn provider(name: &str) -> Result<&'static str, Response> {
     }
 }
 
-fn body_json(body: &Bytes) -> Result<Value, Response> {
+fn body_json(body: &Bytes) -> Result<Value, Refusal> {
     serde_json::from_slice::<Value>(body)
         .ok()
         .filter(Value::is_object)
-        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "the body must be a JSON object"))
+        .ok_or_else(|| bad("the body must be a JSON object"))
 }
 
 /// The clock as the admin API shows it.
@@ -105,11 +125,11 @@ pub fn clock_json(sandboxes: &Sandboxes) -> Value {
     sandboxes.clock.state_json()
 }
 
-async fn providers(State(a): Shared) -> Response {
+async fn providers(State(a): Shared) -> Answer {
     ok(json!({"admin": a.url, "providers": a.sandboxes.describe()}))
 }
 
-async fn all_state(State(a): Shared) -> Response {
+async fn all_state(State(a): Shared) -> Answer {
     let mut out = serde_json::Map::new();
     out.insert("clock".into(), clock_json(&a.sandboxes));
     for p in PROVIDERS {
@@ -118,20 +138,15 @@ async fn all_state(State(a): Shared) -> Response {
     ok(Value::Object(out))
 }
 
-async fn state(State(a): Shared, Path(name): Path<String>) -> Response {
-    match provider(&name) {
-        Ok(p) => ok(a.sandboxes.state(p).unwrap_or(Value::Null)),
-        Err(r) => r,
-    }
+async fn state(State(a): Shared, Path(name): Path<String>) -> Answer {
+    let p = provider(&name)?;
+    ok(a.sandboxes.state(p).unwrap_or(Value::Null))
 }
 
-async fn requests(State(a): Shared, Path(name): Path<String>) -> Response {
-    let p = match provider(&name) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn requests(State(a): Shared, Path(name): Path<String>) -> Answer {
+    let p = provider(&name)?;
     let Some(server) = a.sandboxes.server(p) else {
-        return error(StatusCode::NOT_FOUND, "no such provider");
+        return Err(error(StatusCode::NOT_FOUND, "no such provider"));
     };
     let log: Vec<Value> = server.requests().iter().map(request_json).collect();
     let stats = server.stats();
@@ -148,49 +163,32 @@ async fn requests(State(a): Shared, Path(name): Path<String>) -> Response {
     }))
 }
 
-async fn clear_requests(State(a): Shared, Path(name): Path<String>) -> Response {
-    let p = match provider(&name) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn clear_requests(State(a): Shared, Path(name): Path<String>) -> Answer {
+    let p = provider(&name)?;
     if let Some(server) = a.sandboxes.server(p) {
         server.clear_requests();
     }
     ok(json!({"provider": p, "cleared": true}))
 }
 
-fn count(body: &Value) -> Result<Option<usize>, Response> {
+fn count(body: &Value) -> Result<Option<usize>, Refusal> {
     match body.get("count") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
             .filter(|n| *n >= 1)
             .map(|n| Some(n as usize))
-            .ok_or_else(|| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "count must be a whole number of 1 or more",
-                )
-            }),
+            .ok_or_else(|| bad("count must be a whole number of 1 or more")),
     }
 }
 
-async fn faults(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Response {
-    let p = match provider(&name) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let body = match body_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn faults(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+    let p = provider(&name)?;
+    let body = body_json(&body)?;
     let Some(server) = a.sandboxes.server(p) else {
-        return error(StatusCode::NOT_FOUND, "no such provider");
+        return Err(error(StatusCode::NOT_FOUND, "no such provider"));
     };
-    let n = match count(&body) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+    let n = count(&body)?;
     match body.get("fault").and_then(Value::as_str) {
         Some("status") => {
             let Some(status) = body
@@ -198,10 +196,7 @@ async fn faults(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
                 .and_then(Value::as_u64)
                 .filter(|s| (100..=599).contains(s))
             else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "status must be an HTTP status from 100 to 599",
-                );
+                return Err(bad("status must be an HTTP status from 100 to 599"));
             };
             let n = n.unwrap_or(1);
             match body.get("body").and_then(Value::as_str) {
@@ -212,12 +207,12 @@ async fn faults(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
                         Some("text/html") => "text/html",
                         Some("text/plain") => "text/plain",
                         Some(other) => {
-                            return error(
+                            return Err(error(
                                 StatusCode::BAD_REQUEST,
                                 format!(
                                     "content_type must be application/json, text/html or text/plain (found {other:?})"
                                 ),
-                            );
+                            ));
                         }
                     };
                     server.fail_next_with(n, status as u16, Bytes::from(text.to_owned()), ct);
@@ -236,10 +231,9 @@ async fn faults(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
                 .and_then(Value::as_u64)
                 .filter(|ms| *ms <= 600_000)
             else {
-                return error(
-                    StatusCode::BAD_REQUEST,
+                return Err(bad(
                     "ms must be a whole number of milliseconds up to 600000",
-                );
+                ));
             };
             let d = Duration::from_millis(ms);
             match n {
@@ -252,15 +246,14 @@ async fn faults(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
             server.clear_faults();
             ok(json!({"provider": p, "fault": "clear"}))
         }
-        _ => error(
-            StatusCode::BAD_REQUEST,
+        _ => Err(bad(
             "fault must be \"status\", \"drop\", \"delay\" or \"clear\"",
-        ),
+        )),
     }
 }
 
 /// Reads a rate limit: `null` removes it.
-fn rate_limit(v: &Value, default_retry_after: bool) -> Result<Option<RateLimit>, Response> {
+fn rate_limit(v: &Value, default_retry_after: bool) -> Result<Option<RateLimit>, Refusal> {
     if v.is_null() {
         return Ok(None);
     }
@@ -268,23 +261,13 @@ fn rate_limit(v: &Value, default_retry_after: bool) -> Result<Option<RateLimit>,
         .get("per_second")
         .and_then(Value::as_f64)
         .filter(|r| r.is_finite() && *r > 0.0)
-        .ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "per_second must be a number above 0",
-            )
-        })?;
+        .ok_or_else(|| bad("per_second must be a number above 0"))?;
     let burst = match v.get("burst") {
         None | Some(Value::Null) => per_second.ceil().max(1.0) as u32,
         Some(b) => b
             .as_u64()
             .filter(|b| (1..=1_000_000).contains(b))
-            .ok_or_else(|| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "burst must be a whole number from 1",
-                )
-            })? as u32,
+            .ok_or_else(|| bad("burst must be a whole number from 1"))? as u32,
     };
     let retry_after = v
         .get("retry_after")
@@ -297,15 +280,9 @@ fn rate_limit(v: &Value, default_retry_after: bool) -> Result<Option<RateLimit>,
     }))
 }
 
-async fn limits(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Response {
-    let p = match provider(&name) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let body = match body_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn limits(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Answer {
+    let p = provider(&name)?;
+    let body = body_json(&body)?;
     let known: &[&str] = if p == "emnify" {
         &["rate_limit", "list_rate_limit", "authenticate_limit"]
     } else {
@@ -315,10 +292,10 @@ async fn limits(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
         .as_object()
         .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
     {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("{p} has no limit {k:?}: it takes {}", known.join(", ")),
-        );
+        return Err(bad(format!(
+            "{p} has no limit {k:?}: it takes {}",
+            known.join(", ")
+        )));
     }
     let mut set = Vec::new();
     if let Some(v) = body.get("rate_limit") {
@@ -330,7 +307,7 @@ async fn limits(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
                 }
                 set.push("rate_limit");
             }
-            Err(r) => return r,
+            Err(r) => return Err(r),
         }
     }
     if let Some(v) = body.get("list_rate_limit") {
@@ -339,7 +316,7 @@ async fn limits(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
                 a.sandboxes.emnify.set_list_rate_limit(limit);
                 set.push("list_rate_limit");
             }
-            Err(r) => return r,
+            Err(r) => return Err(r),
         }
     }
     if let Some(v) = body.get("authenticate_limit") {
@@ -355,10 +332,9 @@ async fn limits(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
                 .and_then(Value::as_u64)
                 .filter(|s| *s >= 1);
             let (Some(calls), Some(per)) = (calls, per) else {
-                return error(
-                    StatusCode::BAD_REQUEST,
+                return Err(bad(
                     "authenticate_limit must be {\"calls\": N, \"per_seconds\": S}, both 1 or more, or null",
-                );
+                ));
             };
             Some(emnify_client::sandbox::AuthenticateLimit {
                 calls: calls as u32,
@@ -369,33 +345,24 @@ async fn limits(State(a): Shared, Path(name): Path<String>, body: Bytes) -> Resp
         set.push("authenticate_limit");
     }
     if set.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("name a limit to set: {}", known.join(", ")),
-        );
+        return Err(bad(format!("name a limit to set: {}", known.join(", "))));
     }
     ok(json!({"provider": p, "set": set}))
 }
 
-async fn clock(State(a): Shared) -> Response {
+async fn clock(State(a): Shared) -> Answer {
     ok(clock_json(&a.sandboxes))
 }
 
-async fn advance(State(a): Shared, body: Bytes) -> Response {
-    let body = match body_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn advance(State(a): Shared, body: Bytes) -> Answer {
+    let body = body_json(&body)?;
     let clock = &a.sandboxes.clock;
     let given: Vec<&str> = ["seconds", "months", "to"]
         .into_iter()
         .filter(|k| body.get(*k).is_some())
         .collect();
     if given.len() != 1 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "give exactly one of seconds, months or to",
-        );
+        return Err(bad("give exactly one of seconds, months or to"));
     }
     let moved = match given[0] {
         "seconds" => match body["seconds"]
@@ -404,19 +371,13 @@ async fn advance(State(a): Shared, body: Bytes) -> Response {
         {
             Some(s) => clock.advance(Duration::from_secs_f64(s.min(1e12))),
             None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "seconds must be a number of 0 or more",
-                );
+                return Err(bad("seconds must be a number of 0 or more"));
             }
         },
         "months" => match body["months"].as_u64().and_then(|m| u32::try_from(m).ok()) {
             Some(m) => clock.advance_months(m),
             None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "months must be a whole number of 0 or more",
-                );
+                return Err(bad("months must be a whole number of 0 or more"));
             }
         },
         _ => match body["to"]
@@ -424,36 +385,26 @@ async fn advance(State(a): Shared, body: Bytes) -> Response {
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         {
             Some(t) => clock.advance_to(t.with_timezone(&chrono::Utc)),
-            None => return error(StatusCode::BAD_REQUEST, "to must be an RFC 3339 time"),
+            None => return Err(bad("to must be an RFC 3339 time")),
         },
     };
     match moved {
         Ok(_) => ok(clock_json(&a.sandboxes)),
-        Err(e) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(e) => Err(error(StatusCode::CONFLICT, e.to_string())),
     }
 }
 
-async fn ledger(State(a): Shared, Path(name): Path<String>) -> Response {
+async fn ledger(State(a): Shared, Path(name): Path<String>) -> Answer {
     if name != "sixfab" {
-        return error(StatusCode::NOT_FOUND, "only sixfab keeps a ledger");
+        return Err(error(StatusCode::NOT_FOUND, "only sixfab keeps a ledger"));
     }
     let entries = a.sandboxes.sixfab.ledger();
     ok(json!({"provider": "sixfab", "entries": entries}))
 }
 
-async fn usage(
-    State(a): Shared,
-    Path((name, id)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
-    let p = match provider(&name) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let body = match body_json(&body) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn usage(State(a): Shared, Path((name, id)): Path<(String, String)>, body: Bytes) -> Answer {
+    let p = provider(&name)?;
+    let body = body_json(&body)?;
     let data_kb = body.get("data_kb").and_then(Value::as_u64).unwrap_or(0);
     let sms = body
         .get("sms")
@@ -473,14 +424,17 @@ async fn usage(
                 .map(|s| json!({"id": s.status}))
         }),
         _ => {
-            return error(
+            return Err(error(
                 StatusCode::NOT_FOUND,
                 format!("{p} has no usage rule: only supersim and emnify"),
-            );
+            ));
         }
     };
     match status {
         Some(status) => ok(json!({"provider": p, "id": id, "status": status})),
-        None => error(StatusCode::NOT_FOUND, format!("{p} has no SIM {id:?}")),
+        None => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("{p} has no SIM {id:?}"),
+        )),
     }
 }
