@@ -237,6 +237,7 @@ async fn serve(config: &Config, port_base: Option<u16>, output: Output) -> Resul
             .into_future(),
     );
 
+    let signals = StopSignals::listen()?;
     // Every server listens from here on: say where.
     let providers = admin.sandboxes.describe();
     let mut env = Map::new();
@@ -256,7 +257,7 @@ async fn serve(config: &Config, port_base: Option<u16>, output: Output) -> Resul
     }
     let _ = std::io::stdout().flush();
 
-    wait_for_stop().await?;
+    signals.wait().await;
     let _ = stop.send(());
     let _ = server.await;
     drop(admin);
@@ -312,20 +313,47 @@ fn print_blocks(url: &str, clock: &Value, providers: &Value, env: &Map<String, V
     );
 }
 
-/// Waits for Ctrl-C, or SIGTERM on Unix.
-async fn wait_for_stop() -> Result<(), Failure> {
+/// Ctrl-C and SIGTERM, listened for from the moment it is made: made before the startup line
+/// is printed, so a test that stops the sandbox as soon as it has read the line is heard.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| Failure::error(format!("cannot listen for SIGTERM: {e}")))?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> Result<StopSignals, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|e| Failure::error(format!("cannot listen for {name}: {e}")))
+            };
+            Ok(StopSignals {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
+                terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Waits for the first of them.
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
-    Ok(())
 }
