@@ -61,6 +61,20 @@
 //! Checks apply in this order: the method (405), credentials, id, body, existence, then the merged
 //! record. A refused update lists every broken rule at once.
 //!
+//! # Time
+//! EdgeIQ's rule, from its authentication guide: a session from `POST /user/authenticate`
+//! lasts 4 hours by default ([`DEFAULT_SESSION`]), or until the login's `token_expiry`, at most
+//! one week ahead ([`MAX_SESSION`]); a permanent API token never expires.
+//!
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default;
+//! one clock may be shared by several sandboxes): the records' `created_at`, `updated_at` and
+//! `last_sync_at`, and when a session ends. A login's `token_expiry` and the answer's
+//! `session_expires_at` are times on the caller's clock, the real one a client computes them
+//! from and compares them with; the session's length (that time less the real time of the
+//! login, or the default) is counted on the sandbox's clock. So moving a virtual clock forward
+//! by a session's length ends it: its token answers `401 {"message": "Unauthorized"}`, and a
+//! logged-in client logs in again once. On the real clock the two are the same.
+//!
 //! # Choices where EdgeIQ's documentation is silent
 //! - Error bodies: a 400 is `{"messages": ["rule", ...]}`, every other error
 //!   `{"message": "text"}`, the two shapes the client reads ([`crate::errors`]).
@@ -87,9 +101,13 @@ use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header}
 use std::collections::HashMap;
 
 use serde::Serialize;
+/// Re-exported from simcore: the request log, the rate limit, the server, the clock and the
+/// admin view's shape.
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer,
+};
 use simcore::sandbox::{
-    Clock, OrderedStore, RateLimit, RecordedRequest, SandboxOptions as ServerOptions,
-    SandboxServer, Store, json_response, json_response_from, lock,
+    OrderedStore, SandboxOptions as ServerOptions, Store, json_response, json_response_from, lock,
 };
 
 use crate::client::{Client, ClientBuilder};
@@ -136,9 +154,9 @@ pub struct SandboxOptions {
     pub rate_limit: Option<RateLimit>,
     /// Whether to keep the request log (on by default; benchmarks turn it off).
     pub record: bool,
-    /// The clock the records' `created_at` and `updated_at` are read from (the real one by
-    /// default). EdgeIQ states no rule in time for a SIM record, and sessions keep real time:
-    /// a login's `token_expiry` is the client's real time.
+    /// The clock the sandbox keeps time by (the real one by default; one clock may be shared
+    /// by several sandboxes): the records' `created_at` and `updated_at`, and when a session
+    /// ends (see [the module docs](self#time)).
     pub clock: Clock,
     /// The port on `127.0.0.1` to listen on (`0`, the default: an ephemeral one).
     pub port: u16,
@@ -380,7 +398,7 @@ impl Sandbox {
     /// Ends every session issued so far: their tokens answer 401 from now on, as they will once
     /// they reach their expiry.
     pub fn expire_sessions(&self) {
-        let now = Utc::now();
+        let now = self.state.clock.now();
         for session in self.state.sessions.values() {
             self.state
                 .sessions
@@ -460,6 +478,79 @@ impl Sandbox {
     /// The server: request log, statistics, rate limit and fault injection.
     pub fn server(&self) -> &SandboxServer {
         &self.server
+    }
+
+    /// The clock the sandbox keeps time by.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// How many sessions are live now, on the sandbox's clock.
+    pub fn live_sessions(&self) -> usize {
+        let now = self.state.clock.now();
+        self.state
+            .sessions
+            .values()
+            .iter()
+            .filter(|s| s.expires_at > now)
+            .count()
+    }
+
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the clock,
+    /// every SIM record as `GET /sims/{id}` answers it (in id order), the users by email (no
+    /// password, no API token), and the live sessions' ends on the sandbox's clock (no session
+    /// token).
+    pub fn state_json(&self) -> Value {
+        let now = self.state.clock.now();
+        let mut users: Vec<String> = self
+            .state
+            .users
+            .values()
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        users.sort();
+        let mut ends: Vec<DateTime<Utc>> = self
+            .state
+            .sessions
+            .values()
+            .into_iter()
+            .map(|s| s.expires_at)
+            .filter(|end| *end > now)
+            .collect();
+        ends.sort();
+        let ends: Vec<String> = ends.into_iter().map(timestamp).collect();
+        json!({
+            "provider": crate::PROVIDER,
+            "clock": self.state.clock.state_json(),
+            "company_id": self.state.company_id,
+            "sims": self.sims(),
+            "users": users,
+            "sessions": {"live": ends.len(), "ends": ends},
+        })
+    }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
     }
 }
 
@@ -543,7 +634,7 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
         return true;
     }
     match state.sessions.get(&token.to_owned()) {
-        Some(session) if session.expires_at > Utc::now() => true,
+        Some(session) if session.expires_at > state.clock.now() => true,
         Some(_) => {
             state.sessions.remove(&token.to_owned());
             false
@@ -781,10 +872,11 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
     if password.is_none() {
         problems.push("password is required (a string)".to_owned());
     }
+    // `token_expiry` is a time on the caller's clock, the real one: the session lasts from now
+    // until then, and that length is counted on the sandbox's clock.
     let now = Utc::now();
-    let mut expires_at = now
-        + chrono::Duration::from_std(state.session_lifetime)
-            .unwrap_or_else(|_| chrono::Duration::hours(4));
+    let mut lifetime = chrono::Duration::from_std(state.session_lifetime)
+        .unwrap_or_else(|_| chrono::Duration::hours(4));
     match form.get("token_expiry") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
@@ -796,7 +888,7 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
                         "token_expiry must be in the future and at most one week ahead (found {s})"
                     ));
                 } else {
-                    expires_at = t;
+                    lifetime = t - now;
                 }
             }
             Err(_) => problems.push(format!(
@@ -816,13 +908,18 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
         _ => return message(401, "Unauthorized"),
     };
     let token = hex(32);
+    let ends = state.clock.after(lifetime.to_std().unwrap_or_default());
     state.sessions.insert(
         token.clone(),
         Session {
             token: token.clone(),
-            expires_at,
+            expires_at: ends,
         },
     );
+    // Reported on the caller's clock, which a client compares it with.
+    let expires_at = now
+        .checked_add_signed(lifetime)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     json_response(
         200,
         &json!({

@@ -144,7 +144,9 @@ pub const ENTERPRISE_ORG: u64 = 103;
 
 /// emnify's documented token lifetime: 240 minutes.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(240 * 60);
-/// How long emnify locks authentication out after three refusals in a row: 5 minutes.
+/// How long the sandbox locks a client IP out of authentication after three refusals in a row:
+/// 5 minutes, the length of emnify's authenticate window (emnify does not state the lockout's
+/// length).
 pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(5 * 60);
 /// How many refusals in a row lock authentication out.
 pub const LOCKOUT_AFTER: u32 = 3;
@@ -219,10 +221,11 @@ const TRANSITIONS: &[(i64, i64)] = &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)];
 /// How the sandbox starts.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
-    /// How long an `auth_token` lives (its `exp` is issue time plus this). Default
+    /// How long an `auth_token` lives: its `exp` is the real issue time plus this, and the
+    /// sandbox stops taking it this long after issuing it on [`clock`](Self::clock). Default
     /// [`DEFAULT_TOKEN_LIFETIME`]; make it short to test refreshing.
     pub token_lifetime: Duration,
-    /// How long a lockout lasts. Default [`DEFAULT_LOCKOUT`].
+    /// How long a lockout lasts, on [`clock`](Self::clock). Default [`DEFAULT_LOCKOUT`].
     pub lockout: Duration,
     /// A rate limit from the start (none by default); see also
     /// [`SandboxServer::set_rate_limit`].
@@ -233,7 +236,7 @@ pub struct SandboxOptions {
     /// default, emnify's; `None` for none); see also [`Sandbox::set_list_rate_limit`].
     pub list_rate_limit: Option<RateLimit>,
     /// The limit of `POST /api/v1/authenticate` ([`AUTHENTICATE_LIMIT`] by default, emnify's;
-    /// `None` for none), counted on [`clock`](Self::clock); see also
+    /// `None` for none), counted per client IP on [`clock`](Self::clock); see also
     /// [`Sandbox::set_authenticate_limit`].
     pub authenticate_limit: Option<AuthenticateLimit>,
     /// The clock the sandbox keeps time by (the real one by default): timestamps, token

@@ -74,23 +74,40 @@
 //! sandbox charges no money and decides none of the questions Sixfab's prices leave open.
 //!
 //! # The ledger
-//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default)
-//! and keeps a ledger of what Sixfab's published prices charge ([`Sandbox::ledger`]), in the
-//! reading [`ledger_readings`] states where Sixfab leaves a question open:
+//! Sixfab's published prices (its pricing documentation; the rules are listed in
+//! [`crate::pricing`]): a Super SIM costs $2 a month while active, $1.60 for customers with more
+//! than 10 active SIMs, charged on activation unless already charged this month; a PRO SIM its
+//! service profile's monthly price while active (Europe + USA: $2), and $0.10 a month while
+//! inactive, except that a PRO SIM never activated has a 6-month grace without charge; an asset
+//! with both SIMs charges its asset fee on activation ($6 for an ALPON).
+//!
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default;
+//! one clock may be shared by several sandboxes) and keeps a ledger of what those prices charge
+//! ([`Sandbox::ledger`], [`Sandbox::ledger_total`]), in the reading [`ledger_readings`] states
+//! where Sixfab leaves a question open:
 //! - **on activation** (a request that sets an inactive asset active): each SIM not yet charged
 //!   this month is charged its monthly price (a Super SIM $2, or $1.60 while the account has
 //!   more than 10 active SIMs of either kind, counted with the ones being activated; a PRO SIM
 //!   its service profile's price), and the asset fee of a device with both SIMs unless charged
-//!   this month (entries with `reason` `"activation"`);
+//!   this month (entries with `reason` `"activation"`). Activating again in a month already
+//!   charged, or deactivating, charges nothing;
 //! - **at the first second of every month** (accrued when a virtual clock is moved past it, or
-//!   at the next request on the real clock): each active SIM not charged that month is charged
-//!   its monthly price, and each inactive PRO SIM the $0.10 maintenance fee, unless it was never
-//!   activated and its 6-month grace ([`PRO_SIM_GRACE_MONTHS`], from `added_at`) has not ended
-//!   by then; the asset fee does not recur (entries with `reason` `"month"`).
+//!   at the next request or ledger read on the real clock): each active SIM not charged that
+//!   month is charged its monthly price, and each inactive PRO SIM the $0.10 maintenance fee,
+//!   unless it was never activated and its 6-month grace has not ended by that day (the grace
+//!   ends on the day [`grace_end`](crate::pricing::grace_end) gives for the day of `added_at`,
+//!   [`PRO_SIM_GRACE_MONTHS`] later, as the charge preview reckons it); the asset fee does not
+//!   recur (entries with `reason` `"month"`).
+//!
+//! The ledger starts when the sandbox does: an asset seeded active counts as charged for its
+//! seeding month before the ledger began (no entry), and is charged from the next month on.
 //!
 //! Each entry names the rule by the id the charge preview gives it, so a test can hold the two
-//! side by side: with [`ledger_readings`] as the price book, the preview of a change is the
-//! figure the ledger then charges.
+//! side by side: with [`ledger_readings`] as the price book (and the account's count of active
+//! SIMs as its `active_sims`), the preview of a change through the client
+//! ([`Client::charge_preview`](crate::Client::charge_preview)) gives `now` as the figure the
+//! activation entries then charge, and `monthly` as what each following month start charges
+//! (a range that takes the count across the volume tier holds the ledger's figure).
 //!
 //! # The asset as the sandbox answers it
 //! ```json
@@ -136,11 +153,14 @@ use simcore::sandbox::axum::body::{Body, Bytes};
 use simcore::sandbox::axum::http::header::{ALLOW, CONTENT_TYPE};
 use simcore::sandbox::axum::http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use simcore::sandbox::{
-    AsText, Clock, OrderedStore, SandboxOptions as ServerOptions, Store, json_response,
+    AsText, OrderedStore, SandboxOptions as ServerOptions, Store, json_response,
     json_response_from, lock,
 };
-/// Re-exported from simcore: the request log, the rate limit, the server and its counters.
-pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+/// Re-exported from simcore: the request log, the rate limit, the server and its counters, the
+/// clock and the admin view's shape.
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
+};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -822,9 +842,42 @@ impl Sandbox {
         lock(&self.account.ledger).entries.clone()
     }
 
+    /// The sum of every charge in the [ledger](Self::ledger), with the months up to now
+    /// accrued.
+    pub fn ledger_total(&self) -> Money {
+        self.ledger()
+            .iter()
+            .fold(Money::ZERO, |sum, e| sum + e.amount)
+    }
+
     /// The clock the sandbox keeps time by.
     pub fn clock(&self) -> &Clock {
         &self.account.clock
+    }
+
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]), with the
+    /// months up to now accrued: the clock, each asset as `GET /v1/assets/{asset_id}` answers it
+    /// (by serial number), the account's custom network groups, its count of active SIMs (what
+    /// the volume price counts), and the ledger: `{"accrued_through", "total", "entries"}`,
+    /// each entry as [`LedgerEntry`] serializes (`amount` in dollars as text, `month` as
+    /// `{"year", "month"}`). The API key is not in it.
+    pub fn state_json(&self) -> Value {
+        let entries = self.ledger();
+        let total = entries.iter().fold(Money::ZERO, |sum, e| sum + e.amount);
+        let accrued_through = lock(&self.account.ledger).accrued_through;
+        let assets: Vec<Value> = self.assets().iter().map(SandboxAsset::to_json).collect();
+        json!({
+            "provider": crate::PROVIDER,
+            "clock": self.account.clock.state_json(),
+            "assets": assets,
+            "network_groups": self.network_groups(),
+            "active_sims": self.account.active_sims.load(Ordering::Relaxed),
+            "ledger": {
+                "accrued_through": Time(accrued_through.trunc_subsecs(0)),
+                "total": total,
+                "entries": entries,
+            },
+        })
     }
 
     /// Every request received so far, in order (the API key is redacted in `Debug`).
@@ -839,8 +892,8 @@ impl Sandbox {
 }
 
 /// A never-activated PRO SIM is free of the maintenance fee for this many months after it came
-/// to the account (Sixfab's grace).
-pub const PRO_SIM_GRACE_MONTHS: u32 = 6;
+/// to the account (Sixfab's grace): the charge preview's figure, so the two cannot differ.
+pub use crate::pricing::PRO_SIM_GRACE_MONTHS;
 /// A Super SIM's monthly price, in cents (Sixfab: $2).
 pub const SUPER_SIM_MONTHLY_CENTS: u64 = 200;
 /// A Super SIM's monthly price for customers with more than [`VOLUME_ABOVE`] active SIMs, in
@@ -1019,10 +1072,10 @@ impl SandboxAsset {
                 }
                 SandboxStatus::Active => {}
                 SandboxStatus::Inactive => {
+                    // The grace ends on a day, as the charge preview reckons it: the month
+                    // starting on that day is charged.
                     let grace_over = s.first_activated_at.is_some()
-                        || s.added_at
-                            .checked_add_months(Months::new(PRO_SIM_GRACE_MONTHS))
-                            .is_some_and(|end| end <= start);
+                        || crate::pricing::grace_end(s.added_at.date_naive()) <= start.date_naive();
                     if grace_over {
                         items.push((
                             "pro_sim_maintenance",
@@ -1037,6 +1090,29 @@ impl SandboxAsset {
             .into_iter()
             .map(|(item, cents, rule)| entry(self, start, item, cents, rule, "month"))
             .collect()
+    }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
     }
 }
 

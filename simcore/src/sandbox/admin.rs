@@ -1,23 +1,23 @@
-//! What every provider sandbox shows an admin view (a test, or a program that serves sandboxes
-//! and lets an operator look inside), in one shape: [`SandboxAdmin`].
-//!
-//! Everything else an admin view may want is already uniform, on the [`SandboxServer`] each
-//! sandbox runs: the request log ([`SandboxServer::requests`], each request shown with
-//! [`RecordedRequest::redacted_json`](super::RecordedRequest::redacted_json)), the counters
-//! ([`SandboxServer::stats`]), fault injection ([`SandboxServer::drop_next`],
-//! [`SandboxServer::fail_next`], [`SandboxServer::fail_next_with`],
-//! [`SandboxServer::delay_next`], [`SandboxServer::set_delay`], [`SandboxServer::clear_faults`]),
-//! the rate limit ([`SandboxServer::set_rate_limit`]) and a summary of all that
-//! ([`SandboxServer::state_json`]). The answers of a hostile server are in
-//! [`hostile`](super::hostile), for a router of one's own.
-//!
-//! Moving time needs nothing more than [`Clock::advance`] (or [`Clock::advance_months`],
-//! [`Clock::advance_to`]) on the clock the sandboxes were started with: one virtual clock given
-//! to several sandboxes moves them all, and each applies its own time rules as it moves.
+//! The shape in which every provider sandbox shows an admin view.
 
 use super::{Clock, SandboxServer};
 
-/// A provider sandbox as an admin view sees it.
+/// A provider sandbox as an admin view (a test, or a program that serves sandboxes and lets an
+/// operator look inside) sees it: the same shape for every provider.
+///
+/// Everything else an admin view may want is already uniform, on the [`SandboxServer`] each
+/// sandbox runs: the request log ([`SandboxServer::requests`], each request shown with
+/// [`RecordedRequest::redacted_json`](super::RecordedRequest::redacted_json)), the counters
+/// ([`SandboxServer::stats`]), fault injection ([`SandboxServer::drop_next`],
+/// [`SandboxServer::fail_next`], [`SandboxServer::fail_next_with`],
+/// [`SandboxServer::delay_next`], [`SandboxServer::set_delay`], [`SandboxServer::clear_faults`]),
+/// the rate limit ([`SandboxServer::set_rate_limit`]) and a summary of all that
+/// ([`SandboxServer::state_json`]). The answers of a hostile server are in
+/// [`hostile`](super::hostile), for a router of one's own.
+///
+/// Moving time needs nothing more than [`Clock::advance`] (or [`Clock::advance_months`],
+/// [`Clock::advance_to`]) on the clock the sandboxes were started with: one virtual clock given
+/// to several sandboxes moves them all, and each applies its own time rules as it moves.
 ///
 /// ```
 /// use simcore::sandbox::{Clock, SandboxAdmin, SandboxServer};
@@ -43,7 +43,8 @@ use super::{Clock, SandboxServer};
 /// # }).unwrap();
 /// ```
 pub trait SandboxAdmin: Send + Sync {
-    /// The provider's name, as its client crate names it (`"supersim"`, `"emnify"`, …).
+    /// The provider's name, as its client crate names it (its `PROVIDER`: `"twilio"` for the
+    /// Super SIM sandbox, `"emnify"`, `"sixfab"`, `"edgeiq"`).
     fn provider(&self) -> &'static str;
 
     /// The base URL to give the provider's client (the server's, with the provider's path

@@ -1,29 +1,4 @@
-//! What time it is in a sandbox: the real time, or a virtual time that a test (or `simctl`'s
-//! admin API) moves forward, so the rules the providers state in months (a Super SIM left `ready`
-//! for three months, a PRO SIM's six-month grace, monthly charges) can be tried in a second.
-//!
-//! A [`Clock`] is cheap to clone (one `Arc`) and every clone shows the same time: give one to
-//! several sandboxes and they share it. Each sandbox reads [`Clock::now`] wherever it stamps or
-//! compares a time, and registers what to do when the clock is moved ([`Clock::on_advance`]):
-//! the time rules are applied at that moment, not polled.
-//!
-//! ```
-//! use std::time::Duration;
-//! use chrono::{TimeZone, Utc};
-//! use simcore::sandbox::Clock;
-//!
-//! let start = Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap();
-//! let clock = Clock::frozen_at(start);
-//! assert_eq!(clock.now(), start);
-//! clock.advance_months(3)?;
-//! assert_eq!(clock.now(), Utc.with_ymd_and_hms(2025, 4, 15, 9, 0, 0).unwrap());
-//! clock.advance(Duration::from_secs(3600))?;
-//! assert_eq!(clock.now(), Utc.with_ymd_and_hms(2025, 4, 15, 10, 0, 0).unwrap());
-//!
-//! // The real clock cannot be moved.
-//! assert!(Clock::real().advance(Duration::from_secs(1)).is_err());
-//! # Ok::<(), simcore::sandbox::ClockError>(())
-//! ```
+//! A sandbox's clock: real, or virtual and moved on demand.
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -42,6 +17,33 @@ type Hook = Arc<dyn Fn(DateTime<Utc>) -> bool + Send + Sync>;
 /// A virtual clock starts at a chosen time (or now) and then either runs at real speed
 /// ([`Clock::virtual_at`], [`Clock::virtual_now`]) or stands still between moves
 /// ([`Clock::frozen_at`]), which makes a test's timestamps exact. It only ever moves forward.
+///
+/// A test (or an admin API over the sandboxes) moves a virtual clock forward, so the rules the
+/// providers state in months (a Super SIM left `ready` for three months, a PRO SIM's six-month
+/// grace, monthly charges) can be tried in a second.
+///
+/// A [`Clock`] is cheap to clone (one `Arc`) and every clone shows the same time: give one to
+/// several sandboxes and they share it. Each sandbox reads [`Clock::now`] wherever it stamps or
+/// compares a time, and registers what to do when the clock is moved ([`Clock::on_advance`]):
+/// the time rules are applied at that moment, not polled.
+///
+/// ```
+/// use std::time::Duration;
+/// use chrono::{TimeZone, Utc};
+/// use simcore::sandbox::Clock;
+///
+/// let start = Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap();
+/// let clock = Clock::frozen_at(start);
+/// assert_eq!(clock.now(), start);
+/// clock.advance_months(3)?;
+/// assert_eq!(clock.now(), Utc.with_ymd_and_hms(2025, 4, 15, 9, 0, 0).unwrap());
+/// clock.advance(Duration::from_secs(3600))?;
+/// assert_eq!(clock.now(), Utc.with_ymd_and_hms(2025, 4, 15, 10, 0, 0).unwrap());
+///
+/// // The real clock cannot be moved.
+/// assert!(Clock::real().advance(Duration::from_secs(1)).is_err());
+/// # Ok::<(), simcore::sandbox::ClockError>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct Clock {
     inner: Option<Arc<Virtual>>,

@@ -1,28 +1,4 @@
-//! A limit of calls in a rolling window, counted per caller on a sandbox's [`Clock`]: what a
-//! provider states as "100 calls per 5 minutes per IP" (emnify's `authenticate`).
-//!
-//! The window rolls: a call is let through when fewer than [`WindowLimit::calls`] calls were let
-//! through in the [`WindowLimit::per`] before it. Refused calls do not count (a caller that keeps
-//! knocking is not locked out for longer). Times come from the caller, read from the sandbox's
-//! clock, so moving a virtual clock forward by the window frees every caller at once.
-//!
-//! ```
-//! use std::time::Duration;
-//! use chrono::{TimeZone, Utc};
-//! use simcore::sandbox::{Clock, WindowCounter, WindowLimit};
-//!
-//! let clock = Clock::frozen_at(Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap());
-//! let mut counter = WindowCounter::new(WindowLimit { calls: 2, per: Duration::from_secs(300) });
-//! assert!(counter.admit("10.0.0.1", clock.now()).is_ok());
-//! assert!(counter.admit("10.0.0.1", clock.now()).is_ok());
-//! // The third call in the window waits for the first to leave it.
-//! assert_eq!(counter.admit("10.0.0.1", clock.now()), Err(Duration::from_secs(300)));
-//! // Another caller has its own window.
-//! assert!(counter.admit("10.0.0.2", clock.now()).is_ok());
-//! clock.advance(Duration::from_secs(300))?;
-//! assert!(counter.admit("10.0.0.1", clock.now()).is_ok());
-//! # Ok::<(), simcore::sandbox::ClockError>(())
-//! ```
+//! A limit of calls in a rolling window, counted per caller on a sandbox's clock.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -42,7 +18,34 @@ pub struct WindowLimit {
     pub per: Duration,
 }
 
-/// The calls each caller made within its window, by a key naming the caller (an IP address).
+/// The calls each caller made within a rolling window, by a key naming the caller (an IP
+/// address): a limit counted per caller on a sandbox's [`Clock`], what a provider states as
+/// "100 calls per 5 minutes per IP" (emnify's `authenticate`).
+///
+/// The window rolls: a call is let through when fewer than [`WindowLimit::calls`] calls were let
+/// through in the [`WindowLimit::per`] before it. Refused calls do not count (a caller that keeps
+/// knocking is not locked out for longer). Times come from the caller, read from the sandbox's
+/// clock, so moving a virtual clock forward by the window frees every caller at once.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use std::time::Duration;
+/// use chrono::{TimeZone, Utc};
+/// use simcore::sandbox::{Clock, WindowCounter, WindowLimit};
+///
+/// let clock = Clock::frozen_at(Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap());
+/// let limit = WindowLimit { calls: 2, per: Duration::from_secs(300) };
+/// let mut counter: WindowCounter<IpAddr> = WindowCounter::new(limit);
+/// assert!(counter.admit([10, 0, 0, 1], clock.now()).is_ok());
+/// assert!(counter.admit([10, 0, 0, 1], clock.now()).is_ok());
+/// // The third call in the window waits for the first to leave it.
+/// assert_eq!(counter.admit([10, 0, 0, 1], clock.now()), Err(Duration::from_secs(300)));
+/// // Another caller has its own window.
+/// assert!(counter.admit([10, 0, 0, 2], clock.now()).is_ok());
+/// clock.advance(Duration::from_secs(300))?;
+/// assert!(counter.admit([10, 0, 0, 1], clock.now()).is_ok());
+/// # Ok::<(), simcore::sandbox::ClockError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct WindowCounter<K> {
     limit: WindowLimit,
