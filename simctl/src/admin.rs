@@ -399,7 +399,10 @@ async fn ledger(State(a): Shared, Path(name): Path<String>) -> Answer {
         return Err(error(StatusCode::NOT_FOUND, "only sixfab keeps a ledger"));
     }
     let entries = a.sandboxes.sixfab.ledger();
-    ok(json!({"provider": "sixfab", "entries": entries}))
+    let total = entries
+        .iter()
+        .fold(simcore::charge::Money::ZERO, |sum, e| sum + e.amount);
+    ok(json!({"provider": "sixfab", "total": total, "entries": entries}))
 }
 
 async fn usage(State(a): Shared, Path((name, id)): Path<(String, String)>, body: Bytes) -> Answer {

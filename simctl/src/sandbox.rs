@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use simcore::sandbox::{Clock, RecordedRequest, SandboxServer};
+use simcore::sandbox::{Clock, RecordedRequest, SandboxAdmin, SandboxServer};
 
 use crate::config::{ClockMode, Config};
 use crate::exit::Failure;
@@ -205,32 +205,26 @@ impl Sandboxes {
         })
     }
 
-    /// The server under a provider's sandbox (request log, faults, rate limit).
-    pub fn server(&self, provider: &str) -> Option<&SandboxServer> {
+    /// A provider's sandbox, as every sandbox shows itself to an admin view.
+    pub fn admin(&self, provider: &str) -> Option<&dyn SandboxAdmin> {
         Some(match provider {
-            "supersim" => self.supersim.server(),
-            "emnify" => self.emnify.server(),
-            "sixfab" => self.sixfab.server(),
-            "edgeiq" => self.edgeiq.server(),
+            "supersim" => &self.supersim,
+            "emnify" => &self.emnify,
+            "sixfab" => &self.sixfab,
+            "edgeiq" => &self.edgeiq,
             _ => return None,
         })
     }
 
-    /// A provider's SIMs (Sixfab: assets) and the state its rules keep, as the sandbox holds
-    /// them now: the sandbox's own admin snapshot where it has one.
+    /// The server under a provider's sandbox (request log, faults, rate limit).
+    pub fn server(&self, provider: &str) -> Option<&SandboxServer> {
+        self.admin(provider).map(SandboxAdmin::server)
+    }
+
+    /// A provider's SIMs (Sixfab: assets and its ledger) and the state its rules keep, as the
+    /// sandbox holds them now (its own admin snapshot).
     pub fn state(&self, provider: &str) -> Option<Value> {
-        Some(match provider {
-            "supersim" => self.supersim.state_json(),
-            "emnify" => self.emnify.state_json(),
-            "sixfab" => {
-                let assets: Vec<Value> = self.sixfab.assets().iter().map(|a| a.to_json()).collect();
-                json!({"provider": "sixfab", "clock": self.clock.state_json(), "assets": assets})
-            }
-            "edgeiq" => {
-                json!({"provider": "edgeiq", "clock": self.clock.state_json(), "sims": self.edgeiq.sims()})
-            }
-            _ => return None,
-        })
+        self.admin(provider).map(SandboxAdmin::state_json)
     }
 }
 

@@ -423,6 +423,8 @@ async fn the_sandbox_serves_every_provider_over_plain_http_and_stops_on_sigterm(
         })
         .collect();
     assert_eq!(months, expected);
+    assert_eq!(ledger["entries"].as_array().unwrap().len(), 6);
+    assert_eq!(ledger["total"], "12.00");
 
     // The whole state in one document.
     let all = admin_get(&sb, "/v1/state").await;
