@@ -803,3 +803,149 @@ fn help_documents_every_verb_and_the_exit_codes() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn a_json_config_seeds_the_fleet_and_the_text_output_names_every_variable() {
+    let dir = TempDir::new("config");
+    let config = dir.path("sandbox.json");
+    std::fs::write(
+        &config,
+        json!({
+            "clock": {"mode": "frozen", "start": "2030-01-01T00:00:00Z"},
+            "supersim": {"dialect": "twilio", "sims": [{"unique_name": "a-1", "status": "active"}], "generate": 2},
+            "emnify": {"sims": [{"id": 7, "status": "factory_test"}]},
+            "sixfab": {"assets": []},
+            "edgeiq": {"generate": 1},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "--config"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "{lines:?}");
+        let last = line.starts_with("  export ")
+            && lines
+                .last()
+                .is_some_and(|l: &String| l.starts_with("all variables"));
+        lines.push(line.trim_end().to_owned());
+        if last {
+            break;
+        }
+    }
+    for block in [
+        "supersim (twilio)",
+        "emnify",
+        "sixfab",
+        "edgeiq",
+        "admin API",
+    ] {
+        assert!(lines.iter().any(|l| l == block), "{block}: {lines:?}");
+    }
+    for var in [
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "SUPERSIM_BASE_URL",
+        "EMNIFY_APPLICATION_TOKEN",
+        "EMNIFY_BASE_URL",
+        "SIXFAB_API_KEY",
+        "SIXFAB_BASE_URL",
+        "EDGEIQ_API_TOKEN",
+        "EDGEIQ_BASE_URL",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("  export {var}="))),
+            "{var}: {lines:?}"
+        );
+    }
+    let admin = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("  export SIMCTL_SANDBOX="))
+        .unwrap()
+        .to_owned();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("2030-01-01T00:00:00Z (virtual, frozen)")),
+        "{lines:?}"
+    );
+
+    let count = |provider: &str| {
+        let out = simctl(&["list", provider, "--sandbox", &admin, "-o", "json"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        stdout_lines(&out)
+    };
+    let supersim: Vec<String> = count("twilio")
+        .iter()
+        .map(|s| s["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(supersim, ["active", "new", "ready"]);
+    let emnify = count("emnify");
+    assert_eq!(
+        (
+            emnify.len(),
+            emnify[0]["id"].clone(),
+            emnify[0]["native_status"].clone()
+        ),
+        (1, json!("7"), json!("Factory Test"))
+    );
+    assert!(count("sixfab").is_empty());
+    // No SIMs given: the default fleet, and one more.
+    assert_eq!(count("edgeiq").len(), 4);
+    // The sandbox speaks Twilio's dialect: asking for KORE is a usage error.
+    assert_eq!(
+        code(&simctl(&["get", "kore", "a-1", "--sandbox", &admin])),
+        2
+    );
+
+    // A device's usage through the admin API: a Factory Test SIM activates by use.
+    let (status, body) = call(
+        http()
+            .post(format!("{admin}/v1/emnify/sims/7/usage"))
+            .body(json!({"data_kb": 100}).to_string()),
+    )
+    .await;
+    assert_eq!((status, body["status"].clone()), (200, json!({"id": 1})));
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let end = child.wait_with_output().unwrap();
+    assert_eq!(end.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&end.stderr),
+        "simctl sandbox: stopped\n"
+    );
+}
+
+#[test]
+fn a_config_that_cannot_be_read_is_a_usage_error() {
+    let dir = TempDir::new("bad-config");
+    let config = dir.path("sandbox.toml");
+    std::fs::write(&config, "[emnify]\nsimz = []\n").unwrap();
+    let out = simctl(&["sandbox", "--config", config.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("simz"), "{}", stderr(&out));
+    let out = simctl(&[
+        "sandbox",
+        "--config",
+        dir.path("missing.toml").to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert_eq!(stdout_json(&out)["error"]["kind"], "usage");
+}
