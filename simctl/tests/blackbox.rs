@@ -73,6 +73,25 @@ impl Drop for Sandbox {
     }
 }
 
+/// A child process killed when dropped, if it is still there (a failed assertion must not
+/// leave a sandbox running).
+struct Killed(Option<Child>);
+
+impl Killed {
+    fn get(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A directory removed when dropped.
 struct TempDir(std::path::PathBuf);
 
@@ -820,15 +839,17 @@ async fn a_json_config_seeds_the_fleet_and_the_text_output_names_every_variable(
         .to_string(),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "--config"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Killed(Some(
+        Command::new(BIN)
+            .args(["sandbox", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut out = BufReader::new(child.get().stdout.take().unwrap());
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();
@@ -919,11 +940,11 @@ async fn a_json_config_seeds_the_fleet_and_the_text_output_names_every_variable(
     assert_eq!((status, body["status"].clone()), (200, json!({"id": 1})));
 
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.get().id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let end = child.wait_with_output().unwrap();
+    let end = child.0.take().unwrap().wait_with_output().unwrap();
     assert_eq!(end.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&end.stderr),
