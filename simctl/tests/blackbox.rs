@@ -679,6 +679,19 @@ async fn get_set_and_list_against_a_sandbox_with_exit_codes_and_json() {
         1
     );
 
+    // Credentials refused by the provider: exit 1, and the token is in no output.
+    let sentinel = [
+        ("EMNIFY_APPLICATION_TOKEN", "SENTINEL-TOKEN-4f1e"),
+        ("EMNIFY_BASE_URL", emnify["base_url"].as_str().unwrap()),
+    ];
+    for output in ["text", "json"] {
+        let out = simctl_env(&["get", "emnify", "1002", "-o", output], &sentinel);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(all.contains("401"), "{all}");
+        assert!(!all.contains("SENTINEL"), "{all}");
+    }
+
     // --sandbox auto: a sandbox of this process, for one command.
     let out = simctl(&["list", "emnify", "--sandbox", "auto", "-o", "json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
