@@ -14,7 +14,11 @@ fn binary() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     target.join(profile).join("simctl")
 }
 
@@ -40,7 +44,9 @@ fn start_once(bin: &PathBuf) -> Option<f64> {
         .spawn()
         .ok()?;
     let mut line = String::new();
-    BufReader::new(child.stdout.take()?).read_line(&mut line).ok()?;
+    BufReader::new(child.stdout.take()?)
+        .read_line(&mut line)
+        .ok()?;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
     let listening = serde_json::from_str::<serde_json::Value>(&line)
         .ok()
