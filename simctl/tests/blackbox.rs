@@ -414,6 +414,55 @@ async fn the_sandbox_serves_every_provider_over_plain_http_and_stops_on_sigterm(
     let (status, _) = call(http().get(&asset_url).header("x-api-key", key)).await;
     assert_eq!(status, 200);
 
+    // A dropped connection: the client sees no answer at all, the counters see the drop.
+    let (status, _) = admin_post(&sb, "/v1/sixfab/faults", json!({"fault": "drop"})).await;
+    assert_eq!(status, 200);
+    assert!(
+        http()
+            .get(&asset_url)
+            .header("x-api-key", key)
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        admin_get(&sb, "/v1/sixfab/requests").await["stats"]["dropped"],
+        1
+    );
+    let (status, body) = admin_post(&sb, "/v1/sixfab/faults", json!({"fault": "flood"})).await;
+    assert_eq!(status, 400, "{body}");
+
+    // emnify's authenticate limit, lowered to two calls in 5 minutes: the frozen clock still
+    // counts the one made above, so one more passes and the next answers emnify's 429.
+    let (status, body) = admin_post(
+        &sb,
+        "/v1/emnify/limits",
+        json!({"authenticate_limit": {"calls": 2, "per_seconds": 300}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let authenticate = || {
+        http()
+            .post(format!("{base}/api/v1/authenticate"))
+            .header("content-type", "application/json")
+            .body(json!({"application_token": emnify["application_token"]}).to_string())
+    };
+    let (status, _) = call(authenticate()).await;
+    assert_eq!(status, 200);
+    let (status, body) = call(authenticate()).await;
+    assert_eq!(
+        (status, body["error_code"].clone()),
+        (429, json!(1105)),
+        "{body}"
+    );
+    let (status, body) = admin_post(
+        &sb,
+        "/v1/sixfab/limits",
+        json!({"authenticate_limit": null}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
     // Sixfab's ledger: the asset seeded active is charged both SIMs at each month's start.
     let ledger = admin_get(&sb, "/v1/sixfab/ledger").await;
     let months: Vec<(String, String, String)> = ledger["entries"]
