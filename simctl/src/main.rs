@@ -1,5 +1,39 @@
 #![doc = include_str!("../README.md")]
 
+/// Writes a line to stdout like `println!`, but a reader that went away (`simctl list | head`)
+/// ends the process quietly with exit 0 instead of a panic: it has read what it wanted.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*), true)
+    };
+}
+
+/// As [`say!`], without the newline.
+macro_rules! say_part {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*), false)
+    };
+}
+
+/// What [`say!`] and [`say_part!`] do.
+fn write_out(args: std::fmt::Arguments<'_>, newline: bool) {
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| {
+        if newline {
+            out.write_all(b"\n")
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("simctl: cannot write to stdout: {e}");
+        std::process::exit(Code::Error as i32);
+    }
+}
+
 mod admin;
 mod config;
 mod exit;
@@ -154,7 +188,7 @@ async fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(failure) => {
             match output {
-                Output::Json => println!("{}", failure.to_json()),
+                Output::Json => say!("{}", failure.to_json()),
                 Output::Text => eprintln!("simctl: {failure}"),
             }
             ExitCode::from(failure.code as u8)
@@ -249,7 +283,7 @@ async fn serve(config: &Config, port_base: Option<u16>, output: Output) -> Resul
     env.insert(target::SANDBOX_ENV.to_owned(), Value::from(url.clone()));
     let clock = admin::clock_json(&admin.sandboxes);
     match output {
-        Output::Json => println!(
+        Output::Json => say!(
             "{}",
             json!({"admin": url, "clock": clock, "providers": providers, "env": env})
         ),
@@ -268,30 +302,30 @@ async fn serve(config: &Config, port_base: Option<u16>, output: Output) -> Resul
 }
 
 fn print_blocks(url: &str, clock: &Value, providers: &Value, env: &Map<String, Value>) {
-    println!("simctl sandbox: four provider sandboxes on 127.0.0.1 (Ctrl-C to stop)");
+    say!("simctl sandbox: four provider sandboxes on 127.0.0.1 (Ctrl-C to stop)");
     for p in PROVIDERS {
         let v = &providers[p];
         let title = match v["dialect"].as_str() {
             Some(d) => format!("{p} ({d})"),
             None => p.to_owned(),
         };
-        println!("\n{title}");
+        say!("\n{title}");
         if let Some(o) = v.as_object() {
             for (k, val) in o {
                 if let (false, Some(text)) = (k == "env" || k == "dialect", val.as_str()) {
-                    println!("  {k:<18} {text}");
+                    say!("  {k:<18} {text}");
                 }
             }
         }
         if let Some(vars) = v["env"].as_object() {
             for (k, val) in vars {
-                println!("  export {k}={}", val.as_str().unwrap_or_default());
+                say!("  export {k}={}", val.as_str().unwrap_or_default());
             }
         }
     }
-    println!("\nadmin API");
-    println!("  {:<18} {url}", "url");
-    println!(
+    say!("\nadmin API");
+    say!("  {:<18} {url}", "url");
+    say!(
         "  {:<18} {} ({})",
         "clock",
         clock["now"].as_str().unwrap_or_default(),
@@ -303,8 +337,8 @@ fn print_blocks(url: &str, clock: &Value, providers: &Value, env: &Map<String, V
             "real"
         }
     );
-    println!("  export {}={url}", target::SANDBOX_ENV);
-    println!(
+    say!("  export {}={url}", target::SANDBOX_ENV);
+    say!(
         "\nall variables in one line:\n  export {}",
         env.iter()
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))

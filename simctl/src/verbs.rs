@@ -73,7 +73,7 @@ fn snapshot_text(s: &SimSnapshot) -> String {
 }
 
 fn print_json(v: &Value) {
-    println!("{v}");
+    say!("{v}");
 }
 
 /// Asks before a write to a real provider, unless `yes`. Without a terminal to ask on, the
@@ -115,7 +115,7 @@ pub async fn get(
     let sim = p.fetch(id).await?;
     match output {
         Output::Json => print_json(&snapshot_json(&sim)),
-        Output::Text => println!("{}", snapshot_text(&sim)),
+        Output::Text => say!("{}", snapshot_text(&sim)),
     }
     Ok(Code::Ok)
 }
@@ -192,7 +192,7 @@ pub async fn set(
                 (_, Some(s)) => format!("done, now {}", snapshot_text(s)),
                 _ => "done (the provider answered with no body)".to_owned(),
             };
-            println!("{} {id}: {now}", p.name());
+            say!("{} {id}: {now}", p.name());
         }
     }
     Ok(Code::Ok)
@@ -216,9 +216,11 @@ pub async fn list(
     let mut pages = p.list(&ListOptions::new());
     let mut shown = 0usize;
     if output == Output::Text {
-        println!(
+        say!(
             "{:<36}  {:<9}  {:<14}  name",
-            "id", "state", "provider says"
+            "id",
+            "state",
+            "provider says"
         );
     }
     while let Some(page) = pages.next().await {
@@ -229,7 +231,7 @@ pub async fn list(
             shown += 1;
             match output {
                 Output::Json => print_json(&snapshot_json(&sim)),
-                Output::Text => println!(
+                Output::Text => say!(
                     "{:<36}  {:<9}  {:<14}  {}",
                     sim.id,
                     sim.state.as_str(),
@@ -240,7 +242,7 @@ pub async fn list(
         }
     }
     if output == Output::Text {
-        println!("{shown} SIM{}", if shown == 1 { "" } else { "s" });
+        say!("{shown} SIM{}", if shown == 1 { "" } else { "s" });
     }
     Ok(Code::Ok)
 }
@@ -289,22 +291,24 @@ pub async fn plan(
                 .map_err(|e| Failure::error(format!("the plan could not be written: {e}")))?,
         ),
         Output::Text => {
-            // The charge range first: what the changes would cost, before what they are.
-            let charges = plan.charges();
-            if charges.providers().next().is_some() {
-                println!("charges of the changes:\n{charges}\n");
-            } else {
-                println!("charges of the changes: none priced\n");
+            // The charge range first, before what the changes are; the plan's table ends with
+            // the same charges per provider.
+            let charges = plan.charges().to_string();
+            match charges.lines().last() {
+                Some(overall) => {
+                    say!("charges of the changes, {overall}\n(per provider under the plan)\n")
+                }
+                None => say!("charges of the changes: no change to price\n"),
             }
-            print!("{plan}");
+            say_part!("{plan}");
             if let Some(out) = out {
-                println!(
+                say!(
                     "plan saved to {}: apply it with `simctl apply {}`",
                     out.display(),
                     out.display()
                 );
             }
-            println!(
+            say!(
                 "{} rows: {} to change, {} unchanged, {problems} that cannot be carried out",
                 plan.entries.len(),
                 plan.count("change"),
@@ -385,7 +389,7 @@ pub async fn apply(
                     _ => String::new(),
                 };
                 if !matches!(e.outcome, ApplyOutcome::Unchanged) {
-                    println!(
+                    say!(
                         "row {} {} {}: {}{detail}",
                         e.row + 1,
                         e.provider,
@@ -394,7 +398,7 @@ pub async fn apply(
                     );
                 }
             }
-            println!("{report}");
+            say!("{report}");
         }
     }
     Ok(if short > 0 { Code::Partial } else { Code::Ok })

@@ -785,7 +785,10 @@ async fn plan_and_apply_against_a_sandbox() {
     let out = simctl(&["plan", csv_s, "--out", plan_s, "--sandbox", &admin]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with("charges of the changes:"), "{text}");
+    assert!(
+        text.starts_with("charges of the changes, overall: "),
+        "{text}"
+    );
     assert!(
         text.contains("5 rows: 4 to change, 1 unchanged, 0 that cannot be carried out"),
         "{text}"
