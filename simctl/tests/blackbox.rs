@@ -899,7 +899,7 @@ async fn a_json_config_seeds_the_fleet_and_the_text_output_names_every_variable(
             "supersim": {"dialect": "twilio", "sims": [{"unique_name": "a-1", "status": "active"}], "generate": 2},
             "emnify": {"sims": [{"id": 7, "status": "factory_test"}]},
             "sixfab": {"assets": []},
-            "edgeiq": {"generate": 1},
+            "edgeiq": {"generate": 3000},
         })
         .to_string(),
     )
@@ -987,8 +987,26 @@ async fn a_json_config_seeds_the_fleet_and_the_text_output_names_every_variable(
         (1, json!("7"), json!("Factory Test"))
     );
     assert!(count("sixfab").is_empty());
-    // No SIMs given: the default fleet, and one more.
-    assert_eq!(count("edgeiq").len(), 4);
+    // No SIMs given: the default fleet, and as many more as asked.
+    assert_eq!(count("edgeiq").len(), 3003);
+
+    // A reader that stops reading (`simctl list edgeiq | head -1`): the output ends quietly,
+    // exit 0, no panic.
+    let mut list = Command::new(BIN)
+        .args(["list", "edgeiq", "--sandbox", &admin])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(list.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("id "), "{first}");
+    let end = list.wait_with_output().unwrap();
+    assert_eq!(end.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&end.stderr), "");
     // The sandbox speaks Twilio's dialect: asking for KORE is a usage error.
     assert_eq!(
         code(&simctl(&["get", "kore", "a-1", "--sandbox", &admin])),
