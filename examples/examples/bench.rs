@@ -14,6 +14,8 @@
 //!   429 answers ≤ 2% of requests, no item lost.
 //! - P4: emnify: 1,000 concurrent updates through one fresh client cause exactly 1 authenticate
 //!   call.
+//! - S1: `simctl sandbox` prints its JSON line (every server listening) within 1,000 ms of being
+//!   spawned: the median of several starts.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +30,8 @@ use simcore::{SimChange, SimProvider, SimState};
 
 #[path = "bench/plan.rs"]
 mod plan;
+#[path = "bench/simctl.rs"]
+mod simctl;
 
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;
@@ -370,6 +374,9 @@ fn main() {
         }
         if run("P7") {
             plan::p7().await;
+        }
+        if run("S1") {
+            simctl::s1();
         }
     });
 }
