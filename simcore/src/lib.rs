@@ -39,7 +39,8 @@
 //!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML; totals per provider and overall
 //!   ([`ChargeTotal`](charge::ChargeTotal)).
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
-//!   follows the provider's rate limit, one outcome per item, a dry run.
+//!   follows the provider's rate limit, a window held under its concurrency limit, one outcome
+//!   per item, a dry run.
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
 //! - `sandbox` (feature `sandbox`): the shared parts of the local provider sandboxes.
@@ -74,6 +75,7 @@ pub mod http;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
+
 
 pub use error::{ApiError, Error, Result};
 pub use provider::{Applied, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages};
