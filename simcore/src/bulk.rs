@@ -48,6 +48,13 @@
 //! the window has a place (after its `Retry-After`, when it has one), without pausing the run.
 //! [`Report::concurrency`] is where the window ended.
 //!
+//! # A budget shared with other processes
+//! [`BulkUpdater::budget`] takes a [`RateBudget`]: every request of the run (updates, reads,
+//! read-backs) takes a place in it before it is sent, after the pacer. With a budget on Redis
+//! (feature `redis`) every replica of a service draws on one budget, as a provider that limits
+//! per account or per IP counts them. Give the budget to the run or to the client's transport,
+//! not both: each request would take two places.
+//!
 //! Requests inside a run are sent with a single attempt at the transport level
 //! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
 
@@ -61,6 +68,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 mod window;
 
 use self::window::{Permit, Signal, Window};
+use crate::budget::RateBudget;
 use crate::charge::{ChargeTotal, Estimate, Pricing};
 use crate::error::Error;
 use crate::provider::{Applied, SimChange, SimProvider, SimSnapshot};
@@ -282,6 +290,7 @@ pub struct BulkUpdater {
     dry_run: bool,
     pricing: Pricing,
     progress: Option<ProgressFn>,
+    budget: Option<Arc<dyn RateBudget>>,
 }
 
 impl fmt::Debug for BulkUpdater {
@@ -293,6 +302,7 @@ impl fmt::Debug for BulkUpdater {
             .field("fetch_current", &self.fetch_current)
             .field("dry_run", &self.dry_run)
             .field("pricing", &self.pricing)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
@@ -308,6 +318,7 @@ impl BulkUpdater {
             dry_run: false,
             pricing: Pricing::today(),
             progress: None,
+            budget: None,
         }
     }
 
@@ -342,6 +353,15 @@ impl BulkUpdater {
     /// day to reckon on. Default: no price book (the provider's published prices only), today.
     pub fn pricing(mut self, pricing: Pricing) -> Self {
         self.pricing = pricing;
+        self
+    }
+
+    /// Takes a place in `budget` before each request of the run (see the module docs): a budget
+    /// shared by every process on one provider account or egress IP, such as
+    /// `simcore::redis::RedisRateBudget`, or a [`LocalBudget`](crate::budget::LocalBudget)
+    /// shared by runs in this process.
+    pub fn budget(mut self, budget: Arc<dyn RateBudget>) -> Self {
+        self.budget = Some(budget);
         self
     }
 
@@ -431,10 +451,16 @@ impl BulkUpdater {
         )
     }
 
-    /// Waits for the request's turn: the pacer, then a place in the window. Returns
+    /// Waits for the request's turn: the pacer, the budget, then a place in the window. Returns
     /// when it was let through by the pacer, and the place.
     async fn gate<'a>(&self, limits: &'a Limits) -> (Instant, Permit<'a>) {
         let sent = limits.pacer.acquire().await;
+        if let Some(budget) = &self.budget {
+            let wait = budget.reserve().await;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
         (sent, limits.window.acquire().await)
     }
 

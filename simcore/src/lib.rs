@@ -41,6 +41,8 @@
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
 //!   follows the provider's rate limit, a window held under its concurrency limit, one outcome
 //!   per item, a dry run.
+//! - [`budget`]: rate budgets shared by clients and runs ([`LocalBudget`](budget::LocalBudget)),
+//!   or by every process of a fleet (on Redis, feature `redis`).
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
 //! - `sandbox` (feature `sandbox`): the shared parts of the local provider sandboxes.
@@ -57,6 +59,7 @@
 #[macro_use]
 mod macros;
 
+pub mod budget;
 pub mod bulk;
 pub mod charge;
 pub mod env;
