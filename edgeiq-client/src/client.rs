@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use simcore::http::{
-    Auth, AuthHeader, Method, Redactor, Token, TokenCache, TokenSource, Transport,
-    TransportBuilder, header::AUTHORIZATION,
+    Auth, AuthHeader, Method, Redactor, Token, TokenCache, TokenCacheOptions, TokenSource,
+    TokenStore, Transport, TransportBuilder, header::AUTHORIZATION,
 };
 use simcore::secrecy::{ExposeSecret, SecretString};
 use simcore::validate::quote;
@@ -134,6 +134,7 @@ impl Client {
 pub struct ClientBuilder {
     transport: TransportBuilder,
     api_token: Option<SecretString>,
+    token_store: Option<(Arc<dyn TokenStore>, String)>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -141,6 +142,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("transport", &self.transport)
             .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
+            .field("token_store", &self.token_store.as_ref().map(|(s, _)| s))
             .finish()
     }
 }
@@ -163,6 +165,7 @@ impl ClientBuilder {
                 env!("CARGO_PKG_VERSION")
             )),
             api_token: None,
+            token_store: None,
         }
     }
 
@@ -170,6 +173,17 @@ impl ClientBuilder {
     /// `Authorization: <token>`.
     pub fn api_token(mut self, token: impl Into<SecretString>) -> Self {
         self.api_token = Some(token.into());
+        self
+    }
+
+    /// Shares the session of [`login`](Self::login) through `store` under `key` with every
+    /// client and process that uses the same store and key (on Redis:
+    /// `simcore::redis::RedisTokenStore`): one login for the fleet while the session lasts, a
+    /// refused login remembered by all of them for five minutes (see
+    /// `simcore::http::TokenCache`). `key` names the account (say the email): clients with
+    /// other credentials need another key. A permanent API token needs no store.
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
+        self.token_store = Some((store, key.into()));
         self
     }
 
@@ -241,7 +255,15 @@ impl ClientBuilder {
             expiry,
             reported: Mutex::new(None),
         });
-        let tokens = Arc::new(TokenCache::new(session.clone()));
+        let tokens = Arc::new(match self.token_store {
+            Some((store, key)) => TokenCache::with_store(
+                session.clone(),
+                TokenCacheOptions::default(),
+                store,
+                format!("{PROVIDER}:{key}"),
+            ),
+            None => TokenCache::new(session.clone()),
+        });
         let transport = self.transport.auth(Auth::dynamic(tokens.clone())).build()?;
         tokens.token().await?;
         Ok(Client {
@@ -302,6 +324,10 @@ impl TokenSource for SessionLogin {
 
     fn is_refusal(&self, error: &Error) -> bool {
         error.status() == Some(401)
+    }
+
+    fn provider(&self) -> &'static str {
+        PROVIDER
     }
 
     fn redact(&self, into: &mut Redactor) {

@@ -9,7 +9,7 @@ use simcore::secrecy::SecretString;
 use simcore::validate::ValidationError;
 use simcore::{Error, Result};
 
-use simcore::http::TokenCache;
+use simcore::http::{TokenCache, TokenStore};
 
 use crate::auth::{Credentials, EmnifyLogin};
 use crate::errors::from_emnify;
@@ -56,6 +56,7 @@ impl Client {
         ClientBuilder {
             transport: Transport::builder(crate::PROVIDER, DEFAULT_BASE_URL).user_agent(USER_AGENT),
             credentials: None,
+            token_store: None,
         }
     }
 
@@ -142,6 +143,7 @@ impl Client {
 pub struct ClientBuilder {
     transport: TransportBuilder,
     credentials: Option<Credentials>,
+    token_store: Option<(Arc<dyn TokenStore>, String)>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -149,6 +151,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("transport", &self.transport)
             .field("credentials", &self.credentials)
+            .field("token_store", &self.token_store.as_ref().map(|(s, _)| s))
             .finish()
     }
 }
@@ -175,6 +178,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares the session token through `store` under `key` with every client and process that
+    /// uses the same store and key (on Redis: `simcore::redis::RedisTokenStore`): one
+    /// authentication for the whole fleet while the token lasts, and a refused authentication
+    /// remembered by all of them for [`REFUSAL_COOLDOWN`](crate::auth::REFUSAL_COOLDOWN), so
+    /// replicas restarting with a wrong token never trip emnify's lockout (see
+    /// `simcore::http::TokenCache`). `key` names these credentials (say `"prod-app-token"`):
+    /// clients with other credentials need another key. When the store cannot be reached the
+    /// client authenticates on its own.
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
+        self.token_store = Some((store, key.into()));
+        self
+    }
+
     /// Checks the configuration and builds the client. Nothing is sent: the first request
     /// authenticates.
     pub fn build(self) -> Result<Client> {
@@ -197,10 +213,15 @@ impl ClientBuilder {
             .redact(credentials.secret())
             .build()?;
         let login = Arc::new(EmnifyLogin::new(auth_transport, credentials));
-        let auth = Arc::new(TokenCache::with_options(
-            login,
-            crate::auth::cache_options(),
-        ));
+        let auth = Arc::new(match self.token_store {
+            Some((store, key)) => TokenCache::with_store(
+                login,
+                crate::auth::cache_options(),
+                store,
+                format!("{}:{key}", crate::PROVIDER),
+            ),
+            None => TokenCache::with_options(login, crate::auth::cache_options()),
+        });
         let transport = self.transport.auth(Auth::dynamic(auth.clone())).build()?;
         Ok(Client { transport, auth })
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use simcore::http::{
-    Auth, AuthHeader, Method, Redactor, Request, Token, TokenCache, TokenSource, Transport,
-    TransportBuilder, header::AUTHORIZATION,
+    Auth, AuthHeader, Method, Redactor, Request, Token, TokenCache, TokenCacheOptions, TokenSource,
+    TokenStore, Transport, TransportBuilder, header::AUTHORIZATION,
 };
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::{ExposeSecret as _, SecretString};
@@ -122,6 +122,8 @@ pub struct ClientBuilder {
     kore_token_url: String,
     /// What `credentials_from_env` noticed (another kind of credentials also set).
     env_note: Option<String>,
+    /// Where KORE's token is shared with other clients and processes, and its key.
+    token_store: Option<(Arc<dyn TokenStore>, String)>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -133,6 +135,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("credential", &credential)
             .field("transport", &self.transport)
+            .field("token_store", &self.token_store.as_ref().map(|(s, _)| s))
             .finish()
     }
 }
@@ -244,6 +247,17 @@ impl ClientBuilder {
         Ok(self.account(sid, token))
     }
 
+    /// KORE only: shares the access token through `store` under `key` with every client and
+    /// process that uses the same store and key (on Redis: `simcore::redis::RedisTokenStore`):
+    /// one token request for the fleet while the token lasts, a refused client remembered by all
+    /// of them for five minutes (see `simcore::http::TokenCache`). `key` names the API client
+    /// (say its client id): clients with other credentials need another key. Twilio's Basic
+    /// credentials need no store, and ignore it.
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
+        self.token_store = Some((store, key.into()));
+        self
+    }
+
     /// Checks the configuration and builds the client. Nothing is sent.
     pub fn build(self) -> Result<Client> {
         let credentials = self.credentials.ok_or_else(|| {
@@ -283,7 +297,15 @@ impl ClientBuilder {
                     client_id: client_id.clone(),
                     secret: secret.clone(),
                 });
-                let tokens = Arc::new(TokenCache::new(login));
+                let tokens = Arc::new(match self.token_store {
+                    Some((store, key)) => TokenCache::with_store(
+                        login,
+                        TokenCacheOptions::default(),
+                        store,
+                        format!("{KORE_PROVIDER}:{key}"),
+                    ),
+                    None => TokenCache::new(login),
+                });
                 let transport = if transport.base_url_str() == DEFAULT_BASE_URL {
                     transport.base_url(KORE_BASE_URL)
                 } else {
@@ -429,6 +451,10 @@ impl TokenSource for KoreLogin {
         Ok(Token::valid_for(header, lifetime))
     }
 
+    fn provider(&self) -> &'static str {
+        KORE_PROVIDER
+    }
+
     fn redact(&self, into: &mut Redactor) {
         into.add(&self.secret);
     }
@@ -443,6 +469,7 @@ impl Client {
             credentials: None,
             kore_token_url: KORE_TOKEN_URL.to_owned(),
             env_note: None,
+            token_store: None,
         }
     }
 

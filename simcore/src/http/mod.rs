@@ -86,8 +86,9 @@ pub use reqwest;
 pub use reqwest::Method;
 pub use reqwest::header;
 pub use token::{
-    DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, Token, TokenCache, TokenCacheOptions,
-    TokenSource,
+    DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, LockOwner, Lookup, MemoryTokenStore,
+    SHARED_FAILURE_HOLD, SharedFailure, StoreError, Token, TokenCache, TokenCacheOptions,
+    TokenSource, TokenStore,
 };
 
 use crate::budget::RateBudget;
