@@ -16,6 +16,9 @@
 //!    counts);
 //! 6. the router answers.
 //!
+//! [`RedisServer`] starts a real `redis-server` of its own for tests of the shared state (feature
+//! `redis`), the way the contract suite starts Prism.
+//!
 //! [`hostile`] has the answers of a hostile or broken server (an echo of the request, a body that
 //! stalls, a `429` storm) for tests of what a client keeps and how long it waits.
 //!
@@ -53,6 +56,9 @@ use tower::ServiceExt;
 pub use axum;
 
 pub mod hostile;
+mod redis_server;
+
+pub use redis_server::RedisServer;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the sandbox keeps
 /// serving other tests).
