@@ -17,14 +17,18 @@ use simcore::{Error, Result, ValidationError};
 
 use crate::PROVIDER;
 use crate::errors;
-use crate::models::{SimId, SimRecord};
-use crate::requests::UpdateSim;
+use crate::models::{SimId, SimPage, SimRecord};
+use crate::requests::{ListSims, UpdateSim};
 
 /// EdgeIQ's platform API.
 pub const DEFAULT_BASE_URL: &str = "https://api.edgeiq.io/api/v1/platform";
 
 /// The environment variable [`Client::from_env`] reads the API token from.
 pub const TOKEN_ENV: &str = "EDGEIQ_API_TOKEN";
+
+/// The room a listed record may take in a page's answer (its metadata may hold 50 keys), unless
+/// the client's own cap is larger.
+const LIST_BYTES_PER_SIM: usize = 16 * 1024;
 
 /// The longest session EdgeIQ grants: one week.
 pub const MAX_SESSION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
@@ -111,6 +115,49 @@ impl Client {
             .operation("get_sim", "/sims/{id}", Some(id.as_str()));
         let response = self.transport.send(&request).await?;
         response.resource()
+    }
+
+    /// Starts a list of SIM records (`GET /sims`); see [`ListSims`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: edgeiq_client::Client) -> simcore::Result<()> {
+    /// for record in client.list_sims().collect_all().await? {
+    ///     println!("{:?}: {:?}", record.id, record.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_sims(&self) -> ListSims {
+        ListSims::new(self.clone())
+    }
+
+    /// Fetches one page of the list. [`ListSims`] is the usual way in.
+    pub(crate) async fn sim_page(
+        &self,
+        query: &[(&'static str, String)],
+        page: u32,
+        per_page: u32,
+        snapshot_only: bool,
+    ) -> Result<SimPage> {
+        let cap = (per_page as usize).saturating_mul(LIST_BYTES_PER_SIM);
+        let request = self
+            .transport
+            .request(Method::GET, &["sims"])?
+            .operation("list_sims", "/sims", None)
+            .query(query.iter().map(|(k, v)| (*k, v.as_str())))
+            .body_limit(self.transport.body_limit().max(cap));
+        let response = self.transport.send(&request).await?;
+        let read = if snapshot_only {
+            SimPage::from_slice_for_snapshots
+        } else {
+            SimPage::from_slice
+        };
+        let page = read(response.body(), page, per_page).map_err(|e| response.decode_error(e))?;
+        if let Some(what) = page.sims.iter().find_map(simcore::http::Resource::missing) {
+            return Err(
+                response.decode_error(format!("not an EdgeIQ answer: a listed SIM has no {what}"))
+            );
+        }
+        Ok(page)
     }
 
     /// The base URL requests go to.

@@ -61,6 +61,9 @@
 //!   `PUT /sims/{id}`); [`merge_patch`], the RFC 7396 algorithm used to predict the merged record.
 //!   The module docs list the rules and which fields may be removed (`iccid`, `device_id` and
 //!   `status` may not).
+//! - Lists: [`Client::list_sims`] → [`ListSims`] reads `GET /sims` a page at a time
+//!   ([`SimPage`]), as pages, a stream of records or all at once; it asks for EdgeIQ's
+//!   `{"total", "resources"}` envelope (`page_meta=true`) and reads a bare array too.
 //! - [`models`]: [`SimRecord`] (tolerant: unknown keys and unexpected values are kept in
 //!   `extra`), [`SimInput`] (the writable part), [`SimId`] (24 hex digits) and
 //!   [`keys`](models::keys), every JSON key name in one place.
@@ -93,6 +96,9 @@
 //! - The login answer's token key: `session_token`, then `token`
 //!   ([`client::login_keys::SESSION_TOKEN`]).
 //! - The error body: read leniently ([`errors`]).
+//! - How `GET /sims` pages: the `page` and `per_page` parameters, pages from 1, at most 1000
+//!   records a page, the end at the `total` or else at a short page
+//!   ([`models::list_keys`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
@@ -106,9 +112,14 @@ pub mod requests;
 pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
-pub use models::{SimId, SimInput, SimRecord};
+pub use models::{SimId, SimInput, SimPage, SimRecord};
 pub use provider::LIFECYCLE;
-pub use requests::{PatchField, SimPatch, UpdateSim, merge_patch};
+pub use requests::{ListSims, PatchField, SimPatch, UpdateSim, merge_patch};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "edgeiq";
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{Deserialize, Deserializer};
+use serde::de::{self, Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 use simcore::validate::quote;
@@ -442,8 +442,346 @@ fn take_bool(map: &mut Map<String, Value>, key: &str) -> Option<bool> {
 }
 
 impl<'de> Deserialize<'de> for SimRecord {
+    /// Reads a record as [`SimRecord::from_json`] does, field by field as the keys come, with no
+    /// intermediate map of the whole record (a page of a list holds a thousand).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Map::<String, Value>::deserialize(d).map(Self::from_json)
+        d.deserialize_map(RecordVisitor {
+            snapshot_only: false,
+        })
+    }
+}
+
+/// A record read for [`SimProvider::list`](simcore::SimProvider::list): its id, ICCID and
+/// status; every other key is skipped unread. A plan lists whole fleets.
+pub(crate) struct SnapshotRecord(SimRecord);
+
+impl<'de> Deserialize<'de> for SnapshotRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RecordVisitor {
+            snapshot_only: true,
+        })
+        .map(SnapshotRecord)
+    }
+}
+
+impl From<SnapshotRecord> for SimRecord {
+    fn from(r: SnapshotRecord) -> Self {
+        r.0
+    }
+}
+
+/// Reads a record: whole, or only what a snapshot holds.
+struct RecordVisitor {
+    snapshot_only: bool,
+}
+
+impl<'de> de::Visitor<'de> for RecordVisitor {
+    type Value = SimRecord;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a SIM record (a JSON object)")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SimRecord, A::Error> {
+        let mut r = SimRecord::default();
+        // The id keys are settled at the end: `_id` wins over `id`, whatever the order.
+        let mut id: Option<Value> = None;
+        let mut id_alt: Option<Value> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let key = key.as_ref();
+            let wanted = !self.snapshot_only
+                || [keys::ID, keys::ID_ALT, keys::ICCID, keys::STATUS].contains(&key);
+            if !wanted {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            let value: Value = map.next_value()?;
+            if key == keys::ID {
+                id = Some(value);
+            } else if key == keys::ID_ALT {
+                id_alt = Some(value);
+            } else {
+                r.put(key, value);
+            }
+        }
+        let mut put_back = |key: &str, v: Value| {
+            r.extra.insert(key.to_owned(), v);
+        };
+        match id {
+            Some(Value::String(s)) => {
+                r.id = Some(s);
+                // As `from_json` leaves it: `id` stays in `extra` when `_id` is there.
+                if let Some(v) = id_alt {
+                    put_back(keys::ID_ALT, v);
+                }
+            }
+            other => {
+                if let Some(v) = other.filter(|v| !v.is_null()) {
+                    put_back(keys::ID, v);
+                }
+                match id_alt {
+                    Some(Value::String(s)) => r.id = Some(s),
+                    Some(v) if !v.is_null() => put_back(keys::ID_ALT, v),
+                    _ => {}
+                }
+            }
+        }
+        Ok(r)
+    }
+}
+
+impl SimRecord {
+    /// Sets the field `key` names from `value`, as [`SimRecord::from_json`] would: `null` is
+    /// absent, a value of another type than the field's goes to `extra`, and an unknown key
+    /// goes to `extra` as it is.
+    fn put(&mut self, key: &str, value: Value) {
+        fn string(slot: &mut Option<String>, v: Value) -> Result<(), Value> {
+            match v {
+                Value::String(s) => *slot = Some(s),
+                other => return Err(other),
+            }
+            Ok(())
+        }
+        fn number(slot: &mut Option<Number>, v: Value) -> Result<(), Value> {
+            match v {
+                Value::Number(n) => *slot = Some(n),
+                other => return Err(other),
+            }
+            Ok(())
+        }
+        fn boolean(slot: &mut Option<bool>, v: Value) -> Result<(), Value> {
+            match v {
+                Value::Bool(b) => *slot = Some(b),
+                other => return Err(other),
+            }
+            Ok(())
+        }
+        // A repeated key: the last one counts, as in a JSON object read whole.
+        self.extra.remove(key);
+        if value.is_null() {
+            // A known field set to `null` is absent; an unknown key keeps its `null`.
+            if !self.clear(key) {
+                self.extra.insert(key.to_owned(), value);
+            }
+            return;
+        }
+        let result = match key {
+            keys::DEVICE_ID => string(&mut self.device_id, value),
+            keys::MNO_INTEGRATION_ID => string(&mut self.mno_integration_id, value),
+            keys::ICCID => string(&mut self.iccid, value),
+            keys::MSISDN => string(&mut self.msisdn, value),
+            keys::STATUS => string(&mut self.status, value),
+            keys::COMMUNICATION_PLAN => string(&mut self.communication_plan, value),
+            keys::RATE_PLAN => string(&mut self.rate_plan, value),
+            keys::SIM_METADATA => match value {
+                Value::Object(m) => {
+                    self.sim_metadata = Some(m);
+                    Ok(())
+                }
+                other => Err(other),
+            },
+            keys::COMPANY_ID => string(&mut self.company_id, value),
+            keys::CTD_DATA_USAGE => number(&mut self.ctd_data_usage, value),
+            keys::CTD_SMS_USAGE => number(&mut self.ctd_sms_usage, value),
+            keys::INCLUDED_USAGE => {
+                self.included_usage = Some(value);
+                Ok(())
+            }
+            keys::OVERAGE_LIMIT_REACHED => boolean(&mut self.overage_limit_reached, value),
+            keys::SIM_BARRED => boolean(&mut self.sim_barred, value),
+            keys::LAST_SYNC_AT => string(&mut self.last_sync_at, value),
+            keys::CREATED_AT => string(&mut self.created_at, value),
+            keys::UPDATED_AT => string(&mut self.updated_at, value),
+            keys::USER_ID => string(&mut self.user_id, value),
+            _ => Err(value),
+        };
+        if let Err(kept) = result {
+            let _known = self.clear(key);
+            self.extra.insert(key.to_owned(), kept);
+        }
+    }
+
+    /// Empties the field `key` names; `false` if it names none.
+    fn clear(&mut self, key: &str) -> bool {
+        match key {
+            keys::DEVICE_ID => self.device_id = None,
+            keys::MNO_INTEGRATION_ID => self.mno_integration_id = None,
+            keys::ICCID => self.iccid = None,
+            keys::MSISDN => self.msisdn = None,
+            keys::STATUS => self.status = None,
+            keys::COMMUNICATION_PLAN => self.communication_plan = None,
+            keys::RATE_PLAN => self.rate_plan = None,
+            keys::SIM_METADATA => self.sim_metadata = None,
+            keys::COMPANY_ID => self.company_id = None,
+            keys::CTD_DATA_USAGE => self.ctd_data_usage = None,
+            keys::CTD_SMS_USAGE => self.ctd_sms_usage = None,
+            keys::INCLUDED_USAGE => self.included_usage = None,
+            keys::OVERAGE_LIMIT_REACHED => self.overage_limit_reached = None,
+            keys::SIM_BARRED => self.sim_barred = None,
+            keys::LAST_SYNC_AT => self.last_sync_at = None,
+            keys::CREATED_AT => self.created_at = None,
+            keys::UPDATED_AT => self.updated_at = None,
+            keys::USER_ID => self.user_id = None,
+            _ => return false,
+        }
+        true
+    }
+}
+
+pub mod list_keys {
+    //! How `GET /sims` is asked for and read, in one place.
+    //!
+    //! EdgeIQ documents that its lists (`GET /devices`, `/reports`, and very likely `/sims`)
+    //! answer a bare JSON array, or `{"total": n, "resources": [...]}` when asked with
+    //! `page_meta=true`. Both are read. The names of the page and page-size parameters, where
+    //! pages start and the largest page are **unconfirmed**: the values here are this SDK's
+    //! reading, and changing one here changes what every list sends.
+    //!
+    //! The list ends at an empty page, at the `total` when the answer gives one, and otherwise
+    //! at a page shorter than the page size asked for
+    //! ([`SimPage::has_next`](super::SimPage::has_next)).
+
+    /// The query parameter of the page number (**unconfirmed**).
+    pub const PAGE: &str = "page";
+    /// The query parameter of the page size (**unconfirmed**).
+    pub const PER_PAGE: &str = "per_page";
+    /// The query parameter that asks for the `{"total", "resources"}` envelope (documented for
+    /// EdgeIQ's lists).
+    pub const PAGE_META: &str = "page_meta";
+    /// The number of the first page (**unconfirmed**).
+    pub const FIRST_PAGE: u32 = 1;
+    /// The largest page asked for, and the default (**unconfirmed**).
+    pub const MAX_PAGE_SIZE: u32 = 1000;
+    /// The envelope's total number of records.
+    pub const TOTAL: &str = "total";
+    /// The envelope's records.
+    pub const RESOURCES: &str = "resources";
+}
+
+/// One page of `GET /sims`: the records, and the total when the answer gave one (see
+/// [`list_keys`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SimPage {
+    /// The records on this page.
+    pub sims: Vec<SimRecord>,
+    /// The page asked for (from [`list_keys::FIRST_PAGE`]).
+    pub page: u32,
+    /// The page size asked for.
+    pub per_page: u32,
+    /// The total number of records, from a `page_meta` envelope.
+    pub total: Option<u64>,
+}
+
+impl SimPage {
+    /// Reads a page's body, asked as page `page` of `per_page`: a bare JSON array of records,
+    /// or `{"total": n, "resources": [...]}`. `Err` says why the body is neither.
+    ///
+    /// ```
+    /// use edgeiq_client::models::SimPage;
+    /// let bare = SimPage::from_slice(br#"[{"_id": "a", "status": "active"}]"#, 1, 2).unwrap();
+    /// assert_eq!((bare.sims.len(), bare.total, bare.has_next()), (1, None, false));
+    /// let meta = SimPage::from_slice(br#"{"total": 3, "resources": [{"_id": "a"}, {"_id": "b"}]}"#, 1, 2).unwrap();
+    /// assert_eq!((meta.total, meta.has_next()), (Some(3), true));
+    /// ```
+    pub fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
+        Self::read::<SimRecord>(body, page, per_page)
+    }
+
+    /// [`SimPage::from_slice`], reading of each record only what a snapshot holds.
+    pub(crate) fn from_slice_for_snapshots(
+        body: &[u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        Self::read::<SnapshotRecord>(body, page, per_page)
+    }
+
+    fn read<'a, T: Deserialize<'a> + Into<SimRecord>>(
+        body: &'a [u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        let raw: RawPage<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let Some(sims) = raw.sims else {
+            return Err(format!(
+                "not a list of EdgeIQ SIMs: neither a JSON array nor an object with {:?}",
+                list_keys::RESOURCES
+            ));
+        };
+        Ok(SimPage {
+            sims: sims.into_iter().map(Into::into).collect(),
+            page,
+            per_page,
+            total: raw.total,
+        })
+    }
+
+    /// Whether a page follows this one: not after an empty page; otherwise while the records
+    /// read so far are fewer than the `total`, or, without one, when this page is full.
+    pub fn has_next(&self) -> bool {
+        if self.sims.is_empty() {
+            return false;
+        }
+        let before = u64::from(self.page.saturating_sub(list_keys::FIRST_PAGE));
+        match self.total {
+            Some(total) => before * u64::from(self.per_page) + (self.sims.len() as u64) < total,
+            None => self.sims.len() as u64 >= u64::from(self.per_page),
+        }
+    }
+}
+
+/// What a page's body carried, read in one pass.
+struct RawPage<T> {
+    sims: Option<Vec<T>>,
+    total: Option<u64>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = RawPage<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of SIM records, or {\"total\", \"resources\"}")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage<T>, A::Error> {
+                let mut sims = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(record) = seq.next_element::<T>()? {
+                    sims.push(record);
+                }
+                Ok(RawPage {
+                    sims: Some(sims),
+                    total: None,
+                })
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawPage<T>, A::Error> {
+                let mut page = RawPage {
+                    sims: None,
+                    total: None,
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == list_keys::RESOURCES {
+                        page.sims = map.next_value::<Option<Vec<T>>>()?;
+                    } else if key == list_keys::TOTAL {
+                        page.total = match map.next_value::<Value>()? {
+                            Value::Number(n) => n.as_u64(),
+                            Value::String(s) => s.trim().parse().ok(),
+                            _ => None,
+                        };
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(page)
+            }
+        }
+
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -550,6 +888,129 @@ mod tests {
         let r: SimRecord = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(serde_json::to_value(&r).unwrap(), v);
         assert_eq!(r.extra.len(), 1);
+    }
+
+    #[test]
+    fn reading_in_place_agrees_with_from_json() {
+        let cases = [
+            json!({"_id": "a", "id": "b", "status": null, "x": null, "iccid": 8988}),
+            json!({"id": "b", "_id": "a"}),
+            json!({"id": null, "_id": null, "device_id": "d"}),
+            json!({"_id": 5, "id": "b"}),
+            json!({"_id": 5, "id": [1]}),
+            json!({"_id": null, "id": null}),
+            json!({"sim_metadata": {"a": 1}, "sim_barred": "yes", "ctd_data_usage": 1.5, "included_usage": [1]}),
+            json!({"overage_limit_reached": false, "user_id": "u", "unknown": {"deep": [null]}}),
+            json!({}),
+        ];
+        for v in cases {
+            let Value::Object(map) = v.clone() else {
+                unreachable!()
+            };
+            let expected = SimRecord::from_json(map);
+            let streamed: SimRecord = serde_json::from_str(&v.to_string()).unwrap();
+            assert_eq!(streamed, expected, "{v}");
+            let from_value: SimRecord = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(from_value, expected, "{v}");
+        }
+        // A repeated key: the last one counts.
+        let r: SimRecord =
+            serde_json::from_str(r#"{"iccid": 1, "iccid": "8988", "status": "a", "status": null}"#)
+                .unwrap();
+        assert_eq!(
+            (r.iccid.as_deref(), r.status.as_deref()),
+            (Some("8988"), None)
+        );
+        assert!(r.extra.is_empty(), "{:?}", r.extra);
+        assert!(serde_json::from_str::<SimRecord>("[1]").is_err());
+    }
+
+    #[test]
+    fn a_page_read_for_snapshots_keeps_what_they_hold() {
+        let body = json!({"total": 3, "resources": [
+            {"_id": "a", "id": "b", "iccid": "8988", "status": "active", "sim_metadata": {"k": [1]}, "x": 1},
+            {"id": "c", "status": null, "iccid": 8988},
+            {"_id": 7, "id": "d", "status": "suspended"},
+        ]})
+        .to_string();
+        let full = SimPage::from_slice(body.as_bytes(), 1, 3).unwrap();
+        let lean = SimPage::from_slice_for_snapshots(body.as_bytes(), 1, 3).unwrap();
+        assert_eq!(lean.total, full.total);
+        for (l, f) in lean.sims.iter().zip(&full.sims) {
+            assert_eq!((&l.id, &l.iccid, &l.status), (&f.id, &f.iccid, &f.status));
+            assert_eq!(l.state(), f.state());
+            assert!(l.sim_metadata.is_none() && !l.extra.contains_key("x"));
+        }
+    }
+
+    #[test]
+    fn list_pages_bare_or_with_page_meta() {
+        let r = |id: &str| json!({"_id": id, "status": "active"});
+        let table = [
+            (json!([r("a"), r("b")]), 1, 2, 2, None, true),
+            (json!([r("a")]), 1, 2, 1, None, false),
+            (json!([]), 1, 2, 0, None, false),
+            (
+                json!({"total": 4, "resources": [r("a"), r("b")]}),
+                2,
+                2,
+                2,
+                Some(4),
+                false,
+            ),
+            (
+                json!({"total": "5", "resources": [r("a"), r("b")]}),
+                2,
+                2,
+                2,
+                Some(5),
+                true,
+            ),
+            (
+                json!({"total": 9, "resources": [r("a")]}),
+                1,
+                2,
+                1,
+                Some(9),
+                true,
+            ),
+            (
+                json!({"resources": [r("a"), r("b")], "extra": {"x": 1}}),
+                1,
+                2,
+                2,
+                None,
+                true,
+            ),
+            (
+                json!({"total": 0, "resources": []}),
+                1,
+                2,
+                0,
+                Some(0),
+                false,
+            ),
+        ];
+        for (i, (body, page, per_page, n, total, more)) in table.into_iter().enumerate() {
+            let p = SimPage::from_slice(body.to_string().as_bytes(), page, per_page)
+                .unwrap_or_else(|e| panic!("case {i}: {e}"));
+            assert_eq!(
+                (p.sims.len(), p.total, p.has_next()),
+                (n, total, more),
+                "case {i}"
+            );
+        }
+        for bad in [
+            json!({"total": 3}),
+            json!({"data": []}),
+            json!("x"),
+            json!([1]),
+        ] {
+            assert!(
+                SimPage::from_slice(bad.to_string().as_bytes(), 1, 2).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -10,15 +10,18 @@
 //!   [`Client::update_sim`].
 //! - A display name is refused before sending: EdgeIQ SIM records have no display name field.
 //! - The answer is the stored record: `apply` returns [`Applied::Done`] with its snapshot.
+//! - `list` reads `GET /sims` a page at a time (see [`list_keys`]); records are addressed by
+//!   their system id only, so snapshots carry no aliases.
 
+use futures_util::TryStreamExt as _;
 use simcore::validate::quote;
 use simcore::{
-    Applied, CarrierStatus, Lifecycle, Result, SimChange, SimProvider, SimSnapshot, SimState,
-    ValidationError,
+    Applied, CarrierStatus, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot,
+    SimState, SnapshotPages, ValidationError,
 };
 
 use crate::client::Client;
-use crate::models::{SimId, SimRecord};
+use crate::models::{SimId, SimRecord, list_keys};
 
 /// EdgeIQ's status is free carrier text (at most 30 characters, checked by
 /// [`CarrierStatus`]): there is no transition table, every value may follow every other.
@@ -53,15 +56,25 @@ pub fn target_status(state: &SimState) -> Result<&'static str, ValidationError> 
 
 /// The snapshot of a record; `id` is used when the record does not carry its own.
 pub fn snapshot(record: &SimRecord, id: &str) -> SimSnapshot {
-    let mut snap = SimSnapshot::new(
-        crate::PROVIDER,
-        record.id.as_deref().unwrap_or(id),
-        record.state(),
-    );
-    if let Some(iccid) = &record.iccid {
+    let fields = SimRecord {
+        id: record.id.clone(),
+        iccid: record.iccid.clone(),
+        status: record.status.clone(),
+        ..SimRecord::default()
+    };
+    into_snapshot(fields, id)
+}
+
+/// [`snapshot`], taking the record: its texts move into the snapshot rather than being copied
+/// (a listing makes 100,000 of them).
+pub fn into_snapshot(record: SimRecord, id: &str) -> SimSnapshot {
+    let state = record.state();
+    let id = record.id.unwrap_or_else(|| id.to_owned());
+    let mut snap = SimSnapshot::new(crate::PROVIDER, id, state);
+    if let Some(iccid) = record.iccid {
         snap = snap.with_iccid(iccid);
     }
-    if let Some(status) = &record.status {
+    if let Some(status) = record.status {
         snap = snap.with_native_status(status);
     }
     snap
@@ -84,6 +97,22 @@ impl SimProvider for Client {
 
     fn validate(&self, id: &str, change: &SimChange) -> Result<(), simcore::Error> {
         prepare(id, change).map(drop)
+    }
+
+    /// Every record, a page of `GET /sims` at a time ([`list_keys::MAX_PAGE_SIZE`] records a
+    /// page unless the options say fewer; the page parameters are **unconfirmed**, see
+    /// [`list_keys`]), each page read once, straight into typed records (of each, only what its
+    /// snapshot holds). EdgeIQ addresses a
+    /// record by its system id only: snapshots carry no aliases.
+    fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
+        let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
+        let pages = self.list_sims().page_size(size).snapshot_only().pages();
+        Box::pin(pages.map_ok(|page| {
+            page.sims
+                .into_iter()
+                .map(|record| into_snapshot(record, ""))
+                .collect()
+        }))
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied, simcore::Error> {

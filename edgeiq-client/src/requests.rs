@@ -1,4 +1,5 @@
-//! The update: a JSON merge patch (RFC 7396) as plain data, and its fluent builder.
+//! The update: a JSON merge patch (RFC 7396) as plain data, and its fluent builder; the list
+//! builder ([`ListSims`]).
 //!
 //! EdgeIQ merges the body of `PUT /sims/{id}` onto the stored record, so each field has three
 //! states, modelled by [`PatchField`]:
@@ -38,6 +39,7 @@
 //! Read-only fields (`company_id`, usage counters, `sim_barred`, `last_sync_at`, audit fields)
 //! have no place in [`SimPatch`]: a patch built from a fetched record drops them by construction.
 
+use futures_util::{Stream, TryStreamExt as _, stream};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use simcore::http::Method;
@@ -45,7 +47,7 @@ use simcore::validate::quote;
 use simcore::{CarrierStatus, Iccid, Metadata, Msisdn, PlanName, ValidationError};
 
 use crate::client::Client;
-use crate::models::{SimId, SimInput, SimRecord, keys};
+use crate::models::{SimId, SimInput, SimPage, SimRecord, keys, list_keys};
 
 /// RFC 7396 `MergePatch(target, patch)`: the algorithm EdgeIQ applies to an update, and the one
 /// this crate uses to predict its result (from the `json-patch` crate).
@@ -503,6 +505,134 @@ impl UpdateSim {
             PatchField::Set(m) => m,
             _ => unreachable!("set just above"),
         }
+    }
+}
+
+/// The list builder returned by [`Client::list_sims`] (`GET /sims`): a page size, then one
+/// page, every page, or every record.
+///
+/// Every page is asked for with `page_meta=true`, so EdgeIQ answers with the total and the list
+/// ends without a request past it; a bare array is read too. The page parameters' names are
+/// **unconfirmed**: see [`list_keys`].
+///
+/// ```
+/// let client = edgeiq_client::Client::builder().api_token("t").build()?;
+/// let list = client.list_sims().page_size(500);
+/// assert_eq!(
+///     list.query_pairs(2)?,
+///     [("page", "2".to_owned()), ("per_page", "500".to_owned()), ("page_meta", "true".to_owned())]
+/// );
+/// # Ok::<(), simcore::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a list does nothing until it is read"]
+pub struct ListSims {
+    client: Client,
+    page_size: u32,
+    /// Read of each record only what a snapshot holds (for `SimProvider::list`).
+    snapshot_only: bool,
+}
+
+impl ListSims {
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            client,
+            page_size: list_keys::MAX_PAGE_SIZE,
+            snapshot_only: false,
+        }
+    }
+
+    /// Reads of each record only its id, ICCID and status, skipping the rest unread: the cheap
+    /// read a fleet-wide snapshot needs.
+    pub(crate) fn snapshot_only(mut self) -> Self {
+        self.snapshot_only = true;
+        self
+    }
+
+    /// Records per page (1 to [`list_keys::MAX_PAGE_SIZE`], which is the default).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = size;
+        self
+    }
+
+    /// The validated query pairs of page `page`. Nothing is sent.
+    pub fn query_pairs(&self, page: u32) -> simcore::Result<Vec<(&'static str, String)>> {
+        if page < list_keys::FIRST_PAGE {
+            return Err(ValidationError::new(
+                list_keys::PAGE,
+                format!("pages count from {}", list_keys::FIRST_PAGE),
+                page.to_string(),
+            )
+            .into());
+        }
+        if !(1..=list_keys::MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(ValidationError::new(
+                "page_size",
+                format!("must be 1 to {}", list_keys::MAX_PAGE_SIZE),
+                self.page_size.to_string(),
+            )
+            .into());
+        }
+        Ok(vec![
+            (list_keys::PAGE, page.to_string()),
+            (list_keys::PER_PAGE, self.page_size.to_string()),
+            (list_keys::PAGE_META, "true".to_owned()),
+        ])
+    }
+
+    /// Fetches page `page` (from [`list_keys::FIRST_PAGE`]).
+    pub async fn page(&self, page: u32) -> simcore::Result<SimPage> {
+        let pairs = self.query_pairs(page)?;
+        self.client
+            .sim_page(&pairs, page, self.page_size, self.snapshot_only)
+            .await
+    }
+
+    /// Fetches the first page.
+    pub async fn first_page(&self) -> simcore::Result<SimPage> {
+        self.page(list_keys::FIRST_PAGE).await
+    }
+
+    /// Every page, until [`SimPage::has_next`] says the last was read. An error ends the stream
+    /// after it is yielded; so does a page that starts with the record the page before started
+    /// with (the API ignores the paging parameters: going on would never end).
+    pub fn pages(self) -> impl Stream<Item = simcore::Result<SimPage>> + Send + 'static {
+        stream::try_unfold(
+            (self, Some(list_keys::FIRST_PAGE), None::<String>),
+            |(list, next, previous_first)| async move {
+                let Some(n) = next else {
+                    return Ok(None);
+                };
+                let page = list.page(n).await?;
+                let first = page.sims.first().and_then(|r| r.id.clone());
+                if first.is_some() && first == previous_first {
+                    return Err(simcore::Error::Invalid(ValidationError::new(
+                        list_keys::PAGE,
+                        "must not repeat the page before (the API ignored the page asked for; \
+                         see edgeiq_client::models::list_keys)",
+                        n.to_string(),
+                    )));
+                }
+                let next = if page.has_next() {
+                    n.checked_add(1)
+                } else {
+                    None
+                };
+                Ok(Some((page, (list, next, first))))
+            },
+        )
+    }
+
+    /// Every record on every page, one at a time.
+    pub fn stream(self) -> impl Stream<Item = simcore::Result<SimRecord>> + Send + 'static {
+        self.pages()
+            .map_ok(|page| stream::iter(page.sims.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// Every record on every page, collected.
+    pub async fn collect_all(self) -> simcore::Result<Vec<SimRecord>> {
+        self.stream().try_collect().await
     }
 }
 

@@ -32,7 +32,7 @@
 //!
 //! | request | rule | answer when broken |
 //! |---|---|---|
-//! | `GET`, `PUT /sims/{id}` | `Authorization` is exactly a user's permanent API token or a live session token: the raw token, no scheme (`Bearer x` is refused) | 401 `{"message": "Unauthorized"}` |
+//! | `GET /sims`, `GET`, `PUT /sims/{id}` | `Authorization` is exactly a user's permanent API token or a live session token: the raw token, no scheme (`Bearer x` is refused) | 401 `{"message": "Unauthorized"}` |
 //! | | `id` is 24 hex digits, either case (a malformed id is a malformed request) | 400 |
 //! | | a record with this id exists | 404 `{"message": "Sim not found"}` |
 //! | `GET /sims/{id}` | | 200: the whole record, read-only server fields included |
@@ -47,6 +47,9 @@
 //! | | `communication_plan`, `rate_plan` strings of at most 255 characters | |
 //! | | `sim_metadata` a JSON object with at most 50 top-level keys **after the merge** | |
 //! | | | 200: the merged record, `updated_at` set by the server |
+//! | `GET /sims` | `page` an integer from 1 (default 1), `per_page` from 1 to 1000 (default 100), `page_meta` `true` or `false` | 400 |
+//! | | every other parameter filters exactly: `status=active` keeps the records whose `status` is `active` (operator suffixes such as `_inc` are not modelled) | |
+//! | | | 200: the page's records in id order, each as `GET /sims/{id}` answers it: a bare array, or with `page_meta=true` `{"total": n, "resources": [...]}` (`n` counts every record the filters keep) |
 //! | `POST /user/authenticate` | a JSON object body with string `email` and `password` | 400 |
 //! | | `token_expiry`, when present, an RFC 3339 time in the future and at most one week ahead | 400 |
 //! | | `email` (any case) and `password` are a user's ([`Sandbox::user`], [`Sandbox::seed_user`]) | 401 `{"message": "Unauthorized"}` |
@@ -66,7 +69,11 @@
 //! - A malformed id answers 400 rather than 404; a body that is not declared as JSON answers 400.
 //! - ICCID uniqueness is checked on updates; seeded records are stored as given.
 //!
-//! Not modelled: listing, creating and deleting records, and the platform's other resources.
+//! - The page parameters of `GET /sims` are this crate's reading, `page` (from 1) and
+//!   `per_page` (at most 1000), as [`crate::models::list_keys`] has them; records are kept in
+//!   id order, so a page costs the same with ten records or 100,000.
+//!
+//! Not modelled: creating and deleting records, and the platform's other resources.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -77,9 +84,12 @@ use serde_json::{Map, Value, json};
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
 use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
+use std::collections::HashMap;
+
+use serde::Serialize;
 use simcore::sandbox::{
-    RateLimit, RecordedRequest, SandboxOptions as ServerOptions, SandboxServer, Store,
-    json_response, lock,
+    OrderedStore, RateLimit, RecordedRequest, SandboxOptions as ServerOptions, SandboxServer,
+    Store, json_response, json_response_from, lock,
 };
 
 use crate::client::{Client, ClientBuilder};
@@ -92,6 +102,12 @@ pub const DEFAULT_SESSION: Duration = Duration::from_secs(4 * 60 * 60);
 
 /// The longest session a login may ask for: one week.
 pub const MAX_SESSION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The page size of `GET /sims` when none is asked for (this sandbox's choice).
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// The largest page of `GET /sims` (this crate's reading:
+/// [`list_keys::MAX_PAGE_SIZE`](crate::models::list_keys::MAX_PAGE_SIZE)).
+pub const MAX_PAGE_SIZE: usize = crate::models::list_keys::MAX_PAGE_SIZE as usize;
 
 /// The most top-level keys `sim_metadata` may have.
 pub const MAX_METADATA_KEYS: usize = 50;
@@ -232,8 +248,11 @@ struct Session {
 }
 
 struct State {
-    /// Records by lowercase id.
-    sims: Store<String, Value>,
+    /// Records by lowercase id, in id order: a page of the list is found by its offset.
+    sims: OrderedStore<String, Value>,
+    /// ICCID -> the ids of the records that have it (seeds are stored unchecked, so there may
+    /// be more than one): an update's uniqueness check costs the same at 100,000 records.
+    iccids: Mutex<HashMap<String, Vec<String>>>,
     /// Users by lowercase email.
     users: Store<String, SandboxUser>,
     /// Live sessions by token.
@@ -273,7 +292,8 @@ impl Sandbox {
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
         let user = new_user("sandbox@example.com", &hex(20));
         let state = Arc::new(State {
-            sims: Store::new(),
+            sims: OrderedStore::new(),
+            iccids: Mutex::new(HashMap::new()),
             users: Store::new(),
             sessions: Store::new(),
             writes: Mutex::new(()),
@@ -398,8 +418,17 @@ impl Sandbox {
             // The id is the store's key: a seed's `_id` field cannot make them differ.
             map.insert("_id".to_owned(), Value::from(id.clone()));
         }
-        self.state.sims.insert(id.clone(), record);
+        let _write = lock(&self.state.writes);
+        self.state.store(id.clone(), record);
         id
+    }
+
+    /// Seeds many records and returns their ids in order (a fleet for a list test).
+    ///
+    /// # Panics
+    /// As [`seed_sim`](Self::seed_sim) does.
+    pub fn seed_sims(&self, seeds: impl IntoIterator<Item = SimSeed>) -> Vec<String> {
+        seeds.into_iter().map(|seed| self.seed_sim(seed)).collect()
     }
 
     /// The stored record `id` (any case), exactly as `GET /sims/{id}` would answer it.
@@ -407,7 +436,7 @@ impl Sandbox {
         self.state.sims.get(&id.to_lowercase())
     }
 
-    /// Every stored record, in no particular order.
+    /// Every stored record, in id order (the list's order).
     pub fn sims(&self) -> Vec<Value> {
         self.state.sims.values()
     }
@@ -441,6 +470,15 @@ async fn route(state: &State, req: Request<Body>) -> Response<Body> {
             Method::POST => login(state, &parts.headers, &body),
             _ => message(405, "Method Not Allowed"),
         },
+        ["sims"] => {
+            if parts.method != Method::GET {
+                return message(405, "Method Not Allowed");
+            }
+            if !authorized(state, &parts.headers) {
+                return message(401, "Unauthorized");
+            }
+            list(state, parts.uri.query().unwrap_or_default())
+        }
         ["sims", id] => {
             if parts.method != Method::GET && parts.method != Method::PUT {
                 return message(405, "Method Not Allowed");
@@ -548,11 +586,7 @@ fn update(state: &State, id: &str, headers: &HeaderMap, body: &[u8]) -> Response
     }
     let mut problems = check(record);
     if let Some(iccid) = record.get("iccid").and_then(Value::as_str) {
-        let taken = state.sims.values().iter().any(|other| {
-            other.get("_id").and_then(Value::as_str) != Some(id)
-                && other.get("iccid").and_then(Value::as_str) == Some(iccid)
-        });
-        if taken {
+        if state.iccid_taken(iccid, id) {
             problems.push(format!(
                 "iccid must be unique on the platform: {iccid} belongs to another SIM"
             ));
@@ -562,8 +596,108 @@ fn update(state: &State, id: &str, headers: &HeaderMap, body: &[u8]) -> Response
         return invalid(problems);
     }
     record.insert("updated_at".to_owned(), Value::from(now()));
-    state.sims.insert(id.to_owned(), merged.clone());
+    state.store(id.to_owned(), merged.clone());
     json_response(200, &merged)
+}
+
+impl State {
+    /// Stores a record and keeps the ICCID index. Call it holding `writes`.
+    fn store(&self, id: String, record: Value) {
+        let iccid = record
+            .get("iccid")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let previous = self.sims.insert(id.clone(), record);
+        let mut index = lock(&self.iccids);
+        if let Some(old) = previous
+            .as_ref()
+            .and_then(|r| r.get("iccid"))
+            .and_then(Value::as_str)
+        {
+            if let Some(ids) = index.get_mut(old) {
+                ids.retain(|i| *i != id);
+                if ids.is_empty() {
+                    index.remove(old);
+                }
+            }
+        }
+        if let Some(iccid) = iccid {
+            index.entry(iccid).or_default().push(id);
+        }
+    }
+
+    /// Whether a record other than `id` has `iccid`.
+    fn iccid_taken(&self, iccid: &str, id: &str) -> bool {
+        lock(&self.iccids)
+            .get(iccid)
+            .is_some_and(|ids| ids.iter().any(|other| other != id))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /sims
+
+/// `GET /sims`: a page of records in id order, as a bare array, or with `page_meta=true` as
+/// `{"total": n, "resources": [...]}`. Parameters other than the paging ones filter exactly.
+fn list(state: &State, query: &str) -> Response<Body> {
+    let mut page: usize = 1;
+    let mut per_page: usize = DEFAULT_PAGE_SIZE;
+    let mut page_meta = false;
+    let mut filters: Vec<(String, String)> = Vec::new();
+    let mut problems = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "page" => match value.parse::<usize>() {
+                Ok(n) if n >= 1 => page = n,
+                _ => problems.push(format!("page must be an integer from 1 (found {value:?})")),
+            },
+            "per_page" => match value.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => per_page = n,
+                _ => problems.push(format!(
+                    "per_page must be an integer from 1 to {MAX_PAGE_SIZE} (found {value:?})"
+                )),
+            },
+            "page_meta" => match value.as_ref() {
+                "true" => page_meta = true,
+                "false" => page_meta = false,
+                _ => problems.push(format!("page_meta must be true or false (found {value:?})")),
+            },
+            _ => filters.push((key.into_owned(), value.into_owned())),
+        }
+    }
+    if !problems.is_empty() {
+        return invalid(problems);
+    }
+    let offset = (page - 1).saturating_mul(per_page);
+    let (records, total) = if filters.is_empty() {
+        (state.sims.page(offset, per_page), state.sims.len())
+    } else {
+        state.sims.filtered_page(offset, per_page, |record| {
+            filters.iter().all(|(key, wanted)| match record.get(key) {
+                Some(Value::String(s)) => s == wanted,
+                Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                    serde_json::from_str::<Value>(wanted).is_ok_and(|w| w == *v)
+                }
+                _ => false,
+            })
+        })
+    };
+    if page_meta {
+        #[derive(Serialize)]
+        struct Meta {
+            total: usize,
+            resources: Vec<Value>,
+        }
+        json_response_from(
+            200,
+            &Meta {
+                total,
+                resources: records,
+            },
+        )
+    } else {
+        json_response_from(200, &records)
+    }
 }
 
 /// Every rule the merged record breaks, in words that name the rule.

@@ -881,3 +881,197 @@ async fn sessions_end_after_the_configured_lifetime() {
         .count();
     assert_eq!(reads, 2, "no read was sent with the ended session");
 }
+
+/// Seeds `n` records, their statuses cycling through active, inactive and suspended.
+fn seed_fleet(sandbox: &Sandbox, n: usize) -> Vec<String> {
+    let mut ids = sandbox.seed_sims(
+        (0..n).map(|i| SimSeed::new().status(["active", "inactive", "suspended"][i % 3])),
+    );
+    // The list's order is the id order.
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn ten_thousand_records_list_in_ten_requests_each_once() {
+    use futures_util::TryStreamExt as _;
+    use simcore::{ListOptions, SimSnapshot};
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let ids = seed_fleet(&sandbox, 10_000);
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let pages: Vec<Vec<SimSnapshot>> = provider
+        .list(&ListOptions::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [1000; 10]);
+    let listed: Vec<&str> = pages.iter().flatten().map(|s| s.id.as_str()).collect();
+    assert_eq!(listed, ids, "every record once, in id order");
+    let requests = sandbox.requests();
+    assert_eq!(requests.len(), 10, "the total says when to stop");
+    for (n, r) in requests.iter().enumerate() {
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("GET", "/api/v1/platform/sims")
+        );
+        let expected = format!("page={}&per_page=1000&page_meta=true", n + 1);
+        assert_eq!(r.query.as_deref(), Some(expected.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_records_seed_and_page_without_quadratic_cost() {
+    use futures_util::TryStreamExt as _;
+
+    let sandbox = Sandbox::start_with(SandboxOptions {
+        record: false,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let ids = seed_fleet(&sandbox, 100_000);
+    let seeded = started.elapsed();
+    let client = sandbox.client();
+    let started = std::time::Instant::now();
+    let mut pages = std::pin::pin!(client.list_sims().pages());
+    let mut seen = 0;
+    while let Some(page) = pages.try_next().await.unwrap() {
+        assert_eq!(page.sims[0].id.as_deref(), Some(ids[seen].as_str()));
+        assert_eq!(page.total, Some(100_000));
+        seen += page.sims.len();
+    }
+    let listed = started.elapsed();
+    assert_eq!(seen, 100_000);
+    assert_eq!(sandbox.server().stats().received, 100);
+    // An update's ICCID check is indexed: it does not read every record.
+    let started = std::time::Instant::now();
+    for id in &ids[..20] {
+        client.update_sim(id).status("active").send().await.unwrap();
+    }
+    let updated = started.elapsed();
+    assert!(seeded < Duration::from_secs(30), "seeding took {seeded:?}");
+    assert!(listed < Duration::from_secs(60), "listing took {listed:?}");
+    assert!(
+        updated < Duration::from_secs(5),
+        "20 updates took {updated:?}"
+    );
+    eprintln!(
+        "100,000 EdgeIQ records: seeded in {seeded:?}, listed in {listed:?}, 20 updates in {updated:?}"
+    );
+}
+
+#[tokio::test]
+async fn listed_snapshots_match_fetched_ones() {
+    use futures_util::TryStreamExt as _;
+    use simcore::{ListOptions, SimSnapshot};
+
+    let sandbox = Sandbox::start().await.unwrap();
+    seed_fleet(&sandbox, 5);
+    sandbox.seed_sim(SimSeed::new().status("TEST READY").field("carrier", "x"));
+    sandbox.seed_sim(SimSeed::new().field("status", Value::Null));
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    // A record without a status is not what EdgeIQ answers: the listing says so.
+    let err = provider
+        .list(&ListOptions::new().page_size(3))
+        .try_concat()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
+    let sandbox = Sandbox::start().await.unwrap();
+    seed_fleet(&sandbox, 5);
+    sandbox.seed_sim(SimSeed::new().status("TEST READY").field("carrier", "x"));
+    sandbox.seed_sim(SimSeed::new().status("deactivated"));
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let listed: Vec<SimSnapshot> = provider
+        .list(&ListOptions::new().page_size(3))
+        .try_concat()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 7);
+    for snap in &listed {
+        assert_eq!(snap, &provider.fetch(&snap.id).await.unwrap());
+        assert!(snap.aliases.is_empty());
+    }
+    let states: Vec<SimState> = listed.iter().map(|s| s.state.clone()).collect();
+    assert!(states.contains(&SimState::Unknown("TEST READY".into())));
+    assert!(states.contains(&SimState::Retired));
+    assert_eq!(sandbox.requests().len(), 3 + 7);
+}
+
+#[tokio::test]
+async fn the_list_answers_both_shapes_filters_and_refuses_bad_queries() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let ids = seed_fleet(&sandbox, 7);
+    let raw = Transport::builder("edgeiq", sandbox.base_url())
+        .auth(Auth::raw_authorization(&SecretString::from(sandbox.api_token().to_owned())).unwrap())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let list = |query: &'static [(&'static str, &'static str)]| {
+        let req = raw
+            .request(Method::GET, &["sims"])
+            .unwrap()
+            .query(query.iter().copied());
+        let raw = raw.clone();
+        async move { raw.send(&req).await }
+    };
+    // Bare by default, 100 a page.
+    let bare: Value = list(&[]).await.unwrap().json().unwrap();
+    assert_eq!(bare.as_array().unwrap().len(), 7);
+    assert_eq!(
+        bare[0],
+        sandbox.sim(&ids[0]).unwrap(),
+        "as GET /sims/{{id}} answers it"
+    );
+    let meta: Value = list(&[("page", "2"), ("per_page", "3"), ("page_meta", "true")])
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(meta["total"], 7);
+    let resources = meta["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 3);
+    assert_eq!(resources[0]["_id"], ids[3]);
+    // A filter: the total counts what it keeps.
+    let active: Value = list(&[
+        ("status", "active"),
+        ("page_meta", "true"),
+        ("per_page", "2"),
+    ])
+    .await
+    .unwrap()
+    .json()
+    .unwrap();
+    assert_eq!(active["total"], 3);
+    assert!(
+        active["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "active")
+    );
+    let past: Value = list(&[("page", "5"), ("per_page", "3")])
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(past, json!([]));
+    for query in [
+        &[("page", "0")][..],
+        &[("per_page", "1001")][..],
+        &[("per_page", "x")][..],
+        &[("page_meta", "yes")][..],
+    ] {
+        let err = list(query).await.unwrap_err();
+        assert_eq!(err.status(), Some(400), "{query:?}");
+    }
+    let post = raw.request(Method::POST, &["sims"]).unwrap();
+    assert_eq!(raw.send(&post).await.unwrap_err().status(), Some(405));
+    let anonymous = Transport::builder("edgeiq", sandbox.base_url())
+        .build()
+        .unwrap();
+    let req = anonymous.request(Method::GET, &["sims"]).unwrap();
+    assert_eq!(anonymous.send(&req).await.unwrap_err().status(), Some(401));
+}

@@ -1,7 +1,8 @@
 //! The emnify [`Client`] and its [`ClientBuilder`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use simcore::http::{Auth, Method, Transport, TransportBuilder};
 use simcore::retry::RetryPolicy;
@@ -13,8 +14,8 @@ use simcore::http::{TokenCache, TokenStore};
 
 use crate::auth::{Credentials, EmnifyLogin};
 use crate::errors::from_emnify;
-use crate::models::Sim;
-use crate::requests::{UpdateSim, UpdateSimBuilder};
+use crate::models::{Sim, SimPage, SnapshotSim};
+use crate::requests::{ListSims, UpdateSim, UpdateSimBuilder};
 
 /// emnify's API host; paths start with `/api/v1/`.
 pub const DEFAULT_BASE_URL: &str = "https://cdn.emnify.net";
@@ -23,6 +24,96 @@ pub const DEFAULT_BASE_URL: &str = "https://cdn.emnify.net";
 pub const APPLICATION_TOKEN_ENV: &str = "EMNIFY_APPLICATION_TOKEN";
 
 const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// The room a listed SIM may take in a page's answer: a page of 2,500 may be 20 MiB (a SIM with
+/// its organisations, endpoint and model is about 1 KiB), unless the client's cap is larger.
+const LIST_BYTES_PER_SIM: usize = 8 * 1024;
+
+/// How fast the client sends `GET /api/v1/sim` (the list), on every clone of the client
+/// together: a token bucket of `per_second` requests a second, bursts of `burst`.
+///
+/// emnify limits the list path to 10 requests a second with bursts of 5, per account, and answers
+/// what is over with `429` (code 1105). [`ListPace::EMNIFY`], the default, keeps just under it, so
+/// that a request the network holds back and then delivers together with the next one does not
+/// arrive over the limit; a `429` that comes anyway (another process listing on the same account)
+/// is retried with backoff by the client's retry policy.
+///
+/// ```
+/// use emnify_client::{Client, ListPace};
+/// let client = Client::builder()
+///     .application_token("t")
+///     .list_pace(Some(ListPace::new(2.0, 1))) // an account that shares the limit with others
+///     .build()?;
+/// # Ok::<(), simcore::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ListPace {
+    /// Requests a second, on average.
+    pub per_second: f64,
+    /// Requests that may go at once after a quiet moment.
+    pub burst: u32,
+}
+
+impl ListPace {
+    /// The default: 9.5 requests a second in bursts of 4, just under emnify's 10 in bursts of 5.
+    pub const EMNIFY: ListPace = ListPace {
+        per_second: 9.5,
+        burst: 4,
+    };
+
+    /// A pace of `per_second` requests a second, bursts of `burst` (at least 1).
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        Self { per_second, burst }
+    }
+}
+
+impl Default for ListPace {
+    fn default() -> Self {
+        Self::EMNIFY
+    }
+}
+
+/// A token bucket that hands out send times (the generic cell rate algorithm): `burst` requests
+/// at once, then one every `1 / per_second`. Shared by every clone of a client.
+#[derive(Debug)]
+struct Pacer {
+    interval: Duration,
+    /// How far ahead of the schedule a burst may run.
+    tolerance: Duration,
+    /// When the next request is due on the schedule.
+    due: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    fn new(pace: ListPace) -> Option<Self> {
+        if !(pace.per_second.is_finite() && pace.per_second > 0.0) {
+            return None;
+        }
+        let interval = Duration::from_secs_f64((1.0 / pace.per_second).min(3600.0));
+        Some(Self {
+            interval,
+            tolerance: interval.saturating_mul(pace.burst.max(1) - 1),
+            due: Mutex::new(None),
+        })
+    }
+
+    /// Reserves the next send time at or after `now`.
+    fn reserve(&self, now: Instant) -> Instant {
+        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        let on_schedule = due.map_or(now, |d| d.max(now));
+        let at = on_schedule
+            .checked_sub(self.tolerance)
+            .map_or(now, |t| t.max(now));
+        *due = Some(on_schedule + self.interval);
+        at
+    }
+
+    /// Waits for this request's turn.
+    async fn wait(&self) {
+        let at = self.reserve(Instant::now());
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
 
 /// A client for emnify's SIM API. Cheap to clone: clones share the connection pool and the
 /// session token.
@@ -38,6 +129,8 @@ const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VE
 pub struct Client {
     transport: Transport,
     auth: Arc<TokenCache>,
+    /// The pace of list requests (none: unpaced).
+    list_pace: Option<Arc<Pacer>>,
 }
 
 impl fmt::Debug for Client {
@@ -46,6 +139,7 @@ impl fmt::Debug for Client {
             .field("base_url", &self.transport.base_url().as_str())
             .field("auth", &self.auth)
             .field("retry", self.transport.retry_policy())
+            .field("list_pace", &self.list_pace)
             .finish()
     }
 }
@@ -57,6 +151,7 @@ impl Client {
             transport: Transport::builder(crate::PROVIDER, DEFAULT_BASE_URL).user_agent(USER_AGENT),
             credentials: None,
             token_store: None,
+            list_pace: Some(ListPace::EMNIFY),
         }
     }
 
@@ -84,6 +179,57 @@ impl Client {
             .operation("get_sim", "/api/v1/sim/{sim_id}", Some(&id));
         let response = self.transport.send(&request).await.map_err(from_emnify)?;
         response.resource()
+    }
+
+    /// Starts a list of SIMs (`GET /api/v1/sim`); see [`ListSims`].
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt as _;
+    /// # async fn run(client: emnify_client::Client) -> simcore::Result<()> {
+    /// let mut pages = std::pin::pin!(client.list_sims().page_size(2500).pages());
+    /// while let Some(page) = pages.try_next().await? {
+    ///     println!("page {} of {:?}: {} SIMs", page.page, page.total_pages, page.sims.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_sims(&self) -> ListSims {
+        ListSims::new(self.clone())
+    }
+
+    /// Fetches one page of the list, at the list's pace. [`ListSims`] is the usual way in.
+    pub(crate) async fn sim_page(
+        &self,
+        query: &[(&'static str, String)],
+        page: u32,
+        per_page: u32,
+        snapshot_only: bool,
+    ) -> Result<SimPage> {
+        if let Some(pacer) = &self.list_pace {
+            pacer.wait().await;
+        }
+        let cap = (per_page as usize).saturating_mul(LIST_BYTES_PER_SIM);
+        let request = self
+            .transport
+            .request(Method::GET, &["api", "v1", "sim"])?
+            .operation("list_sims", "/api/v1/sim", None)
+            .query(query.iter().map(|(k, v)| (*k, v.as_str())))
+            .body_limit(self.transport.body_limit().max(cap));
+        let response = self.transport.send(&request).await.map_err(from_emnify)?;
+        let sims: Vec<Sim> = if snapshot_only {
+            let sims: Vec<SnapshotSim> = response.json()?;
+            sims.into_iter().map(Sim::from).collect()
+        } else {
+            response.json()?
+        };
+        if let Some(what) = sims.iter().find_map(simcore::http::Resource::missing) {
+            return Err(
+                response.decode_error(format!("not an emnify answer: a listed SIM has no {what}"))
+            );
+        }
+        let headers = response.headers();
+        Ok(SimPage::from_parts(sims, page, per_page, |name| {
+            headers.get(name).and_then(|v| v.to_str().ok())
+        }))
     }
 
     /// Starts an update of a SIM (`PATCH /api/v1/sim/{sim_id}`); see [`UpdateSimBuilder`].
@@ -144,6 +290,7 @@ pub struct ClientBuilder {
     transport: TransportBuilder,
     credentials: Option<Credentials>,
     token_store: Option<(Arc<dyn TokenStore>, String)>,
+    list_pace: Option<ListPace>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -152,6 +299,7 @@ impl fmt::Debug for ClientBuilder {
             .field("transport", &self.transport)
             .field("credentials", &self.credentials)
             .field("token_store", &self.token_store.as_ref().map(|(s, _)| s))
+            .field("list_pace", &self.list_pace)
             .finish()
     }
 }
@@ -191,6 +339,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How fast lists are read ([`ListPace::EMNIFY`] by default: just under emnify's 10 requests
+    /// a second, bursts of 5, on the list path); `None` sends every page at once (a sandbox
+    /// without the limit, a mock server).
+    pub fn list_pace(mut self, pace: Option<ListPace>) -> Self {
+        self.list_pace = pace;
+        self
+    }
+
     /// Checks the configuration and builds the client. Nothing is sent: the first request
     /// authenticates.
     pub fn build(self) -> Result<Client> {
@@ -223,7 +379,12 @@ impl ClientBuilder {
             None => TokenCache::with_options(login, crate::auth::cache_options()),
         });
         let transport = self.transport.auth(Auth::dynamic(auth.clone())).build()?;
-        Ok(Client { transport, auth })
+        let list_pace = self.list_pace.and_then(Pacer::new).map(Arc::new);
+        Ok(Client {
+            transport,
+            auth,
+            list_pace,
+        })
     }
 }
 
@@ -280,6 +441,28 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(e, Error::Config(_)));
+    }
+
+    #[test]
+    fn the_pacer_lets_a_burst_go_then_spaces_the_rest() {
+        let pacer = Pacer::new(ListPace::new(10.0, 3)).unwrap();
+        let t0 = Instant::now();
+        let ms = |at: Instant| at.duration_since(t0).as_millis();
+        let at: Vec<u128> = (0..6).map(|_| ms(pacer.reserve(t0))).collect();
+        assert_eq!(at, [0, 0, 0, 100, 200, 300]);
+        // After a quiet second the burst is back, and no more than the burst.
+        let later = t0 + Duration::from_secs(2);
+        let at: Vec<u128> = (0..4).map(|_| ms(pacer.reserve(later))).collect();
+        assert_eq!(at, [2000, 2000, 2000, 2100]);
+        // The default keeps under emnify's 10 a second in bursts of 5: over any second, at
+        // most 4 + 9.5 requests are sent.
+        let pacer = Pacer::new(ListPace::EMNIFY).unwrap();
+        let sent: Vec<Instant> = (0..40).map(|_| pacer.reserve(t0)).collect();
+        let in_first_second = sent.iter().filter(|t| ms(**t) < 1000).count();
+        assert_eq!(in_first_second, 4 + 9);
+        assert!(Pacer::new(ListPace::new(0.0, 5)).is_none());
+        assert!(Pacer::new(ListPace::new(f64::NAN, 5)).is_none());
+        assert!(Pacer::new(ListPace::new(5.0, 0)).is_some());
     }
 
     #[test]

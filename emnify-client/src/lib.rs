@@ -54,7 +54,12 @@
 //! # Tour
 //! - [`Client`] and [`ClientBuilder`]: credentials (an application token, or user name and
 //!   password), base URL, timeouts, retries. [`Client::get_sim`], [`Client::update_sim`],
-//!   [`Client::delete_sim`].
+//!   [`Client::delete_sim`], [`Client::list_sims`].
+//! - Lists: [`ListSims`] reads `GET /api/v1/sim` a page at a time ([`SimPage`]: the SIMs and
+//!   the paging emnify sends in headers), up to 2500 SIMs a page, optionally by status, as pages,
+//!   a stream of SIMs, or all at once. It keeps under emnify's limit for the list path (10
+//!   requests a second, bursts of 5) by itself ([`ListPace`]), and a `429` that comes anyway is
+//!   retried with backoff.
 //! - [`auth`]: the session token cache. One authentication serves any number of concurrent
 //!   requests; the token is replaced a minute before its JWT `exp`; a 401 causes one
 //!   re-authentication and one retry; a failed authentication is never retried, because emnify
@@ -91,6 +96,11 @@
 //! - A refused authentication is not repeated for [`auth::REFUSAL_COOLDOWN`]: requests in that
 //!   time get the same error, so a wrong credential cannot lock the account out.
 //! - A status change from a status this SDK does not know is not checked locally; emnify decides.
+//! - Lists are paced at 9.5 requests a second in bursts of 4, just under emnify's documented 10
+//!   in bursts of 5, so that network jitter cannot push a page over the limit:
+//!   [`ListPace::EMNIFY`], changed with [`ClientBuilder::list_pace`].
+//! - A list goes on while `X-Total-Pages` (else `X-Total-Count`) says more follows; without
+//!   either header, while pages come back full ([`SimPage::has_next`]).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -106,13 +116,20 @@ pub mod rules;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
-pub use models::{OrgType, Sim, SimStatus};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, ListPace};
+pub use models::{OrgType, Sim, SimPage, SimStatus};
 pub use provider::LIFECYCLE;
-pub use requests::{OrgChange, SettableStatus, UpdateOutcome, UpdateSim, UpdateSimBuilder};
+pub use requests::{
+    ListSims, OrgChange, SettableStatus, UpdateOutcome, UpdateSim, UpdateSimBuilder,
+};
 /// Re-exported: credentials are passed as [`secrecy::SecretString`] (or anything that converts
 /// into one, such as a `String`).
 pub use simcore::secrecy;
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "emnify";
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

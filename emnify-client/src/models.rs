@@ -96,20 +96,48 @@ impl Serialize for SimStatus {
 }
 
 impl<'de> Deserialize<'de> for SimStatus {
-    /// Reads `{"id": n, ...}` (the documented form) or a bare id `n`.
+    /// Reads `{"id": n, ...}` (the documented form) or a bare id `n`, in place: a page of 2,500
+    /// SIMs has 2,500 of them.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Wire {
-            Object { id: i64 },
-            Id(i64),
+        struct StatusVisitor;
+
+        const EXPECTED: &str = "a SIM status as {\"id\": <integer>} or an integer";
+
+        impl<'de> de::Visitor<'de> for StatusVisitor {
+            type Value = SimStatus;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+
+            fn visit_i64<E: de::Error>(self, id: i64) -> Result<SimStatus, E> {
+                Ok(SimStatus::from_id(id))
+            }
+
+            fn visit_u64<E: de::Error>(self, id: u64) -> Result<SimStatus, E> {
+                i64::try_from(id)
+                    .map(SimStatus::from_id)
+                    .map_err(|_| E::custom(EXPECTED))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SimStatus, A::Error> {
+                let mut id = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "id" {
+                        id = Some(
+                            map.next_value::<i64>()
+                                .map_err(|_| de::Error::custom(EXPECTED))?,
+                        );
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                id.map(SimStatus::from_id)
+                    .ok_or_else(|| de::Error::custom(EXPECTED))
+            }
         }
-        match Wire::deserialize(d) {
-            Ok(Wire::Object { id } | Wire::Id(id)) => Ok(SimStatus::from_id(id)),
-            Err(_) => Err(de::Error::custom(
-                "expected a SIM status as {\"id\": <integer>} or an integer",
-            )),
-        }
+
+        d.deserialize_any(StatusVisitor)
     }
 }
 
@@ -205,6 +233,151 @@ impl Sim {
     /// The ICCID as complete as emnify reported it: with the Luhn digit when known.
     pub fn best_iccid(&self) -> Option<&str> {
         self.iccid_with_luhn.as_deref().or(self.iccid.as_deref())
+    }
+}
+
+/// A SIM read for [`SimProvider::list`](simcore::SimProvider::list): only what a snapshot
+/// holds (id, ICCIDs, status); every other key is skipped unread. A plan lists whole fleets.
+#[derive(Deserialize)]
+pub(crate) struct SnapshotSim {
+    id: u64,
+    #[serde(default)]
+    iccid: Option<String>,
+    #[serde(default)]
+    iccid_with_luhn: Option<String>,
+    #[serde(default)]
+    status: Option<SimStatus>,
+}
+
+impl From<SnapshotSim> for Sim {
+    fn from(s: SnapshotSim) -> Self {
+        Sim {
+            id: s.id,
+            iccid: s.iccid,
+            iccid_with_luhn: s.iccid_with_luhn,
+            eid: None,
+            status: s.status,
+            issuer_org: None,
+            reseller_org: None,
+            customer_org: None,
+            endpoint: None,
+            imsi: None,
+            msisdn: None,
+            model: None,
+            production_date: None,
+            activation_date: None,
+        }
+    }
+}
+
+pub mod paging_headers {
+    //! The headers emnify pages `GET /api/v1/sim` with, named as emnify sends them (HTTP
+    //! compares header names without regard to case). Recorded from emnify's API: a list of 12
+    //! SIMs asked with no query answers `X-Count-Per-Page: 2000`, `X-Current-Page: 1`,
+    //! `X-Sort: id`, `X-Total-Count: 12`, `X-Total-Pages: 1`: pages count from 1, and every
+    //! value is a plain decimal number (the sort a field name).
+
+    /// The page size emnify applied.
+    pub const COUNT_PER_PAGE: &str = "X-Count-Per-Page";
+    /// The page this is, counting from 1.
+    pub const CURRENT_PAGE: &str = "X-Current-Page";
+    /// The field the list is sorted by.
+    pub const SORT: &str = "X-Sort";
+    /// How many SIMs the whole list holds.
+    pub const TOTAL_COUNT: &str = "X-Total-Count";
+    /// How many pages the whole list takes at this page size.
+    pub const TOTAL_PAGES: &str = "X-Total-Pages";
+}
+
+/// One page of `GET /api/v1/sim`: emnify's un-enveloped JSON array of SIMs, and the paging its
+/// headers carry ([`paging_headers`]). Each header may be missing; [`SimPage::has_next`] then
+/// falls back on the page being full.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SimPage {
+    /// The SIMs on this page, in emnify's order (by id).
+    pub sims: Vec<Sim>,
+    /// The page asked for (1 is the first).
+    pub page: u32,
+    /// The page size asked for, or emnify's default (2000) when none was sent.
+    pub per_page: u32,
+    /// `X-Current-Page`: the page emnify says this is.
+    pub current_page: Option<u32>,
+    /// `X-Count-Per-Page`: the page size emnify applied.
+    pub count_per_page: Option<u32>,
+    /// `X-Total-Count`: the SIMs in the whole list.
+    pub total_count: Option<u64>,
+    /// `X-Total-Pages`: the pages of the whole list.
+    pub total_pages: Option<u32>,
+    /// `X-Sort`: the field the list is sorted by (`"id"`).
+    pub sort: Option<String>,
+}
+
+impl SimPage {
+    /// A page of `sims`, asked as page `page` of `per_page`, with the paging read from the
+    /// answer's headers by `header` (a lookup by name). A value that is not a plain decimal
+    /// number is treated as absent.
+    pub fn from_parts<'h>(
+        sims: Vec<Sim>,
+        page: u32,
+        per_page: u32,
+        header: impl Fn(&str) -> Option<&'h str>,
+    ) -> Self {
+        let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
+        let small = |name: &str| number(name).and_then(|n| u32::try_from(n).ok());
+        SimPage {
+            sims,
+            page,
+            per_page,
+            current_page: small(paging_headers::CURRENT_PAGE),
+            count_per_page: small(paging_headers::COUNT_PER_PAGE),
+            total_count: number(paging_headers::TOTAL_COUNT),
+            total_pages: small(paging_headers::TOTAL_PAGES),
+            sort: header(paging_headers::SORT).map(|v| v.trim().to_owned()),
+        }
+    }
+
+    /// Whether a page follows this one. An empty page is the last; otherwise `X-Total-Pages`
+    /// decides, else `X-Total-Count`, else (no paging headers at all) whether this page is full.
+    /// The page counted is the one asked for ([`page`](Self::page)), so a server that names
+    /// another page cannot make a listing go back.
+    ///
+    /// ```
+    /// use emnify_client::models::SimPage;
+    /// let headers = |name: &str| match name {
+    ///     "X-Current-Page" => Some("1"),
+    ///     "X-Total-Pages" => Some("3"),
+    ///     _ => None,
+    /// };
+    /// let sim = serde_json::from_str(r#"{"id": 1, "status": {"id": 1}}"#).unwrap();
+    /// let page = SimPage::from_parts(vec![sim], 1, 2500, headers);
+    /// assert!(page.has_next());
+    /// assert_eq!(page.next_page(), Some(2));
+    /// ```
+    pub fn has_next(&self) -> bool {
+        if self.sims.is_empty() {
+            return false;
+        }
+        let current = self.page;
+        if let Some(pages) = self.total_pages {
+            return current < pages;
+        }
+        let size = self.count_per_page.unwrap_or(self.per_page);
+        if let Some(total) = self.total_count {
+            let seen =
+                u64::from(current.saturating_sub(1)) * u64::from(size) + self.sims.len() as u64;
+            return seen < total;
+        }
+        self.sims.len() >= size as usize
+    }
+
+    /// The number of the page after this one, or `None` after the last.
+    pub fn next_page(&self) -> Option<u32> {
+        if self.has_next() {
+            self.page.checked_add(1)
+        } else {
+            None
+        }
     }
 }
 
@@ -352,11 +525,65 @@ fn org_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Organisation>, D::E
 
 /// Reads a string or a number as text; `null` reads as `None`.
 fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    })
+    struct Text;
+
+    impl<'de> de::Visitor<'de> for Text {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a number")
+        }
+
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(s.to_owned()))
+        }
+
+        fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok(Some(s))
+        }
+
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Ok(Some(n.to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n.to_string()))
+        }
+
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            Ok(Some(
+                serde_json::Number::from_f64(n).map_or_else(|| n.to_string(), |n| n.to_string()),
+            ))
+        }
+
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+            Ok(Some(b.to_string()))
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            Ok(Some(v.to_string()))
+        }
+    }
+
+    d.deserialize_any(Text)
 }
 
 /// Parses a timestamp in any form emnify is seen to send: `2015-03-06T11:15:57.000+0000` (the
@@ -411,7 +638,8 @@ mod timestamp {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<DateTime<Utc>>, D::Error> {
-        match Option::<String>::deserialize(d)? {
+        // Borrowed where it lies in the answer: no copy of each timestamp's text.
+        match Option::<std::borrow::Cow<'de, str>>::deserialize(d)? {
             None => Ok(None),
             Some(s) if s.trim().is_empty() => Ok(None),
             Some(s) => parse_timestamp(&s).map(Some).ok_or_else(|| {
@@ -473,6 +701,111 @@ mod tests {
             serde_json::to_value(SimStatus::Suspended).unwrap(),
             json!({"id": 2, "description": "Suspended"})
         );
+    }
+
+    #[test]
+    fn status_objects_read_in_place() {
+        // Keys in any order, unknown keys skipped, the id read as an integer.
+        let s: SimStatus =
+            serde_json::from_str(r#"{"description": "Suspended", "x": [1, {}], "id": 2}"#).unwrap();
+        assert_eq!(s, SimStatus::Suspended);
+        assert!(serde_json::from_str::<SimStatus>(r#"{"id": "1"}"#).is_err());
+        assert!(serde_json::from_str::<SimStatus>(r#""Activated""#).is_err());
+        assert!(serde_json::from_str::<SimStatus>("18446744073709551615").is_err());
+        let c: Country =
+            serde_json::from_str(r#"{"country_code": 4.5, "mcc": true, "iso_code": "de"}"#)
+                .unwrap();
+        assert_eq!(
+            (c.country_code.as_deref(), c.mcc.as_deref()),
+            (Some("4.5"), Some("true"))
+        );
+        let c: Country = serde_json::from_str(r#"{"country_code": [49], "mcc": null}"#).unwrap();
+        assert_eq!((c.country_code.as_deref(), c.mcc), (Some("[49]"), None));
+    }
+
+    #[test]
+    fn a_page_knows_whether_another_follows() {
+        let sim = |id: u64| -> Sim {
+            serde_json::from_value(json!({"id": id, "status": {"id": 1}})).unwrap()
+        };
+        let page = |n: usize, asked: u32, per_page: u32, headers: &[(&str, &str)]| {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            SimPage::from_parts((0..n as u64).map(sim).collect(), asked, per_page, |name| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str())
+            })
+        };
+        // (SIMs on the page, page asked, per_page, headers) -> another page?
+        let table: Vec<(SimPage, bool)> = vec![
+            (page(0, 1, 2, &[]), false),
+            (page(2, 1, 2, &[]), true),
+            (page(1, 1, 2, &[]), false),
+            (page(2, 1, 2, &[("X-Total-Pages", "1")]), false),
+            (page(2, 1, 2, &[("X-Total-Pages", "2")]), true),
+            (page(1, 1, 2, &[("X-Total-Pages", "2")]), true),
+            (page(0, 1, 2, &[("X-Total-Pages", "2")]), false),
+            (page(2, 2, 2, &[("X-Total-Count", "5")]), true),
+            (page(1, 3, 2, &[("X-Total-Count", "5")]), false),
+            (page(2, 1, 2, &[("X-Total-Count", "2")]), false),
+            (page(2, 1, 9, &[("X-Count-Per-Page", "2")]), true),
+            (
+                page(
+                    2,
+                    1,
+                    2,
+                    &[("X-Total-Pages", " 3 "), ("X-Current-Page", "7")],
+                ),
+                true,
+            ),
+            (page(2, 1, 2, &[("X-Total-Pages", "lots")]), true),
+            (page(2, 3, 2, &[("X-Total-Pages", "3")]), false),
+        ];
+        for (i, (p, more)) in table.iter().enumerate() {
+            assert_eq!(p.has_next(), *more, "case {i}: {p:?}");
+            assert_eq!(p.next_page(), more.then_some(p.page + 1), "case {i}");
+        }
+        let p = page(
+            2,
+            1,
+            2,
+            &[
+                ("X-Sort", " id "),
+                ("X-Current-Page", "1"),
+                ("X-Total-Count", "99999999999"),
+            ],
+        );
+        assert_eq!(
+            (p.sort.as_deref(), p.current_page, p.total_count),
+            (Some("id"), Some(1), Some(99_999_999_999))
+        );
+    }
+
+    #[test]
+    fn a_sim_read_for_snapshots_keeps_what_they_hold() {
+        let body = json!({
+            "id": 250, "iccid": "8988303000000000129", "iccid_with_luhn": "89883030000000001294",
+            "status": {"id": 1, "description": "Activated"}, "production_date": "not a time",
+            "customer_org": {"id": 13886, "country": {"id": 206}}, "imsi": "2950"
+        });
+        let sim: Sim = serde_json::from_value::<SnapshotSim>(body).unwrap().into();
+        assert_eq!(
+            (sim.id, sim.best_iccid(), sim.status.clone()),
+            (
+                250,
+                Some("89883030000000001294"),
+                Some(SimStatus::Activated)
+            )
+        );
+        assert_eq!(
+            (sim.customer_org, sim.imsi, sim.production_date),
+            (None, None, None)
+        );
+        assert!(serde_json::from_value::<SnapshotSim>(json!({"status": {"id": 1}})).is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The SIM update as plain data ([`UpdateSim`]) and its fluent builder ([`UpdateSimBuilder`]).
+//! The SIM update as plain data ([`UpdateSim`]) and its fluent builder ([`UpdateSimBuilder`]);
+//! the list builder ([`ListSims`]).
 //!
 //! Every field of `PATCH /api/v1/sim/{sim_id}` is optional, and the organisation fields have
 //! three states, which [`OrgChange`] keeps apart:
@@ -28,6 +29,7 @@
 
 use std::fmt;
 
+use futures_util::{Stream, TryStreamExt as _, stream};
 use serde::de::{self, Deserializer};
 use serde::ser::{self, SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -35,7 +37,7 @@ use simcore::state::TransitionError;
 use simcore::{Result, ValidationError};
 
 use crate::client::Client;
-use crate::models::{Sim, SimStatus};
+use crate::models::{Sim, SimPage, SimStatus};
 use crate::provider::LIFECYCLE;
 
 /// A status an update may set. Closed: Issued is never a target, and Deleted is reached with
@@ -446,6 +448,145 @@ impl UpdateSimBuilder {
         }
         self.client.patch_sim(self.sim_id, &request).await?;
         Ok(UpdateOutcome::Done)
+    }
+}
+
+/// The list builder returned by [`Client::list_sims`] (`GET /api/v1/sim`): a page size, an
+/// optional status filter, then one page, every page, or every SIM.
+///
+/// Pages count from 1, as emnify's `X-Current-Page` does. The listing goes on while the paging
+/// headers say more pages follow (see [`SimPage::has_next`]), and keeps under emnify's limit for
+/// the list path (10 requests a second, bursts of 5) by itself: see
+/// [`ClientBuilder::list_pace`](crate::ClientBuilder::list_pace).
+///
+/// ```
+/// use emnify_client::{Client, SimStatus};
+/// let client = Client::builder().application_token("t").build()?;
+/// let list = client.list_sims().page_size(2500).status(SimStatus::Activated);
+/// assert_eq!(
+///     list.query_pairs(3)?,
+///     [("page", "3".to_owned()), ("per_page", "2500".to_owned()), ("q", "status:1".to_owned())]
+/// );
+/// # Ok::<(), simcore::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a list does nothing until it is read"]
+pub struct ListSims {
+    client: Client,
+    page_size: Option<u32>,
+    status: Option<SimStatus>,
+    /// Read of each SIM only what a snapshot holds (for `SimProvider::list`).
+    snapshot_only: bool,
+}
+
+impl ListSims {
+    /// The largest page emnify serves (`per_page`).
+    pub const MAX_PAGE_SIZE: u32 = 2500;
+    /// The page size emnify applies when none is sent.
+    pub const DEFAULT_PAGE_SIZE: u32 = 2000;
+
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            client,
+            page_size: None,
+            status: None,
+            snapshot_only: false,
+        }
+    }
+
+    /// Reads of each SIM only its id, ICCIDs and status, skipping the rest unread: the cheap
+    /// read a fleet-wide snapshot needs.
+    pub(crate) fn snapshot_only(mut self) -> Self {
+        self.snapshot_only = true;
+        self
+    }
+
+    /// SIMs per page (`per_page`, 1 to 2500; emnify's default is 2000).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// Only SIMs in this status (`q=status:<id>`).
+    pub fn status(mut self, status: impl Into<SimStatus>) -> Self {
+        self.status = Some(status.into());
+        self
+    }
+
+    /// The page size the pages will have: the one set, or emnify's default.
+    pub fn effective_page_size(&self) -> u32 {
+        self.page_size.unwrap_or(Self::DEFAULT_PAGE_SIZE)
+    }
+
+    /// The validated query pairs of page `page` (from 1), in this order: `page`, `per_page`
+    /// (when set), `q` (when filtered). Nothing is sent.
+    pub fn query_pairs(&self, page: u32) -> Result<Vec<(&'static str, String)>> {
+        if page == 0 {
+            return Err(ValidationError::new("page", "pages count from 1", "0").into());
+        }
+        let mut pairs = vec![("page", page.to_string())];
+        if let Some(n) = self.page_size {
+            if !(1..=Self::MAX_PAGE_SIZE).contains(&n) {
+                return Err(
+                    ValidationError::new("page_size", "must be 1 to 2500", n.to_string()).into(),
+                );
+            }
+            pairs.push(("per_page", n.to_string()));
+        }
+        if let Some(status) = &self.status {
+            pairs.push(("q", format!("status:{}", status.id())));
+        }
+        Ok(pairs)
+    }
+
+    /// Fetches page `page` (from 1).
+    pub async fn page(&self, page: u32) -> Result<SimPage> {
+        let pairs = self.query_pairs(page)?;
+        self.client
+            .sim_page(&pairs, page, self.effective_page_size(), self.snapshot_only)
+            .await
+    }
+
+    /// Fetches the first page.
+    pub async fn first_page(&self) -> Result<SimPage> {
+        self.page(1).await
+    }
+
+    /// Every page, from the first to the one the paging headers call the last. An error ends
+    /// the stream after it is yielded; so does a page that starts with the SIM the page before
+    /// started with (the server is not paging: going on would never end).
+    pub fn pages(self) -> impl Stream<Item = Result<SimPage>> + Send + 'static {
+        stream::try_unfold(
+            (self, Some(1u32), None::<u64>),
+            |(list, next, previous_first)| async move {
+                let Some(n) = next else {
+                    return Ok(None);
+                };
+                let page = list.page(n).await?;
+                let first = page.sims.first().map(|s| s.id);
+                if first.is_some() && first == previous_first {
+                    return Err(simcore::Error::Invalid(ValidationError::new(
+                        "page",
+                        "must not repeat the page before (the server ignored the page asked for)",
+                        n.to_string(),
+                    )));
+                }
+                let next = page.next_page();
+                Ok(Some((page, (list, next, first))))
+            },
+        )
+    }
+
+    /// Every SIM on every page, one at a time.
+    pub fn stream(self) -> impl Stream<Item = Result<Sim>> + Send + 'static {
+        self.pages()
+            .map_ok(|page| stream::iter(page.sims.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// Every SIM on every page, collected.
+    pub async fn collect_all(self) -> Result<Vec<Sim>> {
+        self.stream().try_collect().await
     }
 }
 

@@ -39,10 +39,15 @@
 //! | `POST /api/v1/authenticate` | `username` is a seeded user and `password` the SHA-1 hex of its password ([`Sandbox::seed_user`]) | `200 {"auth_token", "refresh_token"}`, else `401`, empty body |
 //! | `POST /api/v1/authenticate` | `refresh_token` is one the sandbox issued | `200 {"auth_token"}`, else `401`, empty body |
 //! | `POST /api/v1/authenticate` | the third refusal in a row | `401` `1105 TooManyRequests`, and every authentication (right or wrong) gets it until [`SandboxOptions::lockout`] has passed or [`Sandbox::unlock`] is called; a success resets the count |
-//! | `/api/v1/sim/…` | an `Authorization` header | `401`, empty body |
-//! | `/api/v1/sim/…` | of the form `Bearer <three dot-separated segments>` | `401 {"message": "Unauthorized"}` (no `Bearer`), `401 {"message": "token contains an invalid number of segments"}` |
+//! | `GET /api/v1/sim` | the list path's own limit, emnify's 10 requests a second in bursts of 5 ([`SandboxOptions::list_rate_limit`], [`Sandbox::set_list_rate_limit`]) | `429` `1105 TooManyRequests`, no `Retry-After` |
+//! | `/api/v1/sim…` | an `Authorization` header | `401`, empty body |
+//! | `/api/v1/sim…` | of the form `Bearer <three dot-separated segments>` | `401 {"message": "Unauthorized"}` (no `Bearer`), `401 {"message": "token contains an invalid number of segments"}` |
 //! | `/api/v1/sim/…` | a token the sandbox issued and did not revoke ([`Sandbox::expire_tokens`]) | `401 {"message": "Unauthorized"}` |
 //! | `/api/v1/sim/…` | the token's `exp` has not passed | `401 {"message": "token is expired"}` |
+//! | `GET /api/v1/sim` | only `page`, `per_page`, `q` and `sort`, each at most once (stricter than emnify is known to be, to catch a misspelt one) | `400` `1000 BadRequest` |
+//! | `GET /api/v1/sim` | `page` is an integer from 1 (default 1); `per_page` from 1 to 2500 (default 2000) | `400` `1000 BadRequest` |
+//! | `GET /api/v1/sim` | `q` is `status:<id>` (several joined with `,`; other filters are not modelled); `sort` is `id` | `400` `1000 BadRequest` |
+//! | `GET /api/v1/sim` | | `200`: the page's SIMs in id order, an un-enveloped JSON array of SIMs as `GET /api/v1/sim/{sim_id}` writes them (`[]` past the last page), with the headers emnify sends: `X-Count-Per-Page`, `X-Current-Page`, `X-Sort: id`, `X-Total-Count`, `X-Total-Pages` (`0` for an empty list) |
 //! | `/api/v1/sim/{sim_id}` | `sim_id` is an integer | `400` `1000 BadRequest` (`Cannot parse parameter id as Long: …`) |
 //! | `/api/v1/sim/{sim_id}` | the SIM exists (deleted SIMs are gone) | `404` `1201 NotFound` (`SIM with Id '…' not found.`) |
 //! | `GET /api/v1/sim` | `page` ≥ 1 and `per_page` 1–2500 when given | `400` `1000 BadRequest`; else `200` with the SIMs by id as a bare array (each as below) and `X-Count-Per-Page`, `X-Current-Page`, `X-Sort`, `X-Total-Count`, `X-Total-Pages` (filters such as `q=` are not modelled) |
@@ -89,9 +94,9 @@ use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
 use simcore::sandbox::axum::extract::State;
 use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
+use simcore::sandbox::{OrderedStore, Store, TokenBucket, empty_response, json_response, lock};
 /// Re-exported from simcore: the request log, the rate limit, the server and its counters.
 pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
-use simcore::sandbox::{Store, empty_response, json_response, lock};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -117,6 +122,21 @@ const SERVICE_PROVIDER: &str = "Service Provider";
 const RESELLER: &str = "Reseller";
 const ENTERPRISE: &str = "Enterprise";
 
+/// emnify's limit for the list path, `GET /api/v1/sim`: 10 requests a second, bursts of 5. Over
+/// it, the sandbox answers `429` with emnify's `1105 TooManyRequests` body, without
+/// `Retry-After` (emnify documents none).
+pub const LIST_RATE_LIMIT: RateLimit = RateLimit {
+    per_second: 10.0,
+    burst: 5,
+    retry_after: false,
+};
+/// The largest page of the list (`per_page`).
+pub const MAX_PAGE_SIZE: u32 = 2500;
+/// The page size of the list when none is asked for.
+pub const DEFAULT_PAGE_SIZE: u32 = 2000;
+/// The query parameters `GET /api/v1/sim` takes here.
+const LIST_PARAMS: [&str; 4] = ["page", "per_page", "q", "sort"];
+
 /// The status changes emnify documents for `PATCH` (by status id).
 const TRANSITIONS: &[(i64, i64)] = &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)];
 
@@ -133,6 +153,9 @@ pub struct SandboxOptions {
     pub rate_limit: Option<RateLimit>,
     /// Whether to keep the request log (on by default; benchmarks turn it off).
     pub record: bool,
+    /// The limit of the list path, `GET /api/v1/sim`, on its own ([`LIST_RATE_LIMIT`] by
+    /// default, emnify's; `None` for none); see also [`Sandbox::set_list_rate_limit`].
+    pub list_rate_limit: Option<RateLimit>,
 }
 
 impl Default for SandboxOptions {
@@ -142,6 +165,7 @@ impl Default for SandboxOptions {
             lockout: DEFAULT_LOCKOUT,
             rate_limit: None,
             record: true,
+            list_rate_limit: Some(LIST_RATE_LIMIT),
         }
     }
 }
@@ -460,8 +484,12 @@ struct Auth {
 
 struct Shared {
     auth: Mutex<Auth>,
-    sims: Store<u64, SandboxSim>,
+    /// SIMs in id order: a page of the list is found by its offset.
+    sims: OrderedStore<u64, SandboxSim>,
     orgs: Store<u64, SandboxOrg>,
+    /// The list path's own rate limit.
+    list_bucket: Mutex<Option<TokenBucket>>,
+    list_throttled: AtomicU64,
     role: Mutex<CallerRole>,
     next_id: AtomicU64,
     authenticate_calls: AtomicU64,
@@ -522,8 +550,10 @@ impl Sandbox {
                 failures: 0,
                 locked_until: None,
             }),
-            sims: Store::new(),
+            sims: OrderedStore::new(),
             orgs,
+            list_bucket: Mutex::new(options.list_rate_limit.map(TokenBucket::new)),
+            list_throttled: AtomicU64::new(0),
             role: Mutex::new(CallerRole::default()),
             next_id: AtomicU64::new(1000 + fastrand::u64(0..9000)),
             authenticate_calls: AtomicU64::new(0),
@@ -597,12 +627,40 @@ impl Sandbox {
 
     /// Adds a SIM and returns its id.
     pub fn seed_sim(&self, seed: SimSeed) -> u64 {
+        let sim = self.sim_of(seed, Utc::now().trunc_subsecs(3));
+        let id = sim.id;
+        self.shared.sims.insert(id, sim);
+        id
+    }
+
+    /// Adds many SIMs under one lock and returns their ids in order: a fleet of 100,000 in well
+    /// under a second.
+    ///
+    /// ```
+    /// use emnify_client::sandbox::{Sandbox, SimSeed};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::start().await?;
+    /// let ids = sandbox.seed_sims((0..1000).map(|i| SimSeed::new().status(i % 2)));
+    /// assert_eq!(ids.len(), 1000);
+    /// assert_eq!(sandbox.sim(ids[1]).unwrap().status, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn seed_sims(&self, seeds: impl IntoIterator<Item = SimSeed>) -> Vec<u64> {
+        let now = Utc::now().trunc_subsecs(3);
+        let sims: Vec<SandboxSim> = seeds.into_iter().map(|s| self.sim_of(s, now)).collect();
+        let ids = sims.iter().map(|s| s.id).collect();
+        self.shared.sims.extend(sims.into_iter().map(|s| (s.id, s)));
+        ids
+    }
+
+    /// The SIM a seed describes, with its defaults filled in.
+    fn sim_of(&self, seed: SimSeed, now: DateTime<Utc>) -> SandboxSim {
         let id = seed
             .id
             .unwrap_or_else(|| self.shared.next_id.fetch_add(1, Ordering::Relaxed));
-        let now = Utc::now().trunc_subsecs(3);
         let activated = matches!(seed.status, 1 | 2);
-        let sim = SandboxSim {
+        SandboxSim {
             id,
             iccid: seed
                 .iccid
@@ -631,9 +689,7 @@ impl Sandbox {
             production_date: seed.production_date.unwrap_or(now),
             activation_date: activated.then_some(now),
             model: seed.model.unwrap_or_default(),
-        };
-        self.shared.sims.insert(id, sim);
-        id
+        }
     }
 
     /// The SIM's state, `None` if unknown or deleted.
@@ -643,9 +699,17 @@ impl Sandbox {
 
     /// Every SIM, by id.
     pub fn sims(&self) -> Vec<SandboxSim> {
-        let mut sims = self.shared.sims.values();
-        sims.sort_by_key(|s| s.id);
-        sims
+        self.shared.sims.values()
+    }
+
+    /// Sets or removes the list path's own rate limit (see [`SandboxOptions::list_rate_limit`]).
+    pub fn set_list_rate_limit(&self, limit: Option<RateLimit>) {
+        *lock(&self.shared.list_bucket) = limit.map(TokenBucket::new);
+    }
+
+    /// How many list requests the list path's own rate limit answered with `429`.
+    pub fn list_throttled(&self) -> u64 {
+        self.shared.list_throttled.load(Ordering::Relaxed)
     }
 
     /// Sets the role of the caller's organisation (default [`CallerRole::Issuer`]).
@@ -775,8 +839,11 @@ fn status_words(id: i64) -> String {
     }
 }
 
+/// How emnify writes a time: milliseconds, and an offset without a colon.
+const TIMESTAMP: &str = "%Y-%m-%dT%H:%M:%S%.3f+0000";
+
 fn timestamp(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+    t.format(TIMESTAMP).to_string()
 }
 
 /// The Luhn check digit of a string of digits.
@@ -933,10 +1000,13 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             if parts.method != Method::GET {
                 return empty_response(405);
             }
+            if let Some(throttled) = shared.list_over_limit() {
+                return throttled;
+            }
             if let Some(refusal) = check_bearer(&shared, &parts.headers) {
                 return refusal;
             }
-            list_sims(&shared, parts.uri.query().unwrap_or(""))
+            list_sims(&shared, parts.uri.query().unwrap_or_default())
         }
         ["api", "v1", "sim", raw_id] => {
             if ![Method::GET, Method::PATCH, Method::DELETE].contains(&parts.method) {
@@ -966,48 +1036,105 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
     }
 }
 
-// ----- the SIM list -----
+// ----- the list -----
 
-/// `GET /api/v1/sim?page=N&per_page=M`: a bare array by id, paging in `X-*` headers.
+impl Shared {
+    /// emnify's `429` when the list path is over its own limit.
+    fn list_over_limit(&self) -> Option<Response<Body>> {
+        let over = lock(&self.list_bucket).as_mut()?.take().is_err();
+        over.then(|| {
+            self.list_throttled.fetch_add(1, Ordering::Relaxed);
+            emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded")
+        })
+    }
+}
+
+/// `GET /api/v1/sim`: a page of SIMs by id, as an un-enveloped array, with the paging in headers.
 fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
-    let mut page: u64 = 1;
-    let mut per_page: u64 = 2000;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match (k, v.parse::<u64>()) {
-            ("page", Ok(n)) if n >= 1 => page = n,
-            ("per_page", Ok(n)) if (1..=2500).contains(&n) => per_page = n,
-            ("page" | "per_page", _) => {
-                return bad_request(&format!("Invalid value for parameter {k}: {v}"));
+    let mut page = 1u32;
+    let mut per_page = DEFAULT_PAGE_SIZE;
+    let mut status = None;
+    let mut seen = HashSet::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !LIST_PARAMS.contains(&key.as_ref()) {
+            return bad_request(&format!(
+                "Unknown query parameter '{key}': the SIM list takes page, per_page, q and sort"
+            ));
+        }
+        if !seen.insert(key.to_string()) {
+            return bad_request(&format!("Query parameter '{key}' was given more than once"));
+        }
+        match key.as_ref() {
+            "page" => match value.parse::<u32>() {
+                Ok(n) if n >= 1 => page = n,
+                _ => {
+                    return bad_request(&format!(
+                        "Cannot parse parameter page as a page number from 1: \"{value}\""
+                    ));
+                }
+            },
+            "per_page" => match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => per_page = n,
+                _ => {
+                    return bad_request(&format!(
+                        "per_page must be an integer from 1 to {MAX_PAGE_SIZE}: \"{value}\""
+                    ));
+                }
+            },
+            "q" => {
+                for filter in value.split(',') {
+                    match filter.trim().split_once(':') {
+                        Some(("status", id)) => match id.trim().parse::<i64>() {
+                            Ok(id) => status = Some(id),
+                            Err(_) => {
+                                return bad_request(&format!(
+                                    "Cannot parse filter status as an id: \"{id}\""
+                                ));
+                            }
+                        },
+                        _ => {
+                            return bad_request(&format!(
+                                "Unsupported filter \"{filter}\": the sandbox filters by status:<id> only"
+                            ));
+                        }
+                    }
+                }
             }
-            _ => {}
+            _ => {
+                if value != "id" {
+                    return bad_request(&format!(
+                        "Unsupported sort \"{value}\": the sandbox sorts by id only"
+                    ));
+                }
+            }
         }
     }
-    let mut sims = shared.sims.values();
-    sims.sort_by_key(|s| s.id);
-    let total = sims.len() as u64;
-    let pages = total.div_ceil(per_page).max(1);
-    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let body: Vec<Value> = sims
-        .iter()
-        .skip(skip)
-        .take(per_page as usize)
-        .map(|s| shared.sim_json(s))
-        .collect();
-    let mut resp = json_response(200, &Value::Array(body));
-    let headers = resp.headers_mut();
+    let offset = (page as usize - 1).saturating_mul(per_page as usize);
+    let (sims, total) = match status {
+        None => (
+            shared.sims.page(offset, per_page as usize),
+            shared.sims.len(),
+        ),
+        Some(id) => shared
+            .sims
+            .filtered_page(offset, per_page as usize, |s| s.status == id),
+    };
+    let pages = total.div_ceil(per_page as usize);
+    let body: Vec<Value> = sims.iter().map(|s| shared.sim_json(s)).collect();
+    let mut response = json_response(200, &Value::Array(body));
+    let headers = response.headers_mut();
     for (name, value) in [
-        ("x-count-per-page", per_page.to_string()),
-        ("x-current-page", page.to_string()),
-        ("x-sort", "id".to_owned()),
-        ("x-total-count", total.to_string()),
-        ("x-total-pages", pages.to_string()),
+        ("X-Count-Per-Page", per_page.to_string()),
+        ("X-Current-Page", page.to_string()),
+        ("X-Sort", "id".to_owned()),
+        ("X-Total-Count", total.to_string()),
+        ("X-Total-Pages", pages.to_string()),
     ] {
-        if let Ok(v) = header::HeaderValue::from_str(&value) {
-            headers.insert(name, v);
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
         }
     }
-    resp
+    response
 }
 
 // ----- authentication -----

@@ -1033,3 +1033,273 @@ async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
         .count();
     assert_eq!(writes, 0);
 }
+
+/// An answer's body as JSON.
+async fn read(r: reqwest::Response) -> Value {
+    serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+}
+
+/// Seeds `n` SIMs, their statuses cycling through Issued, Activated, Suspended, Factory Test.
+fn seed_fleet(sandbox: &Sandbox, n: usize) -> Vec<u64> {
+    sandbox.seed_sims((0..n).map(|i| SimSeed::new().status([0, 1, 2, 4][i % 4])))
+}
+
+/// The list requests received, as their raw queries.
+fn list_queries(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/v1/sim")
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn ten_thousand_sims_list_in_four_requests_each_sim_once() {
+    use futures_util::TryStreamExt as _;
+    use simcore::{ListOptions, SimSnapshot};
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let ids = seed_fleet(&sandbox, 10_000);
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let pages: Vec<Vec<SimSnapshot>> = provider
+        .list(&ListOptions::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2500; 4]);
+    let listed: Vec<String> = pages.iter().flatten().map(|s| s.id.clone()).collect();
+    let expected: Vec<String> = ids.iter().map(u64::to_string).collect();
+    assert_eq!(listed, expected, "every SIM once, by id");
+    let states: Vec<&SimState> = pages.iter().flatten().take(4).map(|s| &s.state).collect();
+    assert_eq!(
+        states,
+        [
+            &SimState::New,
+            &SimState::Active,
+            &SimState::Inactive,
+            &SimState::Ready
+        ]
+    );
+    assert_eq!(
+        list_queries(&sandbox),
+        (1..=4)
+            .map(|n| format!("page={n}&per_page=2500"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(sandbox.authenticate_calls(), 1);
+    assert_eq!(sandbox.requests().len(), 5);
+    assert_eq!(sandbox.list_throttled(), 0);
+}
+
+#[tokio::test]
+async fn forty_pages_stay_under_the_list_limit_by_themselves() {
+    let sandbox = Sandbox::start().await.unwrap();
+    seed_fleet(&sandbox, 10_000);
+    let client = sandbox.client();
+    let started = std::time::Instant::now();
+    let sims = client
+        .list_sims()
+        .page_size(250)
+        .collect_all()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(sims.len(), 10_000);
+    assert_eq!(list_queries(&sandbox).len(), 40);
+    // Not one 429: the client kept under 10 a second (bursts of 5) without being told.
+    assert_eq!(sandbox.list_throttled(), 0);
+    assert_eq!(sandbox.server().stats().throttled, 0);
+    // 4 at once, then 36 at 9.5 a second.
+    assert!(took >= Duration::from_millis(3700), "{took:?}");
+}
+
+#[tokio::test]
+async fn the_list_path_has_its_own_limit_and_emnifys_429() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let id = sandbox.seed_sim(SimSeed::new());
+    let http = reqwest::Client::new();
+    let jwt = token(&sandbox, &http).await;
+    let list = || {
+        http.get(format!("{}/api/v1/sim", sandbox.base_url()))
+            .header("authorization", format!("Bearer {jwt}"))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(list().await.unwrap().status(), 200);
+    }
+    let refused = list().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get("retry-after").is_none());
+    assert_eq!(
+        read(refused).await,
+        json!({"error_code": 1105, "error_token": "TooManyRequests", "message": "Rate limit exceeded"})
+    );
+    assert_eq!(sandbox.list_throttled(), 1);
+    // Another path is not limited by it.
+    let one = http
+        .get(format!("{}/api/v1/sim/{id}", sandbox.base_url()))
+        .header("authorization", format!("Bearer {jwt}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    // Throttled requests are in the request log like any other.
+    assert_eq!(list_queries(&sandbox).len(), 6);
+    // Without the limit, as many as asked.
+    sandbox.set_list_rate_limit(None);
+    for _ in 0..10 {
+        assert_eq!(list().await.unwrap().status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn the_list_answers_with_the_paging_headers_emnify_sends() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let ids = seed_fleet(&sandbox, 12);
+    let http = reqwest::Client::new();
+    let jwt = token(&sandbox, &http).await;
+    let get = |query: &'static str| {
+        http.get(format!("{}/api/v1/sim{query}", sandbox.base_url()))
+            .header("authorization", format!("Bearer {jwt}"))
+            .send()
+    };
+    // As recorded from emnify: a list of 12 asked with no query.
+    let r = get("").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    for (name, value) in [
+        ("X-Count-Per-Page", "2000"),
+        ("X-Current-Page", "1"),
+        ("X-Sort", "id"),
+        ("X-Total-Count", "12"),
+        ("X-Total-Pages", "1"),
+    ] {
+        assert_eq!(header(&r, name).as_deref(), Some(value), "{name}");
+    }
+    let body = read(r).await;
+    let listed: Vec<u64> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, ids);
+    // Each listed SIM is written as GET /api/v1/sim/{id} writes it.
+    let one = read(
+        http.get(format!("{}/api/v1/sim/{}", sandbox.base_url(), ids[1]))
+            .header("authorization", format!("Bearer {jwt}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body[1], one);
+
+    // A middle page, a page past the last, a filter.
+    sandbox.set_list_rate_limit(None);
+    let r = get("?page=2&per_page=5").await.unwrap();
+    assert_eq!(
+        [
+            "X-Count-Per-Page",
+            "X-Current-Page",
+            "X-Total-Count",
+            "X-Total-Pages"
+        ]
+        .map(|n| header(&r, n)),
+        [Some("5"), Some("2"), Some("12"), Some("3")].map(|v| v.map(str::to_owned))
+    );
+    let page = read(r).await;
+    assert_eq!(page[0]["id"].as_u64(), Some(ids[5]));
+    let r = get("?page=9&per_page=5").await.unwrap();
+    assert_eq!(read(r).await, json!([]));
+    let r = get("?q=status:1&per_page=2").await.unwrap();
+    assert_eq!(header(&r, "X-Total-Count").as_deref(), Some("3"));
+    assert_eq!(header(&r, "X-Total-Pages").as_deref(), Some("2"));
+    let page = read(r).await;
+    assert_eq!(page[0]["id"].as_u64(), Some(ids[1]));
+    assert_eq!(page[1]["id"].as_u64(), Some(ids[5]));
+
+    // What the sandbox refuses.
+    for query in [
+        "?page=0",
+        "?per_page=2501",
+        "?per_page=x",
+        "?pgae=2",
+        "?q=iccid:1",
+        "?sort=-id",
+        "?page=1&page=2",
+    ] {
+        let r = get(query).await.unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        assert_eq!(read(r).await["error_code"], 1000, "{query}");
+    }
+    // An empty fleet: no pages.
+    let empty = Sandbox::start().await.unwrap();
+    let jwt = token(&empty, &http).await;
+    let r = http
+        .get(format!("{}/api/v1/sim", empty.base_url()))
+        .header("authorization", format!("Bearer {jwt}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "X-Total-Pages").as_deref(), Some("0"));
+    assert_eq!(read(r).await, json!([]));
+}
+
+#[tokio::test]
+async fn listed_snapshots_match_fetched_ones() {
+    use futures_util::TryStreamExt as _;
+    use simcore::{ListOptions, SimSnapshot};
+
+    let sandbox = Sandbox::start().await.unwrap();
+    seed_fleet(&sandbox, 7);
+    sandbox.seed_sim(
+        SimSeed::new()
+            .status(1)
+            .customer_org(ENTERPRISE_ORG)
+            .endpoint(7, "pump 7"),
+    );
+    sandbox.seed_sim(SimSeed::new().status(9));
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let listed: Vec<SimSnapshot> = provider
+        .list(&ListOptions::new().page_size(4))
+        .try_concat()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 9);
+    for snap in &listed {
+        assert_eq!(snap, &provider.fetch(&snap.id).await.unwrap());
+        assert!(snap.aliases.is_empty());
+    }
+    assert_eq!(listed[8].state, SimState::Unknown("status 9".into()));
+    assert_eq!(list_queries(&sandbox).len(), 3);
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_sims_list_in_forty_pages_without_a_429() {
+    use futures_util::TryStreamExt as _;
+    use simcore::ListOptions;
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let started = std::time::Instant::now();
+    let ids = seed_fleet(&sandbox, 100_000);
+    let seeded = started.elapsed();
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let started = std::time::Instant::now();
+    let mut pages = provider.list(&ListOptions::new());
+    let mut seen = 0;
+    while let Some(page) = pages.try_next().await.unwrap() {
+        assert_eq!(page[0].id, ids[seen].to_string());
+        seen += page.len();
+    }
+    let listed = started.elapsed();
+    assert_eq!(seen, 100_000);
+    assert_eq!(list_queries(&sandbox).len(), 40);
+    assert_eq!(sandbox.list_throttled(), 0);
+    eprintln!("100,000 emnify SIMs: seeded in {seeded:?}, listed in {listed:?}");
+}

@@ -1,26 +1,26 @@
-//! Fleet: bulk status changes from a CSV file, across providers, with a progress bar and a report
-//! that accounts for every row.
+//! Fleet: a desired state for many SIMs across providers, planned, reviewed and applied, with a
+//! progress bar and one outcome for every row.
 //!
-//! Run: `cargo run --example fleet` (the bundled `examples/data/fleet.csv`, against local
-//! sandboxes seeded with its SIMs), or
-//! `cargo run --example fleet -- FILE.csv [--dry-run] [--prices PRICES.json|.toml]`.
+//! Run:
+//! - `cargo run --example fleet`: the bundled `examples/data/fleet.csv`, planned and applied on
+//!   local sandboxes seeded with its SIMs, then planned again (nothing is left to do);
+//! - `cargo run --example fleet -- plan FILE.csv [--out plan.json] [--prices PRICES.json|.toml]`:
+//!   reads the current states, prints the plan as a table (unchanged, change from → to with its
+//!   charge, refused with the rule, not found) and saves it;
+//! - `cargo run --example fleet -- apply plan.json`: applies a saved plan: each SIM is read again,
+//!   only what is still as the plan saw it is sent, a SIM changed behind the plan's back is
+//!   reported stale and not touched.
 //!
-//! The CSV has a header and three columns: `provider` (`twilio`, `emnify`, `sixfab`, `edgeiq`),
-//! `id` (the provider's id of the SIM or asset) and `target` (`active`, `inactive`, `ready`,
-//! `retired`). Each provider's rows go through the bulk updater of `simcore`, all providers at
-//! once.
+//! The CSV has a header and the columns `provider` (`twilio`, `kore`, `emnify`, `sixfab`,
+//! `edgeiq`), `id` (the provider's id of the SIM or asset), `target` (`active`, `inactive`,
+//! `ready`, `retired`) and optionally `name`.
 //!
-//! - `--dry-run` checks every row, fetches each SIM's current state to check the move against
-//!   the provider's lifecycle, previews each change's charge, and sends no update. The charges
-//!   are totalled per provider and overall, as ranges; rows that cannot be priced (every
-//!   provider but Sixfab publishes no prices) are counted and named, never counted as $0.
-//! - `--prices FILE` gives price books for the dry run's previews: one table (TOML) or object
-//!   (JSON) per provider, keyed by its name (`[emnify.sim] active_monthly = "1.50"`), see
-//!   `simcore::charge::PriceBooks`.
-//! - With a FILE of your own, a provider whose credentials are in the environment (the same
-//!   variables as its own example: `TWILIO_ACCOUNT_SID`/`TWILIO_AUTH_TOKEN`,
-//!   `EMNIFY_APPLICATION_TOKEN`, `SIXFAB_API_KEY`, `EDGEIQ_API_TOKEN`) is the real one, and its
-//!   rows change real SIMs: try `--dry-run` first. The bundled file always runs on sandboxes.
+//! A provider whose credentials are in the environment (the same variables as its own example:
+//! `KORE_CLIENT_ID`/`KORE_CLIENT_SECRET` or `TWILIO_ACCOUNT_SID`/`TWILIO_AUTH_TOKEN`,
+//! `EMNIFY_APPLICATION_TOKEN`, `SIXFAB_API_KEY`, `EDGEIQ_API_TOKEN`) is the real one when a file
+//! of your own is given, and `apply` then changes real SIMs: review the plan first. Otherwise
+//! each provider is a local sandbox seeded with the file's SIMs (for `apply`, in the states the
+//! plan saw).
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -28,225 +28,299 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sim_examples::{env_set, heading};
-use simcore::bulk::{BulkItem, BulkUpdater, Outcome, Report};
-use simcore::charge::{ChargeTotal, PriceBooks, Pricing};
-use simcore::{SimChange, SimProvider, SimState};
+use simcore::charge::PriceBooks;
+use simcore::plan::{Action, Applier, Desired, Plan, Planner};
+use simcore::{SimProvider, SimState};
 
 const BUNDLED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fleet.csv");
-
-/// One CSV row.
-#[derive(Debug, serde::Deserialize)]
-struct Row {
-    provider: String,
-    id: String,
-    target: String,
-}
 
 /// What keeps the sandboxes alive while the run uses them.
 type Keep = Vec<Box<dyn std::any::Any>>;
 
+/// A SIM to seed in a sandbox: its id and state.
+type Seed = (String, SimState);
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let dry_run = args.iter().any(|a| a == "--dry-run");
-    let prices_at = args.iter().position(|a| a == "--prices");
-    let books = match prices_at.and_then(|i| args.get(i + 1)) {
-        Some(path) => PriceBooks::load(path)?,
-        None if prices_at.is_some() => return Err("--prices needs a file".into()),
-        None => PriceBooks::new(),
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
     };
-    let file = args
+    let positional: Vec<&String> = args
         .iter()
         .enumerate()
-        .find(|(i, a)| !a.starts_with("--") && prices_at.is_none_or(|p| *i != p + 1))
-        .map(|(_, a)| a.clone());
-    let path = file.clone().unwrap_or_else(|| BUNDLED.to_owned());
-    let rows = read_rows(&path)?;
-    println!(
-        "{} rows from {}{}",
-        rows.len(),
-        file.as_deref()
-            .unwrap_or("the bundled examples/data/fleet.csv"),
-        if dry_run {
-            " (dry run: no update is sent)"
-        } else {
-            ""
-        }
-    );
-
-    // Group the rows by provider, keeping each row's line for the report.
-    let mut by_provider: BTreeMap<String, Vec<(usize, Row)>> = BTreeMap::new();
-    for (line, row) in rows.into_iter().enumerate() {
-        by_provider
-            .entry(row.provider.to_ascii_lowercase())
-            .or_default()
-            .push((line + 2, row));
-    }
-
-    let mut keep: Keep = Vec::new();
-    let mut runs = Vec::new();
-    let mut unknown = Vec::new();
-    let total: usize = by_provider.values().map(Vec::len).sum();
-    let bar = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    for (name, rows) in by_provider {
-        let Some(provider) = provider(&name, &rows, file.is_some(), &mut keep).await? else {
-            unknown.extend(rows);
-            continue;
-        };
-        let lines: Vec<usize> = rows.iter().map(|(line, _)| *line).collect();
-        let items: Vec<BulkItem> = rows
-            .into_iter()
-            .map(|(_, row)| BulkItem::new(row.id, change(&row.target)))
-            .collect();
-        let updater = BulkUpdater::new(provider.clone())
-            .concurrency(16)
-            .dry_run(dry_run)
-            .fetch_current(dry_run)
-            .pricing(Pricing::today().with_book(books.for_provider(provider.name())));
-        let bar = bar.clone();
-        runs.push(async move {
-            let report = updater
-                .run_with(futures_util::stream::iter(items), |o| {
-                    bar.inc(1);
-                    if let Outcome::Failed(e) = &o.outcome {
-                        bar.set_message(format!("last failure: {e}"));
-                    }
-                })
-                .await;
-            (provider.name(), report, lines)
-        });
-    }
-    let reports: Vec<(&str, Report, Vec<usize>)> = futures_util::future::join_all(runs).await;
-    bar.finish_and_clear();
-
-    heading("report");
-    let mut accounted = unknown.len();
-    let mut charges = ChargeTotal::new();
-    for (name, report, lines) in &reports {
-        accounted += report.total;
-        charges.merge(&report.charges);
-        println!("{name}: {report}");
-        for (index, id, error) in &report.failures {
-            let kind = if error.was_not_sent() {
-                "refused"
-            } else {
-                "failed"
-            };
-            println!("  line {} ({id}): {kind}: {error}", lines[*index]);
-        }
-    }
-    for (line, row) in &unknown {
-        println!(
-            "line {line} ({}): refused: unknown provider {:?} (twilio, emnify, sixfab or edgeiq)",
-            row.id, row.provider
-        );
-    }
-    if dry_run {
-        heading("what the changes would cost (the rows that would apply)");
-        println!("{charges}");
-        if charges.unpriced_count() > 0 && books.providers().next().is_none() {
+        .filter(|(i, a)| {
+            let value_of_a_flag = *i > 0 && matches!(args[i - 1].as_str(), "--out" | "--prices");
+            !a.starts_with("--") && !value_of_a_flag
+        })
+        .map(|(_, a)| a)
+        .collect();
+    let books = match flag("--prices") {
+        Some(path) => PriceBooks::load(path)?,
+        None => PriceBooks::new(),
+    };
+    match positional.first().map(|s| s.as_str()) {
+        Some("plan") => {
+            let file = positional.get(1).ok_or("plan needs a CSV file")?;
+            let rows = read_rows(file)?;
+            let seeds = seeds_from_rows(&rows);
+            let mut keep = Keep::new();
+            let providers = providers(&seeds, true, &mut keep).await?;
+            let plan = plan(&providers, rows, books).await;
+            if let Some(out) = flag("--out") {
+                std::fs::write(&out, plan.to_json()?)?;
+                println!("plan saved to {out}: apply it with `fleet apply {out}`");
+            }
             println!(
-                "give your contracts' prices with --prices FILE to price the other providers' rows"
+                "\n{} of {} rows planned: fleet plan done",
+                plan.entries.len(),
+                plan.entries.len()
+            );
+        }
+        Some("apply") => {
+            let file = positional.get(1).ok_or("apply needs a plan file")?;
+            let plan = Plan::from_json(&std::fs::read_to_string(file)?)?;
+            let mut keep = Keep::new();
+            let providers = providers(&seeds_from_plan(&plan), true, &mut keep).await?;
+            let report = apply(&providers, &plan).await;
+            println!(
+                "\n{} of {} rows accounted for: fleet apply done",
+                report.entries.len(),
+                plan.entries.len()
+            );
+        }
+        Some(other) => return Err(format!("unknown command {other:?}: plan or apply").into()),
+        None => {
+            println!("the bundled examples/data/fleet.csv, on local sandboxes");
+            let rows = read_rows(BUNDLED)?;
+            let total = rows.len();
+            let seeds = seeds_from_rows(&rows);
+            let mut keep = Keep::new();
+            let providers = providers(&seeds, false, &mut keep).await?;
+            let first = plan(&providers, rows.clone(), books.clone()).await;
+            let report = apply(&providers, &first).await;
+            heading("the same desired state again");
+            let again = Planner::new(providers.values().cloned())
+                .price(false)
+                .plan(rows)
+                .await;
+            println!(
+                "{} unchanged, {} changes left, {} refused, {} not found",
+                again.count("unchanged"),
+                again.count("change"),
+                again.count("refused"),
+                again.count("not found")
+            );
+            println!(
+                "\n{} of {total} rows accounted for: fleet done",
+                report.entries.len()
             );
         }
     }
-    println!("\n{accounted} of {total} rows accounted for: fleet done");
-    drop(keep);
     Ok(())
 }
 
-fn read_rows(path: &str) -> Result<Vec<Row>, Box<dyn Error>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)?;
-    let mut rows = Vec::new();
-    for row in reader.deserialize() {
-        rows.push(row?);
+/// Plans the rows and prints the plan.
+async fn plan(
+    providers: &BTreeMap<String, Arc<dyn SimProvider>>,
+    rows: Vec<Desired>,
+    books: PriceBooks,
+) -> Plan {
+    heading("plan");
+    let no_books = books.providers().next().is_none();
+    let plan = Planner::new(providers.values().cloned())
+        .price_books(books)
+        .plan(rows)
+        .await;
+    print!("{plan}");
+    if no_books && plan.charges().unpriced_count() > 0 {
+        println!(
+            "(give your contracts' prices with --prices FILE to price the other providers' rows)"
+        );
+    }
+    plan
+}
+
+/// Applies a plan with a progress bar and prints the outcome of every row.
+async fn apply(
+    providers: &BTreeMap<String, Arc<dyn SimProvider>>,
+    plan: &Plan,
+) -> simcore::plan::ApplyReport {
+    heading("apply");
+    let bar = ProgressBar::new(plan.entries.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = bar.clone();
+    let report = Applier::new(providers.values().cloned())
+        .on_progress(move |done, _| progress.set_position(done as u64))
+        .apply(plan)
+        .await;
+    bar.finish_and_clear();
+    for e in &report.entries {
+        let detail = match &e.outcome {
+            simcore::plan::ApplyOutcome::Stale { planned, found } => {
+                format!(": the plan saw {planned}, it is {found} now")
+            }
+            simcore::plan::ApplyOutcome::Refused { reason }
+            | simcore::plan::ApplyOutcome::Failed { reason }
+            | simcore::plan::ApplyOutcome::NotFound { reason }
+            | simcore::plan::ApplyOutcome::ReadError { reason } => format!(": {reason}"),
+            _ => String::new(),
+        };
+        if !matches!(e.outcome, simcore::plan::ApplyOutcome::Unchanged) {
+            println!(
+                "row {} {} {}: {}{detail}",
+                e.row + 1,
+                e.provider,
+                e.id,
+                e.outcome.label()
+            );
+        }
+    }
+    println!("{report}");
+    report
+}
+
+fn read_rows(path: &str) -> Result<Vec<Desired>, Box<dyn Error>> {
+    let mut rows = Desired::from_csv(std::fs::File::open(path)?)?;
+    for r in &mut rows {
+        r.provider = r.provider.to_ascii_lowercase();
     }
     Ok(rows)
 }
 
-/// The change a row asks for. A word that is not a state becomes `Unknown`, which every
-/// provider refuses before sending, so the row still gets its outcome.
-fn change(target: &str) -> SimChange {
-    SimChange::new().state(SimState::from_word(target))
+/// The SIMs to seed for a CSV: each row's SIM, inactive (a fleet's SIMs before it is brought up).
+fn seeds_from_rows(rows: &[Desired]) -> BTreeMap<String, Vec<Seed>> {
+    let mut seeds: BTreeMap<String, Vec<Seed>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        // Every third SIM is already where it should be, to show what a plan leaves alone.
+        let state = match (&r.state, i % 3) {
+            (Some(s), 0) if !s.is_unknown() && *s != SimState::New => s.clone(),
+            _ => SimState::Inactive,
+        };
+        seeds
+            .entry(r.provider.clone())
+            .or_default()
+            .push((r.id.clone(), state));
+    }
+    seeds
 }
 
-/// The provider for a group of rows: the real one when a file was given and its credentials are
-/// set, otherwise a sandbox seeded with the rows' SIMs. `None` for an unknown provider name.
-async fn provider(
-    name: &str,
-    rows: &[(usize, Row)],
+/// The SIMs to seed for a saved plan: each in the state the plan saw.
+fn seeds_from_plan(plan: &Plan) -> BTreeMap<String, Vec<Seed>> {
+    let mut seeds: BTreeMap<String, Vec<Seed>> = BTreeMap::new();
+    for e in &plan.entries {
+        let state = match &e.action {
+            Action::Unchanged { state } => state.clone(),
+            Action::Change { from, .. } => from.clone(),
+            _ => continue,
+        };
+        seeds
+            .entry(e.provider.clone())
+            .or_default()
+            .push((e.id.clone(), state));
+    }
+    seeds
+}
+
+/// Each provider the seeds name: the real one when `own_file` and its credentials are set,
+/// otherwise a sandbox seeded with its SIMs.
+async fn providers(
+    seeds: &BTreeMap<String, Vec<Seed>>,
     own_file: bool,
     keep: &mut Keep,
-) -> Result<Option<Arc<dyn SimProvider>>, Box<dyn Error>> {
-    let ids = rows.iter().map(|(_, r)| r.id.as_str());
-    let real = own_file
-        && match name {
-            "twilio" => env_set("TWILIO_ACCOUNT_SID") || env_set("TWILIO_API_KEY"),
-            "emnify" => env_set("EMNIFY_APPLICATION_TOKEN"),
-            "sixfab" => env_set("SIXFAB_API_KEY"),
-            "edgeiq" => env_set("EDGEIQ_API_TOKEN"),
-            _ => false,
+) -> Result<BTreeMap<String, Arc<dyn SimProvider>>, Box<dyn Error>> {
+    let mut out = BTreeMap::new();
+    for (name, sims) in seeds {
+        let real = own_file
+            && match name.as_str() {
+                "twilio" => env_set("TWILIO_ACCOUNT_SID") || env_set("TWILIO_API_KEY"),
+                "kore" => env_set("KORE_CLIENT_ID"),
+                "emnify" => env_set("EMNIFY_APPLICATION_TOKEN"),
+                "sixfab" => env_set("SIXFAB_API_KEY"),
+                "edgeiq" => env_set("EDGEIQ_API_TOKEN"),
+                _ => false,
+            };
+        let p: Arc<dyn SimProvider> = match (name.as_str(), real) {
+            ("twilio" | "kore", true) => Arc::new(supersim_client::Client::from_env()?),
+            ("emnify", true) => Arc::new(emnify_client::Client::from_env()?),
+            ("sixfab", true) => Arc::new(sixfab_client::Client::from_env()?),
+            ("edgeiq", true) => Arc::new(edgeiq_client::Client::from_env()?),
+            ("twilio" | "kore", false) => {
+                use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed, SimStatus};
+                let options = if name == "kore" {
+                    SandboxOptions::kore()
+                } else {
+                    SandboxOptions::new()
+                };
+                let sandbox =
+                    Sandbox::start_with(options.schedule_delay(std::time::Duration::ZERO)).await?;
+                for (id, state) in sims {
+                    let status = match state {
+                        SimState::Active => SimStatus::Active,
+                        SimState::Ready => SimStatus::Ready,
+                        SimState::New => SimStatus::New,
+                        _ => SimStatus::Inactive,
+                    };
+                    sandbox.seed_sim(SimSeed::new().unique_name(id).status(status));
+                }
+                let client = sandbox.client();
+                keep.push(Box::new(sandbox));
+                Arc::new(client)
+            }
+            ("emnify", false) => {
+                use emnify_client::sandbox::{Sandbox, SimSeed};
+                let sandbox = Sandbox::start().await?;
+                for (id, state) in sims {
+                    if let Ok(id) = id.parse::<u64>() {
+                        let status = if *state == SimState::Active { 1 } else { 2 };
+                        sandbox.seed_sim(SimSeed::new().id(id).status(status));
+                    }
+                }
+                let client = sandbox.client();
+                keep.push(Box::new(sandbox));
+                Arc::new(client)
+            }
+            ("sixfab", false) => {
+                use sixfab_client::sandbox::{AssetSeed, Sandbox, SandboxStatus};
+                let sandbox = Sandbox::start().await?;
+                for (id, state) in sims {
+                    let status = if *state == SimState::Active {
+                        SandboxStatus::Active
+                    } else {
+                        SandboxStatus::Inactive
+                    };
+                    sandbox.seed_asset(AssetSeed::new().serial_number(id).status(status));
+                }
+                let client = sandbox.client();
+                keep.push(Box::new(sandbox));
+                Arc::new(client)
+            }
+            ("edgeiq", false) => {
+                use edgeiq_client::sandbox::{Sandbox, SimSeed};
+                let sandbox = Sandbox::start().await?;
+                for (id, state) in sims.iter().filter(|(id, _)| id.len() == 24) {
+                    sandbox.seed_sim(SimSeed::new().id(id).status(state.as_str()));
+                }
+                let client = sandbox.client();
+                keep.push(Box::new(sandbox));
+                Arc::new(client)
+            }
+            _ => continue,
         };
-    let p: Arc<dyn SimProvider> = match (name, real) {
-        ("twilio", true) => Arc::new(supersim_client::Client::from_env()?),
-        ("emnify", true) => Arc::new(emnify_client::Client::from_env()?),
-        ("sixfab", true) => Arc::new(sixfab_client::Client::from_env()?),
-        ("edgeiq", true) => Arc::new(edgeiq_client::Client::from_env()?),
-        ("twilio", false) => {
-            use supersim_client::sandbox::{Sandbox, SimSeed};
-            let sandbox = Sandbox::start().await?;
-            for id in ids {
-                sandbox.seed_sim(SimSeed::new().unique_name(id));
+        println!(
+            "{name}: {} SIMs, {}",
+            sims.len(),
+            if real {
+                "the real provider (its credentials are set)"
+            } else {
+                "a local sandbox seeded with these SIMs"
             }
-            let client = sandbox.client();
-            keep.push(Box::new(sandbox));
-            Arc::new(client)
-        }
-        ("emnify", false) => {
-            use emnify_client::sandbox::{Sandbox, SimSeed};
-            let sandbox = Sandbox::start().await?;
-            for id in ids.filter_map(|id| id.parse::<u64>().ok()) {
-                sandbox.seed_sim(SimSeed::new().id(id).status(1));
-            }
-            let client = sandbox.client();
-            keep.push(Box::new(sandbox));
-            Arc::new(client)
-        }
-        ("sixfab", false) => {
-            use sixfab_client::sandbox::{AssetSeed, Sandbox};
-            let sandbox = Sandbox::start().await?;
-            for id in ids {
-                sandbox.seed_asset(AssetSeed::new().serial_number(id));
-            }
-            let client = sandbox.client();
-            keep.push(Box::new(sandbox));
-            Arc::new(client)
-        }
-        ("edgeiq", false) => {
-            use edgeiq_client::sandbox::{Sandbox, SimSeed};
-            let sandbox = Sandbox::start().await?;
-            for id in ids.filter(|id| id.len() == 24) {
-                sandbox.seed_sim(SimSeed::new().id(id));
-            }
-            let client = sandbox.client();
-            keep.push(Box::new(sandbox));
-            Arc::new(client)
-        }
-        _ => return Ok(None),
-    };
-    println!(
-        "{name}: {} rows, {}",
-        rows.len(),
-        if real {
-            "the real provider (its credentials are set)"
-        } else {
-            "a local sandbox seeded with these SIMs"
-        }
-    );
-    Ok(Some(p))
+        );
+        out.insert(p.name().to_owned(), p);
+    }
+    Ok(out)
 }

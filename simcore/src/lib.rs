@@ -38,6 +38,9 @@
 //!   figure, or why it cannot be priced ([`Estimate`](charge::Estimate)); price books
 //!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML; totals per provider and overall
 //!   ([`ChargeTotal`](charge::ChargeTotal)).
+//! - [`plan`]: fleets in desired state: a [`Plan`](plan::Plan) per desired state (unchanged,
+//!   change, refused, not found, per row, with charges), reviewed, saved and applied later,
+//!   re-runs that converge.
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
 //!   follows the provider's rate limit, a window held under its concurrency limit, one outcome
 //!   per item, a dry run.
@@ -68,6 +71,7 @@ pub mod bulk;
 pub mod charge;
 pub mod env;
 pub mod error;
+pub mod plan;
 pub mod provider;
 pub mod retry;
 pub mod state;
@@ -103,3 +107,8 @@ pub use secrecy;
 pub mod __private {
     pub use serde;
 }
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -145,14 +145,26 @@ pub struct RateLimit {
     pub retry_after: bool,
 }
 
-struct Bucket {
+/// A token bucket over a [`RateLimit`], for a sandbox that limits one path on its own (emnify's
+/// list, say) besides the server-wide limit.
+///
+/// ```
+/// use simcore::sandbox::{RateLimit, TokenBucket};
+/// let mut bucket = TokenBucket::new(RateLimit { per_second: 10.0, burst: 2, retry_after: false });
+/// assert!(bucket.take().is_ok());
+/// assert!(bucket.take().is_ok());
+/// assert!(bucket.take().is_err()); // the burst is spent: wait about 100 ms
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
     limit: RateLimit,
     tokens: f64,
     last: Instant,
 }
 
-impl Bucket {
-    fn new(limit: RateLimit) -> Self {
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(limit: RateLimit) -> Self {
         Self {
             limit,
             tokens: f64::from(limit.burst),
@@ -160,8 +172,13 @@ impl Bucket {
         }
     }
 
+    /// The limit it enforces.
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
     /// Takes a token, or says how long until one is there.
-    fn take(&mut self) -> Result<(), Duration> {
+    pub fn take(&mut self) -> Result<(), Duration> {
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
@@ -193,14 +210,14 @@ pub enum RateLimitScope {
 struct Limiter {
     limit: Option<RateLimit>,
     scope: RateLimitScope,
-    server: Option<Bucket>,
-    per_ip: HashMap<IpAddr, Bucket>,
+    server: Option<TokenBucket>,
+    per_ip: HashMap<IpAddr, TokenBucket>,
 }
 
 impl Limiter {
     fn set(&mut self, limit: Option<RateLimit>) {
         self.limit = limit;
-        self.server = limit.map(Bucket::new);
+        self.server = limit.map(TokenBucket::new);
         self.per_ip.clear();
     }
 
@@ -209,11 +226,11 @@ impl Limiter {
     fn take(&mut self, peer: IpAddr) -> Option<(Duration, bool)> {
         let limit = self.limit?;
         let bucket = match self.scope {
-            RateLimitScope::Server => self.server.get_or_insert_with(|| Bucket::new(limit)),
+            RateLimitScope::Server => self.server.get_or_insert_with(|| TokenBucket::new(limit)),
             RateLimitScope::ClientIp => self
                 .per_ip
                 .entry(peer)
-                .or_insert_with(|| Bucket::new(limit)),
+                .or_insert_with(|| TokenBucket::new(limit)),
         };
         bucket.take().err().map(|wait| (wait, limit.retry_after))
     }
@@ -682,6 +699,186 @@ impl<K: Eq + Hash + Clone, V: Clone> Store<K, V> {
     }
 }
 
+/// An in-memory store that also keeps its keys in order, so a sandbox can serve a list a page at
+/// a time without scanning or sorting everything for each page: finding a page by its offset or
+/// by the key it starts after costs the same with ten values or 100,000.
+///
+/// Keys are kept sorted (by `Ord`): inserting in ascending order, as seeding with growing ids
+/// does, appends; any other insert or a removal shifts the keys after it.
+///
+/// ```
+/// use simcore::sandbox::OrderedStore;
+/// let store = OrderedStore::new();
+/// for id in [3u64, 1, 2, 5, 4] {
+///     store.insert(id, format!("sim {id}"));
+/// }
+/// assert_eq!(store.page(1, 2), vec!["sim 2".to_owned(), "sim 3".to_owned()]);
+/// assert_eq!(store.after(Some(&4), 10), vec!["sim 5".to_owned()]);
+/// assert_eq!(store.rank(&3), 2);
+/// ```
+#[derive(Debug)]
+pub struct OrderedStore<K, V> {
+    inner: Arc<Mutex<Ordered<K, V>>>,
+}
+
+#[derive(Debug)]
+struct Ordered<K, V> {
+    map: HashMap<K, V>,
+    /// Every key of `map`, sorted.
+    keys: Vec<K>,
+}
+
+impl<K, V> Clone for OrderedStore<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K, V> Default for OrderedStore<K, V> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Ordered {
+                map: HashMap::new(),
+                keys: Vec::new(),
+            })),
+        }
+    }
+}
+
+impl<K: Ord + Hash + Clone, V: Clone> OrderedStore<K, V> {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of the value under `key`.
+    pub fn get(&self, key: &K) -> Option<V> {
+        lock(&self.inner).map.get(key).cloned()
+    }
+
+    /// Whether a value is stored under `key`.
+    pub fn contains(&self, key: &K) -> bool {
+        lock(&self.inner).map.contains_key(key)
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&self, key: K, value: V) -> Option<V> {
+        let mut inner = lock(&self.inner);
+        let previous = inner.map.insert(key.clone(), value);
+        if previous.is_none() {
+            Self::index(&mut inner.keys, key);
+        }
+        previous
+    }
+
+    /// Inserts many values under one lock (seeding a large fleet); a value under a key already
+    /// stored replaces it.
+    pub fn extend(&self, values: impl IntoIterator<Item = (K, V)>) {
+        let mut inner = lock(&self.inner);
+        for (key, value) in values {
+            if inner.map.insert(key.clone(), value).is_none() {
+                Self::index(&mut inner.keys, key);
+            }
+        }
+    }
+
+    fn index(keys: &mut Vec<K>, key: K) {
+        if keys.last().is_none_or(|last| *last < key) {
+            keys.push(key);
+        } else {
+            let at = keys.partition_point(|k| *k < key);
+            keys.insert(at, key);
+        }
+    }
+
+    /// Removes; returns the value.
+    pub fn remove(&self, key: &K) -> Option<V> {
+        let mut inner = lock(&self.inner);
+        let value = inner.map.remove(key)?;
+        if let Ok(at) = inner.keys.binary_search(key) {
+            inner.keys.remove(at);
+        }
+        Some(value)
+    }
+
+    /// Changes the value under `key` in place and returns what `f` returns; `None` if absent.
+    pub fn update<R>(&self, key: &K, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        lock(&self.inner).map.get_mut(key).map(f)
+    }
+
+    /// Up to `limit` values in key order, starting at position `offset` (0-based).
+    pub fn page(&self, offset: usize, limit: usize) -> Vec<V> {
+        let inner = lock(&self.inner);
+        let start = offset.min(inner.keys.len());
+        let end = start.saturating_add(limit).min(inner.keys.len());
+        inner.keys[start..end]
+            .iter()
+            .filter_map(|k| inner.map.get(k).cloned())
+            .collect()
+    }
+
+    /// Up to `limit` values in key order, those after `key` (from the first with `None`).
+    pub fn after(&self, key: Option<&K>, limit: usize) -> Vec<V> {
+        let inner = lock(&self.inner);
+        let start = key.map_or(0, |key| inner.keys.partition_point(|k| k <= key));
+        let end = start.saturating_add(limit).min(inner.keys.len());
+        inner.keys[start..end]
+            .iter()
+            .filter_map(|k| inner.map.get(k).cloned())
+            .collect()
+    }
+
+    /// How many keys come before `key` (its position, if it is stored).
+    pub fn rank(&self, key: &K) -> usize {
+        lock(&self.inner).keys.partition_point(|k| k < key)
+    }
+
+    /// Up to `limit` of the values `keep` accepts, in key order, from the `offset`-th accepted
+    /// one (0-based), and how many it accepts in all: a filtered list's page and its total in one
+    /// pass, copying only the page.
+    pub fn filtered_page(
+        &self,
+        offset: usize,
+        limit: usize,
+        mut keep: impl FnMut(&V) -> bool,
+    ) -> (Vec<V>, usize) {
+        let inner = lock(&self.inner);
+        let mut page = Vec::new();
+        let mut total = 0;
+        for v in inner.keys.iter().filter_map(|k| inner.map.get(k)) {
+            if keep(v) {
+                if total >= offset && page.len() < limit {
+                    page.push(v.clone());
+                }
+                total += 1;
+            }
+        }
+        (page, total)
+    }
+
+    /// A copy of every value, in key order.
+    pub fn values(&self) -> Vec<V> {
+        let inner = lock(&self.inner);
+        inner
+            .keys
+            .iter()
+            .filter_map(|k| inner.map.get(k).cloned())
+            .collect()
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        lock(&self.inner).map.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.inner).map.is_empty()
+    }
+}
+
 /// A JSON answer with a status.
 pub fn json_response(status: u16, body: &serde_json::Value) -> Response<Body> {
     Response::builder()
@@ -689,6 +886,30 @@ pub fn json_response(status: u16, body: &serde_json::Value) -> Response<Body> {
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap_or_default()
+}
+
+/// A JSON answer serialized straight from `body`, with no `serde_json::Value` built in between:
+/// what a page of a thousand resources wants. A body that cannot be serialized is a `500`.
+pub fn json_response_from<T: serde::Serialize + ?Sized>(status: u16, body: &T) -> Response<Body> {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => Response::builder()
+            .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            .header("content-type", "application/json")
+            .body(Body::from(bytes))
+            .unwrap_or_default(),
+        Err(e) => json_response(500, &serde_json::json!({"message": e.to_string()})),
+    }
+}
+
+/// Serializes a `Display` value as JSON text without building a `String` first (a timestamp or
+/// a URL in a large answer).
+#[derive(Debug, Clone, Copy)]
+pub struct AsText<T>(pub T);
+
+impl<T: fmt::Display> serde::Serialize for AsText<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
 }
 
 /// An empty answer with a status (a `204`).

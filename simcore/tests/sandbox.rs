@@ -117,3 +117,50 @@ async fn request_log_redacts_credentials_in_debug() {
     };
     assert!(!format!("{post:?}").contains("SENTINEL"));
 }
+
+#[test]
+fn an_ordered_store_pages_by_offset_and_by_key() {
+    use simcore::sandbox::OrderedStore;
+
+    let store = OrderedStore::new();
+    store.extend((0..1000u64).rev().map(|i| (i * 2, i)));
+    assert_eq!(store.len(), 1000);
+    store.insert(7, 7_000);
+    assert_eq!(store.page(0, 5), [0, 1, 2, 3, 7_000]);
+    assert_eq!(store.page(999, 5), [998, 999]);
+    assert!(store.page(5000, 5).is_empty());
+    assert_eq!(store.after(Some(&6), 3), [7_000, 4, 5]);
+    assert_eq!(store.after(Some(&1998), 3), Vec::<u64>::new());
+    assert_eq!(store.after(None, 2), [0, 1]);
+    assert_eq!(store.rank(&7), 4);
+    assert_eq!(store.remove(&7), Some(7_000));
+    assert_eq!(store.remove(&7), None);
+    assert_eq!(store.page(3, 2), [3, 4]);
+    assert_eq!(store.update(&0, |v| std::mem::replace(v, 42)), Some(0));
+    assert_eq!(store.insert(0, 43), Some(42));
+    assert_eq!(store.len(), 1000);
+    let (page, total) = store.filtered_page(2, 3, |v| v % 100 == 0);
+    assert_eq!((page, total), (vec![300, 400, 500], 9), "0 became 43");
+    let values = store.values();
+    assert_eq!(values.len(), 1000);
+    assert!(values.windows(2).skip(1).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn a_token_bucket_spends_its_burst_then_paces() {
+    use simcore::sandbox::TokenBucket;
+
+    let mut bucket = TokenBucket::new(RateLimit {
+        per_second: 20.0,
+        burst: 3,
+        retry_after: false,
+    });
+    for _ in 0..3 {
+        assert!(bucket.take().is_ok());
+    }
+    let wait = bucket.take().unwrap_err();
+    assert!(wait <= Duration::from_millis(50), "{wait:?}");
+    std::thread::sleep(wait + Duration::from_millis(5));
+    assert!(bucket.take().is_ok());
+    assert_eq!(bucket.limit().burst, 3);
+}

@@ -163,6 +163,27 @@ async fn body_over_the_cap_is_refused() {
 }
 
 #[tokio::test]
+async fn a_request_can_carry_its_own_body_cap() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/big");
+            then.status(200).body("x".repeat(2048));
+        })
+        .await;
+    let t = Transport::builder("test", server.base_url())
+        .body_limit(1024)
+        .build()
+        .unwrap();
+    assert_eq!(t.body_limit(), 1024);
+    let roomy = t.request(Method::GET, &["big"]).unwrap().body_limit(4096);
+    assert_eq!(t.send(&roomy).await.unwrap().body().len(), 2048);
+    let tight = t.request(Method::GET, &["big"]).unwrap().body_limit(100);
+    let err = t.send(&tight).await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { limit: 100, .. }), "{err:?}");
+}
+
+#[tokio::test]
 async fn ids_stay_one_segment() {
     let server = MockServer::start_async().await;
     let m = server

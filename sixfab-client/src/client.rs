@@ -7,8 +7,8 @@ use simcore::http::{Auth, Method, Transport, TransportBuilder};
 use simcore::secrecy::{ExposeSecret, SecretString};
 
 use crate::errors::name_the_asset;
-use crate::models::{Asset, IntoAssetId, Updated};
-use crate::requests::{UpdateAsset, UpdateAssetBuilder};
+use crate::models::{Asset, AssetPage, IntoAssetId, Updated};
+use crate::requests::{ListAssets, UpdateAsset, UpdateAssetBuilder};
 
 /// Sixfab Connect's API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.sixfab.com/v1";
@@ -18,6 +18,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.sixfab.com/v1";
 /// **Unconfirmed:** `x-api-key` is what a third-party client sends; Sixfab's own documentation
 /// does not name the header. This is the one place that decides it.
 pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The room a listed asset may take in a page's answer (an asset with its two SIMs and device
+/// is about 1 KiB), unless the client's own cap is larger.
+const LIST_BYTES_PER_ASSET: usize = 16 * 1024;
 
 /// The environment variable [`Client::from_env`] reads the API key from.
 pub const API_KEY_ENV: &str = "SIXFAB_API_KEY";
@@ -120,6 +124,51 @@ impl Client {
             ));
         }
         Ok(asset)
+    }
+
+    /// Starts a list of assets (`GET /assets`); see [`ListAssets`] (its paging is
+    /// **unconfirmed**: [`list_keys`](crate::models::list_keys)).
+    ///
+    /// ```no_run
+    /// # async fn run(client: sixfab_client::Client) -> simcore::Result<()> {
+    /// for asset in client.list_assets().collect_all().await? {
+    ///     println!("{:?}: {:?}", asset.serial_number, asset.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_assets(&self) -> ListAssets {
+        ListAssets::new(self.clone())
+    }
+
+    /// Fetches one page of the list. [`ListAssets`] is the usual way in.
+    pub(crate) async fn asset_page(
+        &self,
+        query: &[(&'static str, String)],
+        page: u32,
+        per_page: u32,
+        snapshot_only: bool,
+    ) -> simcore::Result<AssetPage> {
+        let cap = (per_page as usize).saturating_mul(LIST_BYTES_PER_ASSET);
+        let http = self
+            .transport
+            .request(Method::GET, &["assets"])?
+            .operation("list_assets", "/assets", None)
+            .query(query.iter().map(|(k, v)| (*k, v.as_str())))
+            .body_limit(self.transport.body_limit().max(cap));
+        let response = self.transport.send(&http).await?;
+        let read = if snapshot_only {
+            AssetPage::from_slice_for_snapshots
+        } else {
+            AssetPage::from_slice
+        };
+        let page = read(response.body(), page, per_page).map_err(|e| response.decode_error(e))?;
+        if page.assets.iter().any(|a| a.address().is_none()) {
+            return Err(response.decode_error(
+                "not a list of sixfab assets: a listed asset has no uuid, serial_number, id, \
+                 SIM SID or ICCID",
+            ));
+        }
+        Ok(page)
     }
 }
 

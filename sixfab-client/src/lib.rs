@@ -75,6 +75,9 @@
 //!   that sets nothing is refused. The same update as plain data is [`UpdateAsset`].
 //! - [`Client::get_asset`] → [`Asset`]: known fields typed, every other field kept; each SIM
 //!   ([`Asset::sims`]) and the device ([`Asset::device`]) read on demand.
+//! - [`Client::list_assets`] → [`ListAssets`]: `GET /assets` a page at a time ([`AssetPage`]),
+//!   as pages, a stream of assets, or all at once, in this crate's **unconfirmed** reading of
+//!   the list ([`models::list_keys`]).
 //! - Errors are [`simcore::Error`]; a `404` names the asset (see [`errors`]).
 //! - [`pricing`]: the charge preview: Sixfab's published prices as a price book
 //!   ([`pricing::published`]) under yours; [`Client::charge_preview`] prices a fetched asset with
@@ -100,6 +103,13 @@
 //! - the error body (FastAPI's `{"detail": ..}`, or `{"message": ..}`): read leniently, see
 //!   [`errors`];
 //! - a possible `{"data": {..}}` envelope around an asset: [`Asset::from_json`];
+//! - the shape and paging of `GET /assets` (a bare array or an envelope under `data`, `items`,
+//!   `assets` or `results`; `page` from 1 and `per_page` up to 100; the end at an empty or short
+//!   page unless the answer's `next`, page count or total says otherwise):
+//!   [`models::list_keys`];
+//! - the id a listed asset is named by in [`SimProvider::list`](simcore::SimProvider::list)
+//!   (its UUID, else its serial number, …): [`Asset::address`]; every other id it answers to is
+//!   one of the snapshot's aliases ([`Asset::ids`]);
 //! - where an asset carries its SIMs and the facts prices depend on: [`Asset::sim`] and
 //!   [`Asset::device`];
 //! - what the volume tier ("more than 10 active SIMs") counts: every active SIM, Super SIM and
@@ -122,9 +132,14 @@ pub mod requests;
 pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
-pub use models::{Asset, AssetId, AssetIdKind, AssetStatus, IntoAssetId, Updated};
+pub use models::{Asset, AssetId, AssetIdKind, AssetPage, AssetStatus, IntoAssetId, Updated};
 pub use provider::LIFECYCLE;
-pub use requests::{NetworkGroup, TargetStatus, UpdateAsset, UpdateAssetBuilder};
+pub use requests::{ListAssets, NetworkGroup, TargetStatus, UpdateAsset, UpdateAssetBuilder};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "sixfab";
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use simcore::validate::quote;
@@ -259,50 +260,25 @@ fn is_sim_sid(s: &str) -> bool {
 /// Sixfab does not publish the asset's response shape: the fields below are the ones this crate
 /// knows (each optional), and every other field is kept as sent in [`Asset::extra`]. Ids sent as
 /// numbers are read as their decimal text.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Asset {
     /// The asset's id, if the answer carries one.
-    #[serde(
-        default,
-        deserialize_with = "lenient_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The asset's UUID.
-    #[serde(
-        default,
-        deserialize_with = "lenient_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
     /// The asset's serial number (read from `serial_number` or `serial`).
-    #[serde(
-        default,
-        alias = "serial",
-        deserialize_with = "lenient_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub serial_number: Option<String>,
     /// The display name.
-    #[serde(
-        default,
-        deserialize_with = "lenient_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The status: the master switch of every SIM on the asset.
-    #[serde(
-        default,
-        deserialize_with = "lenient_status",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<AssetStatus>,
     /// The ICCID of the asset's SIM, when the answer carries one at the top level.
-    #[serde(
-        default,
-        deserialize_with = "lenient_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iccid: Option<String>,
     /// Every other field, as sent.
     #[serde(flatten)]
@@ -337,6 +313,60 @@ impl Asset {
             || self.serial_number.is_some()
             || self.iccid.is_some()
             || self.status.is_some()
+    }
+
+    /// The id this crate addresses a listed asset by, of those the asset answers to: its UUID,
+    /// else its serial number, else its `id`, else its Super SIM's SID or ICCID, else its PRO
+    /// SIM's, else the top-level ICCID. `None` when the answer carries none of them.
+    ///
+    /// **Unconfirmed:** Sixfab documents the serial number, UUID, SIM SID and SIM ICCID as ids an
+    /// asset answers to, not which one a list should name it by; the UUID is the one that never
+    /// changes hands. This is the one place that decides it.
+    pub fn address(&self) -> Option<String> {
+        let given = |id: &Option<String>| id.clone().filter(|id| !id.is_empty());
+        given(&self.uuid)
+            .or_else(|| given(&self.serial_number))
+            .or_else(|| given(&self.id))
+            .or_else(|| {
+                self.sim_ids()
+                    .find_map(|(sid, iccid)| given(&sid).or_else(|| given(&iccid)))
+            })
+            .or_else(|| given(&self.iccid))
+    }
+
+    /// Each SIM's SID and ICCID, Super SIM first, read straight from the answer (the cheap part
+    /// of [`Asset::sim`], for a list of thousands).
+    fn sim_ids(&self) -> impl Iterator<Item = (Option<String>, Option<String>)> + '_ {
+        [SimKind::SuperSim, SimKind::ProSim]
+            .into_iter()
+            .filter_map(|kind| self.extra.get(kind.key())?.as_object())
+            .map(|obj| {
+                let text = |k: &str| obj.get(k).and_then(value_text);
+                (text("sid"), text("iccid"))
+            })
+    }
+
+    /// Every id the answer shows the asset answering to, in this order: the serial number, the
+    /// UUID, `id`, then each SIM's SID and ICCID (Super SIM first), then the top-level ICCID.
+    /// Empty ones and repeats are left out.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        let mut add = |id: Option<String>| {
+            if let Some(id) = id.filter(|id| !id.is_empty()) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        };
+        add(self.serial_number.clone());
+        add(self.uuid.clone());
+        add(self.id.clone());
+        for (sid, iccid) in self.sim_ids() {
+            add(sid);
+            add(iccid);
+        }
+        add(self.iccid.clone());
+        ids
     }
 
     /// Whether any field this crate knows is present.
@@ -419,6 +449,346 @@ impl Asset {
             asset_fee_last_charged_on: obj.get("asset_fee_last_charged_at").and_then(value_date),
             asset_fee_charge_reported: obj.contains_key("asset_fee_last_charged_at"),
         })
+    }
+}
+
+pub mod list_keys {
+    //! How `GET /assets` is read and paged, in one place.
+    //!
+    //! **Unconfirmed:** Sixfab documents neither the shape of `GET /assets` nor its paging. This
+    //! crate's reading, each part decided by one item here:
+    //! - pages are asked for with the query parameters [`PAGE`] (counting from [`FIRST_PAGE`])
+    //!   and [`PER_PAGE`], at most [`MAX_PAGE_SIZE`] assets a page;
+    //! - the answer is a bare JSON array of assets, or an object carrying the array under one of
+    //!   [`ITEMS`] (an object under one of them is read the same way, one level down), with
+    //!   optional paging next to it: a next page under one of [`NEXT`] (a URL or a number; only
+    //!   whether it is there counts: the client asks for the next page by number and never
+    //!   follows a URL), a total under one of [`TOTAL`], a page count under one of [`PAGES`],
+    //!   the page size applied under one of [`SIZE`];
+    //! - the list ends at an empty page, or where that paging says, or, without any, at a page
+    //!   shorter than the page size ([`AssetPage::has_next`](super::AssetPage::has_next)).
+    //!
+    //! A page that starts with the asset the page before started with ends the listing with an
+    //! error: the API then ignores these parameters, and going on would never end.
+
+    /// The query parameter of the page number.
+    pub const PAGE: &str = "page";
+    /// The query parameter of the page size.
+    pub const PER_PAGE: &str = "per_page";
+    /// The number of the first page.
+    pub const FIRST_PAGE: u32 = 1;
+    /// The largest page asked for, and the default: 100, the upper bound paginated FastAPI
+    /// services commonly accept (a larger one may be refused with a `422`).
+    pub const MAX_PAGE_SIZE: u32 = 100;
+    /// The keys an envelope may carry the assets under, tried in this order.
+    pub const ITEMS: &[&str] = &["data", "items", "assets", "results"];
+    /// The keys of the next page (a URL, a number, or `null` on the last page).
+    pub const NEXT: &[&str] = &["next", "next_page", "next_url"];
+    /// The keys of the total number of assets.
+    pub const TOTAL: &[&str] = &["total", "total_count", "count"];
+    /// The keys of the number of pages.
+    pub const PAGES: &[&str] = &["pages", "total_pages", "page_count"];
+    /// The keys of the page size the server applied.
+    pub const SIZE: &[&str] = &["per_page", "page_size", "size", "limit"];
+}
+
+/// One page of `GET /assets`, as this crate reads it (see [`list_keys`], all **unconfirmed**):
+/// the assets and whatever paging the answer carried.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AssetPage {
+    /// The assets on this page.
+    pub assets: Vec<Asset>,
+    /// The page asked for (from [`list_keys::FIRST_PAGE`]).
+    pub page: u32,
+    /// The page size asked for.
+    pub per_page: u32,
+    /// Whether the answer names a next page: `Some(true)` for a URL or a number, `Some(false)`
+    /// for `null` (or an empty text), `None` when it has no such key.
+    pub next: Option<bool>,
+    /// The total number of assets, when the answer says.
+    pub total: Option<u64>,
+    /// The number of pages, when the answer says.
+    pub total_pages: Option<u64>,
+    /// The page size the server applied, when the answer says.
+    pub page_size: Option<u64>,
+}
+
+impl AssetPage {
+    /// Reads a page's body, asked as page `page` of `per_page` (see [`list_keys`]). `Err` says
+    /// why the body is not a list of assets.
+    ///
+    /// ```
+    /// use sixfab_client::models::AssetPage;
+    /// let bare = AssetPage::from_slice(br#"[{"uuid": "a"}, {"uuid": "b"}]"#, 1, 2).unwrap();
+    /// assert_eq!(bare.assets.len(), 2);
+    /// assert!(bare.has_next()); // full, and nothing says it is the last
+    /// let wrapped = AssetPage::from_slice(br#"{"data": [{"uuid": "c"}], "total": 3}"#, 2, 2).unwrap();
+    /// assert!(!wrapped.has_next()); // 2 + 1 of 3
+    /// assert!(AssetPage::from_slice(br#"{"detail": "Not Found"}"#, 1, 2).is_err());
+    /// ```
+    pub fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
+        Self::read::<Asset>(body, page, per_page)
+    }
+
+    /// [`AssetPage::from_slice`], reading of each asset only what a snapshot holds.
+    pub(crate) fn from_slice_for_snapshots(
+        body: &[u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        Self::read::<SnapshotAsset>(body, page, per_page)
+    }
+
+    fn read<'a, T: Deserialize<'a> + Into<Asset>>(
+        body: &'a [u8],
+        page: u32,
+        per_page: u32,
+    ) -> Result<Self, String> {
+        let raw: RawPage<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let Some(assets) = raw.assets else {
+            return Err(format!(
+                "not a list of sixfab assets: neither a JSON array nor an object with a list under {}",
+                list_keys::ITEMS.join(", ")
+            ));
+        };
+        Ok(AssetPage {
+            assets: assets.into_iter().map(Into::into).collect(),
+            page,
+            per_page,
+            next: raw.next,
+            total: raw.total,
+            total_pages: raw.total_pages,
+            page_size: raw.page_size,
+        })
+    }
+
+    /// Whether a page follows this one: not after an empty page; otherwise as the answer's
+    /// next page says, else its page count, else its total, else (no paging at all) whether the
+    /// page is full.
+    pub fn has_next(&self) -> bool {
+        if self.assets.is_empty() {
+            return false;
+        }
+        if let Some(next) = self.next {
+            return next;
+        }
+        if let Some(pages) = self.total_pages {
+            return u64::from(self.page) < pages;
+        }
+        let size = self.page_size.unwrap_or(u64::from(self.per_page));
+        let first = u64::from(list_keys::FIRST_PAGE);
+        if let Some(total) = self.total {
+            let seen =
+                (u64::from(self.page).saturating_sub(first)) * size + self.assets.len() as u64;
+            return seen < total;
+        }
+        self.assets.len() as u64 >= size
+    }
+}
+
+/// What a page's body carried, read in one pass; `T` is how an asset is read.
+struct RawPage<T> {
+    assets: Option<Vec<T>>,
+    next: Option<bool>,
+    total: Option<u64>,
+    total_pages: Option<u64>,
+    page_size: Option<u64>,
+}
+
+impl<T> Default for RawPage<T> {
+    fn default() -> Self {
+        Self {
+            assets: None,
+            next: None,
+            total: None,
+            total_pages: None,
+            page_size: None,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = RawPage<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of assets, or an object with one")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage<T>, A::Error> {
+                let mut assets = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(asset) = seq.next_element::<T>()? {
+                    assets.push(asset);
+                }
+                Ok(RawPage {
+                    assets: Some(assets),
+                    ..RawPage::default()
+                })
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawPage<T>, A::Error> {
+                let mut page = RawPage::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let key = key.as_ref();
+                    if list_keys::ITEMS.contains(&key) && page.assets.is_none() {
+                        // A list, or an object that may hold one (and the paging) one level down.
+                        let inner: Nested<T> = map.next_value()?;
+                        if let Nested(Some(inner)) = inner {
+                            page.assets = inner.assets;
+                            page.next = page.next.or(inner.next);
+                            page.total = page.total.or(inner.total);
+                            page.total_pages = page.total_pages.or(inner.total_pages);
+                            page.page_size = page.page_size.or(inner.page_size);
+                        }
+                    } else if list_keys::NEXT.contains(&key) {
+                        page.next = Some(map.next_value::<Present>()?.0);
+                    } else if list_keys::TOTAL.contains(&key) {
+                        page.total = map.next_value::<Count>()?.0;
+                    } else if list_keys::PAGES.contains(&key) {
+                        page.total_pages = map.next_value::<Count>()?.0;
+                    } else if list_keys::SIZE.contains(&key) {
+                        page.page_size = map.next_value::<Count>()?.0;
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(page)
+            }
+        }
+
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The value under an items key: a page (a list, or an object with one), or anything else
+/// (ignored).
+struct Nested<T>(Option<RawPage<T>>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nested<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
+            type Value = Nested<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of assets")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Nested<T>, A::Error> {
+                RawPage::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|p| Nested(Some(p)))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Nested<T>, A::Error> {
+                let inner = RawPage::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Nested(inner.assets.is_some().then_some(inner)))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Nested<T>, E> {
+                Ok(Nested(None))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Nested<T>, E> {
+                Ok(Nested(None))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Nested<T>, E> {
+                Ok(Nested(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Nested<T>, E> {
+                Ok(Nested(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Nested<T>, E> {
+                Ok(Nested(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Nested<T>, E> {
+                Ok(Nested(None))
+            }
+        }
+
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Whether a next-page value names a page: `null`, `false` and empty text do not; a URL, a
+/// number or anything else does.
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Present;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a next page, or null")
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Present, E> {
+                Ok(Present(false))
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Present, E> {
+                Ok(Present(false))
+            }
+
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Present, D2::Error> {
+                d.deserialize_any(self)
+            }
+
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Present, E> {
+                Ok(Present(b))
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Present, E> {
+                Ok(Present(!s.trim().is_empty()))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Present, E> {
+                Ok(Present(true))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Present, E> {
+                Ok(Present(true))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Present, E> {
+                Ok(Present(true))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Present, A::Error> {
+                while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Present(true))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Present, A::Error> {
+                while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(Present(true))
+            }
+        }
+
+        d.deserialize_any(V)
+    }
+}
+
+/// A count: a whole number, or text holding one; anything else is absent.
+struct Count(Option<u64>);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Count(match LenientText::deserialize(d)?.0 {
+            Some(text) => text.trim().parse().ok(),
+            None => None,
+        }))
     }
 }
 
@@ -558,23 +928,211 @@ fn is_envelope(map: &Map<String, Value>) -> bool {
 }
 
 /// Text, or a number read as its decimal text; `null` and anything else is absent.
-fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
+struct LenientText(Option<String>);
+
+impl<'de> Deserialize<'de> for LenientText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = LenientText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text or a number")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<LenientText, E> {
+                Ok(LenientText(Some(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<LenientText, E> {
+                Ok(LenientText(Some(s)))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<LenientText, E> {
+                Ok(LenientText(Some(n.to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<LenientText, E> {
+                Ok(LenientText(Some(n.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<LenientText, E> {
+                Ok(LenientText(
+                    serde_json::Number::from_f64(n).map(|n| n.to_string()),
+                ))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LenientText, E> {
+                Ok(LenientText(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LenientText, E> {
+                Ok(LenientText(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<LenientText, E> {
+                Ok(LenientText(None))
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<LenientText, D2::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<LenientText, A::Error> {
+                while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(LenientText(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<LenientText, A::Error> {
+                while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(LenientText(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
-/// A status string (kept even when unknown); `null` is absent; any other JSON value is kept as
-/// an unknown status with its JSON text.
-/// A status word; anything else (`null`, `false`, a number, an object) is no status: an answer
-/// such as `{"status": false}` is an error-like envelope, not an asset (see [`Asset::is_asset`]).
-fn lenient_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AssetStatus>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(AssetStatus::from(s.as_str())),
-        _ => None,
-    })
+/// A status word (kept even when unknown); anything else is no status (see [`Asset::is_asset`]).
+struct LenientStatus(Option<AssetStatus>);
+
+impl<'de> Deserialize<'de> for LenientStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(LenientStatus(match Value::deserialize(d)? {
+            // A status word; anything else (`null`, `false`, a number, an object) is no status:
+            // an answer such as `{"status": false}` is an error-like envelope, not an asset.
+            Value::String(s) => Some(AssetStatus::from(s.as_str())),
+            _ => None,
+        }))
+    }
+}
+
+impl<'de> Deserialize<'de> for Asset {
+    /// Reads the known fields in place (`serial` when `serial_number` is absent) and keeps every
+    /// other field in [`Asset::extra`]. A JSON object is required.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(AssetVisitor {
+            snapshot_only: false,
+        })
+    }
+}
+
+/// An asset read for [`SimProvider::list`](simcore::SimProvider::list): the ids, name and
+/// status, and of each SIM only its SID and ICCID; every other field is skipped unread. A plan
+/// lists whole fleets.
+pub(crate) struct SnapshotAsset(Asset);
+
+impl<'de> Deserialize<'de> for SnapshotAsset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(AssetVisitor {
+            snapshot_only: true,
+        })
+        .map(SnapshotAsset)
+    }
+}
+
+impl From<SnapshotAsset> for Asset {
+    fn from(a: SnapshotAsset) -> Self {
+        a.0
+    }
+}
+
+/// Reads an asset: whole, or only what a snapshot holds.
+struct AssetVisitor {
+    snapshot_only: bool,
+}
+
+impl<'de> de::Visitor<'de> for AssetVisitor {
+    type Value = Asset;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an asset (a JSON object)")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Asset, A::Error> {
+        let mut asset = Asset::default();
+        let mut serial = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let text = |map: &mut A| map.next_value::<LenientText>().map(|t| t.0);
+            match key.as_ref() {
+                "id" => asset.id = text(&mut map)?,
+                "uuid" => asset.uuid = text(&mut map)?,
+                "serial_number" => asset.serial_number = text(&mut map)?,
+                "serial" => serial = text(&mut map)?,
+                "name" => asset.name = text(&mut map)?,
+                "iccid" => asset.iccid = text(&mut map)?,
+                "status" => asset.status = map.next_value::<LenientStatus>()?.0,
+                _ if !self.snapshot_only => {
+                    let value: Value = map.next_value()?;
+                    asset.extra.insert(key.into_owned(), value);
+                }
+                k if [SimKind::SuperSim, SimKind::ProSim]
+                    .iter()
+                    .any(|s| s.key() == k) =>
+                {
+                    if let SimIds(Some(ids)) = map.next_value()? {
+                        asset.extra.insert(key.into_owned(), Value::Object(ids));
+                    }
+                }
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        if asset.serial_number.is_none() {
+            asset.serial_number = serial;
+        }
+        Ok(asset)
+    }
+}
+
+/// A SIM's object reduced to its `sid` and `iccid` (as text); `None` when it is no object.
+struct SimIds(Option<Map<String, Value>>);
+
+impl<'de> Deserialize<'de> for SimIds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+
+        impl<'de> de::Visitor<'de> for V {
+            type Value = SimIds;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a SIM object")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SimIds, A::Error> {
+                let mut ids = Map::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "sid" || key == "iccid" {
+                        if let Some(text) = map.next_value::<LenientText>()?.0 {
+                            ids.insert(key.into_owned(), Value::String(text));
+                        }
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(SimIds(Some(ids)))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<SimIds, A::Error> {
+                while a.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(SimIds(None))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<SimIds, E> {
+                Ok(SimIds(None))
+            }
+        }
+
+        d.deserialize_any(V)
+    }
 }
 
 /// What an update's success answer carried.
@@ -856,6 +1414,118 @@ mod tests {
                 .sims()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn list_pages_in_every_shape() {
+        let a = |n: u32| json!({"uuid": format!("u{n}"), "status": "active"});
+        // (body, page asked, per_page asked) -> (assets, another page?)
+        let table = [
+            (json!([a(1), a(2)]), 1, 2, 2, true),
+            (json!([a(1)]), 1, 2, 1, false),
+            (json!([]), 1, 2, 0, false),
+            (json!({"data": [a(1), a(2)], "total": "4"}), 2, 2, 2, false),
+            (json!({"data": [a(1), a(2)], "total": 5}), 2, 2, 2, true),
+            (json!({"items": [a(1)], "next": 3}), 1, 2, 1, true),
+            (json!({"items": [a(1), a(2)], "next": ""}), 1, 2, 2, false),
+            (
+                json!({"items": [a(1), a(2)], "next": false}),
+                1,
+                2,
+                2,
+                false,
+            ),
+            (json!({"results": [a(1)], "total_pages": 3}), 2, 1, 1, true),
+            (json!({"assets": [a(1)], "page_count": 3}), 3, 1, 1, false),
+            (
+                json!({"data": {"results": [a(1), a(2)], "count": 9}}),
+                1,
+                2,
+                2,
+                true,
+            ),
+            (json!({"data": [a(1), a(2)], "size": 5}), 1, 2, 2, false),
+            // The first list key wins; keys it does not know are skipped, whatever they hold.
+            (
+                json!({"meta": {"x": [1]}, "data": [a(1)], "items": [a(2), a(3)]}),
+                1,
+                1,
+                1,
+                true,
+            ),
+        ];
+        for (i, (body, page, per_page, n, more)) in table.into_iter().enumerate() {
+            let p = AssetPage::from_slice(body.to_string().as_bytes(), page, per_page)
+                .unwrap_or_else(|e| panic!("case {i}: {e}"));
+            assert_eq!(
+                (p.assets.len(), p.has_next()),
+                (n, more),
+                "case {i}: {body}"
+            );
+        }
+        for not_a_list in [
+            json!({}),
+            json!({"detail": "Not Found"}),
+            json!({"data": {"uuid": "u1"}}),
+            json!({"data": "text"}),
+            json!(7),
+        ] {
+            assert!(
+                AssetPage::from_slice(not_a_list.to_string().as_bytes(), 1, 2).is_err(),
+                "{not_a_list}"
+            );
+        }
+        assert!(AssetPage::from_slice(b"[1, 2]", 1, 2).is_err());
+        assert!(AssetPage::from_slice(b"<html>", 1, 2).is_err());
+    }
+
+    #[test]
+    fn a_page_read_for_snapshots_keeps_what_they_hold() {
+        let body = json!({"data": [
+            {"uuid": "u1", "serial": "SN1", "id": 3, "name": "pump", "status": "active", "iccid": "8988",
+             "supersim": {"sid": "HS1", "iccid": 8988, "network_group": "g", "last_charged_at": "x"},
+             "prosim": {"iccid": "8944", "service_profile": {"name": "Asia"}},
+             "device": {"type": "ALPON X4"}, "created_at": "2025-01-10T08:30:00Z"},
+            {"serial_number": "SN2", "status": 4, "supersim": null, "prosim": [1]},
+        ], "total": 2})
+        .to_string();
+        let full = AssetPage::from_slice(body.as_bytes(), 1, 100).unwrap();
+        let lean = AssetPage::from_slice_for_snapshots(body.as_bytes(), 1, 100).unwrap();
+        assert_eq!((lean.total, lean.has_next()), (full.total, full.has_next()));
+        for (l, f) in lean.assets.iter().zip(&full.assets) {
+            assert_eq!(l.address(), f.address());
+            assert_eq!(l.ids(), f.ids());
+            assert_eq!(
+                (&l.name, &l.status, &l.iccid),
+                (&f.name, &f.status, &f.iccid)
+            );
+            assert!(!l.extra.contains_key("device") && !l.extra.contains_key("created_at"));
+        }
+        assert_eq!(
+            lean.assets[0].extra["supersim"],
+            json!({"sid": "HS1", "iccid": "8988"})
+        );
+        assert!(lean.assets[1].extra.is_empty());
+    }
+
+    #[test]
+    fn ids_and_the_address_of_an_asset() {
+        let a = Asset::from_json(json!({
+            "id": 7, "serial": "SN-7", "uuid": "u-7", "iccid": "8988",
+            "supersim": {"sid": "HS7", "iccid": "8988"}, "prosim": {"iccid": 8944}
+        }))
+        .unwrap();
+        assert_eq!(a.address().as_deref(), Some("u-7"));
+        assert_eq!(a.ids(), ["SN-7", "u-7", "7", "HS7", "8988", "8944"]);
+        let bare = Asset::from_json(json!({"status": "active", "uuid": ""})).unwrap();
+        assert_eq!((bare.address(), bare.ids()), (None, Vec::<String>::new()));
+        let blank = Asset::from_json(
+            json!({"uuid": "", "serial_number": "", "supersim": {"sid": "", "iccid": "8988"}}),
+        )
+        .unwrap();
+        assert_eq!(blank.address().as_deref(), Some("8988"));
+        // Not an object: not an asset.
+        assert!(Asset::from_json(json!(["u-7"])).is_err());
     }
 
     #[test]

@@ -5,18 +5,25 @@
 //! asset's name. Only [`SimState::Active`] and [`SimState::Inactive`] can be set; any other target
 //! is refused before sending.
 //!
+//! A snapshot's aliases are the other ids the asset answers to (serial number, UUID, `id`, each
+//! SIM's SID and ICCID), so a plan can find a listed asset by any of them. [`SimProvider::list`]
+//! reads `GET /assets` a page at a time, in the **unconfirmed** reading of
+//! [`list_keys`].
+//!
 //! [`SimProvider::validate`] adds Sixfab's own checks (the id is an asset id, the target is active
 //! or inactive) to the common ones, without I/O; [`SimProvider::estimate_charge`] prices a change
 //! with Sixfab's published prices or your price book over them (see [`crate::pricing`]), which
 //! the bulk updater's dry run adds up.
 
+use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
 use simcore::{
-    Applied, DisplayName, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState, ValidationError,
+    Applied, DisplayName, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SimState,
+    SnapshotPages, ValidationError,
 };
 
 use crate::client::Client;
-use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, Updated};
+use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, Updated, list_keys};
 use crate::pricing;
 use crate::requests::{TargetStatus, UpdateAsset};
 
@@ -56,7 +63,8 @@ pub fn target_status(state: &SimState) -> Result<TargetStatus, ValidationError> 
 const STATUS_NOT_REPORTED: &str = "not reported";
 
 /// An asset as a canonical snapshot under the id it was asked for. The ICCID is the asset's own
-/// `iccid`, or else the first SIM's ([`Asset::sims`]).
+/// `iccid`, or else the first SIM's ([`Asset::sims`]). The aliases are the other ids the asset
+/// answers to ([`Asset::ids`]: its serial number, UUID, `id`, each SIM's SID and ICCID).
 pub fn snapshot(id: &str, asset: &Asset) -> SimSnapshot {
     let state = asset
         .status
@@ -77,6 +85,9 @@ pub fn snapshot(id: &str, asset: &Asset) -> SimSnapshot {
     if let Some(iccid) = iccid {
         snap = snap.with_iccid(iccid);
     }
+    for alias in asset.ids() {
+        snap = snap.with_alias(alias);
+    }
     snap
 }
 
@@ -93,6 +104,21 @@ impl SimProvider for Client {
     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
         let asset = self.get_asset(id).await?;
         Ok(snapshot(id, &asset))
+    }
+
+    /// Every asset, a page of `GET /assets` at a time (its shape and paging are **unconfirmed**:
+    /// see [`list_keys`]), [`list_keys::MAX_PAGE_SIZE`] assets a page unless the options say
+    /// fewer. Each asset's snapshot is named by [`Asset::address`] (its UUID when it has one),
+    /// with every other id it answers to as aliases.
+    fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
+        let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
+        let pages = self.list_assets().page_size(size).snapshot_only().pages();
+        Box::pin(pages.map_ok(|page| {
+            page.assets
+                .iter()
+                .filter_map(|asset| asset.address().map(|id| snapshot(&id, asset)))
+                .collect()
+        }))
     }
 
     /// Checks a change without sending anything, in this order: it sets something, the id is an
@@ -287,6 +313,7 @@ mod tests {
                 .with_native_status("inactive")
                 .with_display_name("pump 7")
                 .with_iccid("89882806660004909182")
+                .with_alias("89882806660004909182")
         );
         let s = snapshot("SN1", &Asset::default());
         assert_eq!(s.state, SimState::Unknown("not reported".into()));

@@ -1,5 +1,5 @@
 //! The asset update as plain data ([`UpdateAsset`]) and its fluent builder
-//! ([`UpdateAssetBuilder`]).
+//! ([`UpdateAssetBuilder`]); the list builder ([`ListAssets`]).
 //!
 //! `PATCH /assets/{asset_id}` takes a JSON body where every field is optional and at least one is
 //! required. Only the fields set are sent:
@@ -20,12 +20,13 @@
 
 use std::fmt;
 
+use futures_util::{Stream, TryStreamExt as _, stream};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use simcore::{DisplayName, ValidationError};
 
 use crate::client::Client;
-use crate::models::{AssetId, AssetStatus, IntoAssetId, Updated};
+use crate::models::{Asset, AssetId, AssetPage, AssetStatus, IntoAssetId, Updated, list_keys};
 
 /// A status an update can set: `active` or `inactive`.
 ///
@@ -326,6 +327,130 @@ impl UpdateAssetBuilder {
             return Ok(Updated::Unchanged);
         }
         self.client.send_update(&request).await
+    }
+}
+
+/// The list builder returned by [`Client::list_assets`] (`GET /assets`): a page size, then one
+/// page, every page, or every asset.
+///
+/// How the list is read and paged is **unconfirmed** (Sixfab documents neither): see
+/// [`list_keys`] for this crate's reading, each part in one place.
+///
+/// ```
+/// let client = sixfab_client::Client::new("key")?;
+/// let list = client.list_assets().page_size(50);
+/// assert_eq!(list.query_pairs(2)?, [("page", "2".to_owned()), ("per_page", "50".to_owned())]);
+/// # Ok::<(), simcore::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a list does nothing until it is read"]
+pub struct ListAssets {
+    client: Client,
+    page_size: u32,
+    /// Read of each asset only what a snapshot holds (for `SimProvider::list`).
+    snapshot_only: bool,
+}
+
+impl ListAssets {
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            client,
+            page_size: list_keys::MAX_PAGE_SIZE,
+            snapshot_only: false,
+        }
+    }
+
+    /// Reads of each asset only its ids, name and status and its SIMs' SIDs and ICCIDs,
+    /// skipping the rest unread: the cheap read a fleet-wide snapshot needs.
+    pub(crate) fn snapshot_only(mut self) -> Self {
+        self.snapshot_only = true;
+        self
+    }
+
+    /// Assets per page (1 to [`list_keys::MAX_PAGE_SIZE`], which is the default).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = size;
+        self
+    }
+
+    /// The validated query pairs of page `page` ([`list_keys::PAGE`], [`list_keys::PER_PAGE`]).
+    /// Nothing is sent.
+    pub fn query_pairs(&self, page: u32) -> simcore::Result<Vec<(&'static str, String)>> {
+        if page < list_keys::FIRST_PAGE {
+            return Err(ValidationError::new(
+                list_keys::PAGE,
+                "pages count from 1",
+                page.to_string(),
+            )
+            .into());
+        }
+        if !(1..=list_keys::MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(ValidationError::new(
+                "page_size",
+                format!("must be 1 to {}", list_keys::MAX_PAGE_SIZE),
+                self.page_size.to_string(),
+            )
+            .into());
+        }
+        Ok(vec![
+            (list_keys::PAGE, page.to_string()),
+            (list_keys::PER_PAGE, self.page_size.to_string()),
+        ])
+    }
+
+    /// Fetches page `page` (from [`list_keys::FIRST_PAGE`]).
+    pub async fn page(&self, page: u32) -> simcore::Result<AssetPage> {
+        let pairs = self.query_pairs(page)?;
+        self.client
+            .asset_page(&pairs, page, self.page_size, self.snapshot_only)
+            .await
+    }
+
+    /// Fetches the first page.
+    pub async fn first_page(&self) -> simcore::Result<AssetPage> {
+        self.page(list_keys::FIRST_PAGE).await
+    }
+
+    /// Every page, until [`AssetPage::has_next`] says the last was read. An error ends the
+    /// stream after it is yielded; so does a page that starts with the asset the page before
+    /// started with (the API ignores the paging parameters: going on would never end).
+    pub fn pages(self) -> impl Stream<Item = simcore::Result<AssetPage>> + Send + 'static {
+        stream::try_unfold(
+            (self, Some(list_keys::FIRST_PAGE), None::<String>),
+            |(list, next, previous_first)| async move {
+                let Some(n) = next else {
+                    return Ok(None);
+                };
+                let page = list.page(n).await?;
+                let first = page.assets.first().and_then(Asset::address);
+                if first.is_some() && first == previous_first {
+                    return Err(simcore::Error::Invalid(ValidationError::new(
+                        list_keys::PAGE,
+                        "must not repeat the page before (the API ignored the page asked for; \
+                         see sixfab_client::models::list_keys)",
+                        n.to_string(),
+                    )));
+                }
+                let next = if page.has_next() {
+                    n.checked_add(1)
+                } else {
+                    None
+                };
+                Ok(Some((page, (list, next, first))))
+            },
+        )
+    }
+
+    /// Every asset on every page, one at a time.
+    pub fn stream(self) -> impl Stream<Item = simcore::Result<Asset>> + Send + 'static {
+        self.pages()
+            .map_ok(|page| stream::iter(page.assets.into_iter().map(Ok)))
+            .try_flatten()
+    }
+
+    /// Every asset on every page, collected.
+    pub async fn collect_all(self) -> simcore::Result<Vec<Asset>> {
+        self.stream().try_collect().await
     }
 }
 

@@ -37,10 +37,14 @@
 //!
 //! | request | rule | answer |
 //! |---|---|---|
-//! | a path other than `/v1/assets/{asset_id}` | no such route | `404 {"detail": "Not Found"}` |
+//! | a path other than `/v1/assets` and `/v1/assets/{asset_id}` | no such route | `404 {"detail": "Not Found"}` |
 //! | `/v1/assets/{asset_id}`, a method other than `GET` or `PATCH` | no such method | `405 {"detail": "Method Not Allowed"}`, `Allow: GET, PATCH` |
+//! | `/v1/assets`, a method other than `GET` | no such method | `405 {"detail": "Method Not Allowed"}`, `Allow: GET` |
 //! | any, without `x-api-key` | credentials required | `401 {"detail": "Not authenticated"}` |
 //! | any, `x-api-key` not the sandbox's key ([`Sandbox::api_key`]) | credentials checked | `401 {"detail": "Invalid API key"}` |
+//! | `GET /v1/assets`, a query parameter other than `page` and `per_page` | no unknown parameters (a misspelt one is a client bug worth seeing) | `422`, `extra_forbidden`, `["query", key]` |
+//! | `GET /v1/assets`, `page` not an integer of 1 or more, `per_page` not one from 1 to 100 | `page` ≥ 1 (default 1), 1 ≤ `per_page` ≤ 100 (default 50) | `422`, `int_parsing`, `greater_than_equal` or `less_than_equal`, `["query", key]` |
+//! | `GET /v1/assets`, valid | | `200 {"data": [assets], "page", "per_page", "total"}`: the page's assets in UUID order, each as `GET /v1/assets/{asset_id}` answers it (`data` empty past the last page) |
 //! | `PATCH`, empty body | a body is required | `422`, `type` `missing`, `loc` `["body"]` |
 //! | `PATCH`, a content type other than `application/json` (or `…+json`) | JSON only (a body without a content type is read as JSON, as FastAPI does) | `422`, `model_attributes_type`, `["body"]` |
 //! | `PATCH`, not JSON | JSON only | `422`, `json_invalid`, `["body", position]` |
@@ -91,26 +95,46 @@
 //! amounts are dollars as text; times are RFC 3339 in UTC. Sixfab does not publish this shape:
 //! it is the one this crate reads ([`Asset::sims`](crate::Asset::sims),
 //! [`Asset::device`](crate::Asset::device)).
+//!
+//! # The list as the sandbox answers it
+//! Sixfab documents neither the shape nor the paging of `GET /assets`. The sandbox serves the
+//! reading this crate makes of it ([`list_keys`](crate::models::list_keys)), in one of the shapes
+//! the client accepts: `GET /v1/assets?page=2&per_page=100` answers
+//! `{"data": [..], "page": 2, "per_page": 100, "total": 10000}`. Assets are kept in UUID order,
+//! so a page costs the same with 10 assets or 100,000.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, Utc};
 use percent_encoding::percent_decode_str;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, Bytes};
 use simcore::sandbox::axum::http::header::{ALLOW, CONTENT_TYPE};
 use simcore::sandbox::axum::http::{HeaderMap, HeaderValue, Method, Response, Uri};
+use simcore::sandbox::{
+    AsText, OrderedStore, SandboxOptions as ServerOptions, Store, json_response,
+    json_response_from, lock,
+};
 /// Re-exported from simcore: the request log, the rate limit, the server and its counters.
 pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
-use simcore::sandbox::{SandboxOptions as ServerOptions, Store, json_response, lock};
 
 use crate::client::{Client, ClientBuilder};
 
 /// The path prefix of the asset routes (the real API's base URL ends in `/v1`).
 const ASSETS_PREFIX: &str = "/v1/assets/";
+
+/// The path of the asset list.
+const ASSETS_PATH: &str = "/v1/assets";
+
+/// The page size of the list when none is asked for (this sandbox's choice).
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+/// The largest page of the list (this crate's reading:
+/// [`list_keys::MAX_PAGE_SIZE`](crate::models::list_keys::MAX_PAGE_SIZE)).
+pub const MAX_PAGE_SIZE: u64 = crate::models::list_keys::MAX_PAGE_SIZE as u64;
 
 /// The header that carries the API key, as the sandbox reads it.
 const KEY_HEADER: &str = "x-api-key";
@@ -200,42 +224,7 @@ impl SandboxAsset {
 
     /// The asset as the sandbox answers it (see the [module docs](self)).
     pub fn to_json(&self) -> Value {
-        let iccid = self
-            .super_sim
-            .as_ref()
-            .map(|s| s.iccid.clone())
-            .or_else(|| self.pro_sim.as_ref().map(|s| s.iccid.clone()));
-        json!({
-            "uuid": self.uuid,
-            "serial_number": self.serial_number,
-            "name": self.name,
-            "status": self.status.as_str(),
-            "iccid": iccid,
-            "device": self.device.as_ref().map(|d| json!({
-                "type": d.kind,
-                "asset_fee": dollars(d.asset_fee_cents),
-                "asset_fee_last_charged_at": d.asset_fee_last_charged_at.map(timestamp),
-            })),
-            "supersim": self.super_sim.as_ref().map(|s| json!({
-                "sid": s.sid,
-                "iccid": s.iccid,
-                "status": s.status.as_str(),
-                "network_group": s.network_group,
-                "last_charged_at": s.last_charged_at.map(timestamp),
-            })),
-            "prosim": self.pro_sim.as_ref().map(|s| json!({
-                "iccid": s.iccid,
-                "status": s.status.as_str(),
-                "service_profile": {
-                    "name": s.service_profile,
-                    "monthly_price": dollars(s.monthly_price_cents),
-                },
-                "first_activated_at": s.first_activated_at.map(timestamp),
-                "added_at": timestamp(s.added_at),
-                "last_charged_at": s.last_charged_at.map(timestamp),
-            })),
-            "created_at": timestamp(self.created_at),
-        })
+        serde_json::to_value(AssetView(self)).unwrap_or(Value::Null)
     }
 
     /// The master switch: sets the asset and every SIM on it to `status`, recording what an
@@ -263,6 +252,110 @@ impl SandboxAsset {
             }
         }
         self.status = status;
+    }
+}
+
+/// An asset written as the sandbox answers it, straight to the answer's bytes.
+struct AssetView<'a>(&'a SandboxAsset);
+
+impl Serialize for AssetView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            uuid: &'a str,
+            serial_number: &'a str,
+            name: &'a str,
+            status: &'static str,
+            iccid: Option<&'a str>,
+            device: Option<DeviceView<'a>>,
+            supersim: Option<SuperSimView<'a>>,
+            prosim: Option<ProSimView<'a>>,
+            created_at: Time,
+        }
+        #[derive(Serialize)]
+        struct DeviceView<'a> {
+            #[serde(rename = "type")]
+            kind: &'a str,
+            asset_fee: AsText<Dollars>,
+            asset_fee_last_charged_at: Option<Time>,
+        }
+        #[derive(Serialize)]
+        struct SuperSimView<'a> {
+            sid: &'a str,
+            iccid: &'a str,
+            status: &'static str,
+            network_group: &'a str,
+            last_charged_at: Option<Time>,
+        }
+        #[derive(Serialize)]
+        struct ProSimView<'a> {
+            iccid: &'a str,
+            status: &'static str,
+            service_profile: ProfileView<'a>,
+            first_activated_at: Option<Time>,
+            added_at: Time,
+            last_charged_at: Option<Time>,
+        }
+        #[derive(Serialize)]
+        struct ProfileView<'a> {
+            name: &'a str,
+            monthly_price: AsText<Dollars>,
+        }
+        let a = self.0;
+        View {
+            uuid: &a.uuid,
+            serial_number: &a.serial_number,
+            name: &a.name,
+            status: a.status.as_str(),
+            iccid: a
+                .super_sim
+                .as_ref()
+                .map(|s| s.iccid.as_str())
+                .or_else(|| a.pro_sim.as_ref().map(|s| s.iccid.as_str())),
+            device: a.device.as_ref().map(|d| DeviceView {
+                kind: &d.kind,
+                asset_fee: AsText(Dollars(d.asset_fee_cents)),
+                asset_fee_last_charged_at: d.asset_fee_last_charged_at.map(Time),
+            }),
+            supersim: a.super_sim.as_ref().map(|s| SuperSimView {
+                sid: &s.sid,
+                iccid: &s.iccid,
+                status: s.status.as_str(),
+                network_group: &s.network_group,
+                last_charged_at: s.last_charged_at.map(Time),
+            }),
+            prosim: a.pro_sim.as_ref().map(|s| ProSimView {
+                iccid: &s.iccid,
+                status: s.status.as_str(),
+                service_profile: ProfileView {
+                    name: &s.service_profile,
+                    monthly_price: AsText(Dollars(s.monthly_price_cents)),
+                },
+                first_activated_at: s.first_activated_at.map(Time),
+                added_at: Time(s.added_at),
+                last_charged_at: s.last_charged_at.map(Time),
+            }),
+            created_at: Time(a.created_at),
+        }
+        .serialize(s)
+    }
+}
+
+/// A time as the sandbox writes it: RFC 3339 in UTC, to the second.
+struct Time(DateTime<Utc>);
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%SZ"))
+    }
+}
+
+/// An amount in cents, written as dollars (`"6.00"`).
+struct Dollars(u64);
+
+impl fmt::Display for Dollars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
     }
 }
 
@@ -497,7 +590,8 @@ impl Default for SandboxOptions {
 /// The account the server answers for.
 struct Account {
     api_key: String,
-    assets: Store<String, SandboxAsset>,
+    /// Assets by UUID, in UUID order: a page of the list is found by its offset.
+    assets: OrderedStore<String, SandboxAsset>,
     /// Every id an asset answers to, to its UUID: a lookup costs the same with 10 assets or
     /// 100,000.
     index: Store<String, String>,
@@ -533,7 +627,7 @@ impl Sandbox {
         let mut rng = fastrand::Rng::new();
         let account = Arc::new(Account {
             api_key: format!("sbx_{:016x}{:016x}", rng.u64(..), rng.u64(..)),
-            assets: Store::new(),
+            assets: OrderedStore::new(),
             index: Store::new(),
             network_groups: Mutex::new(Vec::new()),
             seeded: AtomicU64::new(0),
@@ -632,6 +726,17 @@ impl Sandbox {
         uuid
     }
 
+    /// Seeds many assets and returns their UUIDs in order (a fleet for a list test).
+    ///
+    /// # Panics
+    /// As [`seed_asset`](Self::seed_asset) does.
+    pub fn seed_assets(&self, seeds: impl IntoIterator<Item = AssetSeed>) -> Vec<String> {
+        seeds
+            .into_iter()
+            .map(|seed| self.seed_asset(seed))
+            .collect()
+    }
+
     /// The asset `id` names (serial number, UUID, SIM SID or SIM ICCID), as it is now.
     pub fn asset(&self, id: &str) -> Option<SandboxAsset> {
         self.account.find(id)
@@ -672,14 +777,6 @@ impl Sandbox {
 /// Now, to the second.
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
-}
-
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn dollars(cents: u64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
 }
 
 fn router(account: Arc<Account>) -> Router {
@@ -906,6 +1003,81 @@ impl Account {
         self.assets.insert(asset.uuid.clone(), asset);
     }
 
+    /// The `401` of a request without the sandbox's API key, if it has not got it.
+    fn refuse_key(&self, headers: &HeaderMap) -> Option<Response<Body>> {
+        match headers.get(KEY_HEADER) {
+            None => Some(detail(401, "Not authenticated")),
+            Some(key) if key.as_bytes() != self.api_key.as_bytes() => {
+                Some(detail(401, "Invalid API key"))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// `GET /v1/assets`: a page of assets in UUID order, in this crate's reading of the list
+    /// (`{"data": [..], "page", "per_page", "total"}`; see the module docs).
+    fn list(&self, query: &str) -> Response<Body> {
+        let mut page: u64 = 1;
+        let mut per_page: u64 = DEFAULT_PAGE_SIZE;
+        let mut errors = Vec::new();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let (slot, least, most) = match key.as_ref() {
+                "page" => (&mut page, 1, u64::MAX),
+                "per_page" => (&mut per_page, 1, MAX_PAGE_SIZE),
+                other => {
+                    errors.push(extra(&["query", other], &json!(value)));
+                    continue;
+                }
+            };
+            let loc = ["query", key.as_ref()];
+            match value.parse::<u64>() {
+                Ok(n) if n < least => errors.push(item(
+                    "greater_than_equal",
+                    &loc,
+                    &format!("Input should be greater than or equal to {least}"),
+                    json!(value),
+                    Some(json!({"ge": least})),
+                )),
+                Ok(n) if n > most => errors.push(item(
+                    "less_than_equal",
+                    &loc,
+                    &format!("Input should be less than or equal to {most}"),
+                    json!(value),
+                    Some(json!({"le": most})),
+                )),
+                Ok(n) => *slot = n,
+                Err(_) => errors.push(item(
+                    "int_parsing",
+                    &loc,
+                    "Input should be a valid integer, unable to parse string as an integer",
+                    json!(value),
+                    None,
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return unprocessable(errors);
+        }
+        let offset = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+        let assets = self.assets.page(offset, per_page as usize);
+        #[derive(Serialize)]
+        struct ListView<'a> {
+            data: Vec<AssetView<'a>>,
+            page: u64,
+            per_page: u64,
+            total: usize,
+        }
+        json_response_from(
+            200,
+            &ListView {
+                data: assets.iter().map(AssetView).collect(),
+                page,
+                per_page,
+                total: self.assets.len(),
+            },
+        )
+    }
+
     fn knows_group(&self, group: &str) -> bool {
         PRESET_NETWORK_GROUPS.contains(&group)
             || lock(&self.network_groups).iter().any(|g| g == group)
@@ -919,6 +1091,18 @@ impl Account {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Response<Body> {
+        if uri.path() == ASSETS_PATH {
+            if method != Method::GET {
+                let mut r = detail(405, "Method Not Allowed");
+                r.headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET"));
+                return r;
+            }
+            if let Some(refused) = self.refuse_key(headers) {
+                return refused;
+            }
+            return self.list(uri.query().unwrap_or_default());
+        }
         let Some(raw) = uri.path().strip_prefix(ASSETS_PREFIX) else {
             return detail(404, "Not Found");
         };
@@ -932,12 +1116,8 @@ impl Account {
                 .insert(ALLOW, HeaderValue::from_static("GET, PATCH"));
             return r;
         }
-        match headers.get(KEY_HEADER) {
-            None => return detail(401, "Not authenticated"),
-            Some(key) if key.as_bytes() != self.api_key.as_bytes() => {
-                return detail(401, "Invalid API key");
-            }
-            Some(_) => {}
+        if let Some(refused) = self.refuse_key(headers) {
+            return refused;
         }
         if method == Method::GET {
             return match self.find(&id) {
@@ -999,7 +1179,7 @@ mod tests {
     fn account() -> Account {
         Account {
             api_key: "key".into(),
-            assets: Store::new(),
+            assets: OrderedStore::new(),
             index: Store::new(),
             network_groups: Mutex::new(vec!["fleet-eu".into()]),
             seeded: AtomicU64::new(0),

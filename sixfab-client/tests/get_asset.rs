@@ -96,6 +96,12 @@ async fn fetch_maps_status_name_and_iccid() {
             .with_native_status("active")
             .with_display_name("pump station 7")
             .with_iccid("89882806660004909182")
+            // Every other id the asset answers to: its UUID, id, and each SIM's SID and ICCID.
+            .with_alias("3f2b8c1e-9d4a-4e6b-8a7c-1d2e3f4a5b6c")
+            .with_alias("1042")
+            .with_alias("HS0123456789abcdef0123456789abcdef")
+            .with_alias("89882806660004909182")
+            .with_alias("8944500102198304826")
     );
 }
 

@@ -409,10 +409,19 @@ async fn the_common_interface_drives_the_sandbox() {
     let p: Arc<dyn SimProvider> = Arc::new(sandbox.client());
     assert_eq!(p.name(), "sixfab");
 
-    let inactive = SimSnapshot::new("sixfab", uuid.as_str(), SimState::Inactive)
-        .with_native_status("inactive")
-        .with_display_name("pump station 6")
-        .with_iccid(SUPER_ICCID_1);
+    // The aliases: every other id the asset answers to.
+    let aliased = |s: SimSnapshot| {
+        s.with_alias("SN-SBX-0001")
+            .with_alias(SID_1)
+            .with_alias(SUPER_ICCID_1)
+            .with_alias(PRO_ICCID_1)
+    };
+    let inactive = aliased(
+        SimSnapshot::new("sixfab", uuid.as_str(), SimState::Inactive)
+            .with_native_status("inactive")
+            .with_display_name("pump station 6")
+            .with_iccid(SUPER_ICCID_1),
+    );
     assert_eq!(p.fetch(&uuid).await.unwrap(), inactive);
 
     let on = SimChange::new()
@@ -420,12 +429,12 @@ async fn the_common_interface_drives_the_sandbox() {
         .known_state(SimState::Inactive);
     assert_eq!(
         p.apply(&uuid, &on).await.unwrap(),
-        Applied::Done(
+        Applied::Done(aliased(
             SimSnapshot::new("sixfab", uuid.as_str(), SimState::Active)
                 .with_native_status("active")
                 .with_display_name("pump station 6")
                 .with_iccid(SUPER_ICCID_1)
-        )
+        ))
     );
     let state = sandbox.asset(&uuid).unwrap();
     assert_eq!(state.super_sim.unwrap().status, SandboxStatus::Active);
@@ -708,4 +717,203 @@ async fn rate_limit_and_faults_reach_the_client_typed() {
     quiet.client().get_asset(uuid.as_str()).await.unwrap();
     assert!(quiet.requests().is_empty());
     assert_eq!(quiet.server().stats().received, 1);
+}
+
+/// Seeds `n` assets, every other one active, every third without a PRO SIM.
+fn seed_fleet(sandbox: &Sandbox, n: usize) -> Vec<String> {
+    sandbox.seed_assets((0..n).map(|i| {
+        let seed = AssetSeed::new().status(if i % 2 == 0 {
+            SandboxStatus::Active
+        } else {
+            SandboxStatus::Inactive
+        });
+        if i % 3 == 0 { seed.pro_sim(None) } else { seed }
+    }))
+}
+
+#[tokio::test]
+async fn ten_thousand_assets_list_in_a_hundred_requests_each_once() {
+    use futures_util::TryStreamExt as _;
+    use simcore::ListOptions;
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let uuids = seed_fleet(&sandbox, 10_000);
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let pages: Vec<Vec<SimSnapshot>> = provider
+        .list(&ListOptions::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 100);
+    assert!(pages.iter().all(|p| p.len() == 100));
+    let listed: Vec<&str> = pages.iter().flatten().map(|s| s.id.as_str()).collect();
+    assert_eq!(listed, uuids, "every asset once, by UUID");
+    let first = &pages[0][0];
+    assert_eq!(first.state, SimState::Active);
+    assert_eq!(first.aliases.len(), 3, "serial, SID, ICCID: {first:?}");
+    let second = &pages[0][1];
+    assert_eq!(second.state, SimState::Inactive);
+    assert_eq!(
+        second.aliases.len(),
+        4,
+        "serial, SID, two ICCIDs: {second:?}"
+    );
+
+    let requests = sandbox.requests();
+    assert_eq!(
+        requests.len(),
+        100,
+        "the total says when to stop: no extra request"
+    );
+    for (n, r) in requests.iter().enumerate() {
+        assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/v1/assets"));
+        let expected = format!("page={}&per_page=100", n + 1);
+        assert_eq!(r.query.as_deref(), Some(expected.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn listed_snapshots_match_fetched_ones() {
+    use futures_util::TryStreamExt as _;
+    use simcore::ListOptions;
+
+    let sandbox = Sandbox::start().await.unwrap();
+    seed_fleet(&sandbox, 5);
+    sandbox.seed_asset(
+        AssetSeed::new()
+            .super_sim(None)
+            .serial_number("PRO-ONLY")
+            .name("pro"),
+    );
+    sandbox.seed_asset(
+        AssetSeed::new()
+            .uuid("00000000-aaaa-4bbb-8ccc-000000000000")
+            .pro_sim(None)
+            .device(None),
+    );
+    let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    let listed: Vec<SimSnapshot> = provider
+        .list(&ListOptions::new().page_size(3))
+        .try_concat()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 7);
+    // UUID order: the one seeded with a low UUID comes first.
+    assert_eq!(listed[0].id, "00000000-aaaa-4bbb-8ccc-000000000000");
+    for snap in &listed {
+        assert_eq!(snap, &provider.fetch(&snap.id).await.unwrap());
+        // Every alias names the same asset.
+        for alias in &snap.aliases {
+            let by_alias = provider.fetch(alias).await.unwrap();
+            assert!(by_alias.answers_to(&snap.id), "{alias} -> {by_alias:?}");
+            assert_eq!(by_alias.state, snap.state);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_list_answers_in_this_crates_reading_and_refuses_bad_queries() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let uuids = seed_fleet(&sandbox, 7);
+    let raw = Transport::builder("sixfab", sandbox.base_url())
+        .auth(
+            Auth::header(
+                "x-api-key",
+                &SecretString::from(sandbox.api_key().to_owned()),
+            )
+            .unwrap(),
+        )
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let list = |query: &'static [(&'static str, &'static str)]| {
+        let req = raw
+            .request(Method::GET, &["assets"])
+            .unwrap()
+            .query(query.iter().copied());
+        let raw = raw.clone();
+        async move { raw.send(&req).await }
+    };
+    let page: Value = list(&[("page", "2"), ("per_page", "3")])
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (
+            page["page"].clone(),
+            page["per_page"].clone(),
+            page["total"].clone()
+        ),
+        (json!(2), json!(3), json!(7))
+    );
+    let data = page["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3);
+    assert_eq!(data[0]["uuid"], uuids[3]);
+    // Each listed asset is written as GET /v1/assets/{id} writes it.
+    let one: Value = raw
+        .send(&raw.request(Method::GET, &["assets", &uuids[3]]).unwrap())
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(data[0], one);
+    // Defaults: page 1 of 50.
+    let page: Value = list(&[]).await.unwrap().json().unwrap();
+    assert_eq!(
+        (page["page"].clone(), page["per_page"].clone()),
+        (json!(1), json!(50))
+    );
+    assert_eq!(page["data"].as_array().unwrap().len(), 7);
+    // Past the last page: no assets.
+    let page: Value = list(&[("page", "9")]).await.unwrap().json().unwrap();
+    assert_eq!(page["data"], json!([]));
+
+    for (query, kind) in [
+        (&[("page", "0")][..], "greater_than_equal"),
+        (&[("per_page", "101")][..], "less_than_equal"),
+        (&[("per_page", "0")][..], "greater_than_equal"),
+        (&[("page", "two")][..], "int_parsing"),
+        (&[("limit", "10")][..], "extra_forbidden"),
+    ] {
+        let err = list(query).await.unwrap_err();
+        assert_eq!(err.status(), Some(422), "{query:?}");
+        let detail = &err.api().unwrap().details;
+        assert!(format!("{detail:?}").contains(kind), "{query:?}: {err:?}");
+    }
+    let delete = raw.request(Method::DELETE, &["assets"]).unwrap();
+    assert_eq!(raw.send(&delete).await.unwrap_err().status(), Some(405));
+    let anonymous = Transport::builder("sixfab", sandbox.base_url())
+        .build()
+        .unwrap();
+    let req = anonymous.request(Method::GET, &["assets"]).unwrap();
+    assert_eq!(anonymous.send(&req).await.unwrap_err().status(), Some(401));
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_assets_seed_and_page_without_quadratic_cost() {
+    use futures_util::TryStreamExt as _;
+
+    let sandbox = Sandbox::start_with(SandboxOptions {
+        record: false,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let uuids = seed_fleet(&sandbox, 100_000);
+    let seeded = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut pages = std::pin::pin!(sandbox.client().list_assets().pages());
+    let mut seen = 0;
+    while let Some(page) = pages.try_next().await.unwrap() {
+        assert_eq!(page.assets[0].uuid.as_deref(), Some(uuids[seen].as_str()));
+        seen += page.assets.len();
+    }
+    let listed = started.elapsed();
+    assert_eq!(seen, 100_000);
+    assert_eq!(sandbox.server().stats().received, 1000);
+    assert!(seeded < Duration::from_secs(30), "seeding took {seeded:?}");
+    assert!(listed < Duration::from_secs(90), "listing took {listed:?}");
+    eprintln!("100,000 Sixfab assets: seeded in {seeded:?}, listed in {listed:?}");
 }

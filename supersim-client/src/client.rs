@@ -16,7 +16,7 @@ use simcore::validate::quote;
 use simcore::{Error, Result, ValidationError};
 use url::Url;
 
-use crate::models::{Callback, Sim, SimPage, UpdateOutcome};
+use crate::models::{Callback, Sim, SimPage, SnapshotPage, UpdateOutcome};
 use crate::requests::{ListSims, SimRef, SimUpdateRequest, UpdateSim, is_sid};
 use crate::{KORE_PROVIDER, PROVIDER};
 
@@ -41,6 +41,9 @@ pub const ENV_KORE_CLIENT_ID: &str = "KORE_CLIENT_ID";
 /// The environment variable holding a KORE API client's secret (this crate's choice, as above).
 pub const ENV_KORE_CLIENT_SECRET: &str = "KORE_CLIENT_SECRET";
 
+/// The body cap of a list page: room for a full page (1000 SIMs) at 8 KiB each, over ten times
+/// what a SIM takes, unless the client's own cap is larger. A single SIM keeps the client's cap.
+const LIST_PAGE_BODY_LIMIT: usize = 1000 * 8 * 1024;
 /// The header in which Twilio (and KORE, serving the same API) sends its request id.
 const REQUEST_ID_HEADER: &str = "twilio-request-id";
 /// How long a KORE token is kept when the answer says nothing of its lifetime (the shortest
@@ -600,27 +603,55 @@ impl Client {
     /// sent.
     pub async fn next_page(&self, page: &SimPage) -> Result<Option<SimPage>> {
         match page.next_page_url() {
-            Some(url) => self.page_at(url).await.map(Some),
+            Some(url) => self.page_at(url, false).await.map(Some),
             None => Ok(None),
         }
     }
 
-    pub(crate) async fn first_page(&self, query: &[(&'static str, String)]) -> Result<SimPage> {
+    pub(crate) async fn first_page(
+        &self,
+        query: &[(&'static str, String)],
+        snapshot_only: bool,
+    ) -> Result<SimPage> {
         let mut req = self
             .transport
             .request(Method::GET, &["v1", "Sims"])?
-            .operation("list_sims", "/v1/Sims", None);
+            .operation("list_sims", "/v1/Sims", None)
+            .body_limit(self.list_body_limit());
         // Only with pairs: an empty query would still leave a bare `?` on the URL.
         if !query.is_empty() {
             req = req.query(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        self.transport.send(&req).await?.resource()
+        self.read_page(&req, snapshot_only).await
     }
 
-    pub(crate) async fn page_at(&self, next: &str) -> Result<SimPage> {
+    pub(crate) async fn page_at(&self, next: &str, snapshot_only: bool) -> Result<SimPage> {
         let url = self.next_page_target(next)?;
-        let req = Request::new(Method::GET, url);
-        self.transport.send(&req).await?.resource()
+        let req = Request::new(Method::GET, url)
+            .operation("list_sims", "/v1/Sims", None)
+            .body_limit(self.list_body_limit());
+        self.read_page(&req, snapshot_only).await
+    }
+
+    /// Sends a list request and reads the page: whole, or only what snapshots hold.
+    async fn read_page(&self, req: &Request, snapshot_only: bool) -> Result<SimPage> {
+        let response = self.transport.send(req).await?;
+        if !snapshot_only {
+            return response.resource();
+        }
+        let page: SimPage = response.json::<SnapshotPage>()?.into();
+        match simcore::http::Resource::missing(&page) {
+            None => Ok(page),
+            Some(what) => {
+                Err(response
+                    .decode_error(format!("not a {} answer: it has no {what}", self.provider)))
+            }
+        }
+    }
+
+    /// The body cap of a list page (see [`LIST_PAGE_BODY_LIMIT`]).
+    fn list_body_limit(&self) -> usize {
+        self.transport.body_limit().max(LIST_PAGE_BODY_LIMIT)
     }
 
     /// Resolves a next-page URL against the base URL and refuses one on another origin.

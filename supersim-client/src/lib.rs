@@ -159,3 +159,8 @@ pub use requests::{
 pub const PROVIDER: &str = "twilio";
 /// The provider's short name for Super SIM on KORE.
 pub const KORE_PROVIDER: &str = "kore";
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -11,16 +11,21 @@
 //!
 //! A `202 Accepted` (the SIM in `scheduled`) is [`Applied::Pending`]; a `200` is
 //! [`Applied::Done`].
+//!
+//! A snapshot's aliases hold the SIM's unique name (Twilio accepts it in place of the SID).
+//! [`SimProvider::list`] reads `GET /v1/Sims` a page at a time, at `PageSize=1000` unless the
+//! options say otherwise.
 
+use futures_util::TryStreamExt as _;
 use simcore::validate::quote;
 use simcore::{
-    Applied, Error, Lifecycle, Result, SimChange, SimProvider, SimSnapshot, SimState,
-    ValidationError,
+    Applied, Error, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
+    SnapshotPages, ValidationError,
 };
 
 use crate::client::Client;
 use crate::models::{Sim, Status, UpdateOutcome};
-use crate::requests::{SettableStatus, SimRef, SimUpdateRequest, UniqueName};
+use crate::requests::{ListSims, SettableStatus, SimRef, SimUpdateRequest, UniqueName};
 
 /// Every status change Twilio documents for a Super SIM: a SIM never returns to `new`; `ready`
 /// can be set only from `new`; `active` and `inactive` alternate. Nothing is documented from
@@ -72,19 +77,34 @@ pub fn snapshot(sim: &Sim, id: &str) -> SimSnapshot {
 
 /// A SIM in canonical terms, as `provider` (`"twilio"` or `"kore"`) returned it.
 pub fn snapshot_from(provider: &'static str, sim: &Sim, id: &str) -> SimSnapshot {
+    let fields = Sim {
+        sid: sim.sid.clone(),
+        unique_name: sim.unique_name.clone(),
+        iccid: sim.iccid.clone(),
+        status: sim.status.clone(),
+        ..Sim::default()
+    };
+    into_snapshot(provider, fields, id)
+}
+
+/// [`snapshot_from`], taking the SIM: its texts move into the snapshot rather than being
+/// copied (a listing makes 100,000 of them).
+pub fn into_snapshot(provider: &'static str, sim: Sim, id: &str) -> SimSnapshot {
     let state = match &sim.status {
         Some(s) => canonical(s),
         None => SimState::Unknown(String::new()),
     };
-    let mut snap = SimSnapshot::new(provider, sim.sid.as_deref().unwrap_or(id), state);
-    if let Some(iccid) = &sim.iccid {
+    let id = sim.sid.unwrap_or_else(|| id.to_owned());
+    let mut snap = SimSnapshot::new(provider, id, state);
+    if let Some(iccid) = sim.iccid {
         snap = snap.with_iccid(iccid);
     }
     if let Some(status) = &sim.status {
         snap = snap.with_native_status(status.as_str());
     }
-    if let Some(name) = sim.unique_name.as_deref().filter(|n| !n.is_empty()) {
-        snap = snap.with_display_name(name);
+    if let Some(name) = sim.unique_name.filter(|n| !n.is_empty()) {
+        // The unique name addresses the SIM in place of its SID.
+        snap = snap.with_display_name(name.clone()).with_alias(name);
     }
     snap
 }
@@ -106,6 +126,23 @@ impl SimProvider for Client {
 
     fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
         prepare(id, change).map(drop).map_err(|e| self.own(e))
+    }
+
+    /// Every SIM, a page of `GET /v1/Sims` at a time: `PageSize` is `options.page_size` or the
+    /// largest Twilio serves (1000), and each page is read once, straight into typed SIMs, and
+    /// of each SIM only what its snapshot holds. Each
+    /// snapshot's aliases hold the SIM's unique name. A page size over 1000 is refused as
+    /// [`Error::Invalid`] before anything is sent.
+    fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
+        let provider = self.provider_name();
+        let size = options.page_size.unwrap_or(ListSims::MAX_PAGE_SIZE);
+        let pages = self.list_sims().page_size(size).snapshot_only().pages();
+        Box::pin(pages.map_ok(move |page| {
+            page.sims
+                .into_iter()
+                .map(|sim| into_snapshot(provider, sim, ""))
+                .collect()
+        }))
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
@@ -242,6 +279,15 @@ mod mapping_tests {
         assert_eq!(snap.native_status.as_deref(), Some("scheduled"));
         assert_eq!(snap.iccid.as_deref(), Some("89883070000123456789"));
         assert_eq!(snap.display_name, None);
+        assert!(snap.aliases.is_empty());
+        let named: Sim = serde_json::from_value(serde_json::json!({
+            "sid": "HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "status": "active", "unique_name": "pump 7"
+        }))
+        .unwrap();
+        let snap = snapshot_from("kore", &named, "pump 7");
+        assert_eq!(snap.provider, "kore");
+        assert_eq!(snap.aliases, ["pump 7"]);
+        assert!(snap.answers_to("pump 7") && snap.answers_to("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
         let snap = snapshot(&Sim::default(), "pump 7");
         assert_eq!(snap.id, "pump 7");
         assert_eq!(snap.state, SimState::Unknown(String::new()));

@@ -662,6 +662,8 @@ pub struct ListSims {
     fleet: Option<String>,
     iccid: Option<String>,
     page_size: Option<u32>,
+    /// Read of each SIM only what a snapshot holds (for `SimProvider::list`).
+    snapshot_only: bool,
 }
 
 impl ListSims {
@@ -675,7 +677,15 @@ impl ListSims {
             fleet: None,
             iccid: None,
             page_size: None,
+            snapshot_only: false,
         }
+    }
+
+    /// Reads of each SIM only its SID, unique name, ICCID and status, skipping the rest unread:
+    /// the cheap read a fleet-wide snapshot needs.
+    pub(crate) fn snapshot_only(mut self) -> Self {
+        self.snapshot_only = true;
+        self
     }
 
     /// Only SIMs in this status (`Status`).
@@ -736,7 +746,7 @@ impl ListSims {
     /// Fetches the first page. Follow on with [`Client::next_page`].
     pub async fn first_page(&self) -> Result<SimPage> {
         let pairs = self.query_pairs()?;
-        self.client.first_page(&pairs).await
+        self.client.first_page(&pairs, self.snapshot_only).await
     }
 
     /// Every page, following `meta.next_page_url` to the end. A next-page URL on another scheme,
@@ -773,7 +783,7 @@ impl ListSims {
                             quote(&url),
                         )));
                     }
-                    let page = list.client.page_at(&url).await?;
+                    let page = list.client.page_at(&url, list.snapshot_only).await?;
                     let next = after(&page, url);
                     Ok(Some((page, (list, next))))
                 }

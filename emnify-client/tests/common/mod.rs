@@ -141,3 +141,33 @@ pub fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
 }
+
+/// A recorded answer of emnify's API (`tests/specs/emnify_sim_fixtures.json`), by the start of
+/// its label: its status, headers (names as recorded) and body.
+pub fn recorded(label: &str) -> (u16, Vec<(String, String)>, Value) {
+    let path = format!(
+        "{}/tests/specs/emnify_sim_fixtures.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let case = all["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"].as_str().is_some_and(|l| l.starts_with(label)))
+        .unwrap_or_else(|| panic!("no recorded case {label:?}"));
+    let response = &case["response"];
+    let headers = response["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        response["status"].as_u64().unwrap() as u16,
+        headers,
+        response["body"].clone(),
+    )
+}

@@ -51,6 +51,7 @@ pub struct Request {
     pub(super) operation: &'static str,
     pub(super) template: &'static str,
     pub(super) subject: Option<String>,
+    pub(super) body_limit: Option<usize>,
 }
 
 impl Request {
@@ -64,7 +65,16 @@ impl Request {
             operation: "request",
             template: "",
             subject: None,
+            body_limit: None,
         }
+    }
+
+    /// Caps this request's answer at `bytes` in place of the transport's cap
+    /// ([`TransportBuilder::body_limit`](super::TransportBuilder::body_limit)): a page of a list
+    /// carries hundreds of resources and may need more room than one resource does.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
     }
 
     /// Says what the request is for: the operation's name (`"update_sim"`), the path as a

@@ -17,7 +17,8 @@
 //!   sent, Basic-encoded, percent-encoded or JSON-escaped) keeps `[redacted]` in its place.
 //! - **Time limits**: connect 5 s and 30 s per attempt by default, and a **deadline** of 60 s per
 //!   call across all its attempts and waits ([`DEFAULT_DEADLINE`]), all configurable.
-//! - **A response body cap**: 1 MiB by default ([`DEFAULT_BODY_LIMIT`]).
+//! - **A response body cap**: 1 MiB by default ([`DEFAULT_BODY_LIMIT`]); a request may carry
+//!   its own ([`Request::body_limit`]), as a page of a list does.
 //! - **Retries** by the pure [`retry::decide`](crate::retry::decide) with full-jitter backoff,
 //!   honouring `Retry-After` (seconds or an HTTP date), clamped, and reported on the final error.
 //! - **Errors**: every non-2xx answer becomes [`Error::Api`] with its status, the provider's
@@ -427,6 +428,11 @@ impl Transport {
         self.inner.deadline
     }
 
+    /// The response body cap, in bytes (a request may set its own: [`Request::body_limit`]).
+    pub fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+
     /// The base URL with `segments` appended, each as one encoded segment (see
     /// [`join_segments`]).
     pub fn url(&self, segments: &[&str]) -> Result<url::Url> {
@@ -648,13 +654,14 @@ impl Transport {
         let status = resp.status().as_u16();
         let headers = std::mem::take(resp.headers_mut());
         let request_id = self.request_id(&headers);
-        let body = match self.read_body(resp).await {
+        let body_limit = request.body_limit.unwrap_or(inner.body_limit);
+        let body = match self.read_body(resp, body_limit).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
                 let err = Error::TooLarge {
                     provider: inner.provider,
                     status,
-                    limit: inner.body_limit,
+                    limit: body_limit,
                 };
                 return Ok(Attempt::Failed(err, Outcome::Fatal));
             }
@@ -727,8 +734,8 @@ impl Transport {
     async fn read_body(
         &self,
         mut resp: reqwest::Response,
+        limit: usize,
     ) -> std::result::Result<Bytes, BodyError> {
-        let limit = self.inner.body_limit;
         if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(BodyError::TooLarge);
         }

@@ -1,6 +1,7 @@
 //! The client against a local mock of Twilio's Super SIM API: exact requests, typed answers.
 
 mod kore;
+mod list;
 mod provider;
 mod read;
 mod update;
