@@ -229,6 +229,28 @@ impl ClientBuilder {
     /// refused login remembered by all of them for five minutes (see
     /// `simcore::http::TokenCache`). `key` names the account (say the email): clients with
     /// other credentials need another key. A permanent API token needs no store.
+    ///
+    /// With the `redis` feature, a fleet shares the session and a budget on Redis:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # async fn run() -> simcore::Result<()> {
+    /// use std::sync::Arc;
+    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    ///
+    /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
+    /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
+    /// let client = edgeiq_client::Client::builder()
+    ///     .token_store(
+    ///         Arc::new(RedisTokenStore::new(&redis).encryption_key(key)),
+    ///         "ops@example.com",
+    ///     )
+    ///     // A pace you choose for the whole fleet (EdgeIQ documents no figure).
+    ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "edgeiq-account", 20.0, 10)))
+    ///     .login("ops@example.com", std::env::var("EDGEIQ_PASSWORD").unwrap_or_default(), None)
+    ///     .await?;
+    /// # let _ = client; Ok(()) }
+    /// ```
     pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
         self.token_store = Some((store, key.into()));
         self

@@ -334,6 +334,30 @@ impl ClientBuilder {
     /// `simcore::http::TokenCache`). `key` names these credentials (say `"prod-app-token"`):
     /// clients with other credentials need another key. When the store cannot be reached the
     /// client authenticates on its own.
+    ///
+    /// With the `redis` feature, a fleet shares the token and emnify's per-IP budget on Redis:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn main() -> simcore::Result<()> {
+    /// use std::sync::Arc;
+    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    ///
+    /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
+    /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
+    /// let client = emnify_client::Client::builder()
+    ///     .application_token(std::env::var("EMNIFY_APPLICATION_TOKEN").unwrap_or_default())
+    ///     .token_store(
+    ///         Arc::new(RedisTokenStore::new(&redis).encryption_key(key)),
+    ///         "prod-app-token",
+    ///     )
+    ///     // emnify counts 2,000 requests per 5 minutes per IP: every replica behind it.
+    ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "egress-1", 2000.0 / 300.0, 20)))
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// # #[cfg(not(feature = "redis"))]
+    /// # fn main() {}
+    /// ```
     pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
         self.token_store = Some((store, key.into()));
         self

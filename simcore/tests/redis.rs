@@ -7,6 +7,10 @@
 //! the process: a connection, a script and its answer). The emnify client's Redis suite runs it
 //! across real OS processes.
 
+/// A Redis time limit far above a loaded machine's pauses: these tests are about the protocol, and a
+/// Redis slower than its limit is (rightly) done without.
+const PATIENT: std::time::Duration = std::time::Duration::from_secs(5);
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -60,7 +64,7 @@ fn process(
     fail: Option<u16>,
     store: impl FnOnce(RedisTokenStore) -> RedisTokenStore,
 ) -> TokenCache {
-    let redis = Redis::new(&server.url(), prefix).unwrap();
+    let redis = Redis::with_timeout(&server.url(), prefix, PATIENT).unwrap();
     let store = store(RedisTokenStore::new(&redis).poll_interval(Duration::from_millis(10)));
     let login = Arc::new(Login {
         calls: calls.clone(),
@@ -81,7 +85,11 @@ async fn dump(server: &RedisServer, prefix: &str) -> Vec<(String, Vec<u8>)> {
         .unwrap();
     let mut out = Vec::new();
     for k in keys {
-        let v: Option<Vec<u8>> = redis::cmd("GET").arg(&k).query_async(&mut conn).await.unwrap();
+        let v: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(&k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         out.push((k, v.unwrap_or_default()));
     }
     out
@@ -94,7 +102,11 @@ async fn twenty_caches_with_their_own_stores_make_one_login() {
     };
     let calls = Arc::new(AtomicU32::new(0));
     let caches: Vec<Arc<TokenCache>> = (0..20)
-        .map(|_| Arc::new(process(&server, "t1:", &calls, None, |s| s.encryption_key(key()))))
+        .map(|_| {
+            Arc::new(process(&server, "t1:", &calls, None, |s| {
+                s.encryption_key(key())
+            }))
+        })
         .collect();
     let tasks: Vec<_> = caches
         .iter()
@@ -108,7 +120,10 @@ async fn twenty_caches_with_their_own_stores_make_one_login() {
         seen.push(t.await.unwrap().unwrap());
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "one login for all twenty");
-    assert!(seen.iter().all(|h| h == &seen[0]), "the same token everywhere");
+    assert!(
+        seen.iter().all(|h| h == &seen[0]),
+        "the same token everywhere"
+    );
     // A later cache reads it without logging in.
     let late = process(&server, "t1:", &calls, None, |s| s.encryption_key(key()));
     assert_eq!(late.token().await.unwrap().value(), &seen[0]);
@@ -116,7 +131,11 @@ async fn twenty_caches_with_their_own_stores_make_one_login() {
 
     // At rest: under the prefix only, and sealed: no token in a dump of Redis.
     let stored = dump(&server, "t1:").await;
-    assert_eq!(stored.len(), 1, "the token only (the lock is released): {stored:?}");
+    assert_eq!(
+        stored.len(),
+        1,
+        "the token only (the lock is released): {stored:?}"
+    );
     assert_eq!(stored[0].0, "t1:token:{acct}");
     assert!(!String::from_utf8_lossy(&stored[0].1).contains("SENTINEL"));
     // A process with another key cannot read it, and does without (it logs in itself).
@@ -167,7 +186,9 @@ async fn a_refused_login_is_sent_once_for_all_of_them_within_the_cooldown() {
         }
     }
     // New processes within the cooldown do not send the credentials either.
-    let late = process(&server, "t3:", &calls, Some(401), |s| s.encryption_key(key()));
+    let late = process(&server, "t3:", &calls, Some(401), |s| {
+        s.encryption_key(key())
+    });
     let e = late.token().await.unwrap_err();
     assert!(
         e.to_string().contains("process sharing this token store"),
@@ -224,7 +245,7 @@ async fn a_budget_shared_by_four_processes_hands_out_places_at_its_rate() {
     let rate = 200.0;
     let budgets: Vec<Arc<RedisRateBudget>> = (0..4)
         .map(|_| {
-            let redis = Redis::new(&server.url(), "t5:").unwrap();
+            let redis = Redis::with_timeout(&server.url(), "t5:", PATIENT).unwrap();
             Arc::new(RedisRateBudget::new(&redis, "egress", rate, 5))
         })
         .collect();
@@ -257,7 +278,10 @@ async fn a_budget_shared_by_four_processes_hands_out_places_at_its_rate() {
             .iter()
             .take_while(|u| **u < *t + Duration::from_millis(100))
             .count();
-        assert!(within <= 20 + 5 + 1, "{within} places within 100 ms of {t:?}");
+        assert!(
+            within <= 20 + 5 + 1,
+            "{within} places within 100 ms of {t:?}"
+        );
     }
     let keys = dump(&server, "t5:").await;
     assert_eq!(keys.len(), 1);
@@ -309,8 +333,14 @@ async fn when_redis_goes_the_budget_and_the_cache_carry_on_locally_and_say_so_on
     #[cfg(feature = "tracing")]
     {
         let seen = events.take();
-        let down = seen.iter().filter(|e| e.contains("Redis unreachable")).count();
-        let back = seen.iter().filter(|e| e.contains("reachable again")).count();
+        let down = seen
+            .iter()
+            .filter(|e| e.contains("Redis unreachable"))
+            .count();
+        let back = seen
+            .iter()
+            .filter(|e| e.contains("reachable again"))
+            .count();
         assert_eq!((down, back), (1, 1), "{seen:?}");
     }
 }
@@ -447,13 +477,20 @@ async fn a_bulk_run_on_a_shared_budget_finishes_on_local_pacing_when_redis_stops
 
     assert!(shared_before, "the first 200 went through Redis");
     assert!(!redis.is_reachable());
-    assert_eq!((report.total, report.done, report.failed), (n, n, 0), "{report}");
+    assert_eq!(
+        (report.total, report.done, report.failed),
+        (n, n, 0),
+        "{report}"
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), n, "every SIM reached");
     assert!(seen.values().all(|c| *c == 1), "none twice");
     // The rest were paced locally: at most those in flight when Redis stopped went through it.
     let local = budget.local_places() as usize;
-    assert!(local >= n - 200 - 16 && local <= n - 200 + 16, "{local} local places");
+    assert!(
+        local >= n - 200 - 16 && local <= n - 200 + 16,
+        "{local} local places"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -464,10 +501,9 @@ async fn neither_the_token_nor_the_key_shows_in_debug_or_at_rest() {
     // A key whose base64 and bytes are both recognisable.
     let raw = *b"SENTINEL-KEY-0123456789abcdefghi";
     let b64 = base64_of(&raw);
-    let redis = Redis::new(&server.url(), "t8:").unwrap();
-    let store = Arc::new(
-        RedisTokenStore::new(&redis).encryption_key(TokenKey::from_base64(&b64).unwrap()),
-    );
+    let redis = Redis::with_timeout(&server.url(), "t8:", PATIENT).unwrap();
+    let store =
+        Arc::new(RedisTokenStore::new(&redis).encryption_key(TokenKey::from_base64(&b64).unwrap()));
     let calls = Arc::new(AtomicU32::new(0));
     let cache = TokenCache::with_store(
         Arc::new(Login {

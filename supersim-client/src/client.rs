@@ -256,6 +256,31 @@ impl ClientBuilder {
     /// of them for five minutes (see `simcore::http::TokenCache`). `key` names the API client
     /// (say its client id): clients with other credentials need another key. Twilio's Basic
     /// credentials need no store, and ignore it.
+    ///
+    /// With the `redis` feature, a fleet shares the token and the account's budget on Redis:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn main() -> simcore::Result<()> {
+    /// use std::sync::Arc;
+    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    ///
+    /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
+    /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
+    /// let client = supersim_client::Client::builder()
+    ///     .kore("my-client-id", std::env::var("KORE_CLIENT_SECRET").unwrap_or_default())
+    ///     .token_store(
+    ///         Arc::new(RedisTokenStore::new(&redis).encryption_key(key)),
+    ///         "my-client-id",
+    ///     )
+    ///     // A pace you choose for the whole fleet: Super SIM's limit counts requests in flight,
+    ///     // and a bulk run's window finds it (see `simcore::bulk`).
+    ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "kore-account", 50.0, 25)))
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// # #[cfg(not(feature = "redis"))]
+    /// # fn main() {}
+    /// ```
     pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
         self.token_store = Some((store, key.into()));
         self
