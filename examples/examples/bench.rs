@@ -14,6 +14,8 @@
 //!   429 answers ≤ 2% of requests, no item lost.
 //! - P4: emnify: 1,000 concurrent updates through one fresh client cause exactly 1 authenticate
 //!   call.
+//! - P5, P6: a concurrency-limited provider, and 8 processes sharing a per-IP budget on Redis
+//!   (see `bench/limits.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +27,9 @@ use simcore::sandbox::axum::{Router, routing::patch};
 use simcore::sandbox::{RateLimit, SandboxOptions, SandboxServer};
 
 use simcore::{SimChange, SimProvider, SimState};
+
+#[path = "bench/limits.rs"]
+mod limits;
 
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;
@@ -336,6 +341,9 @@ async fn p4() {
 }
 
 fn main() {
+    if limits::worker() {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -359,6 +367,12 @@ fn main() {
         }
         if run("P4") {
             p4().await;
+        }
+        if run("P5") {
+            limits::p5().await;
+        }
+        if run("P6") {
+            limits::p6().await;
         }
     });
 }
