@@ -4,7 +4,7 @@
 //! - [`RedisTokenStore`]: session tokens (emnify, KORE, EdgeIQ) cached for every process. One
 //!   process logs in while the others wait; a refused login is remembered for all of them for the
 //!   cooldown; a holder that dies mid-login blocks no one past the lock's time to live. See
-//!   [`TokenCache`](crate::http::TokenCache)'s docs for the protocol, and plug the store in with
+//!   [`TokenCache::with_store`](crate::http::TokenCache::with_store) for the protocol, and plug the store in with
 //!   the client builders' `token_store` (or [`TokenCache::with_store`](crate::http::TokenCache::with_store)).
 //! - [`RedisRateBudget`]: a rate budget for a provider account or an egress IP, one Lua script
 //!   (GCRA) and one round trip per request, for bulk runs ([`BulkUpdater::budget`](crate::bulk::BulkUpdater::budget))
@@ -514,9 +514,10 @@ impl RedisTokenStore {
         ]
     }
 
+    /// Writes `value` at `store_at` for `ttl`, deletes `delete`, and releases the lock if
+    /// `owner` still holds it: one script.
     async fn settle(
         &self,
-        role: &str,
         store_at: &str,
         lock: &str,
         delete: &[&str],
@@ -533,7 +534,7 @@ impl RedisTokenStore {
             .arg(value)
             .arg(ttl.as_millis().max(1) as u64);
         self.redis
-            .run::<i64>(role, &call)
+            .run::<i64>("token store", &call)
             .await
             .map(drop)
             .ok_or_else(|| StoreError("Redis unreachable".to_owned()))
@@ -614,16 +615,8 @@ impl TokenStore for RedisTokenStore {
                 .map(drop)
                 .ok_or_else(|| StoreError("Redis unreachable".to_owned()));
         }
-        self.settle(
-            "token store",
-            &t,
-            &l,
-            &[&refused, &failed],
-            lock,
-            &value,
-            fresh_for,
-        )
-        .await
+        self.settle(&t, &l, &[&refused, &failed], lock, &value, fresh_for)
+            .await
     }
 
     async fn store_failure(
@@ -641,8 +634,7 @@ impl TokenStore for RedisTokenStore {
             .until()
             .duration_since(SystemTime::now())
             .unwrap_or_default();
-        self.settle("token store", at, &l, &[], lock, &value, ttl)
-            .await
+        self.settle(at, &l, &[], lock, &value, ttl).await
     }
 
     async fn forget(&self, key: &str, header: &AuthHeader) -> std::result::Result<(), StoreError> {

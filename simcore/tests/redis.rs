@@ -121,7 +121,7 @@ async fn twenty_caches_with_their_own_stores_make_one_login() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1, "one login for all twenty");
     assert!(
-        seen.iter().all(|h| h == &seen[0]),
+        seen.iter().all(|h| *h == seen[0]),
         "the same token everywhere"
     );
     // A later cache reads it without logging in.

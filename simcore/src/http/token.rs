@@ -23,29 +23,7 @@
 //! - **Nothing prints.** Tokens live in sensitive headers; the credentials in the source, which
 //!   adds them (and the current token) to the transport's [`Redactor`].
 //!
-//! # Shared by many processes
-//! A service usually runs as many replicas, and each would log in on its own: fifty pods that
-//! start together make fifty logins (emnify allows 100 per 5 minutes per IP), and with a wrong
-//! credential they lock the account out for all of them. [`TokenCache::with_store`] puts the
-//! token in a [`TokenStore`] that every process reaches (`simcore::redis::RedisTokenStore`, feature
-//! `redis`; [`MemoryTokenStore`] shares one between clients of one process):
-//!
-//! - a request that finds no fresh token in this process asks the store (one round trip): the
-//!   token, if one is stored and fresh; a remembered failure; or the refresh lock, taken if it
-//!   was free (with a time to live, so a holder that dies does not block anyone past it);
-//! - the lock holder fetches (still one fetch per process at a time) and stores the token until
-//!   it is due for refresh, or the failure: a refusal for [`TokenCacheOptions::refusal_cooldown`],
-//!   so no process sends the refused credentials again in that time; a passing failure (a 429, a
-//!   timeout, a 5xx) for [`SHARED_FAILURE_HOLD`], so that the requests that waited for it share
-//!   it and the fleet tries at most once in that time;
-//! - the others look again every [`TokenStore::poll_interval`] until the token or the failure is
-//!   there, or the lock is free to take;
-//! - when the store cannot be reached, the process fetches its own token as it would without a
-//!   store (and says so once, as a tracing event where the feature is on): a request never
-//!   fails for the store.
-//!
-//! The key names one credential: processes with other credentials must use another key, or
-//! they share a token that is not theirs (and a refusal that is not theirs).
+//! - **Shared by many processes**, with a [`TokenStore`]: see [`TokenCache::with_store`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -201,7 +179,7 @@ struct Cached {
 
 /// A store a [`TokenCache`] shares its token through, with other processes (on Redis: feature
 /// `redis`, `simcore::redis::RedisTokenStore`) or other clients of this process
-/// ([`MemoryTokenStore`]). See the [module docs](self) for the protocol.
+/// ([`MemoryTokenStore`]). See [`TokenCache::with_store`] for the protocol.
 ///
 /// Every method is one step of the protocol; an `Err` means the store could not be reached (or
 /// answered nonsense), and the cache then does without it for that request.
@@ -450,8 +428,31 @@ impl TokenCache {
         }
     }
 
-    /// A cache over `source` that shares its token through `store` under `key` (see the module
-    /// docs). `key` names the credential: processes that share it must log in with the same one.
+    /// A cache over `source` that shares its token through `store` under `key`. `key` names the
+    /// credential: processes that share it must log in with the same one.
+    ///
+    /// # Shared by many processes
+    /// A service usually runs as many replicas, and each would log in on its own: fifty pods that
+    /// start together make fifty logins (emnify allows 100 per 5 minutes per IP), and with a wrong
+    /// credential they lock the account out for all of them. This cache puts the token in a [`TokenStore`] that every process reaches (`simcore::redis::RedisTokenStore`, feature
+    /// `redis`; [`MemoryTokenStore`] shares one between clients of one process):
+    ///
+    /// - a request that finds no fresh token in this process asks the store (one round trip): the
+    ///   token, if one is stored and fresh; a remembered failure; or the refresh lock, taken if it
+    ///   was free (with a time to live, so a holder that dies does not block anyone past it);
+    /// - the lock holder fetches (still one fetch per process at a time) and stores the token until
+    ///   it is due for refresh, or the failure: a refusal for [`TokenCacheOptions::refusal_cooldown`],
+    ///   so no process sends the refused credentials again in that time; a passing failure (a 429, a
+    ///   timeout, a 5xx) for [`SHARED_FAILURE_HOLD`], so that the requests that waited for it share
+    ///   it and the fleet tries at most once in that time;
+    /// - the others look again every [`TokenStore::poll_interval`] until the token or the failure is
+    ///   there, or the lock is free to take;
+    /// - when the store cannot be reached, the process fetches its own token as it would without a
+    ///   store (and says so once, as a tracing event where the feature is on): a request never
+    ///   fails for the store.
+    ///
+    /// The key names one credential: processes with other credentials must use another key, or
+    /// they share a token that is not theirs (and a refusal that is not theirs).
     pub fn with_store(
         source: Arc<dyn TokenSource>,
         options: TokenCacheOptions,
@@ -482,7 +483,7 @@ impl TokenCache {
         self.read().as_ref().map(|c| c.token.expires_at)
     }
 
-    /// The header to send now, fetching a token first if none is fresh (see the module docs).
+    /// The header to send now, fetching a token first if none is fresh (see [`with_store`](Self::with_store) for a shared one).
     pub async fn token(&self) -> Result<AuthHeader> {
         if let Some(header) = self.fresh() {
             return Ok(header);
