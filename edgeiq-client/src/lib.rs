@@ -68,8 +68,8 @@
 //!   `extra`), [`SimInput`] (the writable part), [`SimId`] (24 hex digits) and
 //!   [`keys`](models::keys), every JSON key name in one place.
 //! - [`errors`]: EdgeIQ's error answers (400, 401, 404, 500, any body) as [`simcore::Error`].
-//! - [`provider`]: the open carrier status, its canonical view ([`provider::canonical`]) and
-//!   `impl SimProvider for Client`. No EdgeIQ SIM price is published: a charge
+//! - [`provider`]: `impl SimProvider for Client` (the open carrier lifecycle and its canonical
+//!   view, [`models::canonical`], are in [`models`] beside the record). No EdgeIQ SIM price is published: a charge
 //!   preview ([`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge)) is
 //!   "unpriced" until your price book gives the prices per state (see
 //!   [`simcore::charge::flat_estimate`]).
@@ -112,8 +112,8 @@ pub mod requests;
 pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use models::LIFECYCLE;
 pub use models::{SimId, SimInput, SimPage, SimRecord};
-pub use provider::LIFECYCLE;
 pub use requests::{ListSims, PatchField, SimPatch, UpdateSim, merge_patch};
 
 /// The provider's short name, as errors and snapshots carry it.

@@ -11,9 +11,7 @@ use serde::de::{self, Deserialize, Deserializer};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 use simcore::validate::quote;
-use simcore::{SimState, ValidationError};
-
-use crate::provider::canonical;
+use simcore::{CarrierStatus, Lifecycle, SimState, ValidationError};
 
 pub mod keys {
     //! The JSON key names of a SIM record, in one place.
@@ -788,6 +786,23 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
 impl Serialize for SimRecord {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_json().serialize(s)
+    }
+}
+
+/// EdgeIQ's status is free carrier text (at most 30 characters, checked by
+/// [`CarrierStatus`]): there is no transition table, every value may follow every other.
+pub static LIFECYCLE: Lifecycle<CarrierStatus> = Lifecycle::open(crate::PROVIDER);
+
+/// The common carrier values in canonical terms (case-insensitive); others are `Unknown`.
+///
+/// `inactive` and `suspended` are both [`SimState::Inactive`]; `deactivated` and `retired` are
+/// both [`SimState::Retired`]. The snapshot keeps the carrier's own word.
+pub fn canonical(status: &str) -> SimState {
+    match status.to_ascii_lowercase().as_str() {
+        "active" => SimState::Active,
+        "inactive" | "suspended" => SimState::Inactive,
+        "deactivated" | "retired" => SimState::Retired,
+        _ => SimState::Unknown(status.to_owned()),
     }
 }
 

@@ -16,29 +16,13 @@
 use futures_util::TryStreamExt as _;
 use simcore::validate::quote;
 use simcore::{
-    Applied, CarrierStatus, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot,
-    SimState, SnapshotPages, ValidationError,
+    Applied, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
+    SnapshotPages, ValidationError,
 };
 
 use crate::client::Client;
+pub use crate::models::{LIFECYCLE, canonical};
 use crate::models::{SimId, SimRecord, list_keys};
-
-/// EdgeIQ's status is free carrier text (at most 30 characters, checked by
-/// [`CarrierStatus`]): there is no transition table, every value may follow every other.
-pub static LIFECYCLE: Lifecycle<CarrierStatus> = Lifecycle::open(crate::PROVIDER);
-
-/// The common carrier values in canonical terms (case-insensitive); others are `Unknown`.
-///
-/// `inactive` and `suspended` are both [`SimState::Inactive`]; `deactivated` and `retired` are
-/// both [`SimState::Retired`]. The snapshot keeps the carrier's own word.
-pub fn canonical(status: &str) -> SimState {
-    match status.to_ascii_lowercase().as_str() {
-        "active" => SimState::Active,
-        "inactive" | "suspended" => SimState::Inactive,
-        "deactivated" | "retired" => SimState::Retired,
-        _ => SimState::Unknown(status.to_owned()),
-    }
-}
 
 /// The carrier word `apply` sends for a canonical target; other targets are refused.
 pub fn target_status(state: &SimState) -> Result<&'static str, ValidationError> {
@@ -148,6 +132,7 @@ fn prepare(id: &str, change: &SimChange) -> Result<&'static str, simcore::Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use simcore::CarrierStatus;
 
     #[test]
     fn open_lifecycle() {

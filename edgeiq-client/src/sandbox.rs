@@ -61,6 +61,20 @@
 //! Checks apply in this order: the method (405), credentials, id, body, existence, then the merged
 //! record. A refused update lists every broken rule at once.
 //!
+//! # Time
+//! EdgeIQ's rule, from its authentication guide: a session from `POST /user/authenticate`
+//! lasts 4 hours by default ([`DEFAULT_SESSION`]), or until the login's `token_expiry`, at most
+//! one week ahead ([`MAX_SESSION`]); a permanent API token never expires.
+//!
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default;
+//! one clock may be shared by several sandboxes): the records' `created_at`, `updated_at` and
+//! `last_sync_at`, and when a session ends. A login's `token_expiry` and the answer's
+//! `session_expires_at` are times on the caller's clock, the real one a client computes them
+//! from and compares them with; the session's length (that time less the real time of the
+//! login, or the default) is counted on the sandbox's clock. So moving a virtual clock forward
+//! by a session's length ends it: its token answers `401 {"message": "Unauthorized"}`, and a
+//! logged-in client logs in again once. On the real clock the two are the same.
+//!
 //! # Choices where EdgeIQ's documentation is silent
 //! - Error bodies: a 400 is `{"messages": ["rule", ...]}`, every other error
 //!   `{"message": "text"}`, the two shapes the client reads ([`crate::errors`]).
@@ -87,9 +101,13 @@ use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header}
 use std::collections::HashMap;
 
 use serde::Serialize;
+/// Re-exported from simcore: the request log, the rate limit, the server, the clock and the
+/// admin view's shape.
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer,
+};
 use simcore::sandbox::{
-    OrderedStore, RateLimit, RecordedRequest, SandboxOptions as ServerOptions, SandboxServer,
-    Store, json_response, json_response_from, lock,
+    OrderedStore, SandboxOptions as ServerOptions, Store, json_response, json_response_from, lock,
 };
 
 use crate::client::{Client, ClientBuilder};
@@ -136,6 +154,12 @@ pub struct SandboxOptions {
     pub rate_limit: Option<RateLimit>,
     /// Whether to keep the request log (on by default; benchmarks turn it off).
     pub record: bool,
+    /// The clock the sandbox keeps time by (the real one by default; one clock may be shared
+    /// by several sandboxes): the records' `created_at` and `updated_at`, and when a session
+    /// ends (see [the module docs](self#time)).
+    pub clock: Clock,
+    /// The port on `127.0.0.1` to listen on (`0`, the default: an ephemeral one).
+    pub port: u16,
 }
 
 impl Default for SandboxOptions {
@@ -144,6 +168,8 @@ impl Default for SandboxOptions {
             session_lifetime: DEFAULT_SESSION,
             rate_limit: None,
             record: true,
+            clock: Clock::real(),
+            port: 0,
         }
     }
 }
@@ -259,6 +285,7 @@ struct State {
     sessions: Store<String, Session>,
     /// Serializes updates, so the ICCID uniqueness check and the write are one step.
     writes: Mutex<()>,
+    clock: Clock,
     session_lifetime: Duration,
     company_id: String,
 }
@@ -297,6 +324,7 @@ impl Sandbox {
             users: Store::new(),
             sessions: Store::new(),
             writes: Mutex::new(()),
+            clock: options.clock,
             session_lifetime: options.session_lifetime,
             company_id: format!("sandbox_company_{}", hex(6)),
         });
@@ -306,7 +334,7 @@ impl Sandbox {
             let state = handler_state.clone();
             async move { route(&state, req).await }
         });
-        let server = SandboxServer::start_with(
+        let server = SandboxServer::start_on_port(
             router,
             ServerOptions {
                 rate_limit: options.rate_limit,
@@ -315,6 +343,7 @@ impl Sandbox {
                 }),
                 record: options.record,
             },
+            options.port,
         )
         .await?;
         Ok(Sandbox {
@@ -369,7 +398,7 @@ impl Sandbox {
     /// Ends every session issued so far: their tokens answer 401 from now on, as they will once
     /// they reach their expiry.
     pub fn expire_sessions(&self) {
-        let now = Utc::now();
+        let now = self.state.clock.now();
         for session in self.state.sessions.values() {
             self.state
                 .sessions
@@ -389,7 +418,7 @@ impl Sandbox {
             "a sandbox SIM id must be 24 hex digits, not {id:?}"
         );
         let id = id.to_lowercase();
-        let now = now();
+        let now = timestamp(self.state.clock.now());
         let mut record = json!({
             "_id": id,
             "device_id": object_id(),
@@ -449,6 +478,79 @@ impl Sandbox {
     /// The server: request log, statistics, rate limit and fault injection.
     pub fn server(&self) -> &SandboxServer {
         &self.server
+    }
+
+    /// The clock the sandbox keeps time by.
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    /// How many sessions are live now, on the sandbox's clock.
+    pub fn live_sessions(&self) -> usize {
+        let now = self.state.clock.now();
+        self.state
+            .sessions
+            .values()
+            .iter()
+            .filter(|s| s.expires_at > now)
+            .count()
+    }
+
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the clock,
+    /// every SIM record as `GET /sims/{id}` answers it (in id order), the users by email (no
+    /// password, no API token), and the live sessions' ends on the sandbox's clock (no session
+    /// token).
+    pub fn state_json(&self) -> Value {
+        let now = self.state.clock.now();
+        let mut users: Vec<String> = self
+            .state
+            .users
+            .values()
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        users.sort();
+        let mut ends: Vec<DateTime<Utc>> = self
+            .state
+            .sessions
+            .values()
+            .into_iter()
+            .map(|s| s.expires_at)
+            .filter(|end| *end > now)
+            .collect();
+        ends.sort();
+        let ends: Vec<String> = ends.into_iter().map(timestamp).collect();
+        json!({
+            "provider": crate::PROVIDER,
+            "clock": self.state.clock.state_json(),
+            "company_id": self.state.company_id,
+            "sims": self.sims(),
+            "users": users,
+            "sessions": {"live": ends.len(), "ends": ends},
+        })
+    }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
     }
 }
 
@@ -532,7 +634,7 @@ fn authorized(state: &State, headers: &HeaderMap) -> bool {
         return true;
     }
     match state.sessions.get(&token.to_owned()) {
-        Some(session) if session.expires_at > Utc::now() => true,
+        Some(session) if session.expires_at > state.clock.now() => true,
         Some(_) => {
             state.sessions.remove(&token.to_owned());
             false
@@ -595,7 +697,10 @@ fn update(state: &State, id: &str, headers: &HeaderMap, body: &[u8]) -> Response
     if !problems.is_empty() {
         return invalid(problems);
     }
-    record.insert("updated_at".to_owned(), Value::from(now()));
+    record.insert(
+        "updated_at".to_owned(),
+        Value::from(timestamp(state.clock.now())),
+    );
     state.store(id.to_owned(), merged.clone());
     json_response(200, &merged)
 }
@@ -767,10 +872,11 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
     if password.is_none() {
         problems.push("password is required (a string)".to_owned());
     }
+    // `token_expiry` is a time on the caller's clock, the real one: the session lasts from now
+    // until then, and that length is counted on the sandbox's clock.
     let now = Utc::now();
-    let mut expires_at = now
-        + chrono::Duration::from_std(state.session_lifetime)
-            .unwrap_or_else(|_| chrono::Duration::hours(4));
+    let mut lifetime = chrono::Duration::from_std(state.session_lifetime)
+        .unwrap_or_else(|_| chrono::Duration::hours(4));
     match form.get("token_expiry") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
@@ -782,7 +888,7 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
                         "token_expiry must be in the future and at most one week ahead (found {s})"
                     ));
                 } else {
-                    expires_at = t;
+                    lifetime = t - now;
                 }
             }
             Err(_) => problems.push(format!(
@@ -802,13 +908,18 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
         _ => return message(401, "Unauthorized"),
     };
     let token = hex(32);
+    let ends = state.clock.after(lifetime.to_std().unwrap_or_default());
     state.sessions.insert(
         token.clone(),
         Session {
             token: token.clone(),
-            expires_at,
+            expires_at: ends,
         },
     );
+    // Reported on the caller's clock, which a client compares it with.
+    let expires_at = now
+        .checked_add_signed(lifetime)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     json_response(
         200,
         &json!({
@@ -826,8 +937,8 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
 // ---------------------------------------------------------------------------------------------
 // Ids, tokens, times
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `n` random lowercase hex digits.

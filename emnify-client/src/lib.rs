@@ -75,7 +75,8 @@
 //!   status ids and emnify's `2015-03-06T11:15:57.000+0000` timestamps.
 //! - [`errors`]: emnify's error body (`error_code`, `error_token`, `message`, nested `errors`)
 //!   in [`simcore::Error`], including the gateway's bare `{"message": ..}` and empty 401s.
-//! - [`provider`]: the lifecycle table, and [`simcore::SimProvider`] for [`Client`].
+//! - [`provider`]: the canonical view of the lifecycle (its table, [`LIFECYCLE`], is in
+//!   [`models`] beside the statuses it describes), and [`simcore::SimProvider`] for [`Client`].
 //! - [`billing`]: emnify's billing rules (a month is billed once for any SIM activated in it; a
 //!   suspended SIM costs nothing from the next month; Issued and Factory Test cost nothing), so
 //!   a charge preview says which changes start or stop a charge and from when. emnify publishes
@@ -117,8 +118,8 @@ pub mod rules;
 pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, ListPace};
+pub use models::LIFECYCLE;
 pub use models::{OrgType, Sim, SimPage, SimStatus};
-pub use provider::LIFECYCLE;
 pub use requests::{
     ListSims, OrgChange, SettableStatus, UpdateOutcome, UpdateSim, UpdateSimBuilder,
 };

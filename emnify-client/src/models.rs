@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
+use simcore::Lifecycle;
 
 /// A SIM's status, identified by emnify's numeric id (compare by id: descriptions changed
 /// over time, older docs say "Active" for 1).
@@ -651,6 +652,20 @@ mod timestamp {
         }
     }
 }
+
+/// Every status change emnify documents for an update: Issued to Activated or Factory Test,
+/// Factory Test to Activated, Activated and Suspended both ways. Deleted is reached with
+/// `DELETE`, never with an update.
+pub static TRANSITIONS: &[(SimStatus, SimStatus)] = &[
+    (SimStatus::Issued, SimStatus::Activated),
+    (SimStatus::Issued, SimStatus::FactoryTest),
+    (SimStatus::FactoryTest, SimStatus::Activated),
+    (SimStatus::Activated, SimStatus::Suspended),
+    (SimStatus::Suspended, SimStatus::Activated),
+];
+
+/// The emnify lifecycle over emnify's own statuses.
+pub static LIFECYCLE: Lifecycle<SimStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,8 @@
 //! options say otherwise, at a pace under emnify's list limit. emnify addresses a SIM by its id
 //! only, so snapshots carry no aliases.
 
+use std::sync::LazyLock;
+
 use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
 use simcore::validate::quote;
@@ -28,22 +30,9 @@ use simcore::{
 
 use crate::billing;
 use crate::client::Client;
+pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::models::{Sim, SimStatus};
 use crate::requests::{DELETED_RULE, ISSUED_RULE, ListSims, SettableStatus};
-
-/// Every status change emnify documents for an update: Issued to Activated or Factory Test,
-/// Factory Test to Activated, Activated and Suspended both ways. Deleted is reached with
-/// `DELETE`, never with an update.
-pub static TRANSITIONS: &[(SimStatus, SimStatus)] = &[
-    (SimStatus::Issued, SimStatus::Activated),
-    (SimStatus::Issued, SimStatus::FactoryTest),
-    (SimStatus::FactoryTest, SimStatus::Activated),
-    (SimStatus::Activated, SimStatus::Suspended),
-    (SimStatus::Suspended, SimStatus::Activated),
-];
-
-/// The emnify lifecycle over emnify's own statuses.
-pub static LIFECYCLE: Lifecycle<SimStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
 /// emnify's status in canonical terms.
 pub fn canonical(status: &SimStatus) -> SimState {
@@ -57,9 +46,13 @@ pub fn canonical(status: &SimStatus) -> SimState {
     }
 }
 
+/// [`LIFECYCLE`] in canonical states, mapped once (every change validated judges by it).
+static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
+    LazyLock::new(|| LIFECYCLE.map(canonical));
+
 /// The emnify lifecycle in canonical states.
 pub fn canonical_lifecycle() -> Lifecycle<SimState> {
-    LIFECYCLE.map(canonical)
+    LazyLock::force(&CANONICAL_LIFECYCLE).shared()
 }
 
 /// The emnify status a canonical state stands for (`None` for states emnify does not have).

@@ -37,8 +37,8 @@ use simcore::state::TransitionError;
 use simcore::{Result, ValidationError};
 
 use crate::client::Client;
+use crate::models::LIFECYCLE;
 use crate::models::{Sim, SimPage, SimStatus};
-use crate::provider::LIFECYCLE;
 
 /// A status an update may set. Closed: Issued is never a target, and Deleted is reached with
 /// [`Client::delete_sim`], never with an update.

@@ -33,12 +33,13 @@
 //! |---|---|---|
 //! | any | path is `/api/v1/authenticate`, `/api/v1/sim` or `/api/v1/sim/{sim_id}` | `404 {"message": "Not Found"}` |
 //! | any | method is one the path has | `405`, empty body |
-//! | `POST /api/v1/authenticate` | locked out (below) | `401` `1105 TooManyRequests` |
+//! | `POST /api/v1/authenticate` | at most 100 calls from the client IP in any 5 minutes on the sandbox's clock, emnify's limit ([`SandboxOptions::authenticate_limit`], [`Sandbox::set_authenticate_limit`]; a call it refuses does not count) | `429` `1105 TooManyRequests` (`"Rate limit exceeded"`), no `Retry-After` |
+//! | `POST /api/v1/authenticate` | the client IP is not locked out (below) | `401` `1105 TooManyRequests` (`"Too many failed login attempts, try again later"`) |
 //! | `POST /api/v1/authenticate` | body is a JSON object with `application_token`, `refresh_token`, or `username` and `password` | `400` `1000 BadRequest` |
 //! | `POST /api/v1/authenticate` | `application_token` is the sandbox's ([`Sandbox::application_token`]) | `200 {"auth_token"}`, else `401` with an empty body |
 //! | `POST /api/v1/authenticate` | `username` is a seeded user and `password` the SHA-1 hex of its password ([`Sandbox::seed_user`]) | `200 {"auth_token", "refresh_token"}`, else `401`, empty body |
 //! | `POST /api/v1/authenticate` | `refresh_token` is one the sandbox issued | `200 {"auth_token"}`, else `401`, empty body |
-//! | `POST /api/v1/authenticate` | the third refusal in a row | `401` `1105 TooManyRequests`, and every authentication (right or wrong) gets it until [`SandboxOptions::lockout`] has passed or [`Sandbox::unlock`] is called; a success resets the count |
+//! | `POST /api/v1/authenticate` | the third refusal in a row from the client IP | `401` `1105 TooManyRequests`, and every authentication from that IP (right or wrong) gets it until [`SandboxOptions::lockout`] has passed on the sandbox's clock or [`Sandbox::unlock`] is called; a success resets the count |
 //! | `GET /api/v1/sim` | the list path's own limit, emnify's 10 requests a second in bursts of 5 ([`SandboxOptions::list_rate_limit`], [`Sandbox::set_list_rate_limit`]) | `429` `1105 TooManyRequests`, no `Retry-After` |
 //! | `/api/v1/sim…` | an `Authorization` header | `401`, empty body |
 //! | `/api/v1/sim…` | of the form `Bearer <three dot-separated segments>` | `401 {"message": "Unauthorized"}` (no `Bearer`), `401 {"message": "token contains an invalid number of segments"}` |
@@ -71,7 +72,31 @@
 //! on `127.0.0.1` shares one budget. A request answered there never reaches the rules (and is not counted
 //! by [`Sandbox::authenticate_calls`]).
 //!
+//! # Time and usage
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default;
+//! one clock may be shared by several sandboxes). Read from it: `production_date` and
+//! `activation_date`; when a token stops being taken ([`SandboxOptions::token_lifetime`] after
+//! it was issued: then `401 {"message": "token is expired"}`); the lockout's end; the
+//! authenticate limit's window. So moving a virtual clock forward past a token's lifetime
+//! expires it, and by five minutes ends a lockout and empties the window. A token's `iat` and
+//! `exp` claims stay on the caller's real clock, the one a client compares them with to refresh
+//! early: a client that read a virtual `exp` far in the past would authenticate before every
+//! request and run into the limit.
+//!
+//! emnify's rules, as its documentation states them:
+//! - `authenticate` is limited to 100 calls per IP per 5 minutes ([`AUTHENTICATE_LIMIT`]) and
+//!   locks out after 3 consecutive failures ([`LOCKOUT_AFTER`]);
+//! - a Factory Test SIM becomes Activated by itself after 100 KB of data or 10 SMS
+//!   ([`FACTORY_TEST_DATA_KB`], [`FACTORY_TEST_SMS`]). No time period is stated for it, so the
+//!   clock never ends a Factory Test: [`Sandbox::record_usage`] stands in for a device using the
+//!   SIM, and the SIM becomes Activated (with its `activation_date`) at the call whose usage in
+//!   Factory Test reaches either figure.
+//!
 //! # Simplifications
+//! - The authenticate limit and the lockout are counted per client IP as the sandbox sees it,
+//!   the connection's address: on loopback every caller is `127.0.0.1` unless it binds another
+//!   `127.0.0.0/8` address. emnify states the lockout's count, not what it is counted per nor how
+//!   long it lasts: the sandbox counts it per client IP, like the limit, for [`DEFAULT_LOCKOUT`].
 //! - The sandbox is one account: the caller's organisation is [`OWN_ORG`], every other seeded
 //!   organisation is its direct child, and the caller's role ([`CallerRole`]) is one setting for
 //!   every SIM.
@@ -81,9 +106,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -92,11 +118,18 @@ use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, to_bytes};
+use simcore::sandbox::axum::extract::ConnectInfo;
 use simcore::sandbox::axum::extract::State;
 use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
-use simcore::sandbox::{OrderedStore, Store, TokenBucket, empty_response, json_response, lock};
-/// Re-exported from simcore: the request log, the rate limit, the server and its counters.
-pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+/// Re-exported from simcore: the request log, the rate limit, the server and its counters, the
+/// clock and the admin view's shape.
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
+};
+use simcore::sandbox::{
+    OrderedStore, Store, TokenBucket, WindowCounter, WindowLimit, empty_response, json_response,
+    lock,
+};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -112,10 +145,56 @@ pub const ENTERPRISE_ORG: u64 = 103;
 
 /// emnify's documented token lifetime: 240 minutes.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(240 * 60);
-/// How long emnify locks authentication out after three refusals in a row: 5 minutes.
+/// How long the sandbox locks a client IP out of authentication after three refusals in a row:
+/// 5 minutes, the length of emnify's authenticate window (emnify does not state the lockout's
+/// length).
 pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(5 * 60);
 /// How many refusals in a row lock authentication out.
 pub const LOCKOUT_AFTER: u32 = 3;
+
+/// emnify's limit of `POST /api/v1/authenticate`: 100 calls per 5 minutes. Over it, the sandbox
+/// answers `429` with emnify's `1105 TooManyRequests` body, without `Retry-After`.
+pub const AUTHENTICATE_LIMIT: AuthenticateLimit = AuthenticateLimit {
+    calls: 100,
+    per: Duration::from_secs(5 * 60),
+};
+
+/// A Factory Test SIM becomes Activated by itself after this much data (emnify: 100 KB).
+pub const FACTORY_TEST_DATA_KB: u64 = 100;
+/// A Factory Test SIM becomes Activated by itself after this many SMS (emnify: 10).
+pub const FACTORY_TEST_SMS: u32 = 10;
+
+/// A limit of calls in a rolling window, as emnify states the one of `authenticate`: counted
+/// per client IP on the sandbox's clock (simcore's [`WindowLimit`]).
+pub type AuthenticateLimit = WindowLimit;
+
+/// Data and SMS a SIM used, as the sandbox was told ([`Sandbox::record_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimUsage {
+    /// Data, in kilobytes.
+    pub data_kb: u64,
+    /// SMS.
+    pub sms: u32,
+}
+
+impl SimUsage {
+    /// Usage of `data_kb` kilobytes and `sms` SMS.
+    pub fn new(data_kb: u64, sms: u32) -> Self {
+        Self { data_kb, sms }
+    }
+
+    /// Whether it is a Factory Test SIM's test volume: [`FACTORY_TEST_DATA_KB`] of data or
+    /// [`FACTORY_TEST_SMS`] SMS.
+    pub fn ends_factory_test(&self) -> bool {
+        self.data_kb >= FACTORY_TEST_DATA_KB || self.sms >= FACTORY_TEST_SMS
+    }
+
+    fn add(&mut self, other: SimUsage) {
+        self.data_kb = self.data_kb.saturating_add(other.data_kb);
+        self.sms = self.sms.saturating_add(other.sms);
+    }
+}
 
 const MNO: &str = "Mobile Network Operator";
 const SERVICE_PROVIDER: &str = "Service Provider";
@@ -143,10 +222,11 @@ const TRANSITIONS: &[(i64, i64)] = &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)];
 /// How the sandbox starts.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
-    /// How long an `auth_token` lives (its `exp` is issue time plus this). Default
+    /// How long an `auth_token` lives: its `exp` is the real issue time plus this, and the
+    /// sandbox stops taking it this long after issuing it on [`clock`](Self::clock). Default
     /// [`DEFAULT_TOKEN_LIFETIME`]; make it short to test refreshing.
     pub token_lifetime: Duration,
-    /// How long a lockout lasts. Default [`DEFAULT_LOCKOUT`].
+    /// How long a lockout lasts, on [`clock`](Self::clock). Default [`DEFAULT_LOCKOUT`].
     pub lockout: Duration,
     /// A rate limit from the start (none by default); see also
     /// [`SandboxServer::set_rate_limit`].
@@ -156,6 +236,15 @@ pub struct SandboxOptions {
     /// The limit of the list path, `GET /api/v1/sim`, on its own ([`LIST_RATE_LIMIT`] by
     /// default, emnify's; `None` for none); see also [`Sandbox::set_list_rate_limit`].
     pub list_rate_limit: Option<RateLimit>,
+    /// The limit of `POST /api/v1/authenticate` ([`AUTHENTICATE_LIMIT`] by default, emnify's;
+    /// `None` for none), counted per client IP on [`clock`](Self::clock); see also
+    /// [`Sandbox::set_authenticate_limit`].
+    pub authenticate_limit: Option<AuthenticateLimit>,
+    /// The clock the sandbox keeps time by (the real one by default): timestamps, token
+    /// expiries, the lockout and the authenticate limit's window.
+    pub clock: Clock,
+    /// The port on `127.0.0.1` to listen on (`0`, the default: an ephemeral one).
+    pub port: u16,
 }
 
 impl Default for SandboxOptions {
@@ -166,6 +255,9 @@ impl Default for SandboxOptions {
             rate_limit: None,
             record: true,
             list_rate_limit: Some(LIST_RATE_LIMIT),
+            authenticate_limit: Some(AUTHENTICATE_LIMIT),
+            clock: Clock::real(),
+            port: 0,
         }
     }
 }
@@ -469,7 +561,7 @@ impl SimSeed {
 
 /// An issued `auth_token`.
 struct Session {
-    expires: SystemTime,
+    expires: DateTime<Utc>,
 }
 
 struct Auth {
@@ -478,8 +570,12 @@ struct Auth {
     users: HashMap<String, String>,
     refresh_tokens: HashSet<String>,
     sessions: HashMap<String, Session>,
-    failures: u32,
-    locked_until: Option<Instant>,
+    /// Refusals in a row, per client IP.
+    failures: HashMap<IpAddr, u32>,
+    /// Until when each locked-out client IP stays locked out, on the sandbox's clock.
+    locked_until: HashMap<IpAddr, DateTime<Utc>>,
+    /// The calls the authenticate limit let through, per client IP (`None`: no limit).
+    limit: Option<WindowCounter<IpAddr>>,
 }
 
 struct Shared {
@@ -495,6 +591,9 @@ struct Shared {
     authenticate_calls: AtomicU64,
     token_lifetime: Duration,
     lockout: Duration,
+    clock: Clock,
+    /// What each SIM used ([`Sandbox::record_usage`]), and what it used in Factory Test.
+    usage: Store<u64, (SimUsage, SimUsage)>,
 }
 
 /// A running emnify sandbox. Stops when dropped.
@@ -547,8 +646,9 @@ impl Sandbox {
                 users: HashMap::new(),
                 refresh_tokens: HashSet::new(),
                 sessions: HashMap::new(),
-                failures: 0,
-                locked_until: None,
+                failures: HashMap::new(),
+                locked_until: HashMap::new(),
+                limit: options.authenticate_limit.map(WindowCounter::new),
             }),
             sims: OrderedStore::new(),
             orgs,
@@ -559,6 +659,8 @@ impl Sandbox {
             authenticate_calls: AtomicU64::new(0),
             token_lifetime: options.token_lifetime,
             lockout: options.lockout,
+            clock: options.clock,
+            usage: Store::new(),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
         let server_options = simcore::sandbox::SandboxOptions {
@@ -569,7 +671,7 @@ impl Sandbox {
             }),
             record: options.record,
         };
-        let server = SandboxServer::start_with(router, server_options).await?;
+        let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         // emnify counts its limits per client IP: every process behind one address shares them.
         server.set_rate_limit_scope(simcore::sandbox::RateLimitScope::ClientIp);
         Ok(Self { server, shared })
@@ -627,7 +729,7 @@ impl Sandbox {
 
     /// Adds a SIM and returns its id.
     pub fn seed_sim(&self, seed: SimSeed) -> u64 {
-        let sim = self.sim_of(seed, Utc::now().trunc_subsecs(3));
+        let sim = self.sim_of(seed, self.shared.clock.now().trunc_subsecs(3));
         let id = sim.id;
         self.shared.sims.insert(id, sim);
         id
@@ -647,7 +749,7 @@ impl Sandbox {
     /// # }).unwrap();
     /// ```
     pub fn seed_sims(&self, seeds: impl IntoIterator<Item = SimSeed>) -> Vec<u64> {
-        let now = Utc::now().trunc_subsecs(3);
+        let now = self.shared.clock.now().trunc_subsecs(3);
         let sims: Vec<SandboxSim> = seeds.into_iter().map(|s| self.sim_of(s, now)).collect();
         let ids = sims.iter().map(|s| s.id).collect();
         self.shared.sims.extend(sims.into_iter().map(|s| (s.id, s)));
@@ -733,18 +835,195 @@ impl Sandbox {
         lock(&self.shared.auth).sessions.clear();
     }
 
-    /// Whether authentication is locked out (three refusals in a row).
+    /// Whether authentication is locked out for some client IP (three refusals in a row from
+    /// it) at the sandbox's time; every caller of a sandbox on loopback is usually `127.0.0.1`.
     pub fn is_locked_out(&self) -> bool {
+        let now = self.shared.clock.now();
         lock(&self.shared.auth)
             .locked_until
-            .is_some_and(|t| Instant::now() < t)
+            .values()
+            .any(|until| now < *until)
     }
 
-    /// Ends a lockout and forgets earlier refusals.
+    /// Until when `ip` is locked out of authentication, on the sandbox's clock; `None` if it is
+    /// not (any more).
+    pub fn locked_out_until(&self, ip: IpAddr) -> Option<DateTime<Utc>> {
+        let now = self.shared.clock.now();
+        lock(&self.shared.auth)
+            .locked_until
+            .get(&ip)
+            .copied()
+            .filter(|until| now < *until)
+    }
+
+    /// How many calls of `ip` the authenticate limit counts now (those of the last
+    /// [`AuthenticateLimit::per`] it let through); 0 without a limit.
+    pub fn authenticate_window(&self, ip: IpAddr) -> usize {
+        let now = self.shared.clock.now();
+        lock(&self.shared.auth)
+            .limit
+            .as_ref()
+            .map_or(0, |c| c.count(&ip, now))
+    }
+
+    /// Sets or removes the limit of `POST /api/v1/authenticate` (see
+    /// [`SandboxOptions::authenticate_limit`]); the calls counted so far stay counted (removing
+    /// the limit forgets them).
+    pub fn set_authenticate_limit(&self, limit: Option<AuthenticateLimit>) {
+        let mut auth = lock(&self.shared.auth);
+        match (limit, auth.limit.as_mut()) {
+            (Some(limit), Some(counter)) => counter.set_limit(limit),
+            (limit, _) => auth.limit = limit.map(WindowCounter::new),
+        }
+    }
+
+    /// The id of the SIM `id_or_iccid` names: its numeric id, or its ICCID with or without
+    /// the Luhn digit. For an admin view that is handed whichever the operator has.
+    ///
+    /// ```
+    /// use emnify_client::sandbox::{Sandbox, SimSeed};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::start().await?;
+    /// let id = sandbox.seed_sim(SimSeed::new().iccid("8988303000000000129"));
+    /// assert_eq!(sandbox.find_sim(&id.to_string()), Some(id));
+    /// assert_eq!(sandbox.find_sim("8988303000000000129"), Some(id));
+    /// assert_eq!(sandbox.find_sim("89883030000000001294"), Some(id));
+    /// assert_eq!(sandbox.find_sim("8988303000000000999"), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn find_sim(&self, id_or_iccid: &str) -> Option<u64> {
+        let wanted = id_or_iccid.trim();
+        if let Ok(id) = wanted.parse::<u64>() {
+            if self.shared.sims.contains(&id) {
+                return Some(id);
+            }
+        }
+        self.shared
+            .sims
+            .values()
+            .into_iter()
+            .find(|sim| {
+                sim.iccid == wanted
+                    || luhn_digit(&sim.iccid).is_some_and(|d| format!("{}{d}", sim.iccid) == wanted)
+            })
+            .map(|sim| sim.id)
+    }
+
+    /// Records data and SMS used by a SIM, as its device would use them; returns the SIM as it
+    /// is then, `None` if there is no such SIM. A Factory Test SIM (4) whose usage in Factory
+    /// Test reaches [`FACTORY_TEST_DATA_KB`] or [`FACTORY_TEST_SMS`] becomes Activated (1) by
+    /// itself, as emnify says, and gets its `activation_date`.
+    ///
+    /// ```
+    /// use emnify_client::sandbox::{Sandbox, SimSeed, SimUsage};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::start().await?;
+    /// let id = sandbox.seed_sim(SimSeed::new().status(4));
+    /// assert_eq!(sandbox.record_usage(id, SimUsage::new(60, 0)).unwrap().status, 4);
+    /// assert_eq!(sandbox.record_usage(id, SimUsage::new(40, 0)).unwrap().status, 1);
+    /// assert_eq!(sandbox.usage(id), SimUsage::new(100, 0));
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn record_usage(&self, id: u64, usage: SimUsage) -> Option<SandboxSim> {
+        let now = self.shared.clock.now().trunc_subsecs(3);
+        let status = self.shared.sims.get(&id)?.status;
+        let mut in_test = self.shared.usage.get(&id).unwrap_or_default();
+        in_test.0.add(usage);
+        if status == 4 {
+            in_test.1.add(usage);
+        }
+        let ends_test = status == 4 && in_test.1.ends_factory_test();
+        self.shared.usage.insert(id, in_test);
+        self.shared.sims.update(&id, |sim| {
+            if ends_test && sim.status == 4 {
+                sim.status = 1;
+                sim.activation_date.get_or_insert(now);
+            }
+            sim.clone()
+        })
+    }
+
+    /// The data and SMS recorded for a SIM so far ([`record_usage`](Self::record_usage)).
+    pub fn usage(&self, id: u64) -> SimUsage {
+        self.shared.usage.get(&id).unwrap_or_default().0
+    }
+
+    /// The clock the sandbox keeps time by.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// Ends every lockout and forgets earlier refusals.
     pub fn unlock(&self) {
         let mut auth = lock(&self.shared.auth);
-        auth.locked_until = None;
-        auth.failures = 0;
+        auth.locked_until.clear();
+        auth.failures.clear();
+    }
+
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the clock,
+    /// each SIM as `GET /api/v1/sim/{sim_id}` answers it with the usage recorded for it
+    /// (`"usage": {"data_kb", "sms", "in_factory_test": {"data_kb", "sms"}}`), the caller's
+    /// role, and the state of authentication: how many sessions are live, each client IP's
+    /// refusals in a row, lockouts (with their end) and calls in the authenticate window. No
+    /// token or password is in it.
+    pub fn state_json(&self) -> Value {
+        let shared = &self.shared;
+        let now = shared.clock.now();
+        let sims: Vec<Value> = shared
+            .sims
+            .values()
+            .iter()
+            .map(|sim| {
+                let (all, in_test) = shared.usage.get(&sim.id).unwrap_or_default();
+                let mut json = shared.sim_json(sim);
+                json["usage"] = json!({
+                    "data_kb": all.data_kb,
+                    "sms": all.sms,
+                    "in_factory_test": {"data_kb": in_test.data_kb, "sms": in_test.sms},
+                });
+                json
+            })
+            .collect();
+        let auth = lock(&shared.auth);
+        let by_ip = |m: &HashMap<IpAddr, u32>| -> Map<String, Value> {
+            m.iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(ip, n)| (ip.to_string(), json!(n)))
+                .collect()
+        };
+        let locked: Map<String, Value> = auth
+            .locked_until
+            .iter()
+            .filter(|(_, until)| now < **until)
+            .map(|(ip, until)| (ip.to_string(), json!(timestamp(until))))
+            .collect();
+        let window: Map<String, Value> = auth.limit.as_ref().map_or_else(Map::new, |c| {
+            c.counts(now)
+                .into_iter()
+                .map(|(ip, n)| (ip.to_string(), json!(n)))
+                .collect()
+        });
+        let limit = auth
+            .limit
+            .as_ref()
+            .map(|c| json!({"calls": c.limit().calls, "per_seconds": c.limit().per.as_secs()}));
+        json!({
+            "provider": crate::PROVIDER,
+            "clock": shared.clock.state_json(),
+            "caller_role": format!("{:?}", *lock(&shared.role)),
+            "sims": sims,
+            "authentication": {
+                "calls": shared.authenticate_calls.load(Ordering::Relaxed),
+                "live_sessions": auth.sessions.values().filter(|s| now < s.expires).count(),
+                "users": auth.users.len(),
+                "refusals_in_a_row": by_ip(&auth.failures),
+                "locked_out_until": locked,
+                "limit": limit,
+                "calls_in_window": window,
+            },
+        })
     }
 
     /// Every request received so far, in order (see [`SandboxServer::requests`]).
@@ -755,6 +1034,29 @@ impl Sandbox {
     /// The server: fault injection, rate limit, request log, counters.
     pub fn server(&self) -> &SandboxServer {
         &self.server
+    }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
     }
 }
 
@@ -959,22 +1261,24 @@ impl Shared {
         Value::Object(m)
     }
 
+    /// A fresh `auth_token`. Its `iat` and `exp` claims are on the caller's (real) clock, the
+    /// one a client compares them with to refresh early; whether the sandbox still takes it is
+    /// judged on the sandbox's clock: it expires [`SandboxOptions::token_lifetime`] later there.
     fn issue_jwt(&self, auth: &mut Auth, subject: &str) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let exp = now + self.token_lifetime.as_secs();
+        let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+        let exp = now.saturating_add(self.token_lifetime.as_secs());
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(
             json!({"sub": subject, "iat": now, "exp": exp, "jti": random_token(16)}).to_string(),
         );
         let signature = URL_SAFE_NO_PAD.encode("emnify sandbox: not a signature");
         let jwt = format!("{header}.{payload}.{signature}");
+        // Whole seconds, as `exp` counts them.
+        let lifetime = Duration::from_secs(self.token_lifetime.as_secs());
         auth.sessions.insert(
             jwt.clone(),
             Session {
-                expires: UNIX_EPOCH + Duration::from_secs(exp),
+                expires: self.clock.after(lifetime),
             },
         );
         jwt
@@ -994,7 +1298,11 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
                 return empty_response(405);
             }
             shared.authenticate_calls.fetch_add(1, Ordering::Relaxed);
-            authenticate(&shared, &body)
+            let caller = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+            authenticate(&shared, caller, &body)
         }
         ["api", "v1", "sim"] => {
             if parts.method != Method::GET {
@@ -1139,14 +1447,21 @@ fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
 
 // ----- authentication -----
 
-fn authenticate(shared: &Shared, body: &[u8]) -> Response<Body> {
+fn authenticate(shared: &Shared, caller: IpAddr, body: &[u8]) -> Response<Body> {
     let mut auth = lock(&shared.auth);
-    if let Some(until) = auth.locked_until {
-        if Instant::now() < until {
+    let now = shared.clock.now();
+    if let Some(counter) = auth.limit.as_mut() {
+        if counter.admit(caller, now).is_err() {
+            // emnify documents no Retry-After: the wait is not sent.
+            return emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded");
+        }
+    }
+    if let Some(until) = auth.locked_until.get(&caller).copied() {
+        if now < until {
             return locked_out();
         }
-        auth.locked_until = None;
-        auth.failures = 0;
+        auth.locked_until.remove(&caller);
+        auth.failures.remove(&caller);
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
         return bad_request("Request body must be a JSON object");
@@ -1180,13 +1495,15 @@ fn authenticate(shared: &Shared, body: &[u8]) -> Response<Body> {
     };
     match answer {
         Some(answer) => {
-            auth.failures = 0;
+            auth.failures.remove(&caller);
             json_response(200, &answer)
         }
         None => {
-            auth.failures += 1;
-            if auth.failures >= LOCKOUT_AFTER {
-                auth.locked_until = Some(Instant::now() + shared.lockout);
+            let failures = auth.failures.entry(caller).or_default();
+            *failures += 1;
+            if *failures >= LOCKOUT_AFTER {
+                auth.locked_until
+                    .insert(caller, shared.clock.after(shared.lockout));
                 locked_out()
             } else {
                 // emnify answers most refused authentications with an empty body.
@@ -1214,7 +1531,7 @@ fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Option<Response<Body>> 
     let auth = lock(&shared.auth);
     match auth.sessions.get(token) {
         None => Some(gateway_401(Some("Unauthorized"))),
-        Some(s) if SystemTime::now() >= s.expires => Some(gateway_401(Some("token is expired"))),
+        Some(s) if shared.clock.now() >= s.expires => Some(gateway_401(Some("token is expired"))),
         Some(_) => None,
     }
 }
@@ -1374,7 +1691,7 @@ fn patch_sim(shared: &Shared, sim: SandboxSim, headers: &HeaderMap, body: &[u8])
             if TRANSITIONS.contains(&(stored.status, to)) {
                 stored.status = to;
                 if to == 1 && stored.activation_date.is_none() {
-                    stored.activation_date = Some(Utc::now().trunc_subsecs(3));
+                    stored.activation_date = Some(shared.clock.now().trunc_subsecs(3));
                 }
             }
         }

@@ -31,6 +31,9 @@ use simcore::{SimChange, SimProvider, SimState};
 #[path = "bench/limits.rs"]
 mod limits;
 
+#[path = "bench/plan.rs"]
+mod plan;
+
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;
 
@@ -104,7 +107,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-async fn p1(server: &SandboxServer) {
+async fn p1(server: &SandboxServer) -> f64 {
     let sdk = sdk_client(server);
     let raw = raw_client();
     let base = server.base_url();
@@ -152,11 +155,9 @@ async fn p1(server: &SandboxServer) {
         ma.as_secs_f64() * 1e6,
         mb.as_secs_f64() * 1e6
     );
-    line(
-        "P1_update_median_ratio",
-        ma.as_secs_f64() / mb.as_secs_f64(),
-        "<=1.05",
-    );
+    let ratio = ma.as_secs_f64() / mb.as_secs_f64();
+    line("P1_update_median_ratio", ratio, "<=1.05");
+    ratio
 }
 
 fn items(n: usize) -> impl Iterator<Item = BulkItem> + Send + 'static {
@@ -277,6 +278,7 @@ async fn p3() {
             burst: 40,
             retry_after: false,
         }),
+        ..Default::default()
     };
     let sandbox = sixfab_client::sandbox::Sandbox::start_with(options)
         .await
@@ -357,7 +359,13 @@ fn main() {
         let run = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
         let server = plain_server().await;
         if run("P1") {
-            p1(&server).await;
+            let ratio = p1(&server).await;
+            // The same figure from a build with telemetry compiled in (a second build: skipped
+            // in quick runs and in the child itself).
+            let child = std::env::var("BENCH_CHILD").is_ok();
+            if !child && (run("P1T") && !quick() || only.split(',').any(|o| o == "P1T")) {
+                plan::p1_tracing(ratio);
+            }
         }
         if run("P2") {
             p2(&server).await;
@@ -373,6 +381,9 @@ fn main() {
         }
         if run("P6") {
             limits::p6().await;
+        }
+        if run("P7") {
+            plan::p7().await;
         }
     });
 }

@@ -428,29 +428,61 @@ enum Read {
     Failed(String),
 }
 
-/// Reads the current state of the SIMs named by `ids` (row index, id) at one provider, by the
-/// rule in the module docs. One answer per row.
+/// Reads the current state of the SIMs named by `ids` at one provider, by the rule in the module
+/// docs, and hands each answer to `answer` as soon as it is known, with every position of `ids`
+/// it answers for (a SIM named twice, or by its SID and by its unique name, answers several) and
+/// the position an earlier answer about the same SIM was given to, if any. Each position is
+/// answered exactly once, the first of a group first. A listed SIM is dropped once answered, so a
+/// plan never holds the whole listing.
 async fn read_states(
     provider: &dyn SimProvider,
-    ids: &[(usize, String)],
-    fetch_at_most: usize,
-    concurrency: usize,
-    page_size: Option<u32>,
-) -> (HashMap<usize, Read>, Reads) {
+    ids: &[&str],
+    options: ReadOptions,
+    answer: &mut Answer<'_>,
+) -> Reads {
     let mut reads = Reads::default();
-    let mut found: HashMap<usize, Read> = HashMap::with_capacity(ids.len());
-    if ids.len() > fetch_at_most {
-        // The ids still wanted, and the rows that name each.
-        let mut wanted: HashMap<&str, Vec<usize>> = HashMap::with_capacity(ids.len());
-        for (row, id) in ids {
-            wanted.entry(id.as_str()).or_default().push(*row);
+    // Each distinct id with the first position naming it; later positions naming the same id
+    // are answered with it.
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+    let mut repeats: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (k, id) in ids.iter().enumerate() {
+        match first.entry(id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(k);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                repeats.entry(*o.get()).or_default().push(k);
+            }
         }
+    }
+    let mut answered = vec![false; ids.len()];
+    let mut group: Vec<usize> = Vec::new();
+    // Puts `k` and the positions repeating its id into `group`, marked answered.
+    let gather = |group: &mut Vec<usize>, answered: &mut [bool], k: usize| {
+        group.push(k);
+        answered[k] = true;
+        if let Some(more) = repeats.get(&k) {
+            for &r in more {
+                group.push(r);
+                answered[r] = true;
+            }
+        }
+    };
+    if ids.len() > options.fetch_at_most {
+        // How many distinct ids are still to be answered.
+        let mut wanted = first.len();
         let mut pages = provider.list(&ListOptions {
-            page_size,
+            page_size: options.page_size,
             ..ListOptions::default()
         });
-        while !wanted.is_empty() {
-            let Some(page) = pages.next().await else {
+        // A page already asked for while the one before it was matched.
+        let mut ahead: Option<Option<crate::Result<Vec<SimSnapshot>>>> = None;
+        while wanted > 0 {
+            let next = match ahead.take() {
+                Some(next) => next,
+                None => pages.next().await,
+            };
+            let Some(page) = next else {
                 break;
             };
             let Ok(page) = page else {
@@ -458,40 +490,108 @@ async fn read_states(
                 // single fetches.
                 break;
             };
+            // Each SIM can answer for its id and its aliases at most: when the ids still wanted
+            // outnumber those, another page is needed for certain, so it is asked for now and
+            // travels while this one is matched (and never asked for when it is not needed).
+            let can_answer: usize = page.iter().map(|s| 1 + s.aliases.len()).sum();
+            if wanted > can_answer {
+                ahead = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(match pages.poll_next_unpin(cx) {
+                        std::task::Poll::Ready(next) => Some(next),
+                        std::task::Poll::Pending => None,
+                    })
+                })
+                .await;
+            }
             reads.list_pages += 1;
             reads.listed += page.len() as u64;
             for snap in page {
-                let names: Vec<String> = std::iter::once(snap.id.clone())
-                    .chain(snap.aliases.iter().cloned())
-                    .collect();
-                for name in names {
-                    if let Some(rows) = wanted.remove(name.as_str()) {
-                        for row in rows {
-                            found.insert(row, Read::Found(snap.clone()));
+                // Which wanted positions this SIM answers for: by its id, or by an alias.
+                group.clear();
+                for name in std::iter::once(&snap.id).chain(&snap.aliases) {
+                    match first.get(name.as_str()) {
+                        Some(&k) if !answered[k] => {
+                            gather(&mut group, &mut answered, k);
+                            wanted -= 1;
                         }
+                        _ => {}
                     }
+                }
+                if !group.is_empty() {
+                    group.sort_unstable();
+                    answer(&group, None, &Read::Found(snap));
                 }
             }
         }
     }
-    let missing: Vec<&(usize, String)> =
-        ids.iter().filter(|(r, _)| !found.contains_key(r)).collect();
+    // The rest, one fetch each.
+    let mut missing: Vec<usize> = first.values().copied().filter(|&k| !answered[k]).collect();
+    missing.sort_unstable();
     reads.fetches = missing.len() as u64;
-    let fetched: Vec<(usize, Read)> = stream::iter(missing)
-        .map(|(row, id)| async move {
-            let read = match provider.fetch(id).await {
+    let mut fetched: Vec<(usize, Read)> = stream::iter(missing)
+        .map(|k| async move {
+            let read = match provider.fetch(ids[k]).await {
                 Ok(s) => Read::Found(s),
                 Err(e) if e.is_not_found() => Read::NotFound(e.to_string()),
                 Err(e) if e.was_not_sent() => Read::Refused(e.to_string()),
                 Err(e) => Read::Failed(e.to_string()),
             };
-            (*row, read)
+            (k, read)
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
-    found.extend(fetched);
+    // Answered in the order of `ids`, whatever order the fetches ended in: the first row to
+    // name a SIM is the first answered.
+    fetched.sort_unstable_by_key(|(k, _)| *k);
+    for (k, read) in fetched {
+        group.clear();
+        gather(&mut group, &mut answered, k);
+        // A SIM fetched by one name may have been answered already under another (its SID
+        // listed, say): the position that was answered first.
+        let earlier = match &read {
+            Read::Found(snap) => std::iter::once(&snap.id)
+                .chain(&snap.aliases)
+                .filter_map(|name| first.get(name.as_str()).copied())
+                .filter(|&p| p != k && answered[p])
+                .min(),
+            _ => None,
+        };
+        answer(&group, earlier, &read);
+    }
+    reads
+}
+
+/// [`read_states`], each answer kept at every position it answers for.
+async fn read_all(
+    provider: &dyn SimProvider,
+    ids: &[&str],
+    options: ReadOptions,
+) -> (Vec<Read>, Reads) {
+    let mut found: Vec<Option<Read>> = vec![None; ids.len()];
+    let reads = read_states(provider, ids, options, &mut |group, _, read| {
+        for &k in group {
+            found[k] = Some(read.clone());
+        }
+    })
+    .await;
+    let found = found
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Read::Failed("not read".to_owned())))
+        .collect();
     (found, reads)
+}
+
+/// What [`read_states`] hands each answer to: the positions it answers for, the position an
+/// earlier answer about the same SIM went to, and the answer.
+type Answer<'a> = dyn FnMut(&[usize], Option<usize>, &Read) + Send + 'a;
+
+/// How [`read_states`] reads.
+#[derive(Debug, Clone, Copy)]
+struct ReadOptions {
+    fetch_at_most: usize,
+    concurrency: usize,
+    page_size: Option<u32>,
 }
 
 /// Makes [`Plan`]s from desired states.
@@ -517,6 +617,14 @@ impl fmt::Debug for Planner {
 }
 
 impl Planner {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            fetch_at_most: self.fetch_at_most,
+            concurrency: self.concurrency,
+            page_size: self.page_size,
+        }
+    }
+
     /// A planner over these providers (each known by its [`SimProvider::name`]).
     pub fn new(providers: impl IntoIterator<Item = Arc<dyn SimProvider>>) -> Self {
         Self {
@@ -577,163 +685,121 @@ impl Planner {
         I: IntoIterator<Item = Desired>,
     {
         let rows: Vec<Desired> = rows.into_iter().collect();
-        let mut entries: Vec<Option<Entry>> = vec![None; rows.len()];
-        let mut by_provider: BTreeMap<&str, Vec<(usize, String)>> = BTreeMap::new();
+        let mut actions: Vec<Option<Action>> = vec![None; rows.len()];
+        let mut by_provider: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (row, d) in rows.iter().enumerate() {
-            match self.providers.get(&d.provider) {
-                Some(_) => by_provider
+            if self.providers.contains_key(&d.provider) {
+                by_provider
                     .entry(d.provider.as_str())
                     .or_default()
-                    .push((row, d.id.clone())),
-                None => {
-                    entries[row] = Some(Entry {
-                        row,
-                        provider: d.provider.clone(),
-                        id: d.id.clone(),
-                        action: Action::Refused {
-                            reason: format!(
-                                "no provider named {:?} is configured (known: {})",
-                                d.provider,
-                                self.providers
-                                    .keys()
-                                    .cloned()
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        },
-                    });
-                }
+                    .push(row);
+            } else {
+                actions[row] = Some(Action::Refused {
+                    reason: format!(
+                        "no provider named {:?} is configured (known: {})",
+                        d.provider,
+                        self.providers
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
             }
         }
         let mut reads = BTreeMap::new();
-        for (name, ids) in by_provider {
+        for (name, provider_rows) in by_provider {
             let provider = &self.providers[name];
-            let (states, r) = read_states(
-                &**provider,
-                &ids,
-                self.fetch_at_most,
-                self.concurrency,
-                self.page_size,
-            )
-            .await;
+            let ids: Vec<&str> = provider_rows.iter().map(|&r| rows[r].id.as_str()).collect();
+            let mut to_price: Vec<(usize, SimChange)> = Vec::new();
+            let price = self.price;
+            // Each answer is decided as it comes, so the SIMs read are not held.
+            let mut decide_each = |group: &[usize], earlier: Option<usize>, read: &Read| {
+                for (n, &k) in group.iter().enumerate() {
+                    let row = provider_rows[k];
+                    let d = &rows[row];
+                    let action = match read {
+                        Read::NotFound(reason) => Action::NotFound {
+                            reason: reason.clone(),
+                        },
+                        Read::Failed(reason) => Action::ReadError {
+                            reason: reason.clone(),
+                        },
+                        Read::Refused(reason) => Action::Refused {
+                            reason: reason.clone(),
+                        },
+                        Read::Found(snap) => {
+                            // The row that first set this SIM, to catch rows that disagree.
+                            let lead = earlier
+                                .or((n > 0).then(|| group[0]))
+                                .map(|p| provider_rows[p]);
+                            let conflict = lead.filter(|&e| {
+                                let e = &rows[e];
+                                e.state != d.state || e.name != d.name
+                            });
+                            match conflict {
+                                Some(lead) => Action::Refused {
+                                    reason: format!(
+                                        "row {} asks something else of the same SIM ({})",
+                                        lead + 1,
+                                        snap.id
+                                    ),
+                                },
+                                None => {
+                                    let (action, change) = decide(&**provider, d, snap);
+                                    if let (Some(change), true) = (change, price) {
+                                        to_price.push((row, change));
+                                    }
+                                    action
+                                }
+                            }
+                        }
+                    };
+                    actions[row] = Some(action);
+                }
+            };
+            let r = read_states(&**provider, &ids, self.read_options(), &mut decide_each).await;
             reads.insert(name.to_owned(), r);
+            if to_price.is_empty() {
+                continue;
+            }
+            // Price the changes, a few at a time.
             let pricing = Pricing::new(
                 self.books.for_provider(name),
                 self.as_of
                     .unwrap_or_else(|| chrono::Utc::now().date_naive()),
             );
-            // The first row that sets each SIM, to catch rows that disagree.
-            let mut first: HashMap<String, usize> = HashMap::new();
-            let mut decided: Vec<(usize, Action, Option<SimChange>)> =
-                Vec::with_capacity(ids.len());
-            for (row, _) in &ids {
-                let d = &rows[*row];
-                let action_or_change = match states.get(row) {
-                    None => (
-                        Action::ReadError {
-                            reason: "not read".to_owned(),
-                        },
-                        None,
-                    ),
-                    Some(Read::NotFound(reason)) => (
-                        Action::NotFound {
-                            reason: reason.clone(),
-                        },
-                        None,
-                    ),
-                    Some(Read::Failed(reason)) => (
-                        Action::ReadError {
-                            reason: reason.clone(),
-                        },
-                        None,
-                    ),
-                    Some(Read::Refused(reason)) => (
-                        Action::Refused {
-                            reason: reason.clone(),
-                        },
-                        None,
-                    ),
-                    Some(Read::Found(snap)) => {
-                        let conflict = first.get(&snap.id).and_then(|&earlier| {
-                            let e = &rows[earlier];
-                            (e.state != d.state || e.name != d.name).then_some(earlier)
-                        });
-                        first.entry(snap.id.clone()).or_insert(*row);
-                        match conflict {
-                            Some(earlier) => (
-                                Action::Refused {
-                                    reason: format!(
-                                        "row {} asks something else of the same SIM ({})",
-                                        earlier + 1,
-                                        snap.id
-                                    ),
-                                },
-                                None,
-                            ),
-                            None => decide(&**provider, d, snap),
-                        }
-                    }
-                };
-                decided.push((*row, action_or_change.0, action_or_change.1));
-            }
-            // Price the changes, a few at a time.
-            let priced: Vec<(usize, Action)> = stream::iter(decided)
-                .map(|(row, action, change)| {
-                    let pricing = &pricing;
-                    let provider = provider.clone();
-                    let id = rows[row].id.clone();
+            let priced: Vec<(usize, Option<Estimate>)> = stream::iter(to_price)
+                .map(|(row, change)| {
+                    let (pricing, provider, id) = (&pricing, provider.clone(), &rows[row].id);
                     async move {
-                        let action = match (action, change) {
-                            (
-                                Action::Change {
-                                    from, to, rename, ..
-                                },
-                                Some(change),
-                            ) if self.price => {
-                                let charge = provider
-                                    .estimate_charge(&id, &change, pricing)
-                                    .await
-                                    .ok()
-                                    .map(Box::new);
-                                Action::Change {
-                                    from,
-                                    to,
-                                    rename,
-                                    charge,
-                                }
-                            }
-                            (a, _) => a,
-                        };
-                        (row, action)
+                        let charge = provider.estimate_charge(id, &change, pricing).await.ok();
+                        (row, charge)
                     }
                 })
                 .buffer_unordered(self.concurrency)
                 .collect()
                 .await;
-            for (row, action) in priced {
-                entries[row] = Some(Entry {
-                    row,
-                    provider: name.to_owned(),
-                    id: rows[row].id.clone(),
-                    action,
-                });
+            for (row, estimate) in priced {
+                if let Some(Action::Change { charge, .. }) = &mut actions[row] {
+                    *charge = estimate.map(Box::new);
+                }
             }
         }
         Plan {
             format: PLAN_FORMAT,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            entries: entries
+            entries: rows
                 .into_iter()
+                .zip(actions)
                 .enumerate()
-                .map(|(row, e)| {
-                    e.unwrap_or_else(|| Entry {
-                        row,
-                        provider: rows[row].provider.clone(),
-                        id: rows[row].id.clone(),
-                        action: Action::ReadError {
-                            reason: "not planned".to_owned(),
-                        },
-                    })
+                .map(|(row, (d, action))| Entry {
+                    row,
+                    provider: d.provider,
+                    id: d.id,
+                    action: action.unwrap_or_else(|| Action::ReadError {
+                        reason: "not planned".to_owned(),
+                    }),
                 })
                 .collect(),
             reads,
@@ -977,6 +1043,14 @@ impl fmt::Debug for Applier {
 }
 
 impl Applier {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            fetch_at_most: self.fetch_at_most,
+            concurrency: self.concurrency,
+            page_size: self.page_size,
+        }
+    }
+
     /// An applier over these providers.
     pub fn new(providers: impl IntoIterator<Item = Arc<dyn SimProvider>>) -> Self {
         Self {
@@ -1109,22 +1183,12 @@ impl Applier {
         ks: Vec<usize>,
         tick: &(dyn Fn() + Sync),
     ) -> (Vec<(usize, ApplyOutcome)>, Reads, u64, u64) {
-        let ids: Vec<(usize, String)> = ks
-            .iter()
-            .map(|&k| (k, plan.entries[k].id.clone()))
-            .collect();
-        let (now, reads) = read_states(
-            &*provider,
-            &ids,
-            self.fetch_at_most,
-            self.concurrency,
-            self.page_size,
-        )
-        .await;
+        let ids: Vec<&str> = ks.iter().map(|&k| plan.entries[k].id.as_str()).collect();
+        let (now, reads) = read_all(&*provider, &ids, self.read_options()).await;
         let mut outcomes = Vec::with_capacity(ks.len());
         let mut items = Vec::new();
         let mut item_rows = Vec::new();
-        for &k in &ks {
+        for (&k, read) in ks.iter().zip(&now) {
             let e = &plan.entries[k];
             let Action::Change {
                 from, to, rename, ..
@@ -1132,8 +1196,8 @@ impl Applier {
             else {
                 continue;
             };
-            match now.get(&k) {
-                Some(Read::Found(snap)) => {
+            match read {
+                Read::Found(snap) => {
                     let target = to.clone().unwrap_or_else(|| from.clone());
                     let name_there = rename
                         .as_ref()
@@ -1159,28 +1223,22 @@ impl Applier {
                         items.push(BulkItem::new(e.id.clone(), change));
                     }
                 }
-                Some(Read::NotFound(reason)) => outcomes.push((
+                Read::NotFound(reason) => outcomes.push((
                     k,
                     ApplyOutcome::NotFound {
                         reason: reason.clone(),
                     },
                 )),
-                Some(Read::Failed(reason)) => outcomes.push((
+                Read::Failed(reason) => outcomes.push((
                     k,
                     ApplyOutcome::ReadError {
                         reason: reason.clone(),
                     },
                 )),
-                Some(Read::Refused(reason)) => outcomes.push((
+                Read::Refused(reason) => outcomes.push((
                     k,
                     ApplyOutcome::Refused {
                         reason: reason.clone(),
-                    },
-                )),
-                None => outcomes.push((
-                    k,
-                    ApplyOutcome::ReadError {
-                        reason: "not read".to_owned(),
                     },
                 )),
             }
@@ -1444,5 +1502,58 @@ mod tests {
             matches!(&plan.entries[1].action, Action::Refused { reason } if reason.starts_with("row 1 asks something else"))
         );
         assert_eq!(plan.entries[2].action.label(), "change");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the rows (SIMs named by id or by alias, twice, in disagreement, or not at
+        /// all) and whether they are listed or fetched: one entry per row in input order, the
+        /// first row naming a SIM decides it and a later one asking otherwise is refused.
+        #[test]
+        fn every_row_gets_the_answer_a_plain_model_gives(
+            n in 0usize..35,
+            picks in proptest::collection::vec((0usize..40, proptest::bool::ANY, proptest::bool::ANY), 0..60),
+            fetch_at_most in 0usize..70,
+        ) {
+            let fleet = Fleet::with(n, 2);
+            let rows: Vec<Desired> = picks
+                .iter()
+                .map(|&(i, by_alias, active)| {
+                    let id = match (i < n, by_alias) {
+                        (false, _) => format!("nope-{i}"),
+                        (true, false) => format!("s{i:05}"),
+                        (true, true) => format!("alias-s{i:05}"),
+                    };
+                    let s = if active { SimState::Active } else { SimState::Inactive };
+                    Desired::new("fleet", id).state(s)
+                })
+                .collect();
+            let p: Arc<dyn SimProvider> = fleet.clone();
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let plan = rt.block_on(Planner::new([p]).fetch_at_most(fetch_at_most).plan(rows.clone()));
+            proptest::prop_assert_eq!(plan.entries.len(), rows.len());
+            let mut lead: HashMap<usize, usize> = HashMap::new();
+            for (row, (&(i, _, active), e)) in picks.iter().zip(&plan.entries).enumerate() {
+                proptest::prop_assert_eq!(e.row, row);
+                proptest::prop_assert_eq!(&e.id, &rows[row].id);
+                let label = e.action.label();
+                if i >= n {
+                    proptest::prop_assert_eq!(label, "not found");
+                    continue;
+                }
+                let first = *lead.entry(i).or_insert(row);
+                let now_active = i % 2 == 0;
+                if first != row && picks[first].2 != active {
+                    let refused = matches!(&e.action, Action::Refused { reason }
+                        if reason.starts_with(&format!("row {} asks something else", first + 1)));
+                    proptest::prop_assert!(refused, "{:?}", e.action);
+                } else if now_active == active {
+                    proptest::prop_assert_eq!(label, "unchanged");
+                } else {
+                    proptest::prop_assert_eq!(label, "change");
+                }
+            }
+        }
     }
 }

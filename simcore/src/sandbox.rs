@@ -22,6 +22,15 @@
 //! [`hostile`] has the answers of a hostile or broken server (an echo of the request, a body that
 //! stalls, a `429` storm) for tests of what a client keeps and how long it waits.
 //!
+//! [`Clock`] is a sandbox's time: the real one by default, or a virtual one that a test moves
+//! forward, so the providers' rules stated in months can be tried in a second.
+//! [`WindowCounter`] counts calls per caller in a rolling window on that clock (a limit such as
+//! "100 calls per 5 minutes per IP"). The router sees each caller's address as the request
+//! extension [`axum::extract::ConnectInfo`]`<SocketAddr>`.
+//!
+//! [`SandboxAdmin`] is what every provider sandbox shows an admin view in one shape: its clock,
+//! its server and a JSON snapshot of its state.
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use simcore::sandbox::SandboxServer;
@@ -59,6 +68,15 @@ pub mod hostile;
 mod redis_server;
 
 pub use redis_server::RedisServer;
+
+mod clock;
+pub use clock::{Clock, ClockError};
+
+mod window;
+pub use window::{WindowCounter, WindowLimit};
+
+mod admin;
+pub use admin::SandboxAdmin;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the sandbox keeps
 /// serving other tests).
@@ -107,6 +125,45 @@ impl RecordedRequest {
     /// Whether this request would change state (anything but GET and HEAD).
     pub fn is_write(&self) -> bool {
         !matches!(self.method.as_str(), "GET" | "HEAD")
+    }
+
+    /// The request as JSON for an admin view, as safe to show as its `Debug`: the values of
+    /// credential headers (`authorization`, `x-api-key`, `cookie`) are `"[redacted]"`, and the
+    /// body is its size only (a body can carry credentials: an authenticate call).
+    ///
+    /// ```
+    /// use simcore::sandbox::RecordedRequest;
+    /// let r = RecordedRequest {
+    ///     method: "POST".into(),
+    ///     path: "/api/v1/authenticate".into(),
+    ///     query: None,
+    ///     headers: vec![("authorization".into(), "Bearer secret".into())],
+    ///     body: r#"{"application_token":"secret"}"#.into(),
+    /// };
+    /// let json = r.redacted_json();
+    /// assert_eq!(json["headers"][0], serde_json::json!(["authorization", "[redacted]"]));
+    /// assert_eq!(json["body_bytes"], 30);
+    /// assert!(!json.to_string().contains("secret"));
+    /// ```
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                if SECRET_HEADERS.contains(&k.as_str()) {
+                    (k.as_str(), "[redacted]")
+                } else {
+                    (k.as_str(), v.as_str())
+                }
+            })
+            .collect();
+        serde_json::json!({
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": headers,
+            "body_bytes": self.body.len(),
+        })
     }
 }
 
@@ -249,7 +306,7 @@ struct Faults {
 }
 
 /// Counters of what the sandbox did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Requests received.
     pub received: u64,
@@ -331,7 +388,17 @@ impl SandboxServer {
 
     /// Starts `router` with options.
     pub async fn start_with(router: Router, options: SandboxOptions) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on_port(router, options, 0).await
+    }
+
+    /// Starts `router` with options on `127.0.0.1:port` (`0`: an ephemeral port), for a
+    /// sandbox that other programs reach at a fixed address (`simctl sandbox --port-base`).
+    pub async fn start_on_port(
+        router: Router,
+        options: SandboxOptions,
+        port: u16,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             log: Mutex::new(Vec::new()),
@@ -364,7 +431,6 @@ impl SandboxServer {
                 let _ = stream.set_nodelay(true);
                 let shared = accept_shared.clone();
                 let router = router.clone();
-                let peer = peer.ip();
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     handle(shared.clone(), router.clone(), peer, req)
                 });
@@ -494,6 +560,45 @@ impl SandboxServer {
     pub fn clear_faults(&self) {
         *lock(&self.shared.faults) = Faults::default();
     }
+
+    /// What the server holds, as JSON for an admin view: its address, the counters
+    /// ([`Stats`]), how many requests the log holds, the faults still waiting, and the rate
+    /// limit. The log itself is [`requests`](Self::requests) (each with
+    /// [`RecordedRequest::redacted_json`]).
+    pub fn state_json(&self) -> serde_json::Value {
+        let faults = lock(&self.shared.faults);
+        let fail_next: Vec<u16> = faults
+            .fail_next
+            .iter()
+            .map(|(s, _, _)| s.as_u16())
+            .collect();
+        let (limit, scope) = {
+            let l = lock(&self.shared.bucket);
+            (l.limit, l.scope)
+        };
+        let (in_flight, in_flight_limit) = *lock(&self.shared.in_flight);
+        serde_json::json!({
+            "base_url": self.base_url(),
+            "stats": self.stats(),
+            "recording": self.shared.record.load(std::sync::atomic::Ordering::Relaxed),
+            "requests_logged": lock(&self.shared.log).len(),
+            "faults": {
+                "drop_next": faults.drop_next,
+                "fail_next": fail_next,
+                "delay_next": faults.delay_next,
+                "delay_ms": u64::try_from(faults.delay.as_millis()).unwrap_or(u64::MAX),
+                "delay_all_ms": faults.delay_all.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            },
+            "rate_limit": limit.map(|l| serde_json::json!({
+                "per_second": l.per_second,
+                "burst": l.burst,
+                "retry_after": l.retry_after,
+                "per_client_ip": scope == RateLimitScope::ClientIp,
+            })),
+            "in_flight": in_flight,
+            "in_flight_limit": in_flight_limit,
+        })
+    }
 }
 
 impl Drop for SandboxServer {
@@ -533,7 +638,7 @@ impl Drop for InFlight {
 async fn handle(
     shared: Arc<Shared>,
     router: Router,
-    peer: IpAddr,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Dropped> {
     let (parts, body) = req.into_parts();
@@ -603,13 +708,17 @@ async fn handle(
         tokio::time::sleep(d).await;
     }
 
-    let throttled = lock(&shared.bucket).take(peer);
+    let throttled = lock(&shared.bucket).take(peer.ip());
     if let Some((wait, send_wait)) = throttled {
         lock(&shared.stats).throttled += 1;
         return Ok((shared.throttle)(send_wait.then_some(wait)));
     }
 
-    let req = Request::from_parts(parts, Body::from(bytes));
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    // The caller's address, where axum's extractor looks for it: a rule counted per client IP
+    // reads it.
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
     let resp: Result<Response<Body>, Infallible> = router.oneshot(req).await;
     match resp {
         Ok(r) => Ok(r),

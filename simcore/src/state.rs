@@ -205,6 +205,29 @@ where
         self
     }
 
+    /// A copy that borrows this lifecycle's table rather than copying it: free, for a lifecycle
+    /// mapped once into a `static` and handed out at every call (each provider's canonical one).
+    ///
+    /// ```
+    /// use std::sync::LazyLock;
+    /// use simcore::{Lifecycle, SimState};
+    /// static NATIVE: Lifecycle<u8> = Lifecycle::table("demo", &[(1, 2)]);
+    /// static CANONICAL: LazyLock<Lifecycle<SimState>> = LazyLock::new(|| {
+    ///     NATIVE.map(|s| if *s == 1 { SimState::Inactive } else { SimState::Active })
+    /// });
+    /// let l = LazyLock::force(&CANONICAL).shared();
+    /// assert!(l.allows(&SimState::Inactive, &SimState::Active));
+    /// assert!(!l.allows(&SimState::Active, &SimState::Inactive));
+    /// assert_eq!(l.provider(), "demo");
+    /// ```
+    pub fn shared(&'static self) -> Self {
+        let provider: &'static str = &self.provider;
+        Self {
+            provider: Cow::Borrowed(provider),
+            table: self.table.as_deref().map(Cow::Borrowed),
+        }
+    }
+
     /// The provider's name.
     pub fn provider(&self) -> &str {
         &self.provider

@@ -49,3 +49,27 @@ macro_rules! event {
     };
 }
 pub(crate) use event;
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use super::pseudonym;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Stable within the process, 16 hex digits whatever the id, never the id itself, and
+        /// two ids give two pseudonyms.
+        #[test]
+        fn a_pseudonym_is_stable_opaque_and_tells_ids_apart(a in ".{0,40}", b in ".{0,40}") {
+            let pa = pseudonym(&a);
+            prop_assert_eq!(&pa, &pseudonym(&a));
+            prop_assert_eq!(pa.len(), 16);
+            prop_assert!(pa.bytes().all(|c| c.is_ascii_hexdigit()));
+            if a.len() >= 4 {
+                prop_assert!(!pa.contains(a.as_str()));
+            }
+            if a != b {
+                prop_assert_ne!(pa, pseudonym(&b));
+            }
+        }
+    }
+}

@@ -140,7 +140,7 @@ async fn environment_proxies_are_honoured_and_no_proxy_exempts_a_host() {
     let api = api().await;
     let proxy = LocalProxy::start().await.unwrap();
     let target = format!("{}/v1", api.base_url());
-    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY"] {
+    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
         let before = proxy.requests().len();
         let ok = tokio::task::spawn_blocking({
             let (url, target) = (proxy.url().to_owned(), target.clone());
@@ -151,18 +151,20 @@ async fn environment_proxies_are_honoured_and_no_proxy_exempts_a_host() {
         assert!(ok, "{var}");
         assert_eq!(proxy.requests().len(), before + 1, "{var}");
     }
-    // NO_PROXY names the host: the request goes straight to it.
-    let before = proxy.requests().len();
-    let served = api.requests().len();
-    let ok = tokio::task::spawn_blocking({
-        let (url, target) = (proxy.url().to_owned(), target.clone());
-        move || run_child(&[("HTTP_PROXY", &url), ("NO_PROXY", "127.0.0.1")], &target)
-    })
-    .await
-    .unwrap();
-    assert!(ok);
-    assert_eq!(proxy.requests().len(), before);
-    assert_eq!(api.requests().len(), served + 1);
+    // NO_PROXY (or no_proxy) names the host: the request goes straight to it.
+    for var in ["NO_PROXY", "no_proxy"] {
+        let before = proxy.requests().len();
+        let served = api.requests().len();
+        let ok = tokio::task::spawn_blocking({
+            let (url, target) = (proxy.url().to_owned(), target.clone());
+            move || run_child(&[("HTTP_PROXY", &url), (var, "127.0.0.1")], &target)
+        })
+        .await
+        .unwrap();
+        assert!(ok, "{var}");
+        assert_eq!(proxy.requests().len(), before, "{var}");
+        assert_eq!(api.requests().len(), served + 1, "{var}");
+    }
 }
 
 #[tokio::test]
@@ -247,4 +249,113 @@ async fn request_ids_are_kept_and_shown_provider_header_first() {
         .unwrap();
     let err = t.send(&req).await.unwrap_err();
     assert_eq!(err.request_id(), Some("generic-1"));
+}
+
+/// Every common request-id header is read, whatever the error body is (HTML, empty, or JSON that
+/// quotes the credential back), and the secret never shows beside it.
+#[tokio::test]
+async fn request_ids_come_from_every_common_header_whatever_the_body() {
+    use simcore::http::COMMON_REQUEST_ID_HEADERS;
+    use simcore::sandbox::axum::extract::Path;
+    let router = Router::new().route(
+        "/v1/rid/{header}/{kind}",
+        get(|Path((header, kind)): Path<(String, String)>| async move {
+            let (status, ctype, body) = match kind.as_str() {
+                "html" => (
+                    502,
+                    "text/html",
+                    "<html><body>Bad gateway</body></html>".to_owned(),
+                ),
+                "empty" => (503, "text/plain", String::new()),
+                _ => (
+                    401,
+                    "application/json",
+                    format!(r#"{{"message": "token Bearer {SENTINEL} refused"}}"#),
+                ),
+            };
+            Response::builder()
+                .status(status)
+                .header("content-type", ctype)
+                .header(header.as_str(), format!("id-{header}-{kind}"))
+                .body(simcore::sandbox::axum::body::Body::from(body))
+                .unwrap()
+        }),
+    );
+    let api = SandboxServer::start(router).await.unwrap();
+    let t = Transport::builder("other", format!("{}/v1", api.base_url()))
+        .auth(Auth::bearer(&SecretString::from(SENTINEL)).unwrap())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for header in COMMON_REQUEST_ID_HEADERS {
+        for (kind, status) in [("html", 502), ("empty", 503), ("echo", 401)] {
+            let req = t.request(Method::GET, &["rid", header, kind]).unwrap();
+            let err = t.send(&req).await.unwrap_err();
+            let want = format!("id-{header}-{kind}");
+            assert_eq!(err.request_id(), Some(want.as_str()), "{header} {kind}");
+            assert_eq!(err.status(), Some(status), "{header} {kind}");
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains(&format!("request id {want}")), "{shown}");
+            assert!(!shown.contains(SENTINEL), "{shown}");
+        }
+    }
+}
+
+/// The SDK's own HTTP client follows no redirect: the `302` is the answer (an error keeping its
+/// status), and the place it points to is never asked, so the credential goes nowhere else.
+#[tokio::test]
+async fn the_default_client_follows_no_redirect() {
+    let api = api().await;
+    let t = Transport::builder("test", format!("{}/v1", api.base_url()))
+        .auth(Auth::bearer(&SecretString::from(SENTINEL)).unwrap())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let moved = t.request(Method::GET, &["moved"]).unwrap();
+    let err = t.send(&moved).await.unwrap_err();
+    assert_eq!(err.status(), Some(302), "{err:?}");
+    let paths: Vec<String> = api.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/v1/moved"]);
+    assert!(!format!("{err} {err:?}").contains(SENTINEL));
+}
+
+/// The documented defaults, on a paused clock (no real waiting): an attempt is cut at 30 s, and
+/// with a deadline of 60 s the call ends at the deadline, its second attempt cut at the time left.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_attempt_is_cut_at_30_s_and_a_call_at_its_60_s_deadline() {
+    use simcore::http::{DEFAULT_DEADLINE, DEFAULT_TIMEOUT};
+    let router = Router::new().route(
+        "/v1/stall",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            "late"
+        }),
+    );
+    let api = SandboxServer::start(router).await.unwrap();
+    assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(30));
+    assert_eq!(DEFAULT_DEADLINE, Duration::from_secs(60));
+    // One attempt: the per-attempt default cuts it.
+    let t = Transport::builder("test", format!("{}/v1", api.base_url()))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let req = t.request(Method::GET, &["stall"]).unwrap();
+    let start = tokio::time::Instant::now();
+    let err = t.send(&req).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout { after, attempts: 1, .. } if after == DEFAULT_TIMEOUT),
+        "{err:?}"
+    );
+    assert_eq!(start.elapsed().as_secs(), 30);
+    // Retries allowed: the default deadline ends the call, never later.
+    let t = Transport::builder("test", format!("{}/v1", api.base_url()))
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let err = t.send(&req).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Deadline { deadline, attempts: 2, .. } if deadline == DEFAULT_DEADLINE),
+        "{err:?}"
+    );
+    assert_eq!(start.elapsed().as_secs(), 60);
 }

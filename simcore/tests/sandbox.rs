@@ -164,3 +164,45 @@ fn a_token_bucket_spends_its_burst_then_paces() {
     assert!(bucket.take().is_ok());
     assert_eq!(bucket.limit().burst, 3);
 }
+
+#[tokio::test]
+async fn the_router_sees_each_callers_address() {
+    use simcore::sandbox::axum::extract::ConnectInfo;
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    let router = Router::new().route(
+        "/who",
+        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
+    );
+    let s = SandboxServer::start(router).await.unwrap();
+    let url = format!("{}/who", s.base_url());
+    for ip in [Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2)] {
+        let http = reqwest::Client::builder()
+            .local_address(IpAddr::V4(ip))
+            .build()
+            .unwrap();
+        let seen = http.get(&url).send().await.unwrap().text().await.unwrap();
+        assert_eq!(seen, ip.to_string());
+    }
+}
+
+#[tokio::test]
+async fn the_server_state_shows_counters_faults_and_limit_without_credentials() {
+    let s = server().await;
+    let t = client(&s, 1);
+    ping(&t).await.unwrap();
+    s.fail_next(2, 503);
+    s.set_rate_limit(Some(RateLimit {
+        per_second: 5.0,
+        burst: 3,
+        retry_after: true,
+    }));
+    let state = s.state_json();
+    assert_eq!(state["base_url"], s.base_url());
+    assert_eq!(state["stats"]["received"], 1);
+    assert_eq!(state["requests_logged"], 1);
+    assert_eq!(state["faults"]["fail_next"], serde_json::json!([503, 503]));
+    assert_eq!(state["faults"]["drop_next"], 0);
+    assert_eq!(state["rate_limit"]["burst"], 3);
+    s.clear_faults();
+    assert_eq!(s.state_json()["faults"]["fail_next"], serde_json::json!([]));
+}

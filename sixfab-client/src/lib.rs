@@ -132,8 +132,8 @@ pub mod requests;
 pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use models::LIFECYCLE;
 pub use models::{Asset, AssetId, AssetIdKind, AssetPage, AssetStatus, IntoAssetId, Updated};
-pub use provider::LIFECYCLE;
 pub use requests::{ListAssets, NetworkGroup, TargetStatus, UpdateAsset, UpdateAssetBuilder};
 
 /// The provider's short name, as errors and snapshots carry it.

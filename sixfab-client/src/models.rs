@@ -12,7 +12,7 @@ use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use simcore::validate::quote;
-use simcore::{Iccid, ValidationError};
+use simcore::{Iccid, Lifecycle, ValidationError};
 
 use simcore::charge::Money;
 
@@ -1194,6 +1194,15 @@ impl Updated {
         }
     }
 }
+
+/// An asset goes from active to inactive and back; nothing else is documented.
+pub static TRANSITIONS: &[(AssetStatus, AssetStatus)] = &[
+    (AssetStatus::Active, AssetStatus::Inactive),
+    (AssetStatus::Inactive, AssetStatus::Active),
+];
+
+/// The asset lifecycle over Sixfab's own statuses.
+pub static LIFECYCLE: Lifecycle<AssetStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
 #[cfg(test)]
 mod tests {

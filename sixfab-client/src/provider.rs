@@ -15,6 +15,8 @@
 //! with Sixfab's published prices or your price book over them (see [`crate::pricing`]), which
 //! the bulk updater's dry run adds up.
 
+use std::sync::LazyLock;
+
 use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
 use simcore::{
@@ -24,17 +26,13 @@ use simcore::{
 
 use crate::client::Client;
 use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, Updated, list_keys};
+pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::pricing;
 use crate::requests::{TargetStatus, UpdateAsset};
 
-/// An asset goes from active to inactive and back; nothing else is documented.
-pub static TRANSITIONS: &[(AssetStatus, AssetStatus)] = &[
-    (AssetStatus::Active, AssetStatus::Inactive),
-    (AssetStatus::Inactive, AssetStatus::Active),
-];
-
-/// The asset lifecycle over Sixfab's own statuses.
-pub static LIFECYCLE: Lifecycle<AssetStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
+/// [`LIFECYCLE`] in canonical states, mapped once (every change validated judges by it).
+static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
+    LazyLock::new(|| LIFECYCLE.map(canonical));
 
 /// Sixfab's status in canonical terms.
 pub fn canonical(status: &AssetStatus) -> SimState {
@@ -98,7 +96,7 @@ impl SimProvider for Client {
     }
 
     fn lifecycle(&self) -> Lifecycle<SimState> {
-        LIFECYCLE.map(canonical)
+        LazyLock::force(&CANONICAL_LIFECYCLE).shared()
     }
 
     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {

@@ -73,6 +73,42 @@
 //! the sandbox's stand-in for Sixfab's books, one reading among those the preview covers: the
 //! sandbox charges no money and decides none of the questions Sixfab's prices leave open.
 //!
+//! # The ledger
+//! Sixfab's published prices (its pricing documentation; the rules are listed in
+//! [`crate::pricing`]): a Super SIM costs $2 a month while active, $1.60 for customers with more
+//! than 10 active SIMs, charged on activation unless already charged this month; a PRO SIM its
+//! service profile's monthly price while active (Europe + USA: $2), and $0.10 a month while
+//! inactive, except that a PRO SIM never activated has a 6-month grace without charge; an asset
+//! with both SIMs charges its asset fee on activation ($6 for an ALPON).
+//!
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by default;
+//! one clock may be shared by several sandboxes) and keeps a ledger of what those prices charge
+//! ([`Sandbox::ledger`], [`Sandbox::ledger_total`]), in the reading [`ledger_readings`] states
+//! where Sixfab leaves a question open:
+//! - **on activation** (a request that sets an inactive asset active): each SIM not yet charged
+//!   this month is charged its monthly price (a Super SIM $2, or $1.60 while the account has
+//!   more than 10 active SIMs of either kind, counted with the ones being activated; a PRO SIM
+//!   its service profile's price), and the asset fee of a device with both SIMs unless charged
+//!   this month (entries with `reason` `"activation"`). Activating again in a month already
+//!   charged, or deactivating, charges nothing;
+//! - **at the first second of every month** (accrued when a virtual clock is moved past it, or
+//!   at the next request or ledger read on the real clock): each active SIM not charged that
+//!   month is charged its monthly price, and each inactive PRO SIM the $0.10 maintenance fee,
+//!   unless it was never activated and its 6-month grace has not ended by that day (the grace
+//!   ends on the day [`grace_end`](crate::pricing::grace_end) gives for the day of `added_at`,
+//!   [`PRO_SIM_GRACE_MONTHS`] later, as the charge preview reckons it); the asset fee does not
+//!   recur (entries with `reason` `"month"`).
+//!
+//! The ledger starts when the sandbox does: an asset seeded active counts as charged for its
+//! seeding month before the ledger began (no entry), and is charged from the next month on.
+//!
+//! Each entry names the rule by the id the charge preview gives it, so a test can hold the two
+//! side by side: with [`ledger_readings`] as the price book (and the account's count of active
+//! SIMs as its `active_sims`), the preview of a change through the client
+//! ([`Client::charge_preview`](crate::Client::charge_preview)) gives `now` as the figure the
+//! activation entries then charge, and `monthly` as what each following month start charges
+//! (a range that takes the count across the volume tier holds the ledger's figure).
+//!
 //! # The asset as the sandbox answers it
 //! ```json
 //! {
@@ -107,10 +143,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Datelike, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, SubsecRound, TimeZone, Utc};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use simcore::charge::{AssetPrices, Money, Month, PriceBook, SimPrices};
 use simcore::sandbox::axum::Router;
 use simcore::sandbox::axum::body::{Body, Bytes};
 use simcore::sandbox::axum::http::header::{ALLOW, CONTENT_TYPE};
@@ -119,8 +156,11 @@ use simcore::sandbox::{
     AsText, OrderedStore, SandboxOptions as ServerOptions, Store, json_response,
     json_response_from, lock,
 };
-/// Re-exported from simcore: the request log, the rate limit, the server and its counters.
-pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+/// Re-exported from simcore: the request log, the rate limit, the server and its counters, the
+/// clock and the admin view's shape.
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
+};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -576,6 +616,11 @@ pub struct SandboxOptions {
     pub rate_limit: Option<RateLimit>,
     /// Whether to keep the request log (on by default; benchmarks turn it off).
     pub record: bool,
+    /// The clock the sandbox keeps time by (the real one by default): its timestamps, and the
+    /// months its [ledger](Sandbox::ledger) charges, which a virtual clock moved forward accrues.
+    pub clock: Clock,
+    /// The port on `127.0.0.1` to listen on (`0`, the default: an ephemeral one).
+    pub port: u16,
 }
 
 impl Default for SandboxOptions {
@@ -583,6 +628,8 @@ impl Default for SandboxOptions {
         Self {
             rate_limit: None,
             record: true,
+            clock: Clock::real(),
+            port: 0,
         }
     }
 }
@@ -597,6 +644,16 @@ struct Account {
     index: Store<String, String>,
     network_groups: Mutex<Vec<String>>,
     seeded: AtomicU64,
+    clock: Clock,
+    ledger: Mutex<Ledger>,
+    /// Active SIMs on the account, both kinds (what Sixfab's volume price counts).
+    active_sims: AtomicU64,
+}
+
+/// The charges recorded so far, and up to when the months have been accrued.
+struct Ledger {
+    entries: Vec<LedgerEntry>,
+    accrued_through: DateTime<Utc>,
 }
 
 /// A running Sixfab Connect sandbox. Stops when dropped.
@@ -631,13 +688,24 @@ impl Sandbox {
             index: Store::new(),
             network_groups: Mutex::new(Vec::new()),
             seeded: AtomicU64::new(0),
+            ledger: Mutex::new(Ledger {
+                entries: Vec::new(),
+                accrued_through: options.clock.now(),
+            }),
+            clock: options.clock.clone(),
+            active_sims: AtomicU64::new(0),
         });
+        options
+            .clock
+            .on_advance(&account, |account, now| account.accrue(now));
         let server_options = ServerOptions {
             rate_limit: options.rate_limit,
             throttle: Arc::new(|_wait| json_response(429, &json!({"detail": "Too Many Requests"}))),
             record: options.record,
         };
-        let server = SandboxServer::start_with(router(account.clone()), server_options).await?;
+        let server =
+            SandboxServer::start_on_port(router(account.clone()), server_options, options.port)
+                .await?;
         Ok(Sandbox { server, account })
     }
 
@@ -673,7 +741,8 @@ impl Sandbox {
     /// the sandbox: asset ids are unique.
     pub fn seed_asset(&self, seed: AssetSeed) -> String {
         let n = self.account.seeded.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = now();
+        let now = self.account.now();
+        self.account.accrue(now);
         let active = seed.status == SandboxStatus::Active;
         let charged = active.then_some(now);
         let super_sim = seed.super_sim.map(|s| SandboxSuperSim {
@@ -722,6 +791,9 @@ impl Sandbox {
             }
         }
         let uuid = asset.uuid.clone();
+        self.account
+            .active_sims
+            .fetch_add(asset.active_sims(), Ordering::Relaxed);
         self.account.insert(asset);
         uuid
     }
@@ -763,6 +835,51 @@ impl Sandbox {
         lock(&self.account.network_groups).clone()
     }
 
+    /// Every charge the sandbox has recorded so far, in order, with the months up to now accrued
+    /// (see the [module docs](self#the-ledger)).
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        self.account.accrue(self.account.clock.now());
+        lock(&self.account.ledger).entries.clone()
+    }
+
+    /// The sum of every charge in the [ledger](Self::ledger), with the months up to now
+    /// accrued.
+    pub fn ledger_total(&self) -> Money {
+        self.ledger()
+            .iter()
+            .fold(Money::ZERO, |sum, e| sum + e.amount)
+    }
+
+    /// The clock the sandbox keeps time by.
+    pub fn clock(&self) -> &Clock {
+        &self.account.clock
+    }
+
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]), with the
+    /// months up to now accrued: the clock, each asset as `GET /v1/assets/{asset_id}` answers it
+    /// (by serial number), the account's custom network groups, its count of active SIMs (what
+    /// the volume price counts), and the ledger: `{"accrued_through", "total", "entries"}`,
+    /// each entry as [`LedgerEntry`] serializes (`amount` in dollars as text, `month` as
+    /// `{"year", "month"}`). The API key is not in it.
+    pub fn state_json(&self) -> Value {
+        let entries = self.ledger();
+        let total = entries.iter().fold(Money::ZERO, |sum, e| sum + e.amount);
+        let accrued_through = lock(&self.account.ledger).accrued_through;
+        let assets: Vec<Value> = self.assets().iter().map(SandboxAsset::to_json).collect();
+        json!({
+            "provider": crate::PROVIDER,
+            "clock": self.account.clock.state_json(),
+            "assets": assets,
+            "network_groups": self.network_groups(),
+            "active_sims": self.account.active_sims.load(Ordering::Relaxed),
+            "ledger": {
+                "accrued_through": Time(accrued_through.trunc_subsecs(0)),
+                "total": total,
+                "entries": entries,
+            },
+        })
+    }
+
     /// Every request received so far, in order (the API key is redacted in `Debug`).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.server.requests()
@@ -774,9 +891,229 @@ impl Sandbox {
     }
 }
 
-/// Now, to the second.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(0)
+/// A never-activated PRO SIM is free of the maintenance fee for this many months after it came
+/// to the account (Sixfab's grace): the charge preview's figure, so the two cannot differ.
+pub use crate::pricing::PRO_SIM_GRACE_MONTHS;
+/// A Super SIM's monthly price, in cents (Sixfab: $2).
+pub const SUPER_SIM_MONTHLY_CENTS: u64 = 200;
+/// A Super SIM's monthly price for customers with more than [`VOLUME_ABOVE`] active SIMs, in
+/// cents (Sixfab: $1.60).
+pub const SUPER_SIM_VOLUME_CENTS: u64 = 160;
+/// The volume price applies above this many active SIMs on the account (both kinds).
+pub const VOLUME_ABOVE: u64 = 10;
+/// An inactive PRO SIM's monthly maintenance fee, in cents (Sixfab: $0.10).
+pub const PRO_SIM_MAINTENANCE_CENTS: u64 = 10;
+
+/// One charge the sandbox recorded in its ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LedgerEntry {
+    /// When it was charged: an activation's moment, or the first second of a month.
+    pub at: DateTime<Utc>,
+    /// The month it pays for.
+    pub month: Month,
+    /// The asset's UUID.
+    pub asset: String,
+    /// The asset's serial number.
+    pub serial_number: String,
+    /// What is charged: `"super_sim"`, `"pro_sim"`, `"pro_sim_maintenance"` or `"asset_fee"`.
+    pub item: &'static str,
+    /// The amount, in US dollars.
+    pub amount: Money,
+    /// The rule behind it, by the id the charge preview gives the same rule
+    /// ([`crate::pricing`]): `sixfab.super-sim.active`, `sixfab.pro-sim.active`,
+    /// `sixfab.pro-sim.inactive`, `sixfab.asset-fee`.
+    pub rule: &'static str,
+    /// Why now: `"activation"` or `"month"`.
+    pub reason: &'static str,
+}
+
+/// The answers the sandbox's ledger gives to the questions Sixfab's prices leave open, as a price
+/// book: with it (and the account's active SIM count as `active_sims`), the charge preview of
+/// [`crate::pricing`] is one figure, and the ledger charges that figure.
+///
+/// - a PRO SIM is charged for the month it is activated in, like the Super SIM;
+/// - the asset fee comes on top of the SIM fees, on activation only (not every month), once a
+///   month at most.
+pub fn ledger_readings() -> PriceBook {
+    let mut book = PriceBook::default();
+    book.sims.insert(
+        crate::pricing::PRO_SIM.to_owned(),
+        SimPrices {
+            activation_month_billed: Some(true),
+            ..SimPrices::default()
+        },
+    );
+    book.assets.insert(
+        crate::pricing::ALPON.to_owned(),
+        AssetPrices {
+            replaces_sim_fees: Some(false),
+            recurs_monthly: Some(false),
+            once_a_month: Some(true),
+            ..AssetPrices::default()
+        },
+    );
+    book
+}
+
+/// The first second of the month after the one `t` is in.
+fn next_month_start(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let first =
+        NaiveDate::from_ymd_opt(t.year(), t.month(), 1)?.checked_add_months(Months::new(1))?;
+    Some(Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0)?))
+}
+
+fn entry(
+    asset: &SandboxAsset,
+    at: DateTime<Utc>,
+    item: &'static str,
+    cents: u64,
+    rule: &'static str,
+    reason: &'static str,
+) -> LedgerEntry {
+    LedgerEntry {
+        at,
+        month: Month::of(at.date_naive()),
+        asset: asset.uuid.clone(),
+        serial_number: asset.serial_number.clone(),
+        item,
+        amount: Money::from_cents(cents),
+        rule,
+        reason,
+    }
+}
+
+/// The charges an activation recorded on `after` (it was `before`): each charge record the
+/// switch set.
+fn activation_charges(
+    before: &SandboxAsset,
+    after: &SandboxAsset,
+    super_sim_cents: u64,
+) -> Vec<LedgerEntry> {
+    let mut out = Vec::new();
+    if let (Some(b), Some(a)) = (&before.super_sim, &after.super_sim) {
+        if let Some(at) = a
+            .last_charged_at
+            .filter(|_| a.last_charged_at != b.last_charged_at)
+        {
+            out.push(entry(
+                after,
+                at,
+                "super_sim",
+                super_sim_cents,
+                "sixfab.super-sim.active",
+                "activation",
+            ));
+        }
+    }
+    if let (Some(b), Some(a)) = (&before.pro_sim, &after.pro_sim) {
+        if let Some(at) = a
+            .last_charged_at
+            .filter(|_| a.last_charged_at != b.last_charged_at)
+        {
+            out.push(entry(
+                after,
+                at,
+                "pro_sim",
+                a.monthly_price_cents,
+                "sixfab.pro-sim.active",
+                "activation",
+            ));
+        }
+    }
+    if let (Some(b), Some(a)) = (&before.device, &after.device) {
+        let charged = a.asset_fee_last_charged_at;
+        if let Some(at) = charged.filter(|_| charged != b.asset_fee_last_charged_at) {
+            out.push(entry(
+                after,
+                at,
+                "asset_fee",
+                a.asset_fee_cents,
+                "sixfab.asset-fee",
+                "activation",
+            ));
+        }
+    }
+    out
+}
+
+impl SandboxAsset {
+    /// How many of its SIMs are active.
+    fn active_sims(&self) -> u64 {
+        let sup = self
+            .super_sim
+            .as_ref()
+            .is_some_and(|s| s.status == SandboxStatus::Active);
+        let pro = self
+            .pro_sim
+            .as_ref()
+            .is_some_and(|s| s.status == SandboxStatus::Active);
+        u64::from(sup) + u64::from(pro)
+    }
+
+    /// What the month starting at `start` charges the asset as it is, recording the active
+    /// prices as charged.
+    fn month_charges(&mut self, start: DateTime<Utc>, super_sim_cents: u64) -> Vec<LedgerEntry> {
+        let this_month = |t: Option<DateTime<Utc>>| {
+            t.is_some_and(|t| t.year() == start.year() && t.month() == start.month())
+        };
+        let mut items = Vec::new();
+        if let Some(s) = &mut self.super_sim {
+            if s.status == SandboxStatus::Active && !this_month(s.last_charged_at) {
+                s.last_charged_at = Some(start);
+                items.push(("super_sim", super_sim_cents, "sixfab.super-sim.active"));
+            }
+        }
+        if let Some(s) = &mut self.pro_sim {
+            match s.status {
+                SandboxStatus::Active if !this_month(s.last_charged_at) => {
+                    s.last_charged_at = Some(start);
+                    items.push(("pro_sim", s.monthly_price_cents, "sixfab.pro-sim.active"));
+                }
+                SandboxStatus::Active => {}
+                SandboxStatus::Inactive => {
+                    // The grace ends on a day, as the charge preview reckons it: the month
+                    // starting on that day is charged.
+                    let grace_over = s.first_activated_at.is_some()
+                        || crate::pricing::grace_end(s.added_at.date_naive()) <= start.date_naive();
+                    if grace_over {
+                        items.push((
+                            "pro_sim_maintenance",
+                            PRO_SIM_MAINTENANCE_CENTS,
+                            "sixfab.pro-sim.inactive",
+                        ));
+                    }
+                }
+            }
+        }
+        items
+            .into_iter()
+            .map(|(item, cents, rule)| entry(self, start, item, cents, rule, "month"))
+            .collect()
+    }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
+    }
 }
 
 fn router(account: Arc<Account>) -> Router {
@@ -982,6 +1319,40 @@ fn error_position(body: &[u8], e: &serde_json::Error) -> usize {
 }
 
 impl Account {
+    /// Now on the sandbox's clock, to the second.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(0)
+    }
+
+    /// A Super SIM's monthly price with `active` SIMs on the account.
+    fn super_sim_cents(active: u64) -> u64 {
+        if active > VOLUME_ABOVE {
+            SUPER_SIM_VOLUME_CENTS
+        } else {
+            SUPER_SIM_MONTHLY_CENTS
+        }
+    }
+
+    /// Charges every month that started since the last accrual, up to `now`, to each asset as
+    /// it is (nothing changes an asset between two requests).
+    fn accrue(&self, now: DateTime<Utc>) {
+        let mut ledger = lock(&self.ledger);
+        let mut start = next_month_start(ledger.accrued_through);
+        while let Some(month) = start.filter(|m| *m <= now) {
+            let price = Self::super_sim_cents(self.active_sims.load(Ordering::Relaxed));
+            for asset in self.assets.values() {
+                let charged = self
+                    .assets
+                    .update(&asset.uuid, |a| a.month_charges(month, price));
+                ledger.entries.extend(charged.unwrap_or_default());
+            }
+            start = next_month_start(month);
+        }
+        if now > ledger.accrued_through {
+            ledger.accrued_through = now;
+        }
+    }
+
     fn find(&self, id: &str) -> Option<SandboxAsset> {
         let uuid = self
             .index
@@ -1091,6 +1462,9 @@ impl Account {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Response<Body> {
+        // Months that began since the last request are charged before anything changes.
+        let now = self.now();
+        self.accrue(now);
         if uri.path() == ASSETS_PATH {
             if method != Method::GET {
                 let mut r = detail(405, "Method Not Allowed");
@@ -1152,8 +1526,10 @@ impl Account {
                 )]);
             }
         }
-        let now = now();
+        // One step under the ledger's lock: the active count and the charges it prices agree.
+        let mut ledger = lock(&self.ledger);
         let updated = self.assets.update(&asset.uuid, |a| {
+            let before = a.clone();
             if let Some(name) = &patch.name {
                 a.name = name.clone();
             }
@@ -1163,10 +1539,17 @@ impl Account {
             if let Some(status) = patch.status {
                 a.switch(status, now);
             }
-            a.to_json()
+            let (was, is) = (before.active_sims(), a.active_sims());
+            let active = (self.active_sims.load(Ordering::Relaxed) + is).saturating_sub(was);
+            self.active_sims.store(active, Ordering::Relaxed);
+            let charges = activation_charges(&before, a, Self::super_sim_cents(active));
+            (a.to_json(), charges)
         });
         match updated {
-            Some(body) => json_response(200, &body),
+            Some((body, charges)) => {
+                ledger.entries.extend(charges);
+                json_response(200, &body)
+            }
             None => detail(404, "Asset not found"),
         }
     }
@@ -1183,6 +1566,12 @@ mod tests {
             index: Store::new(),
             network_groups: Mutex::new(vec!["fleet-eu".into()]),
             seeded: AtomicU64::new(0),
+            clock: Clock::real(),
+            ledger: Mutex::new(Ledger {
+                entries: Vec::new(),
+                accrued_through: Utc::now(),
+            }),
+            active_sims: AtomicU64::new(0),
         }
     }
 

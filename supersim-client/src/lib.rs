@@ -148,8 +148,8 @@ pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, KORE_BASE_URL, KORE_TOKEN_URL};
 pub use errors::ErrorCode;
+pub use models::LIFECYCLE;
 pub use models::{Callback, PageMeta, Sim, SimLinks, SimPage, Status, UpdateOutcome};
-pub use provider::LIFECYCLE;
 pub use requests::{
     AccountSid, CallbackMethod, CallbackUrl, FleetRef, ListSims, SettableStatus, SimRef,
     SimUpdateRequest, UniqueName, UpdateSim,

@@ -3,13 +3,13 @@
 //! Everything here is tolerant on read: every field is optional (Twilio marks each one nullable),
 //! unknown fields are ignored, a status Twilio adds later is kept as [`Status::Unknown`], and a
 //! timestamp in a format this crate does not read becomes `None` rather than failing the whole
-//! answer.
+//! answer. The lifecycle Twilio documents over these statuses ([`LIFECYCLE`]) is here beside them.
 
 use chrono::{DateTime, Utc};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
-
-use crate::requests::CallbackMethod;
+use simcore::Lifecycle;
+use std::fmt;
 
 simcore::open_enum! {
     /// A Super SIM's status as Twilio reports it (`new`, `ready`, `active`, `inactive`,
@@ -350,6 +350,48 @@ fn null_as_empty_of<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Every status change Twilio documents for a Super SIM: a SIM never returns to `new`; `ready`
+/// can be set only from `new`; `active` and `inactive` alternate. Nothing is documented from
+/// `scheduled` (a change is in flight): a known `scheduled` SIM is refused any change.
+pub static TRANSITIONS: &[(Status, Status)] = &[
+    (Status::New, Status::Ready),
+    (Status::New, Status::Active),
+    (Status::New, Status::Inactive),
+    (Status::Ready, Status::Active),
+    (Status::Ready, Status::Inactive),
+    (Status::Active, Status::Inactive),
+    (Status::Inactive, Status::Active),
+];
+
+/// The Super SIM lifecycle over Twilio's own statuses.
+pub static LIFECYCLE: Lifecycle<Status> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
+
+/// The HTTP method Twilio uses to call the callback URL (Twilio's default is `POST`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CallbackMethod {
+    /// `GET`.
+    Get,
+    /// `POST` (Twilio's default).
+    #[default]
+    Post,
+}
+
+impl CallbackMethod {
+    /// The method's name as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackMethod::Get => "GET",
+            CallbackMethod::Post => "POST",
+        }
+    }
+}
+
+impl fmt::Display for CallbackMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]

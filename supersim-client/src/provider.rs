@@ -16,6 +16,8 @@
 //! [`SimProvider::list`] reads `GET /v1/Sims` a page at a time, at `PageSize=1000` unless the
 //! options say otherwise.
 
+use std::sync::LazyLock;
+
 use futures_util::TryStreamExt as _;
 use simcore::validate::quote;
 use simcore::{
@@ -24,24 +26,13 @@ use simcore::{
 };
 
 use crate::client::Client;
+pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::models::{Sim, Status, UpdateOutcome};
 use crate::requests::{ListSims, SettableStatus, SimRef, SimUpdateRequest, UniqueName};
 
-/// Every status change Twilio documents for a Super SIM: a SIM never returns to `new`; `ready`
-/// can be set only from `new`; `active` and `inactive` alternate. Nothing is documented from
-/// `scheduled` (a change is in flight): a known `scheduled` SIM is refused any change.
-pub static TRANSITIONS: &[(Status, Status)] = &[
-    (Status::New, Status::Ready),
-    (Status::New, Status::Active),
-    (Status::New, Status::Inactive),
-    (Status::Ready, Status::Active),
-    (Status::Ready, Status::Inactive),
-    (Status::Active, Status::Inactive),
-    (Status::Inactive, Status::Active),
-];
-
-/// The Super SIM lifecycle over Twilio's own statuses.
-pub static LIFECYCLE: Lifecycle<Status> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
+/// [`LIFECYCLE`] in canonical states, mapped once (every change a plan validates judges by it).
+pub static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
+    LazyLock::new(|| LIFECYCLE.map(canonical));
 
 /// Twilio's status in canonical terms.
 pub fn canonical(status: &Status) -> SimState {
@@ -116,7 +107,9 @@ impl SimProvider for Client {
     }
 
     fn lifecycle(&self) -> Lifecycle<SimState> {
-        LIFECYCLE.map(canonical).with_provider(self.provider_name())
+        CANONICAL_LIFECYCLE
+            .clone()
+            .with_provider(self.provider_name())
     }
 
     async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
@@ -184,8 +177,7 @@ fn prepare(id: &str, change: &SimChange) -> Result<SimUpdateRequest> {
         // is still being applied (`scheduled`: Twilio forbids only a Fleet change then), are left
         // to Twilio.
         if !known.is_unknown() && *known != SimState::Pending {
-            LIFECYCLE
-                .map(canonical)
+            CANONICAL_LIFECYCLE
                 .judge(known, target)
                 .into_result()
                 .map_err(Error::from)?;

@@ -24,8 +24,9 @@ use simcore::{Error, Iccid, Result, ValidationError};
 use url::Url;
 
 use crate::client::Client;
+pub use crate::models::CallbackMethod;
+use crate::models::LIFECYCLE;
 use crate::models::{Sim, SimPage, Status, UpdateOutcome};
-use crate::provider::LIFECYCLE;
 
 /// Whether `s` looks like a SID of any kind: 34 characters, two ASCII capital letters, then 32
 /// ASCII letters or digits.
@@ -349,32 +350,6 @@ impl FromStr for SettableStatus {
     type Err = ValidationError;
     fn from_str(s: &str) -> std::result::Result<Self, ValidationError> {
         SettableStatus::try_from(&Status::from(s))
-    }
-}
-
-/// The HTTP method Twilio uses to call the callback URL (Twilio's default is `POST`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum CallbackMethod {
-    /// `GET`.
-    Get,
-    /// `POST` (Twilio's default).
-    #[default]
-    Post,
-}
-
-impl CallbackMethod {
-    /// The method's name as sent.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallbackMethod::Get => "GET",
-            CallbackMethod::Post => "POST",
-        }
-    }
-}
-
-impl fmt::Display for CallbackMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -107,15 +107,37 @@
 //!   ([`SandboxOptions::webhook_secret`], [`Sandbox::set_webhook_secret`]), the method, the
 //!   `CallbackUrl` as given without its query, and the raw body; empty when no webhook secret
 //!   is set. And `kore-idempotency-token`, fresh for each event.
+//!
+//! # Time and usage
+//! Twilio's rule for a SIM left `ready`: it "becomes `active` by itself after 250 KB of data,
+//! five SMS commands, or three months" (Twilio's Super SIM documentation of the Sim resource's
+//! statuses).
+//!
+//! The sandbox keeps time by its [`Clock`] ([`SandboxOptions::clock`]; the real one by
+//! default; one clock may be shared by several sandboxes): `date_created`, `date_updated` and
+//! KORE's token expiries are read from it. With a virtual clock, moving it forward applies the
+//! time rule at that moment: a SIM that became `ready` at `t` is `active` once the clock reaches
+//! `t` plus [`READY_MONTHS`] (three) calendar months (14 January 09:00 → 14 April 09:00; 30
+//! November → 28 or 29 February), with that moment as its `date_updated`, however far past it
+//! the clock was moved. A fleet change keeps a `ready` SIM's time in `ready`; leaving `ready`
+//! ends it. The real clock is never moved, so on it the rule never comes due within a run.
+//!
+//! The two other ways out of `ready` follow [`Sandbox::record_usage`], which stands in for a
+//! device using the SIM: [`READY_DATA_KB`] (250 KB) of data or [`READY_SMS_COMMANDS`] (five) SMS
+//! commands since it became `ready`. Neither change is an update: no callback is called.
+//!
+//! A KORE token lasts [`SandboxOptions::token_lifetime`] on the clock from when it was issued
+//! (the answer's `expires_in` counts it in seconds): once the clock reaches its end, the token is
+//! refused as an unknown one is (`401`, code 20003), and a client fetches a new one.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Months, TimeDelta, Utc};
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 use serde_json::{Value, json};
@@ -137,7 +159,9 @@ use url::Url;
 use crate::callbacks::{KORE_IDEMPOTENCY_TOKEN, KORE_SIGNATURE, kore_signature, twilio_signature};
 use crate::client::{Client, ClientBuilder};
 
-pub use simcore::sandbox::{RateLimit, RecordedRequest, SandboxServer, Stats};
+pub use simcore::sandbox::{
+    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
+};
 
 /// The page size when a list names none (Twilio's default).
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -171,6 +195,12 @@ pub const TOKEN_SCOPE: &str = "supersim";
 /// How long an issued token lasts unless the options say otherwise (the shortest lifetime KORE's
 /// console offers).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// A `ready` SIM becomes `active` by itself after this much data (Twilio: 250 KB).
+pub const READY_DATA_KB: u64 = 250;
+/// A `ready` SIM becomes `active` by itself after this many SMS commands (Twilio: five).
+pub const READY_SMS_COMMANDS: u32 = 5;
+/// A `ready` SIM becomes `active` by itself after this many months (Twilio: three).
+pub const READY_MONTHS: u32 = 3;
 
 /// Which provider the sandbox acts as: how it authenticates requests and signs callbacks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -266,6 +296,42 @@ pub struct SandboxSim {
     pub date_updated: DateTime<Utc>,
     /// The change being applied, while the status reads `scheduled`.
     pub scheduled: Option<ScheduledChange>,
+    /// When it became `ready`, while it is: it becomes `active` by itself [`READY_MONTHS`]
+    /// later (on the sandbox's [`Clock`]).
+    pub ready_since: Option<DateTime<Utc>>,
+    /// The data and SMS commands recorded for it ([`Sandbox::record_usage`]), in all.
+    pub usage: SimUsage,
+}
+
+/// Data and SMS commands a SIM used, as the sandbox was told ([`Sandbox::record_usage`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimUsage {
+    /// Data, in kilobytes.
+    pub data_kb: u64,
+    /// SMS commands.
+    pub sms_commands: u32,
+}
+
+impl SimUsage {
+    /// Usage of `data_kb` kilobytes and `sms_commands` SMS commands.
+    pub fn new(data_kb: u64, sms_commands: u32) -> Self {
+        Self {
+            data_kb,
+            sms_commands,
+        }
+    }
+
+    /// Whether it is enough for a `ready` SIM to become `active` by itself: [`READY_DATA_KB`]
+    /// of data or [`READY_SMS_COMMANDS`] SMS commands.
+    pub fn activates(&self) -> bool {
+        self.data_kb >= READY_DATA_KB || self.sms_commands >= READY_SMS_COMMANDS
+    }
+
+    fn add(&mut self, other: SimUsage) {
+        self.data_kb = self.data_kb.saturating_add(other.data_kb);
+        self.sms_commands = self.sms_commands.saturating_add(other.sms_commands);
+    }
 }
 
 /// A change the sandbox accepted (`202`) and applies a moment later.
@@ -423,6 +489,8 @@ pub struct SandboxOptions {
     token_lifetime: Duration,
     webhook_secret: Option<SecretString>,
     in_flight_limit: Option<usize>,
+    clock: Clock,
+    port: u16,
 }
 
 impl Default for SandboxOptions {
@@ -434,6 +502,8 @@ impl Default for SandboxOptions {
             dialect: Dialect::Twilio,
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             webhook_secret: None,
+            clock: Clock::real(),
+            port: 0,
         }
     }
 }
@@ -501,6 +571,20 @@ impl SandboxOptions {
         });
         self
     }
+
+    /// The clock the sandbox keeps time by (the real one by default): its timestamps, token
+    /// expiries, and the rule that a `ready` SIM becomes `active` after [`READY_MONTHS`], applied
+    /// whenever a virtual clock is moved forward.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The port on `127.0.0.1` to listen on (`0`, the default: an ephemeral one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
 }
 
 /// A running Super SIM sandbox. Stops when dropped.
@@ -550,14 +634,18 @@ impl Sandbox {
             change_ids: AtomicU64::new(1),
             callbacks: Mutex::new(Vec::new()),
             busy,
+            clock: options.clock.clone(),
         });
+        options
+            .clock
+            .on_advance(&shared, |shared, now| shared.apply_time_rules(now));
         let router = Router::new().fallback(route).with_state(shared.clone());
         let server_options = ServerOptions {
             rate_limit: options.rate_limit,
             throttle: Arc::new(too_many_requests),
             ..ServerOptions::default()
         };
-        let server = SandboxServer::start_with(router, server_options).await?;
+        let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         server.set_in_flight_limit(options.in_flight_limit);
         let _ = shared.base_url.set(server.base_url());
         Ok(Sandbox { server, shared })
@@ -639,7 +727,7 @@ impl Sandbox {
 
     /// Expires every token issued so far: each is refused from now on (`401`, code 20003).
     pub fn expire_tokens(&self) {
-        let now = Instant::now();
+        let now = self.shared.clock.now();
         for expiry in lock(&self.shared.tokens).values_mut() {
             *expiry = Some(now);
         }
@@ -702,7 +790,7 @@ impl Sandbox {
     /// `scheduled` status, an unknown fleet or account.
     pub fn seed_sim(&self, seed: SimSeed) -> String {
         let mut reg = lock(&self.shared.registry);
-        self.seed_into(&mut reg, seed, Utc::now())
+        self.seed_into(&mut reg, seed, self.shared.clock.now())
     }
 
     /// Adds many SIMs at once, under one lock, and returns their SIDs in order: how a test seeds
@@ -726,7 +814,7 @@ impl Sandbox {
     /// As [`seed_sim`](Self::seed_sim) does, at the first seed Twilio could not hold (the SIMs
     /// before it stay seeded).
     pub fn seed_sims(&self, seeds: impl IntoIterator<Item = SimSeed>) -> Vec<String> {
-        let now = Utc::now();
+        let now = self.shared.clock.now();
         let mut reg = lock(&self.shared.registry);
         seeds
             .into_iter()
@@ -770,6 +858,8 @@ impl Sandbox {
             date_created: now,
             date_updated: now,
             scheduled: None,
+            ready_since: (status == SimStatus::Ready).then_some(now),
+            usage: SimUsage::default(),
         };
         reg.insert(sim);
         sid
@@ -811,6 +901,100 @@ impl Sandbox {
     /// The server under the sandbox: fault injection, rate limit, request log, counters.
     pub fn server(&self) -> &SandboxServer {
         &self.server
+    }
+
+    /// Records data and SMS commands used by a SIM (by SID or unique name), as its device would
+    /// use them; returns the SIM as it is then, `None` if there is no such SIM. A `ready` SIM
+    /// whose usage since it became `ready` reaches [`READY_DATA_KB`] or [`READY_SMS_COMMANDS`]
+    /// becomes `active` by itself, as Twilio says.
+    ///
+    /// ```
+    /// use supersim_client::sandbox::{Sandbox, SimSeed, SimStatus, SimUsage};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let sandbox = Sandbox::start().await?;
+    /// let sid = sandbox.seed_sim(SimSeed::new().status(SimStatus::Ready));
+    /// assert_eq!(sandbox.record_usage(&sid, SimUsage::new(200, 0)).unwrap().status, SimStatus::Ready);
+    /// assert_eq!(sandbox.record_usage(&sid, SimUsage::new(50, 0)).unwrap().status, SimStatus::Active);
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn record_usage(&self, id: &str, usage: SimUsage) -> Option<SandboxSim> {
+        let now = self.shared.clock.now();
+        let mut reg = lock(&self.shared.registry);
+        let sid = reg.resolve(id)?.sim.sid.clone();
+        let record = reg.sims.get_mut(&sid)?;
+        record.sim.usage.add(usage);
+        if record.sim.status == SimStatus::Ready {
+            record.ready_usage.add(usage);
+            if record.ready_usage.activates() {
+                activate_by_itself(record, now);
+            }
+        }
+        Some(record.sim.clone())
+    }
+
+    /// The clock the sandbox keeps time by.
+    pub fn clock(&self) -> &Clock {
+        &self.shared.clock
+    }
+
+    /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the dialect,
+    /// the clock, the fleets, and each SIM in seeding order as `GET /v1/Sims/{Sid}` answers it,
+    /// with what the time and usage rules keep for it:
+    /// `"sandbox": {"ready_since", "active_by_itself_at", "usage": {"data_kb", "sms_commands"},
+    /// "usage_since_ready": {..}, "scheduled": {"status", "fleet_sid"} | null}`
+    /// (`active_by_itself_at`: when a `ready` SIM becomes `active` if nothing else moves it, the
+    /// [`READY_MONTHS`] rule). Issued tokens are counted, never shown; no credential is in it.
+    pub fn state_json(&self) -> Value {
+        let shared = &self.shared;
+        let base = shared.base();
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| timestamp(&t));
+        let sims: Vec<Value> = lock(&shared.registry)
+            .ordered()
+            .map(|record| {
+                let sim = &record.sim;
+                let due = sim
+                    .ready_since
+                    .and_then(|since| since.checked_add_months(Months::new(READY_MONTHS)));
+                let mut json = sim_json(base, sim);
+                json["sandbox"] = json!({
+                    "ready_since": time(sim.ready_since),
+                    "active_by_itself_at": time(due),
+                    "usage": {"data_kb": sim.usage.data_kb, "sms_commands": sim.usage.sms_commands},
+                    "usage_since_ready": {
+                        "data_kb": record.ready_usage.data_kb,
+                        "sms_commands": record.ready_usage.sms_commands,
+                    },
+                    "scheduled": sim.scheduled.as_ref().map(|c| json!({
+                        "status": c.status.as_str(),
+                        "fleet_sid": c.fleet_sid,
+                    })),
+                });
+                json
+            })
+            .collect();
+        let now = shared.clock.now();
+        let live_tokens = lock(&shared.tokens)
+            .values()
+            .filter(|expiry| expiry.is_none_or(|e| now < e))
+            .count();
+        let fleets: Vec<Value> = self
+            .fleets()
+            .into_iter()
+            .map(|f| json!({"sid": f.sid, "unique_name": f.unique_name}))
+            .collect();
+        json!({
+            "provider": crate::PROVIDER,
+            "dialect": format!("{:?}", shared.dialect),
+            "clock": shared.clock.state_json(),
+            "fleets": fleets,
+            "sims": sims,
+            "tokens": {
+                "requests": shared.token_requests.load(Ordering::Relaxed),
+                "live": live_tokens,
+            },
+            "callbacks_made": lock(&shared.callbacks).len(),
+        })
     }
 
     /// Sets how long later scheduled changes take to land (`None`: they wait for
@@ -857,8 +1041,8 @@ struct Shared {
     dialect: Dialect,
     client_id: String,
     client_secret: String,
-    /// Every token issued, with when it expires (`None`: never).
-    tokens: Mutex<HashMap<String, Option<Instant>>>,
+    /// Every token issued, with when it expires on the sandbox's clock (`None`: never).
+    tokens: Mutex<HashMap<String, Option<DateTime<Utc>>>>,
     token_lifetime: Mutex<Duration>,
     token_requests: AtomicU64,
     webhook_secret: Mutex<Option<SecretString>>,
@@ -871,9 +1055,28 @@ struct Shared {
     callbacks: Mutex<Vec<CallbackCall>>,
     /// Timed changes and callbacks in flight.
     busy: watch::Sender<usize>,
+    clock: Clock,
 }
 
 impl Shared {
+    /// Twilio's rule for a `ready` SIM left alone: it becomes `active` by itself
+    /// [`READY_MONTHS`] after it became `ready` (its `date_updated` is that moment).
+    fn apply_time_rules(&self, now: DateTime<Utc>) {
+        let mut reg = lock(&self.registry);
+        for record in reg.sims.values_mut() {
+            let sim = &mut record.sim;
+            if sim.status != SimStatus::Ready {
+                continue;
+            }
+            let due = sim
+                .ready_since
+                .and_then(|since| since.checked_add_months(Months::new(READY_MONTHS)));
+            if let Some(due) = due.filter(|due| *due <= now) {
+                activate_by_itself(record, due);
+            }
+        }
+    }
+
     fn base(&self) -> &str {
         self.base_url.get().map(String::as_str).unwrap_or_default()
     }
@@ -896,7 +1099,7 @@ impl Shared {
             return scheme.eq_ignore_ascii_case("bearer")
                 && lock(&self.tokens)
                     .get(encoded.trim())
-                    .is_some_and(|expiry| expiry.is_none_or(|e| Instant::now() < e));
+                    .is_some_and(|expiry| expiry.is_none_or(|e| self.clock.now() < e));
         }
         if !scheme.eq_ignore_ascii_case("basic") {
             return false;
@@ -926,13 +1129,16 @@ impl Shared {
     fn issue_token(&self) -> (String, Duration) {
         let lifetime = *lock(&self.token_lifetime);
         let token = random_hex(64);
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut tokens = lock(&self.tokens);
         // An expired token and an unknown one get the same answer: forget the expired ones, so
         // a long run does not pile them up.
         tokens.retain(|_, expiry| expiry.is_none_or(|e| now < e));
-        // A lifetime past what an `Instant` can hold never ends.
-        tokens.insert(token.clone(), now.checked_add(lifetime));
+        // A lifetime past what a time can hold never ends.
+        let expiry = TimeDelta::from_std(lifetime)
+            .ok()
+            .and_then(|l| now.checked_add_signed(l));
+        tokens.insert(token.clone(), expiry);
         (token, lifetime)
     }
 
@@ -940,6 +1146,37 @@ impl Shared {
         self.busy
             .send_modify(|n| *n = n.saturating_add_signed(delta));
     }
+}
+
+/// The admin view's shape, the same for every provider sandbox.
+impl SandboxAdmin for Sandbox {
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
+    fn base_url(&self) -> String {
+        Sandbox::base_url(self)
+    }
+
+    fn clock(&self) -> &Clock {
+        Sandbox::clock(self)
+    }
+
+    fn server(&self) -> &SandboxServer {
+        Sandbox::server(self)
+    }
+
+    fn state_json(&self) -> Value {
+        Sandbox::state_json(self)
+    }
+}
+
+/// A `ready` SIM becomes `active` by itself at `at`.
+fn activate_by_itself(record: &mut Record, at: DateTime<Utc>) {
+    record.sim.status = SimStatus::Active;
+    record.sim.ready_since = None;
+    record.sim.date_updated = at;
+    record.ready_usage = SimUsage::default();
 }
 
 /// The SIMs and fleets of the account, indexed so that every lookup and every page costs the same
@@ -961,6 +1198,8 @@ struct Record {
     seq: u64,
     /// Which scheduled change is pending, so a timer never applies a later one.
     change: u64,
+    /// The usage recorded since it became `ready`, while it is.
+    ready_usage: SimUsage,
 }
 
 impl Registry {
@@ -976,6 +1215,7 @@ impl Registry {
                 sim,
                 seq,
                 change: 0,
+                ready_usage: SimUsage::default(),
             },
         );
     }
@@ -1555,7 +1795,7 @@ fn update(shared: &Arc<Shared>, id: &str, headers: &HeaderMap, body: &[u8]) -> R
         return not_found(&format!("/Sims/{id}"));
     };
     let sim = &mut record.sim;
-    let now = Utc::now();
+    let now = shared.clock.now();
     if let Some(account) = account_sid {
         sim.account_sid = account;
     }
@@ -1602,10 +1842,18 @@ async fn finish(shared: &Shared, sid: &str, change: u64) -> bool {
         let Some(pending) = record.sim.scheduled.take() else {
             return false;
         };
+        let now = shared.clock.now();
         let sim = &mut record.sim;
         sim.status = pending.status;
         sim.fleet_sid = pending.fleet_sid;
-        sim.date_updated = Utc::now();
+        sim.date_updated = now;
+        // A fleet change keeps a `ready` SIM's time in `ready`; anything else leaves it.
+        if sim.status == SimStatus::Ready {
+            sim.ready_since = sim.ready_since.or(Some(now));
+        } else {
+            sim.ready_since = None;
+            record.ready_usage = SimUsage::default();
+        }
         let mut params = vec![
             ("AccountSid".to_owned(), sim.account_sid.clone()),
             ("SimSid".to_owned(), sim.sid.clone()),
