@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use simcore::http::{
-    Auth, AuthHeader, Method, Redactor, Token, TokenCache, TokenSource, Transport,
-    TransportBuilder, header::AUTHORIZATION,
+    Auth, AuthHeader, Method, Redactor, Token, TokenCache, TokenCacheOptions, TokenSource,
+    TokenStore, Transport, TransportBuilder, header::AUTHORIZATION,
 };
 use simcore::secrecy::{ExposeSecret, SecretString};
 use simcore::validate::quote;
@@ -181,6 +181,7 @@ impl Client {
 pub struct ClientBuilder {
     transport: TransportBuilder,
     api_token: Option<SecretString>,
+    token_store: Option<(Arc<dyn TokenStore>, String)>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -188,6 +189,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("transport", &self.transport)
             .field("api_token", &self.api_token.as_ref().map(|_| "[redacted]"))
+            .field("token_store", &self.token_store.as_ref().map(|(s, _)| s))
             .finish()
     }
 }
@@ -210,6 +212,7 @@ impl ClientBuilder {
                 env!("CARGO_PKG_VERSION")
             )),
             api_token: None,
+            token_store: None,
         }
     }
 
@@ -217,6 +220,39 @@ impl ClientBuilder {
     /// `Authorization: <token>`.
     pub fn api_token(mut self, token: impl Into<SecretString>) -> Self {
         self.api_token = Some(token.into());
+        self
+    }
+
+    /// Shares the session of [`login`](Self::login) through `store` under `key` with every
+    /// client and process that uses the same store and key (on Redis:
+    /// `simcore::redis::RedisTokenStore`): one login for the fleet while the session lasts, a
+    /// refused login remembered by all of them for five minutes (see
+    /// `simcore::http::TokenCache`). `key` names the account (say the email): clients with
+    /// other credentials need another key. A permanent API token needs no store.
+    ///
+    /// With the `redis` feature, a fleet shares the session and a budget on Redis:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # async fn run() -> simcore::Result<()> {
+    /// use std::sync::Arc;
+    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    ///
+    /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
+    /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
+    /// let client = edgeiq_client::Client::builder()
+    ///     .token_store(
+    ///         Arc::new(RedisTokenStore::new(&redis).encryption_key(key)),
+    ///         "ops@example.com",
+    ///     )
+    ///     // A pace you choose for the whole fleet (EdgeIQ documents no figure).
+    ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "edgeiq-account", 20.0, 10)))
+    ///     .login("ops@example.com", std::env::var("EDGEIQ_PASSWORD").unwrap_or_default(), None)
+    ///     .await?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
+        self.token_store = Some((store, key.into()));
         self
     }
 
@@ -288,7 +324,15 @@ impl ClientBuilder {
             expiry,
             reported: Mutex::new(None),
         });
-        let tokens = Arc::new(TokenCache::new(session.clone()));
+        let tokens = Arc::new(match self.token_store {
+            Some((store, key)) => TokenCache::with_store(
+                session.clone(),
+                TokenCacheOptions::default(),
+                store,
+                format!("{PROVIDER}:{key}"),
+            ),
+            None => TokenCache::new(session.clone()),
+        });
         let transport = self.transport.auth(Auth::dynamic(tokens.clone())).build()?;
         tokens.token().await?;
         Ok(Client {
@@ -349,6 +393,10 @@ impl TokenSource for SessionLogin {
 
     fn is_refusal(&self, error: &Error) -> bool {
         error.status() == Some(401)
+    }
+
+    fn provider(&self) -> &'static str {
+        PROVIDER
     }
 
     fn redact(&self, into: &mut Redactor) {

@@ -280,6 +280,10 @@ impl TokenSource for EmnifyLogin {
         is_refusal(error)
     }
 
+    fn provider(&self) -> &'static str {
+        crate::PROVIDER
+    }
+
     fn redact(&self, into: &mut Redactor) {
         match &self.credentials {
             Credentials::ApplicationToken(t) => into.add(t),

@@ -10,7 +10,7 @@ use simcore::secrecy::SecretString;
 use simcore::validate::ValidationError;
 use simcore::{Error, Result};
 
-use simcore::http::TokenCache;
+use simcore::http::{TokenCache, TokenStore};
 
 use crate::auth::{Credentials, EmnifyLogin};
 use crate::errors::from_emnify;
@@ -150,6 +150,7 @@ impl Client {
         ClientBuilder {
             transport: Transport::builder(crate::PROVIDER, DEFAULT_BASE_URL).user_agent(USER_AGENT),
             credentials: None,
+            token_store: None,
             list_pace: Some(ListPace::EMNIFY),
         }
     }
@@ -288,6 +289,7 @@ impl Client {
 pub struct ClientBuilder {
     transport: TransportBuilder,
     credentials: Option<Credentials>,
+    token_store: Option<(Arc<dyn TokenStore>, String)>,
     list_pace: Option<ListPace>,
 }
 
@@ -296,6 +298,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("transport", &self.transport)
             .field("credentials", &self.credentials)
+            .field("token_store", &self.token_store.as_ref().map(|(s, _)| s))
             .field("list_pace", &self.list_pace)
             .finish()
     }
@@ -320,6 +323,43 @@ impl ClientBuilder {
     ) -> Self {
         let password = password.into();
         self.credentials = Some(Credentials::user(username.into(), &password));
+        self
+    }
+
+    /// Shares the session token through `store` under `key` with every client and process that
+    /// uses the same store and key (on Redis: `simcore::redis::RedisTokenStore`): one
+    /// authentication for the whole fleet while the token lasts, and a refused authentication
+    /// remembered by all of them for [`REFUSAL_COOLDOWN`](crate::auth::REFUSAL_COOLDOWN), so
+    /// replicas restarting with a wrong token never trip emnify's lockout (see
+    /// `simcore::http::TokenCache`). `key` names these credentials (say `"prod-app-token"`):
+    /// clients with other credentials need another key. When the store cannot be reached the
+    /// client authenticates on its own.
+    ///
+    /// With the `redis` feature, a fleet shares the token and emnify's per-IP budget on Redis:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn main() -> simcore::Result<()> {
+    /// use std::sync::Arc;
+    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    ///
+    /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
+    /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
+    /// let client = emnify_client::Client::builder()
+    ///     .application_token(std::env::var("EMNIFY_APPLICATION_TOKEN").unwrap_or_default())
+    ///     .token_store(
+    ///         Arc::new(RedisTokenStore::new(&redis).encryption_key(key)),
+    ///         "prod-app-token",
+    ///     )
+    ///     // emnify counts 2,000 requests per 5 minutes per IP: every replica behind it.
+    ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "egress-1", 2000.0 / 300.0, 20)))
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// # #[cfg(not(feature = "redis"))]
+    /// # fn main() {}
+    /// ```
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
+        self.token_store = Some((store, key.into()));
         self
     }
 
@@ -353,10 +393,15 @@ impl ClientBuilder {
             .redact(credentials.secret())
             .build()?;
         let login = Arc::new(EmnifyLogin::new(auth_transport, credentials));
-        let auth = Arc::new(TokenCache::with_options(
-            login,
-            crate::auth::cache_options(),
-        ));
+        let auth = Arc::new(match self.token_store {
+            Some((store, key)) => TokenCache::with_store(
+                login,
+                crate::auth::cache_options(),
+                store,
+                format!("{}:{key}", crate::PROVIDER),
+            ),
+            None => TokenCache::with_options(login, crate::auth::cache_options()),
+        });
         let transport = self.transport.auth(Auth::dynamic(auth.clone())).build()?;
         let list_pace = self.list_pace.and_then(Pacer::new).map(Arc::new);
         Ok(Client {

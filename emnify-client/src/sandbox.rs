@@ -68,7 +68,8 @@
 //!
 //! In front of the rules, [`SandboxServer`] records every request, applies injected faults, and
 //! answers the rate limit with emnify's `429` `1105 TooManyRequests` body, without `Retry-After`
-//! (emnify documents none). A request answered there never reaches the rules (and is not counted
+//! (emnify documents none). The rate limit counts per client IP, as emnify's does: every client
+//! on `127.0.0.1` shares one budget. A request answered there never reaches the rules (and is not counted
 //! by [`Sandbox::authenticate_calls`]).
 //!
 //! # Time and usage
@@ -671,6 +672,8 @@ impl Sandbox {
             record: options.record,
         };
         let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
+        // emnify counts its limits per client IP: every process behind one address shares them.
+        server.set_rate_limit_scope(simcore::sandbox::RateLimitScope::ClientIp);
         Ok(Self { server, shared })
     }
 

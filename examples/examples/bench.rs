@@ -16,6 +16,8 @@
 //!   call.
 //! - S1: `simctl sandbox` prints its JSON line (every server listening) within 1,000 ms of being
 //!   spawned: the median of several starts.
+//! - P5, P6: a concurrency-limited provider, and 8 processes sharing a per-IP budget on Redis
+//!   (see `bench/limits.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +29,9 @@ use simcore::sandbox::axum::{Router, routing::patch};
 use simcore::sandbox::{RateLimit, SandboxOptions, SandboxServer};
 
 use simcore::{SimChange, SimProvider, SimState};
+
+#[path = "bench/limits.rs"]
+mod limits;
 
 #[path = "bench/plan.rs"]
 mod plan;
@@ -342,6 +347,9 @@ async fn p4() {
 }
 
 fn main() {
+    if limits::worker() {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -371,6 +379,12 @@ fn main() {
         }
         if run("P4") {
             p4().await;
+        }
+        if run("P5") {
+            limits::p5().await;
+        }
+        if run("P6") {
+            limits::p6().await;
         }
         if run("P7") {
             plan::p7().await;

@@ -37,6 +37,24 @@
 //! raises the rate by 0.01 requests per second, so it climbs about 1% per second until the next
 //! 429. The throttled item itself is tried again through the pacer, within the retry policy.
 //!
+//! # How the run holds a concurrency limit
+//! Some providers limit requests in flight rather than per second (Twilio's and KORE's Super
+//! SIM: one request too many in flight is answered 429 / 20429 and never processed). Beside the
+//! pacer, the run keeps a window on its own requests in flight, at most the configured
+//! [`concurrency`](BulkUpdater::concurrency): a 429 at an in-flight count not yet shown safe cuts
+//! the window to the count the provider admitted; each round of successes with the window full
+//! raises it by one, and the step onto the level of the last refusal waits eight rounds. A 429 at
+//! a level already shown safe goes to the pacer as above. A concurrency 429 is retried as soon as
+//! the window has a place (after its `Retry-After`, when it has one), without pausing the run.
+//! [`Report::concurrency`] is where the window ended.
+//!
+//! # A budget shared with other processes
+//! [`BulkUpdater::budget`] takes a [`RateBudget`]: every request of the run (updates, reads,
+//! read-backs) takes a place in it before it is sent, after the pacer. With a budget on Redis
+//! (feature `redis`) every replica of a service draws on one budget, as a provider that limits
+//! per account or per IP counts them. Give the budget to the run or to the client's transport,
+//! not both: each request would take two places.
+//!
 //! Requests inside a run are sent with a single attempt at the transport level
 //! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
 
@@ -47,6 +65,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, Stream, StreamExt};
 
+mod window;
+
+use self::window::{Permit, Signal, Window};
+use crate::budget::RateBudget;
 use crate::charge::{ChargeTotal, Estimate, Pricing};
 use crate::error::Error;
 use crate::provider::{Applied, SimChange, SimProvider, SimSnapshot};
@@ -184,6 +206,9 @@ pub struct Report {
     pub throttled: usize,
     /// Update attempts sent in all.
     pub attempts: u64,
+    /// The concurrency the run ended with: the configured one, or less when the provider
+    /// refused requests for being too many in flight (see the module docs).
+    pub concurrency: usize,
     /// Every failed or refused item: index, id and error.
     pub failures: Vec<(usize, String, Error)>,
     /// Dry run: every item's estimate added up, as ranges, with the items that could not be
@@ -265,6 +290,7 @@ pub struct BulkUpdater {
     dry_run: bool,
     pricing: Pricing,
     progress: Option<ProgressFn>,
+    budget: Option<Arc<dyn RateBudget>>,
 }
 
 impl fmt::Debug for BulkUpdater {
@@ -276,6 +302,7 @@ impl fmt::Debug for BulkUpdater {
             .field("fetch_current", &self.fetch_current)
             .field("dry_run", &self.dry_run)
             .field("pricing", &self.pricing)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
@@ -291,10 +318,12 @@ impl BulkUpdater {
             dry_run: false,
             pricing: Pricing::today(),
             progress: None,
+            budget: None,
         }
     }
 
-    /// How many items may be in flight at once (at least 1).
+    /// How many items may be in flight at once (at least 1). Against a provider that limits
+    /// requests in flight, the run holds fewer when it is refused (see the module docs).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
         self
@@ -327,6 +356,15 @@ impl BulkUpdater {
         self
     }
 
+    /// Takes a place in `budget` before each request of the run (see the module docs): a budget
+    /// shared by every process on one provider account or egress IP, such as
+    /// `simcore::redis::RedisRateBudget`, or a [`LocalBudget`](crate::budget::LocalBudget)
+    /// shared by runs in this process.
+    pub fn budget(mut self, budget: Arc<dyn RateBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Calls `f` after each item with the counts so far.
     pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
@@ -349,13 +387,13 @@ impl BulkUpdater {
         S: Stream<Item = BulkItem> + Send + 'static,
     {
         let start = Instant::now();
-        let pacer = Arc::new(Pacer::new());
+        let limits = Arc::new(Limits::new(self.concurrency));
         let mut report = Report {
             provider: self.provider.name(),
             ..Report::default()
         };
         let mut progress = Progress::default();
-        let mut outcomes = self.stream_with(items, pacer.clone());
+        let mut outcomes = self.stream_with(items, limits.clone());
         while let Some(item) = outcomes.next().await {
             each(&item);
             progress.finished += 1;
@@ -371,13 +409,14 @@ impl BulkUpdater {
                 }
                 Outcome::WouldApply { .. } => progress.would_apply += 1,
             }
-            progress.throttled = pacer.throttled();
+            progress.throttled = limits.pacer.throttled();
             if let Some(p) = &self.progress {
                 p(&progress);
             }
             report.record(item);
         }
-        report.throttled = pacer.throttled();
+        report.throttled = limits.pacer.throttled();
+        report.concurrency = limits.window.limit();
         report.elapsed = start.elapsed();
         report
     }
@@ -388,13 +427,13 @@ impl BulkUpdater {
     where
         S: Stream<Item = BulkItem> + Send + 'static,
     {
-        self.stream_with(items, Arc::new(Pacer::new()))
+        self.stream_with(items, Arc::new(Limits::new(self.concurrency)))
     }
 
     fn stream_with<S>(
         &self,
         items: S,
-        pacer: Arc<Pacer>,
+        limits: Arc<Limits>,
     ) -> Pin<Box<dyn Stream<Item = ItemOutcome> + Send>>
     where
         S: Stream<Item = BulkItem> + Send + 'static,
@@ -405,14 +444,54 @@ impl BulkUpdater {
                 .enumerate()
                 .map(move |(index, item)| {
                     let this = this.clone();
-                    let pacer = pacer.clone();
-                    async move { this.one(index, item, &pacer).await }
+                    let limits = limits.clone();
+                    async move { this.one(index, item, &limits).await }
                 })
                 .buffer_unordered(self.concurrency),
         )
     }
 
-    async fn one(&self, index: usize, item: BulkItem, pacer: &Pacer) -> ItemOutcome {
+    /// Waits for the request's turn: the pacer, the budget, then a place in the window. Returns
+    /// when it was let through by the pacer, and the place.
+    async fn gate<'a>(&self, limits: &'a Limits) -> (Instant, Permit<'a>) {
+        let sent = limits.pacer.acquire().await;
+        if let Some(budget) = &self.budget {
+            let wait = budget.reserve().await;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        (sent, limits.window.acquire().await)
+    }
+
+    /// What a request's answer tells the limits: a success, a 429 (the window's or the pacer's),
+    /// or nothing.
+    fn answered(
+        &self,
+        limits: &Limits,
+        sent: Instant,
+        permit: &Permit<'_>,
+        err: Option<&Error>,
+    ) -> Option<Signal> {
+        match err {
+            None => {
+                limits.window.succeeded(permit);
+                limits.pacer.succeeded();
+                None
+            }
+            Some(e) if e.status() == Some(429) => {
+                let signal = limits.window.throttled(permit);
+                match signal {
+                    Signal::Rate => limits.pacer.throttle(sent, e.retry_after(), &self.retry),
+                    Signal::Concurrency => limits.pacer.count_throttle(),
+                }
+                Some(signal)
+            }
+            Some(_) => None,
+        }
+    }
+
+    async fn one(&self, index: usize, item: BulkItem, limits: &Limits) -> ItemOutcome {
         let BulkItem { id, mut change } = item;
         let p = &*self.provider;
         let finish = |attempts, outcome| ItemOutcome {
@@ -430,7 +509,11 @@ impl BulkUpdater {
             }
         }
         if fetch_first {
-            match p.fetch(&id).await {
+            let (sent, permit) = self.gate(limits).await;
+            let fetched = p.fetch(&id).await;
+            self.answered(limits, sent, &permit, fetched.as_ref().err());
+            drop(permit);
+            match fetched {
                 Ok(snap) => change.known_state = Some(snap.state),
                 Err(e) if e.was_not_sent() => return finish(0, Outcome::Refused(e)),
                 Err(e) => return finish(0, Outcome::Failed(e)),
@@ -461,23 +544,20 @@ impl BulkUpdater {
         }
         let mut attempt = 0;
         loop {
-            let sent = pacer.acquire().await;
+            let (sent, permit) = self.gate(limits).await;
             attempt += 1;
             let result = with_attempts_cap(1, p.apply(&id, &change)).await;
             let err = match result {
-                Ok(Applied::Done(s)) => {
-                    pacer.succeeded();
-                    return finish(attempt, Outcome::Done(Some(s)));
-                }
-                Ok(Applied::DoneWithoutBody) => {
-                    pacer.succeeded();
-                    return finish(attempt, Outcome::Done(None));
-                }
-                Ok(Applied::Pending(s)) => {
-                    pacer.succeeded();
-                    return finish(attempt, Outcome::Scheduled(s));
-                }
                 Ok(Applied::Unchanged) => return finish(0, Outcome::Unchanged),
+                Ok(applied) => {
+                    self.answered(limits, sent, &permit, None);
+                    let outcome = match applied {
+                        Applied::Done(s) => Outcome::Done(Some(s)),
+                        Applied::Pending(s) => Outcome::Scheduled(s),
+                        _ => Outcome::Done(None),
+                    };
+                    return finish(attempt, outcome);
+                }
                 // Refused before sending only if nothing was sent before it: after an attempt
                 // that may have been applied, it is a failure.
                 Err(e) if e.was_not_sent() && attempt == 1 => {
@@ -485,6 +565,8 @@ impl BulkUpdater {
                 }
                 Err(e) => e,
             };
+            let signal = self.answered(limits, sent, &permit, Some(&err));
+            drop(permit);
             let retry_outcome = match &err {
                 Error::Api(api) => RetryOutcome::Status {
                     status: api.status,
@@ -495,12 +577,10 @@ impl BulkUpdater {
                 _ => RetryOutcome::Fatal,
             };
             let wait = decide(&self.retry, attempt, &retry_outcome);
-            if err.status() == Some(429) {
-                pacer.throttle(sent, err.retry_after(), &self.retry);
-            }
             // An answer that does not say whether the change was applied is settled by reading
             // the SIM back, before a retry could send it twice and before it is reported failed.
             if may_have_applied(&err) {
+                let _turn = self.gate(limits).await;
                 match read_back(p, &id, &change).await {
                     Some(ReadBack::Applied(snap)) => {
                         return finish(attempt, Outcome::Verified(snap));
@@ -511,12 +591,36 @@ impl BulkUpdater {
                     None => {}
                 }
             }
-            match wait {
-                None => return finish(attempt, Outcome::Failed(err)),
-                // A 429 pauses the whole run in the pacer; other retryable errors wait alone.
-                Some(_) if err.status() == Some(429) => {}
-                Some(w) => tokio::time::sleep(w.sample(fastrand::f64())).await,
+            match (wait, signal) {
+                (None, _) => return finish(attempt, Outcome::Failed(err)),
+                // A rate 429 paces (or pauses) the whole run in the pacer.
+                (Some(_), Some(Signal::Rate)) => {}
+                // A concurrency 429 cut the window: the item is tried again when the window has
+                // a place, after the provider's Retry-After if it sent one.
+                (Some(_), Some(Signal::Concurrency)) => {
+                    if let Some(ra) = err.retry_after() {
+                        tokio::time::sleep(ra.min(self.retry.max_retry_after)).await;
+                    }
+                }
+                // Other retryable errors wait alone.
+                (Some(w), None) => tokio::time::sleep(w.sample(fastrand::f64())).await,
             }
+        }
+    }
+}
+
+/// What paces one run: the rate pacer and the concurrency window.
+#[derive(Debug)]
+struct Limits {
+    pacer: Pacer,
+    window: Window,
+}
+
+impl Limits {
+    fn new(concurrency: usize) -> Self {
+        Self {
+            pacer: Pacer::new(),
+            window: Window::new(concurrency),
         }
     }
 }
@@ -664,6 +768,11 @@ impl Pacer {
 
     fn throttled(&self) -> usize {
         self.lock().throttled
+    }
+
+    /// Counts a 429 the concurrency window took (the pace is left alone).
+    fn count_throttle(&self) {
+        self.lock().throttled += 1;
     }
 
     /// Waits for this request's turn; returns when it was let through.

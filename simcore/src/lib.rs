@@ -44,16 +44,23 @@
 //!   change, refused, not found, per row, with charges), reviewed, saved and applied later,
 //!   re-runs that converge.
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
-//!   follows the provider's rate limit, one outcome per item, a dry run.
+//!   follows the provider's rate limit, a window held under its concurrency limit, one outcome
+//!   per item, a dry run.
+//! - [`budget`]: rate budgets shared by clients and runs ([`LocalBudget`](budget::LocalBudget)),
+//!   or by every process of a fleet (on Redis, feature `redis`).
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
 //! - `sandbox` (feature `sandbox`): the shared parts of the local provider sandboxes.
+//! - `redis` (feature `redis`): state shared by every replica of a service: session tokens
+//!   (one login for the fleet, encrypted at rest with your key) and rate budgets.
 //!
 //! # Feature flags
 //! - `http` (default): the HTTP transport over reqwest with rustls.
 //! - `price-book-toml`: price books read from TOML files (JSON needs no feature).
 //! - `sandbox`: what the provider sandboxes share: a local server, request log, rate limiter and
 //!   fault injection ([`sandbox`]).
+//! - `redis`: shared state on Redis for fleets of replicas ([`redis`](mod@redis)): a token store
+//!   and a rate budget. Without it (the default) everything stays in the process.
 //! - `tracing`: spans and events (see [`trace`]) that never carry a secret, a header, a body, an
 //!   ICCID or an MSISDN. Off by default, and then compiled out entirely.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -61,6 +68,7 @@
 #[macro_use]
 mod macros;
 
+pub mod budget;
 pub mod bulk;
 pub mod charge;
 pub mod env;
@@ -81,6 +89,10 @@ pub mod http;
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 
 pub use error::{ApiError, Error, Result};
 pub use provider::{Applied, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages};

@@ -88,7 +88,7 @@ macro_rules! open_enum {
 
 /// Adds the transport settings every provider `ClientBuilder` offers, forwarding to a field
 /// `transport: simcore::http::TransportBuilder`: `base_url`, `timeout`, `connect_timeout`,
-/// `deadline`, `retry`, `body_limit`, `proxy`, `no_proxy` and `http_client`.
+/// `deadline`, `retry`, `body_limit`, `proxy`, `no_proxy`, `rate_budget` and `http_client`.
 ///
 /// ```
 /// use simcore::http::{Transport, TransportBuilder};
@@ -166,6 +166,19 @@ macro_rules! transport_builder_methods {
         /// Ignores the proxy environment variables.
         pub fn no_proxy(mut self) -> Self {
             self.transport = self.transport.no_proxy();
+            self
+        }
+
+        /// Takes a place in a rate budget before every request (logins included): a budget
+        /// shared by the clients and processes that draw on the same provider account or egress
+        /// IP, such as `simcore::redis::RedisRateBudget` or a `simcore::budget::LocalBudget`.
+        /// Not together with the same budget on a bulk run over this client: each request would
+        /// take two places.
+        pub fn rate_budget(
+            mut self,
+            budget: ::std::sync::Arc<dyn $crate::budget::RateBudget>,
+        ) -> Self {
+            self.transport = self.transport.rate_budget(budget);
             self
         }
 

@@ -5,9 +5,19 @@
 //! enforces the provider's documented rules; [`SandboxServer`] runs it and stands in front of it:
 //!
 //! 1. every request is recorded ([`SandboxServer::requests`]);
-//! 2. injected faults apply in this order: drop the connection, answer with a status, delay;
-//! 3. the rate limiter answers with the provider's own 429 when the bucket is empty;
-//! 4. the router answers.
+//! 2. injected faults apply: drop the connection, or answer with a status;
+//! 3. the in-flight limit ([`SandboxServer::set_in_flight_limit`]) answers with the provider's own
+//!    429 (without `Retry-After`) a request that would be one too many in flight, at once and
+//!    unprocessed, as Twilio's account-wide concurrency limit does; a request admitted counts as
+//!    in flight until its answer is ready, injected delay included;
+//! 4. an injected delay;
+//! 5. the rate limiter answers with the provider's own 429 when the bucket is empty: one bucket
+//!    for the server, or one per client IP ([`SandboxServer::set_rate_limit_scope`], as emnify
+//!    counts);
+//! 6. the router answers.
+//!
+//! [`RedisServer`] starts a real `redis-server` of its own for tests of the shared state (feature
+//! `redis`), the way the contract suite starts Prism.
 //!
 //! [`hostile`] has the answers of a hostile or broken server (an echo of the request, a body that
 //! stalls, a `429` storm) for tests of what a client keeps and how long it waits.
@@ -37,7 +47,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::hash::Hash;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -55,6 +65,9 @@ use tower::ServiceExt;
 pub use axum;
 
 pub mod hostile;
+mod redis_server;
+
+pub use redis_server::RedisServer;
 
 mod clock;
 pub use clock::{Clock, ClockError};
@@ -238,6 +251,48 @@ impl TokenBucket {
     }
 }
 
+/// What a rate limit counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateLimitScope {
+    /// One bucket for every request the server receives (an account-wide limit).
+    #[default]
+    Server,
+    /// One bucket per client IP address (emnify's limits are per IP). On loopback every client
+    /// is `127.0.0.1` unless it binds another address of `127.0.0.0/8`.
+    ClientIp,
+}
+
+/// The rate limit and its buckets.
+#[derive(Default)]
+struct Limiter {
+    limit: Option<RateLimit>,
+    scope: RateLimitScope,
+    server: Option<TokenBucket>,
+    per_ip: HashMap<IpAddr, TokenBucket>,
+}
+
+impl Limiter {
+    fn set(&mut self, limit: Option<RateLimit>) {
+        self.limit = limit;
+        self.server = limit.map(TokenBucket::new);
+        self.per_ip.clear();
+    }
+
+    /// Takes a token for a request from `peer`, or says how long until there is one and whether
+    /// to say so.
+    fn take(&mut self, peer: IpAddr) -> Option<(Duration, bool)> {
+        let limit = self.limit?;
+        let bucket = match self.scope {
+            RateLimitScope::Server => self.server.get_or_insert_with(|| TokenBucket::new(limit)),
+            RateLimitScope::ClientIp => self
+                .per_ip
+                .entry(peer)
+                .or_insert_with(|| TokenBucket::new(limit)),
+        };
+        bucket.take().err().map(|wait| (wait, limit.retry_after))
+    }
+}
+
 /// Builds a provider's 429 answer; gets the wait the limiter suggests (when it sends one).
 pub type ThrottleResponse = Arc<dyn Fn(Option<Duration>) -> Response<Body> + Send + Sync>;
 
@@ -255,8 +310,12 @@ struct Faults {
 pub struct Stats {
     /// Requests received.
     pub received: u64,
-    /// Requests answered 429 by the rate limiter.
+    /// Requests answered 429 by the rate limiter or the in-flight limit.
     pub throttled: u64,
+    /// Of those, the requests answered 429 by the in-flight limit.
+    pub over_in_flight: u64,
+    /// The most requests admitted in flight at once.
+    pub peak_in_flight: u64,
     /// Connections dropped by fault injection.
     pub dropped: u64,
     /// Requests answered with an injected status.
@@ -267,9 +326,11 @@ struct Shared {
     log: Mutex<Vec<RecordedRequest>>,
     record: std::sync::atomic::AtomicBool,
     faults: Mutex<Faults>,
-    bucket: Mutex<Option<TokenBucket>>,
+    bucket: Mutex<Limiter>,
     throttle: ThrottleResponse,
     stats: Mutex<Stats>,
+    /// Requests admitted and not yet answered, and the limit (`None`: no limit).
+    in_flight: Mutex<(usize, Option<usize>)>,
 }
 
 /// A running sandbox server. Stops when dropped.
@@ -343,9 +404,14 @@ impl SandboxServer {
             log: Mutex::new(Vec::new()),
             record: std::sync::atomic::AtomicBool::new(options.record),
             faults: Mutex::new(Faults::default()),
-            bucket: Mutex::new(options.rate_limit.map(TokenBucket::new)),
+            bucket: Mutex::new({
+                let mut l = Limiter::default();
+                l.set(options.rate_limit);
+                l
+            }),
             throttle: options.throttle,
             stats: Mutex::new(Stats::default()),
+            in_flight: Mutex::new((0, None)),
         });
         let (stop, mut stopped) = watch::channel(false);
         let accept_shared = shared.clone();
@@ -453,9 +519,41 @@ impl SandboxServer {
         lock(&self.shared.faults).delay_all = delay;
     }
 
-    /// Sets or removes the rate limit.
+    /// Sets or removes the rate limit (its buckets start full).
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
-        *lock(&self.shared.bucket) = limit.map(TokenBucket::new);
+        lock(&self.shared.bucket).set(limit);
+    }
+
+    /// Sets what the rate limit counts by: the whole server (the default) or each client IP
+    /// address. The buckets start full again.
+    pub fn set_rate_limit_scope(&self, scope: RateLimitScope) {
+        let mut l = lock(&self.shared.bucket);
+        l.scope = scope;
+        let limit = l.limit;
+        l.set(limit);
+    }
+
+    /// What the rate limit counts by.
+    pub fn rate_limit_scope(&self) -> RateLimitScope {
+        lock(&self.shared.bucket).scope
+    }
+
+    /// Sets or removes a limit on requests in flight: beyond `limit` admitted and not yet
+    /// answered, a request is answered at once with the provider's 429 (without `Retry-After`)
+    /// and never reaches the router, as Twilio's account-wide concurrency limit does. Combine
+    /// with [`set_delay`](Self::set_delay) to give requests a service time.
+    pub fn set_in_flight_limit(&self, limit: Option<usize>) {
+        lock(&self.shared.in_flight).1 = limit;
+    }
+
+    /// Requests admitted and not yet answered, now.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.shared.in_flight).0
+    }
+
+    /// Sets every counter of [`stats`](Self::stats) back to zero.
+    pub fn reset_stats(&self) {
+        *lock(&self.shared.stats) = Stats::default();
     }
 
     /// Clears every injected fault.
@@ -474,7 +572,11 @@ impl SandboxServer {
             .iter()
             .map(|(s, _, _)| s.as_u16())
             .collect();
-        let limit = lock(&self.shared.bucket).as_ref().map(TokenBucket::limit);
+        let (limit, scope) = {
+            let l = lock(&self.shared.bucket);
+            (l.limit, l.scope)
+        };
+        let (in_flight, in_flight_limit) = *lock(&self.shared.in_flight);
         serde_json::json!({
             "base_url": self.base_url(),
             "stats": self.stats(),
@@ -491,7 +593,10 @@ impl SandboxServer {
                 "per_second": l.per_second,
                 "burst": l.burst,
                 "retry_after": l.retry_after,
+                "per_client_ip": scope == RateLimitScope::ClientIp,
             })),
+            "in_flight": in_flight,
+            "in_flight_limit": in_flight_limit,
         })
     }
 }
@@ -519,6 +624,15 @@ enum Fault {
     Fail(StatusCode, Bytes, &'static str),
     Delay(Duration),
     None,
+}
+
+/// A request admitted in flight; counted out when dropped (answered, or the client went away).
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        lock(&self.0.in_flight).0 -= 1;
+    }
 }
 
 async fn handle(
@@ -570,17 +684,31 @@ async fn handle(
                 .body(Body::from(body))
                 .unwrap_or_default());
         }
-        Fault::Delay(d) => tokio::time::sleep(d).await,
-        Fault::None => {}
+        Fault::Delay(_) | Fault::None => {}
     }
 
-    let throttled = {
-        let mut bucket = lock(&shared.bucket);
-        match bucket.as_mut() {
-            Some(b) => b.take().err().map(|wait| (wait, b.limit.retry_after)),
-            None => None,
+    let _admitted = {
+        let mut f = lock(&shared.in_flight);
+        if f.1.is_some_and(|limit| f.0 >= limit) {
+            drop(f);
+            let mut stats = lock(&shared.stats);
+            stats.throttled += 1;
+            stats.over_in_flight += 1;
+            drop(stats);
+            return Ok((shared.throttle)(None));
         }
+        f.0 += 1;
+        let now = f.0 as u64;
+        drop(f);
+        let mut stats = lock(&shared.stats);
+        stats.peak_in_flight = stats.peak_in_flight.max(now);
+        InFlight(shared.clone())
     };
+    if let Fault::Delay(d) = fault {
+        tokio::time::sleep(d).await;
+    }
+
+    let throttled = lock(&shared.bucket).take(peer.ip());
     if let Some((wait, send_wait)) = throttled {
         lock(&shared.stats).throttled += 1;
         return Ok((shared.throttle)(send_wait.then_some(wait)));

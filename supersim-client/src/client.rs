@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use simcore::http::{
-    Auth, AuthHeader, Method, Redactor, Request, Token, TokenCache, TokenSource, Transport,
-    TransportBuilder, header::AUTHORIZATION,
+    Auth, AuthHeader, Method, Redactor, Request, Token, TokenCache, TokenCacheOptions, TokenSource,
+    TokenStore, Transport, TransportBuilder, header::AUTHORIZATION,
 };
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::{ExposeSecret as _, SecretString};
@@ -125,6 +125,8 @@ pub struct ClientBuilder {
     kore_token_url: String,
     /// What `credentials_from_env` noticed (another kind of credentials also set).
     env_note: Option<String>,
+    /// Where KORE's token is shared with other clients and processes, and its key.
+    token_store: Option<(Arc<dyn TokenStore>, String)>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -136,6 +138,7 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("credential", &credential)
             .field("transport", &self.transport)
+            .field("token_store", &self.token_store.as_ref().map(|(s, _)| s))
             .finish()
     }
 }
@@ -247,6 +250,42 @@ impl ClientBuilder {
         Ok(self.account(sid, token))
     }
 
+    /// KORE only: shares the access token through `store` under `key` with every client and
+    /// process that uses the same store and key (on Redis: `simcore::redis::RedisTokenStore`):
+    /// one token request for the fleet while the token lasts, a refused client remembered by all
+    /// of them for five minutes (see `simcore::http::TokenCache`). `key` names the API client
+    /// (say its client id): clients with other credentials need another key. Twilio's Basic
+    /// credentials need no store, and ignore it.
+    ///
+    /// With the `redis` feature, a fleet shares the token and the account's budget on Redis:
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn main() -> simcore::Result<()> {
+    /// use std::sync::Arc;
+    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    ///
+    /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
+    /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
+    /// let client = supersim_client::Client::builder()
+    ///     .kore("my-client-id", std::env::var("KORE_CLIENT_SECRET").unwrap_or_default())
+    ///     .token_store(
+    ///         Arc::new(RedisTokenStore::new(&redis).encryption_key(key)),
+    ///         "my-client-id",
+    ///     )
+    ///     // A pace you choose for the whole fleet: Super SIM's limit counts requests in flight,
+    ///     // and a bulk run's window finds it (see `simcore::bulk`).
+    ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "kore-account", 50.0, 25)))
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// # #[cfg(not(feature = "redis"))]
+    /// # fn main() {}
+    /// ```
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
+        self.token_store = Some((store, key.into()));
+        self
+    }
+
     /// Checks the configuration and builds the client. Nothing is sent.
     pub fn build(self) -> Result<Client> {
         let credentials = self.credentials.ok_or_else(|| {
@@ -286,7 +325,15 @@ impl ClientBuilder {
                     client_id: client_id.clone(),
                     secret: secret.clone(),
                 });
-                let tokens = Arc::new(TokenCache::new(login));
+                let tokens = Arc::new(match self.token_store {
+                    Some((store, key)) => TokenCache::with_store(
+                        login,
+                        TokenCacheOptions::default(),
+                        store,
+                        format!("{KORE_PROVIDER}:{key}"),
+                    ),
+                    None => TokenCache::new(login),
+                });
                 let transport = if transport.base_url_str() == DEFAULT_BASE_URL {
                     transport.base_url(KORE_BASE_URL)
                 } else {
@@ -432,6 +479,10 @@ impl TokenSource for KoreLogin {
         Ok(Token::valid_for(header, lifetime))
     }
 
+    fn provider(&self) -> &'static str {
+        KORE_PROVIDER
+    }
+
     fn redact(&self, into: &mut Redactor) {
         into.add(&self.secret);
     }
@@ -446,6 +497,7 @@ impl Client {
             credentials: None,
             kore_token_url: KORE_TOKEN_URL.to_owned(),
             env_note: None,
+            token_store: None,
         }
     }
 

@@ -47,6 +47,7 @@
 //!
 //! | request | rule | answer when broken |
 //! |---|---|---|
+//! | any | at most [`SandboxOptions::in_flight_limit`] requests in flight, when one is set (Twilio's account-wide concurrency limit) | `429`, code 20429 `Too Many Requests`, no `Retry-After`, not processed |
 //! | any | the rate limit, when one is set ([`SandboxOptions::rate_limit`]) | `429`, code 20429 `Too Many Requests`, with `Retry-After` (seconds) |
 //! | KORE: [`TOKEN_PATH`] | method `POST` | `405`, `{"code": 405, "message": "Method not allowed"}`, with `Allow: POST` |
 //! | KORE: `POST` [`TOKEN_PATH`] | the body is `application/x-www-form-urlencoded` | `400`, `{"code": 400, "message": …}` (the code repeats the status: the sandbox's choice) |
@@ -487,6 +488,7 @@ pub struct SandboxOptions {
     dialect: Dialect,
     token_lifetime: Duration,
     webhook_secret: Option<SecretString>,
+    in_flight_limit: Option<usize>,
     clock: Clock,
     port: u16,
 }
@@ -494,6 +496,7 @@ pub struct SandboxOptions {
 impl Default for SandboxOptions {
     fn default() -> Self {
         Self {
+            in_flight_limit: None,
             schedule_delay: Some(DEFAULT_SCHEDULE_DELAY),
             rate_limit: None,
             dialect: Dialect::Twilio,
@@ -546,6 +549,15 @@ impl SandboxOptions {
     /// Scheduled changes stay `scheduled` until [`Sandbox::complete_scheduled`].
     pub fn hold_scheduled(mut self) -> Self {
         self.schedule_delay = None;
+        self
+    }
+
+    /// Twilio's account-wide concurrency limit: beyond `limit` requests in flight, a request gets
+    /// Twilio's 429 (code 20429, no `Retry-After`) at once and is not processed (see also
+    /// [`SandboxServer::set_in_flight_limit`], and [`SandboxServer::set_delay`] for a service
+    /// time that keeps requests in flight).
+    pub fn in_flight_limit(mut self, limit: usize) -> Self {
+        self.in_flight_limit = Some(limit);
         self
     }
 
@@ -634,6 +646,7 @@ impl Sandbox {
             ..ServerOptions::default()
         };
         let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
+        server.set_in_flight_limit(options.in_flight_limit);
         let _ = shared.base_url.set(server.base_url());
         Ok(Sandbox { server, shared })
     }

@@ -31,6 +31,8 @@
 //!   explicitly (its credentials kept secret), [`TransportBuilder::no_proxy`] turns them off.
 //! - **Your own client**: [`TransportBuilder::http_client`] takes a `reqwest::Client` you built
 //!   (a shared pool, custom roots, mTLS); see there which guarantees then rest on its settings.
+//! - **A rate budget**, when given ([`TransportBuilder::rate_budget`]): every attempt takes a place
+//!   in it first, so clients and processes that share a provider's limit share one pace.
 //! - A `User-Agent` naming the calling crate and its version.
 //!
 //! # How long a call can take
@@ -88,10 +90,12 @@ pub use reqwest;
 pub use reqwest::Method;
 pub use reqwest::header;
 pub use token::{
-    DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, Token, TokenCache, TokenCacheOptions,
-    TokenSource,
+    DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, LockOwner, Lookup, MemoryTokenStore,
+    SHARED_FAILURE_HOLD, SharedFailure, StoreError, Token, TokenCache, TokenCacheOptions,
+    TokenSource, TokenStore,
 };
 
+use crate::budget::RateBudget;
 use crate::error::{Error, Result};
 use crate::retry::{Outcome, RetryPolicy, decide, parse_retry_after};
 use crate::trace::event;
@@ -131,6 +135,7 @@ pub struct TransportBuilder {
     client: Option<reqwest::Client>,
     redact: Redactor,
     request_id_headers: Vec<&'static str>,
+    budget: Option<Arc<dyn RateBudget>>,
 }
 
 impl fmt::Debug for TransportBuilder {
@@ -156,6 +161,7 @@ impl fmt::Debug for TransportBuilder {
             .field("body_limit", &self.body_limit)
             .field("proxy", &self.proxy)
             .field("own_client", &self.client.is_some())
+            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -257,6 +263,15 @@ impl TransportBuilder {
         self
     }
 
+    /// Takes a place in `budget` before every attempt (waiting as long as it says): a rate
+    /// budget shared by every client and process that draws on the same provider account or
+    /// egress IP ([`crate::budget`]). Every request of the transport takes one, logins included
+    /// when the login's transport is built from this builder (as every client builder does).
+    pub fn rate_budget(mut self, budget: Arc<dyn RateBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Reads the provider's request id from this header first (then
     /// [`COMMON_REQUEST_ID_HEADERS`]).
     pub fn request_id_header(mut self, name: &'static str) -> Self {
@@ -322,6 +337,7 @@ impl TransportBuilder {
                 body_limit: self.body_limit,
                 redactor,
                 request_id_headers,
+                budget: self.budget,
             }),
         })
     }
@@ -349,6 +365,7 @@ struct Inner {
     /// error is scrubbed.
     redactor: Redactor,
     request_id_headers: Vec<&'static str>,
+    budget: Option<Arc<dyn RateBudget>>,
 }
 
 impl fmt::Debug for Transport {
@@ -390,6 +407,7 @@ impl Transport {
             client: None,
             redact: Redactor::new(),
             request_id_headers: Vec::new(),
+            budget: None,
         }
     }
 
@@ -614,6 +632,12 @@ impl Transport {
                 )
                 .body(b.clone()),
         };
+        if let Some(budget) = &inner.budget {
+            let wait = budget.reserve().await;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
         let mut resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => return Ok(self.failed_transport(&e, attempt, limit < inner.timeout)),

@@ -22,6 +22,8 @@
 //!   few failed logins (emnify: three) is never pushed there by the SDK.
 //! - **Nothing prints.** Tokens live in sensitive headers; the credentials in the source, which
 //!   adds them (and the current token) to the transport's [`Redactor`].
+//!
+//! - **Shared by many processes**, with a [`TokenStore`]: see [`TokenCache::with_store`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,13 +32,17 @@ use std::time::{Duration, Instant, SystemTime};
 use async_trait::async_trait;
 
 use super::{AuthHeader, Authenticator, Redactor};
-use crate::error::{Error, Result};
+use crate::error::{ApiError, Error, Result};
 use crate::trace::event;
 
 /// The default refresh margin: 60 s before expiry.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// The default time a refused fetch is remembered: 5 minutes.
 pub const DEFAULT_REFUSAL_COOLDOWN: Duration = Duration::from_secs(5 * 60);
+/// How long a passing failure of a fetch (a 429, a timeout, a 5xx) is kept in a shared
+/// [`TokenStore`]: the requests that waited for that fetch share it, and later ones wait until it
+/// is gone, so a fleet tries at most one fetch in this time while the provider is in trouble.
+pub const SHARED_FAILURE_HOLD: Duration = Duration::from_secs(3);
 
 /// A token as a provider handed it out: the header to send, and when it expires.
 #[derive(Clone)]
@@ -53,6 +59,16 @@ impl Token {
             header,
             expires_at,
             issued_at: SystemTime::now(),
+        }
+    }
+
+    /// A token as it was handed out: sent as `header`, issued at `issued_at`, valid until
+    /// `expires_at` (to re-create a token kept elsewhere, such as in a [`TokenStore`]).
+    pub fn from_parts(header: AuthHeader, issued_at: SystemTime, expires_at: SystemTime) -> Self {
+        Self {
+            header,
+            expires_at,
+            issued_at,
         }
     }
 
@@ -76,9 +92,14 @@ impl Token {
         self.expires_at
     }
 
+    /// When it was handed out.
+    pub fn issued_at(&self) -> SystemTime {
+        self.issued_at
+    }
+
     /// When to stop using it: `margin` before expiry, or a tenth of its lifetime before expiry
     /// when that is shorter.
-    fn refresh_at(&self, margin: Duration) -> SystemTime {
+    pub(crate) fn refresh_at(&self, margin: Duration) -> SystemTime {
         let life = self
             .expires_at
             .duration_since(self.issued_at)
@@ -116,6 +137,12 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
 
     /// Adds the credentials this source sends (in every form they are sent in) to `into`.
     fn redact(&self, into: &mut Redactor);
+
+    /// The provider's name, as errors carry it: a failure another process remembered in a
+    /// shared [`TokenStore`] is re-created with it. By default `"session login"`.
+    fn provider(&self) -> &'static str {
+        "session login"
+    }
 }
 
 /// Settings of a [`TokenCache`].
@@ -141,12 +168,223 @@ impl Default for TokenCacheOptions {
 struct Failure {
     at: Instant,
     error: Error,
-    refused: bool,
+    /// For a refusal: until when it is remembered.
+    refused_until: Option<Instant>,
 }
 
 struct Cached {
     token: Token,
     refresh_at: SystemTime,
+}
+
+/// A store a [`TokenCache`] shares its token through, with other processes (on Redis: feature
+/// `redis`, `simcore::redis::RedisTokenStore`) or other clients of this process
+/// ([`MemoryTokenStore`]). See [`TokenCache::with_store`] for the protocol.
+///
+/// Every method is one step of the protocol; an `Err` means the store could not be reached (or
+/// answered nonsense), and the cache then does without it for that request.
+#[async_trait]
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// What is under `key`: a fresh token, a remembered failure, or the refresh lock (taken for
+    /// the caller if it was free, for the store's lock time to live), in that order.
+    async fn lookup(&self, key: &str) -> std::result::Result<Lookup, StoreError>;
+
+    /// Stores `token` under `key` for `fresh_for` (until it is due for refresh), forgets any
+    /// failure stored there, and releases the lock if `lock` still holds it.
+    async fn store_token(
+        &self,
+        key: &str,
+        lock: &LockOwner,
+        token: &Token,
+        fresh_for: Duration,
+    ) -> std::result::Result<(), StoreError>;
+
+    /// Stores `failure` under `key` until its [`until`](SharedFailure::until), and releases the
+    /// lock if `lock` still holds it.
+    async fn store_failure(
+        &self,
+        key: &str,
+        lock: &LockOwner,
+        failure: &SharedFailure,
+    ) -> std::result::Result<(), StoreError>;
+
+    /// Forgets the token under `key` if it is the one sent as `header` (a 401 said it is no
+    /// good).
+    async fn forget(&self, key: &str, header: &AuthHeader) -> std::result::Result<(), StoreError>;
+
+    /// How long to wait before looking again while another holder fetches (default 50 ms).
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(50)
+    }
+}
+
+/// What a [`TokenStore`] found under a key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Lookup {
+    /// A token stored by another holder, fresh (the store forgets it when it is due for
+    /// refresh).
+    Token(Token),
+    /// A failed fetch another holder stored.
+    Failed(SharedFailure),
+    /// Another holder has the refresh lock: look again shortly.
+    Busy,
+    /// The caller holds the refresh lock now: fetch, then store the token or the failure.
+    Acquired(LockOwner),
+}
+
+/// The value a refresh lock holds: random, so only its holder releases it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LockOwner(String);
+
+impl LockOwner {
+    /// An owner value (make it unguessable: a holder's release deletes the lock only if it still
+    /// holds this value).
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for LockOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LockOwner(..)")
+    }
+}
+
+/// A failed fetch as a [`TokenStore`] keeps it: what the provider answered, when, and until when
+/// it is remembered. The message is the error's, with the credentials already cut out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedFailure {
+    /// Whether the provider refused the credentials (then no process sends them again before
+    /// [`until`](Self::until)).
+    pub refused: bool,
+    /// The HTTP status, when the provider answered.
+    pub status: Option<u16>,
+    /// The provider's error code, if any.
+    pub code: Option<i64>,
+    /// The provider's symbolic error name, if any.
+    pub name: Option<String>,
+    /// What happened, as the error said it.
+    pub message: String,
+    /// When it failed (milliseconds since the Unix epoch).
+    pub at_ms: u64,
+    /// Until when it is remembered (milliseconds since the Unix epoch).
+    pub until_ms: u64,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn from_unix_ms(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+impl SharedFailure {
+    /// The failure of `error`, remembered for `hold` from now.
+    pub fn from_error(error: &Error, refused: bool, hold: Duration) -> Self {
+        let now = SystemTime::now();
+        let (status, code, name, message) = match error {
+            Error::Api(a) => (Some(a.status), a.code, a.token.clone(), a.message.clone()),
+            other => (other.status(), None, None, other.to_string()),
+        };
+        Self {
+            refused,
+            status,
+            code,
+            name,
+            message,
+            at_ms: unix_ms(now),
+            until_ms: unix_ms(now.checked_add(hold).unwrap_or(now)),
+        }
+    }
+
+    /// When it failed.
+    pub fn at(&self) -> SystemTime {
+        from_unix_ms(self.at_ms)
+    }
+
+    /// Until when it is remembered.
+    pub fn until(&self) -> SystemTime {
+        from_unix_ms(self.until_ms)
+    }
+
+    /// The error a request gets for it in this process, which sent nothing: the provider's
+    /// answer as it was, and a note saying where it comes from.
+    pub fn to_error(&self, provider: &'static str) -> Error {
+        let left = self
+            .until()
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let note = if self.refused {
+            format!(
+                "(refused for a process sharing this token store; the credentials are not sent \
+                 again for {}s)",
+                left.as_secs()
+            )
+        } else {
+            "(the login failed for a process sharing this token store)".to_owned()
+        };
+        match self.status {
+            Some(status) => {
+                let mut api = ApiError::new(provider, status)
+                    .with_message(format!("{} {note}", self.message).trim_start().to_owned());
+                api.code = self.code;
+                api.token = self.name.clone();
+                api.attempts = 0;
+                api.into()
+            }
+            None => Error::Transport {
+                provider,
+                message: format!("{} {note}", self.message),
+                attempts: 0,
+            },
+        }
+    }
+}
+
+/// A [`TokenStore`] that could not be reached, or answered what it should not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "token store: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The shared store of a cache, and its key.
+struct Shared {
+    store: Arc<dyn TokenStore>,
+    key: String,
+    /// Whether the store failed last time (so the fallback is said once per outage).
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn failed(&self, e: &StoreError) {
+        if !self.down.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            event!("shared token store unreachable; fetching tokens in this process";
+                store.error = e.to_string().as_str(),
+            );
+        }
+        let _ = e;
+    }
+
+    fn worked(&self) {
+        if self.down.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            event!("shared token store reachable again";);
+        }
+    }
 }
 
 /// The token cache and authenticator: plug it into a transport with
@@ -159,6 +397,7 @@ pub struct TokenCache {
     /// Held across a fetch: the single flight. Holds the last failure.
     flight: tokio::sync::Mutex<Option<Failure>>,
     fetches: std::sync::atomic::AtomicU64,
+    shared: Option<Shared>,
 }
 
 impl fmt::Debug for TokenCache {
@@ -166,6 +405,7 @@ impl fmt::Debug for TokenCache {
         f.debug_struct("TokenCache")
             .field("source", &self.source)
             .field("options", &self.options)
+            .field("store", &self.shared.as_ref().map(|s| &s.store))
             .finish_non_exhaustive()
     }
 }
@@ -184,7 +424,48 @@ impl TokenCache {
             current: std::sync::RwLock::new(None),
             flight: tokio::sync::Mutex::new(None),
             fetches: std::sync::atomic::AtomicU64::new(0),
+            shared: None,
         }
+    }
+
+    /// A cache over `source` that shares its token through `store` under `key`. `key` names the
+    /// credential: processes that share it must log in with the same one.
+    ///
+    /// # Shared by many processes
+    /// A service usually runs as many replicas, and each would log in on its own: fifty pods that
+    /// start together make fifty logins (emnify allows 100 per 5 minutes per IP), and with a wrong
+    /// credential they lock the account out for all of them. This cache puts the token in a [`TokenStore`] that every process reaches (`simcore::redis::RedisTokenStore`, feature
+    /// `redis`; [`MemoryTokenStore`] shares one between clients of one process):
+    ///
+    /// - a request that finds no fresh token in this process asks the store (one round trip): the
+    ///   token, if one is stored and fresh; a remembered failure; or the refresh lock, taken if it
+    ///   was free (with a time to live, so a holder that dies does not block anyone past it);
+    /// - the lock holder fetches (still one fetch per process at a time) and stores the token until
+    ///   it is due for refresh, or the failure: a refusal for [`TokenCacheOptions::refusal_cooldown`],
+    ///   so no process sends the refused credentials again in that time; a passing failure (a 429, a
+    ///   timeout, a 5xx) for [`SHARED_FAILURE_HOLD`], so that the requests that waited for it share
+    ///   it and the fleet tries at most once in that time;
+    /// - the others look again every [`TokenStore::poll_interval`] until the token or the failure is
+    ///   there, or the lock is free to take;
+    /// - when the store cannot be reached, the process fetches its own token as it would without a
+    ///   store (and says so once, as a tracing event where the feature is on): a request never
+    ///   fails for the store.
+    ///
+    /// The key names one credential: processes with other credentials must use another key, or
+    /// they share a token that is not theirs (and a refusal that is not theirs).
+    pub fn with_store(
+        source: Arc<dyn TokenSource>,
+        options: TokenCacheOptions,
+        store: Arc<dyn TokenStore>,
+        key: impl Into<String>,
+    ) -> Self {
+        let mut cache = Self::with_options(source, options);
+        cache.shared = Some(Shared {
+            store,
+            key: key.into(),
+            down: std::sync::atomic::AtomicBool::new(false),
+        });
+        cache
     }
 
     /// The source it fetches from.
@@ -202,12 +483,13 @@ impl TokenCache {
         self.read().as_ref().map(|c| c.token.expires_at)
     }
 
-    /// The header to send now, fetching a token first if none is fresh (see the module docs).
+    /// The header to send now, fetching a token first if none is fresh (see [`with_store`](Self::with_store) for a shared one).
     pub async fn token(&self) -> Result<AuthHeader> {
         if let Some(header) = self.fresh() {
             return Ok(header);
         }
         let arrived = Instant::now();
+        let arrived_at = SystemTime::now();
         let mut failure = self.flight.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(header) = self.fresh() {
@@ -215,10 +497,62 @@ impl TokenCache {
         }
         if let Some(f) = failure.as_ref() {
             // Failed while this request waited, or refused a short while ago: share the answer.
-            if f.at >= arrived || (f.refused && f.at.elapsed() < self.options.refusal_cooldown) {
+            if f.at >= arrived || f.refused_until.is_some_and(|u| Instant::now() < u) {
                 return Err(f.error.clone());
             }
         }
+        let Some(shared) = &self.shared else {
+            return self.fetch(&mut failure, None).await;
+        };
+        // Ask the store until it has the token or a failure to share, or hands the lock over.
+        loop {
+            let found = match shared.store.lookup(&shared.key).await {
+                Ok(found) => found,
+                Err(e) => {
+                    shared.failed(&e);
+                    return self.fetch(&mut failure, None).await;
+                }
+            };
+            shared.worked();
+            match found {
+                Lookup::Token(token) => {
+                    let header = token.header.clone();
+                    self.keep(token);
+                    *failure = None;
+                    return Ok(header);
+                }
+                Lookup::Failed(f) if f.refused || f.at() >= arrived_at => {
+                    let error = f.to_error(self.source.provider());
+                    let left = f
+                        .until()
+                        .duration_since(SystemTime::now())
+                        .unwrap_or_default();
+                    *failure = Some(Failure {
+                        at: Instant::now(),
+                        error: error.clone(),
+                        refused_until: f.refused.then(|| Instant::now() + left),
+                    });
+                    return Err(error);
+                }
+                // An older passing failure: the fleet waits until it is gone, then one tries.
+                Lookup::Failed(_) | Lookup::Busy => {
+                    let poll = shared.store.poll_interval();
+                    tokio::time::sleep(poll.mul_f64(0.75 + fastrand::f64() / 2.0)).await;
+                }
+                Lookup::Acquired(owner) => {
+                    return self.fetch(&mut failure, Some((shared, owner))).await;
+                }
+            }
+        }
+    }
+
+    /// Fetches from the source (holding the single flight), keeps the answer, and stores it in
+    /// the shared store when this process holds its lock.
+    async fn fetch(
+        &self,
+        failure: &mut Option<Failure>,
+        lock: Option<(&Shared, LockOwner)>,
+    ) -> Result<AuthHeader> {
         event!("fetching a session token";
             auth.reason = if self.read().is_some() { "expiring" } else { "none cached" },
         );
@@ -227,8 +561,20 @@ impl TokenCache {
         match self.source.fetch().await {
             Ok(token) => {
                 let header = token.header.clone();
-                let refresh_at = token.refresh_at(self.options.refresh_margin);
-                *self.write() = Some(Cached { token, refresh_at });
+                if let Some((shared, owner)) = &lock {
+                    let refresh_at = token.refresh_at(self.options.refresh_margin);
+                    let fresh_for = refresh_at
+                        .duration_since(SystemTime::now())
+                        .unwrap_or_default();
+                    if let Err(e) = shared
+                        .store
+                        .store_token(&shared.key, owner, &token, fresh_for)
+                        .await
+                    {
+                        shared.failed(&e);
+                    }
+                }
+                self.keep(token);
                 *failure = None;
                 Ok(header)
             }
@@ -238,15 +584,36 @@ impl TokenCache {
                     auth.refused = refused,
                     error.type = error.kind(),
                 );
+                if let Some((shared, owner)) = &lock {
+                    let hold = if refused {
+                        self.options.refusal_cooldown
+                    } else {
+                        SHARED_FAILURE_HOLD
+                    };
+                    let stored = SharedFailure::from_error(&error, refused, hold);
+                    if let Err(e) = shared
+                        .store
+                        .store_failure(&shared.key, owner, &stored)
+                        .await
+                    {
+                        shared.failed(&e);
+                    }
+                }
                 *self.write() = None;
+                let now = Instant::now();
                 *failure = Some(Failure {
-                    at: Instant::now(),
-                    refused,
+                    at: now,
+                    refused_until: refused.then(|| now + self.options.refusal_cooldown),
                     error: error.clone(),
                 });
                 Err(error)
             }
         }
+    }
+
+    fn keep(&self, token: Token) {
+        let refresh_at = token.refresh_at(self.options.refresh_margin);
+        *self.write() = Some(Cached { token, refresh_at });
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<Cached>> {
@@ -265,7 +632,9 @@ impl TokenCache {
             .map(|c| c.token.header.clone())
     }
 
-    /// Drops the cached token if it is `used` (a 401 said it is no good).
+    /// Drops the cached token if it is `used` (a 401 said it is no good). In this process only:
+    /// the transport's 401 handling ([`Authenticator::rejected`]) also drops it from a shared
+    /// store.
     pub fn reject(&self, used: &AuthHeader) {
         let mut current = self.write();
         if current
@@ -285,6 +654,11 @@ impl Authenticator for TokenCache {
 
     async fn rejected(&self, used: &AuthHeader) -> bool {
         self.reject(used);
+        if let Some(shared) = &self.shared {
+            if let Err(e) = shared.store.forget(&shared.key, used).await {
+                shared.failed(&e);
+            }
+        }
         true
     }
 
@@ -293,6 +667,125 @@ impl Authenticator for TokenCache {
         if let Some(c) = self.read().as_ref() {
             c.token.header.redact(into);
         }
+    }
+}
+
+/// A [`TokenStore`] in this process: share one token between several clients with the same
+/// credentials (each client still fetches through its own cache when it has none), or stand in
+/// for a shared store in tests. Its lock lives for [`lock_ttl`](Self::lock_ttl) (10 s by default).
+#[derive(Debug)]
+pub struct MemoryTokenStore {
+    entries: std::sync::Mutex<std::collections::HashMap<String, MemoryEntry>>,
+    lock_ttl: Duration,
+}
+
+#[derive(Debug, Default)]
+struct MemoryEntry {
+    token: Option<(Token, Instant)>,
+    failure: Option<SharedFailure>,
+    lock: Option<(LockOwner, Instant)>,
+}
+
+impl Default for MemoryTokenStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryTokenStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            entries: std::sync::Mutex::default(),
+            lock_ttl: Duration::from_secs(10),
+        }
+    }
+
+    /// How long a refresh lock is held at most (a holder that never settles is forgotten then).
+    pub fn lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock_ttl = ttl;
+        self
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, MemoryEntry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn release(entry: &mut MemoryEntry, lock: &LockOwner) {
+        if entry.lock.as_ref().is_some_and(|(o, _)| o == lock) {
+            entry.lock = None;
+        }
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryTokenStore {
+    async fn lookup(&self, key: &str) -> std::result::Result<Lookup, StoreError> {
+        let now = Instant::now();
+        let mut entries = self.entries();
+        let e = entries.entry(key.to_owned()).or_default();
+        if let Some((token, until)) = &e.token {
+            if now < *until {
+                return Ok(Lookup::Token(token.clone()));
+            }
+            e.token = None;
+        }
+        if let Some(f) = &e.failure {
+            if SystemTime::now() < f.until() {
+                return Ok(Lookup::Failed(f.clone()));
+            }
+            e.failure = None;
+        }
+        if e.lock.as_ref().is_some_and(|(_, until)| now < *until) {
+            return Ok(Lookup::Busy);
+        }
+        let owner = LockOwner::new(format!("{:032x}", fastrand::u128(..)));
+        e.lock = Some((owner.clone(), now + self.lock_ttl));
+        Ok(Lookup::Acquired(owner))
+    }
+
+    async fn store_token(
+        &self,
+        key: &str,
+        lock: &LockOwner,
+        token: &Token,
+        fresh_for: Duration,
+    ) -> std::result::Result<(), StoreError> {
+        let mut entries = self.entries();
+        let e = entries.entry(key.to_owned()).or_default();
+        e.token = Some((token.clone(), Instant::now() + fresh_for));
+        e.failure = None;
+        Self::release(e, lock);
+        Ok(())
+    }
+
+    async fn store_failure(
+        &self,
+        key: &str,
+        lock: &LockOwner,
+        failure: &SharedFailure,
+    ) -> std::result::Result<(), StoreError> {
+        let mut entries = self.entries();
+        let e = entries.entry(key.to_owned()).or_default();
+        e.failure = Some(failure.clone());
+        Self::release(e, lock);
+        Ok(())
+    }
+
+    async fn forget(&self, key: &str, header: &AuthHeader) -> std::result::Result<(), StoreError> {
+        if let Some(e) = self.entries().get_mut(key) {
+            if e.token
+                .as_ref()
+                .is_some_and(|(t, _)| t.header.value() == header.value())
+            {
+                e.token = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_interval(&self) -> Duration {
+        Duration::from_millis(5)
     }
 }
 
