@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use simcore::sandbox::RateLimit;
+use simcore::sandbox::{ClockError, RateLimit};
 
 use crate::sandbox::{PROVIDERS, Sandboxes, request_json};
 
@@ -260,15 +260,13 @@ fn rate_limit(v: &Value, default_retry_after: bool) -> Result<Option<RateLimit>,
     let per_second = v
         .get("per_second")
         .and_then(Value::as_f64)
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .ok_or_else(|| bad("per_second must be a number above 0"))?;
+        .unwrap_or(f64::NAN);
     let burst = match v.get("burst") {
-        None | Some(Value::Null) => per_second.ceil().max(1.0) as u32,
-        Some(b) => b
-            .as_u64()
-            .filter(|b| (1..=1_000_000).contains(b))
-            .ok_or_else(|| bad("burst must be a whole number from 1"))? as u32,
+        None | Some(Value::Null) => None,
+        // Not a whole number of 0 or more: refused by the rule as a burst of 0 would be.
+        Some(b) => Some(b.as_u64().unwrap_or(0)),
     };
+    let (per_second, burst) = crate::config::check_rate_limit(per_second, burst).map_err(bad)?;
     let retry_after = v
         .get("retry_after")
         .and_then(Value::as_bool)
@@ -390,6 +388,10 @@ async fn advance(State(a): Shared, body: Bytes) -> Answer {
     };
     match moved {
         Ok(_) => ok(clock_json(&a.sandboxes)),
+        // Too far is wrong whatever the clock shows; backwards or real time is about its state.
+        Err(e @ (ClockError::TooFar { .. } | ClockError::OutOfRange)) => {
+            Err(error(StatusCode::BAD_REQUEST, e.to_string()))
+        }
         Err(e) => Err(error(StatusCode::CONFLICT, e.to_string())),
     }
 }

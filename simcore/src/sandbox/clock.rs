@@ -81,6 +81,17 @@ pub enum ClockError {
     /// The time asked for is past what the clock can show.
     #[error("a sandbox clock cannot move that far")]
     OutOfRange,
+    /// One move is limited to [`Clock::MAX_MOVE_MONTHS`] months, so that what the sandboxes do
+    /// for each month passed (a ledger's monthly charges) stays bounded; move again for more.
+    #[error(
+        "one move of a sandbox clock goes at most {limit_months} months ahead (to {latest}); move again for more"
+    )]
+    TooFar {
+        /// The limit, in months.
+        limit_months: u32,
+        /// The latest time this move could reach.
+        latest: DateTime<Utc>,
+    },
 }
 
 impl fmt::Debug for Clock {
@@ -128,6 +139,11 @@ impl Clock {
             })),
         }
     }
+
+    /// How far one move may go, in calendar months: a century. The sandboxes' time rules act
+    /// on each month passed (a ledger charges every asset for each), so one request can only
+    /// ask for a bounded amount of that work.
+    pub const MAX_MOVE_MONTHS: u32 = 1200;
 
     /// Whether this clock can be moved.
     pub fn is_virtual(&self) -> bool {
@@ -197,16 +213,22 @@ impl Clock {
     /// Moves the clock forward by `by`, then runs what the sandboxes registered; returns the
     /// new time.
     pub fn advance(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
-        let by = TimeDelta::from_std(by).map_err(|_| ClockError::OutOfRange)?;
-        self.move_to(|now| now.checked_add_signed(by).ok_or(ClockError::OutOfRange))
+        // A move past what the clock can show is past the limit of one move too.
+        self.move_to(|now| {
+            Ok(TimeDelta::from_std(by)
+                .ok()
+                .and_then(|by| now.checked_add_signed(by))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC))
+        })
     }
 
     /// Moves the clock forward by whole calendar months (15 January plus one month is
     /// 15 February; 31 January plus one month is 28 or 29 February).
     pub fn advance_months(&self, months: u32) -> Result<DateTime<Utc>, ClockError> {
         self.move_to(|now| {
-            now.checked_add_months(Months::new(months))
-                .ok_or(ClockError::OutOfRange)
+            Ok(now
+                .checked_add_months(Months::new(months))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC))
         })
     }
 
@@ -234,6 +256,15 @@ impl Clock {
         let to = target(now)?;
         if to < now {
             return Err(ClockError::Backwards { now, to });
+        }
+        let latest = now
+            .checked_add_months(Months::new(Self::MAX_MOVE_MONTHS))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        if to > latest {
+            return Err(ClockError::TooFar {
+                limit_months: Self::MAX_MOVE_MONTHS,
+                latest,
+            });
         }
         let step = (to - now)
             .num_microseconds()
@@ -360,6 +391,70 @@ mod tests {
             seen.windows(2).all(|w| w[0] < w[1]),
             "hooks saw the moves in order"
         );
+    }
+
+    #[test]
+    fn one_move_goes_at_most_a_century_and_a_refused_move_changes_nothing() {
+        let clock = Clock::frozen_at(t(2025, 1, 15));
+        let seen = Arc::new(Mutex::new(0u32));
+        clock.on_advance(&seen, |n, _| *lock(n) += 1);
+        let too_far = Err(ClockError::TooFar {
+            limit_months: 1200,
+            latest: t(2125, 1, 15),
+        });
+        assert_eq!(clock.advance_months(1201), too_far);
+        assert_eq!(clock.advance_months(u32::MAX), too_far);
+        assert_eq!(clock.advance_to(t(2125, 1, 16)), too_far);
+        assert_eq!(
+            clock.advance(Duration::from_secs(101 * 366 * 86_400)),
+            too_far
+        );
+        assert_eq!(clock.now(), t(2025, 1, 15));
+        assert_eq!(*lock(&seen), 0, "no hook ran for a refused move");
+        assert_eq!(clock.advance_months(1200), Ok(t(2125, 1, 15)));
+        assert_eq!(clock.advance_to(t(2225, 1, 15)), Ok(t(2225, 1, 15)));
+        assert_eq!(*lock(&seen), 2);
+    }
+
+    proptest::proptest! {
+        /// Whatever a move asks for, the clock ends where it was or where it was asked to go,
+        /// never more than the limit ahead, and never behind.
+        #[test]
+        fn every_move_is_exact_or_refused_within_the_limit(
+            start_days in 0i64..50_000,
+            months in proptest::prop_oneof![0u32..2_000, proptest::prelude::any::<u32>()],
+            secs in proptest::prop_oneof![0u64..4_000_000_000, proptest::prelude::any::<u64>()],
+        ) {
+            let start = t(1990, 1, 1) + TimeDelta::days(start_days);
+            let latest = start.checked_add_months(Months::new(Clock::MAX_MOVE_MONTHS)).unwrap();
+            let clock = Clock::frozen_at(start);
+            match clock.advance_months(months) {
+                Ok(now) => {
+                    proptest::prop_assert_eq!(Some(now), start.checked_add_months(Months::new(months)));
+                    proptest::prop_assert!(now <= latest);
+                }
+                Err(_) => {
+                    proptest::prop_assert!(months > Clock::MAX_MOVE_MONTHS);
+                    proptest::prop_assert_eq!(clock.now(), start);
+                }
+            }
+            let before = clock.now();
+            let limit = before.checked_add_months(Months::new(Clock::MAX_MOVE_MONTHS)).unwrap();
+            let wanted = i64::try_from(secs)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .and_then(|d| before.checked_add_signed(d));
+            match clock.advance(Duration::from_secs(secs)) {
+                Ok(now) => {
+                    proptest::prop_assert_eq!(Some(now), wanted);
+                    proptest::prop_assert!(now <= limit);
+                }
+                Err(_) => {
+                    proptest::prop_assert!(wanted.is_none_or(|w| w > limit));
+                    proptest::prop_assert_eq!(clock.now(), before);
+                }
+            }
+        }
     }
 
     #[test]
