@@ -67,14 +67,41 @@ pub struct RateLimitConfig {
     pub retry_after: bool,
 }
 
+/// The most a rate limit's `burst` may be (and the most requests per second it may allow).
+pub const MAX_BURST: u32 = 1_000_000;
+
+/// The most SIMs (or assets) one provider's `generate` may seed: a sandbox holds them all in
+/// memory, and a million is already far past any test's need.
+pub const MAX_GENERATE: u32 = 1_000_000;
+
+/// The rule every rate limit keeps, from a file or the admin API: a finite rate above 0 (at
+/// most [`MAX_BURST`] a second) and a burst from 1 to [`MAX_BURST`] (by default the rate,
+/// rounded up). A limit outside it could never let a request through, or never limit one.
+pub fn check_rate_limit(per_second: f64, burst: Option<u64>) -> Result<(f64, u32), String> {
+    if !(per_second.is_finite() && per_second > 0.0 && per_second <= f64::from(MAX_BURST)) {
+        return Err(format!(
+            "per_second must be a number above 0 and at most {MAX_BURST}"
+        ));
+    }
+    let burst = match burst {
+        None => per_second.ceil().max(1.0) as u32,
+        Some(b) => u32::try_from(b)
+            .ok()
+            .filter(|b| (1..=MAX_BURST).contains(b))
+            .ok_or_else(|| format!("burst must be a whole number from 1 to {MAX_BURST}"))?,
+    };
+    Ok((per_second, burst))
+}
+
 impl RateLimitConfig {
-    /// As simcore's rate limit.
+    /// As simcore's rate limit (the file was checked when it was read).
     pub fn limit(&self) -> simcore::sandbox::RateLimit {
+        let burst = self
+            .burst
+            .unwrap_or_else(|| self.per_second.ceil().max(1.0) as u32);
         simcore::sandbox::RateLimit {
             per_second: self.per_second,
-            burst: self
-                .burst
-                .unwrap_or_else(|| self.per_second.ceil().max(1.0) as u32),
+            burst,
             retry_after: self.retry_after,
         }
     }
@@ -204,12 +231,46 @@ impl Config {
         } else {
             serde_json::from_str(&text).map_err(|e| e.to_string())
         };
-        parsed.map_err(|e| {
+        let config: Config = parsed.map_err(|e| {
             Failure::usage(format!(
                 "the config file {} is not valid: {e}",
                 path.display()
             ))
-        })
+        })?;
+        config.check().map_err(|e| {
+            Failure::usage(format!(
+                "the config file {} is not valid: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: each section's `generate` is at most [`MAX_GENERATE`] and its
+    /// `rate_limit` keeps [`check_rate_limit`]; the error names the field.
+    pub fn check(&self) -> Result<(), String> {
+        let sections = [
+            (
+                "supersim",
+                self.supersim.generate,
+                &self.supersim.rate_limit,
+            ),
+            ("emnify", self.emnify.generate, &self.emnify.rate_limit),
+            ("sixfab", self.sixfab.generate, &self.sixfab.rate_limit),
+            ("edgeiq", self.edgeiq.generate, &self.edgeiq.rate_limit),
+        ];
+        for (name, generate, rate_limit) in sections {
+            if generate > MAX_GENERATE {
+                return Err(format!(
+                    "{name}.generate is {generate}: at most {MAX_GENERATE}"
+                ));
+            }
+            if let Some(r) = rate_limit {
+                check_rate_limit(r.per_second, r.burst.map(u64::from))
+                    .map_err(|e| format!("{name}.rate_limit: {e}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -237,8 +298,56 @@ mod tests {
         assert_eq!(c.supersim.sims.as_ref().unwrap().len(), 1);
         assert_eq!(c.emnify.generate, 3);
         assert_eq!(c.emnify.rate_limit.unwrap().limit().burst, 5);
+        assert_eq!(c.check(), Ok(()));
         assert!(c.sixfab.assets.is_none());
         let err = toml::from_str::<Config>("[emnify]\nsimz = []\n").unwrap_err();
         assert!(err.to_string().contains("simz"), "{err}");
+    }
+
+    #[test]
+    fn a_limit_that_could_never_be_kept_and_an_endless_fleet_are_refused_by_name() {
+        let read = |t: &str| toml::from_str::<Config>(t).unwrap().check();
+        assert_eq!(
+            read("[sixfab]\ngenerate = 4000000000"),
+            Err("sixfab.generate is 4000000000: at most 1000000".into())
+        );
+        assert_eq!(read("[edgeiq]\ngenerate = 1000000"), Ok(()));
+        for (limit, rule) in [
+            ("{ per_second = 0.0 }", "per_second"),
+            ("{ per_second = -1.0 }", "per_second"),
+            ("{ per_second = nan }", "per_second"),
+            ("{ per_second = inf }", "per_second"),
+            ("{ per_second = 2e6 }", "per_second"),
+            ("{ per_second = 5.0, burst = 0 }", "burst"),
+            ("{ per_second = 5.0, burst = 2000000 }", "burst"),
+        ] {
+            let err = read(&format!("[emnify]\nrate_limit = {limit}")).unwrap_err();
+            assert!(
+                err.starts_with(&format!("emnify.rate_limit: {rule} must be")),
+                "{limit}: {err}"
+            );
+        }
+        assert_eq!(
+            read("[supersim]\nrate_limit = { per_second = 0.5 }"),
+            Ok(())
+        );
+    }
+
+    proptest::proptest! {
+        /// A limit the rule lets through makes a bucket that lets a first request through and
+        /// then a steady rate: its burst is at least 1 and its rate is positive and finite.
+        #[test]
+        fn every_limit_the_rule_accepts_can_be_kept(per_second in proptest::num::f64::ANY, burst in proptest::option::of(0u64..5_000_000)) {
+            if let Ok((rate, burst)) = check_rate_limit(per_second, burst) {
+                proptest::prop_assert!(rate.is_finite() && rate > 0.0);
+                proptest::prop_assert!((1..=MAX_BURST).contains(&burst));
+                let mut bucket = simcore::sandbox::TokenBucket::new(simcore::sandbox::RateLimit {
+                    per_second: rate,
+                    burst,
+                    retry_after: false,
+                });
+                proptest::prop_assert!(bucket.take().is_ok());
+            }
+        }
     }
 }
