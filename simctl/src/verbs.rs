@@ -250,7 +250,18 @@ pub async fn list(
 fn read_rows(path: &Path) -> Result<Vec<Desired>, Failure> {
     let file = std::fs::File::open(path)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
-    let mut rows = Desired::from_csv(file)?;
+    // A file that cannot be read as rows is a usage error (exit 2) whatever its rule: nothing
+    // was planned, let alone refused by a provider's rules.
+    let mut rows = Desired::from_csv(file).map_err(|e| Failure {
+        field: match &e {
+            simcore::Error::Invalid(v) => Some(v.field().to_owned()),
+            _ => None,
+        },
+        ..Failure::usage(format!(
+            "{} is not a desired-state CSV: {e}",
+            path.display()
+        ))
+    })?;
     for r in &mut rows {
         r.provider = r.provider.to_ascii_lowercase();
     }

@@ -518,6 +518,24 @@ async fn the_sandbox_serves_every_provider_over_plain_http_and_stops_on_sigterm(
     )
     .await;
     assert_eq!(status, 409, "{body}");
+    // One move goes at most a century, so a request cannot make the ledger charge for ages;
+    // the refused move leaves the clock and the ledger as they were.
+    let (status, body) = admin_post(&sb, "/v1/clock/advance", json!({"seconds": 1e12})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1200 months"),
+        "{body}"
+    );
+    let (status, _) = admin_post(&sb, "/v1/clock/advance", json!({"months": 1201})).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        admin_get(&sb, "/v1/clock").await["now"],
+        "2026-04-15T09:00:00Z"
+    );
+    assert_eq!(admin_get(&sb, "/v1/sixfab/ledger").await["total"], "12.00");
 
     assert_eq!(sb.stop().code(), Some(0));
 }
@@ -775,6 +793,24 @@ async fn plan_and_apply_against_a_sandbox() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["change", "refused", "not_found", "refused"]);
+
+    // A file that cannot be read as rows is a usage error (2), not a refused change (3), and
+    // nothing is planned.
+    for bad in [
+        "provider,id,target\nemnify,1003,active\nemnify,1002\n",
+        "provider,id,target,name\nemnify,1003,active,\u{1}pump\n",
+        "iccid,state\n8988,active\n",
+    ] {
+        std::fs::write(&csv, bad).unwrap();
+        let out = simctl(&["plan", csv_s, "--sandbox", &admin]);
+        assert_eq!(code(&out), 2, "{bad:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is not a desired-state CSV"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty(), "{bad:?}");
+    }
 
     // A plan every row of which can be carried out: exit 0, saved, charges shown first.
     std::fs::write(
