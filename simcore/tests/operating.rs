@@ -132,7 +132,59 @@ async fn child_reads_through_the_environment() {
         .build()
         .unwrap();
     let req = t.request(Method::GET, &["sims", "a"]).unwrap();
-    assert_eq!(t.send(&req).await.unwrap().status(), 200);
+    let sent = t.send(&req).await;
+    if std::env::var("SIMCORE_PROXY_CHILD_EXPECT").as_deref() == Ok("tls-failure") {
+        // An https target on a plain-HTTP test server: the TLS handshake must fail, wherever
+        // the connection went.
+        assert!(sent.is_err(), "{sent:?}");
+    } else {
+        assert_eq!(sent.unwrap().status(), 200);
+    }
+}
+
+/// `HTTPS_PROXY` carries an https request as a `CONNECT` tunnel, and `HTTP_PROXY` alone does
+/// not (as curl reads them). The target is an https URL on the loopback test server, which
+/// speaks plain HTTP: the tunnel is seen at the proxy, and the handshake through it then fails,
+/// so nothing here needs a certificate or leaves the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_proxy_tunnels_https_requests_and_http_proxy_does_not() {
+    let api = api().await;
+    let proxy = LocalProxy::start().await.unwrap();
+    let authority = api.base_url().trim_start_matches("http://").to_owned();
+    let target = format!("https://{authority}/v1");
+    let expect = ("SIMCORE_PROXY_CHILD_EXPECT", "tls-failure");
+    for var in ["HTTPS_PROXY", "https_proxy"] {
+        let before = proxy.requests().len();
+        let ok = tokio::task::spawn_blocking({
+            let (url, target) = (proxy.url().to_owned(), target.clone());
+            move || run_child(&[(var, &url), expect], &target)
+        })
+        .await
+        .unwrap();
+        assert!(ok, "{var}");
+        let seen = proxy.requests();
+        assert_eq!(seen.len(), before + 1, "{var}: {seen:?}");
+        assert_eq!(
+            seen[before].0,
+            format!("CONNECT {authority} HTTP/1.1"),
+            "{var}"
+        );
+    }
+    let before = proxy.requests().len();
+    let ok = tokio::task::spawn_blocking({
+        let (url, target) = (proxy.url().to_owned(), target.clone());
+        move || run_child(&[("HTTP_PROXY", &url), expect], &target)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "HTTP_PROXY with an https target");
+    assert_eq!(
+        proxy.requests().len(),
+        before,
+        "HTTP_PROXY carried an https request"
+    );
+    // No plain HTTP request reached the test server in any of these runs.
+    assert!(api.requests().is_empty(), "{:?}", api.requests());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
