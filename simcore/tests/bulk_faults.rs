@@ -117,7 +117,17 @@ async fn a_429_storm_slows_the_run_and_loses_nothing() {
     assert_eq!(report.total, 1000);
     assert_eq!(report.done, 1000, "{report}");
     assert!(report.throttled > 0, "the storm was seen");
-    assert_eq!(server.stats().throttled as usize, report.throttled);
+    // Every 429 the run counted was one the server sent. The server may have sent a few more
+    // that arrived after the client's 200 ms timeout (on a loaded machine): those attempts
+    // ended in neither a success nor a 429, and there are at least as many of them as 429s
+    // missed.
+    let sent = server.stats().throttled as usize;
+    assert!(report.throttled <= sent, "{report}: the server sent {sent}");
+    let neither = report.attempts as usize - report.done - report.throttled;
+    assert!(
+        sent - report.throttled <= neither,
+        "{report}: the server sent {sent} 429s, {neither} attempts ended otherwise"
+    );
 }
 
 #[tokio::test]
