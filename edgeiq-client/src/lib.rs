@@ -58,7 +58,9 @@
 //!   `simcore`'s transport.
 //! - [`requests`]: [`SimPatch`], the update as plain data with one [`PatchField`] (keep, set,
 //!   remove) per field; [`UpdateSim`], its builder (`client.update_sim(id)…send()`, which sends
-//!   `PUT /sims/{id}`); [`merge_patch`], the RFC 7396 algorithm used to predict the merged record.
+//!   `PUT /sims/{id}`, and answers [`Updated`]: done, or unchanged with nothing sent when the
+//!   current record given already holds what the patch asks); [`merge_patch`], the RFC 7396
+//!   algorithm used to predict the merged record.
 //!   The module docs list the rules and which fields may be removed (`iccid`, `device_id` and
 //!   `status` may not).
 //! - Lists: [`Client::list_sims`] → [`ListSims`] reads `GET /sims` a page at a time
@@ -114,7 +116,7 @@ pub mod sandbox;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::LIFECYCLE;
 pub use models::{SimId, SimInput, SimPage, SimRecord};
-pub use requests::{ListSims, PatchField, SimPatch, UpdateSim, merge_patch};
+pub use requests::{ListSims, PatchField, SimPatch, UpdateSim, Updated, merge_patch};
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "edgeiq";

@@ -105,8 +105,8 @@ impl SimProvider for Client {
             // Already as asked: nothing to send.
             return Ok(Applied::Unchanged);
         }
-        let record = self.update_sim(id).status(word).send().await?;
-        Ok(Applied::Done(snapshot(&record, id)))
+        let updated = self.update_sim(id).status(word).send().await?;
+        Ok(Applied::Done(snapshot(updated.record(), id)))
     }
 }
 

@@ -320,6 +320,58 @@ impl Serialize for SimPatch {
     }
 }
 
+/// What an update did: the platform stored it, or nothing was sent because the patch changes
+/// nothing in the current record the caller gave ([`UpdateSim::current`]).
+///
+/// Either way it holds a record, and it dereferences to it: `updated.status` reads the status
+/// after the update.
+///
+/// ```
+/// use edgeiq_client::{SimRecord, Updated};
+/// let record = SimRecord::from_json(serde_json::json!({"status": "active"}).as_object().unwrap().clone());
+/// let updated = Updated::Unchanged(record);
+/// assert!(!updated.was_sent());
+/// assert_eq!(updated.status.as_deref(), Some("active"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Updated {
+    /// Sent and stored: the record as the platform answered.
+    Done(SimRecord),
+    /// Nothing was sent: merged onto the current record given, the patch changes nothing. The
+    /// record is that current record, as given.
+    Unchanged(SimRecord),
+}
+
+impl Updated {
+    /// Whether a request was sent.
+    pub fn was_sent(&self) -> bool {
+        matches!(self, Updated::Done(_))
+    }
+
+    /// The record: as the platform answered, or as given when nothing was sent.
+    pub fn record(&self) -> &SimRecord {
+        match self {
+            Updated::Done(r) | Updated::Unchanged(r) => r,
+        }
+    }
+
+    /// The record, owned.
+    pub fn into_record(self) -> SimRecord {
+        match self {
+            Updated::Done(r) | Updated::Unchanged(r) => r,
+        }
+    }
+}
+
+impl std::ops::Deref for Updated {
+    type Target = SimRecord;
+
+    fn deref(&self) -> &SimRecord {
+        self.record()
+    }
+}
+
 /// The fluent builder of an update, from [`Client::update_sim`]: owns its data and a cheap clone
 /// of the client. Nothing is checked until [`UpdateSim::send`] (or [`UpdateSim::body`]).
 ///
@@ -483,10 +535,28 @@ impl UpdateSim {
         Ok((id, self.patch.to_json()))
     }
 
+    /// Whether, merged onto the current record given with [`UpdateSim::current`], the patch
+    /// changes nothing (`false` without a current record: then nothing is known).
+    pub fn changes_nothing(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|current| self.patch.merge_into(current).to_json() == current.to_json())
+    }
+
     /// Validates, then sends `PUT /sims/{id}` with the merge patch, and returns the record as
-    /// the platform stored it.
-    pub async fn send(self) -> simcore::Result<SimRecord> {
+    /// the platform stored it ([`Updated::Done`]).
+    ///
+    /// Setting what is already there is not an error and sends nothing: with the current
+    /// record given ([`UpdateSim::current`]) and a patch that changes nothing in it, the answer
+    /// is [`Updated::Unchanged`] with that record, and no request is made.
+    pub async fn send(self) -> simcore::Result<Updated> {
         let (id, body) = self.body()?;
+        if self.changes_nothing() {
+            let current = self
+                .current
+                .expect("changes_nothing needs a current record");
+            return Ok(Updated::Unchanged(current));
+        }
         let request = self
             .client
             .transport()
@@ -494,7 +564,7 @@ impl UpdateSim {
             .operation("update_sim", "/sims/{id}", Some(id.as_str()))
             .json(&body)?;
         let response = self.client.transport().send(&request).await?;
-        response.resource()
+        response.resource().map(Updated::Done)
     }
 
     fn metadata_map(&mut self) -> &mut Map<String, Value> {
@@ -921,6 +991,61 @@ mod tests {
             let _ = patch.validate();
             let _ = patch.validate_against(&SimRecord::default());
             prop_assert!(patch.to_json().is_object());
+        }
+
+        /// An update changes nothing exactly when each field it touches already holds what it
+        /// asks: a plain model of the merge, field by field, against the builder's answer.
+        #[test]
+        fn an_update_changes_nothing_exactly_when_every_field_is_already_so(
+            status in prop_oneof![Just("active"), Just("inactive")],
+            msisdn in proptest::option::of(prop_oneof![Just("4917001"), Just("4917002")]),
+            site in proptest::option::of(0i64..2),
+            new_status in proptest::option::of(prop_oneof![Just("active"), Just("inactive")]),
+            new_msisdn in prop_oneof![
+                Just(PatchField::Keep),
+                Just(PatchField::Remove),
+                Just(PatchField::Set("4917001")),
+                Just(PatchField::Set("4917002")),
+            ],
+            new_site in proptest::option::of(proptest::option::of(0i64..2)),
+            with_current in any::<bool>(),
+        ) {
+            let mut current = json!({"_id": "65f1c0ffee0123456789abcd", "status": status});
+            if let Some(m) = msisdn {
+                current["msisdn"] = json!(m);
+            }
+            if let Some(v) = site {
+                current["sim_metadata"] = json!({"site": v});
+            }
+            let current = record(current);
+            let client = crate::Client::builder().api_token("t").build().unwrap();
+            let mut update = client.update_sim("65f1c0ffee0123456789abcd");
+            if let Some(s) = new_status {
+                update = update.status(s);
+            }
+            update = match new_msisdn {
+                PatchField::Keep => update,
+                PatchField::Remove => update.remove_msisdn(),
+                PatchField::Set(m) => update.msisdn(m),
+            };
+            if let Some(v) = new_site {
+                update = update.metadata("site", v.map_or(Value::Null, Value::from));
+            }
+            let model = new_status.is_none_or(|s| s == status)
+                && match new_msisdn {
+                    PatchField::Keep => true,
+                    PatchField::Remove => msisdn.is_none(),
+                    PatchField::Set(m) => msisdn == Some(m),
+                }
+                // Removing a key that is not there leaves an empty metadata object where there
+                // was none: a change of the record's shape, so it is sent.
+                && new_site.is_none_or(|v| v.is_some() && v == site);
+            if with_current {
+                update = update.current(&current);
+                prop_assert_eq!(update.changes_nothing(), model);
+            } else {
+                prop_assert!(!update.changes_nothing(), "nothing is known without the record");
+            }
         }
     }
 }

@@ -358,7 +358,12 @@ async fn answer_case(
     server.fail_next_with(1, status, Bytes::copy_from_slice(body), content_type);
     let record = match op {
         Op::Get => c.get_sim(ID).await,
-        Op::Put => c.update_sim(ID).status("active").send().await,
+        Op::Put => c
+            .update_sim(ID)
+            .status("active")
+            .send()
+            .await
+            .map(edgeiq_client::Updated::into_record),
     }?;
     Ok(record.id.is_some() && record.status.is_some())
 }

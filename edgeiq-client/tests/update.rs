@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use edgeiq_client::models::keys;
-use edgeiq_client::{Client, PatchField, SimPatch, SimRecord, UpdateSim};
+use edgeiq_client::{Client, PatchField, SimPatch, SimRecord, UpdateSim, Updated};
 use httpmock::prelude::*;
 use serde_json::{Map, Value, json};
 use simcore::Error;
@@ -29,7 +29,7 @@ async fn assert_sends(step: Step, expected: Value) {
         })
         .await;
     let got = step(client(&server).update_sim(ID)).send().await.unwrap();
-    assert_eq!(got, record, "{expected}");
+    assert_eq!(got, Updated::Done(record), "{expected}");
     m.assert_calls_async(1).await;
 }
 
@@ -206,7 +206,7 @@ async fn nested_metadata_merges_per_rfc_7396() {
         })
         .await;
     let got = update.send().await.unwrap();
-    assert_eq!(got, predicted);
+    assert_eq!(got, Updated::Done(predicted));
     m.assert_calls_async(1).await;
 }
 
