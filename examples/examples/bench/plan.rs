@@ -196,6 +196,17 @@ pub async fn p7() {
 
 /// P1 again in a build with the `tracing` feature (and no subscriber), as a child process: the
 /// ratio of its P1 ratio to this build's.
+/// Where the traced build goes: `bench-traced` beside this build's profile directory
+/// (`target/bench-traced` for `target/release/examples/bench`).
+fn traced_target_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/examples/bench -> target
+    let target = exe.ancestors().nth(3).map(std::path::Path::to_path_buf);
+    target
+        .unwrap_or_else(|| std::path::PathBuf::from("target"))
+        .join("bench-traced")
+}
+
 pub fn p1_tracing(own_ratio: f64) {
     let Ok(cargo) = std::env::var("CARGO") else {
         println!("# P1T skipped: run through cargo (cargo run --release --example bench)");
@@ -213,6 +224,9 @@ pub fn p1_tracing(own_ratio: f64) {
         ])
         .env("BENCH_ONLY", "P1")
         .env("BENCH_CHILD", "1")
+        // Its own target directory: built in the usual one, the traced binary would replace
+        // this running one, and P6 starts its workers from this binary's path.
+        .env("CARGO_TARGET_DIR", traced_target_dir())
         .output();
     let Ok(out) = out else {
         println!("# P1T skipped: the traced build could not be started");
