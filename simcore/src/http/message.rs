@@ -50,6 +50,8 @@ pub struct Request {
     pub(super) body: Body,
     pub(super) operation: &'static str,
     pub(super) template: &'static str,
+    /// The id the operation is about, for its span (kept only where spans are compiled in).
+    #[cfg(feature = "tracing")]
     pub(super) subject: Option<String>,
     pub(super) body_limit: Option<usize>,
 }
@@ -64,6 +66,7 @@ impl Request {
             body: Body::Empty,
             operation: "request",
             template: "",
+            #[cfg(feature = "tracing")]
             subject: None,
             body_limit: None,
         }
@@ -88,7 +91,12 @@ impl Request {
     ) -> Self {
         self.operation = name;
         self.template = template;
-        self.subject = subject.map(str::to_owned);
+        #[cfg(feature = "tracing")]
+        {
+            self.subject = subject.map(str::to_owned);
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = subject;
         self
     }
 

@@ -76,7 +76,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 pub use auth::{Auth, AuthHeader, Authenticator};
 use error_body::parse_error_body_redacted;
@@ -320,8 +320,17 @@ impl TransportBuilder {
                 })?
             }
         };
-        let mut request_id_headers = self.request_id_headers;
-        request_id_headers.extend_from_slice(COMMON_REQUEST_ID_HEADERS);
+        // Parsed once here rather than at every answer.
+        let request_id_headers = self
+            .request_id_headers
+            .iter()
+            .chain(COMMON_REQUEST_ID_HEADERS)
+            .map(|name| {
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    Error::Config(format!("{name:?} is not a valid request-id header name"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Transport {
             inner: Arc::new(Inner {
                 provider: self.provider,
@@ -364,8 +373,16 @@ struct Inner {
     /// The static secrets (auth header, proxy, extra ones); an authenticator's are added when an
     /// error is scrubbed.
     redactor: Redactor,
-    request_id_headers: Vec<&'static str>,
+    request_id_headers: Vec<HeaderName>,
     budget: Option<Arc<dyn RateBudget>>,
+}
+
+impl Inner {
+    /// Whether an attempt may wait before its request is sent: for a credential it has to
+    /// fetch first (a token, a session), or for a rate budget.
+    fn waits_before_sending(&self) -> bool {
+        matches!(self.auth, Auth::Dynamic(_)) || self.budget.is_some()
+    }
 }
 
 impl fmt::Debug for Transport {
@@ -499,7 +516,14 @@ impl Transport {
             if left.is_zero() {
                 return Err(self.deadline_passed(attempt - 1));
             }
-            let outcome = tokio::time::timeout(left, self.attempt(request, attempt, left)).await;
+            // The attempt's own timeout is at most what is left (`attempt_inner`), and it covers
+            // the whole exchange, body included. Only a wait before sending (a token to fetch,
+            // a rate budget) can outlast it: a timer of its own is set only then.
+            let outcome = if self.inner.waits_before_sending() {
+                tokio::time::timeout(left, self.attempt(request, attempt, left)).await
+            } else {
+                Ok(self.attempt(request, attempt, left).await)
+            };
             let (error, outcome) = match outcome {
                 Err(_) => return Err(self.deadline_passed(attempt)),
                 Ok(result) => match result? {
@@ -719,7 +743,7 @@ impl Transport {
     fn request_id(&self, headers: &HeaderMap) -> Option<String> {
         self.inner.request_id_headers.iter().find_map(|name| {
             headers
-                .get(*name)
+                .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
