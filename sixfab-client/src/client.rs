@@ -99,7 +99,7 @@ impl Client {
             .transport
             .request(Method::PATCH, &["assets", id.as_str()])?
             .operation("update_asset", "/assets/{asset_id}", Some(id.as_str()))
-            .json(&request.body())?;
+            .json(&request.wire_body())?;
         let response = name_the_asset(self.transport.send(&http).await, id)?;
         if response.is_empty() {
             return Ok(Updated::NoBody);

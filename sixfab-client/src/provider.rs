@@ -89,6 +89,28 @@ pub fn snapshot(id: &str, asset: &Asset) -> SimSnapshot {
     snap
 }
 
+/// Checks a change as [`SimProvider::validate`] documents, and builds the update it sends (the
+/// status left out when the SIM is known to have it already): one pass for `validate` and
+/// `apply`, so a dry run refuses exactly what a real run would.
+fn prepare(id: &str, change: &SimChange) -> simcore::Result<UpdateAsset> {
+    if change.is_empty() {
+        return Err(ValidationError::empty_update().into());
+    }
+    let mut request = UpdateAsset::new(AssetId::parse(id)?);
+    if let Some(to) = &change.state {
+        let status = target_status(to)?;
+        if let Some(from) = &change.known_state {
+            CANONICAL_LIFECYCLE.judge(from, to).into_result()?;
+        }
+        request.status = change.state_to_send().map(|_| status);
+    }
+    if let Some(name) = &change.display_name {
+        // Sixfab's own rule for asset names: 3 to 64 characters.
+        request.name = Some(DisplayName::try_from(name)?);
+    }
+    Ok(request)
+}
+
 #[simcore::async_trait]
 impl SimProvider for Client {
     fn name(&self) -> &'static str {
@@ -123,37 +145,16 @@ impl SimProvider for Client {
     /// asset id ([`AssetId::parse`]), the target is one Sixfab can set ([`target_status`]:
     /// active or inactive), and when the current state is known, the lifecycle allows the move.
     fn validate(&self, id: &str, change: &SimChange) -> simcore::Result<()> {
-        if change.is_empty() {
-            return Err(ValidationError::empty_update().into());
-        }
-        AssetId::parse(id)?;
-        if let Some(to) = &change.state {
-            target_status(to)?;
-            if let Some(from) = &change.known_state {
-                self.lifecycle().judge(from, to).into_result()?;
-            }
-        }
-        if let Some(name) = &change.display_name {
-            // Sixfab's own rule for asset names: 3 to 64 characters.
-            DisplayName::try_from(name)?;
-        }
-        Ok(())
+        prepare(id, change).map(drop)
     }
 
     /// Sets the status and name. The answer's asset becomes [`Applied::Done`] when it reports a
     /// status; an answer without one (or without a body) is [`Applied::DoneWithoutBody`].
     async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
-        self.validate(id, change)?;
+        let request = prepare(id, change)?;
         if change.is_noop() {
             return Ok(Applied::Unchanged);
         }
-        let mut request = UpdateAsset::new(AssetId::parse(id)?);
-        request.status = change.state_to_send().map(target_status).transpose()?;
-        request.name = change
-            .display_name
-            .as_ref()
-            .map(DisplayName::try_from)
-            .transpose()?;
         Ok(match self.send_update(&request).await? {
             Updated::Asset(asset) if asset.status.is_some() => Applied::Done(snapshot(id, &asset)),
             Updated::Asset(_) | Updated::Other(_) | Updated::NoBody => Applied::DoneWithoutBody,

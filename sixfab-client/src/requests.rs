@@ -201,6 +201,19 @@ impl UpdateAsset {
         Ok(())
     }
 
+    /// The JSON body as sent, which serializes to the bytes of [`body`](Self::body): written
+    /// straight from the fields when there is no network group to nest (the common case: no
+    /// map is built).
+    pub(crate) fn wire_body(&self) -> WireBody<'_> {
+        match self.network_group {
+            Some(_) => WireBody::Nested(self.body()),
+            None => WireBody::Flat {
+                name: self.name.as_ref().map(DisplayName::as_str),
+                status: self.status.map(TargetStatus::as_str),
+            },
+        }
+    }
+
     /// The JSON body: only the fields set.
     pub fn body(&self) -> Value {
         let mut body = Map::new();
@@ -218,6 +231,21 @@ impl UpdateAsset {
         }
         Value::Object(body)
     }
+}
+
+/// An update's body as it is serialized: see [`UpdateAsset::wire_body`].
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum WireBody<'a> {
+    /// No network group: the keys in the order [`UpdateAsset::body`]'s map gives them.
+    Flat {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<&'static str>,
+    },
+    /// With a network group, nested at [`NETWORK_GROUP_PATH`].
+    Nested(Value),
 }
 
 /// Builds and sends an asset update: `client.update_asset(id).name(..).status(..).send()`.
@@ -438,6 +466,31 @@ impl ListAssets {
     /// Every asset on every page, collected.
     pub async fn collect_all(self) -> simcore::Result<Vec<Asset>> {
         self.stream().try_collect().await
+    }
+}
+
+#[cfg(test)]
+mod wire_body_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// What is sent is byte for byte what `body()` describes, whatever is set.
+        #[test]
+        fn the_wire_body_is_the_body(
+            name in proptest::option::of("[a-zA-Z0-9][a-zA-Z0-9 \"\\\\é]{1,18}[a-zA-Z0-9]"),
+            status in proptest::option::of(prop_oneof![Just(TargetStatus::Active), Just(TargetStatus::Inactive)]),
+            group in proptest::option::of("[a-z-]{1,12}"),
+        ) {
+            let mut update = UpdateAsset::new(AssetId::parse("SN-1").unwrap());
+            update.name = name.as_deref().map(|n| DisplayName::try_from(n).unwrap());
+            update.status = status;
+            update.network_group = group.map(NetworkGroup::Custom);
+            prop_assert_eq!(
+                serde_json::to_vec(&update.wire_body()).unwrap(),
+                serde_json::to_vec(&update.body()).unwrap()
+            );
+        }
     }
 }
 
