@@ -306,8 +306,13 @@ impl TransportBuilder {
                 c
             }
             None => {
+                // The attempt timeout and the User-Agent are the client's own defaults here, so
+                // that a request sets them only when it needs something else (a timeout cut by
+                // the deadline): a per-request timeout costs reqwest a map of extensions.
                 let mut b = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
+                    .timeout(self.timeout)
+                    .user_agent(user_agent.clone())
                     .redirect(reqwest::redirect::Policy::none());
                 if !self.env_proxies {
                     b = b.no_proxy();
@@ -629,9 +634,15 @@ impl Transport {
         let limit = inner.timeout.min(left);
         let mut rb = inner
             .client
-            .request(request.method.clone(), request.url.clone())
-            .timeout(limit)
-            .header(USER_AGENT, inner.user_agent.clone());
+            .request(request.method.clone(), request.url.clone());
+        if inner.own_client {
+            // A client of the user's: its defaults are not the SDK's.
+            rb = rb
+                .timeout(limit)
+                .header(USER_AGENT, inner.user_agent.clone());
+        } else if limit < inner.timeout {
+            rb = rb.timeout(limit);
+        }
         if !request.headers.is_empty() {
             let mut own = request.headers.clone();
             own.remove(header::AUTHORIZATION);

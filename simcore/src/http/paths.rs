@@ -81,11 +81,16 @@ pub fn join_segments(base: &Url, segments: &[&str]) -> Result<Url> {
     if base.cannot_be_a_base() {
         return Err(Error::Config("base URL cannot carry a path".to_owned()));
     }
-    let mut path = base.path().trim_end_matches('/').to_owned();
+    let base_path = base.path().trim_end_matches('/');
+    let mut path = String::with_capacity(
+        base_path.len() + segments.iter().map(|s| s.len() + 1).sum::<usize>(),
+    );
+    path.push_str(base_path);
     for s in segments {
         check_id("id", s)?;
         path.push('/');
-        path.push_str(&encode_segment(s));
+        // Encoded straight into the path: what encode_segment returns, without its own String.
+        path.extend(utf8_percent_encode(s, SEGMENT));
     }
     let mut url = base.clone();
     if path.is_empty() {
