@@ -438,7 +438,8 @@ impl BulkUpdater {
     where
         S: Stream<Item = BulkItem> + Send + 'static,
     {
-        let this = self.clone();
+        // One copy of the settings for the run, shared by every item.
+        let this = Arc::new(self.clone());
         Box::pin(
             items
                 .enumerate()
@@ -492,25 +493,31 @@ impl BulkUpdater {
     }
 
     async fn one(&self, index: usize, item: BulkItem, limits: &Limits) -> ItemOutcome {
-        let BulkItem { id, mut change } = item;
-        let p = &*self.provider;
-        let finish = |attempts, outcome| ItemOutcome {
+        let BulkItem { id, change } = item;
+        let (attempts, outcome) = self.outcome_of(&id, change, limits).await;
+        ItemOutcome {
             index,
-            id: id.clone(),
+            id,
             attempts,
             outcome,
-        };
+        }
+    }
+
+    /// What became of one item, and the attempts it took.
+    async fn outcome_of(&self, id: &str, mut change: SimChange, limits: &Limits) -> (u32, Outcome) {
+        let p = &*self.provider;
+        let finish = |attempts, outcome| (attempts, outcome);
         // `apply` validates too (and its refusals count as refused): check first only when
         // something else would be done before it.
         let fetch_first = self.fetch_current && change.known_state.is_none();
         if self.dry_run || fetch_first {
-            if let Err(e) = p.validate(&id, &change) {
+            if let Err(e) = p.validate(id, &change) {
                 return finish(0, Outcome::Refused(e));
             }
         }
         if fetch_first {
             let (sent, permit) = self.gate(limits).await;
-            let fetched = p.fetch(&id).await;
+            let fetched = p.fetch(id).await;
             self.answered(limits, sent, &permit, fetched.as_ref().err());
             drop(permit);
             match fetched {
@@ -518,19 +525,19 @@ impl BulkUpdater {
                 Err(e) if e.was_not_sent() => return finish(0, Outcome::Refused(e)),
                 Err(e) => return finish(0, Outcome::Failed(e)),
             }
-            if let Err(e) = p.validate(&id, &change) {
+            if let Err(e) = p.validate(id, &change) {
                 return finish(0, Outcome::Refused(e));
             }
         }
         if change.is_noop() {
             // Setting what is already there is not an error, and needs no request.
-            if let Err(e) = p.validate(&id, &change) {
+            if let Err(e) = p.validate(id, &change) {
                 return finish(0, Outcome::Refused(e));
             }
             return finish(0, Outcome::Unchanged);
         }
         if self.dry_run {
-            return match p.estimate_charge(&id, &change, &self.pricing).await {
+            return match p.estimate_charge(id, &change, &self.pricing).await {
                 Ok(charge) => finish(
                     0,
                     Outcome::WouldApply {
@@ -546,7 +553,7 @@ impl BulkUpdater {
         loop {
             let (sent, permit) = self.gate(limits).await;
             attempt += 1;
-            let result = with_attempts_cap(1, p.apply(&id, &change)).await;
+            let result = with_attempts_cap(1, p.apply(id, &change)).await;
             let err = match result {
                 Ok(Applied::Unchanged) => return finish(0, Outcome::Unchanged),
                 Ok(applied) => {
@@ -581,7 +588,7 @@ impl BulkUpdater {
             // the SIM back, before a retry could send it twice and before it is reported failed.
             if may_have_applied(&err) {
                 let _turn = self.gate(limits).await;
-                match read_back(p, &id, &change).await {
+                match read_back(p, id, &change).await {
                     Some(ReadBack::Applied(snap)) => {
                         return finish(attempt, Outcome::Verified(snap));
                     }
