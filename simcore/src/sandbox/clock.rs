@@ -213,23 +213,17 @@ impl Clock {
     /// Moves the clock forward by `by`, then runs what the sandboxes registered; returns the
     /// new time.
     pub fn advance(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
-        // A move past what the clock can show is past the limit of one move too.
         self.move_to(|now| {
-            Ok(TimeDelta::from_std(by)
+            TimeDelta::from_std(by)
                 .ok()
                 .and_then(|by| now.checked_add_signed(by))
-                .unwrap_or(DateTime::<Utc>::MAX_UTC))
         })
     }
 
     /// Moves the clock forward by whole calendar months (15 January plus one month is
     /// 15 February; 31 January plus one month is 28 or 29 February).
     pub fn advance_months(&self, months: u32) -> Result<DateTime<Utc>, ClockError> {
-        self.move_to(|now| {
-            Ok(now
-                .checked_add_months(Months::new(months))
-                .unwrap_or(DateTime::<Utc>::MAX_UTC))
-        })
+        self.move_to(|now| now.checked_add_months(Months::new(months)))
     }
 
     /// Moves the clock forward to `to` (not back), then runs what the sandboxes registered;
@@ -239,32 +233,36 @@ impl Clock {
     /// that each move the clock an hour move it two hours, and a second caller waits until the
     /// first move's hooks have run. A hook must therefore not move the clock itself.
     pub fn advance_to(&self, to: DateTime<Utc>) -> Result<DateTime<Utc>, ClockError> {
-        self.move_to(|_| Ok(to))
+        self.move_to(|_| Some(to))
     }
 
-    /// Moves the clock to the time `target` picks from the time now, under the lock that keeps
-    /// moves in order, then runs the hooks.
+    /// Moves the clock to the time `target` picks from the time now (`None`: past what a clock
+    /// can show), under the lock that keeps moves in order, then runs the hooks.
     fn move_to(
         &self,
-        target: impl FnOnce(DateTime<Utc>) -> Result<DateTime<Utc>, ClockError>,
+        target: impl FnOnce(DateTime<Utc>) -> Option<DateTime<Utc>>,
     ) -> Result<DateTime<Utc>, ClockError> {
         let Some(v) = &self.inner else {
             return Err(ClockError::RealTime);
         };
         let _moving = lock(&v.moving);
         let now = self.now();
-        let to = target(now)?;
+        // The latest one move may reach; `None` within a century of the end of what a clock can
+        // show, where every time it can show is near enough.
+        let latest = now.checked_add_months(Months::new(Self::MAX_MOVE_MONTHS));
+        let too_far = |latest| ClockError::TooFar {
+            limit_months: Self::MAX_MOVE_MONTHS,
+            latest,
+        };
+        let to = match (target(now), latest) {
+            // Past the end of time, and so past a century ahead as well.
+            (None, Some(latest)) => return Err(too_far(latest)),
+            (None, None) => return Err(ClockError::OutOfRange),
+            (Some(to), Some(latest)) if to > latest => return Err(too_far(latest)),
+            (Some(to), _) => to,
+        };
         if to < now {
             return Err(ClockError::Backwards { now, to });
-        }
-        let latest = now
-            .checked_add_months(Months::new(Self::MAX_MOVE_MONTHS))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        if to > latest {
-            return Err(ClockError::TooFar {
-                limit_months: Self::MAX_MOVE_MONTHS,
-                latest,
-            });
         }
         let step = (to - now)
             .num_microseconds()
@@ -414,6 +412,23 @@ mod tests {
         assert_eq!(clock.advance_months(1200), Ok(t(2125, 1, 15)));
         assert_eq!(clock.advance_to(t(2225, 1, 15)), Ok(t(2225, 1, 15)));
         assert_eq!(*lock(&seen), 2);
+    }
+
+    #[test]
+    fn a_move_past_what_a_clock_can_show_is_refused_not_shortened() {
+        let near_the_end = DateTime::<Utc>::MAX_UTC - TimeDelta::days(10);
+        let clock = Clock::frozen_at(near_the_end);
+        assert_eq!(clock.advance_months(1), Err(ClockError::OutOfRange));
+        assert_eq!(clock.advance(Duration::MAX), Err(ClockError::OutOfRange));
+        assert_eq!(
+            clock.advance(Duration::from_secs(11 * 86_400)),
+            Err(ClockError::OutOfRange)
+        );
+        assert_eq!(clock.now(), near_the_end);
+        assert_eq!(
+            clock.advance(Duration::from_secs(86_400)),
+            Ok(near_the_end + TimeDelta::days(1))
+        );
     }
 
     proptest::proptest! {
