@@ -497,6 +497,11 @@ impl UpdateSim {
 
     /// The SIM's current record (as fetched): the merge result is then checked too (metadata
     /// key count), and the record's id, when it has one, must be the id being updated.
+    ///
+    /// It also decides whether anything is sent: a patch that changes nothing in this record is
+    /// not sent ([`Updated::Unchanged`]). Give a record fresh enough to trust for that: if
+    /// another writer changed the SIM since it was read, an update that would undo that change
+    /// is not sent. Without a current record, the patch is always sent.
     pub fn current(mut self, record: &SimRecord) -> Self {
         self.current = Some(record.clone());
         self
