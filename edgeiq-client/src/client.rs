@@ -26,6 +26,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.edgeiq.io/api/v1/platform";
 /// The environment variable [`Client::from_env`] reads the API token from.
 pub const TOKEN_ENV: &str = "EDGEIQ_API_TOKEN";
 
+/// The environment variable [`Client::from_env`] reads the base URL from (unset:
+/// [`DEFAULT_BASE_URL`]); `simctl sandbox` exports it beside the sandbox's credentials.
+pub const ENV_BASE_URL: &str = "EDGEIQ_BASE_URL";
+
 /// The room a listed record may take in a page's answer (its metadata may hold 50 keys), unless
 /// the client's own cap is larger.
 const LIST_BYTES_PER_SIM: usize = 16 * 1024;
@@ -83,12 +87,19 @@ impl Client {
         ClientBuilder::new()
     }
 
-    /// A client for the default base URL with the token from `EDGEIQ_API_TOKEN`. A missing or
-    /// empty variable is an [`Error::Config`] naming it.
+    /// A client with the token from `EDGEIQ_API_TOKEN`, sending to `EDGEIQ_BASE_URL` when it is
+    /// set (else [`DEFAULT_BASE_URL`]). [`base_url`](Self::base_url) says where it connects.
+    ///
+    /// A missing or empty token is an [`Error::Config`] naming the variable. A credential a
+    /// sandbox issued (`simctl sandbox` exports them) is refused unless the base URL is loopback:
+    /// a shell set up for a sandbox never sends its throwaway credentials to EdgeIQ.
     pub fn from_env() -> Result<Client> {
-        ClientBuilder::new()
-            .token_from(|name| std::env::var(name).ok())?
-            .build()
+        Self::from_lookup(simcore::env::process)
+    }
+
+    /// [`from_env`](Self::from_env) over any lookup of variables (a configuration map, a test).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Client> {
+        ClientBuilder::new().token_from(lookup)?.build()
     }
 
     /// Logs in to the default base URL with an email and password and returns a client using
@@ -256,8 +267,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Takes the token from `EDGEIQ_API_TOKEN` as `lookup` finds it.
-    fn token_from(self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    /// Takes the token from `EDGEIQ_API_TOKEN` and the base URL from `EDGEIQ_BASE_URL` (when
+    /// set) as `lookup` finds them.
+    fn token_from(mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        if let Some(url) = simcore::env::optional(&lookup, ENV_BASE_URL) {
+            self = self.base_url(url);
+        }
         Ok(self.api_token(simcore::env::require(&lookup, TOKEN_ENV, "")?))
     }
 

@@ -317,7 +317,10 @@ impl Sandbox {
 
     /// Starts a sandbox with options.
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
-        let user = new_user("sandbox@example.com", &hex(20));
+        let user = new_user(
+            "sandbox@example.com",
+            &simcore::http::sandbox_credential(&hex(20)),
+        );
         let state = Arc::new(State {
             sims: OrderedStore::new(),
             iccids: Mutex::new(HashMap::new()),
@@ -886,7 +889,7 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
         Some(u) if u.password == password => u,
         _ => return message(401, "Unauthorized"),
     };
-    let token = hex(32);
+    let token = simcore::http::sandbox_credential(&hex(32));
     let ends = state.clock.after(lifetime.to_std().unwrap_or_default());
     state.sessions.insert(
         token.clone(),
@@ -966,7 +969,7 @@ fn new_user(email: &str, password: &str) -> SandboxUser {
         id: object_id(),
         email: email.to_owned(),
         password: password.to_owned(),
-        api_token: hex(32),
+        api_token: simcore::http::sandbox_credential(&hex(32)),
     }
 }
 

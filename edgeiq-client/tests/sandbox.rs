@@ -653,7 +653,11 @@ async fn session_login_and_its_refusals() {
     assert!(body["token_expiry"].is_string());
     // Later requests carry the session token, not the permanent token the answer also holds.
     let session = log[1].header("authorization").unwrap();
-    assert_eq!(session.len(), 32);
+    // A sandbox's token: the mark, then 32 hex digits.
+    let hex = session
+        .strip_prefix(simcore::http::SANDBOX_CREDENTIAL_MARK)
+        .unwrap();
+    assert_eq!(hex.len(), 32);
     assert_ne!(session, sandbox.api_token());
 
     // Without an expiry the session lasts 4 hours.

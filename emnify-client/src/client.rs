@@ -23,6 +23,10 @@ pub const DEFAULT_BASE_URL: &str = "https://cdn.emnify.net";
 /// The environment variable [`Client::from_env`] reads the application token from.
 pub const APPLICATION_TOKEN_ENV: &str = "EMNIFY_APPLICATION_TOKEN";
 
+/// The environment variable [`Client::from_env`] reads the base URL from (unset:
+/// [`DEFAULT_BASE_URL`]); `simctl sandbox` exports it beside the sandbox's credentials.
+pub const ENV_BASE_URL: &str = "EMNIFY_BASE_URL";
+
 const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 
 /// The room a listed SIM may take in a page's answer: a page of 2,500 may be 20 MiB (a SIM with
@@ -155,19 +159,34 @@ impl Client {
         }
     }
 
-    /// A client with the application token from `EMNIFY_APPLICATION_TOKEN` and the defaults. A
-    /// missing or empty variable is an [`Error::Config`] naming it.
+    /// A client with the application token from `EMNIFY_APPLICATION_TOKEN`, sending to
+    /// `EMNIFY_BASE_URL` when it is set (else [`DEFAULT_BASE_URL`]), with every other setting
+    /// at its default. [`base_url`](Self::base_url) says where it connects.
+    ///
+    /// A missing or empty token is an [`Error::Config`] naming the variable. A credential a
+    /// sandbox issued (`simctl sandbox` exports them) is refused unless the base URL is loopback:
+    /// a shell set up for a sandbox never sends its throwaway credentials to emnify.
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(simcore::env::process)
     }
 
-    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    /// [`from_env`](Self::from_env) over any lookup of variables (a configuration map, a test).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let token = simcore::env::require(
             &lookup,
             APPLICATION_TOKEN_ENV,
             " (an emnify application token)",
         )?;
-        Self::builder().application_token(token).build()
+        let mut builder = Self::builder().application_token(token);
+        if let Some(url) = simcore::env::optional(&lookup, ENV_BASE_URL) {
+            builder = builder.base_url(url);
+        }
+        builder.build()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &url::Url {
+        self.transport.base_url()
     }
 
     /// Fetches a SIM: `GET /api/v1/sim/{sim_id}`.
@@ -439,13 +458,26 @@ mod tests {
             }
         }
         let client = Client::from_lookup(|name| {
-            assert_eq!(name, APPLICATION_TOKEN_ENV);
-            Some("SENTINEL-ENV-TOKEN".to_owned())
+            assert!(
+                [APPLICATION_TOKEN_ENV, ENV_BASE_URL].contains(&name),
+                "{name}"
+            );
+            (name == APPLICATION_TOKEN_ENV).then(|| "SENTINEL-ENV-TOKEN".to_owned())
         })
         .unwrap();
         let shown = format!("{client:?}");
         assert!(shown.contains("https://cdn.emnify.net/"), "{shown}");
         assert!(!shown.contains("SENTINEL"), "{shown}");
+        assert_eq!(client.base_url().as_str(), "https://cdn.emnify.net/");
+        // EMNIFY_BASE_URL, when set, is where it connects.
+        let client = Client::from_lookup(|name| {
+            Some(match name {
+                APPLICATION_TOKEN_ENV => "t".to_owned(),
+                _ => " http://127.0.0.1:4010 ".to_owned(),
+            })
+        })
+        .unwrap();
+        assert_eq!(client.base_url().as_str(), "http://127.0.0.1:4010/");
     }
 
     #[test]

@@ -642,7 +642,7 @@ impl Sandbox {
         }
         let shared = Arc::new(Shared {
             auth: Mutex::new(Auth {
-                application_token: random_token(48),
+                application_token: simcore::http::sandbox_credential(&random_token(48)),
                 users: HashMap::new(),
                 refresh_tokens: HashSet::new(),
                 sessions: HashMap::new(),
@@ -1250,7 +1250,8 @@ impl Shared {
         let payload = URL_SAFE_NO_PAD.encode(
             json!({"sub": subject, "iat": now, "exp": exp, "jti": random_token(16)}).to_string(),
         );
-        let signature = URL_SAFE_NO_PAD.encode("emnify sandbox: not a signature");
+        // Not a signature: the mark that makes the token recognisable as a sandbox's.
+        let signature = simcore::http::sandbox_credential(&random_token(16));
         let jwt = format!("{header}.{payload}.{signature}");
         // Whole seconds, as `exp` counts them.
         let lifetime = Duration::from_secs(self.token_lifetime.as_secs());
@@ -1463,7 +1464,7 @@ fn authenticate(shared: &Shared, caller: IpAddr, body: &[u8]) -> Response<Body> 
         });
         known.then(|| {
             let jwt = shared.issue_jwt(&mut auth, user);
-            let refresh = random_token(40);
+            let refresh = simcore::http::sandbox_credential(&random_token(40));
             auth.refresh_tokens.insert(refresh.clone());
             json!({"auth_token": jwt, "refresh_token": refresh})
         })

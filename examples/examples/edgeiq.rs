@@ -31,10 +31,6 @@ const WRITE_ENV: &str = "EDGEIQ_EXAMPLE_WRITE";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     if sim_examples::env_set(TOKEN_ENV) {
-        println!(
-            "using EdgeIQ at {} ({TOKEN_ENV} is set)",
-            edgeiq_client::DEFAULT_BASE_URL
-        );
         with_edgeiq().await?;
     } else {
         println!("using the local sandbox (set {TOKEN_ENV} and {SIM_ID_ENV} to use EdgeIQ)");
@@ -47,6 +43,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// Reads a real record; changes it only when asked to.
 async fn with_edgeiq() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
+    println!("using EdgeIQ at {} ({TOKEN_ENV} is set)", client.base_url());
     let id = std::env::var(SIM_ID_ENV)
         .map_err(|_| format!("set {SIM_ID_ENV} to the 24-hex-digit id of a SIM record to read"))?;
 

@@ -31,10 +31,6 @@ const WRITE_ENV: &str = "EMNIFY_EXAMPLE_WRITE";
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     if sim_examples::env_set(APPLICATION_TOKEN_ENV) {
-        println!(
-            "using emnify at {} ({APPLICATION_TOKEN_ENV} is set)",
-            emnify_client::DEFAULT_BASE_URL
-        );
         with_emnify().await?;
     } else {
         println!(
@@ -49,6 +45,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// Reads a real SIM; writes only when asked to, and then nothing that changes it in effect.
 async fn with_emnify() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
+    println!(
+        "using emnify at {} ({APPLICATION_TOKEN_ENV} is set)",
+        client.base_url()
+    );
     let id: u64 = std::env::var(SIM_ID_ENV)
         .ok()
         .and_then(|v| v.trim().parse().ok())

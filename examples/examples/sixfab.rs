@@ -47,10 +47,6 @@ const EXAMPLE_BOOK: &str = r#"{
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     if sim_examples::env_set(API_KEY_ENV) {
-        println!(
-            "using Sixfab at {} ({API_KEY_ENV} is set)",
-            sixfab_client::DEFAULT_BASE_URL
-        );
         with_sixfab().await?;
     } else {
         println!("using the local sandbox (set {API_KEY_ENV} and {ASSET_ENV} to use Sixfab)");
@@ -63,6 +59,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// Reads a real asset; writes only when asked to, and then only its own name back.
 async fn with_sixfab() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
+    println!(
+        "using Sixfab at {} ({API_KEY_ENV} is set)",
+        client.base_url()
+    );
     let id = std::env::var(ASSET_ENV).map_err(|_| {
         format!("set {ASSET_ENV} to an asset's serial number, UUID, SIM SID or SIM ICCID")
     })?;

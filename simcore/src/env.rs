@@ -16,6 +16,19 @@ pub fn process(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The value of an optional variable, such as a base URL: `None` when it is unset or blank.
+///
+/// ```
+/// let lookup = |name: &str| (name == "SET").then(|| " http://127.0.0.1:9 ".to_owned());
+/// assert_eq!(simcore::env::optional(&lookup, "SET").as_deref(), Some("http://127.0.0.1:9"));
+/// assert_eq!(simcore::env::optional(&lookup, "UNSET"), None);
+/// ```
+pub fn optional(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// The value of `name` as `lookup` finds it; an unset or blank variable is an [`Error::Config`]
 /// naming it (never quoting a value), with `hint` appended to say what it should hold.
 ///

@@ -206,57 +206,20 @@ fn remote(providers: &Value, name: &str) -> Result<Arc<dyn SimProvider>, Failure
     })
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// A real provider, with the credentials the examples read, and an optional base URL from
-/// `SUPERSIM_BASE_URL`, `EMNIFY_BASE_URL`, `SIXFAB_BASE_URL` or `EDGEIQ_BASE_URL`.
+/// A real provider, from the environment exactly as its client's `from_env()` reads it: the
+/// credentials, and the base URL from `SUPERSIM_BASE_URL`, `EMNIFY_BASE_URL`, `SIXFAB_BASE_URL`
+/// or `EDGEIQ_BASE_URL` (and `KORE_TOKEN_URL`) when set. A sandbox's credential with no loopback
+/// base URL beside it is refused by the client, before anything is sent.
 fn real(name: &str) -> Result<Arc<dyn SimProvider>, Failure> {
     let p = canonical(name)?;
-    let require = |var: &str, hint: &str| simcore::env::require(&simcore::env::process, var, hint);
     Ok(match p {
         "supersim" => {
-            let mut builder = supersim_client::Client::builder().credentials_from_env()?;
-            if let Some(url) = env("SUPERSIM_BASE_URL") {
-                builder = builder.base_url(url);
-            }
-            if let Some(url) = env("KORE_TOKEN_URL") {
-                builder = builder.kore_token_url(url);
-            }
-            let client = builder.build()?;
+            let client = supersim_client::Client::from_env()?;
             check_dialect(name, simcore::SimProvider::name(&client))?;
             Arc::new(client)
         }
-        "emnify" => {
-            let mut builder = emnify_client::Client::builder().application_token(require(
-                emnify_client::client::APPLICATION_TOKEN_ENV,
-                " (an emnify application token)",
-            )?);
-            if let Some(url) = env("EMNIFY_BASE_URL") {
-                builder = builder.base_url(url);
-            }
-            Arc::new(builder.build()?)
-        }
-        "sixfab" => {
-            let mut builder = sixfab_client::Client::builder().api_key(require(
-                sixfab_client::client::API_KEY_ENV,
-                " (a Sixfab API key)",
-            )?);
-            if let Some(url) = env("SIXFAB_BASE_URL") {
-                builder = builder.base_url(url);
-            }
-            Arc::new(builder.build()?)
-        }
-        _ => {
-            let mut builder = edgeiq_client::ClientBuilder::new().api_token(require(
-                edgeiq_client::client::TOKEN_ENV,
-                " (an EdgeIQ API token)",
-            )?);
-            if let Some(url) = env("EDGEIQ_BASE_URL") {
-                builder = builder.base_url(url);
-            }
-            Arc::new(builder.build()?)
-        }
+        "emnify" => Arc::new(emnify_client::Client::from_env()?),
+        "sixfab" => Arc::new(sixfab_client::Client::from_env()?),
+        _ => Arc::new(edgeiq_client::Client::from_env()?),
     })
 }

@@ -201,6 +201,7 @@ fn simctl_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         "SIXFAB_API_KEY",
         "EDGEIQ_API_TOKEN",
         "SUPERSIM_BASE_URL",
+        "KORE_TOKEN_URL",
         "EMNIFY_BASE_URL",
         "SIXFAB_BASE_URL",
         "EDGEIQ_BASE_URL",
@@ -1088,4 +1089,110 @@ fn a_config_that_cannot_be_read_is_a_usage_error() {
     ]);
     assert_eq!(code(&out), 2);
     assert_eq!(stdout_json(&out)["error"]["kind"], "usage");
+}
+
+/// A loopback listener standing in for every host that is not the sandbox: as the proxy of a
+/// run, it counts each connection a client opens to a real provider (a CONNECT for https).
+fn counting_proxy() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    (url, seen)
+}
+
+/// The shell `simctl sandbox` sets up (every variable it exports) reaches the sandboxes through
+/// each client's `from_env()`; the same shell without the base URLs reaches nothing: the
+/// sandbox's credentials are refused before any connection is opened (exit 2), even with a
+/// proxy that would carry the request.
+#[tokio::test]
+async fn a_shell_set_up_for_the_sandbox_never_sends_its_credentials_elsewhere() {
+    use std::sync::atomic::Ordering;
+    let sb = Sandbox::start();
+    let exported: Vec<(String, String)> = sb.line["env"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "SIMCTL_SANDBOX")
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let (proxy, seen) = counting_proxy();
+    let all: Vec<(&str, &str)> = exported
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    // EdgeIQ's ids are made when the sandbox starts: the first one listed.
+    let out = simctl_env(&["list", "edgeiq", "-o", "json"], &all);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let edgeiq_id = stdout_lines(&out)[0]["id"].as_str().unwrap().to_owned();
+    let sims = [
+        ("kore", "pump-01"),
+        ("emnify", "1002"),
+        ("sixfab", "SN-ALPON-002"),
+        ("edgeiq", edgeiq_id.as_str()),
+    ];
+    for (provider, id) in sims {
+        // Every exported variable: the sandbox answers.
+        let out = simctl_env(&["get", provider, id, "-o", "json"], &all);
+        assert_eq!(code(&out), 0, "{provider}: {}", stderr(&out));
+        // Each variable exported for the provider is read: without it, the same call fails
+        // before sending (a credential missing, or the sandbox's credential refused for a
+        // provider's real host).
+        let key = if provider == "kore" {
+            "supersim"
+        } else {
+            provider
+        };
+        for var in sb.line["providers"][key]["env"].as_object().unwrap().keys() {
+            let without: Vec<(&str, &str)> =
+                all.iter().copied().filter(|(k, _)| k != var).collect();
+            let out = simctl_env(&["get", provider, id, "-o", "json"], &without);
+            assert_eq!(code(&out), 2, "{provider} without {var}: {}", stderr(&out));
+        }
+        // Without the base URLs, and with a proxy for every other host: refused, nothing sent.
+        let mut shell: Vec<(&str, &str)> = all
+            .iter()
+            .copied()
+            .filter(|(k, _)| !k.ends_with("_BASE_URL") && *k != "KORE_TOKEN_URL")
+            .collect();
+        for var in [
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "ALL_PROXY",
+            "https_proxy",
+            "http_proxy",
+        ] {
+            shell.push((var, proxy.as_str()));
+        }
+        shell.push(("NO_PROXY", ""));
+        shell.push(("no_proxy", ""));
+        let out = simctl_env(&["get", provider, id, "-o", "json"], &shell);
+        assert_eq!(code(&out), 2, "{provider}: {}", stderr(&out));
+        let text = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            text.contains("issued by a local sandbox"),
+            "{provider}: {text}"
+        );
+        for (_, secret) in &exported {
+            if secret.contains("simsandbox_") {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{provider} printed a credential"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "a connection left for a real provider"
+    );
+    assert!(sb.stop().success());
 }

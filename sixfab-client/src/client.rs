@@ -26,6 +26,10 @@ const LIST_BYTES_PER_ASSET: usize = 16 * 1024;
 /// The environment variable [`Client::from_env`] reads the API key from.
 pub const API_KEY_ENV: &str = "SIXFAB_API_KEY";
 
+/// The environment variable [`Client::from_env`] reads the base URL from (unset:
+/// [`DEFAULT_BASE_URL`]); `simctl sandbox` exports it beside the sandbox's credentials.
+pub const ENV_BASE_URL: &str = "SIXFAB_BASE_URL";
+
 /// A Sixfab Connect client. Cheap to clone: clones share one connection pool.
 ///
 /// ```
@@ -65,18 +69,27 @@ impl Client {
         Self::builder().api_key(api_key).build()
     }
 
-    /// A client with the API key from `SIXFAB_API_KEY`; a missing or empty variable is an
-    /// [`Error::Config`] naming it.
+    /// A client with the API key from `SIXFAB_API_KEY`, sending to `SIXFAB_BASE_URL` when it is
+    /// set (else [`DEFAULT_BASE_URL`]). [`base_url`](Self::base_url) says where it connects.
+    ///
+    /// A missing or empty key is an [`Error::Config`] naming the variable. A credential a
+    /// sandbox issued (`simctl sandbox` exports them) is refused unless the base URL is loopback:
+    /// a shell set up for a sandbox never sends its throwaway credentials to Sixfab.
     pub fn from_env() -> simcore::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(simcore::env::process)
     }
 
-    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> simcore::Result<Self> {
-        Self::new(simcore::env::require(
+    /// [`from_env`](Self::from_env) over any lookup of variables (a configuration map, a test).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> simcore::Result<Self> {
+        let mut builder = Self::builder().api_key(simcore::env::require(
             &lookup,
             API_KEY_ENV,
             " (a Sixfab API key)",
-        )?)
+        )?);
+        if let Some(url) = simcore::env::optional(&lookup, ENV_BASE_URL) {
+            builder = builder.base_url(url);
+        }
+        builder.build()
     }
 
     /// The base URL requests go to.

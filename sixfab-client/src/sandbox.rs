@@ -683,7 +683,11 @@ impl Sandbox {
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
         let mut rng = fastrand::Rng::new();
         let account = Arc::new(Account {
-            api_key: format!("sbx_{:016x}{:016x}", rng.u64(..), rng.u64(..)),
+            api_key: simcore::http::sandbox_credential(&format!(
+                "{:016x}{:016x}",
+                rng.u64(..),
+                rng.u64(..)
+            )),
             assets: OrderedStore::new(),
             index: Store::new(),
             network_groups: Mutex::new(Vec::new()),

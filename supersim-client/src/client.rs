@@ -40,6 +40,12 @@ pub const ENV_API_SECRET: &str = "TWILIO_API_SECRET";
 pub const ENV_KORE_CLIENT_ID: &str = "KORE_CLIENT_ID";
 /// The environment variable holding a KORE API client's secret (this crate's choice, as above).
 pub const ENV_KORE_CLIENT_SECRET: &str = "KORE_CLIENT_SECRET";
+/// The environment variable [`Client::from_env`] reads the base URL from (unset: KORE's or
+/// Twilio's, by the credentials); `simctl sandbox` exports it beside the sandbox's credentials.
+pub const ENV_BASE_URL: &str = "SUPERSIM_BASE_URL";
+/// The environment variable [`Client::from_env`] reads KORE's token endpoint from (unset:
+/// [`KORE_TOKEN_URL`]); read with KORE's credentials only.
+pub const ENV_KORE_TOKEN_URL: &str = "KORE_TOKEN_URL";
 
 /// The body cap of a list page: room for a full page (1000 SIMs) at 8 KiB each, over ten times
 /// what a SIM takes, unless the client's own cap is larger. A single SIM keeps the client's cap.
@@ -209,7 +215,7 @@ impl ClientBuilder {
     /// When KORE's and Twilio's are both set, KORE's are used, and [`Client::credential`] says
     /// so. A missing (or empty) variable is an [`Error::Config`] naming it.
     pub fn credentials_from_env(self) -> Result<Self> {
-        self.credentials_from(|name| std::env::var(name).ok())
+        self.credentials_from(simcore::env::process)
     }
 
     /// [`credentials_from_env`](Self::credentials_from_env) over any lookup.
@@ -532,9 +538,30 @@ impl Client {
     }
 
     /// A client with the credentials from the environment (KORE's first, then Twilio's: see
-    /// [`ClientBuilder::credentials_from_env`]) and default settings.
+    /// [`ClientBuilder::credentials_from_env`]), sending to `SUPERSIM_BASE_URL` when it is set
+    /// (else KORE's or Twilio's API, by the credentials) and, with KORE's credentials, fetching
+    /// tokens from `KORE_TOKEN_URL` when it is set. [`base_url`](Self::base_url) says where it
+    /// connects, [`credential`](Self::credential) which credentials it found.
+    ///
+    /// A credential a sandbox issued (`simctl sandbox` exports them) is refused unless the base
+    /// URL (and, for KORE, the token URL) is loopback: a shell set up for a sandbox never sends
+    /// its throwaway credentials to KORE or Twilio.
     pub fn from_env() -> Result<Client> {
-        Client::builder().credentials_from_env()?.build()
+        Client::from_lookup(simcore::env::process)
+    }
+
+    /// [`from_env`](Self::from_env) over any lookup of variables (a configuration map, a test).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Client> {
+        let mut builder = Client::builder().credentials_from(&lookup)?;
+        if let Some(url) = simcore::env::optional(&lookup, ENV_BASE_URL) {
+            builder = builder.base_url(url);
+        }
+        if matches!(builder.credentials, Some(Credentials::Kore { .. })) {
+            if let Some(url) = simcore::env::optional(&lookup, ENV_KORE_TOKEN_URL) {
+                builder = builder.kore_token_url(url);
+            }
+        }
+        builder.build()
     }
 
     /// The base URL requests go to.

@@ -619,12 +619,12 @@ impl Sandbox {
             base_url: OnceLock::new(),
             subaccounts: Mutex::new(vec![random_sid("AC")]),
             account_sid,
-            auth_token: random_hex(32),
+            auth_token: simcore::http::sandbox_credential(&random_hex(32)),
             api_key_sid: random_sid("SK"),
-            api_key_secret: random_hex(32),
+            api_key_secret: simcore::http::sandbox_credential(&random_hex(32)),
             dialect: options.dialect,
             client_id: random_hex(26),
-            client_secret: random_hex(48),
+            client_secret: simcore::http::sandbox_credential(&random_hex(48)),
             tokens: Mutex::new(HashMap::new()),
             token_lifetime: Mutex::new(options.token_lifetime),
             token_requests: AtomicU64::new(0),
@@ -1128,7 +1128,7 @@ impl Shared {
     /// Issues a token that lasts the current lifetime.
     fn issue_token(&self) -> (String, Duration) {
         let lifetime = *lock(&self.token_lifetime);
-        let token = random_hex(64);
+        let token = simcore::http::sandbox_credential(&random_hex(64));
         let now = self.clock.now();
         let mut tokens = lock(&self.tokens);
         // An expired token and an unknown one get the same answer: forget the expired ones, so

@@ -261,8 +261,12 @@ async fn kore_s_token_endpoint_refuses_what_its_spec_does_not_allow() {
     // The right request: a token, as KORE's spec shapes it.
     let a = answer(token_request(&http, &sandbox, &good)).await;
     let access_token = a.body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(access_token.len(), 64);
-    assert!(access_token.bytes().all(|b| b.is_ascii_hexdigit()));
+    // A sandbox's token: the mark, then 64 hex digits.
+    let hex = access_token
+        .strip_prefix(simcore::http::SANDBOX_CREDENTIAL_MARK)
+        .unwrap();
+    assert_eq!(hex.len(), 64);
+    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(
         a,
         json_answer(

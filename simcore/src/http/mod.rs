@@ -82,7 +82,10 @@ pub use auth::{Auth, AuthHeader, Authenticator};
 use error_body::parse_error_body_redacted;
 pub use error_body::{parse_error_body, snippet};
 pub use message::{Body, Request, Resource, Response};
-pub use paths::{check_base_url, encode_segment, is_loopback, join_segments};
+pub use paths::{
+    SANDBOX_CREDENTIAL_MARK, check_base_url, check_sandbox_credential, encode_segment, is_loopback,
+    is_sandbox_credential, join_segments, sandbox_credential,
+};
 pub use proxy::Proxy;
 pub use redact::{REDACTED, Redactor};
 /// Re-exported: [`TransportBuilder::http_client`] takes a `reqwest::Client`.
@@ -289,6 +292,12 @@ impl TransportBuilder {
         }
         let mut redactor = self.auth.redactor();
         redactor.extend(&self.redact);
+        // A sandbox's credential (in the auth header, or one that travels in a body, such as a
+        // login's) goes to loopback hosts only: refused here, before anything can be sent.
+        let sandbox_credential = redactor.holds_sandbox_credential();
+        if sandbox_credential {
+            check_sandbox_credential(self.provider, &base)?;
+        }
         if let Some(p) = &self.proxy {
             p.add_secrets(&mut redactor);
         }
@@ -350,6 +359,7 @@ impl TransportBuilder {
                 retry: self.retry,
                 body_limit: self.body_limit,
                 redactor,
+                sandbox_credential,
                 request_id_headers,
                 budget: self.budget,
             }),
@@ -378,6 +388,9 @@ struct Inner {
     /// The static secrets (auth header, proxy, extra ones); an authenticator's are added when an
     /// error is scrubbed.
     redactor: Redactor,
+    /// Whether a static secret was issued by a sandbox: its requests then go to loopback hosts
+    /// only.
+    sandbox_credential: bool,
     request_id_headers: Vec<HeaderName>,
     budget: Option<Arc<dyn RateBudget>>,
 }
@@ -631,6 +644,16 @@ impl Transport {
     ) -> Result<Attempt> {
         let inner = &*self.inner;
         let auth = inner.auth.current().await?;
+        // A sandbox's credential never leaves loopback: neither a static one (refused at build
+        // for the base URL; checked here for a request to another URL) nor a token fetched or
+        // shared later (a sandbox's token in a shared store).
+        if inner.sandbox_credential
+            || auth
+                .as_ref()
+                .is_some_and(|h| is_sandbox_credential_bytes(h.value().as_bytes()))
+        {
+            check_sandbox_credential(inner.provider, &request.url)?;
+        }
         let limit = inner.timeout.min(left);
         let mut rb = inner
             .client
@@ -845,6 +868,13 @@ enum BodyError {
 }
 
 /// An error and its causes as one line, without any URL.
+/// [`is_sandbox_credential`] over a header value's bytes.
+fn is_sandbox_credential_bytes(value: &[u8]) -> bool {
+    value
+        .windows(SANDBOX_CREDENTIAL_MARK.len())
+        .any(|w| w == SANDBOX_CREDENTIAL_MARK.as_bytes())
+}
+
 fn chain(e: &reqwest::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = std::error::Error::source(e);

@@ -63,6 +63,57 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The mark every credential and token a sandbox of this SDK issues carries (`simsandbox_`), so
+/// that it can be recognised wherever it turns up: a throwaway credential from `simctl sandbox`
+/// left in a shell, or a sandbox's token in a shared token store.
+///
+/// The transport never sends a credential with this mark to a host that is not loopback
+/// ([`check_sandbox_credential`]): a shell set up for a sandbox cannot reach a real provider with
+/// the sandbox's credentials.
+pub const SANDBOX_CREDENTIAL_MARK: &str = "simsandbox_";
+
+/// A credential as a sandbox issues it: `body` behind [`SANDBOX_CREDENTIAL_MARK`].
+///
+/// ```
+/// use simcore::http::{is_sandbox_credential, sandbox_credential};
+/// let key = sandbox_credential("3f9a0c");
+/// assert_eq!(key, "simsandbox_3f9a0c");
+/// assert!(is_sandbox_credential(&key));
+/// assert!(!is_sandbox_credential("3f9a0c"));
+/// ```
+pub fn sandbox_credential(body: &str) -> String {
+    format!("{SANDBOX_CREDENTIAL_MARK}{body}")
+}
+
+/// Whether a credential (or a header or body that carries one) was issued by a sandbox of this
+/// SDK: it contains [`SANDBOX_CREDENTIAL_MARK`] anywhere.
+pub fn is_sandbox_credential(secret: &str) -> bool {
+    secret.contains(SANDBOX_CREDENTIAL_MARK)
+}
+
+/// Refuses to send a sandbox's credential to `url` unless its host is loopback: an
+/// [`Error::Config`] that names the provider, the host and what to do, never the credential.
+///
+/// ```
+/// use simcore::http::check_sandbox_credential;
+/// let prod = url::Url::parse("https://cdn.emnify.net").unwrap();
+/// let err = check_sandbox_credential("emnify", &prod).unwrap_err();
+/// assert!(err.to_string().contains("issued by a local sandbox"));
+/// let local = url::Url::parse("http://127.0.0.1:4010").unwrap();
+/// assert!(check_sandbox_credential("emnify", &local).is_ok());
+/// ```
+pub fn check_sandbox_credential(provider: &str, url: &Url) -> Result<()> {
+    if is_loopback(url) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{provider}: a credential issued by a local sandbox is never sent to {}, which is not a \
+         loopback host: point the base URL at the sandbox (the `*_BASE_URL` variable \
+         `simctl sandbox` exports beside its credentials) or use the provider's real credentials",
+        url.host_str().unwrap_or_default(),
+    )))
+}
+
 /// One id as a path segment: every character but `A-Z a-z 0-9 - . _ ~` percent-encoded (UTF-8).
 ///
 /// ```

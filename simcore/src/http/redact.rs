@@ -85,6 +85,14 @@ impl Redactor {
         }
     }
 
+    /// Whether any secret it holds was issued by a sandbox of this SDK
+    /// ([`is_sandbox_credential`](super::is_sandbox_credential)).
+    pub fn holds_sandbox_credential(&self) -> bool {
+        self.forms
+            .iter()
+            .any(|f| super::is_sandbox_credential(f.expose_secret()))
+    }
+
     /// Whether it holds no secret.
     pub fn is_empty(&self) -> bool {
         self.forms.is_empty()
