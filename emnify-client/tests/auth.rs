@@ -55,8 +55,9 @@ async fn first_request_authenticates_and_the_token_is_reused() {
 #[tokio::test]
 async fn a_token_near_expiry_is_refreshed_before_use() {
     let server = MockServer::start_async().await;
-    // Already at its expiry when it arrives: it serves the request that fetched it only.
-    let short = jwt("short", 0);
+    // At most a second to live when it arrives: it serves the request that fetched it, and is
+    // due for refresh by the time of the next one.
+    let short = jwt("short", 1);
     let long = fresh_jwt("long");
     let first = mock_app_auth(&server, &short).await;
     let patch_short = mock_patch(&server, 250, &short, suspend()).await;
@@ -74,6 +75,7 @@ async fn a_token_near_expiry_is_refreshed_before_use() {
     first.delete_async().await;
 
     let second = mock_app_auth(&server, &long).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     for _ in 0..2 {
         client
             .update_sim(250)
@@ -403,8 +405,10 @@ async fn user_credentials_use_the_refresh_token_then_fall_back_to_the_password()
     let hash = hash.expose_secret().to_owned();
     assert_eq!(hash.len(), 40);
     let login_body = json!({"username": USERNAME, "password": hash});
-    let a = jwt("a", 0); // at expiry: the next request authenticates again
-    let b = jwt("b", 0);
+    // Short-lived: `a` is due for refresh a second after it arrives, `b` (fetched a second
+    // later) two seconds after it arrives.
+    let a = jwt("a", 1);
+    let b = jwt("b", 3);
     let c = fresh_jwt("c");
 
     let login = mock_auth(
@@ -440,6 +444,7 @@ async fn user_credentials_use_the_refresh_token_then_fall_back_to_the_password()
     };
 
     send().await.unwrap(); // login with the password hash -> a
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     send().await.unwrap(); // a is near expiry: refresh_token -> b
     assert_eq!(login.calls_async().await, 1);
     assert_eq!(refresh.calls_async().await, 1);
@@ -461,6 +466,7 @@ async fn user_credentials_use_the_refresh_token_then_fall_back_to_the_password()
         json!({"auth_token": c, "refresh_token": "refresh-2"}),
     )
     .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     send().await.unwrap(); // b is near expiry: refresh refused -> password -> c
     send().await.unwrap(); // c is fresh: reused
     assert_eq!(refused.calls_async().await, 1);

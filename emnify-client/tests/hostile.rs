@@ -299,28 +299,37 @@ fn regression_echoed_credentials_and_tokens_never_show() {
                     check("session token", status, shape, &[&token, APP_TOKEN], err);
                 }
 
-                // The refresh token: the first login gives a token that is already due for
-                // refreshing; the refresh call is answered by the echo.
+                // The refresh token: the first login's token is refused with a 401, so the
+                // client refreshes; the refresh call is answered by the echo.
                 let echo_auth = echo_with(status, shape);
+                let first = jwt(3600);
+                let handed_out = first.clone();
                 let auth = move |n: usize, r: &Request<()>, b: &[u8]| {
                     if n == 0 {
                         json_response(
                             200,
-                            &json!({"auth_token": jwt(0), "refresh_token": REFRESH}),
+                            &json!({"auth_token": handed_out, "refresh_token": REFRESH}),
                         )
                     } else {
                         echo_auth(r, b)
                     }
                 };
-                let sim = |_: &Request<()>, _: &[u8]| {
-                    json_response(200, &json!({"id": 250, "status": {"id": 1}}))
+                let refused = format!("Bearer {first}");
+                let sim = move |r: &Request<()>, _: &[u8]| {
+                    if r.headers()
+                        .get("authorization")
+                        .is_some_and(|v| v.as_bytes() == refused.as_bytes())
+                    {
+                        json_response(401, &json!({"error_code": 401, "message": "expired"}))
+                    } else {
+                        json_response(200, &json!({"id": 250, "status": {"id": 1}}))
+                    }
                 };
                 let server = SandboxServer::start(server_of(auth, sim)).await.unwrap();
                 let c = builder(&server)
                     .user_credentials("ops@example.com", PASSWORD)
                     .build()
                     .unwrap();
-                c.get_sim(250).await.unwrap();
                 let err = c.get_sim(250).await.unwrap_err();
                 check("refresh token", status, shape, &[REFRESH, &sha1], err);
             }

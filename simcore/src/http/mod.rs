@@ -93,9 +93,9 @@ pub use reqwest;
 pub use reqwest::Method;
 pub use reqwest::header;
 pub use token::{
-    DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, LockOwner, Lookup, MemoryTokenStore,
-    SHARED_FAILURE_HOLD, SharedFailure, StoreError, Token, TokenCache, TokenCacheOptions,
-    TokenSource, TokenStore,
+    DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, LockOwner, Lookup, MIN_TOKEN_LIFETIME,
+    MemoryTokenStore, SHARED_FAILURE_HOLD, SharedFailure, StoreError, Token, TokenCache,
+    TokenCacheOptions, TokenSource, TokenStore,
 };
 
 use crate::budget::RateBudget;
@@ -737,6 +737,7 @@ impl Transport {
                 headers,
                 body,
                 request_id,
+                sent_auth: auth,
             }));
         }
         let content_type = headers
@@ -748,13 +749,18 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()))
             .map(|d| d.min(inner.retry.max_retry_after));
-        // The secrets go before the body is shortened into a message or snippet.
+        // The secrets go before the body is shortened into a message or snippet: the client's,
+        // and the credential sent on this attempt (a token replaced since is still one).
+        let mut redactor = self.redactor();
+        if let Some(h) = &auth {
+            h.redact(&mut redactor);
+        }
         let mut api = parse_error_body_redacted(
             inner.provider,
             status,
             content_type.as_deref(),
             &body,
-            &self.redactor(),
+            &redactor,
         );
         api.retry_after = retry_after;
         api.attempts = attempt;

@@ -7,7 +7,10 @@
 //!
 //! - **Single flight.** A fresh token is read without waiting. Requests that find none queue on
 //!   one lock held across the fetch: any number of them cause one fetch and then share its token
-//!   (or its failure).
+//!   (or its failure), whatever its lifetime. A token with no lifetime at all (zero or
+//!   negative: a provider's quirk, or a clock behind the provider's) is kept for
+//!   [`MIN_TOKEN_LIFETIME`], with a tracing event that says so, so that serial requests do not
+//!   fetch a token each; a 401 still replaces it at once.
 //! - **Early refresh.** A token is replaced before it expires: [`TokenCacheOptions::refresh_margin`]
 //!   ahead (60 s by default), or a tenth of its lifetime for tokens shorter than ten margins, so a
 //!   short-lived token still serves most of its life.
@@ -34,6 +37,15 @@ use async_trait::async_trait;
 use super::{AuthHeader, Authenticator, Redactor};
 use crate::error::{ApiError, Error, Result};
 use crate::trace::event;
+
+/// How long a token handed out with no lifetime left (an expiry at or before the time it was
+/// issued: `expires_in: 0`, a negative one, a JWT `exp` behind this machine's clock) is kept,
+/// from when it was issued, unless a 401 says otherwise first (see [`TokenCache`]). A short
+/// positive lifetime is kept as given.
+pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(30);
+
+/// How many tokens handed out before the current one a cache still cuts out of answers.
+const PREVIOUS_TOKENS: usize = 8;
 
 /// The default refresh margin: 60 s before expiry.
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -95,6 +107,23 @@ impl Token {
     /// When it was handed out.
     pub fn issued_at(&self) -> SystemTime {
         self.issued_at
+    }
+
+    /// The token with [`MIN_TOKEN_LIFETIME`] for a lifetime when the provider gave it none
+    /// (an expiry at or before its issue): it is then used for that long, a 401 fetching a fresh
+    /// one as usual. Says so with a tracing event.
+    pub(crate) fn with_lifetime_floor(mut self) -> Self {
+        if self.expires_at > self.issued_at {
+            return self;
+        }
+        event!("token lifetime below the floor: kept for the floor";
+            auth.floor_ms = MIN_TOKEN_LIFETIME.as_millis() as u64,
+        );
+        self.expires_at = self
+            .issued_at
+            .checked_add(MIN_TOKEN_LIFETIME)
+            .unwrap_or(self.issued_at);
+        self
     }
 
     /// When to stop using it: `margin` before expiry, or a tenth of its lifetime before expiry
@@ -175,6 +204,9 @@ struct Failure {
 struct Cached {
     token: Token,
     refresh_at: SystemTime,
+    /// When this process got it: requests that queued for a fetch before then share it, fresh
+    /// or not (single flight, whatever the token's lifetime).
+    got_at: Instant,
 }
 
 /// A store a [`TokenCache`] shares its token through, with other processes (on Redis: feature
@@ -396,6 +428,8 @@ pub struct TokenCache {
     current: std::sync::RwLock<Option<Cached>>,
     /// Held across a fetch: the single flight. Holds the last failure.
     flight: tokio::sync::Mutex<Option<Failure>>,
+    /// The tokens it handed out before the cached one, newest last: still secrets.
+    previous: std::sync::Mutex<std::collections::VecDeque<AuthHeader>>,
     fetches: std::sync::atomic::AtomicU64,
     shared: Option<Shared>,
 }
@@ -423,6 +457,7 @@ impl TokenCache {
             options,
             current: std::sync::RwLock::new(None),
             flight: tokio::sync::Mutex::new(None),
+            previous: std::sync::Mutex::new(std::collections::VecDeque::new()),
             fetches: std::sync::atomic::AtomicU64::new(0),
             shared: None,
         }
@@ -491,8 +526,10 @@ impl TokenCache {
         let arrived = Instant::now();
         let arrived_at = SystemTime::now();
         let mut failure = self.flight.lock().await;
-        // Another request may have fetched while this one waited.
-        if let Some(header) = self.fresh() {
+        // Another request may have fetched while this one waited: share its token, even one
+        // already due for refresh (a lifetime shorter than the wait), or every waiter would
+        // fetch its own.
+        if let Some(header) = self.fresh().or_else(|| self.got_since(arrived)) {
             return Ok(header);
         }
         if let Some(f) = failure.as_ref() {
@@ -516,6 +553,7 @@ impl TokenCache {
             shared.worked();
             match found {
                 Lookup::Token(token) => {
+                    let token = token.with_lifetime_floor();
                     let header = token.header.clone();
                     self.keep(token);
                     *failure = None;
@@ -560,6 +598,7 @@ impl TokenCache {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match self.source.fetch().await {
             Ok(token) => {
+                let token = token.with_lifetime_floor();
                 let header = token.header.clone();
                 if let Some((shared, owner)) = &lock {
                     let refresh_at = token.refresh_at(self.options.refresh_margin);
@@ -599,7 +638,8 @@ impl TokenCache {
                         shared.failed(&e);
                     }
                 }
-                *self.write() = None;
+                let old = self.write().take();
+                self.remember(old);
                 let now = Instant::now();
                 *failure = Some(Failure {
                     at: now,
@@ -613,7 +653,36 @@ impl TokenCache {
 
     fn keep(&self, token: Token) {
         let refresh_at = token.refresh_at(self.options.refresh_margin);
-        *self.write() = Some(Cached { token, refresh_at });
+        let old = self.write().replace(Cached {
+            token,
+            refresh_at,
+            got_at: Instant::now(),
+        });
+        self.remember(old);
+    }
+
+    /// Keeps a token that is no longer the cached one among the [`PREVIOUS_TOKENS`] last ones,
+    /// still cut out of answers: a request sent with it before a refresh may fail after.
+    fn remember(&self, old: Option<Cached>) {
+        if let Some(old) = old {
+            let mut previous = self.lock_previous();
+            if previous.len() == PREVIOUS_TOKENS {
+                previous.pop_front();
+            }
+            previous.push_back(old.token.header);
+        }
+    }
+
+    fn lock_previous(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<AuthHeader>> {
+        self.previous.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached token's header if this process got it at or after `arrived`.
+    fn got_since(&self, arrived: Instant) -> Option<AuthHeader> {
+        self.read()
+            .as_ref()
+            .filter(|c| c.got_at >= arrived)
+            .map(|c| c.token.header.clone())
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<Cached>> {
@@ -641,7 +710,9 @@ impl TokenCache {
             .as_ref()
             .is_some_and(|c| c.token.header.value() == used.value())
         {
-            *current = None;
+            let old = current.take();
+            drop(current);
+            self.remember(old);
         }
     }
 }
@@ -666,6 +737,9 @@ impl Authenticator for TokenCache {
         self.source.redact(into);
         if let Some(c) = self.read().as_ref() {
             c.token.header.redact(into);
+        }
+        for header in self.lock_previous().iter() {
+            header.redact(into);
         }
     }
 }
@@ -898,5 +972,85 @@ mod tests {
             assert_eq!(c.token().await.unwrap_err().status(), Some(503));
         }
         assert_eq!(s.n.load(Ordering::SeqCst), 3);
+    }
+
+    /// Hands out tokens whose lifetime is `life_ms` (negative: expired before it was issued).
+    #[derive(Debug)]
+    struct Odd {
+        n: AtomicU32,
+        life_ms: i64,
+    }
+
+    #[async_trait]
+    impl TokenSource for Odd {
+        async fn fetch(&self) -> Result<Token> {
+            let n = self.n.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let h = AuthHeader::new(AUTHORIZATION, &format!("Bearer t{n}"))?;
+            let issued = SystemTime::now();
+            let shift = Duration::from_millis(self.life_ms.unsigned_abs());
+            let expires = if self.life_ms >= 0 {
+                issued + shift
+            } else {
+                issued.checked_sub(shift).unwrap_or(SystemTime::UNIX_EPOCH)
+            };
+            Ok(Token::from_parts(h, issued, expires))
+        }
+        fn redact(&self, _into: &mut Redactor) {}
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever lifetime a token comes with (zero, negative, a millisecond, an hour), any
+        /// number of concurrent calls on a fresh cache cause one fetch and share its token.
+        #[test]
+        fn any_lifetime_keeps_one_fetch_for_concurrent_calls(
+            life_ms in proptest::prop_oneof![
+                proptest::prelude::Just(0i64),
+                -10_000_000i64..0,
+                1i64..2_000,
+                2_000i64..10_000_000,
+            ],
+            callers in 2usize..300,
+        ) {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let (fetched, tokens) = rt.block_on(async {
+                let source = Arc::new(Odd { n: AtomicU32::new(0), life_ms });
+                let cache = Arc::new(TokenCache::new(source.clone()));
+                let tasks: Vec<_> = (0..callers)
+                    .map(|_| {
+                        let c = cache.clone();
+                        tokio::spawn(async move { c.token().await.unwrap().value().clone() })
+                    })
+                    .collect();
+                let mut tokens = Vec::new();
+                for t in tasks {
+                    tokens.push(t.await.unwrap());
+                }
+                (source.n.load(Ordering::SeqCst), tokens)
+            });
+            proptest::prop_assert_eq!(fetched, 1);
+            proptest::prop_assert!(tokens.iter().all(|t| t == "Bearer t0"));
+        }
+    }
+
+    #[test]
+    fn an_odd_lifetime_is_raised_to_the_floor() {
+        let h = AuthHeader::new(AUTHORIZATION, "Bearer x").unwrap();
+        let now = SystemTime::now();
+        for expires in [now, now - Duration::from_secs(30), SystemTime::UNIX_EPOCH] {
+            let t = Token::from_parts(h.clone(), now, expires).with_lifetime_floor();
+            assert_eq!(t.expires_at(), now + MIN_TOKEN_LIFETIME);
+        }
+        // A lifetime, however short, is kept as given.
+        for life in [Duration::from_millis(3), Duration::from_secs(3600)] {
+            let t = Token::from_parts(h.clone(), now, now + life);
+            assert_eq!(t.with_lifetime_floor().expires_at(), now + life);
+        }
     }
 }
