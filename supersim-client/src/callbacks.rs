@@ -56,6 +56,15 @@
 //!   `bodySHA256` (a JSON body), that is checked against the body's SHA-256 and the signature
 //!   covers the URL alone.
 //!
+//!   **What Twilio's scheme signs is the decoded parameters, not the body's bytes.** Two form
+//!   bodies that decode to the same parameters verify alike: `a=b+c` and `a=b%20c`, `%41` and
+//!   `A`, the pairs in another order, an empty `&&`. So a form body's bytes may change on the way
+//!   without failing the check, as long as what it says stays the same; what it says cannot
+//!   change. A body that does not decode exactly (a name or value that is not UTF-8 once its
+//!   escapes are undone) has no one meaning to verify and is refused
+//!   ([`CallbackError::UndecodableForm`]), never read leniently. For byte-level integrity,
+//!   Twilio's JSON callbacks carry `bodySHA256`, which covers every byte.
+//!
 //! Every comparison runs in constant time ([`subtle`]), and the secrets are held as
 //! [`SecretString`]: no `Debug` or error here shows them.
 //!
@@ -232,6 +241,10 @@ pub enum CallbackError {
     },
     /// The URL given is not an absolute `http` or `https` URL.
     InvalidUrl,
+    /// A Twilio-signed form body that does not decode exactly: a name or value is not UTF-8
+    /// once its `%XX` escapes are undone. Twilio signs the decoded parameters, so such a body
+    /// has no one reading to verify, and is never taken as signed.
+    UndecodableForm,
 }
 
 impl fmt::Display for CallbackError {
@@ -270,6 +283,10 @@ impl fmt::Display for CallbackError {
             CallbackError::InvalidUrl => {
                 f.write_str("the callback URL is not an absolute http or https URL")
             }
+            CallbackError::UndecodableForm => f.write_str(
+                "the form body does not decode to UTF-8 text exactly, so the signature (over the \
+                 decoded parameters) cannot cover it",
+            ),
         }
     }
 }
@@ -506,7 +523,7 @@ impl TwilioVerifier {
         let form: Vec<(String, String)> = if body_hash.is_some() {
             Vec::new()
         } else if content_type_is(headers, FORM) {
-            form_urlencoded::parse(body).into_owned().collect()
+            exact_form(body).ok_or(CallbackError::UndecodableForm)?
         } else if body.is_empty() {
             Vec::new()
         } else {
@@ -553,6 +570,29 @@ impl TwilioVerifier {
             request.body(),
         )
     }
+}
+
+/// A form body's pairs, decoded exactly: `+` is a space and `%XX` a byte, and every name and
+/// value must then be UTF-8 (`None` otherwise). A lenient reading would turn every invalid
+/// sequence into U+FFFD, so two different bodies would read, and verify, the same.
+fn exact_form(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let decode = |part: &[u8]| {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
+    };
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
 }
 
 // ---- URLs ---------------------------------------------------------------------------------------

@@ -691,7 +691,7 @@ proptest! {
     fn what_twilio_s_signer_signs_verifies_and_no_byte_of_the_body_can_change(
         token in "[ -~]{1,40}",
         url in url_strategy(),
-        params in prop::collection::vec(("[A-Za-z]{1,8}", "[ -~]{0,12}"), 1..8),
+        params in prop::collection::vec(("[A-Za-z]{1,8}", "[ -~\u{80}-\u{10FFFF}]{0,12}"), 1..8),
         at in any::<prop::sample::Index>(),
         flip in 1u8..,
     ) {
@@ -703,9 +703,40 @@ proptest! {
         let mut changed = body.clone();
         changed[at.index(body.len())] ^= flip;
         // A changed byte may still decode to the same pairs (`+` and `%20` are both a space):
-        // then the callback says the same thing, and passing is right.
-        let same = url::form_urlencoded::parse(&changed).eq(url::form_urlencoded::parse(&body));
+        // then the callback says the same thing, and passing is right. Decoded exactly: a
+        // byte that makes a value invalid UTF-8 is never read as U+FFFD.
+        let same = exact_pairs(&changed).is_some_and(|p| Some(p) == exact_pairs(&body));
         prop_assert_eq!(v.verify("POST", &url, &h, &changed).is_ok(), same);
+    }
+
+    /// Regression: two bodies whose bytes differ only where they are not UTF-8 once decoded
+    /// (`%FF` and `%FE`) read alike leniently; neither verifies, whatever was signed.
+    #[test]
+    fn a_form_that_does_not_decode_exactly_never_verifies(
+        token in "[ -~]{1,40}",
+        url in url_strategy(),
+        name in "[A-Za-z]{1,8}",
+        bad in prop_oneof![
+            (0x80u8..=0xFF).prop_map(|b| format!("%{b:02X}")),
+            Just("%C3%28".to_owned()),
+            Just("%ED%A0%80".to_owned()),
+        ],
+        other in (0x80u8..=0xFF),
+    ) {
+        let v = TwilioVerifier::new([token.as_str()]).unwrap();
+        let body = format!("{name}=x{bad}y").into_bytes();
+        let lenient: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+        let h = twilio_form_headers(&v.sign(&url, lenient.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+        prop_assert_eq!(
+            v.verify("POST", &url, &h, &body).unwrap_err(),
+            CallbackError::UndecodableForm
+        );
+        let mut raw = format!("{name}=x").into_bytes();
+        raw.push(other);
+        prop_assert_eq!(
+            v.verify("POST", &url, &h, &raw).unwrap_err(),
+            CallbackError::UndecodableForm
+        );
     }
 
     #[test]
@@ -752,4 +783,26 @@ proptest! {
         let _ = twilio("s").verify(&method, &url, &h, &body);
         let _ = SimCallback::read_unverified(&method, &url, &h, &body);
     }
+}
+
+/// A form's pairs decoded exactly (`+` a space, `%XX` a byte), `None` when a name or value is not
+/// UTF-8 then: the reading a signature over decoded parameters can stand for.
+fn exact_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let decode = |part: &[u8]| {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        String::from_utf8(percent_encoding::percent_decode(&spaced).collect()).ok()
+    };
+    body.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = match p.iter().position(|&b| b == b'=') {
+                Some(i) => (&p[..i], &p[i + 1..]),
+                None => (p, &[][..]),
+            };
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
 }

@@ -210,6 +210,9 @@ pub struct Response {
     pub(super) headers: HeaderMap,
     pub(super) body: Bytes,
     pub(super) request_id: Option<String>,
+    /// The credential the request was sent with: cut out of a decode error's snippet even if
+    /// the client has replaced it since.
+    pub(super) sent_auth: Option<super::AuthHeader>,
 }
 
 impl Response {
@@ -280,7 +283,10 @@ impl Response {
     pub fn decode_error(&self, message: impl Into<String>) -> Error {
         // The secrets go before the body is folded and cut into a snippet, so none is cut in
         // half, or has its spaces folded, and kept.
-        let redactor = self.transport.redactor();
+        let mut redactor = self.transport.redactor();
+        if let Some(h) = &self.sent_auth {
+            h.redact(&mut redactor);
+        }
         let body = String::from_utf8_lossy(&self.body);
         let body = redactor.scrub(&body);
         let mut e = Error::decode(

@@ -42,6 +42,39 @@ use crate::error::{ApiError, Error};
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
+/// Secrets shorter than this have no base64 forms of their own: a few base64 characters would
+/// match innocent text (their exact forms are still cut out).
+const MIN_BASE64_SECRET: usize = 6;
+
+/// The parts of any base64 text that encodes `secret` somewhere inside it: for each alignment
+/// (0, 1 or 2 bytes before it in its 3-byte group) and each alphabet, the characters whose six
+/// bits all come from the secret. Whatever surrounds the secret, its encoding contains one of
+/// them.
+fn base64_cores(secret: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut cores = Vec::new();
+    if secret.len() < MIN_BASE64_SECRET {
+        return cores;
+    }
+    for offset in 0..3usize {
+        let mut bytes = vec![0u8; offset];
+        bytes.extend_from_slice(secret);
+        // Character i covers bits [6i, 6i + 6); keep those inside the secret's bits.
+        let start = (8 * offset).div_ceil(6);
+        let end = 8 * bytes.len() / 6;
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(&bytes);
+            if let Some(core) = encoded.get(start..end) {
+                if !cores.iter().any(|c| c == core) {
+                    cores.push(core.to_owned());
+                }
+            }
+        }
+    }
+    cores
+}
+
 /// A set of secrets to cut out of texts. Its `Debug` shows how many it holds, never them.
 #[derive(Clone, Default)]
 pub struct Redactor {
@@ -69,13 +102,27 @@ impl Redactor {
     }
 
     /// [`add`](Self::add) for a secret held as a plain string (an encoded form computed here).
+    ///
+    /// Its base64 forms go in too (standard and URL-safe alphabets, at each of the three
+    /// alignments a secret can have inside a longer base64 text): a server may echo it inside
+    /// an encoding this client never sends, such as `Basic base64(id:secret)` for a secret this
+    /// client sends in a form body, or a JWT whose payload quotes it.
     pub fn add_str(&mut self, secret: &str) {
-        if secret.is_empty() || self.forms.iter().any(|f| f.expose_secret() == secret) {
+        if secret.is_empty() {
             return;
         }
-        self.forms.push(SecretString::from(secret.to_owned()));
+        self.push(secret);
+        for core in base64_cores(secret.as_bytes()) {
+            self.push(&core);
+        }
         self.forms
             .sort_by_key(|f| std::cmp::Reverse(f.expose_secret().len()));
+    }
+
+    fn push(&mut self, form: &str) {
+        if !self.forms.iter().any(|f| f.expose_secret() == form) {
+            self.forms.push(SecretString::from(form.to_owned()));
+        }
     }
 
     /// Adds every secret of another redactor.
