@@ -94,10 +94,14 @@ pub enum Error {
     Transport {
         /// The provider.
         provider: &'static str,
-        /// The cause, without the URL.
+        /// The cause's chain, in words, without the URL (secrets cut out).
         message: String,
         /// How many attempts were made.
         attempts: u32,
+        /// The cause itself (the HTTP client's error, its URL removed), for
+        /// [`source()`](std::error::Error::source) and for code that inspects it.
+        #[source]
+        source: Option<Cause>,
     },
 
     /// A success answer that is not the provider's answer: a body that could not be read as
@@ -126,6 +130,58 @@ pub enum Error {
         /// The cap in bytes.
         limit: usize,
     },
+}
+
+/// The cause of an [`Error::Transport`]: the HTTP client's error, shared (an [`Error`] is
+/// `Clone`). Its `Display` is the cause's own.
+#[derive(Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Cause {
+    /// Wraps an error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Cause(std::sync::Arc::new(error))
+    }
+
+    /// The error, to inspect or downcast (`reqwest::Error` from the HTTP transport).
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Whether a failed call's request reached the provider, and what that means for a write.
+///
+/// | | meaning | a write may have taken effect? |
+/// |---|---|---|
+/// | [`Sent::No`] | refused before sending: nothing left the client | no |
+/// | [`Sent::Maybe`] | sent, and the answer does not say what happened: no answer in time, a broken connection, a deadline, a gateway or server error (500, 502, 503, 504), or a success answer that is not the provider's | maybe: read the resource back to know |
+/// | [`Sent::Yes`] | sent and answered with a verdict: a refusal (4xx) | no: the provider said so |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sent {
+    /// Nothing was sent.
+    No,
+    /// Sent; whether it took effect is unknown.
+    Maybe,
+    /// Sent and refused: the provider's answer says it did not take effect.
+    Yes,
 }
 
 fn plural(n: u32) -> &'static str {
@@ -242,6 +298,30 @@ impl Error {
         match self {
             Error::Api(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// Whether the request reached the provider, and so whether a failed write may have taken
+    /// effect: see [`Sent`].
+    ///
+    /// ```
+    /// use simcore::{ApiError, Error, error::Sent};
+    /// assert_eq!(Error::Config("no key".into()).sent(), Sent::No);
+    /// assert_eq!(Error::from(ApiError::new("emnify", 422)).sent(), Sent::Yes);
+    /// assert_eq!(Error::from(ApiError::new("emnify", 503)).sent(), Sent::Maybe);
+    /// ```
+    pub fn sent(&self) -> Sent {
+        match self {
+            Error::Invalid(_) | Error::Transition(_) | Error::Config(_) => Sent::No,
+            Error::Api(api) if matches!(api.status, 500 | 502 | 503 | 504) => Sent::Maybe,
+            Error::Api(_) => Sent::Yes,
+            Error::TooLarge { status, .. } if !(200..300).contains(status) => Sent::Yes,
+            Error::Timeout { .. }
+            | Error::Deadline { .. }
+            | Error::NotSettled { .. }
+            | Error::Transport { .. }
+            | Error::Decode { .. }
+            | Error::TooLarge { .. } => Sent::Maybe,
         }
     }
 
@@ -389,6 +469,92 @@ mod tests {
             e.to_string(),
             "emnify: HTTP 422 (code 1400 ValidationError): bad"
         );
+    }
+
+    /// Every variant, and every kind of answer, sorted by whether it was sent.
+    #[test]
+    fn sent_table() {
+        let api = |status| Error::from(ApiError::new("p", status));
+        let cases: Vec<(Error, Sent)> = vec![
+            (ValidationError::new("iccid", "rule", "x").into(), Sent::No),
+            (
+                TransitionError {
+                    provider: "p".into(),
+                    from: "a".into(),
+                    to: "b".into(),
+                    allowed: vec![],
+                    hint: None,
+                }
+                .into(),
+                Sent::No,
+            ),
+            (Error::Config("c".into()), Sent::No),
+            (api(400), Sent::Yes),
+            (api(401), Sent::Yes),
+            (api(403), Sent::Yes),
+            (api(404), Sent::Yes),
+            (api(409), Sent::Yes),
+            (api(422), Sent::Yes),
+            (api(429), Sent::Yes),
+            (api(500), Sent::Maybe),
+            (api(502), Sent::Maybe),
+            (api(503), Sent::Maybe),
+            (api(504), Sent::Maybe),
+            (
+                Error::Timeout {
+                    provider: "p",
+                    after: Duration::from_secs(1),
+                    attempts: 1,
+                },
+                Sent::Maybe,
+            ),
+            (
+                Error::Deadline {
+                    provider: "p",
+                    deadline: Duration::from_secs(1),
+                    attempts: 1,
+                },
+                Sent::Maybe,
+            ),
+            (
+                Error::NotSettled {
+                    provider: "p",
+                    waited: Duration::from_secs(1),
+                    last: "pending".into(),
+                },
+                Sent::Maybe,
+            ),
+            (
+                Error::Transport {
+                    provider: "p",
+                    message: "reset".into(),
+                    attempts: 1,
+                    source: None,
+                },
+                Sent::Maybe,
+            ),
+            (Error::decode("p", 200, "not an object", b"[]"), Sent::Maybe),
+            (
+                Error::TooLarge {
+                    provider: "p",
+                    status: 200,
+                    limit: 1,
+                },
+                Sent::Maybe,
+            ),
+            (
+                Error::TooLarge {
+                    provider: "p",
+                    status: 422,
+                    limit: 1,
+                },
+                Sent::Yes,
+            ),
+        ];
+        for (err, sent) in cases {
+            assert_eq!(err.sent(), sent, "{err:?}");
+            assert_eq!(err.was_not_sent(), sent == Sent::No, "{err:?}");
+        }
     }
 
     #[test]

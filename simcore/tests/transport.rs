@@ -264,6 +264,15 @@ async fn connection_errors_carry_no_url_or_secret() {
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(SENTINEL));
     assert!(!shown.contains("secret-path-segment"), "{shown}");
+    // The cause is kept, not flattened: the HTTP client's own error, its URL removed.
+    let cause = std::error::Error::source(&err).expect("a transport error keeps its cause");
+    let reqwest_error = cause
+        .downcast_ref::<simcore::error::Cause>()
+        .and_then(|c| c.get().downcast_ref::<reqwest::Error>())
+        .expect("the cause is reqwest's error");
+    assert!(reqwest_error.is_connect(), "{reqwest_error:?}");
+    assert!(reqwest_error.url().is_none());
+    assert_eq!(err.sent(), simcore::error::Sent::Maybe);
 }
 
 #[tokio::test]

@@ -698,7 +698,7 @@ impl Transport {
         }
         let mut resp = match rb.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(self.failed_transport(&e, attempt, limit < inner.timeout)),
+            Err(e) => return Ok(self.failed_transport(e, attempt, limit < inner.timeout)),
         };
         if resp.url() != &request.url {
             // Only a client given by the user follows redirects; its answer is not the
@@ -709,6 +709,7 @@ impl Transport {
                           another URL (build the client with reqwest::redirect::Policy::none())"
                     .to_owned(),
                 attempts: attempt,
+                source: None,
             };
             return Ok(Attempt::Failed(err, Outcome::Fatal));
         }
@@ -727,7 +728,7 @@ impl Transport {
                 return Ok(Attempt::Failed(err, Outcome::Fatal));
             }
             Err(BodyError::Http(e)) => {
-                return Ok(self.failed_transport(&e, attempt, limit < inner.timeout));
+                return Ok(self.failed_transport(e, attempt, limit < inner.timeout));
             }
         };
         if (200..300).contains(&status) {
@@ -831,7 +832,7 @@ impl Transport {
 
     /// A failed send or read. `cut_by_deadline`: the attempt's limit was the time left of the
     /// call, so a timeout is the deadline passing.
-    fn failed_transport(&self, e: &reqwest::Error, attempt: u32, cut_by_deadline: bool) -> Attempt {
+    fn failed_transport(&self, e: reqwest::Error, attempt: u32, cut_by_deadline: bool) -> Attempt {
         let provider = self.inner.provider;
         if e.is_timeout() {
             if cut_by_deadline && !e.is_connect() {
@@ -857,11 +858,14 @@ impl Transport {
         } else {
             Outcome::Connect
         };
+        // The cause is kept whole, its URL removed (a URL may carry ids).
+        let e = e.without_url();
         Attempt::Failed(
             Error::Transport {
                 provider,
-                message: chain(e),
+                message: chain(&e),
                 attempts: attempt,
+                source: Some(crate::error::Cause::new(e)),
             },
             outcome,
         )
@@ -881,6 +885,8 @@ fn is_sandbox_credential_bytes(value: &[u8]) -> bool {
         .any(|w| w == SANDBOX_CREDENTIAL_MARK.as_bytes())
 }
 
+/// An error's chain of causes in words, each said once (callers remove the URL first:
+/// [`reqwest::Error::without_url`]).
 fn chain(e: &reqwest::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = std::error::Error::source(e);
@@ -891,15 +897,7 @@ fn chain(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    // reqwest puts the URL in its own Display ("... for url (...)"): cut it out.
-    parts
-        .into_iter()
-        .map(|p| match p.find(" for url (") {
-            Some(i) => p[..i].to_owned(),
-            None => p,
-        })
-        .collect::<Vec<_>>()
-        .join(": ")
+    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -377,6 +377,7 @@ impl SharedFailure {
                 provider,
                 message: format!("{} {note}", self.message),
                 attempts: 0,
+                source: None,
             },
         }
     }
