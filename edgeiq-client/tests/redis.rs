@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use edgeiq_client::sandbox::{Sandbox, SimSeed};
 use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
+use testkit::RedisServer;
 
 /// Logins the sandbox received.
 fn logins(sandbox: &Sandbox) -> usize {

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use emnify_client::Client;
 use emnify_client::sandbox::{Sandbox, SimSeed};
 use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
+use testkit::RedisServer;
 
 /// The environment variable that makes this binary a worker: `redis-url base-url token sim-id
 /// prefix start-unix-ms lock-ttl-ms`.

@@ -50,15 +50,12 @@
 //!   or by every process of a fleet (on Redis, feature `redis`).
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
-//! - `sandbox` (feature `sandbox`): the shared parts of the local provider sandboxes.
 //! - `redis` (feature `redis`): state shared by every replica of a service: session tokens
 //!   (one login for the fleet, encrypted at rest with your key) and rate budgets.
 //!
 //! # Feature flags
 //! - `http` (default): the HTTP transport over reqwest with rustls.
 //! - `price-book-toml`: price books read from TOML files (JSON needs no feature).
-//! - `sandbox`: what the provider sandboxes share: a local server, request log, rate limiter and
-//!   fault injection ([`sandbox`]).
 //! - `redis`: shared state on Redis for fleets of replicas ([`redis`](mod@redis)): a token store
 //!   and a rate budget. Without it (the default) everything stays in the process.
 //! - `tracing`: spans and events (see [`trace`]) that never carry a secret, a header, a body, an
@@ -85,10 +82,6 @@ pub mod wait;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
-
-#[cfg(feature = "sandbox")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
-pub mod sandbox;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -191,35 +191,3 @@ macro_rules! transport_builder_methods {
         }
     };
 }
-
-/// Implements [`SandboxAdmin`](crate::sandbox::SandboxAdmin) for a provider crate's sandbox type
-/// by its inherent methods of the same names (`base_url`, `clock`, `server`, `state_json`), with
-/// the provider's name given (`sandbox_admin!(Sandbox, crate::PROVIDER)`): every provider sandbox shows the same admin view the same
-/// way. Needs feature `sandbox`.
-#[macro_export]
-macro_rules! sandbox_admin {
-    ($ty:ty, $provider:expr) => {
-        /// The admin view's shape, the same for every provider sandbox.
-        impl $crate::sandbox::SandboxAdmin for $ty {
-            fn provider(&self) -> &'static str {
-                $provider
-            }
-
-            fn base_url(&self) -> String {
-                <$ty>::base_url(self)
-            }
-
-            fn clock(&self) -> &$crate::sandbox::Clock {
-                <$ty>::clock(self)
-            }
-
-            fn server(&self) -> &$crate::sandbox::SandboxServer {
-                <$ty>::server(self)
-            }
-
-            fn state_json(&self) -> $crate::__private::serde_json::Value {
-                <$ty>::state_json(self)
-            }
-        }
-    };
-}

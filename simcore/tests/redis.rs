@@ -20,8 +20,8 @@ use simcore::http::{
     AuthHeader, Redactor, Token, TokenCache, TokenCacheOptions, TokenSource, header::AUTHORIZATION,
 };
 use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
 use simcore::{ApiError, Result};
+use testkit::RedisServer;
 
 const TOKEN: &str = "SENTINEL-session-token-5d1e";
 
@@ -421,9 +421,9 @@ impl simcore::SimProvider for Patch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_run_on_a_shared_budget_finishes_on_local_pacing_when_redis_stops() {
+    use axum::{Router, extract::Path, routing::patch};
     use simcore::bulk::{BulkItem, BulkUpdater};
-    use simcore::sandbox::SandboxServer;
-    use simcore::sandbox::axum::{Router, extract::Path, routing::patch};
+    use simsandbox::SandboxServer;
     use std::collections::HashMap;
     use std::sync::Mutex;
 

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
 use supersim_client::Client;
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
+use testkit::RedisServer;
 
 /// One "process": its own Redis handle, store, budget and client.
 fn client(redis: &RedisServer, sandbox: &Sandbox, secret: Option<&str>) -> Client {

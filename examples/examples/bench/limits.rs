@@ -278,7 +278,7 @@ async fn fleet(
         .collect();
     let server = sandbox.server();
     // Fresh buckets and counters for the run.
-    server.set_rate_limit(Some(simcore::sandbox::RateLimit {
+    server.set_rate_limit(Some(simsandbox::RateLimit {
         per_second: P6_RATE,
         burst: P6_BURST,
         retry_after: false,
@@ -357,7 +357,7 @@ async fn fleet(
 /// P6: 8 processes on one emnify sandbox limited per client IP, with and without the budget on
 /// Redis.
 pub(crate) async fn p6() {
-    let redis = match simcore::sandbox::RedisServer::start() {
+    let redis = match testkit::RedisServer::start() {
         Ok(r) => r,
         Err(e) => {
             println!("# P6 skipped: no redis-server could be started ({e})");
@@ -374,7 +374,7 @@ pub(crate) async fn p6() {
         .expect("the emnify sandbox");
     sandbox
         .server()
-        .set_rate_limit_scope(simcore::sandbox::RateLimitScope::ClientIp);
+        .set_rate_limit_scope(simsandbox::RateLimitScope::ClientIp);
 
     let local = fleet(&sandbox, None, n).await;
     println!(
