@@ -14,9 +14,9 @@ use edgeiq_client::{Client, ClientBuilder, SimId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::retry::RetryPolicy;
 use simcore::{Error, SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{SandboxServer, json_response};
 use testkit::hostile::{
     Shape, check_one_segment, echo, echo_router, id_pieces, not_json_bodies, stalled_body_router,

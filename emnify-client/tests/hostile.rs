@@ -20,9 +20,9 @@ use emnify_client::{Client, ClientBuilder, SettableStatus};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::retry::RetryPolicy;
 use simcore::{Error, SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{SandboxServer, json_response};
 use testkit::hostile::{
     Shape, check_one_segment, echo, id_pieces, not_json_bodies, stalled_body, too_many_requests,

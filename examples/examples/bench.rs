@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use axum::{Router, routing::patch};
 use futures_util::StreamExt;
 use peak_alloc::PeakAlloc;
-use simcore::bulk::{BulkItem, BulkUpdater};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{RateLimit, SandboxOptions, SandboxServer};
 
 use simcore::{SimChange, SimProvider, SimState};

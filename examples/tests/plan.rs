@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use simcore::bulk::{BulkItem, BulkUpdater};
-use simcore::plan::{Applier, ApplyOutcome, Desired, Planner};
 use simcore::{SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simfleet::plan::{Applier, ApplyOutcome, Desired, Planner};
 use simsandbox::RecordedRequest;
 
 /// The four sandboxes, each seeded with `n` SIMs of which every `already`-th (30%) is active,

@@ -12,8 +12,7 @@
 //!
 //! Plug one into a client ([`TransportBuilder::rate_budget`](crate::http::TransportBuilder::rate_budget),
 //! on every client builder too: every request the client sends, logins included, takes a place)
-//! or into a bulk run ([`BulkUpdater::budget`](crate::bulk::BulkUpdater::budget): the run's
-//! requests only). Give a budget to one of the two, not both, or each request takes two places.
+//! or into a bulk run (`BulkUpdater::budget` in `simfleet::bulk`: the run's requests only). Give a budget to one of the two, not both, or each request takes two places.
 //!
 //! Both implementations are the generic cell rate algorithm (GCRA) in its *reserving* form: the
 //! state is one instant, the theoretical arrival time (TAT) of the next request. A request

@@ -36,16 +36,9 @@
 //! - [`wait`]: waiting for a change a provider applies later (`Applied::Pending`) to settle.
 //! - [`charge`]: what a change costs, as ranges with the rule and the assumptions behind every
 //!   figure, or why it cannot be priced ([`Estimate`](charge::Estimate)); price books
-//!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML; totals per provider and overall
-//!   ([`ChargeTotal`](charge::ChargeTotal)).
+//!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML.
 //! - [`paging`]: lists whose pages are numbered, read as a stream of pages the same way for each
 //!   provider (a page that repeats the one before ends it).
-//! - [`plan`]: fleets in desired state: a [`Plan`](plan::Plan) per desired state (unchanged,
-//!   change, refused, not found, per row, with charges), reviewed, saved and applied later,
-//!   re-runs that converge.
-//! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
-//!   follows the provider's rate limit, a window held under its concurrency limit, one outcome
-//!   per item, a dry run.
 //! - [`budget`]: rate budgets shared by clients and runs ([`LocalBudget`](budget::LocalBudget)),
 //!   or by every process of a fleet (on Redis, feature `redis`).
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
@@ -66,12 +59,10 @@
 mod macros;
 
 pub mod budget;
-pub mod bulk;
 pub mod charge;
 pub mod env;
 pub mod error;
 pub mod paging;
-pub mod plan;
 pub mod provider;
 pub mod retry;
 pub mod state;

@@ -7,7 +7,7 @@
 //!   [`TokenCache::with_store`](crate::http::TokenCache::with_store) for the protocol, and plug the store in with
 //!   the client builders' `token_store` (or [`TokenCache::with_store`](crate::http::TokenCache::with_store)).
 //! - [`RedisRateBudget`]: a rate budget for a provider account or an egress IP, one Lua script
-//!   (GCRA) and one round trip per request, for bulk runs ([`BulkUpdater::budget`](crate::bulk::BulkUpdater::budget))
+//!   (GCRA) and one round trip per request, for bulk runs (`simfleet::bulk::BulkUpdater::budget`)
 //!   and single calls (the client builders' `rate_budget`).
 //!
 //! Both go through one [`Redis`] handle: one multiplexed connection, opened on first use, and

@@ -422,7 +422,7 @@ impl simcore::SimProvider for Patch {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_run_on_a_shared_budget_finishes_on_local_pacing_when_redis_stops() {
     use axum::{Router, extract::Path, routing::patch};
-    use simcore::bulk::{BulkItem, BulkUpdater};
+    use simfleet::bulk::{BulkItem, BulkUpdater};
     use simsandbox::SandboxServer;
     use std::collections::HashMap;
     use std::sync::Mutex;

@@ -274,7 +274,7 @@ impl ClientBuilder {
     ///         "my-client-id",
     ///     )
     ///     // A pace you choose for the whole fleet: Super SIM's limit counts requests in flight,
-    ///     // and a bulk run's window finds it (see `simcore::bulk`).
+    ///     // and a bulk run's window finds it (see `simfleet::bulk`).
     ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "kore-account", 50.0, 25)))
     ///     .build()?;
     /// # let _ = client; Ok(()) }

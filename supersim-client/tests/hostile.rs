@@ -10,9 +10,9 @@ use axum::Router;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::retry::RetryPolicy;
 use simcore::{Error, SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{SandboxServer, json_response};
 use supersim_client::{Client, SettableStatus, SimRef};
 use testkit::hostile::{

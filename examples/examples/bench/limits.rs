@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::{SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 
 use super::{line, quick, raw_client};
 

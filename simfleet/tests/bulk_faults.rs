@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Router, routing::patch};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::http::{Method, Transport};
 use simcore::retry::RetryPolicy;
 use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState, async_trait};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{RateLimit, SandboxServer};
 
 /// A minimal provider over the transport: `PATCH /sims/{id}` with `{"status": ..}`.

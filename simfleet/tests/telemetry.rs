@@ -10,13 +10,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use secrecy::SecretString;
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::http::{
     Auth, AuthHeader, Method, Redactor, Token, TokenCache, TokenSource, Transport,
     header::AUTHORIZATION,
 };
 use simcore::retry::RetryPolicy;
 use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{RateLimit, SandboxOptions, SandboxServer};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
