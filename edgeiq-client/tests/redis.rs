@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edgeiq_client::sandbox::{Sandbox, SimSeed};
-use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
 use testkit::RedisServer;
 
 /// Logins the sandbox received.

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use emnify_client::Client;
 use emnify_client::sandbox::{Sandbox, SimSeed};
-use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
 use testkit::RedisServer;
 
 /// The environment variable that makes this binary a worker: `redis-url base-url token sim-id
@@ -92,7 +92,7 @@ fn fleet(
         sim,
         prefix,
         1500,
-        simcore::redis::DEFAULT_LOCK_TTL,
+        simcore_redis::DEFAULT_LOCK_TTL,
     );
     run_workers(&job, PROCESSES)
 }

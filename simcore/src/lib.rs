@@ -40,17 +40,19 @@
 //! - [`paging`]: lists whose pages are numbered, read as a stream of pages the same way for each
 //!   provider (a page that repeats the one before ends it).
 //! - [`budget`]: rate budgets shared by clients and runs ([`LocalBudget`](budget::LocalBudget)),
-//!   or by every process of a fleet (on Redis, feature `redis`).
+//!   or by every process of a fleet (on Redis: the `simcore-redis` crate).
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
-//! - `redis` (feature `redis`): state shared by every replica of a service: session tokens
-//!   (one login for the fleet, encrypted at rest with your key) and rate budgets.
+//!
+//! # Beside it
+//! What only some users need is in crates of its own, each built on this one: `simfleet`
+//! (desired-state plans, the bulk updater, charge totals across providers), `simcore-redis`
+//! (session tokens and rate budgets shared by a fleet on Redis) and `simsandbox` (the kit every
+//! provider sandbox is built from).
 //!
 //! # Feature flags
 //! - `http` (default): the HTTP transport over reqwest with rustls.
 //! - `price-book-toml`: price books read from TOML files (JSON needs no feature).
-//! - `redis`: shared state on Redis for fleets of replicas ([`redis`](mod@redis)): a token store
-//!   and a rate budget. Without it (the default) everything stays in the process.
 //! - `tracing`: spans and events (see [`trace`]) that never carry a secret, a header, a body, an
 //!   ICCID or an MSISDN. Off by default, and then compiled out entirely.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -73,10 +75,6 @@ pub mod wait;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
-
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub mod redis;
 
 pub use error::{ApiError, Error, Result};
 pub use provider::{Applied, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages};

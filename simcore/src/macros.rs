@@ -171,7 +171,7 @@ macro_rules! transport_builder_methods {
 
         /// Takes a place in a rate budget before every request (logins included): a budget
         /// shared by the clients and processes that draw on the same provider account or egress
-        /// IP, such as `simcore::redis::RedisRateBudget` or a `simcore::budget::LocalBudget`.
+        /// IP, such as `simcore_redis::RedisRateBudget` or a `simcore::budget::LocalBudget`.
         /// Not together with the same budget on a bulk run over this client: each request would
         /// take two places.
         pub fn rate_budget(

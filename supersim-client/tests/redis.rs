@@ -11,7 +11,7 @@ const PATIENT: std::time::Duration = std::time::Duration::from_secs(5);
 use std::sync::Arc;
 use std::time::Duration;
 
-use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
 use supersim_client::Client;
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
 use testkit::RedisServer;

@@ -217,15 +217,15 @@ pub(crate) fn worker() -> bool {
         let redis = job
             .redis
             .as_deref()
-            .map(|url| simcore::redis::Redis::new(url, "bench-p6:").expect("a Redis URL"));
+            .map(|url| simcore_redis::Redis::new(url, "bench-p6:").expect("a Redis URL"));
         if let Some(redis) = &redis {
-            let store = simcore::redis::RedisTokenStore::new(redis)
-                .encryption_key(simcore::redis::TokenKey::new([6; 32]));
+            let store = simcore_redis::RedisTokenStore::new(redis)
+                .encryption_key(simcore_redis::TokenKey::new([6; 32]));
             builder = builder.token_store(Arc::new(store), "bench");
             // The budget every worker shares: the provider's limit, a smaller burst than its
             // bucket holds.
             let shared: Arc<dyn simcore::budget::RateBudget> =
-                Arc::new(simcore::redis::RedisRateBudget::new(
+                Arc::new(simcore_redis::RedisRateBudget::new(
                     redis,
                     "egress-127.0.0.1",
                     P6_RATE,
