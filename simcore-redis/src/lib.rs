@@ -21,9 +21,8 @@
 //!   process logs in while the others wait; a refused login is remembered for all of them for the
 //!   cooldown; a holder that dies mid-login blocks no one past the lock's time to live. See
 //!   [`TokenCache::with_store`](simcore::http::TokenCache::with_store) for the protocol, and plug
-//!   the store in with the client builders' `token_store` (it takes simcore's
-//!   [`TokenStore`](simcore::http::TokenStore)), or with
-//!   [`TokenCache::with_store`](simcore::http::TokenCache::with_store).
+//!   the store in with the client builders' `token_store` (it takes simcore's [`TokenStore`]),
+//!   or with [`TokenCache::with_store`](simcore::http::TokenCache::with_store).
 //! - [`RedisRateBudget`]: a rate budget for a provider account or an egress IP, one Lua script
 //!   (GCRA) and one round trip per request, for bulk runs (`simfleet::bulk::BulkUpdater::budget`)
 //!   and single calls (the client builders' `rate_budget`).
