@@ -94,7 +94,7 @@ pub fn check_rate_limit(per_second: f64, burst: Option<u64>) -> Result<(f64, u32
 }
 
 impl RateLimitConfig {
-    /// As simcore's rate limit (the file was checked when it was read).
+    /// As the sandbox kit's rate limit (the file was checked when it was read).
     pub fn limit(&self) -> simsandbox::RateLimit {
         let burst = self
             .burst
