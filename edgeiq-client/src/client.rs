@@ -236,18 +236,17 @@ impl ClientBuilder {
 
     /// Shares the session of [`login`](Self::login) through `store` under `key` with every
     /// client and process that uses the same store and key (on Redis:
-    /// `simcore::redis::RedisTokenStore`): one login for the fleet while the session lasts, a
+    /// `simcore_redis::RedisTokenStore`): one login for the fleet while the session lasts, a
     /// refused login remembered by all of them for five minutes (see
     /// `simcore::http::TokenCache`). `key` names the account (say the email): clients with
     /// other credentials need another key. A permanent API token needs no store.
     ///
-    /// With the `redis` feature, a fleet shares the session and a budget on Redis:
+    /// With the `simcore-redis` crate, a fleet shares the session and a budget on Redis:
     ///
     /// ```no_run
-    /// # #[cfg(feature = "redis")]
     /// # async fn run() -> simcore::Result<()> {
     /// use std::sync::Arc;
-    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    /// use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
     ///
     /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
     /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;

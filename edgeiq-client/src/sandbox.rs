@@ -93,20 +93,18 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, Method, Request, Response, header};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::body::{Body, to_bytes};
-use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
 use std::collections::HashMap;
 
 use serde::Serialize;
-/// Re-exported from simcore: the request log, the rate limit, the server, the clock and the
+/// Re-exported from simsandbox: the request log, the rate limit, the server, the clock and the
 /// admin view's shape.
-pub use simcore::sandbox::{
-    Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer,
-};
-use simcore::sandbox::{
+pub use simsandbox::{Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer};
+use simsandbox::{
     OrderedStore, SandboxOptions as ServerOptions, Store, json_response, json_response_from, lock,
 };
 
@@ -534,7 +532,7 @@ impl Sandbox {
     }
 }
 
-simcore::sandbox_admin!(Sandbox, crate::PROVIDER);
+simsandbox::sandbox_admin!(Sandbox, crate::PROVIDER);
 
 // ---------------------------------------------------------------------------------------------
 // Routing

@@ -7,21 +7,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::body::{Body, Bytes, to_bytes};
+use axum::http::Request;
 use edgeiq_client::{Client, ClientBuilder, SimId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::body::{Body, Bytes, to_bytes};
-use simcore::sandbox::axum::http::Request;
-use simcore::sandbox::hostile::{
+use simcore::{Error, SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simsandbox::{SandboxServer, json_response};
+use testkit::hostile::{
     Shape, check_one_segment, echo, echo_router, id_pieces, not_json_bodies, stalled_body_router,
     storm_router,
 };
-use simcore::sandbox::{SandboxServer, json_response};
-use simcore::{Error, SimChange, SimProvider, SimState};
 
 const ID: &str = "65f1c0ffee0123456789abcd";
 const BASE_PATH: &str = "/api/v1/platform";

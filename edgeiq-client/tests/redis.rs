@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edgeiq_client::sandbox::{Sandbox, SimSeed};
-use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
+use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+use testkit::RedisServer;
 
 /// Logins the sandbox received.
 fn logins(sandbox: &Sandbox) -> usize {

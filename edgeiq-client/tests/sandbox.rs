@@ -11,9 +11,9 @@ use edgeiq_client::{Client, SimRecord, Updated};
 use serde_json::{Map, Value, json};
 use simcore::http::{Auth, Method, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::RateLimit;
 use simcore::secrecy::SecretString;
 use simcore::{Applied, DisplayName, Error, SimChange, SimProvider, SimState};
+use simsandbox::RateLimit;
 
 const ICCID: &str = "89882806660004909182";
 const OTHER_ICCID: &str = "8988280666000490919";

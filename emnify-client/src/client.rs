@@ -346,7 +346,7 @@ impl ClientBuilder {
     }
 
     /// Shares the session token through `store` under `key` with every client and process that
-    /// uses the same store and key (on Redis: `simcore::redis::RedisTokenStore`): one
+    /// uses the same store and key (on Redis: `simcore_redis::RedisTokenStore`): one
     /// authentication for the whole fleet while the token lasts, and a refused authentication
     /// remembered by all of them for [`REFUSAL_COOLDOWN`](crate::auth::REFUSAL_COOLDOWN), so
     /// replicas restarting with a wrong token never trip emnify's lockout (see
@@ -354,13 +354,13 @@ impl ClientBuilder {
     /// clients with other credentials need another key. When the store cannot be reached the
     /// client authenticates on its own.
     ///
-    /// With the `redis` feature, a fleet shares the token and emnify's per-IP budget on Redis:
+    /// With the `simcore-redis` crate, a fleet shares the token and emnify's per-IP budget on
+    /// Redis:
     ///
     /// ```no_run
-    /// # #[cfg(feature = "redis")]
     /// # fn main() -> simcore::Result<()> {
     /// use std::sync::Arc;
-    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    /// use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
     ///
     /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
     /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
@@ -374,8 +374,6 @@ impl ClientBuilder {
     ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "egress-1", 2000.0 / 300.0, 20)))
     ///     .build()?;
     /// # let _ = client; Ok(()) }
-    /// # #[cfg(not(feature = "redis"))]
-    /// # fn main() {}
     /// ```
     pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
         self.token_store = Some((store, key.into()));

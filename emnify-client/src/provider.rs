@@ -219,7 +219,7 @@ fn prepare(id: &str, change: &SimChange) -> Result<(u64, SettableStatus)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use simcore::state::assert_lifecycle_exact;
+    use testkit::assert_lifecycle_exact;
 
     #[test]
     fn every_documented_pair_and_nothing_else() {

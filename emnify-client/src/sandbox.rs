@@ -111,22 +111,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::ConnectInfo;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Request, Response, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::body::{Body, to_bytes};
-use simcore::sandbox::axum::extract::ConnectInfo;
-use simcore::sandbox::axum::extract::State;
-use simcore::sandbox::axum::http::{HeaderMap, Method, Request, Response, header};
-/// Re-exported from simcore: the request log, the rate limit, the server and its counters, the
+/// Re-exported from simsandbox: the request log, the rate limit, the server and its counters, the
 /// clock and the admin view's shape.
-pub use simcore::sandbox::{
+pub use simsandbox::{
     Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
 };
-use simcore::sandbox::{
+use simsandbox::{
     OrderedStore, Store, TokenBucket, WindowCounter, WindowLimit, empty_response, json_response,
     lock,
 };
@@ -165,7 +165,7 @@ pub const FACTORY_TEST_DATA_KB: u64 = 100;
 pub const FACTORY_TEST_SMS: u32 = 10;
 
 /// A limit of calls in a rolling window, as emnify states the one of `authenticate`: counted
-/// per client IP on the sandbox's clock (simcore's [`WindowLimit`]).
+/// per client IP on the sandbox's clock (simsandbox's [`WindowLimit`]).
 pub type AuthenticateLimit = WindowLimit;
 
 /// Data and SMS a SIM used, as the sandbox was told ([`Sandbox::record_usage`]).
@@ -663,7 +663,7 @@ impl Sandbox {
             usage: Store::new(),
         });
         let router = Router::new().fallback(route).with_state(shared.clone());
-        let server_options = simcore::sandbox::SandboxOptions {
+        let server_options = simsandbox::SandboxOptions {
             rate_limit: options.rate_limit,
             throttle: Arc::new(|_wait| {
                 // emnify documents no Retry-After: the wait is not sent.
@@ -673,7 +673,7 @@ impl Sandbox {
         };
         let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         // emnify counts its limits per client IP: every process behind one address shares them.
-        server.set_rate_limit_scope(simcore::sandbox::RateLimitScope::ClientIp);
+        server.set_rate_limit_scope(simsandbox::RateLimitScope::ClientIp);
         Ok(Self { server, shared })
     }
 
@@ -1037,7 +1037,7 @@ impl Sandbox {
     }
 }
 
-simcore::sandbox_admin!(Sandbox, crate::PROVIDER);
+simsandbox::sandbox_admin!(Sandbox, crate::PROVIDER);
 
 // ----- answers -----
 

@@ -8,6 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::Router;
+use axum::body::{Body, Bytes, to_bytes};
+use axum::http::{Request, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use emnify_client::auth::password_sha1_hex;
@@ -17,16 +20,13 @@ use emnify_client::{Client, ClientBuilder, SettableStatus};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::body::{Body, Bytes, to_bytes};
-use simcore::sandbox::axum::http::{Request, Response};
-use simcore::sandbox::hostile::{
+use simcore::{Error, SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simsandbox::{SandboxServer, json_response};
+use testkit::hostile::{
     Shape, check_one_segment, echo, id_pieces, not_json_bodies, stalled_body, too_many_requests,
 };
-use simcore::sandbox::{SandboxServer, json_response};
-use simcore::{Error, SimChange, SimProvider, SimState};
 
 const APP_TOKEN: &str = "SENTINEL-app-token/+ &\"<~x";
 const PASSWORD: &str = "correct horse battery staple";

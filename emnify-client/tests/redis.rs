@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use emnify_client::Client;
 use emnify_client::sandbox::{Sandbox, SimSeed};
-use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
+use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+use testkit::RedisServer;
 
 /// The environment variable that makes this binary a worker: `redis-url base-url token sim-id
 /// prefix start-unix-ms lock-ttl-ms`.
@@ -92,7 +92,7 @@ fn fleet(
         sim,
         prefix,
         1500,
-        simcore::redis::DEFAULT_LOCK_TTL,
+        simcore_redis::DEFAULT_LOCK_TTL,
     );
     run_workers(&job, PROCESSES)
 }

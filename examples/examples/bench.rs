@@ -22,11 +22,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::{Router, routing::patch};
 use futures_util::StreamExt;
 use peak_alloc::PeakAlloc;
-use simcore::bulk::{BulkItem, BulkUpdater};
-use simcore::sandbox::axum::{Router, routing::patch};
-use simcore::sandbox::{RateLimit, SandboxOptions, SandboxServer};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simsandbox::{RateLimit, SandboxOptions, SandboxServer};
 
 use simcore::{SimChange, SimProvider, SimState};
 

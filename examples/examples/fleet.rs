@@ -29,8 +29,8 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use sim_examples::{env_set, heading};
 use simcore::charge::PriceBooks;
-use simcore::plan::{Action, Applier, Desired, Plan, Planner};
 use simcore::{SimProvider, SimState};
+use simfleet::plan::{Action, Applier, Desired, Plan, Planner};
 
 const BUNDLED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fleet.csv");
 
@@ -147,7 +147,7 @@ async fn plan(
 async fn apply(
     providers: &BTreeMap<String, Arc<dyn SimProvider>>,
     plan: &Plan,
-) -> simcore::plan::ApplyReport {
+) -> simfleet::plan::ApplyReport {
     heading("apply");
     let bar = ProgressBar::new(plan.entries.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len}")
@@ -161,16 +161,16 @@ async fn apply(
     bar.finish_and_clear();
     for e in &report.entries {
         let detail = match &e.outcome {
-            simcore::plan::ApplyOutcome::Stale { planned, found } => {
+            simfleet::plan::ApplyOutcome::Stale { planned, found } => {
                 format!(": the plan saw {planned}, it is {found} now")
             }
-            simcore::plan::ApplyOutcome::Refused { reason }
-            | simcore::plan::ApplyOutcome::Failed { reason }
-            | simcore::plan::ApplyOutcome::NotFound { reason }
-            | simcore::plan::ApplyOutcome::ReadError { reason } => format!(": {reason}"),
+            simfleet::plan::ApplyOutcome::Refused { reason }
+            | simfleet::plan::ApplyOutcome::Failed { reason }
+            | simfleet::plan::ApplyOutcome::NotFound { reason }
+            | simfleet::plan::ApplyOutcome::ReadError { reason } => format!(": {reason}"),
             _ => String::new(),
         };
-        if !matches!(e.outcome, simcore::plan::ApplyOutcome::Unchanged) {
+        if !matches!(e.outcome, simfleet::plan::ApplyOutcome::Unchanged) {
             println!(
                 "row {} {} {}: {}{detail}",
                 e.row + 1,

@@ -20,8 +20,9 @@ use std::error::Error;
 use std::sync::Arc;
 
 use sim_examples::{env_set, heading, indented};
-use simcore::charge::{ChargeTotal, Pricing};
+use simcore::charge::Pricing;
 use simcore::{Applied, DisplayName, SimChange, SimProvider, SimState};
+use simfleet::charge::ChargeTotal;
 
 /// A provider's sandbox kept alive for the run, its provider view and the seeded SIM.
 struct Stage {

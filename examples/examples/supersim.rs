@@ -21,10 +21,10 @@
 
 use std::error::Error;
 
+use axum::Router;
 use sim_examples::heading;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::{SandboxServer, empty_response};
 use simcore::wait::WaitOptions;
+use simsandbox::{SandboxServer, empty_response};
 use supersim_client::callbacks::KoreVerifier;
 use supersim_client::client::{
     ENV_ACCOUNT_SID, ENV_API_KEY, ENV_KORE_CLIENT_ID, ENV_KORE_CLIENT_SECRET,

@@ -3,7 +3,8 @@
 
 use simcore::SimProvider;
 use simcore::http::Proxy;
-use simcore::sandbox::{LocalProxy, RecordedRequest};
+use simsandbox::RecordedRequest;
+use testkit::LocalProxy;
 
 /// A `reqwest::Client` that marks its requests, to show it is the one sending.
 fn own_client() -> reqwest::Client {

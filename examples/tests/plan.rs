@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use simcore::bulk::{BulkItem, BulkUpdater};
-use simcore::plan::{Applier, ApplyOutcome, Desired, Planner};
-use simcore::sandbox::RecordedRequest;
 use simcore::{SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simfleet::plan::{Applier, ApplyOutcome, Desired, Planner};
+use simsandbox::RecordedRequest;
 
 /// The four sandboxes, each seeded with `n` SIMs of which every `already`-th (30%) is active,
 /// the rest inactive; the rows ask for all of them active.

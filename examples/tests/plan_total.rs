@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use simcore::bulk::{BulkItem, BulkUpdater};
-use simcore::charge::{ChargeRange, ChargeTotal, Currency, Money, PriceBooks, Pricing};
+use simcore::charge::{ChargeRange, Currency, Money, PriceBooks, Pricing};
 use simcore::{SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simfleet::charge::ChargeTotal;
 
 fn r(low: u64, high: u64) -> ChargeRange {
     ChargeRange::between(Money::from_cents(low), Money::from_cents(high))

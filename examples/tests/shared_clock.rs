@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use simcore::sandbox::{Clock, SandboxAdmin};
+use simsandbox::{Clock, SandboxAdmin};
 
 #[tokio::test]
 async fn one_clock_moves_every_sandbox_and_each_applies_its_rules() {

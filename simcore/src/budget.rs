@@ -6,14 +6,13 @@
 //! hands out places in that budget, one per request, and says how long to wait before sending:
 //!
 //! - [`LocalBudget`]: in this process (share one `Arc` between clients and bulk runs);
-//! - `RedisRateBudget` (feature `redis`, in `simcore::redis`): one budget for every process
+//! - `RedisRateBudget` (in the `simcore-redis` crate): one budget for every process
 //!   that reaches the same Redis, one round trip per request, falling back to a `LocalBudget`
 //!   while Redis cannot be reached.
 //!
 //! Plug one into a client ([`TransportBuilder::rate_budget`](crate::http::TransportBuilder::rate_budget),
 //! on every client builder too: every request the client sends, logins included, takes a place)
-//! or into a bulk run ([`BulkUpdater::budget`](crate::bulk::BulkUpdater::budget): the run's
-//! requests only). Give a budget to one of the two, not both, or each request takes two places.
+//! or into a bulk run (`BulkUpdater::budget` in `simfleet::bulk`: the run's requests only). Give a budget to one of the two, not both, or each request takes two places.
 //!
 //! Both implementations are the generic cell rate algorithm (GCRA) in its *reserving* form: the
 //! state is one instant, the theoretical arrival time (TAT) of the next request. A request
@@ -63,7 +62,15 @@ pub(crate) fn gcra(tat: u64, now: u64, interval: u64, tolerance: u64) -> (u64, u
 
 /// The interval and tolerance of a rate and a burst, in microseconds. A rate that is not a
 /// positive number is read as one request per hour; a burst of 0 as 1.
-pub(crate) fn gcra_params(per_second: f64, burst: u32) -> (u64, u64) {
+///
+/// Public for budgets kept elsewhere (simcore-redis's `RedisRateBudget` runs the same GCRA in a
+/// Redis script), so that they read a rate and a burst exactly as [`LocalBudget`] does.
+///
+/// ```
+/// // 10 requests a second, 3 at once: one every 100 ms, two ahead of time.
+/// assert_eq!(simcore::budget::gcra_params(10.0, 3), (100_000, 200_000));
+/// ```
+pub fn gcra_params(per_second: f64, burst: u32) -> (u64, u64) {
     let per_second = if per_second.is_finite() && per_second > 0.0 {
         per_second
     } else {

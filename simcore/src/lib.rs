@@ -36,31 +36,23 @@
 //! - [`wait`]: waiting for a change a provider applies later (`Applied::Pending`) to settle.
 //! - [`charge`]: what a change costs, as ranges with the rule and the assumptions behind every
 //!   figure, or why it cannot be priced ([`Estimate`](charge::Estimate)); price books
-//!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML; totals per provider and overall
-//!   ([`ChargeTotal`](charge::ChargeTotal)).
+//!   ([`PriceBook`](charge::PriceBook)) from code, JSON or TOML.
 //! - [`paging`]: lists whose pages are numbered, read as a stream of pages the same way for each
 //!   provider (a page that repeats the one before ends it).
-//! - [`plan`]: fleets in desired state: a [`Plan`](plan::Plan) per desired state (unchanged,
-//!   change, refused, not found, per row, with charges), reviewed, saved and applied later,
-//!   re-runs that converge.
-//! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
-//!   follows the provider's rate limit, a window held under its concurrency limit, one outcome
-//!   per item, a dry run.
 //! - [`budget`]: rate budgets shared by clients and runs ([`LocalBudget`](budget::LocalBudget)),
-//!   or by every process of a fleet (on Redis, feature `redis`).
+//!   or by every process of a fleet (on Redis: the `simcore-redis` crate).
 //! - [`http`] (feature `http`, default): the [`Transport`](http::Transport) every provider crate
 //!   sends through.
-//! - `sandbox` (feature `sandbox`): the shared parts of the local provider sandboxes.
-//! - `redis` (feature `redis`): state shared by every replica of a service: session tokens
-//!   (one login for the fleet, encrypted at rest with your key) and rate budgets.
+//!
+//! # Beside it
+//! What only some users need is in crates of its own, each built on this one: `simfleet`
+//! (desired-state plans, the bulk updater, charge totals across providers), `simcore-redis`
+//! (session tokens and rate budgets shared by a fleet on Redis) and `simsandbox` (the kit every
+//! provider sandbox is built from).
 //!
 //! # Feature flags
 //! - `http` (default): the HTTP transport over reqwest with rustls.
 //! - `price-book-toml`: price books read from TOML files (JSON needs no feature).
-//! - `sandbox`: what the provider sandboxes share: a local server, request log, rate limiter and
-//!   fault injection ([`sandbox`]).
-//! - `redis`: shared state on Redis for fleets of replicas ([`redis`](mod@redis)): a token store
-//!   and a rate budget. Without it (the default) everything stays in the process.
 //! - `tracing`: spans and events (see [`trace`]) that never carry a secret, a header, a body, an
 //!   ICCID or an MSISDN. Off by default, and then compiled out entirely.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -69,12 +61,10 @@
 mod macros;
 
 pub mod budget;
-pub mod bulk;
 pub mod charge;
 pub mod env;
 pub mod error;
 pub mod paging;
-pub mod plan;
 pub mod provider;
 pub mod retry;
 pub mod state;
@@ -85,14 +75,6 @@ pub mod wait;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
-
-#[cfg(feature = "sandbox")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
-pub mod sandbox;
-
-#[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub mod redis;
 
 pub use error::{ApiError, Error, Result};
 pub use provider::{Applied, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages};

@@ -171,7 +171,7 @@ macro_rules! transport_builder_methods {
 
         /// Takes a place in a rate budget before every request (logins included): a budget
         /// shared by the clients and processes that draw on the same provider account or egress
-        /// IP, such as `simcore::redis::RedisRateBudget` or a `simcore::budget::LocalBudget`.
+        /// IP, such as `simcore_redis::RedisRateBudget` or a `simcore::budget::LocalBudget`.
         /// Not together with the same budget on a bulk run over this client: each request would
         /// take two places.
         pub fn rate_budget(
@@ -188,38 +188,6 @@ macro_rules! transport_builder_methods {
         pub fn http_client(mut self, client: $crate::http::reqwest::Client) -> Self {
             self.transport = self.transport.http_client(client);
             self
-        }
-    };
-}
-
-/// Implements [`SandboxAdmin`](crate::sandbox::SandboxAdmin) for a provider crate's sandbox type
-/// by its inherent methods of the same names (`base_url`, `clock`, `server`, `state_json`), with
-/// the provider's name given (`sandbox_admin!(Sandbox, crate::PROVIDER)`): every provider sandbox shows the same admin view the same
-/// way. Needs feature `sandbox`.
-#[macro_export]
-macro_rules! sandbox_admin {
-    ($ty:ty, $provider:expr) => {
-        /// The admin view's shape, the same for every provider sandbox.
-        impl $crate::sandbox::SandboxAdmin for $ty {
-            fn provider(&self) -> &'static str {
-                $provider
-            }
-
-            fn base_url(&self) -> String {
-                <$ty>::base_url(self)
-            }
-
-            fn clock(&self) -> &$crate::sandbox::Clock {
-                <$ty>::clock(self)
-            }
-
-            fn server(&self) -> &$crate::sandbox::SandboxServer {
-                <$ty>::server(self)
-            }
-
-            fn state_json(&self) -> $crate::__private::serde_json::Value {
-                <$ty>::state_json(self)
-            }
         }
     };
 }

@@ -163,8 +163,9 @@ tokio::task_local! {
 
 /// Runs `fut` with every transport request inside it limited to `cap` attempts.
 ///
-/// The bulk updater uses this to take retries into its own hands: it must see each 429 to slow
-/// the whole run down, rather than have each request wait out its own backoff unseen.
+/// The bulk updater (`simfleet::bulk`) uses this to take retries into its own hands: it must see
+/// each 429 to slow the whole run down, rather than have each request wait out its own backoff
+/// unseen.
 pub async fn with_attempts_cap<F: std::future::Future>(cap: u32, fut: F) -> F::Output {
     ATTEMPTS_CAP.scope(cap.max(1), fut).await
 }

@@ -319,42 +319,6 @@ where
     }
 }
 
-/// Test support: checks a lifecycle against the complete list of documented allowed pairs: every
-/// listed pair is allowed, every other pair over `all` is refused with an error naming it.
-///
-/// Provider crates call this from their table tests.
-pub fn assert_lifecycle_exact<S>(lifecycle: &Lifecycle<S>, all: &[S], allowed: &[(S, S)])
-where
-    S: Clone + PartialEq + fmt::Display + fmt::Debug + 'static,
-{
-    for from in all {
-        for to in all {
-            let documented = allowed.iter().any(|(f, t)| f == from && t == to);
-            assert_eq!(
-                lifecycle.allows(from, to),
-                documented,
-                "{}: {from} -> {to} should be {}",
-                lifecycle.provider(),
-                if documented { "allowed" } else { "refused" }
-            );
-            match lifecycle.check(from, to) {
-                Ok(()) => assert!(documented),
-                Err(e) => {
-                    assert!(!documented);
-                    assert_eq!(e.from, from.to_string());
-                    assert_eq!(e.to, to.to_string());
-                    let expected: Vec<String> = allowed
-                        .iter()
-                        .filter(|(f, _)| f == from)
-                        .map(|(_, t)| t.to_string())
-                        .collect();
-                    assert_eq!(e.allowed, expected, "targets of {from}");
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,25 +328,6 @@ mod tests {
         (SimState::Active, SimState::Inactive),
         (SimState::Inactive, SimState::Active),
     ];
-
-    #[test]
-    fn table_lifecycle() {
-        let l = Lifecycle::table("demo", PAIRS);
-        let all = [
-            SimState::New,
-            SimState::Active,
-            SimState::Inactive,
-            SimState::Deleted,
-        ];
-        assert_lifecycle_exact(&l, &all, PAIRS);
-        assert_eq!(l.targets(&SimState::New), Some(vec![SimState::Active]));
-        assert_eq!(l.targets(&SimState::Deleted), Some(vec![]));
-        let e = l.check(&SimState::Deleted, &SimState::Active).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "demo: a SIM in state deleted cannot move to active (allowed: none)"
-        );
-    }
 
     #[test]
     fn already_there_is_not_forbidden() {

@@ -11,9 +11,10 @@
 //! - one span per HTTP attempt, `http.client.attempt`, with OpenTelemetry's HTTP-client field
 //!   names: `http.request.method`, `server.address`, `server.port`, `url.template`,
 //!   `http.request.resend_count`, `http.response.status_code`, `error.type`;
-//! - events (target `simcore`): each retry decision (`retry.reason`, `retry.wait_ms`), each
-//!   change of a bulk run's pace (`bulk.rate`, `bulk.reason`), each token refresh
-//!   (`auth.reason`), and a shared store falling back to local state.
+//! - events (target `simcore`): each retry decision (`retry.reason`, `retry.wait_ms`) and each
+//!   token refresh (`auth.reason`). The family's other crates emit theirs under the same target
+//!   with their own `tracing` feature: each change of a bulk run's pace (`bulk.rate`,
+//!   `bulk.reason`; simfleet) and a shared store falling back to local state (simcore-redis).
 
 #[cfg(feature = "tracing")]
 use std::hash::BuildHasher;
@@ -96,7 +97,8 @@ pub fn pseudonym(id: &str) -> String {
 
 /// Emits an INFO event with target `simcore` when the `tracing` feature is on:
 /// `event!("message"; a.b = value, c = value)`. Without the feature the values are never
-/// evaluated and nothing is emitted.
+/// evaluated and nothing is emitted. Used by the transport (feature `http`).
+#[cfg_attr(not(feature = "http"), allow(unused_macros))]
 macro_rules! event {
     ($msg:literal; $($($k:ident).+ = $v:expr),* $(,)?) => {
         #[cfg(feature = "tracing")]
@@ -110,6 +112,7 @@ macro_rules! event {
         }
     };
 }
+#[cfg_attr(not(feature = "http"), allow(unused_imports))]
 pub(crate) use event;
 
 #[cfg(all(test, feature = "tracing"))]

@@ -7,18 +7,18 @@
 
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use secrecy::SecretString;
 use simcore::Error;
 use simcore::http::{Auth, Method, Redactor, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::SandboxServer;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::hostile::{
+use simcore::validate::check_id;
+use simsandbox::SandboxServer;
+use testkit::hostile::{
     Shape, check_one_segment, echo_router, id_pieces, stalled_body_router, storm_router,
 };
-use simcore::validate::check_id;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -97,7 +97,7 @@ async fn id_case(server: &SandboxServer, t: &Transport, id: &str) -> Result<(), 
 
 fn answer_404() -> Router {
     Router::new().fallback(|| async {
-        simcore::sandbox::json_response(404, &serde_json::json!({"message": "no such SIM"}))
+        simsandbox::json_response(404, &serde_json::json!({"message": "no such SIM"}))
     })
 }
 
@@ -369,7 +369,7 @@ fn generated_secrets_never_survive_the_redactor() {
         .run(&case, |(secret, before, after)| {
             let mut r = Redactor::new();
             r.add(&SecretString::from(secret.clone()));
-            for form in simcore::sandbox::hostile::forms(&secret) {
+            for form in testkit::hostile::forms(&secret) {
                 let text = format!("{before}{form}{after}");
                 let clean = r.scrub(&text);
                 prop_assert!(

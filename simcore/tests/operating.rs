@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
+use axum::Router;
+use axum::http::{Response, StatusCode};
+use axum::routing::get;
 use secrecy::SecretString;
 use simcore::Error;
 use simcore::http::{Auth, Method, Proxy, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::http::{Response, StatusCode};
-use simcore::sandbox::axum::routing::get;
-use simcore::sandbox::{LocalProxy, SandboxServer, json_response};
+use simsandbox::{SandboxServer, json_response};
+use testkit::LocalProxy;
 
 const SENTINEL: &str = "SENTINEL-proxy-password-3b1";
 
@@ -26,7 +27,7 @@ async fn api() -> SandboxServer {
                 Response::builder()
                     .status(StatusCode::FOUND)
                     .header("location", "/v1/sims/a")
-                    .body(simcore::sandbox::axum::body::Body::empty())
+                    .body(axum::body::Body::empty())
                     .unwrap()
             }),
         )
@@ -45,7 +46,7 @@ async fn api() -> SandboxServer {
                     .header("content-type", "application/json")
                     .header("twilio-request-id", "RQ0123456789abcdef")
                     .header("x-request-id", "generic-1")
-                    .body(simcore::sandbox::axum::body::Body::from(
+                    .body(axum::body::Body::from(
                         r#"{"code": 20404, "message": "not here"}"#,
                     ))
                     .unwrap()
@@ -307,8 +308,8 @@ async fn request_ids_are_kept_and_shown_provider_header_first() {
 /// quotes the credential back), and the secret never shows beside it.
 #[tokio::test]
 async fn request_ids_come_from_every_common_header_whatever_the_body() {
+    use axum::extract::Path;
     use simcore::http::COMMON_REQUEST_ID_HEADERS;
-    use simcore::sandbox::axum::extract::Path;
     let router = Router::new().route(
         "/v1/rid/{header}/{kind}",
         get(|Path((header, kind)): Path<(String, String)>| async move {
@@ -329,7 +330,7 @@ async fn request_ids_come_from_every_common_header_whatever_the_body() {
                 .status(status)
                 .header("content-type", ctype)
                 .header(header.as_str(), format!("id-{header}-{kind}"))
-                .body(simcore::sandbox::axum::body::Body::from(body))
+                .body(axum::body::Body::from(body))
                 .unwrap()
         }),
     );

@@ -464,9 +464,9 @@ async fn an_attempts_cap_around_the_task_limits_retries() {
 
 #[tokio::test]
 async fn a_request_s_own_headers_are_sent_but_never_replace_the_transport_s() {
+    use axum::Router;
     use simcore::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
-    use simcore::sandbox::axum::Router;
-    use simcore::sandbox::{SandboxServer, empty_response};
+    use simsandbox::{SandboxServer, empty_response};
 
     let server = SandboxServer::start(Router::new().fallback(|| async { empty_response(204) }))
         .await

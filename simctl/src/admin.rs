@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use simcore::sandbox::{ClockError, RateLimit};
+use simsandbox::{ClockError, RateLimit};
 
 use crate::sandbox::{PROVIDERS, Sandboxes, request_json};
 

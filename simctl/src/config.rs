@@ -94,12 +94,12 @@ pub fn check_rate_limit(per_second: f64, burst: Option<u64>) -> Result<(f64, u32
 }
 
 impl RateLimitConfig {
-    /// As simcore's rate limit (the file was checked when it was read).
-    pub fn limit(&self) -> simcore::sandbox::RateLimit {
+    /// As the sandbox kit's rate limit (the file was checked when it was read).
+    pub fn limit(&self) -> simsandbox::RateLimit {
         let burst = self
             .burst
             .unwrap_or_else(|| self.per_second.ceil().max(1.0) as u32);
-        simcore::sandbox::RateLimit {
+        simsandbox::RateLimit {
             per_second: self.per_second,
             burst,
             retry_after: self.retry_after,
@@ -341,7 +341,7 @@ mod tests {
             if let Ok((rate, burst)) = check_rate_limit(per_second, burst) {
                 proptest::prop_assert!(rate.is_finite() && rate > 0.0);
                 proptest::prop_assert!((1..=MAX_BURST).contains(&burst));
-                let mut bucket = simcore::sandbox::TokenBucket::new(simcore::sandbox::RateLimit {
+                let mut bucket = simsandbox::TokenBucket::new(simsandbox::RateLimit {
                     per_second: rate,
                     burst,
                     retry_after: false,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use simcore::sandbox::{Clock, RecordedRequest, SandboxAdmin, SandboxServer};
+use simsandbox::{Clock, RecordedRequest, SandboxAdmin, SandboxServer};
 
 use crate::config::{ClockMode, Config};
 use crate::exit::Failure;

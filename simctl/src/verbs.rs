@@ -9,10 +9,10 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use simcore::charge::PriceBooks;
-use simcore::plan::{Applier, ApplyOutcome, Desired, Plan, Planner};
 use simcore::{
     Applied, ListOptions, SimChange, SimName, SimProvider, SimSnapshot, SimState, ValidationError,
 };
+use simfleet::plan::{Applier, ApplyOutcome, Desired, Plan, Planner};
 
 use crate::exit::{Code, Failure};
 use crate::target::Target;

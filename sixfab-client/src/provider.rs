@@ -220,7 +220,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use simcore::state::assert_lifecycle_exact;
+    use testkit::assert_lifecycle_exact;
 
     #[test]
     fn every_documented_pair_and_nothing_else() {

@@ -143,22 +143,22 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::header::{ALLOW, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use chrono::{DateTime, Datelike, Months, NaiveDate, SubsecRound, TimeZone, Utc};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use simcore::charge::{AssetPrices, Money, Month, PriceBook, SimPrices};
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::body::{Body, Bytes};
-use simcore::sandbox::axum::http::header::{ALLOW, CONTENT_TYPE};
-use simcore::sandbox::axum::http::{HeaderMap, HeaderValue, Method, Response, Uri};
-use simcore::sandbox::{
+use simsandbox::{
     AsText, OrderedStore, SandboxOptions as ServerOptions, Store, json_response,
     json_response_from, lock,
 };
-/// Re-exported from simcore: the request log, the rate limit, the server and its counters, the
+/// Re-exported from simsandbox: the request log, the rate limit, the server and its counters, the
 /// clock and the admin view's shape.
-pub use simcore::sandbox::{
+pub use simsandbox::{
     Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
 };
 
@@ -1097,7 +1097,7 @@ impl SandboxAsset {
     }
 }
 
-simcore::sandbox_admin!(Sandbox, crate::PROVIDER);
+simsandbox::sandbox_admin!(Sandbox, crate::PROVIDER);
 
 fn router(account: Arc<Account>) -> Router {
     Router::new().fallback(
@@ -1611,7 +1611,7 @@ mod tests {
         let uri: Uri = path.parse().unwrap();
         let r = a.answer(&method, &uri, &headers(hs), body.as_bytes());
         let status = r.status().as_u16();
-        let bytes = simcore::sandbox::axum::body::to_bytes(r.into_body(), usize::MAX)
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
             .await
             .unwrap();
         (

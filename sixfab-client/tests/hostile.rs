@@ -6,19 +6,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::hostile::{
+use simcore::{Error, SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simsandbox::{SandboxServer, json_response};
+use sixfab_client::{AssetId, Client, TargetStatus, Updated};
+use testkit::hostile::{
     Shape, check_one_segment, echo_router, id_pieces, not_json_bodies, stalled_body_router,
     storm_router,
 };
-use simcore::sandbox::{SandboxServer, json_response};
-use simcore::{Error, SimChange, SimProvider, SimState};
-use sixfab_client::{AssetId, Client, TargetStatus, Updated};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -313,7 +313,7 @@ async fn answer_case(
     server.fail_next_with(
         1,
         status,
-        simcore::sandbox::axum::body::Bytes::copy_from_slice(body),
+        axum::body::Bytes::copy_from_slice(body),
         content_type,
     );
     match op {
@@ -414,7 +414,7 @@ fn regression_empty_objects_and_pages_are_not_answers() {
     ] {
         bodies.push((
             "application/json",
-            simcore::sandbox::axum::body::Bytes::from_static(json.as_bytes()),
+            axum::body::Bytes::from_static(json.as_bytes()),
         ));
     }
     rt.block_on(async {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::charge::{
     AssetPrices, ChargeRange, Currency, Money, PriceBook, Pricing, SimPrices, UnpricedReason,
 };
@@ -16,6 +15,7 @@ use simcore::http::{Auth, Method, Transport};
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::SecretString;
 use simcore::{Applied, DisplayName, Error, SimChange, SimProvider, SimSnapshot, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 use sixfab_client::models::SimKind;
 use sixfab_client::sandbox::{
     AssetSeed, ProSimSeed, RateLimit, Sandbox, SandboxOptions, SandboxStatus,

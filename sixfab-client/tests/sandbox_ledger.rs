@@ -371,7 +371,7 @@ async fn the_state_shows_assets_and_the_ledger_without_the_api_key() {
 #[tokio::test]
 async fn a_fleet_plans_charges_are_what_the_ledger_charges_once_it_is_applied() {
     use simcore::charge::{Currency, PriceBooks};
-    use simcore::plan::{Applier, Desired, Planner};
+    use simfleet::plan::{Applier, Desired, Planner};
     use std::sync::Arc;
 
     let start = at(2025, 10, 3, 8);

@@ -257,19 +257,19 @@ impl ClientBuilder {
     }
 
     /// KORE only: shares the access token through `store` under `key` with every client and
-    /// process that uses the same store and key (on Redis: `simcore::redis::RedisTokenStore`):
+    /// process that uses the same store and key (on Redis: `simcore_redis::RedisTokenStore`):
     /// one token request for the fleet while the token lasts, a refused client remembered by all
     /// of them for five minutes (see `simcore::http::TokenCache`). `key` names the API client
     /// (say its client id): clients with other credentials need another key. Twilio's Basic
     /// credentials need no store, and ignore it.
     ///
-    /// With the `redis` feature, a fleet shares the token and the account's budget on Redis:
+    /// With the `simcore-redis` crate, a fleet shares the token and the account's budget on
+    /// Redis:
     ///
     /// ```no_run
-    /// # #[cfg(feature = "redis")]
     /// # fn main() -> simcore::Result<()> {
     /// use std::sync::Arc;
-    /// use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+    /// use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
     ///
     /// let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
     /// let key = TokenKey::from_base64(&std::env::var("TOKEN_KEY").unwrap_or_default())?;
@@ -280,12 +280,10 @@ impl ClientBuilder {
     ///         "my-client-id",
     ///     )
     ///     // A pace you choose for the whole fleet: Super SIM's limit counts requests in flight,
-    ///     // and a bulk run's window finds it (see `simcore::bulk`).
+    ///     // and a bulk run's window finds it (see `simfleet::bulk`).
     ///     .rate_budget(Arc::new(RedisRateBudget::new(&redis, "kore-account", 50.0, 25)))
     ///     .build()?;
     /// # let _ = client; Ok(()) }
-    /// # #[cfg(not(feature = "redis"))]
-    /// # fn main() {}
     /// ```
     pub fn token_store(mut self, store: Arc<dyn TokenStore>, key: impl Into<String>) -> Self {
         self.token_store = Some((store, key.into()));

@@ -122,7 +122,7 @@
 //! - `tracing`: spans and events through the `tracing` crate (see `simcore::trace`); off by
 //!   default, and then compiled out.
 //! - `sandbox`: the local Super SIM sandbox (`sandbox` module); adds tokio and the shared
-//!   sandbox server of `simcore`.
+//!   sandbox server of `simsandbox`.
 //!
 //! # Choices this crate makes
 //! These are this crate's reading of Twilio's documentation, each kept in one place:

@@ -136,6 +136,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, header};
 use base64::Engine as _;
 use chrono::{DateTime, Months, TimeDelta, Utc};
 use serde::Serialize;
@@ -143,23 +147,17 @@ use serde::ser::{SerializeStruct, Serializer};
 use serde_json::{Value, json};
 use simcore::http::{Method as HttpMethod, Request as HttpRequest, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::body::{Body, to_bytes};
-use simcore::sandbox::axum::extract::State;
-use simcore::sandbox::axum::http::{
-    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, header,
-};
-use simcore::sandbox::{
+use simcore::secrecy::SecretString;
+use simsandbox::{
     AsText, SandboxOptions as ServerOptions, json_response, json_response_from, lock,
 };
-use simcore::secrecy::SecretString;
 use tokio::sync::watch;
 use url::Url;
 
 use crate::callbacks::{KORE_IDEMPOTENCY_TOKEN, KORE_SIGNATURE, kore_signature, twilio_signature};
 use crate::client::{Client, ClientBuilder};
 
-pub use simcore::sandbox::{
+pub use simsandbox::{
     Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
 };
 
@@ -1148,7 +1146,7 @@ impl Shared {
     }
 }
 
-simcore::sandbox_admin!(Sandbox, crate::PROVIDER);
+simsandbox::sandbox_admin!(Sandbox, crate::PROVIDER);
 
 /// A `ready` SIM becomes `active` by itself at `at`.
 fn activate_by_itself(record: &mut Record, at: DateTime<Utc>) {

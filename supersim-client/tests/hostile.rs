@@ -6,19 +6,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::hostile::{
+use simcore::{Error, SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simsandbox::{SandboxServer, json_response};
+use supersim_client::{Client, SettableStatus, SimRef};
+use testkit::hostile::{
     Shape, check_one_segment, echo_router, id_pieces, not_json_bodies, stalled_body_router,
     storm_router,
 };
-use simcore::sandbox::{SandboxServer, json_response};
-use simcore::{Error, SimChange, SimProvider, SimState};
-use supersim_client::{Client, SettableStatus, SimRef};
 
 const AC: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const SK: &str = "SKbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";

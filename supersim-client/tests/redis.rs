@@ -11,10 +11,10 @@ const PATIENT: std::time::Duration = std::time::Duration::from_secs(5);
 use std::sync::Arc;
 use std::time::Duration;
 
-use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
+use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
 use supersim_client::Client;
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
+use testkit::RedisServer;
 
 /// One "process": its own Redis handle, store, budget and client.
 fn client(redis: &RedisServer, sandbox: &Sandbox, secret: Option<&str>) -> Client {

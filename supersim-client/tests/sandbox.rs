@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use simcore::http::{Auth, Method, Request, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::{RecordedRequest, SandboxServer, empty_response};
 use simcore::secrecy::{ExposeSecret as _, SecretString};
 use simcore::{Applied, DisplayName, Error, SimChange, SimProvider, SimState};
+use simsandbox::{RecordedRequest, SandboxServer, empty_response};
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed, SimStatus};
 use supersim_client::{
     Callback, CallbackMethod, Client, ErrorCode, SettableStatus, Sim, Status, UpdateOutcome,

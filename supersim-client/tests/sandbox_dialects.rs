@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use axum::Router;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::{RecordedRequest, SandboxServer, empty_response};
 use simcore::secrecy::{ExposeSecret as _, SecretString};
+use simsandbox::{RecordedRequest, SandboxServer, empty_response};
 use supersim_client::Status;
 use supersim_client::callbacks::{
     CallbackError, Deduplicator, Delivery, KoreVerifier, SimCallback, TwilioVerifier,

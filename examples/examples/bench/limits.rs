@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::{SimChange, SimProvider, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
 
 use super::{line, quick, raw_client};
 
@@ -217,15 +217,15 @@ pub(crate) fn worker() -> bool {
         let redis = job
             .redis
             .as_deref()
-            .map(|url| simcore::redis::Redis::new(url, "bench-p6:").expect("a Redis URL"));
+            .map(|url| simcore_redis::Redis::new(url, "bench-p6:").expect("a Redis URL"));
         if let Some(redis) = &redis {
-            let store = simcore::redis::RedisTokenStore::new(redis)
-                .encryption_key(simcore::redis::TokenKey::new([6; 32]));
+            let store = simcore_redis::RedisTokenStore::new(redis)
+                .encryption_key(simcore_redis::TokenKey::new([6; 32]));
             builder = builder.token_store(Arc::new(store), "bench");
             // The budget every worker shares: the provider's limit, a smaller burst than its
             // bucket holds.
             let shared: Arc<dyn simcore::budget::RateBudget> =
-                Arc::new(simcore::redis::RedisRateBudget::new(
+                Arc::new(simcore_redis::RedisRateBudget::new(
                     redis,
                     "egress-127.0.0.1",
                     P6_RATE,
@@ -278,7 +278,7 @@ async fn fleet(
         .collect();
     let server = sandbox.server();
     // Fresh buckets and counters for the run.
-    server.set_rate_limit(Some(simcore::sandbox::RateLimit {
+    server.set_rate_limit(Some(simsandbox::RateLimit {
         per_second: P6_RATE,
         burst: P6_BURST,
         retry_after: false,
@@ -357,7 +357,7 @@ async fn fleet(
 /// P6: 8 processes on one emnify sandbox limited per client IP, with and without the budget on
 /// Redis.
 pub(crate) async fn p6() {
-    let redis = match simcore::sandbox::RedisServer::start() {
+    let redis = match testkit::RedisServer::start() {
         Ok(r) => r,
         Err(e) => {
             println!("# P6 skipped: no redis-server could be started ({e})");
@@ -374,7 +374,7 @@ pub(crate) async fn p6() {
         .expect("the emnify sandbox");
     sandbox
         .server()
-        .set_rate_limit_scope(simcore::sandbox::RateLimitScope::ClientIp);
+        .set_rate_limit_scope(simsandbox::RateLimitScope::ClientIp);
 
     let local = fleet(&sandbox, None, n).await;
     println!(

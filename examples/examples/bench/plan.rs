@@ -1,11 +1,11 @@
-//! P7: planning a fleet through `simcore::plan` against a hand-written reqwest loop that pages
+//! P7: planning a fleet through `simfleet::plan` against a hand-written reqwest loop that pages
 //! the same list, and what a plan holds per entry. And P1 with telemetry compiled in.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use simcore::plan::{Desired, Planner};
 use simcore::{SimProvider, SimState};
+use simfleet::plan::{Desired, Planner};
 use supersim_client::sandbox::{Sandbox, SimSeed, SimStatus};
 
 use super::{PEAK, line, quick};
@@ -97,7 +97,7 @@ async fn raw_plan(raw: &reqwest::Client, sandbox: &Sandbox, rows: &[Desired]) ->
     decisions
 }
 
-async fn sdk_plan(client: &supersim_client::Client, rows: Vec<Desired>) -> simcore::plan::Plan {
+async fn sdk_plan(client: &supersim_client::Client, rows: Vec<Desired>) -> simfleet::plan::Plan {
     let p: std::sync::Arc<dyn SimProvider> = std::sync::Arc::new(client.clone());
     Planner::new([p]).price(false).plan(rows).await
 }
@@ -140,7 +140,7 @@ pub async fn p7() {
         p0 as f64 / 1048576.0,
         p1 as f64 / 1048576.0,
         per_entry_held,
-        std::mem::size_of::<simcore::plan::Entry>(),
+        std::mem::size_of::<simfleet::plan::Entry>(),
         per_entry_peak
     );
     line("P7_plan_peak_bytes_per_entry", per_entry_peak, "<=600");

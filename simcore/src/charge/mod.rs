@@ -40,13 +40,12 @@
 //!
 //! Prices come from a [`PriceBook`] (the user's contract prices, from code or a JSON or TOML
 //! file) layered over the provider's published prices, where it has any; [`Pricing`] carries the
-//! book and the day a preview is reckoned on. [`ChargeTotal`] adds estimates up per provider and
-//! overall, as ranges, counting and naming the rows that could not be priced.
+//! book and the day a preview is reckoned on. Totals of many estimates, per provider and overall,
+//! are `simfleet::charge::ChargeTotal`.
 
 mod book;
 mod flat;
 mod money;
-mod total;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -57,7 +56,6 @@ use serde::{Deserialize, Serialize};
 pub use book::{AssetPrices, PriceBook, PriceBooks, SimPrices, VolumeTier};
 pub use flat::flat_estimate;
 pub use money::{ChargeRange, Currency, Money, MoneyError};
-pub use total::{ChargeTotal, ProviderTotal, Subtotal, UnpricedRow};
 
 /// The rule a charge line applies, with a stable id (`"sixfab.super-sim.active"`) and its words.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -209,8 +209,8 @@ struct Cached {
     got_at: Instant,
 }
 
-/// A store a [`TokenCache`] shares its token through, with other processes (on Redis: feature
-/// `redis`, `simcore::redis::RedisTokenStore`) or other clients of this process
+/// A store a [`TokenCache`] shares its token through, with other processes (on Redis:
+/// `simcore_redis::RedisTokenStore`, crate `simcore-redis`) or other clients of this process
 /// ([`MemoryTokenStore`]). See [`TokenCache::with_store`] for the protocol.
 ///
 /// Every method is one step of the protocol; an `Err` means the store could not be reached (or
@@ -470,8 +470,8 @@ impl TokenCache {
     /// # Shared by many processes
     /// A service usually runs as many replicas, and each would log in on its own: fifty pods that
     /// start together make fifty logins (emnify allows 100 per 5 minutes per IP), and with a wrong
-    /// credential they lock the account out for all of them. This cache puts the token in a [`TokenStore`] that every process reaches (`simcore::redis::RedisTokenStore`, feature
-    /// `redis`; [`MemoryTokenStore`] shares one between clients of one process):
+    /// credential they lock the account out for all of them. This cache puts the token in a [`TokenStore`] that every process reaches (`simcore_redis::RedisTokenStore`, crate
+    /// `simcore-redis`; [`MemoryTokenStore`] shares one between clients of one process):
     ///
     /// - a request that finds no fresh token in this process asks the store (one round trip): the
     ///   token, if one is stored and fresh; a remembered failure; or the refresh lock, taken if it

@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use simcore::bulk::{BulkItem, BulkUpdater};
+use axum::{Router, routing::patch};
 use simcore::http::{Method, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::{Router, routing::patch};
-use simcore::sandbox::{RateLimit, SandboxServer};
 use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState, async_trait};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simsandbox::{RateLimit, SandboxServer};
 
 /// A minimal provider over the transport: `PATCH /sims/{id}` with `{"status": ..}`.
 #[derive(Debug)]

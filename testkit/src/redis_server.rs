@@ -17,7 +17,7 @@ const STARTUP_LIMIT: Duration = Duration::from_secs(10);
 /// so and returns `None`, unless the environment has `CI=true`, where it panics.
 ///
 /// ```no_run
-/// use simcore::sandbox::RedisServer;
+/// use testkit::RedisServer;
 /// let Some(redis) = RedisServer::start_or_skip("my test") else { return };
 /// assert!(redis.url().starts_with("redis://127.0.0.1:"));
 /// ```

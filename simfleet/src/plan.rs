@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use simcore::plan::{Desired, Planner, Applier};
+//! use simfleet::plan::{Desired, Planner, Applier};
 //! use simcore::SimState;
 //! # use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot};
 //! # #[derive(Debug, Default)] struct Fake(std::sync::Mutex<std::collections::HashMap<String, SimState>>);
@@ -42,7 +42,7 @@
 //! assert_eq!(plan.entries.len(), 2);
 //! assert_eq!(plan.count("change"), 2);
 //! let saved = plan.to_json()?;                      // review it, keep it...
-//! let plan = simcore::plan::Plan::from_json(&saved)?; // ...and apply it later
+//! let plan = simfleet::plan::Plan::from_json(&saved)?; // ...and apply it later
 //! let report = Applier::new([provider]).apply(&plan).await;
 //! assert_eq!(report.count("done"), 2);
 //! // The same desired state again: nothing left to do, nothing sent.
@@ -70,12 +70,13 @@ use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::bulk::{BulkItem, BulkUpdater, Outcome as BulkOutcome};
-use crate::charge::{ChargeTotal, Estimate, PriceBooks, Pricing};
-use crate::error::Error;
-use crate::provider::{ListOptions, SimChange, SimProvider, SimSnapshot};
-use crate::retry::RetryPolicy;
-use crate::state::SimState;
-use crate::validate::SimName;
+use crate::charge::ChargeTotal;
+use simcore::charge::{Estimate, PriceBooks, Pricing};
+use simcore::error::Error;
+use simcore::provider::{ListOptions, SimChange, SimProvider, SimSnapshot};
+use simcore::retry::RetryPolicy;
+use simcore::state::SimState;
+use simcore::validate::SimName;
 
 /// The version of the plan format [`Plan::to_json`] writes.
 pub const PLAN_FORMAT: u32 = 1;
@@ -125,8 +126,8 @@ impl Desired {
     /// A row that cannot be read is an [`Error::Invalid`] naming its line.
     #[cfg(feature = "csv")]
     #[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
-    pub fn from_csv(reader: impl std::io::Read) -> crate::Result<Vec<Desired>> {
-        use crate::validate::ValidationError;
+    pub fn from_csv(reader: impl std::io::Read) -> simcore::Result<Vec<Desired>> {
+        use simcore::validate::ValidationError;
         let mut rows = Vec::new();
         let mut csv = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
@@ -311,13 +312,13 @@ impl Plan {
     }
 
     /// The plan as pretty JSON, to save and apply later.
-    pub fn to_json(&self) -> crate::Result<String> {
+    pub fn to_json(&self) -> simcore::Result<String> {
         serde_json::to_string_pretty(self)
             .map_err(|e| Error::Config(format!("the plan could not be written: {e}")))
     }
 
     /// Reads a saved plan. A plan of another format is refused.
-    pub fn from_json(text: &str) -> crate::Result<Plan> {
+    pub fn from_json(text: &str) -> simcore::Result<Plan> {
         let plan: Plan =
             serde_json::from_str(text).map_err(|e| Error::Config(format!("not a plan: {e}")))?;
         if plan.format != PLAN_FORMAT {
@@ -471,12 +472,12 @@ async fn read_states(
     if ids.len() > options.fetch_at_most {
         // How many distinct ids are still to be answered.
         let mut wanted = first.len();
-        let mut pages = provider.list(&ListOptions {
-            page_size: options.page_size,
-            ..ListOptions::default()
-        });
+        // ListOptions is non-exhaustive outside simcore: set the field on the default.
+        let mut list = ListOptions::new();
+        list.page_size = options.page_size;
+        let mut pages = provider.list(&list);
         // A page already asked for while the one before it was matched.
-        let mut ahead: Option<Option<crate::Result<Vec<SimSnapshot>>>> = None;
+        let mut ahead: Option<Option<simcore::Result<Vec<SimSnapshot>>>> = None;
         while wanted > 0 {
             let next = match ahead.take() {
                 Some(next) => next,
@@ -1279,10 +1280,10 @@ impl Applier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ApiError;
-    use crate::provider::Applied as ProviderApplied;
-    use crate::state::Lifecycle;
     use async_trait::async_trait;
+    use simcore::error::ApiError;
+    use simcore::provider::Applied as ProviderApplied;
+    use simcore::state::Lifecycle;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -1323,7 +1324,7 @@ mod tests {
         fn lifecycle(&self) -> Lifecycle<SimState> {
             Lifecycle::table("fleet", PAIRS)
         }
-        async fn fetch(&self, id: &str) -> crate::Result<SimSnapshot> {
+        async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
             self.fetches.fetch_add(1, Ordering::SeqCst);
             let id = id.strip_prefix("alias-").unwrap_or(id);
             let s = self.sims.lock().unwrap().get(id).cloned();
@@ -1334,7 +1335,7 @@ mod tests {
                     .into()),
             }
         }
-        async fn apply(&self, id: &str, c: &SimChange) -> crate::Result<ProviderApplied> {
+        async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<ProviderApplied> {
             if c.is_noop() {
                 return Ok(ProviderApplied::Unchanged);
             }
@@ -1345,7 +1346,7 @@ mod tests {
                 .insert(id.to_owned(), c.state.clone().unwrap());
             Ok(ProviderApplied::DoneWithoutBody)
         }
-        fn list(&self, _o: &ListOptions) -> crate::provider::SnapshotPages<'_> {
+        fn list(&self, _o: &ListOptions) -> simcore::provider::SnapshotPages<'_> {
             let all: Vec<SimSnapshot> = self
                 .sims
                 .lock()
@@ -1456,14 +1457,14 @@ mod tests {
             fn lifecycle(&self) -> Lifecycle<SimState> {
                 Lifecycle::open("three")
             }
-            async fn fetch(&self, id: &str) -> crate::Result<SimSnapshot> {
+            async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
                 Ok(SimSnapshot::new(
                     "three",
                     id,
                     self.0.lock().unwrap().clone(),
                 ))
             }
-            async fn apply(&self, _: &str, c: &SimChange) -> crate::Result<ProviderApplied> {
+            async fn apply(&self, _: &str, c: &SimChange) -> simcore::Result<ProviderApplied> {
                 self.1.fetch_add(1, Ordering::SeqCst);
                 *self.0.lock().unwrap() = c.state.clone().unwrap();
                 Ok(ProviderApplied::DoneWithoutBody)

@@ -5,7 +5,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use futures_util::StreamExt;
-//! use simcore::bulk::{BulkItem, BulkUpdater, Outcome};
+//! use simfleet::bulk::{BulkItem, BulkUpdater, Outcome};
 //! use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
 //!
 //! # #[derive(Debug)] struct Fake;
@@ -51,8 +51,8 @@
 //! # A budget shared with other processes
 //! [`BulkUpdater::budget`] takes a [`RateBudget`]: every request of the run (updates, reads,
 //! read-backs) takes a place in it before it is sent, after the pacer. With a budget on Redis
-//! (feature `redis`) every replica of a service draws on one budget, as a provider that limits
-//! per account or per IP counts them. Give the budget to the run or to the client's transport,
+//! (`simcore_redis::RedisRateBudget`) every replica of a service draws on one budget, as a
+//! provider that limits per account or per IP counts them. Give the budget to the run or to the client's transport,
 //! not both: each request would take two places.
 //!
 //! Requests inside a run are sent with a single attempt at the transport level
@@ -68,12 +68,13 @@ use futures_util::stream::{self, Stream, StreamExt};
 mod window;
 
 use self::window::{Permit, Signal, Window};
-use crate::budget::RateBudget;
-use crate::charge::{ChargeTotal, Estimate, Pricing};
-use crate::error::Error;
-use crate::provider::{Applied, SimChange, SimProvider, SimSnapshot};
-use crate::retry::{Outcome as RetryOutcome, RetryPolicy, decide, with_attempts_cap};
-use crate::state::SimState;
+use crate::charge::ChargeTotal;
+use simcore::budget::RateBudget;
+use simcore::charge::{Estimate, Pricing};
+use simcore::error::Error;
+use simcore::provider::{Applied, SimChange, SimProvider, SimSnapshot};
+use simcore::retry::{Outcome as RetryOutcome, RetryPolicy, decide, with_attempts_cap};
+use simcore::state::SimState;
 
 /// One SIM to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,7 +359,7 @@ impl BulkUpdater {
 
     /// Takes a place in `budget` before each request of the run (see the module docs): a budget
     /// shared by every process on one provider account or egress IP, such as
-    /// `simcore::redis::RedisRateBudget`, or a [`LocalBudget`](crate::budget::LocalBudget)
+    /// `simcore_redis::RedisRateBudget`, or a [`LocalBudget`](simcore::budget::LocalBudget)
     /// shared by runs in this process.
     pub fn budget(mut self, budget: Arc<dyn RateBudget>) -> Self {
         self.budget = Some(budget);
@@ -877,10 +878,10 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ApiError;
-    use crate::state::Lifecycle;
-    use crate::validate::ValidationError;
     use async_trait::async_trait;
+    use simcore::error::ApiError;
+    use simcore::state::Lifecycle;
+    use simcore::validate::ValidationError;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static PAIRS: &[(SimState, SimState)] = &[
@@ -905,11 +906,11 @@ mod tests {
         fn lifecycle(&self) -> Lifecycle<SimState> {
             Lifecycle::table("scripted", PAIRS)
         }
-        async fn fetch(&self, id: &str) -> crate::Result<SimSnapshot> {
+        async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
             self.fetches.fetch_add(1, Ordering::SeqCst);
             Ok(SimSnapshot::new("scripted", id, SimState::Active))
         }
-        async fn apply(&self, id: &str, c: &SimChange) -> crate::Result<Applied> {
+        async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
             self.validate(id, c)?;
             if id == "bad" {
                 return Err(ValidationError::new("id", "must not be bad", "\"bad\"").into());
@@ -942,11 +943,11 @@ mod tests {
             id: &str,
             _c: &SimChange,
             _p: &Pricing,
-        ) -> crate::Result<Estimate> {
-            use crate::charge::{Charge, ChargeLine, ChargeRange, Currency, Money, Rule};
+        ) -> simcore::Result<Estimate> {
+            use simcore::charge::{Charge, ChargeLine, ChargeRange, Currency, Money, Rule};
             if id.starts_with('u') {
                 return Ok(Estimate::unpriced(
-                    crate::charge::UnpricedReason::NoPublishedPrice {
+                    simcore::charge::UnpricedReason::NoPublishedPrice {
                         item: "a scripted SIM".into(),
                         key: "sim.active_monthly".into(),
                     },
@@ -1070,14 +1071,14 @@ mod tests {
             fn lifecycle(&self) -> Lifecycle<SimState> {
                 Lifecycle::table("lossy", PAIRS)
             }
-            async fn fetch(&self, id: &str) -> crate::Result<SimSnapshot> {
+            async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
                 Ok(SimSnapshot::new(
                     "lossy",
                     id,
                     self.state.lock().unwrap().clone(),
                 ))
             }
-            async fn apply(&self, _id: &str, c: &SimChange) -> crate::Result<Applied> {
+            async fn apply(&self, _id: &str, c: &SimChange) -> simcore::Result<Applied> {
                 self.sent.fetch_add(1, Ordering::SeqCst);
                 *self.state.lock().unwrap() = c.state.clone().unwrap();
                 Err((self.answer)())
@@ -1134,8 +1135,8 @@ mod tests {
         assert_eq!(progress.load(Ordering::SeqCst), 12);
         let charges = &report.charges;
         assert_eq!((charges.priced(), charges.unpriced_count()), (10, 2));
-        let sum = charges.overall()[&crate::charge::Currency::USD];
-        use crate::charge::{ChargeRange, Money};
+        let sum = charges.overall()[&simcore::charge::Currency::USD];
+        use simcore::charge::{ChargeRange, Money};
         assert_eq!(sum.now, ChargeRange::up_to(Money::from_cents(2000)));
         assert_eq!(sum.monthly, ChargeRange::exact(Money::from_cents(2000)));
         let mut unpriced: Vec<&str> = charges

@@ -6,8 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::money::{ChargeRange, Currency};
-use super::{Assumption, Estimate, UnpricedReason};
+use simcore::charge::{Assumption, ChargeRange, Currency, Estimate, UnpricedReason};
 
 /// What a set of priced rows adds up to, in one currency.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -57,9 +56,9 @@ impl ProviderTotal {
 ///
 /// ```
 /// use simcore::charge::{
-///     ChargeLine, ChargeRange, ChargeTotal, Charge, Currency, Estimate, Money, Rule,
-///     UnpricedReason,
+///     ChargeLine, ChargeRange, Charge, Currency, Estimate, Money, Rule, UnpricedReason,
 /// };
+/// use simfleet::charge::ChargeTotal;
 /// let two = |low, high| {
 ///     let range = ChargeRange::between(Money::from_cents(low), Money::from_cents(high));
 ///     Estimate::Priced(Charge::new(Currency::USD).line(ChargeLine::new(
@@ -303,8 +302,8 @@ impl fmt::Display for ChargeTotal {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Charge, ChargeLine, Money, Rule, Unpriced};
     use super::*;
+    use simcore::charge::{Charge, ChargeLine, Money, Rule, Unpriced};
 
     fn priced(currency: Currency, low: u64, high: u64) -> Estimate {
         let r = ChargeRange::between(Money::from_cents(low), Money::from_cents(high));

@@ -1,7 +1,26 @@
-//! What every provider sandbox shares (feature `sandbox`): a local HTTP server on `127.0.0.1` with
-//! an ephemeral port, a request log, a rate limiter that answers 429, and fault injection.
+//! The sandbox kit of the SIM SDK family: what every provider sandbox shares. A local HTTP server
+//! on `127.0.0.1` with an ephemeral port, a request log, a rate limiter that answers 429, and
+//! fault injection.
 //!
-//! Each provider crate builds its sandbox as an [`axum::Router`] that parses the raw request and
+//! ```
+//! use axum::{Router, routing::get};
+//! use simsandbox::SandboxServer;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let server = SandboxServer::start(Router::new().route("/ping", get(|| async { "pong" }))).await?;
+//! assert!(server.base_url().starts_with("http://127.0.0.1:"));
+//! server.fail_next(1, 503); // the next request is answered 503
+//! let answer = reqwest::get(format!("{}/ping", server.base_url())).await.unwrap();
+//! assert_eq!(answer.status(), 503);
+//! let answer = reqwest::get(format!("{}/ping", server.base_url())).await.unwrap();
+//! assert_eq!(answer.text().await.unwrap(), "pong");
+//! assert_eq!(server.requests().len(), 2);
+//! # Ok::<(), std::io::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Each provider crate (`supersim-client`, `emnify-client`, `sixfab-client`, `edgeiq-client`,
+//! feature `sandbox`) builds its sandbox as an [`axum::Router`] that parses the raw request and
 //! enforces the provider's documented rules; [`SandboxServer`] runs it and stands in front of it:
 //!
 //! 1. every request is recorded ([`SandboxServer::requests`]);
@@ -16,12 +35,6 @@
 //!    counts);
 //! 6. the router answers.
 //!
-//! [`RedisServer`] starts a real `redis-server` of its own for tests of the shared state (feature
-//! `redis`), the way the contract suite starts Prism.
-//!
-//! [`hostile`] has the answers of a hostile or broken server (an echo of the request, a body that
-//! stalls, a `429` storm) for tests of what a client keeps and how long it waits.
-//!
 //! [`Clock`] is a sandbox's time: the real one by default, or a virtual one that a test moves
 //! forward, so the providers' rules stated in months can be tried in a second.
 //! [`WindowCounter`] counts calls per caller in a rolling window on that clock (a limit such as
@@ -29,19 +42,16 @@
 //! extension [`axum::extract::ConnectInfo`]`<SocketAddr>`.
 //!
 //! [`SandboxAdmin`] is what every provider sandbox shows an admin view in one shape: its clock,
-//! its server and a JSON snapshot of its state.
+//! its server and a JSON snapshot of its state; [`sandbox_admin!`] implements it for a sandbox
+//! type.
 //!
-//! ```
-//! use axum::{Router, routing::get};
-//! use simcore::sandbox::SandboxServer;
+//! The router is the `axum` crate's: a provider crate depends on `axum` itself (the same major
+//! version as this crate), which is why this crate does not re-export it.
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let server = SandboxServer::start(Router::new().route("/ping", get(|| async { "pong" }))).await?;
-//! assert!(server.base_url().starts_with("http://127.0.0.1:"));
-//! assert!(server.requests().is_empty());
-//! # Ok::<(), std::io::Error>(())
-//! # }).unwrap();
-//! ```
+//! # Feature flags
+//! None: everything here is always compiled. The provider crates compile this crate only with
+//! their own `sandbox` feature, so a client without it carries no HTTP server.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -57,17 +67,11 @@ use axum::http::{HeaderMap, Request, Response, StatusCode};
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-pub use axum;
-
-pub mod hostile;
-mod redis_server;
-
-pub use redis_server::RedisServer;
+mod macros;
 
 mod clock;
 pub use clock::{Clock, ClockError};
@@ -132,7 +136,7 @@ impl RecordedRequest {
     /// body is its size only (a body can carry credentials: an authenticate call).
     ///
     /// ```
-    /// use simcore::sandbox::RecordedRequest;
+    /// use simsandbox::RecordedRequest;
     /// let r = RecordedRequest {
     ///     method: "POST".into(),
     ///     path: "/api/v1/authenticate".into(),
@@ -206,7 +210,7 @@ pub struct RateLimit {
 /// list, say) besides the server-wide limit.
 ///
 /// ```
-/// use simcore::sandbox::{RateLimit, TokenBucket};
+/// use simsandbox::{RateLimit, TokenBucket};
 /// let mut bucket = TokenBucket::new(RateLimit { per_second: 10.0, burst: 2, retry_after: false });
 /// assert!(bucket.take().is_ok());
 /// assert!(bucket.take().is_ok());
@@ -816,7 +820,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Store<K, V> {
 /// does, appends; any other insert or a removal shifts the keys after it.
 ///
 /// ```
-/// use simcore::sandbox::OrderedStore;
+/// use simsandbox::OrderedStore;
 /// let store = OrderedStore::new();
 /// for id in [3u64, 1, 2, 5, 4] {
 ///     store.insert(id, format!("sim {id}"));
@@ -1029,117 +1033,12 @@ pub fn empty_response(status: u16) -> Response<Body> {
         .unwrap_or_default()
 }
 
-/// What a [`LocalProxy`] saw: each request line and its `Proxy-Authorization` value.
-type ProxyLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
-
-/// A forward proxy on loopback for tests: absolute-form HTTP requests are forwarded, `CONNECT` is
-/// tunnelled. It records each request line and its `Proxy-Authorization` header, so a test can
-/// show that requests went through it.
-pub struct LocalProxy {
-    url: String,
-    seen: ProxyLog,
+#[doc(hidden)]
+pub mod __private {
+    pub use serde_json;
 }
 
-impl LocalProxy {
-    /// Starts a proxy on `127.0.0.1` with an ephemeral port.
-    pub async fn start() -> std::io::Result<LocalProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let seen: ProxyLog = Arc::default();
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let log = log.clone();
-                tokio::spawn(async move {
-                    let _ = relay(stream, log).await;
-                });
-            }
-        });
-        Ok(LocalProxy { url, seen })
-    }
-
-    /// `http://127.0.0.1:PORT`, to give as a proxy URL.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Every request line received, with its `Proxy-Authorization` value.
-    pub fn requests(&self) -> Vec<(String, Option<String>)> {
-        lock(&self.seen).clone()
-    }
-}
-
-async fn relay(stream: TcpStream, log: ProxyLog) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).await?;
-    let mut head = Vec::new();
-    let mut auth = None;
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h).await?;
-        if h == "\r\n" || h.is_empty() {
-            break;
-        }
-        if h.to_ascii_lowercase().starts_with("proxy-authorization:") {
-            auth = Some(h["proxy-authorization:".len()..].trim().to_owned());
-            continue;
-        }
-        head.push(h);
-    }
-    let request_line = line.trim_end().to_owned();
-    lock(&log).push((request_line.clone(), auth));
-    let mut parts = request_line.split(' ');
-    let method = parts.next().unwrap_or_default().to_owned();
-    let target = parts.next().unwrap_or_default().to_owned();
-    if method == "CONNECT" {
-        let mut upstream = TcpStream::connect(&target).await?;
-        upstream.write_all(reader.buffer()).await?;
-        let mut client = reader.into_inner();
-        client
-            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-            .await?;
-        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-        return Ok(());
-    }
-    // Absolute form: http://host:port/path -> connect, send the origin form.
-    let rest = target.strip_prefix("http://").unwrap_or(&target);
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut upstream = TcpStream::connect(authority).await?;
-    let mut out = format!(
-        "{method} {} HTTP/1.1\r\n",
-        if path.is_empty() { "/" } else { path }
-    );
-    // One request per connection, so each one is seen (and logged) here.
-    for h in head.iter().filter(|h| {
-        let l = h.to_ascii_lowercase();
-        !l.starts_with("connection:") && !l.starts_with("proxy-connection:")
-    }) {
-        out.push_str(h);
-    }
-    out.push_str("connection: close\r\n\r\n");
-    upstream.write_all(out.as_bytes()).await?;
-    // What the reader already holds past the head is the start of the body.
-    upstream.write_all(reader.buffer()).await?;
-    let mut client = reader.into_inner();
-    // Whatever body follows, and the answer, flow both ways until either side closes.
-    let (mut cr, mut cw) = client.split();
-    let (mut ur, mut uw) = upstream.split();
-    let up = async {
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = cr.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            uw.write_all(&buf[..n]).await?;
-        }
-        Ok::<_, std::io::Error>(())
-    };
-    let down = tokio::io::copy(&mut ur, &mut cw);
-    tokio::select! {
-        _ = up => {}
-        _ = down => {}
-    }
-    Ok(())
-}
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

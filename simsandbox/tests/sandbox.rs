@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use axum::{Router, routing::get};
 use simcore::Error;
 use simcore::http::{Method, Transport};
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::{Router, routing::get};
-use simcore::sandbox::{RateLimit, SandboxServer};
+use simsandbox::{RateLimit, SandboxServer};
 
 async fn server() -> SandboxServer {
     let router = Router::new().route("/ping", get(|| async { "pong" }));
@@ -111,7 +111,7 @@ async fn request_log_redacts_credentials_in_debug() {
     assert_eq!(r.header("authorization"), Some("Bearer SENTINEL-SANDBOX"));
     assert!(!format!("{r:?}").contains("SENTINEL"));
     // Bodies are not shown either: an authenticate body carries credentials.
-    let post = simcore::sandbox::RecordedRequest {
+    let post = simsandbox::RecordedRequest {
         body: bytes::Bytes::from_static(br#"{"application_token":"SENTINEL-BODY"}"#),
         ..r.clone()
     };
@@ -120,7 +120,7 @@ async fn request_log_redacts_credentials_in_debug() {
 
 #[test]
 fn an_ordered_store_pages_by_offset_and_by_key() {
-    use simcore::sandbox::OrderedStore;
+    use simsandbox::OrderedStore;
 
     let store = OrderedStore::new();
     store.extend((0..1000u64).rev().map(|i| (i * 2, i)));
@@ -148,7 +148,7 @@ fn an_ordered_store_pages_by_offset_and_by_key() {
 
 #[test]
 fn a_token_bucket_spends_its_burst_then_paces() {
-    use simcore::sandbox::TokenBucket;
+    use simsandbox::TokenBucket;
 
     let mut bucket = TokenBucket::new(RateLimit {
         per_second: 20.0,
@@ -167,7 +167,7 @@ fn a_token_bucket_spends_its_burst_then_paces() {
 
 #[tokio::test]
 async fn the_router_sees_each_callers_address() {
-    use simcore::sandbox::axum::extract::ConnectInfo;
+    use axum::extract::ConnectInfo;
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
     let router = Router::new().route(
         "/who",

@@ -1,4 +1,4 @@
-//! The shared state on a real Redis (feature `redis`): a `redis-server` of the suite's own on an
+//! The shared state on a real Redis (simcore-redis): a `redis-server` of the suite's own on an
 //! ephemeral loopback port ([`RedisServer`]), stopped at the end. Without a `redis-server` binary
 //! every test says so and passes, unless `CI=true`.
 //!
@@ -19,9 +19,9 @@ use simcore::budget::RateBudget;
 use simcore::http::{
     AuthHeader, Redactor, Token, TokenCache, TokenCacheOptions, TokenSource, header::AUTHORIZATION,
 };
-use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
-use simcore::sandbox::RedisServer;
 use simcore::{ApiError, Result};
+use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+use testkit::RedisServer;
 
 const TOKEN: &str = "SENTINEL-session-token-5d1e";
 
@@ -324,7 +324,7 @@ async fn when_redis_goes_the_budget_and_the_cache_carry_on_locally_and_say_so_on
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Back: in use again within the reconnect interval.
     let _server = RedisServer::start_on(port).unwrap();
-    tokio::time::sleep(simcore::redis::RECONNECT_INTERVAL).await;
+    tokio::time::sleep(simcore_redis::RECONNECT_INTERVAL).await;
     let before = budget.local_places();
     budget.reserve().await;
     budget.reserve().await;
@@ -421,9 +421,9 @@ impl simcore::SimProvider for Patch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_run_on_a_shared_budget_finishes_on_local_pacing_when_redis_stops() {
-    use simcore::bulk::{BulkItem, BulkUpdater};
-    use simcore::sandbox::SandboxServer;
-    use simcore::sandbox::axum::{Router, extract::Path, routing::patch};
+    use axum::{Router, extract::Path, routing::patch};
+    use simfleet::bulk::{BulkItem, BulkUpdater};
+    use simsandbox::SandboxServer;
     use std::collections::HashMap;
     use std::sync::Mutex;
 

@@ -13,8 +13,8 @@
 //!   request.
 //!
 //! ```
-//! use simcore::sandbox::SandboxServer;
-//! use simcore::sandbox::hostile::{Shape, echo_router};
+//! use simsandbox::SandboxServer;
+//! use testkit::hostile::{Shape, echo_router};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let server = SandboxServer::start(echo_router(401, Shape::Json)).await?;
@@ -367,7 +367,7 @@ pub fn id_pieces() -> Vec<String> {
 /// more segment that percent-decodes to `id`; says what is wrong otherwise.
 ///
 /// ```
-/// use simcore::sandbox::hostile::check_one_segment;
+/// use testkit::hostile::check_one_segment;
 /// assert!(check_one_segment("/v1/sims", "/v1/sims/a%2Fb%20c", "a/b c").is_ok());
 /// assert!(check_one_segment("/v1/sims", "/v1/sims/a/b", "a/b").is_err());
 /// assert!(check_one_segment("/v1/sims", "/v1/sims/%2e%2e", "..").is_ok());

@@ -1,13 +1,30 @@
-//! Shared state on Redis (feature `redis`): what every replica of a service shares with the
+//! Shared state on Redis for the SIM SDK family: what every replica of a service shares with the
 //! others, so that a fleet meets a provider's limits as one client.
+//!
+//! ```
+//! use std::time::Duration;
+//! use simcore::budget::RateBudget;
+//! use simcore_redis::{Redis, RedisRateBudget};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! // Nothing listens on port 1: the budget paces in this process instead, and nothing fails.
+//! let redis = Redis::with_timeout("redis://127.0.0.1:1/", "fleet-a:", Duration::from_millis(200))?;
+//! let budget = RedisRateBudget::new(&redis, "emnify-egress", 2000.0 / 300.0, 10);
+//! assert_eq!(budget.reserve().await, Duration::ZERO); // a place at once: the burst is there
+//! assert!(!redis.is_reachable());
+//! assert_eq!(budget.local_places(), 1);
+//! # Ok::<(), simcore::Error>(())
+//! # }).unwrap();
+//! ```
 //!
 //! - [`RedisTokenStore`]: session tokens (emnify, KORE, EdgeIQ) cached for every process. One
 //!   process logs in while the others wait; a refused login is remembered for all of them for the
 //!   cooldown; a holder that dies mid-login blocks no one past the lock's time to live. See
-//!   [`TokenCache::with_store`](crate::http::TokenCache::with_store) for the protocol, and plug the store in with
-//!   the client builders' `token_store` (or [`TokenCache::with_store`](crate::http::TokenCache::with_store)).
+//!   [`TokenCache::with_store`](simcore::http::TokenCache::with_store) for the protocol, and plug
+//!   the store in with the client builders' `token_store` (it takes simcore's [`TokenStore`]),
+//!   or with [`TokenCache::with_store`](simcore::http::TokenCache::with_store).
 //! - [`RedisRateBudget`]: a rate budget for a provider account or an egress IP, one Lua script
-//!   (GCRA) and one round trip per request, for bulk runs ([`BulkUpdater::budget`](crate::bulk::BulkUpdater::budget))
+//!   (GCRA) and one round trip per request, for bulk runs (`simfleet::bulk::BulkUpdater::budget`)
 //!   and single calls (the client builders' `rate_budget`).
 //!
 //! Both go through one [`Redis`] handle: one multiplexed connection, opened on first use, and
@@ -16,9 +33,11 @@
 //! [`LocalBudget`], and the handle says so once per outage (a tracing event where the `tracing`
 //! feature is on) and tries to connect again at most once a second.
 //!
+//! A fleet of replicas, each with the same key and the same Redis:
+//!
 //! ```no_run
 //! use std::sync::Arc;
-//! use simcore::redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
+//! use simcore_redis::{Redis, RedisRateBudget, RedisTokenStore, TokenKey};
 //!
 //! # fn run() -> simcore::Result<()> {
 //! let redis = Redis::new("redis://10.0.0.5:6379/", "fleet-a:")?;
@@ -27,8 +46,14 @@
 //! let tokens = Arc::new(RedisTokenStore::new(&redis).encryption_key(key));
 //! // emnify's per-IP budget, for every replica behind the egress IP: 2,000 per 5 minutes.
 //! let budget = Arc::new(RedisRateBudget::new(&redis, "emnify-egress", 2000.0 / 300.0, 10));
+//! // Then, on a client builder: `.token_store(tokens, "prod-app-token").rate_budget(budget)`.
 //! # let _ = (tokens, budget); Ok(()) }
 //! ```
+//!
+//! # Feature flags
+//! - `tracing`: an event (target `simcore`, with simcore's telemetry: simcore's `tracing`
+//!   feature) when Redis is lost and when it is back. Off by default, and then compiled out
+//!   entirely.
 //!
 //! # Tokens at rest
 //! With an [`encryption_key`](RedisTokenStore::encryption_key), every value the token store writes
@@ -62,10 +87,13 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload, rand_core::RngCore};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
-use crate::budget::{LocalBudget, RateBudget, gcra_params};
-use crate::error::{Error, Result};
-use crate::http::{AuthHeader, LockOwner, Lookup, SharedFailure, StoreError, Token, TokenStore};
+use simcore::budget::{LocalBudget, RateBudget, gcra_params};
+use simcore::error::{Error, Result};
+use simcore::http::{AuthHeader, LockOwner, Lookup, SharedFailure, StoreError, Token, TokenStore};
+
 use crate::trace::event;
+
+mod trace;
 
 /// The default time one Redis command (or connecting) may take before the state is used
 /// locally: 500 ms.
@@ -403,7 +431,7 @@ fn encode_token(token: &Token) -> Option<Vec<u8>> {
 
 fn decode_token(bytes: &[u8]) -> Option<Token> {
     let s: StoredToken = serde_json::from_slice(bytes).ok()?;
-    let name = crate::http::header::HeaderName::from_bytes(s.n.as_bytes()).ok()?;
+    let name = simcore::http::header::HeaderName::from_bytes(s.n.as_bytes()).ok()?;
     let header = AuthHeader::new(name, &s.v).ok()?;
     let at = |ms: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
     Some(Token::from_parts(header, at(s.i), at(s.e)))
@@ -452,7 +480,7 @@ return 0
 });
 
 /// Session tokens on Redis, shared by every process that uses the same [`Redis`] prefix and
-/// key (see the module docs; and [`TokenCache`](crate::http::TokenCache) for the protocol).
+/// key (see the module docs; and [`TokenCache`](simcore::http::TokenCache) for the protocol).
 #[derive(Clone)]
 pub struct RedisTokenStore {
     redis: Redis,
@@ -674,7 +702,7 @@ impl TokenStore for RedisTokenStore {
 
 // ----- the rate budget -----
 
-/// The reserving GCRA of [`crate::budget`], on Redis's clock. KEYS: the budget. ARGV: interval
+/// The reserving GCRA of [`simcore::budget`], on Redis's clock. KEYS: the budget. ARGV: interval
 /// and tolerance (µs). Returns the wait in µs.
 static GCRA: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
@@ -831,7 +859,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_through_their_stored_form() {
-        let h = AuthHeader::new(crate::http::header::AUTHORIZATION, "Bearer abc").unwrap();
+        let h = AuthHeader::new(simcore::http::header::AUTHORIZATION, "Bearer abc").unwrap();
         let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
         let t = Token::from_parts(h, at(1_700_000_000), at(1_700_003_600));
         let back = decode_token(&encode_token(&t).unwrap()).unwrap();
@@ -842,3 +870,8 @@ mod tests {
         assert!(decode_token(b"{}").is_none());
     }
 }
+
+/// The README's example, compiled as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -31,7 +31,7 @@ pub struct WindowLimit {
 /// use std::net::IpAddr;
 /// use std::time::Duration;
 /// use chrono::{TimeZone, Utc};
-/// use simcore::sandbox::{Clock, WindowCounter, WindowLimit};
+/// use simsandbox::{Clock, WindowCounter, WindowLimit};
 ///
 /// let clock = Clock::frozen_at(Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap());
 /// let limit = WindowLimit { calls: 2, per: Duration::from_secs(300) };
@@ -44,7 +44,7 @@ pub struct WindowLimit {
 /// assert!(counter.admit([10, 0, 0, 2], clock.now()).is_ok());
 /// clock.advance(Duration::from_secs(300))?;
 /// assert!(counter.admit([10, 0, 0, 1], clock.now()).is_ok());
-/// # Ok::<(), simcore::sandbox::ClockError>(())
+/// # Ok::<(), simsandbox::ClockError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct WindowCounter<K> {

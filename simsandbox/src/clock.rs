@@ -30,7 +30,7 @@ type Hook = Arc<dyn Fn(DateTime<Utc>) -> bool + Send + Sync>;
 /// ```
 /// use std::time::Duration;
 /// use chrono::{TimeZone, Utc};
-/// use simcore::sandbox::Clock;
+/// use simsandbox::Clock;
 ///
 /// let start = Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap();
 /// let clock = Clock::frozen_at(start);
@@ -42,7 +42,7 @@ type Hook = Arc<dyn Fn(DateTime<Utc>) -> bool + Send + Sync>;
 ///
 /// // The real clock cannot be moved.
 /// assert!(Clock::real().advance(Duration::from_secs(1)).is_err());
-/// # Ok::<(), simcore::sandbox::ClockError>(())
+/// # Ok::<(), simsandbox::ClockError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct Clock {
@@ -186,13 +186,13 @@ impl Clock {
     ///
     /// ```
     /// use chrono::{TimeZone, Utc};
-    /// use simcore::sandbox::Clock;
+    /// use simsandbox::Clock;
     /// let clock = Clock::frozen_at(Utc.with_ymd_and_hms(2025, 1, 15, 9, 0, 0).unwrap());
     /// clock.advance_months(1)?;
     /// assert_eq!(clock.state_json(), serde_json::json!({
     ///     "now": "2025-02-15T09:00:00Z", "virtual": true, "frozen": true, "moved_seconds": 2_678_400,
     /// }));
-    /// # Ok::<(), simcore::sandbox::ClockError>(())
+    /// # Ok::<(), simsandbox::ClockError>(())
     /// ```
     pub fn state_json(&self) -> serde_json::Value {
         serde_json::json!({

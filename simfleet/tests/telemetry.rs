@@ -6,18 +6,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
 use secrecy::SecretString;
-use simcore::bulk::{BulkItem, BulkUpdater};
 use simcore::http::{
     Auth, AuthHeader, Method, Redactor, Token, TokenCache, TokenSource, Transport,
     header::AUTHORIZATION,
 };
 use simcore::retry::RetryPolicy;
-use simcore::sandbox::axum::Router;
-use simcore::sandbox::axum::body::Body;
-use simcore::sandbox::axum::http::{Request, Response};
-use simcore::sandbox::{RateLimit, SandboxOptions, SandboxServer};
 use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+use simfleet::bulk::{BulkItem, BulkUpdater};
+use simsandbox::{RateLimit, SandboxOptions, SandboxServer};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
@@ -79,7 +79,7 @@ async fn echo_server() -> SandboxServer {
             let n = calls.fetch_add(1, Ordering::SeqCst);
             let headers = format!("{:?}", req.headers());
             let path = req.uri().to_string();
-            let body = simcore::sandbox::axum::body::to_bytes(req.into_body(), 1 << 20)
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
                 .await
                 .unwrap_or_default();
             let echo = serde_json::json!({

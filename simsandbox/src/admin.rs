@@ -12,16 +12,16 @@ use super::{Clock, SandboxServer};
 /// [`SandboxServer::fail_next`], [`SandboxServer::fail_next_with`],
 /// [`SandboxServer::delay_next`], [`SandboxServer::set_delay`], [`SandboxServer::clear_faults`]),
 /// the rate limit ([`SandboxServer::set_rate_limit`]) and a summary of all that
-/// ([`SandboxServer::state_json`]). The answers of a hostile server are in
-/// [`hostile`](super::hostile), for a router of one's own.
+/// ([`SandboxServer::state_json`]). The answers of a hostile server, for a router of one's own,
+/// are in the repository's test kit (`testkit::hostile`, not published).
 ///
 /// Moving time needs nothing more than [`Clock::advance`] (or [`Clock::advance_months`],
 /// [`Clock::advance_to`]) on the clock the sandboxes were started with: one virtual clock given
 /// to several sandboxes moves them all, and each applies its own time rules as it moves.
 ///
 /// ```
-/// use simcore::sandbox::{Clock, SandboxAdmin, SandboxServer};
-/// use simcore::sandbox::axum::Router;
+/// use simsandbox::{Clock, SandboxAdmin, SandboxServer};
+/// use axum::Router;
 ///
 /// /// A sandbox with no state of its own.
 /// struct Empty { server: SandboxServer, clock: Clock }
