@@ -26,8 +26,11 @@
 //! - [`RedisRateBudget`]: a rate budget for a provider account or an egress IP, one Lua script
 //!   (GCRA) and one round trip per request, for bulk runs (`simfleet::bulk::BulkUpdater::budget`)
 //!   and single calls (the client builders' `rate_budget`).
+//! - [`RedisSeenStore`]: keys seen recently, for every replica: a callback's idempotency token
+//!   recorded with one `SET NX PX`, so that an event delivered twice, to two replicas, is
+//!   handled once (`supersim_client::callbacks::SharedDeduplicator`).
 //!
-//! Both go through one [`Redis`] handle: one multiplexed connection, opened on first use, and
+//! They go through one [`Redis`] handle: one multiplexed connection, opened on first use, and
 //! every key under the prefix you give. When Redis cannot be reached (refused, timed out, gone
 //! mid-run) nothing fails for it: the token cache logs in on its own, the budget paces with a
 //! [`LocalBudget`], and the handle says so once per outage (a tracing event where the `tracing`
@@ -305,6 +308,74 @@ impl Redis {
                 None
             }
         }
+    }
+}
+
+// ----- keys seen -----
+
+/// Keys seen recently, shared by every process on the same Redis and prefix (simcore's
+/// [`SeenStore`](simcore::http::SeenStore)): each sighting is one `SET key 1 NX PX ttl`, atomic,
+/// so of two replicas given the same key at once exactly one sees it first.
+///
+/// Unlike the token store and the budget, it has no local fallback: when Redis cannot be
+/// reached, it says so ([`StoreError`]) and the caller decides (a callback handler answers 503,
+/// so that the sender delivers again later), since guessing would either handle an event twice
+/// or drop it.
+#[derive(Debug, Clone)]
+pub struct RedisSeenStore {
+    redis: Redis,
+}
+
+impl RedisSeenStore {
+    /// A store of seen keys under the handle's prefix (`seen:` then the key).
+    pub fn new(redis: &Redis) -> Self {
+        Self {
+            redis: redis.clone(),
+        }
+    }
+
+    async fn command<T: ::redis::FromRedisValue>(
+        &self,
+        cmd: &::redis::Cmd,
+    ) -> std::result::Result<T, StoreError> {
+        let unreachable = || StoreError("Redis unreachable".to_owned());
+        let mut conn = self.redis.conn().await.ok_or_else(unreachable)?;
+        match cmd.query_async(&mut conn).await {
+            Ok(v) => {
+                self.redis.worked();
+                Ok(v)
+            }
+            Err(e) => {
+                self.redis.failed("seen store", &e.to_string());
+                Err(unreachable())
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl simcore::http::SeenStore for RedisSeenStore {
+    async fn first_sighting(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> std::result::Result<bool, StoreError> {
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(self.redis.key(&format!("seen:{key}")))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis);
+        let set: Option<String> = self.command(&cmd).await?;
+        Ok(set.is_some())
+    }
+
+    async fn forget(&self, key: &str) -> std::result::Result<bool, StoreError> {
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(self.redis.key(&format!("seen:{key}")));
+        let removed: i64 = self.command(&cmd).await?;
+        Ok(removed > 0)
     }
 }
 

@@ -78,8 +78,9 @@
 //! (from the form or JSON body, or from the query for a `GET`), and reads the well-known fields
 //! leniently, trying several plausible names ([`SimCallback::sim_sid`], [`SimCallback::status`],
 //! …). Take a callback as a nudge: **fetch the SIM** ([`crate::Client::fetch_sim`]) to learn its
-//! final state, and de-duplicate with [`Deduplicator`], since the same event may be delivered
-//! more than once.
+//! final state, and de-duplicate with [`Deduplicator`] (one process) or [`SharedDeduplicator`]
+//! (every replica of a service, through a shared store such as Redis), since the same event may
+//! be delivered more than once.
 //!
 //! # Choices this module makes
 //! - A URL with no path and the same URL with the path `/` are one address: both are tried.
@@ -883,7 +884,8 @@ pub enum Delivery {
 /// Remembers recent `kore-idempotency-token`s in memory, to tell a replayed event from a new
 /// one: at most `capacity` tokens (the oldest forgotten first), each for at most `ttl`.
 ///
-/// It is one process's memory: several instances behind a load balancer need a shared store.
+/// It is one process's memory: several instances behind a load balancer need a shared store:
+/// [`SharedDeduplicator`].
 /// When handling an event fails, [`forget`](Self::forget) its token so the next delivery is
 /// taken as new.
 ///
@@ -991,6 +993,74 @@ impl Deduplicator {
     /// Whether no token is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// [`Deduplicator`] for a service that runs as several replicas: the tokens are remembered in a
+/// [`SeenStore`](simcore::http::SeenStore) every replica reaches (on Redis:
+/// `simcore_redis::RedisSeenStore`), so an event delivered twice, to two replicas, is taken as
+/// [`Delivery::First`] by exactly one of them.
+///
+/// When the store cannot be reached, [`check`](Self::check) says so (a
+/// [`StoreError`](simcore::http::StoreError)) rather than guess: answer the callback with a 503 and
+/// the sender delivers it again later.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use simcore::http::MemorySeenStore;
+/// use supersim_client::callbacks::{SharedDeduplicator, Delivery};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // One store shared by two replicas (on Redis in a real fleet).
+/// let store = Arc::new(MemorySeenStore::new(10_000));
+/// let a = SharedDeduplicator::new(store.clone(), Duration::from_secs(24 * 3600));
+/// let b = SharedDeduplicator::new(store, Duration::from_secs(24 * 3600));
+/// assert_eq!(a.check_token(Some("evt-1")).await.unwrap(), Delivery::First);
+/// assert_eq!(b.check_token(Some("evt-1")).await.unwrap(), Delivery::Replay);
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct SharedDeduplicator {
+    store: std::sync::Arc<dyn simcore::http::SeenStore>,
+    ttl: Duration,
+}
+
+impl SharedDeduplicator {
+    /// Remembers each token in `store` for `ttl` (KORE may deliver an event again for up to a
+    /// day: 24 hours is a sound choice).
+    pub fn new(store: std::sync::Arc<dyn simcore::http::SeenStore>, ttl: Duration) -> Self {
+        Self { store, ttl }
+    }
+
+    /// Whether a callback's event was seen before by any replica, by its
+    /// `kore-idempotency-token`; a first sighting is remembered for every replica at once.
+    pub async fn check(
+        &self,
+        callback: &SimCallback,
+    ) -> Result<Delivery, simcore::http::StoreError> {
+        self.check_token(callback.idempotency_token()).await
+    }
+
+    /// [`check`](Self::check) for a token as given (`None`: the callback had none).
+    pub async fn check_token(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Delivery, simcore::http::StoreError> {
+        let Some(token) = token else {
+            return Ok(Delivery::NoToken);
+        };
+        Ok(if self.store.first_sighting(token, self.ttl).await? {
+            Delivery::First
+        } else {
+            Delivery::Replay
+        })
+    }
+
+    /// Forgets a token for every replica (its event failed to be handled: let the next
+    /// delivery through). Returns whether it was remembered.
+    pub async fn forget(&self, token: &str) -> Result<bool, simcore::http::StoreError> {
+        self.store.forget(token).await
     }
 }
 

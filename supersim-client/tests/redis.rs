@@ -89,3 +89,75 @@ async fn a_refused_kore_client_is_asked_for_once_by_twenty() {
         "one refused token request in all"
     );
 }
+
+/// Callbacks across replicas: for generated deliveries (each event delivered several times, to
+/// replicas that each have their own Redis handle, all at once), every event is taken as new by
+/// exactly one replica; one that failed and was forgotten is taken as new once more.
+#[test]
+fn each_event_is_handled_once_across_replicas() {
+    use proptest::prelude::*;
+    use simcore_redis::RedisSeenStore;
+    use supersim_client::callbacks::{Delivery, SharedDeduplicator};
+
+    let Some(redis) = RedisServer::start_or_skip("the callback de-duplication suite") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let round = std::sync::atomic::AtomicU32::new(0);
+    proptest!(ProptestConfig::with_cases(24), |(
+        events in proptest::collection::vec(1usize..6, 1..12),
+        replicas in 2usize..6,
+        failed in any::<proptest::sample::Index>(),
+    )| {
+        let n = round.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let prefix = format!("cb{n}:");
+        let firsts = rt.block_on(async {
+            let replicas: Vec<SharedDeduplicator> = (0..replicas)
+                .map(|_| {
+                    let r = Redis::with_timeout(&redis.url(), prefix.clone(), PATIENT).unwrap();
+                    SharedDeduplicator::new(Arc::new(RedisSeenStore::new(&r)), Duration::from_secs(60))
+                })
+                .collect();
+            let mut tasks = Vec::new();
+            for (event, copies) in events.iter().enumerate() {
+                for copy in 0..*copies {
+                    let d = replicas[(event + copy) % replicas.len()].clone();
+                    let token = format!("evt-{event}");
+                    tasks.push(tokio::spawn(async move {
+                        (event, d.check_token(Some(&token)).await.unwrap())
+                    }));
+                }
+            }
+            let mut firsts = vec![0usize; events.len()];
+            for t in tasks {
+                let (event, delivery) = t.await.unwrap();
+                if delivery == Delivery::First {
+                    firsts[event] += 1;
+                }
+            }
+            // The handling of one event failed: forgotten, its next delivery is new, once.
+            let again = failed.index(events.len());
+            let token = format!("evt-{again}");
+            assert!(replicas[0].forget(&token).await.unwrap());
+            assert_eq!(replicas[1].check_token(Some(&token)).await.unwrap(), Delivery::First);
+            assert_eq!(replicas[0].check_token(Some(&token)).await.unwrap(), Delivery::Replay);
+            assert_eq!(replicas[0].check_token(None).await.unwrap(), Delivery::NoToken);
+            firsts
+        });
+        prop_assert!(firsts.iter().all(|n| *n == 1), "{firsts:?}");
+    });
+}
+
+/// With Redis gone, a check says so rather than guess.
+#[tokio::test]
+async fn an_unreachable_store_is_an_error_not_a_guess() {
+    use simcore_redis::RedisSeenStore;
+    use supersim_client::callbacks::SharedDeduplicator;
+    let r = Redis::with_timeout("redis://127.0.0.1:1/", "x:", Duration::from_millis(200)).unwrap();
+    let d = SharedDeduplicator::new(Arc::new(RedisSeenStore::new(&r)), Duration::from_secs(60));
+    assert!(d.check_token(Some("evt")).await.is_err());
+}

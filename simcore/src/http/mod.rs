@@ -66,6 +66,7 @@ mod message;
 mod paths;
 mod proxy;
 mod redact;
+mod seen;
 mod token;
 
 use std::fmt;
@@ -92,6 +93,7 @@ pub use redact::{REDACTED, Redactor};
 pub use reqwest;
 pub use reqwest::Method;
 pub use reqwest::header;
+pub use seen::{MemorySeenStore, SeenStore};
 pub use token::{
     DEFAULT_REFRESH_MARGIN, DEFAULT_REFUSAL_COOLDOWN, LockOwner, Lookup, MIN_TOKEN_LIFETIME,
     MemoryTokenStore, SHARED_FAILURE_HOLD, SharedFailure, StoreError, Token, TokenCache,

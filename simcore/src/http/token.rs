@@ -383,13 +383,14 @@ impl SharedFailure {
     }
 }
 
-/// A [`TokenStore`] that could not be reached, or answered what it should not have.
+/// A shared store ([`TokenStore`], [`SeenStore`](super::SeenStore)) that could not be reached,
+/// or answered what it should not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token store: {}", self.0)
+        write!(f, "shared store: {}", self.0)
     }
 }
 
