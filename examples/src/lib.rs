@@ -21,3 +21,13 @@ pub fn indented(text: &impl std::fmt::Display) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The README's examples, compiled as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
+/// OPERATING.md's examples, compiled as doctests.
+#[doc = include_str!("../../OPERATING.md")]
+#[cfg(doctest)]
+pub struct OperatingDoctests;

@@ -1,16 +1,17 @@
-//! The README's table of promises names the tests that check each one: every test it names must
-//! exist, in the file it names, so the table cannot drift from the tests.
+//! TESTING.md's table of promises (the README's promises, and the crates' docs') names the tests
+//! that check each one: every test it names must exist, in the file it names, so the table
+//! cannot drift from the tests.
 
 use std::path::Path;
 
 #[test]
 fn every_test_the_readme_names_exists_where_it_says() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let table = readme
-        .split("### What the tests check")
+    let testing = std::fs::read_to_string(root.join("TESTING.md")).expect("TESTING.md");
+    let table = testing
+        .split("## What the tests check")
         .nth(1)
-        .expect("the README's table of promises");
+        .expect("TESTING.md's table of promises");
     let mut named = 0;
     for line in table
         .lines()
@@ -25,11 +26,11 @@ fn every_test_the_readme_names_exists_where_it_says() {
                 None => (r, None),
             };
             let text = std::fs::read_to_string(root.join(file))
-                .unwrap_or_else(|e| panic!("{file} (named by the README): {e}"));
+                .unwrap_or_else(|e| panic!("{file} (named by TESTING.md): {e}"));
             if let Some(test) = test {
                 assert!(
                     text.contains(&format!("fn {test}(")),
-                    "the README names {r}, but {file} has no fn {test}"
+                    "TESTING.md names {r}, but {file} has no fn {test}"
                 );
             }
             named += 1;

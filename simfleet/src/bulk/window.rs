@@ -20,7 +20,7 @@
 //!   (requests sent together reach the provider in any order, so one refusal says little). The
 //!   level just above is the ceiling. Requests sent since the cut start the next burst. A
 //!   refusal on the step onto the ceiling goes back to the step below, known good. Halving on every 429, the classic cut, measured well under 0.9 of the limit's
-//!   goodput (the sawtooth spends half its time far under the limit; see the README's P5).
+//!   goodput (the sawtooth spends half its time far under the limit; see P5 in BENCHMARKS.md).
 //! - **Grow by one per round, slowly at the ceiling.** Each round of `window` successes in a row
 //!   during which the window was full raises it by one. The step onto the ceiling waits
 //!   [`PROBE_ROUNDS`] rounds: that is where the last refusal came from. A full round at the
