@@ -228,7 +228,8 @@ impl ClientBuilder {
     }
 
     /// The API token (a permanent token, or a session token obtained elsewhere), sent as
-    /// `Authorization: <token>`.
+    /// `Authorization: <token>`. Refused beside [`token_store`](Self::token_store) (a permanent
+    /// token has no session to share) and by [`login`](Self::login) (which brings its own).
     pub fn api_token(mut self, token: impl Into<SecretString>) -> Self {
         self.api_token = Some(token.into());
         self
@@ -278,6 +279,13 @@ impl ClientBuilder {
     /// Checks the configuration and builds the client. A missing or empty token is an
     /// [`Error::Config`].
     pub fn build(self) -> Result<Client> {
+        if self.token_store.is_some() {
+            return Err(Error::conflict(
+                "token_store",
+                "api_token",
+                "an API token has no session to share: the store is for login()",
+            ));
+        }
         let token = self.api_token.ok_or_else(|| {
             Error::Config(format!(
                 "no EdgeIQ API token: set one with ClientBuilder::api_token or {TOKEN_ENV}, or log in"
@@ -321,6 +329,13 @@ impl ClientBuilder {
         password: impl Into<SecretString>,
         expiry: Option<Duration>,
     ) -> Result<Client> {
+        if self.api_token.is_some() {
+            return Err(Error::conflict(
+                "api_token",
+                "login",
+                "a client authenticates one way (an API token, or a session from a login)",
+            ));
+        }
         let email = email.into();
         let password = password.into();
         // Checked now, so a bad value is refused before anything is sent.

@@ -367,12 +367,17 @@ impl Sandbox {
     }
 
     /// A client builder pointed at the sandbox with its API token, to change timeouts or
-    /// retries, or to [`login`](ClientBuilder::login) with [`Sandbox::user`]'s email and
-    /// password instead.
+    /// retries. To [`login`](ClientBuilder::login) with [`Sandbox::user`]'s email and password
+    /// instead, start from [`builder_without_credentials`](Self::builder_without_credentials):
+    /// a builder refuses an API token beside a login.
     pub fn client_builder(&self) -> ClientBuilder {
-        Client::builder()
-            .base_url(self.base_url())
+        self.builder_without_credentials()
             .api_token(self.user.api_token.clone())
+    }
+
+    /// A client builder pointed at the sandbox, with no credentials yet.
+    pub fn builder_without_credentials(&self) -> ClientBuilder {
+        Client::builder().base_url(self.base_url())
     }
 
     /// The sandbox's permanent API token (that of [`Sandbox::user`]).

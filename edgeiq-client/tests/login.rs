@@ -57,9 +57,8 @@ async fn login_then_requests_carry_the_session_token() {
                 .json_body(json!({"_id": ID, "status": "active"}));
         })
         .await;
-    // A token set on the builder is neither used for the login nor kept.
+    // (A token set on the builder beside a login is refused: see examples/tests/settings.rs.)
     let client = builder(&server)
-        .api_token(SENTINEL)
         .login(
             "ops@example.com",
             PASSWORD,

@@ -40,7 +40,7 @@ async fn twenty(
                 .encryption_key(TokenKey::new([5; 32]))
                 .poll_interval(Duration::from_millis(10));
             let builder = sandbox
-                .client_builder()
+                .builder_without_credentials()
                 .token_store(Arc::new(store), sandbox.user().email.clone())
                 .rate_budget(Arc::new(RedisRateBudget::new(
                     &r,

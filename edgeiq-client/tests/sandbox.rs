@@ -617,7 +617,7 @@ async fn session_login_and_its_refusals() {
 
     // A one-hour session, with the email in another case.
     let client = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .retry(RetryPolicy::none())
         .login(
             user.email.to_uppercase(),
@@ -662,7 +662,7 @@ async fn session_login_and_its_refusals() {
 
     // Without an expiry the session lasts 4 hours.
     let default = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .login(&user.email, user.password.clone(), None)
         .await
         .unwrap();
@@ -678,7 +678,7 @@ async fn session_login_and_its_refusals() {
         ("nobody@example.com", user.password.as_str()),
     ] {
         let err = sandbox
-            .client_builder()
+            .builder_without_credentials()
             .login(email, password.to_owned(), None)
             .await
             .unwrap_err();
@@ -688,7 +688,7 @@ async fn session_login_and_its_refusals() {
     // More than a week: the client refuses before sending; a raw client gets the platform's 400.
     let sent = sandbox.requests().len();
     let err = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .login(
             &user.email,
             user.password.clone(),
@@ -756,7 +756,7 @@ async fn session_login_and_its_refusals() {
     let ops = sandbox.seed_user("ops@example.com", "correct horse");
     assert!(!format!("{ops:?}").contains("correct horse"));
     let by_login = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .login("ops@example.com", "correct horse", None)
         .await
         .unwrap();
@@ -883,7 +883,7 @@ async fn sessions_end_after_the_configured_lifetime() {
     assert_eq!(sandbox.sims().len(), 2);
     let user = sandbox.user().clone();
     let client = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .retry(RetryPolicy::none())
         .login(&user.email, user.password.clone(), None)
         .await

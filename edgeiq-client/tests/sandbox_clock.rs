@@ -77,7 +77,7 @@ async fn a_session_ends_four_hours_on_the_clock_and_the_client_logs_in_again() {
     let token = answer["session_token"].as_str().unwrap().to_owned();
     let user = sandbox.user().clone();
     let client = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .login(&user.email, user.password.clone(), None)
         .await
         .unwrap();

@@ -154,6 +154,7 @@ impl Client {
         ClientBuilder {
             transport: Transport::builder(crate::PROVIDER, DEFAULT_BASE_URL).user_agent(USER_AGENT),
             credentials: None,
+            credential_kinds: Vec::new(),
             token_store: None,
             list_pace: Some(ListPace::EMNIFY),
         }
@@ -308,6 +309,8 @@ impl Client {
 pub struct ClientBuilder {
     transport: TransportBuilder,
     credentials: Option<Credentials>,
+    /// Each kind of credentials set, by the method that set it: two are refused at build.
+    credential_kinds: Vec<&'static str>,
     token_store: Option<(Arc<dyn TokenStore>, String)>,
     list_pace: Option<ListPace>,
 }
@@ -327,9 +330,18 @@ impl ClientBuilder {
     simcore::transport_builder_methods!();
 
     /// Authenticates with an application token (created in the emnify portal).
+    /// Refused at build beside [`user_credentials`](Self::user_credentials).
     pub fn application_token(mut self, token: impl Into<SecretString>) -> Self {
         self.credentials = Some(Credentials::ApplicationToken(token.into()));
+        self.kind("application_token");
         self
+    }
+
+    /// Notes a kind of credentials set (once per kind).
+    fn kind(&mut self, method: &'static str) {
+        if !self.credential_kinds.contains(&method) {
+            self.credential_kinds.push(method);
+        }
     }
 
     /// Authenticates with a user name and password. The password is hashed (SHA-1, as emnify
@@ -342,6 +354,7 @@ impl ClientBuilder {
     ) -> Self {
         let password = password.into();
         self.credentials = Some(Credentials::user(username.into(), &password));
+        self.kind("user_credentials");
         self
     }
 
@@ -396,6 +409,13 @@ impl ClientBuilder {
                 "no emnify credentials: set an application token (e.g. from {APPLICATION_TOKEN_ENV}) or user credentials"
             ))
         })?;
+        if let [first, second, ..] = self.credential_kinds[..] {
+            return Err(Error::conflict(
+                first,
+                second,
+                "a client authenticates one way (an application token, or a user's login)",
+            ));
+        }
         check_credentials(&credentials)?;
         // The authenticate call never retries: emnify locks an account out after three failed
         // authentications, and a repeated call cannot fix refused credentials.

@@ -690,11 +690,17 @@ impl Sandbox {
     }
 
     /// A client builder pointed at the sandbox with its application token, for callers who want
-    /// other timeouts, retries or credentials.
+    /// other timeouts or retries. For a user's login instead, start from
+    /// [`builder_without_credentials`](Self::builder_without_credentials): a builder refuses
+    /// two kinds of credentials.
     pub fn client_builder(&self) -> ClientBuilder {
-        Client::builder()
-            .base_url(self.base_url())
+        self.builder_without_credentials()
             .application_token(self.application_token())
+    }
+
+    /// A client builder pointed at the sandbox, with no credentials yet.
+    pub fn builder_without_credentials(&self) -> ClientBuilder {
+        Client::builder().base_url(self.base_url())
     }
 
     /// The application token the sandbox accepts (fresh for each sandbox).

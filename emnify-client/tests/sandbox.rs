@@ -538,7 +538,7 @@ async fn user_credentials_get_a_refresh_token_that_is_used_next() {
     sandbox.seed_user("ops@example.com", "s3cret-pw");
     let id = sandbox.seed_sim(SimSeed::new());
     let client = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .user_credentials("ops@example.com", "s3cret-pw")
         .build()
         .unwrap();
@@ -567,7 +567,7 @@ async fn user_credentials_get_a_refresh_token_that_is_used_next() {
 
     // A wrong password is refused like a wrong token.
     let wrong = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .user_credentials("ops@example.com", "guess")
         .build()
         .unwrap();

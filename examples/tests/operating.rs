@@ -112,7 +112,7 @@ async fn each_client_goes_through_a_proxy_and_through_your_client() {
     let user = edgeiq.seed_user("ops@example.com", "correct horse");
     let before = proxy.requests().len();
     let c = edgeiq
-        .client_builder()
+        .builder_without_credentials()
         .proxy(through())
         .login(&user.email, user.password.clone(), None)
         .await

@@ -58,7 +58,7 @@ async fn one_clock_moves_every_sandbox_and_each_applies_its_rules() {
     let edgeiq_sim = edgeiq.seed_sim(edgeiq_client::sandbox::SimSeed::new());
     let user = edgeiq.user().clone();
     let edgeiq_client = edgeiq
-        .client_builder()
+        .builder_without_credentials()
         .login(&user.email, user.password.clone(), None)
         .await
         .unwrap();

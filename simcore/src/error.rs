@@ -239,6 +239,22 @@ impl Error {
         }
     }
 
+    /// An [`Error::Config`] for two settings that contradict each other, or one that would be
+    /// ignored beside the other: it names both, and why (nothing is sent).
+    ///
+    /// ```
+    /// let e = simcore::Error::conflict("connect_timeout", "http_client", "your client's own connect timeout applies");
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "configuration error: connect_timeout and http_client cannot be used together: your client's own connect timeout applies"
+    /// );
+    /// ```
+    pub fn conflict(first: &str, second: &str, why: &str) -> Self {
+        Error::Config(format!(
+            "{first} and {second} cannot be used together: {why}"
+        ))
+    }
+
     /// A short, stable name of the variant (`"api"`, `"timeout"`, …), as telemetry's
     /// `error.type` carries it.
     pub fn kind(&self) -> &'static str {

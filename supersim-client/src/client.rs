@@ -128,7 +128,13 @@ impl Credentials {
 pub struct ClientBuilder {
     transport: TransportBuilder,
     credentials: Option<Credentials>,
+    /// Each kind of credentials set, by the method that set it, in order: two kinds are refused
+    /// at build, not settled by the last call.
+    credential_kinds: Vec<&'static str>,
     kore_token_url: String,
+    /// Whether `kore_token_url` was called (refused with Twilio's credentials, which fetch no
+    /// token).
+    kore_token_url_set: bool,
     /// What `credentials_from_env` noticed (another kind of credentials also set).
     env_note: Option<String>,
     /// Where KORE's token is shared with other clients and processes, and its key.
@@ -170,13 +176,22 @@ impl ClientBuilder {
             client_id: client_id.into(),
             secret: client_secret.into(),
         });
+        self.kind("kore");
         self
+    }
+
+    /// Notes a kind of credentials set (once per kind).
+    fn kind(&mut self, method: &'static str) {
+        if !self.credential_kinds.contains(&method) {
+            self.credential_kinds.push(method);
+        }
     }
 
     /// Fetches KORE tokens from another URL than [`KORE_TOKEN_URL`] (a sandbox, a mock server).
     /// `https` is required unless the host is loopback.
     pub fn kore_token_url(mut self, url: impl Into<String>) -> Self {
         self.kore_token_url = url.into();
+        self.kore_token_url_set = true;
         self
     }
 
@@ -190,6 +205,7 @@ impl ClientBuilder {
             sid: account_sid.into(),
             token: auth_token.into(),
         });
+        self.kind("account");
         self
     }
 
@@ -204,6 +220,7 @@ impl ClientBuilder {
             sid: api_key_sid.into(),
             secret: api_key_secret.into(),
         });
+        self.kind("api_key");
         self
     }
 
@@ -260,8 +277,8 @@ impl ClientBuilder {
     /// process that uses the same store and key (on Redis: `simcore_redis::RedisTokenStore`):
     /// one token request for the fleet while the token lasts, a refused client remembered by all
     /// of them for five minutes (see `simcore::http::TokenCache`). `key` names the API client
-    /// (say its client id): clients with other credentials need another key. Twilio's Basic
-    /// credentials need no store, and ignore it.
+    /// (say its client id): clients with other credentials need another key. With Twilio's Basic
+    /// credentials, which have no token to share, [`build`](Self::build) refuses it.
     ///
     /// With the `simcore-redis` crate, a fleet shares the token and the account's budget on
     /// Redis:
@@ -300,6 +317,31 @@ impl ClientBuilder {
                     .to_owned(),
             )
         })?;
+        // Settings that contradict each other, or would be ignored: refused, not settled.
+        if let [first, second, ..] = self.credential_kinds[..] {
+            return Err(Error::conflict(
+                first,
+                second,
+                "a client has one kind of credentials (KORE's OAuth2 client, or Twilio's Basic auth)",
+            ));
+        }
+        if !matches!(credentials, Credentials::Kore { .. }) {
+            let twilio = self.credential_kinds.first().copied().unwrap_or("account");
+            if self.kore_token_url_set {
+                return Err(Error::conflict(
+                    "kore_token_url",
+                    twilio,
+                    "Twilio's Basic auth fetches no token",
+                ));
+            }
+            if self.token_store.is_some() {
+                return Err(Error::conflict(
+                    "token_store",
+                    twilio,
+                    "Twilio's Basic auth has no token to share",
+                ));
+            }
+        }
         let mut description = credentials.describe();
         if let Some(note) = &self.env_note {
             description = format!("{description} ({note})");
@@ -338,10 +380,11 @@ impl ClientBuilder {
                     ),
                     None => TokenCache::new(login),
                 });
-                let transport = if transport.base_url_str() == DEFAULT_BASE_URL {
-                    transport.base_url(KORE_BASE_URL)
-                } else {
+                // KORE's API unless a base URL was set: one set to Twilio's stays Twilio's.
+                let transport = if transport.base_url_is_set() {
                     transport
+                } else {
+                    transport.base_url(KORE_BASE_URL)
                 };
                 let transport = transport
                     .provider(KORE_PROVIDER)
@@ -499,7 +542,9 @@ impl Client {
         ClientBuilder {
             transport: Transport::builder(PROVIDER, DEFAULT_BASE_URL),
             credentials: None,
+            credential_kinds: Vec::new(),
             kore_token_url: KORE_TOKEN_URL.to_owned(),
+            kore_token_url_set: false,
             env_note: None,
             token_store: None,
         }

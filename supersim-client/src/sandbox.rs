@@ -664,9 +664,11 @@ impl Sandbox {
     }
 
     /// A client builder with the sandbox's base URL and the credentials of its dialect set (see
-    /// [`client`](Self::client)), for callers who want other timeouts or retries (or, as Twilio,
-    /// [`ClientBuilder::api_key`] with [`api_key_sid`](Self::api_key_sid) and
-    /// [`api_key_secret`](Self::api_key_secret)).
+    /// [`client`](Self::client)), for callers who want other timeouts or retries. For other
+    /// credentials (as Twilio, [`ClientBuilder::api_key`] with
+    /// [`api_key_sid`](Self::api_key_sid) and [`api_key_secret`](Self::api_key_secret)), start
+    /// from [`builder_without_credentials`](Self::builder_without_credentials): a builder
+    /// refuses two kinds of credentials.
     pub fn client_builder(&self) -> ClientBuilder {
         let builder = Client::builder().base_url(self.server.base_url());
         match self.shared.dialect {
@@ -675,6 +677,11 @@ impl Sandbox {
                 .kore(self.shared.client_id.clone(), self.client_secret())
                 .kore_token_url(self.token_url()),
         }
+    }
+
+    /// A client builder with the sandbox's base URL and no credentials yet.
+    pub fn builder_without_credentials(&self) -> ClientBuilder {
+        Client::builder().base_url(self.server.base_url())
     }
 
     /// The sandbox's Account SID (fresh for each sandbox).

@@ -494,7 +494,7 @@ async fn wrong_credentials_get_twilio_s_401() {
 
     // The API key the sandbox knows works as well as the account's token.
     let by_key = sandbox
-        .client_builder()
+        .builder_without_credentials()
         .api_key(sandbox.api_key_sid(), sandbox.api_key_secret())
         .build()
         .unwrap();

@@ -128,6 +128,11 @@ pub const COMMON_REQUEST_ID_HEADERS: &[&str] = &[
 pub struct TransportBuilder {
     provider: &'static str,
     base_url: String,
+    /// Whether the base URL was set (not the builder's default), so that a client choosing a
+    /// default by its credentials keeps one the user set, even one equal to another default.
+    base_url_set: bool,
+    /// Whether the connect timeout was set, which a user's own HTTP client would ignore.
+    connect_timeout_set: bool,
     auth: Auth,
     user_agent: String,
     connect_timeout: Duration,
@@ -184,9 +189,11 @@ impl TransportBuilder {
         self
     }
 
-    /// Sets the connect timeout (default 5 s).
+    /// Sets the connect timeout (default 5 s). Refused at build with your own HTTP client
+    /// ([`http_client`](Self::http_client)), whose own connect timeout applies.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;
+        self.connect_timeout_set = true;
         self
     }
 
@@ -218,7 +225,14 @@ impl TransportBuilder {
     /// Sets the base URL.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
+        self.base_url_set = true;
         self
+    }
+
+    /// Whether a base URL was set with [`base_url`](Self::base_url) (rather than left at the
+    /// default the builder started with).
+    pub fn base_url_is_set(&self) -> bool {
+        self.base_url_set
     }
 
     /// The base URL as set so far (not yet checked).
@@ -240,7 +254,8 @@ impl TransportBuilder {
     }
 
     /// Ignores the proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
-    /// `NO_PROXY`); a proxy set with [`proxy`](Self::proxy) still applies.
+    /// `NO_PROXY`); a proxy set with [`proxy`](Self::proxy) still applies. Refused at build with
+    /// your own HTTP client, whose own proxy settings apply.
     pub fn no_proxy(mut self) -> Self {
         self.env_proxies = false;
         self
@@ -308,10 +323,27 @@ impl TransportBuilder {
         let own_client = self.client.is_some();
         let client = match self.client {
             Some(c) => {
+                // Settings your own client would silently ignore.
+                let own = "http_client";
                 if self.proxy.is_some() {
-                    return Err(Error::Config(
-                        "a proxy cannot be set together with your own HTTP client: set it on your reqwest::Client"
-                            .to_owned(),
+                    return Err(Error::conflict(
+                        "proxy",
+                        own,
+                        "set the proxy on your reqwest::Client",
+                    ));
+                }
+                if !self.env_proxies {
+                    return Err(Error::conflict(
+                        "no_proxy",
+                        own,
+                        "your reqwest::Client's own proxy settings apply (build it with no_proxy())",
+                    ));
+                }
+                if self.connect_timeout_set {
+                    return Err(Error::conflict(
+                        "connect_timeout",
+                        own,
+                        "your reqwest::Client's own connect timeout applies (set it there)",
                     ));
                 }
                 c
@@ -432,6 +464,8 @@ impl Transport {
         TransportBuilder {
             provider,
             base_url: base_url.into(),
+            base_url_set: false,
+            connect_timeout_set: false,
             auth: Auth::None,
             user_agent: concat!("simcore/", env!("CARGO_PKG_VERSION")).to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -926,7 +960,7 @@ mod tests {
             .proxy(Proxy::new("http://127.0.0.1:3128").unwrap())
             .build()
             .unwrap_err();
-        assert!(matches!(e, Error::Config(m) if m.contains("own HTTP client")));
+        assert!(matches!(e, Error::Config(m) if m.contains("proxy and http_client")));
         let e = Transport::builder("t", "https://api.example.com")
             .deadline(Duration::ZERO)
             .build()
