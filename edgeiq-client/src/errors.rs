@@ -19,6 +19,26 @@ use simcore::Error;
 
 use crate::PROVIDER;
 
+simcore::error_codes! {
+    /// EdgeIQ documents no error codes, only its statuses: `Code::of(&err)` (the same name in
+    /// every provider crate) names them.
+    ///
+    /// ```
+    /// use simcore::{ApiError, Error};
+    /// use edgeiq_client::errors::Code;
+    /// assert_eq!(Code::of(&Error::from(ApiError::new("edgeiq", 401))), Some(Code::Unauthorized));
+    /// ```
+    from status;
+    /// 400: malformed or invalid.
+    BadRequest = 400,
+    /// 401: not authorized.
+    Unauthorized = 401,
+    /// 404: not found.
+    NotFound = 404,
+    /// 500: the server failed.
+    ServerError = 500,
+}
+
 /// A success answer that could not be read, without quoting its body (used where the body may
 /// carry credentials, such as the login answer).
 pub(crate) fn withheld_decode(status: u16, message: String) -> Error {

@@ -15,6 +15,26 @@ use simcore::{ApiError, Error};
 /// emnify's error code for too many requests (a 429, or a 401 during a lockout).
 pub const TOO_MANY_REQUESTS: i64 = 1105;
 
+simcore::error_codes! {
+    /// emnify's `error_code`, with names for the documented ones (`Code::of(&err)`, the same
+    /// name in every provider crate).
+    ///
+    /// ```
+    /// use simcore::{ApiError, Error};
+    /// use emnify_client::errors::Code;
+    /// let err = Error::from(ApiError::new("emnify", 429).with_code(1105));
+    /// assert_eq!(Code::of(&err), Some(Code::TooManyRequests));
+    /// assert_eq!(Code::of(&Error::from(ApiError::new("emnify", 422).with_code(1401))), Some(Code::Other(1401)));
+    /// ```
+    from code;
+    /// 1104: the caller may not do this (403).
+    Forbidden = 1104,
+    /// 1105: too many requests (a 429, or a 401 during a lockout).
+    TooManyRequests = 1105,
+    /// 1201: the resource was not found (404).
+    NotFound = 1201,
+}
+
 /// Whether emnify refused an authentication because the account is locked out (three failed
 /// attempts in a row; the lockout lasts five minutes). Retrying before then prolongs it.
 ///

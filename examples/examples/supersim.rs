@@ -30,9 +30,7 @@ use supersim_client::client::{
     ENV_ACCOUNT_SID, ENV_API_KEY, ENV_KORE_CLIENT_ID, ENV_KORE_CLIENT_SECRET,
 };
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
-use supersim_client::{
-    CallbackMethod, Client, ErrorCode, SettableStatus, Sim, Status, UpdateOutcome,
-};
+use supersim_client::{CallbackMethod, Client, SettableStatus, Sim, Status, UpdateOutcome, errors};
 
 /// The SIM to read when running against Twilio.
 const SIM_ENV: &str = "SUPERSIM_EXAMPLE_SIM";
@@ -233,7 +231,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
                     "HTTP {}, code {:?} ({:?}), see {}",
                     api.status,
                     api.code,
-                    ErrorCode::of(&e),
+                    errors::Code::of(&e),
                     api.more_info.as_deref().unwrap_or("?")
                 );
             }

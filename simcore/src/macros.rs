@@ -191,3 +191,74 @@ macro_rules! transport_builder_methods {
         }
     };
 }
+
+/// Defines a provider's `errors::Code`: its error codes with names, one way in every provider
+/// crate. `from code` reads the provider's own code ([`ApiError::code`](crate::ApiError::code));
+/// `from status` names the HTTP statuses of a provider that documents no codes. Any other value
+/// is `Other(n)`, so a code round-trips. The enum is `#[non_exhaustive]`: a provider may name
+/// more.
+///
+/// ```
+/// simcore::error_codes! {
+///     /// A provider's codes.
+///     from code;
+///     /// 20404: not found.
+///     NotFound = 20404,
+///     /// 20429: too many requests.
+///     TooManyRequests = 20429,
+/// }
+/// use simcore::{ApiError, Error};
+/// let err = Error::from(ApiError::new("p", 404).with_code(20404));
+/// assert_eq!(Code::of(&err), Some(Code::NotFound));
+/// assert_eq!(Code::from_value(7), Code::Other(7));
+/// assert_eq!(Code::TooManyRequests.value(), 20429);
+/// assert_eq!(Code::of(&Error::Config("x".into())), None);
+/// ```
+#[macro_export]
+macro_rules! error_codes {
+    (
+        $(#[$meta:meta])*
+        from $source:ident;
+        $( $(#[$vmeta:meta])* $variant:ident = $value:literal ),+ $(,)?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Code {
+            $( $(#[$vmeta])* $variant, )+
+            /// Any other value.
+            Other(i64),
+        }
+
+        impl Code {
+            /// Names a value.
+            pub fn from_value(value: i64) -> Self {
+                match value {
+                    $( $value => Code::$variant, )+
+                    other => Code::Other(other),
+                }
+            }
+
+            /// The value (the provider's code, or the HTTP status for a provider without codes).
+            pub fn value(self) -> i64 {
+                match self {
+                    $( Code::$variant => $value, )+
+                    Code::Other(v) => v,
+                }
+            }
+
+            /// The code of a provider's error answer, if `err` is one and it carries one.
+            pub fn of(err: &$crate::Error) -> Option<Self> {
+                $crate::error_codes!(@value $source, err).map(Self::from_value)
+            }
+        }
+
+        impl ::std::fmt::Display for Code {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write!(f, "{}", self.value())
+            }
+        }
+    };
+    (@value code, $err:ident) => { $err.api().and_then(|a| a.code) };
+    (@value status, $err:ident) => { $err.api().map(|a| i64::from(a.status)) };
+}

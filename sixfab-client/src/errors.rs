@@ -12,6 +12,29 @@
 use simcore::Error;
 use simcore::validate::quote;
 
+simcore::error_codes! {
+    /// Sixfab documents no error codes: `Code::of(&err)` (the same name in every provider crate)
+    /// names the HTTP status of its answer.
+    ///
+    /// ```
+    /// use simcore::{ApiError, Error};
+    /// use sixfab_client::errors::Code;
+    /// assert_eq!(Code::of(&Error::from(ApiError::new("sixfab", 404))), Some(Code::NotFound));
+    /// assert_eq!(Code::of(&Error::Config("no key".into())), None);
+    /// ```
+    from status;
+    /// 401: the API key was refused.
+    Unauthorized = 401,
+    /// 403: the key may not do this.
+    Forbidden = 403,
+    /// 404: the asset was not found.
+    NotFound = 404,
+    /// 422: a value was refused (FastAPI's validation error, with its details).
+    Unprocessable = 422,
+    /// 429: too many requests.
+    TooManyRequests = 429,
+}
+
 use crate::models::AssetId;
 
 /// Makes a `404` answer to a call about `asset` say which asset was not found; every other

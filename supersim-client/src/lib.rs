@@ -97,7 +97,7 @@
 //! - **Models** ([`Sim`], [`SimPage`], [`Status`]): every field optional, unknown fields
 //!   ignored, unknown statuses kept as [`Status::Unknown`].
 //! - **Errors**: everything is a [`simcore::Error`]; the API's answers keep their status, code,
-//!   message, `more_info` link and `Twilio-Request-Id`, and [`ErrorCode`] names the codes (20003, 20404, 20429,
+//!   message, `more_info` link and `Twilio-Request-Id`, and [`errors::Code`] names the codes (20003, 20404, 20429,
 //!   83009, 83010, 83705). A `429` is retried (honouring `Retry-After`) before it is returned.
 //! - **Callbacks** ([`callbacks`]): verify a callback's KORE `kore-signature`
 //!   ([`callbacks::KoreVerifier`], several secrets for rotation) or Twilio `X-Twilio-Signature`
@@ -147,6 +147,7 @@ pub mod requests;
 pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, KORE_BASE_URL, KORE_TOKEN_URL};
+#[allow(deprecated)]
 pub use errors::ErrorCode;
 pub use models::LIFECYCLE;
 pub use models::{Callback, PageMeta, Sim, SimLinks, SimPage, Status, UpdateOutcome};

@@ -12,7 +12,7 @@ use simcore::{Applied, DisplayName, Error, SimChange, SimProvider, SimState};
 use simsandbox::{RecordedRequest, SandboxServer, empty_response};
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed, SimStatus};
 use supersim_client::{
-    Callback, CallbackMethod, Client, ErrorCode, SettableStatus, Sim, Status, UpdateOutcome,
+    Callback, CallbackMethod, Client, SettableStatus, Sim, Status, UpdateOutcome, errors,
 };
 
 const ICCID: &str = "89883070000123456789";
@@ -303,7 +303,10 @@ async fn refusals_at_the_server() {
             "The Sim's status cannot change from active to ready".to_owned()
         )
     );
-    assert_eq!(ErrorCode::of(&err), Some(ErrorCode::StatusChangeNotAllowed));
+    assert_eq!(
+        errors::Code::of(&err),
+        Some(errors::Code::StatusChangeNotAllowed)
+    );
     assert_eq!(
         err.api().unwrap().more_info.as_deref(),
         Some("https://www.twilio.com/docs/errors/83010")
@@ -364,8 +367,8 @@ async fn refusals_at_the_server() {
         )
     );
     assert_eq!(
-        ErrorCode::of(&err),
-        Some(ErrorCode::FleetUpdateWhileScheduled)
+        errors::Code::of(&err),
+        Some(errors::Code::FleetUpdateWhileScheduled)
     );
     let err = client
         .update_sim(&active)
@@ -410,7 +413,7 @@ async fn refusals_at_the_server() {
             )
         );
         assert!(err.is_not_found());
-        assert_eq!(ErrorCode::of(&err), Some(ErrorCode::NotFound));
+        assert_eq!(errors::Code::of(&err), Some(errors::Code::NotFound));
     }
     let err = client.fetch_sim("no such pump").await.unwrap_err();
     assert_eq!(
@@ -473,7 +476,7 @@ async fn wrong_credentials_get_twilio_s_401() {
     let err = wrong.fetch_sim(&sid).await.unwrap_err();
     assert_eq!(api(&err), (401, Some(20003), "Authenticate".to_owned()));
     assert!(err.is_unauthorized());
-    assert_eq!(ErrorCode::of(&err), Some(ErrorCode::Authentication));
+    assert_eq!(errors::Code::of(&err), Some(errors::Code::Authentication));
     assert_eq!(
         err.api().unwrap().more_info.as_deref(),
         Some("https://www.twilio.com/docs/errors/20003")
@@ -901,7 +904,7 @@ async fn the_rate_limit_answers_twilio_s_429_with_retry_after() {
         api(&err),
         (429, Some(20429), "Too Many Requests".to_owned())
     );
-    assert_eq!(ErrorCode::of(&err), Some(ErrorCode::TooManyRequests));
+    assert_eq!(errors::Code::of(&err), Some(errors::Code::TooManyRequests));
     assert!(err.is_retryable());
     let wait = err.retry_after().expect("Retry-After");
     assert!(

@@ -7,7 +7,7 @@ use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use simcore::Error;
 use supersim_client::{
-    Callback, CallbackMethod, Client, ErrorCode, SettableStatus, Status, UpdateOutcome, UpdateSim,
+    Callback, CallbackMethod, Client, SettableStatus, Status, UpdateOutcome, UpdateSim, errors,
 };
 
 use crate::*;
@@ -561,7 +561,7 @@ async fn not_found_20404() {
     assert_eq!(calls, 1);
     assert!(err.is_not_found());
     assert!(!err.is_retryable());
-    assert_eq!(ErrorCode::of(&err), Some(ErrorCode::NotFound));
+    assert_eq!(errors::Code::of(&err), Some(errors::Code::NotFound));
     let api = err.api().unwrap();
     assert_eq!(api.code, Some(20404));
     assert_eq!(
@@ -590,7 +590,10 @@ async fn status_change_refused_400_83010_and_fleet_while_scheduled_83009() {
     .await;
     assert_eq!(calls, 1);
     assert_eq!(err.status(), Some(400));
-    assert_eq!(ErrorCode::of(&err), Some(ErrorCode::StatusChangeNotAllowed));
+    assert_eq!(
+        errors::Code::of(&err),
+        Some(errors::Code::StatusChangeNotAllowed)
+    );
     let api = err.api().unwrap();
     assert_eq!(api.code, Some(83010));
     assert_eq!(
@@ -611,8 +614,8 @@ async fn status_change_refused_400_83010_and_fleet_while_scheduled_83009() {
     .await;
     assert_eq!(calls, 1);
     assert_eq!(
-        ErrorCode::of(&err),
-        Some(ErrorCode::FleetUpdateWhileScheduled)
+        errors::Code::of(&err),
+        Some(errors::Code::FleetUpdateWhileScheduled)
     );
 }
 
@@ -629,7 +632,7 @@ async fn too_many_requests_20429_is_retried_then_surfaced() {
     assert_eq!(calls, 2, "retried once");
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
-    assert_eq!(ErrorCode::of(&err), Some(ErrorCode::TooManyRequests));
+    assert_eq!(errors::Code::of(&err), Some(errors::Code::TooManyRequests));
     let api = err.api().unwrap();
     assert_eq!((api.status, api.code, api.attempts), (429, Some(20429), 2));
     assert_eq!(
@@ -699,7 +702,7 @@ async fn secrets_never_print_even_on_a_401() {
     .await;
     assert_eq!(calls, 1);
     assert!(err.is_unauthorized());
-    assert_eq!(ErrorCode::of(&err), Some(ErrorCode::Authentication));
+    assert_eq!(errors::Code::of(&err), Some(errors::Code::Authentication));
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(!text.contains("SENTINEL"), "{text}");
         assert!(!text.contains(&basic()[6..]), "{text}");
