@@ -13,7 +13,9 @@ use simcore::Lifecycle;
 /// over time, older docs say "Active" for 1).
 ///
 /// On the wire it is an object, `{"id": 1, "description": "Activated"}`; only the id is read.
+/// `#[non_exhaustive]`: emnify may add statuses.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SimStatus {
     /// 0: issued, never activated.
     Issued,

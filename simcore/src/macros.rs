@@ -4,7 +4,9 @@
 /// not know: each listed variant maps to one wire string, anything else becomes
 /// `Unknown(String)` with the provider's word kept.
 ///
-/// The enum gets `as_str`, `is_unknown`, `Display`, `From<&str>`, and serde as a string.
+/// The enum gets `as_str`, `is_unknown`, `Display`, `From<&str>`, and serde as a string. It is
+/// `#[non_exhaustive]`: the provider may add values, and a later version of this SDK may name
+/// one that was `Unknown` before, so a `match` outside the crate keeps a `_` arm.
 ///
 /// ```
 /// simcore::open_enum! {
@@ -32,6 +34,7 @@ macro_rules! open_enum {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         $vis enum $name {
             $( $(#[$vmeta])* $variant, )+
             /// A value this SDK does not know, as the provider sent it.
