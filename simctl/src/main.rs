@@ -177,7 +177,9 @@ credentials, \"env\"}, \"emnify\": ..., \"sixfab\": ..., \"edgeiq\": ...}, \"env
 Admin API (JSON): GET /v1/providers, GET /v1/state, GET /v1/{provider}/state, \
 GET|DELETE /v1/{provider}/requests, POST /v1/{provider}/faults, POST /v1/{provider}/limits, \
 POST /v1/{provider}/sims/{id}/usage, GET /v1/clock, POST /v1/clock/advance, \
-GET /v1/sixfab/ledger.";
+GET /v1/sixfab/ledger. Every error is {\"error\": {\"message\": ...}} with a 4xx; every number \
+has a bound (fault counts at most 10000, delays at most 600000 ms, a clock move at most a \
+century: see the README), refused with a 400 that names it.";
 
 /// How long the runtime waits, once a command is done, for tasks still running (a connection
 /// past its grace period) before it drops them: the process exits whatever they wait for.
