@@ -22,7 +22,7 @@
 //!
 //! Every answer that is not a `2xx` is `application/json` `{"error": {"message": "..."}}` with a
 //! 4xx status, whatever refused the request: a handler, an extractor, the router or the HTTP
-//! parser ([`json_errors`] maps the router's and the extractors' answers, [`crate::serve`]
+//! parser ([`json_errors`] maps the router's and the extractors' answers, [`crate::serve::serve`]
 //! the parser's).
 //!
 //! | status | when |
