@@ -6,6 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::bounds::{MAX_EMNIFY_ID, MAX_GENERATE, MAX_SCHEDULE_DELAY_MS, check_rate_limit};
 use crate::exit::Failure;
 
 /// The whole file. Every section is optional.
@@ -65,32 +66,6 @@ pub struct RateLimitConfig {
     /// Whether the 429 carries `Retry-After` (where the provider sends one).
     #[serde(default)]
     pub retry_after: bool,
-}
-
-/// The most a rate limit's `burst` may be (and the most requests per second it may allow).
-pub const MAX_BURST: u32 = 1_000_000;
-
-/// The most SIMs (or assets) one provider's `generate` may seed: a sandbox holds them all in
-/// memory, and a million is already far past any test's need.
-pub const MAX_GENERATE: u32 = 1_000_000;
-
-/// The rule every rate limit keeps, from a file or the admin API: a finite rate above 0 (at
-/// most [`MAX_BURST`] a second) and a burst from 1 to [`MAX_BURST`] (by default the rate,
-/// rounded up). A limit outside it could never let a request through, or never limit one.
-pub fn check_rate_limit(per_second: f64, burst: Option<u64>) -> Result<(f64, u32), String> {
-    if !(per_second.is_finite() && per_second > 0.0 && per_second <= f64::from(MAX_BURST)) {
-        return Err(format!(
-            "per_second must be a number above 0 and at most {MAX_BURST}"
-        ));
-    }
-    let burst = match burst {
-        None => per_second.ceil().max(1.0) as u32,
-        Some(b) => u32::try_from(b)
-            .ok()
-            .filter(|b| (1..=MAX_BURST).contains(b))
-            .ok_or_else(|| format!("burst must be a whole number from 1 to {MAX_BURST}"))?,
-    };
-    Ok((per_second, burst))
 }
 
 impl RateLimitConfig {
@@ -246,9 +221,27 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks what serde cannot: each section's `generate` is at most [`MAX_GENERATE`] and its
-    /// `rate_limit` keeps [`check_rate_limit`]; the error names the field.
+    /// Checks what serde cannot, by the bounds of [`crate::bounds`]: each section's `generate`
+    /// is at most [`MAX_GENERATE`] and its `rate_limit` keeps [`check_rate_limit`], Super SIM's
+    /// `schedule_delay_ms` is at most [`MAX_SCHEDULE_DELAY_MS`] and an emnify SIM's `id` from 1
+    /// to [`MAX_EMNIFY_ID`]; the error names the field and the bound.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(ms) = self.supersim.schedule_delay_ms {
+            if ms > MAX_SCHEDULE_DELAY_MS {
+                return Err(format!(
+                    "supersim.schedule_delay_ms is {ms}: at most {MAX_SCHEDULE_DELAY_MS}"
+                ));
+            }
+        }
+        for sim in self.emnify.sims.iter().flatten() {
+            if let Some(id) = sim.id {
+                if !(1..=MAX_EMNIFY_ID).contains(&id) {
+                    return Err(format!(
+                        "emnify.sims: an id is {id}: it must be from 1 to {MAX_EMNIFY_ID}"
+                    ));
+                }
+            }
+        }
         let sections = [
             (
                 "supersim",
@@ -277,6 +270,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounds::MAX_BURST;
 
     #[test]
     fn a_toml_file_reads_and_an_unknown_key_is_refused() {
@@ -331,6 +325,26 @@ mod tests {
             read("[supersim]\nrate_limit = { per_second = 0.5 }"),
             Ok(())
         );
+        assert_eq!(
+            read("[supersim]\nschedule_delay_ms = 600001"),
+            Err("supersim.schedule_delay_ms is 600001: at most 600000".into())
+        );
+        assert_eq!(read("[supersim]\nschedule_delay_ms = 600000"), Ok(()));
+        assert_eq!(
+            read("[emnify]\nsims = [{ id = 0 }]"),
+            Err("emnify.sims: an id is 0: it must be from 1 to 9007199254740991".into())
+        );
+        assert_eq!(
+            read("[emnify]\nsims = [{ id = 9007199254740992 }]"),
+            Err(
+                "emnify.sims: an id is 9007199254740992: it must be from 1 to 9007199254740991"
+                    .into()
+            )
+        );
+        assert_eq!(read("[emnify]\nsims = [{ id = 9007199254740991 }]"), Ok(()));
+        // What serde refuses (a negative or fractional count) names the field too.
+        let err = toml::from_str::<Config>("[edgeiq]\ngenerate = -1").unwrap_err();
+        assert!(err.to_string().contains("generate"), "{err}");
     }
 
     proptest::proptest! {

@@ -35,9 +35,11 @@ fn write_out(args: std::fmt::Arguments<'_>, newline: bool) {
 }
 
 mod admin;
+mod bounds;
 mod config;
 mod exit;
 mod sandbox;
+mod serve;
 mod target;
 mod verbs;
 
@@ -45,6 +47,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
@@ -174,15 +177,36 @@ credentials, \"env\"}, \"emnify\": ..., \"sixfab\": ..., \"edgeiq\": ...}, \"env
 Admin API (JSON): GET /v1/providers, GET /v1/state, GET /v1/{provider}/state, \
 GET|DELETE /v1/{provider}/requests, POST /v1/{provider}/faults, POST /v1/{provider}/limits, \
 POST /v1/{provider}/sims/{id}/usage, GET /v1/clock, POST /v1/clock/advance, \
-GET /v1/sixfab/ledger.";
+GET /v1/sixfab/ledger. Every error is {\"error\": {\"message\": ...}} with a 4xx; every number \
+has a bound (fault counts at most 10000, delays at most 600000 ms, a clock move at most a \
+century: see the README), refused with a 400 that names it.";
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long the runtime waits, once a command is done, for tasks still running (a connection
+/// past its grace period) before it drops them: the process exits whatever they wait for.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(500);
+
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // clap prints the help, the version or the usage error and exits 0 or 2.
         Err(e) => e.exit(),
     };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("simctl: cannot start the async runtime: {e}");
+            return ExitCode::from(Code::Error as u8);
+        }
+    };
+    let code = runtime.block_on(main_async(cli));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    code
+}
+
+async fn main_async(cli: Cli) -> ExitCode {
     let output = cli.output;
     match run(cli).await {
         Ok(code) => ExitCode::from(code as u8),
@@ -262,14 +286,12 @@ async fn serve(config: &Config, port_base: Option<u16>, output: Output) -> Resul
         sandboxes,
         url: url.clone(),
     });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(listener, admin::router(admin.clone()))
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .into_future(),
-    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(serve::serve(
+        listener,
+        admin::router(admin.clone()),
+        stopped,
+    ));
 
     let signals = StopSignals::listen()?;
     // Every server listens from here on: say where.
@@ -292,8 +314,10 @@ async fn serve(config: &Config, port_base: Option<u16>, output: Output) -> Resul
     let _ = std::io::stdout().flush();
 
     signals.wait().await;
-    let _ = stop.send(());
-    let _ = server.await;
+    // Every server stops at once, each within its grace period whatever its clients do (half a
+    // request sent, a connection held open): the admin API and the four sandboxes.
+    let _ = stop.send(true);
+    let (_, ()) = tokio::join!(server, admin.sandboxes.shutdown());
     drop(admin);
     if output == Output::Text {
         eprintln!("simctl sandbox: stopped");

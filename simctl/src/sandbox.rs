@@ -48,7 +48,7 @@ impl Sandboxes {
                 Some(base) => base.checked_add(i).ok_or_else(|| {
                     Failure::usage(format!(
                         "--port-base {base} leaves no room for five ports (at most {})",
-                        u16::MAX - ADMIN_OFFSET
+                        crate::bounds::MAX_PORT_BASE
                     ))
                 }),
             }
@@ -135,6 +135,18 @@ impl Sandboxes {
             sixfab,
             edgeiq,
         })
+    }
+
+    /// Stops the four sandboxes' servers at once and waits until they have: each gives the
+    /// requests in flight [`simsandbox::SHUTDOWN_GRACE`], then closes every connection still
+    /// open.
+    pub async fn shutdown(&self) {
+        tokio::join!(
+            self.supersim.server().shutdown(),
+            self.emnify.server().shutdown(),
+            self.sixfab.server().shutdown(),
+            self.edgeiq.server().shutdown(),
+        );
     }
 
     /// The Super SIM sandbox's dialect, as the SDK names the provider (`kore`, `twilio`).

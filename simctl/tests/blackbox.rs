@@ -1196,3 +1196,611 @@ async fn a_shell_set_up_for_the_sandbox_never_sends_its_credentials_elsewhere() 
     );
     assert!(sb.stop().success());
 }
+
+/// `host:port` of a base URL (`http://127.0.0.1:40108/v1` → `127.0.0.1:40108`).
+fn host_port(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    rest.split('/').next().unwrap().to_owned()
+}
+
+/// What came back on a raw connection: status, headers (names lowercase), body.
+struct RawAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawAnswer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body, which must be exactly `{"error": {"message": "..."}}`: the message.
+    fn error_message(&self) -> String {
+        let body: Value = serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("{e}: {:?}", String::from_utf8_lossy(&self.body));
+        });
+        let message = body["error"]["message"].as_str().unwrap_or_else(|| {
+            panic!("no error message: {body}");
+        });
+        assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+        assert_eq!(body["error"].as_object().unwrap().len(), 1, "{body}");
+        message.to_owned()
+    }
+}
+
+/// Sends `request` as bytes, exactly, on a new connection and reads the answer to the end.
+async fn raw(addr: &str, request: &[u8]) -> RawAnswer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before it has read a body too large to read.
+    let _ = stream.write_all(request).await;
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut got),
+    )
+    .await
+    .expect("an answer within 10 s");
+    let end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&got)));
+    let head = String::from_utf8_lossy(&got[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawAnswer {
+        status,
+        headers,
+        body: got[end + 4..].to_vec(),
+    }
+}
+
+/// `METHOD PATH` with `connection: close`, and a body with its length.
+fn request(method: &str, path: &[u8], content_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut r = [
+        method.as_bytes(),
+        b" ",
+        path,
+        b" HTTP/1.1\r\nhost: admin\r\n",
+    ]
+    .concat();
+    if let Some(ct) = content_type {
+        r.extend_from_slice(format!("content-type: {ct}\r\n").as_bytes());
+    }
+    r.extend_from_slice(
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    r.extend_from_slice(body);
+    r
+}
+
+#[tokio::test]
+async fn every_admin_error_is_the_json_error_with_a_4xx() {
+    let sb = Sandbox::start();
+    let admin = host_port(&sb.admin());
+    let json = Some("application/json");
+    let big = vec![b' '; 1024 * 1024 + 1];
+    let long_header = [
+        b"GET /v1/state HTTP/1.1\r\nhost: admin\r\nx-long: ".as_slice(),
+        &vec![b'a'; 512 * 1024],
+        b"\r\nconnection: close\r\n\r\n",
+    ]
+    .concat();
+    // (request, status, Allow header, words the message has)
+    let cases: Vec<(Vec<u8>, u16, Option<&str>, &str)> = vec![
+        // A wrong method on a known path: axum's empty 405.
+        (
+            request("PUT", b"/v1/clock", None, b""),
+            405,
+            Some("GET,HEAD"),
+            "PUT is not allowed on /v1/clock",
+        ),
+        (
+            request("DELETE", b"/v1/supersim/faults", None, b""),
+            405,
+            Some("POST"),
+            "DELETE is not allowed",
+        ),
+        (
+            request("GET", b"/v1/clock/advance", None, b""),
+            405,
+            Some("POST"),
+            "GET is not allowed",
+        ),
+        (
+            request("PATCH", b"/v1/emnify/requests", json, b"{}"),
+            405,
+            Some("GET,HEAD,DELETE"),
+            "it takes GET,HEAD,DELETE",
+        ),
+        (
+            request("FOO", b"/v1/state", None, b""),
+            405,
+            Some("GET,HEAD"),
+            "FOO is not allowed",
+        ),
+        // A path that is not UTF-8: percent-encoded (axum's text/plain 400) or raw (hyper's
+        // empty 400), on a route or not.
+        (
+            request("GET", b"/v1/%FF/state", None, b""),
+            400,
+            None,
+            "not valid UTF-8",
+        ),
+        (
+            request(
+                "POST",
+                b"/v1/%C3%28/faults",
+                json,
+                b"{\"fault\": \"clear\"}",
+            ),
+            400,
+            None,
+            "not valid UTF-8",
+        ),
+        (
+            request("GET", b"/v1/%FF", None, b""),
+            400,
+            None,
+            "not valid UTF-8",
+        ),
+        (
+            request("POST", b"/v1/supersim/sims/%FE%FF/usage", json, b"{}"),
+            400,
+            None,
+            "not valid UTF-8",
+        ),
+        (
+            request("GET", b"/v1/\xff/state", None, b""),
+            400,
+            None,
+            "valid UTF-8",
+        ),
+        (
+            request("GET", b"/v1/\xc3\x28/requests", None, b""),
+            400,
+            None,
+            "valid UTF-8",
+        ),
+        // A request hyper cannot parse at all.
+        (
+            b"GET /v1/state HTTP/1.1\r\nbad header\r\n\r\n".to_vec(),
+            400,
+            None,
+            "malformed",
+        ),
+        (long_header, 431, None, "headers are too large"),
+        // An oversized body: axum's text/plain 413.
+        (
+            request("POST", b"/v1/supersim/faults", json, &big),
+            413,
+            None,
+            "larger than 1048576 bytes",
+        ),
+        (
+            request("POST", b"/v1/clock/advance", json, &big),
+            413,
+            None,
+            "larger than 1048576 bytes",
+        ),
+        // Not a JSON object where one is required.
+        (
+            request(
+                "POST",
+                b"/v1/supersim/faults",
+                Some("text/plain"),
+                b"drop one",
+            ),
+            400,
+            None,
+            "must be a JSON object",
+        ),
+        (
+            request("POST", b"/v1/clock/advance", json, b"[1]"),
+            400,
+            None,
+            "must be a JSON object",
+        ),
+        (
+            request("POST", b"/v1/clock/advance", json, b"{\"seconds\": 1e400}"),
+            400,
+            None,
+            "must be a JSON object",
+        ),
+        (
+            request("POST", b"/v1/emnify/limits", None, b""),
+            400,
+            None,
+            "must be a JSON object",
+        ),
+        // Unknown paths and names.
+        (
+            request("GET", b"/v2/state", None, b""),
+            404,
+            None,
+            "no such admin path",
+        ),
+        (
+            request("GET", b"/v1/nokia/state", None, b""),
+            404,
+            None,
+            "no provider \"nokia\"",
+        ),
+        (
+            request("GET", b"/v1/emnify/ledger", None, b""),
+            404,
+            None,
+            "only sixfab keeps a ledger",
+        ),
+        (
+            request("POST", b"/v1/emnify/sims/99/usage", json, b"{}"),
+            404,
+            None,
+            "emnify has no SIM \"99\"",
+        ),
+    ];
+    for (req, status, allow, words) in cases {
+        let shown = String::from_utf8_lossy(&req[..req.len().min(60)]).into_owned();
+        let answer = raw(&admin, &req).await;
+        assert_eq!(answer.status, status, "{shown}");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/json"),
+            "{shown}"
+        );
+        assert_eq!(answer.header("allow"), allow, "{shown}");
+        let message = answer.error_message();
+        assert!(message.contains(words), "{shown}: {message}");
+    }
+    // A HEAD the path does not take: the same status and headers, no body (HTTP's rule).
+    let answer = raw(&admin, &request("HEAD", b"/v1/clock/advance", None, b"")).await;
+    assert_eq!(
+        (
+            answer.status,
+            answer.header("content-type"),
+            answer.header("allow")
+        ),
+        (405, Some("application/json"), Some("POST"))
+    );
+    assert!(answer.body.is_empty());
+    // Still serving.
+    assert_eq!(
+        admin_get(&sb, "/v1/clock").await["now"],
+        "2026-01-15T09:00:00Z"
+    );
+    assert_eq!(sb.stop().code(), Some(0));
+}
+
+#[tokio::test]
+async fn every_number_past_its_bound_is_refused_naming_the_field_and_the_bound() {
+    let sb = Sandbox::start();
+    // (path, body, the refusal's message)
+    let cases = [
+        (
+            "/v1/supersim/faults",
+            json!({"fault": "drop", "count": 18_446_744_073_709_551_615u64}),
+            "count must be a whole number from 1 to 10000 (found 18446744073709551615)",
+        ),
+        (
+            "/v1/supersim/faults",
+            json!({"fault": "drop", "count": 10_001}),
+            "count must be a whole number from 1 to 10000 (found 10001)",
+        ),
+        (
+            "/v1/supersim/faults",
+            json!({"fault": "drop", "count": 0}),
+            "count must be a whole number from 1 to 10000 (found 0)",
+        ),
+        (
+            "/v1/emnify/faults",
+            json!({"fault": "delay", "ms": 5, "count": -1}),
+            "count must be a whole number from 1 to 10000 (found -1)",
+        ),
+        (
+            "/v1/emnify/faults",
+            json!({"fault": "status", "status": 503, "count": 2.5}),
+            "count must be a whole number from 1 to 10000 (found 2.5)",
+        ),
+        (
+            "/v1/emnify/faults",
+            json!({"fault": "status", "status": 503, "count": "NaN"}),
+            "count must be a whole number from 1 to 10000 (found a string)",
+        ),
+        (
+            "/v1/sixfab/faults",
+            json!({"fault": "status", "status": 600}),
+            "status must be a whole number from 100 to 599 (found 600)",
+        ),
+        (
+            "/v1/sixfab/faults",
+            json!({"fault": "status", "status": 65_939}),
+            "status must be a whole number from 100 to 599 (found 65939)",
+        ),
+        (
+            "/v1/sixfab/faults",
+            json!({"fault": "status", "status": 503, "body": "x".repeat(65_537)}),
+            "body must be at most 65536 bytes (found 65537)",
+        ),
+        (
+            "/v1/edgeiq/faults",
+            json!({"fault": "delay", "ms": 600_001}),
+            "ms must be a whole number from 0 to 600000 (found 600001)",
+        ),
+        (
+            "/v1/edgeiq/faults",
+            json!({"fault": "delay", "ms": 1e300}),
+            "ms must be a whole number from 0 to 600000 (found 1e+300)",
+        ),
+        (
+            "/v1/supersim/limits",
+            json!({"rate_limit": {"per_second": 1e9}}),
+            "rate_limit: per_second must be a number above 0 and at most 1000000",
+        ),
+        (
+            "/v1/supersim/limits",
+            json!({"rate_limit": {"per_second": 5, "burst": 4_294_967_296u64}}),
+            "rate_limit: burst must be a whole number from 1 to 1000000",
+        ),
+        (
+            "/v1/emnify/limits",
+            json!({"list_rate_limit": {"per_second": -1}}),
+            "list_rate_limit: per_second must be a number above 0 and at most 1000000",
+        ),
+        (
+            "/v1/emnify/limits",
+            json!({"authenticate_limit": {"calls": 4_294_967_296u64, "per_seconds": 300}}),
+            "authenticate_limit: calls must be a whole number from 1 to 1000000 (found 4294967296)",
+        ),
+        (
+            "/v1/emnify/limits",
+            json!({"authenticate_limit": {"calls": 100, "per_seconds": 18_446_744_073_709_551_615u64}}),
+            "authenticate_limit: per_seconds must be a whole number from 1 to 31536000 (found 18446744073709551615)",
+        ),
+        (
+            "/v1/supersim/sims/pump-01/usage",
+            json!({"data_kb": 18_446_744_073_709_551_615u64}),
+            "data_kb must be a whole number from 0 to 1000000000 (found 18446744073709551615)",
+        ),
+        (
+            "/v1/emnify/sims/1004/usage",
+            json!({"sms": 4_294_967_296u64}),
+            "sms must be a whole number from 0 to 1000000 (found 4294967296)",
+        ),
+        (
+            "/v1/emnify/sims/1004/usage",
+            json!({"sms": -5}),
+            "sms must be a whole number from 0 to 1000000 (found -5)",
+        ),
+        (
+            "/v1/clock/advance",
+            json!({"seconds": 1e300}),
+            "seconds: one move of a sandbox clock goes at most 1200 months ahead (to 2126-01-15 09:00:00 UTC); move again for more",
+        ),
+        (
+            "/v1/clock/advance",
+            json!({"seconds": 3_155_760_001u64}),
+            "seconds: one move of a sandbox clock goes at most 1200 months ahead (to 2126-01-15 09:00:00 UTC); move again for more",
+        ),
+        (
+            "/v1/clock/advance",
+            json!({"seconds": -0.5}),
+            "seconds must be a number of 0 or more, at most 1200 months ahead",
+        ),
+        (
+            "/v1/clock/advance",
+            json!({"seconds": "NaN"}),
+            "seconds must be a number of 0 or more, at most 1200 months ahead",
+        ),
+        (
+            "/v1/clock/advance",
+            json!({"to": "2126-01-15T09:00:01Z"}),
+            "to: one move of a sandbox clock goes at most 1200 months ahead (to 2126-01-15 09:00:00 UTC); move again for more",
+        ),
+        (
+            "/v1/clock/advance",
+            json!({"months": 1_201}),
+            "months must be a whole number from 0 to 1200 (found 1201)",
+        ),
+        (
+            "/v1/clock/advance",
+            json!({"months": 4_294_967_296u64}),
+            "months must be a whole number from 0 to 1200 (found 4294967296)",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let (status, answer) = admin_post(&sb, path, body.clone()).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert_eq!(answer, json!({"error": {"message": message}}), "{path}");
+    }
+    // Nothing was queued, set or moved by a refusal.
+    for p in ["supersim", "emnify", "sixfab", "edgeiq"] {
+        let faults = &admin_get(&sb, &format!("/v1/{p}/requests")).await["faults"];
+        assert_eq!(faults["drop_next"], 0, "{p}");
+        assert_eq!(faults["fail_next"], json!([]), "{p}");
+        assert_eq!(faults["delay_next"], 0, "{p}");
+        assert_eq!(faults["delay_all_ms"], Value::Null, "{p}");
+    }
+    let state = admin_get(&sb, "/v1/state").await;
+    assert_eq!(state["clock"]["now"], "2026-01-15T09:00:00Z");
+
+    // The bounds themselves are accepted, and a queue fills to its bound and no further.
+    for (path, body) in [
+        (
+            "/v1/supersim/faults",
+            json!({"fault": "drop", "count": 10_000}),
+        ),
+        (
+            "/v1/sixfab/faults",
+            json!({"fault": "status", "status": 599, "count": 10_000, "body": "x".repeat(65_536)}),
+        ),
+        (
+            "/v1/edgeiq/faults",
+            json!({"fault": "delay", "ms": 600_000, "count": 10_000}),
+        ),
+        (
+            "/v1/emnify/limits",
+            json!({"authenticate_limit": {"calls": 1_000_000, "per_seconds": 31_536_000}}),
+        ),
+        (
+            "/v1/emnify/sims/1004/usage",
+            json!({"data_kb": 1_000_000_000u64, "sms": 1_000_000}),
+        ),
+        ("/v1/clock/advance", json!({"months": 1_200})),
+        // A century of seconds: the 36,524 days from 2126-01-15 to 2226-01-15.
+        ("/v1/clock/advance", json!({"seconds": 3_155_673_600u64})),
+        ("/v1/clock/advance", json!({"to": "2326-01-15T09:00:00Z"})),
+    ] {
+        let (status, answer) = admin_post(&sb, path, body).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    let (status, answer) = admin_post(
+        &sb,
+        "/v1/supersim/faults",
+        json!({"fault": "drop", "count": 1}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["error"]["message"],
+        "count: the drop queue covers at most 10000 requests: 10000 wait, so at most 0 more"
+    );
+    let faults = &admin_get(&sb, "/v1/supersim/requests").await["faults"];
+    assert_eq!(faults["drop_next"], 10_000);
+    let faults = &admin_get(&sb, "/v1/sixfab/requests").await["faults"];
+    assert_eq!(faults["fail_next"].as_array().unwrap().len(), 10_000);
+    assert_eq!(faults["fail_body_bytes"], 65_536);
+    let faults = &admin_get(&sb, "/v1/edgeiq/requests").await["faults"];
+    assert_eq!(
+        (faults["delay_next"].clone(), faults["delay_ms"].clone()),
+        (json!(10_000), json!(600_000))
+    );
+    assert_eq!(sb.stop().code(), Some(0));
+
+    // The file's numbers: refused by field and bound, exit 2, before anything listens.
+    let dir = TempDir::new("bounds");
+    for (file, words) in [
+        (
+            "[sixfab]\ngenerate = 1000001\n",
+            "sixfab.generate is 1000001: at most 1000000",
+        ),
+        (
+            "[supersim]\nschedule_delay_ms = 600001\n",
+            "supersim.schedule_delay_ms is 600001: at most 600000",
+        ),
+        (
+            "[emnify]\nsims = [{ id = 9007199254740992 }]\n",
+            "it must be from 1 to 9007199254740991",
+        ),
+        (
+            "[edgeiq]\nrate_limit = { per_second = 5.0, burst = 1000001 }\n",
+            "edgeiq.rate_limit: burst must be a whole number from 1 to 1000000",
+        ),
+    ] {
+        let config = dir.path("bounds.toml");
+        std::fs::write(&config, file).unwrap();
+        let out = simctl(&["sandbox", "--config", config.to_str().unwrap()]);
+        assert_eq!(code(&out), 2, "{file}");
+        assert!(stderr(&out).contains(words), "{file}: {}", stderr(&out));
+    }
+    let out = simctl(&["sandbox", "--port-base", "65532"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("at most 65531"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn sigterm_or_ctrl_c_stops_the_sandbox_within_seconds_whatever_its_connections_do() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for signal in ["-TERM", "-INT"] {
+        let mut sb = Sandbox::start();
+        let mut addrs = vec![host_port(&sb.admin())];
+        for p in ["supersim", "emnify", "sixfab", "edgeiq"] {
+            addrs.push(host_port(sb.provider(p)["base_url"].as_str().unwrap()));
+        }
+        let mut held = Vec::new();
+        for addr in &addrs {
+            // Headers sent, the body not: the server waits for the other 95 bytes.
+            let mut half_body = tokio::net::TcpStream::connect(addr).await.unwrap();
+            half_body
+                .write_all(b"POST /v1/clock/advance HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"mon")
+                .await
+                .unwrap();
+            // Half a request line.
+            let mut half_head = tokio::net::TcpStream::connect(addr).await.unwrap();
+            half_head.write_all(b"GET /v1/cl").await.unwrap();
+            // Connected, nothing sent.
+            let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+            // A request answered, the connection kept alive.
+            let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+            kept.write_all(b"GET /v1/clock HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = [0u8; 16];
+            let n = kept.read(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 "), "{addr}");
+            held.extend([half_body, half_head, silent, kept]);
+        }
+        // A provider request held by an injected delay of ten minutes.
+        let (status, _) = admin_post(
+            &sb,
+            "/v1/emnify/faults",
+            json!({"fault": "delay", "ms": 600_000}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let mut delayed = tokio::net::TcpStream::connect(&addrs[2]).await.unwrap();
+        delayed
+            .write_all(b"GET /api/v1/sim HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        held.push(delayed);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args([signal, &sb.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        // A liveness bound, not a performance figure: the grace period is 2 s.
+        let status = loop {
+            if let Some(status) = sb.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{signal}: still running 5 s after the signal, its connections held open"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(status.code(), Some(0), "{signal}");
+        // Every connection it held is closed.
+        for mut stream in held {
+            let mut rest = Vec::new();
+            let read = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                stream.read_to_end(&mut rest),
+            )
+            .await;
+            assert!(read.is_ok(), "{signal}: a connection is still open");
+        }
+    }
+}

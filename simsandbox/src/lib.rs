@@ -24,7 +24,9 @@
 //! enforces the provider's documented rules; [`SandboxServer`] runs it and stands in front of it:
 //!
 //! 1. every request is recorded ([`SandboxServer::requests`]);
-//! 2. injected faults apply: drop the connection, or answer with a status;
+//! 2. injected faults apply: drop the connection, or answer with a status (each queue covers at
+//!    most [`MAX_QUEUED_FAULTS`] requests, and the bodies waiting hold at most
+//!    [`MAX_QUEUED_FAULT_BODY_BYTES`], so no request to inject can exhaust memory);
 //! 3. the in-flight limit ([`SandboxServer::set_in_flight_limit`]) answers with the provider's own
 //!    429 (without `Retry-After`) a request that would be one too many in flight, at once and
 //!    unprocessed, as Twilio's account-wide concurrency limit does; a request admitted counts as
@@ -53,7 +55,7 @@
 //! their own `sandbox` feature, so a client without it carries no HTTP server.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt;
 use std::hash::Hash;
@@ -300,13 +302,190 @@ impl Limiter {
 /// Builds a provider's 429 answer; gets the wait the limiter suggests (when it sends one).
 pub type ThrottleResponse = Arc<dyn Fn(Option<Duration>) -> Response<Body> + Send + Sync>;
 
+/// The most requests each fault queue covers at once: [`SandboxServer::drop_next`],
+/// [`SandboxServer::fail_next`] (with [`SandboxServer::fail_next_with`]) and
+/// [`SandboxServer::delay_next`] each queue at most this many waiting requests. A queue is a
+/// count (or a few runs of one answer), so it never allocates per request; the cap keeps its
+/// counts from overflowing and what a test sets up readable.
+pub const MAX_QUEUED_FAULTS: usize = 10_000;
+
+/// The longest body an injected status answers with ([`SandboxServer::fail_next_with`]): a longer
+/// one is cut to this many bytes ([`SandboxServer::try_fail_next_with`] refuses it).
+pub const MAX_FAULT_BODY_BYTES: usize = 64 * 1024;
+
+/// The most bytes the bodies of the injected statuses waiting hold in all, each call's body
+/// counted once however many requests it answers: with [`MAX_QUEUED_FAULTS`], what bounds the
+/// memory fault injection can hold.
+pub const MAX_QUEUED_FAULT_BODY_BYTES: usize = 1024 * 1024;
+
+/// Why a fault was not queued ([`SandboxServer::try_drop_next`],
+/// [`SandboxServer::try_fail_next_with`], [`SandboxServer::try_delay_next`]): nothing of it was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FaultQueueFull {
+    /// The queue would cover more than [`MAX_QUEUED_FAULTS`] requests.
+    #[error(
+        "the {queue} queue covers at most {limit} requests: {waiting} wait, so at most {} more",
+        limit.saturating_sub(*waiting)
+    )]
+    Count {
+        /// `drop`, `status` or `delay`.
+        queue: &'static str,
+        /// Requests the queue covers now.
+        waiting: usize,
+        /// [`MAX_QUEUED_FAULTS`].
+        limit: usize,
+    },
+    /// The body is longer than [`MAX_FAULT_BODY_BYTES`].
+    #[error("an injected body is at most {limit} bytes (this one is {len})")]
+    BodyTooLong {
+        /// The body's length.
+        len: usize,
+        /// [`MAX_FAULT_BODY_BYTES`].
+        limit: usize,
+    },
+    /// The bodies waiting would hold more than [`MAX_QUEUED_FAULT_BODY_BYTES`].
+    #[error(
+        "the injected bodies waiting hold at most {limit} bytes: {waiting} are held, this body is {len}"
+    )]
+    BodyBytes {
+        /// Bytes held now.
+        waiting: usize,
+        /// The body's length.
+        len: usize,
+        /// [`MAX_QUEUED_FAULT_BODY_BYTES`].
+        limit: usize,
+    },
+    /// A count of zero queues nothing.
+    #[error("a fault count is 1 or more")]
+    Zero,
+}
+
+/// One call's injected status: the answer and how many requests still get it.
+struct FailRun {
+    status: StatusCode,
+    body: Bytes,
+    content_type: &'static str,
+    count: usize,
+}
+
 #[derive(Default)]
 struct Faults {
     drop_next: usize,
-    fail_next: Vec<(StatusCode, Bytes, &'static str)>,
+    /// Oldest first; the counts add up to `fail_waiting`.
+    fail_next: VecDeque<FailRun>,
+    fail_waiting: usize,
+    /// The runs' bodies, each counted once.
+    fail_body_bytes: usize,
     delay_next: usize,
     delay: Duration,
     delay_all: Option<Duration>,
+}
+
+impl Faults {
+    /// How many of `n` more requests a queue holding `waiting` takes: all of them or none
+    /// (`exact`), or as many as fit.
+    fn room(
+        queue: &'static str,
+        waiting: usize,
+        n: usize,
+        exact: bool,
+    ) -> Result<usize, FaultQueueFull> {
+        let room = MAX_QUEUED_FAULTS.saturating_sub(waiting);
+        if n == 0 {
+            return Err(FaultQueueFull::Zero);
+        }
+        if n > room && (exact || room == 0) {
+            return Err(FaultQueueFull::Count {
+                queue,
+                waiting,
+                limit: MAX_QUEUED_FAULTS,
+            });
+        }
+        Ok(n.min(room))
+    }
+
+    fn drop_next(&mut self, n: usize, exact: bool) -> Result<usize, FaultQueueFull> {
+        let n = Self::room("drop", self.drop_next, n, exact)?;
+        self.drop_next += n;
+        Ok(n)
+    }
+
+    fn delay_next(
+        &mut self,
+        n: usize,
+        delay: Duration,
+        exact: bool,
+    ) -> Result<usize, FaultQueueFull> {
+        let n = Self::room("delay", self.delay_next, n, exact)?;
+        self.delay_next += n;
+        self.delay = delay;
+        Ok(n)
+    }
+
+    fn fail_next(
+        &mut self,
+        n: usize,
+        status: StatusCode,
+        body: Bytes,
+        content_type: &'static str,
+        exact: bool,
+    ) -> Result<usize, FaultQueueFull> {
+        if body.len() > MAX_FAULT_BODY_BYTES && exact {
+            return Err(FaultQueueFull::BodyTooLong {
+                len: body.len(),
+                limit: MAX_FAULT_BODY_BYTES,
+            });
+        }
+        let n = Self::room("status", self.fail_waiting, n, exact)?;
+        let body = if body.len() > MAX_FAULT_BODY_BYTES {
+            // A copy, not a slice: a slice would keep the whole buffer alive.
+            Bytes::copy_from_slice(&body[..MAX_FAULT_BODY_BYTES])
+        } else {
+            body
+        };
+        match self.fail_next.back_mut() {
+            Some(last)
+                if last.status == status
+                    && last.content_type == content_type
+                    && last.body == body =>
+            {
+                last.count += n;
+            }
+            _ => {
+                if self.fail_body_bytes.saturating_add(body.len()) > MAX_QUEUED_FAULT_BODY_BYTES {
+                    return Err(FaultQueueFull::BodyBytes {
+                        waiting: self.fail_body_bytes,
+                        len: body.len(),
+                        limit: MAX_QUEUED_FAULT_BODY_BYTES,
+                    });
+                }
+                self.fail_body_bytes += body.len();
+                self.fail_next.push_back(FailRun {
+                    status,
+                    body,
+                    content_type,
+                    count: n,
+                });
+            }
+        }
+        self.fail_waiting += n;
+        Ok(n)
+    }
+
+    /// Takes the next injected status, if one waits.
+    fn take_fail(&mut self) -> Option<(StatusCode, Bytes, &'static str)> {
+        let run = self.fail_next.front_mut()?;
+        run.count -= 1;
+        let taken = (run.status, run.body.clone(), run.content_type);
+        if run.count == 0 {
+            if let Some(run) = self.fail_next.pop_front() {
+                self.fail_body_bytes -= run.body.len();
+            }
+        }
+        self.fail_waiting -= 1;
+        Some(taken)
+    }
 }
 
 /// Counters of what the sandbox did.
@@ -337,11 +516,17 @@ struct Shared {
     in_flight: Mutex<(usize, Option<usize>)>,
 }
 
-/// A running sandbox server. Stops when dropped.
+/// How long a stopping server ([`SandboxServer::shutdown`], or dropped) lets the requests in
+/// flight finish before it closes every connection still open.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// A running sandbox server. Stops when dropped (see [`SandboxServer::shutdown`]).
 pub struct SandboxServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
+    /// True once the server has stopped and closed every connection.
+    done: watch::Receiver<bool>,
 }
 
 impl fmt::Debug for SandboxServer {
@@ -418,8 +603,10 @@ impl SandboxServer {
             in_flight: Mutex::new((0, None)),
         });
         let (stop, mut stopped) = watch::channel(false);
+        let (done_tx, done) = watch::channel(false);
         let accept_shared = shared.clone();
         tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
             loop {
                 let (stream, peer) = tokio::select! {
                     r = listener.accept() => match r {
@@ -432,6 +619,8 @@ impl SandboxServer {
                     },
                     _ = stopped.changed() => break,
                 };
+                // Forget the connections that have ended.
+                while connections.try_join_next().is_some() {}
                 let _ = stream.set_nodelay(true);
                 let shared = accept_shared.clone();
                 let router = router.clone();
@@ -439,7 +628,7 @@ impl SandboxServer {
                     handle(shared.clone(), router.clone(), peer, req)
                 });
                 let mut stop = stopped.clone();
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let conn = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
                         .serve_connection(TokioIo::new(stream), service);
@@ -455,8 +644,33 @@ impl SandboxServer {
                     }
                 });
             }
+            // Stopped: no new connection. Those open get SHUTDOWN_GRACE to end (an idle or
+            // kept-alive one ends at once, a request in flight is answered); then the rest (a
+            // client that sent half a request and waits, a long injected delay) are dropped.
+            drop(listener);
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+                while connections.join_next().await.is_some() {}
+            })
+            .await;
+            connections.shutdown().await;
+            let _ = done_tx.send(true);
         });
-        Ok(Self { addr, shared, stop })
+        Ok(Self {
+            addr,
+            shared,
+            stop,
+            done,
+        })
+    }
+
+    /// Stops the server and waits until it has: it takes no new connection, the requests in
+    /// flight get [`SHUTDOWN_GRACE`] to be answered, then every connection still open is closed
+    /// (whatever its client is doing: sending half a request, holding it idle). Dropping the
+    /// server stops it the same way, without waiting.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|done| *done).await;
     }
 
     /// The address the server listens on.
@@ -491,31 +705,74 @@ impl SandboxServer {
         *lock(&self.shared.stats)
     }
 
-    /// Closes the connection of each of the next `n` requests without answering.
-    pub fn drop_next(&self, n: usize) {
-        lock(&self.shared.faults).drop_next += n;
+    /// Closes the connection of each of the next `n` requests without answering. The queue covers
+    /// at most [`MAX_QUEUED_FAULTS`] requests: returns how many of the `n` it took (as many as
+    /// fit).
+    pub fn drop_next(&self, n: usize) -> usize {
+        lock(&self.shared.faults).drop_next(n, false).unwrap_or(0)
     }
 
-    /// Answers the next `n` requests with `status` and a short JSON body.
-    pub fn fail_next(&self, n: usize, status: u16) {
+    /// As [`drop_next`](Self::drop_next), all `n` or none: refused when they do not fit (or `n`
+    /// is 0).
+    pub fn try_drop_next(&self, n: usize) -> Result<(), FaultQueueFull> {
+        lock(&self.shared.faults).drop_next(n, true).map(drop)
+    }
+
+    /// Answers the next `n` requests with `status` and a short JSON body. Returns how many of
+    /// the `n` it queued (see [`fail_next_with`](Self::fail_next_with)).
+    pub fn fail_next(&self, n: usize, status: u16) -> usize {
         let body = Bytes::from(format!(r#"{{"message":"injected fault: HTTP {status}"}}"#));
-        self.fail_next_with(n, status, body, "application/json");
+        self.fail_next_with(n, status, body, "application/json")
     }
 
-    /// Answers the next `n` requests with `status`, `body` and `content_type`.
-    pub fn fail_next_with(&self, n: usize, status: u16, body: Bytes, content_type: &'static str) {
+    /// Answers the next `n` requests with `status`, `body` and `content_type`, after those
+    /// already queued. The queue covers at most [`MAX_QUEUED_FAULTS`] requests and its bodies
+    /// hold at most [`MAX_QUEUED_FAULT_BODY_BYTES`]; a body is cut to
+    /// [`MAX_FAULT_BODY_BYTES`]. Returns how many of the `n` it queued: as many as fit, none when
+    /// the body does not.
+    pub fn fail_next_with(
+        &self,
+        n: usize,
+        status: u16,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> usize {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut f = lock(&self.shared.faults);
-        for _ in 0..n {
-            f.fail_next.push((status, body.clone(), content_type));
-        }
+        lock(&self.shared.faults)
+            .fail_next(n, status, body, content_type, false)
+            .unwrap_or(0)
     }
 
-    /// Delays the next `n` requests by `delay` before answering.
-    pub fn delay_next(&self, n: usize, delay: Duration) {
-        let mut f = lock(&self.shared.faults);
-        f.delay_next += n;
-        f.delay = delay;
+    /// As [`fail_next_with`](Self::fail_next_with), all `n` or none: refused when they do not
+    /// fit, the body is longer than [`MAX_FAULT_BODY_BYTES`], or `n` is 0.
+    pub fn try_fail_next_with(
+        &self,
+        n: usize,
+        status: u16,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> Result<(), FaultQueueFull> {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        lock(&self.shared.faults)
+            .fail_next(n, status, body, content_type, true)
+            .map(drop)
+    }
+
+    /// Delays the next `n` requests by `delay` before answering (those already waiting too: one
+    /// delay applies to the whole queue). The queue covers at most [`MAX_QUEUED_FAULTS`]
+    /// requests: returns how many of the `n` it took.
+    pub fn delay_next(&self, n: usize, delay: Duration) -> usize {
+        lock(&self.shared.faults)
+            .delay_next(n, delay, false)
+            .unwrap_or(0)
+    }
+
+    /// As [`delay_next`](Self::delay_next), all `n` or none: refused when they do not fit (or
+    /// `n` is 0).
+    pub fn try_delay_next(&self, n: usize, delay: Duration) -> Result<(), FaultQueueFull> {
+        lock(&self.shared.faults)
+            .delay_next(n, delay, true)
+            .map(drop)
     }
 
     /// Delays every request by `delay` (`None` to stop).
@@ -566,15 +823,17 @@ impl SandboxServer {
     }
 
     /// What the server holds, as JSON for an admin view: its address, the counters
-    /// ([`Stats`]), how many requests the log holds, the faults still waiting, and the rate
-    /// limit. The log itself is [`requests`](Self::requests) (each with
+    /// ([`Stats`]), how many requests the log holds, the faults still waiting (`"faults"`:
+    /// `drop_next`, `fail_next` the status of each request a status answers, `fail_body_bytes`
+    /// what their bodies hold, `delay_next`, `delay_ms`, `delay_all_ms`), and the rate limit.
+    /// The log itself is [`requests`](Self::requests) (each with
     /// [`RecordedRequest::redacted_json`]).
     pub fn state_json(&self) -> serde_json::Value {
         let faults = lock(&self.shared.faults);
         let fail_next: Vec<u16> = faults
             .fail_next
             .iter()
-            .map(|(s, _, _)| s.as_u16())
+            .flat_map(|run| std::iter::repeat_n(run.status.as_u16(), run.count))
             .collect();
         let (limit, scope) = {
             let l = lock(&self.shared.bucket);
@@ -589,6 +848,7 @@ impl SandboxServer {
             "faults": {
                 "drop_next": faults.drop_next,
                 "fail_next": fail_next,
+                "fail_body_bytes": faults.fail_body_bytes,
                 "delay_next": faults.delay_next,
                 "delay_ms": u64::try_from(faults.delay.as_millis()).unwrap_or(u64::MAX),
                 "delay_all_ms": faults.delay_all.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
@@ -663,8 +923,7 @@ async fn handle(
         if f.drop_next > 0 {
             f.drop_next -= 1;
             Fault::Drop
-        } else if !f.fail_next.is_empty() {
-            let (s, b, ct) = f.fail_next.remove(0);
+        } else if let Some((s, b, ct)) = f.take_fail() {
             Fault::Fail(s, b, ct)
         } else if f.delay_next > 0 {
             f.delay_next -= 1;
