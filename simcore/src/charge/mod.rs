@@ -61,7 +61,9 @@ use serde::{Deserialize, Serialize};
 pub use book::{AssetPrices, PriceBook, PriceBooks, SimPrices, VolumeTier};
 pub use flat::flat_estimate;
 pub use money::{ChargeRange, Currency, Money, MoneyError};
-pub use rules::{Case, Is, Priced, Question, RuleRow, Share, Step, When, Words, fill, rule_lines};
+pub use rules::{
+    Case, Is, Question, RowPrice, RuleRow, Share, Step, When, Words, fill, rule_lines,
+};
 
 /// The rule a charge line applies, with a stable id (`"sixfab.super-sim.active"`) and its words.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use simcore::charge::{
-//!     rule_lines, Case, ChargeRange, Is, Money, Priced, Question, RuleRow, Share, Step,
+//!     rule_lines, Case, ChargeRange, Is, Money, RowPrice, Question, RuleRow, Share, Step,
 //! };
 //!
 //! #[derive(Clone, Copy, PartialEq)]
@@ -43,7 +43,7 @@
 //! let (lines, _) = rule_lines(
 //!     RULES,
 //!     |_, fact| match fact { Fact::Activating => Some(true), Fact::BilledOnActivation => None },
-//!     |_| Ok(Priced::new(ChargeRange::exact(price)).var("price", "$1.50")),
+//!     |_| Ok(RowPrice::new(ChargeRange::exact(price)).var("price", "$1.50")),
 //!     &[("key", "sim".to_owned())],
 //! )
 //! .unwrap();
@@ -182,7 +182,7 @@ pub struct RuleRow<F: 'static, S: 'static> {
 /// What a provider's price lookup answers for a row: the amount, the variables the row's words
 /// use, and the assumptions and inputs behind the amount.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Priced {
+pub struct RowPrice {
     /// The amount the steps start from.
     pub amount: ChargeRange,
     /// Variables for the row's words, its questions' and the item's.
@@ -193,7 +193,7 @@ pub struct Priced {
     pub inputs: Vec<Input>,
 }
 
-impl Priced {
+impl RowPrice {
     /// An amount, with no variable, assumption or input yet.
     pub fn new(amount: ChargeRange) -> Self {
         Self {
@@ -255,7 +255,7 @@ pub fn fill(template: &str, vars: &[(&str, String)]) -> String {
 pub fn rule_lines<F: Copy, S>(
     rows: &[RuleRow<F, S>],
     fact: impl Fn(&S, F) -> Option<bool>,
-    mut price: impl FnMut(&S) -> Result<Priced, Box<Unpriced>>,
+    mut price: impl FnMut(&S) -> Result<RowPrice, Box<Unpriced>>,
     vars: &[(&'static str, String)],
 ) -> Result<(Vec<ChargeLine>, Vec<Input>), Box<Unpriced>> {
     let mut lines = Vec::new();
@@ -383,7 +383,7 @@ mod tests {
                 )));
             }
             let m = Money::from_cents(*cents);
-            Ok(Priced::new(ChargeRange::exact(m)).var("price", m.to_string()))
+            Ok(RowPrice::new(ChargeRange::exact(m)).var("price", m.to_string()))
         };
         rule_lines(ROWS, fact, price, &[("n", "7".to_owned())]).map(|(l, _)| l)
     }

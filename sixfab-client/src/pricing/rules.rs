@@ -6,8 +6,8 @@
 use simcore::charge::Is::{No, Unknown, Yes};
 use simcore::charge::Share::{Either, Full, Zero};
 use simcore::charge::{
-    AssetPrices, Case, ChargeLine, ChargeRange, Currency, Input, Money, PriceBook, Priced,
-    Question, RuleRow, SimPrices, Step, Unpriced, UnpricedReason, Words, rule_lines,
+    AssetPrices, Case, ChargeLine, ChargeRange, Currency, Input, Money, PriceBook, Question,
+    RowPrice, RuleRow, SimPrices, Step, Unpriced, UnpricedReason, Words, rule_lines,
 };
 
 use super::{
@@ -400,9 +400,9 @@ impl Preview<'_> {
         s: Subject,
         fee: Option<Money>,
         terms: &AssetPrices,
-    ) -> Result<Priced, Box<Unpriced>> {
+    ) -> Result<RowPrice, Box<Unpriced>> {
         let prices = self.sim_prices(s);
-        let exact = |m: Money| Priced::new(ChargeRange::exact(m)).var("price", self.show(m));
+        let exact = |m: Money| RowPrice::new(ChargeRange::exact(m)).var("price", self.show(m));
         Ok(match s {
             SuperSimActive => {
                 let adding = if self.changing {
@@ -422,7 +422,7 @@ impl Preview<'_> {
                         "sims.super_sim.active_monthly",
                     ));
                 };
-                let mut priced = Priced::new(amount)
+                let mut priced = RowPrice::new(amount)
                     .var("prices", prices.active_prices(self.currency))
                     .var("sim_key", SUPER_SIM);
                 priced.assumptions.extend(volume);
@@ -499,7 +499,7 @@ impl Preview<'_> {
                     .var("end", end)
                     .var("months", PRO_SIM_GRACE_MONTHS.to_string())
             }
-            Nothing => Priced::new(ChargeRange::ZERO),
+            Nothing => RowPrice::new(ChargeRange::ZERO),
         })
     }
 }
