@@ -7,7 +7,7 @@ use simcore::charge::Is::{No, Unknown, Yes};
 use simcore::charge::Share::{Either, Full, Zero};
 use simcore::charge::{
     AssetPrices, Case, ChargeLine, ChargeRange, Currency, Input, Money, PriceBook, Question,
-    RowPrice, RuleRow, SimPrices, Step, Unpriced, UnpricedReason, Words, rule_lines,
+    RowPrice, RuleRow, Share, SimPrices, Step, Unpriced, UnpricedReason, When, Words, rule_lines,
 };
 
 use super::{
@@ -152,7 +152,7 @@ const NO_REFUND: Question = Question {
 };
 
 /// A case of a step.
-const fn case(when: simcore::charge::When<Fact>, share: simcore::charge::Share) -> Case<Fact> {
+const fn case(when: When<Fact>, share: Share) -> Case<Fact> {
     Case {
         when,
         share,
@@ -161,11 +161,7 @@ const fn case(when: simcore::charge::When<Fact>, share: simcore::charge::Share) 
 }
 
 /// A case that names a question.
-const fn open(
-    when: simcore::charge::When<Fact>,
-    share: simcore::charge::Share,
-    q: &'static Question,
-) -> Case<Fact> {
+const fn open(when: When<Fact>, share: Share, q: &'static Question) -> Case<Fact> {
     Case {
         when,
         share,
@@ -174,14 +170,12 @@ const fn open(
 }
 
 /// A SIM's fee while the asset is active, under the asset fee's "instead of / on top of".
-#[rustfmt::skip]
 const SHARE: Step<Fact> = &[
     case(&[(BothSims, No)], Full),
     case(&[(Replaces, Yes)], Zero),
     open(&[(Replaces, Unknown)], Either, &REPLACES),
 ];
 /// The activation month of a SIM: billed in full, not at all, or either.
-#[rustfmt::skip]
 const ACTIVATION: Step<Fact> = &[
     case(&[(Changing, No)], Zero),
     case(&[(Charged, Yes)], Zero),
@@ -198,7 +192,6 @@ const STATUS: Step<Fact> = &[open(
 /// The asset fee's own line names its "instead of / on top of" question too.
 const FEE_QUESTION: Step<Fact> = &[open(&[(Replaces, Unknown)], Full, &REPLACES)];
 /// The asset fee on activation: once a month, or on every activation.
-#[rustfmt::skip]
 const FEE_NOW: Step<Fact> = &[
     case(&[(Changing, No)], Zero),
     case(&[(FeeCharged, No)], Full),
@@ -209,7 +202,6 @@ const FEE_NOW: Step<Fact> = &[
     open(&[], Either, &FEE_CHARGED),
 ];
 /// Whether the asset fee recurs monthly.
-#[rustfmt::skip]
 const RECURS_MONTHLY: Step<Fact> = &[
     case(&[(Recurs, No)], Zero),
     open(&[(Recurs, Unknown)], Either, &RECURS),
