@@ -43,8 +43,8 @@
 //!
 //! # Sixfab's rules, and how each is applied
 //! Every rule below is from Sixfab's documentation; where it leaves a question open, the preview
-//! covers every answer and names the question ([`Assumption`]), with the price book entry that
-//! settles it.
+//! covers every answer and names the question ([`Assumption`](simcore::charge::Assumption)),
+//! with the price book entry that settles it.
 //! - **Super SIM active:** $2 a month; $1.60 for customers with more than 10 active SIMs;
 //!   charged on activation unless already charged this month. Inactive: no charge. The volume
 //!   tier counts **active SIMs** (Sixfab's words; [`VOLUME_COUNTS`]): every active SIM on the
