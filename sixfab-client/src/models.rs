@@ -16,6 +16,10 @@ use simcore::{Iccid, Lifecycle, ValidationError};
 
 use simcore::charge::Money;
 
+mod page;
+
+pub use page::{AssetPage, list_keys};
+
 simcore::open_enum! {
     /// An asset's status: the master switch of every SIM on the asset.
     pub enum AssetStatus {
@@ -452,346 +456,6 @@ impl Asset {
     }
 }
 
-pub mod list_keys {
-    //! How `GET /assets` is read and paged, in one place.
-    //!
-    //! **Unconfirmed:** Sixfab documents neither the shape of `GET /assets` nor its paging. This
-    //! crate's reading, each part decided by one item here:
-    //! - pages are asked for with the query parameters [`PAGE`] (counting from [`FIRST_PAGE`])
-    //!   and [`PER_PAGE`], at most [`MAX_PAGE_SIZE`] assets a page;
-    //! - the answer is a bare JSON array of assets, or an object carrying the array under one of
-    //!   [`ITEMS`] (an object under one of them is read the same way, one level down), with
-    //!   optional paging next to it: a next page under one of [`NEXT`] (a URL or a number; only
-    //!   whether it is there counts: the client asks for the next page by number and never
-    //!   follows a URL), a total under one of [`TOTAL`], a page count under one of [`PAGES`],
-    //!   the page size applied under one of [`SIZE`];
-    //! - the list ends at an empty page, or where that paging says, or, without any, at a page
-    //!   shorter than the page size ([`AssetPage::has_next`](super::AssetPage::has_next)).
-    //!
-    //! A page that starts with the asset the page before started with ends the listing with an
-    //! error: the API then ignores these parameters, and going on would never end.
-
-    /// The query parameter of the page number.
-    pub const PAGE: &str = "page";
-    /// The query parameter of the page size.
-    pub const PER_PAGE: &str = "per_page";
-    /// The number of the first page.
-    pub const FIRST_PAGE: u32 = 1;
-    /// The largest page asked for, and the default: 100, the upper bound paginated FastAPI
-    /// services commonly accept (a larger one may be refused with a `422`).
-    pub const MAX_PAGE_SIZE: u32 = 100;
-    /// The keys an envelope may carry the assets under, tried in this order.
-    pub const ITEMS: &[&str] = &["data", "items", "assets", "results"];
-    /// The keys of the next page (a URL, a number, or `null` on the last page).
-    pub const NEXT: &[&str] = &["next", "next_page", "next_url"];
-    /// The keys of the total number of assets.
-    pub const TOTAL: &[&str] = &["total", "total_count", "count"];
-    /// The keys of the number of pages.
-    pub const PAGES: &[&str] = &["pages", "total_pages", "page_count"];
-    /// The keys of the page size the server applied.
-    pub const SIZE: &[&str] = &["per_page", "page_size", "size", "limit"];
-}
-
-/// One page of `GET /assets`, as this crate reads it (see [`list_keys`], all **unconfirmed**):
-/// the assets and whatever paging the answer carried.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct AssetPage {
-    /// The assets on this page.
-    pub assets: Vec<Asset>,
-    /// The page asked for (from [`list_keys::FIRST_PAGE`]).
-    pub page: u32,
-    /// The page size asked for.
-    pub per_page: u32,
-    /// Whether the answer names a next page: `Some(true)` for a URL or a number, `Some(false)`
-    /// for `null` (or an empty text), `None` when it has no such key.
-    pub next: Option<bool>,
-    /// The total number of assets, when the answer says.
-    pub total: Option<u64>,
-    /// The number of pages, when the answer says.
-    pub total_pages: Option<u64>,
-    /// The page size the server applied, when the answer says.
-    pub page_size: Option<u64>,
-}
-
-impl AssetPage {
-    /// Reads a page's body, asked as page `page` of `per_page` (see [`list_keys`]). `Err` says
-    /// why the body is not a list of assets.
-    ///
-    /// ```
-    /// use sixfab_client::models::AssetPage;
-    /// let bare = AssetPage::from_slice(br#"[{"uuid": "a"}, {"uuid": "b"}]"#, 1, 2).unwrap();
-    /// assert_eq!(bare.assets.len(), 2);
-    /// assert!(bare.has_next()); // full, and nothing says it is the last
-    /// let wrapped = AssetPage::from_slice(br#"{"data": [{"uuid": "c"}], "total": 3}"#, 2, 2).unwrap();
-    /// assert!(!wrapped.has_next()); // 2 + 1 of 3
-    /// assert!(AssetPage::from_slice(br#"{"detail": "Not Found"}"#, 1, 2).is_err());
-    /// ```
-    pub fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
-        Self::read::<Asset>(body, page, per_page)
-    }
-
-    /// [`AssetPage::from_slice`], reading of each asset only what a snapshot holds.
-    pub(crate) fn from_slice_for_snapshots(
-        body: &[u8],
-        page: u32,
-        per_page: u32,
-    ) -> Result<Self, String> {
-        Self::read::<SnapshotAsset>(body, page, per_page)
-    }
-
-    fn read<'a, T: Deserialize<'a> + Into<Asset>>(
-        body: &'a [u8],
-        page: u32,
-        per_page: u32,
-    ) -> Result<Self, String> {
-        let raw: RawPage<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let Some(assets) = raw.assets else {
-            return Err(format!(
-                "not a list of sixfab assets: neither a JSON array nor an object with a list under {}",
-                list_keys::ITEMS.join(", ")
-            ));
-        };
-        Ok(AssetPage {
-            assets: assets.into_iter().map(Into::into).collect(),
-            page,
-            per_page,
-            next: raw.next,
-            total: raw.total,
-            total_pages: raw.total_pages,
-            page_size: raw.page_size,
-        })
-    }
-
-    /// Whether a page follows this one: not after an empty page; otherwise as the answer's
-    /// next page says, else its page count, else its total, else (no paging at all) whether the
-    /// page is full.
-    pub fn has_next(&self) -> bool {
-        if self.assets.is_empty() {
-            return false;
-        }
-        if let Some(next) = self.next {
-            return next;
-        }
-        if let Some(pages) = self.total_pages {
-            return u64::from(self.page) < pages;
-        }
-        let size = self.page_size.unwrap_or(u64::from(self.per_page));
-        let first = u64::from(list_keys::FIRST_PAGE);
-        if let Some(total) = self.total {
-            let seen =
-                (u64::from(self.page).saturating_sub(first)) * size + self.assets.len() as u64;
-            return seen < total;
-        }
-        self.assets.len() as u64 >= size
-    }
-}
-
-/// What a page's body carried, read in one pass; `T` is how an asset is read.
-struct RawPage<T> {
-    assets: Option<Vec<T>>,
-    next: Option<bool>,
-    total: Option<u64>,
-    total_pages: Option<u64>,
-    page_size: Option<u64>,
-}
-
-impl<T> Default for RawPage<T> {
-    fn default() -> Self {
-        Self {
-            assets: None,
-            next: None,
-            total: None,
-            total_pages: None,
-            page_size: None,
-        }
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for RawPage<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-
-        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
-            type Value = RawPage<T>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of assets, or an object with one")
-            }
-
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawPage<T>, A::Error> {
-                let mut assets = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(asset) = seq.next_element::<T>()? {
-                    assets.push(asset);
-                }
-                Ok(RawPage {
-                    assets: Some(assets),
-                    ..RawPage::default()
-                })
-            }
-
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawPage<T>, A::Error> {
-                let mut page = RawPage::default();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let key = key.as_ref();
-                    if list_keys::ITEMS.contains(&key) && page.assets.is_none() {
-                        // A list, or an object that may hold one (and the paging) one level down.
-                        let inner: Nested<T> = map.next_value()?;
-                        if let Nested(Some(inner)) = inner {
-                            page.assets = inner.assets;
-                            page.next = page.next.or(inner.next);
-                            page.total = page.total.or(inner.total);
-                            page.total_pages = page.total_pages.or(inner.total_pages);
-                            page.page_size = page.page_size.or(inner.page_size);
-                        }
-                    } else if list_keys::NEXT.contains(&key) {
-                        page.next = Some(map.next_value::<Present>()?.0);
-                    } else if list_keys::TOTAL.contains(&key) {
-                        page.total = map.next_value::<Count>()?.0;
-                    } else if list_keys::PAGES.contains(&key) {
-                        page.total_pages = map.next_value::<Count>()?.0;
-                    } else if list_keys::SIZE.contains(&key) {
-                        page.page_size = map.next_value::<Count>()?.0;
-                    } else {
-                        map.next_value::<de::IgnoredAny>()?;
-                    }
-                }
-                Ok(page)
-            }
-        }
-
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-/// The value under an items key: a page (a list, or an object with one), or anything else
-/// (ignored).
-struct Nested<T>(Option<RawPage<T>>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nested<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-
-        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for V<T> {
-            type Value = Nested<T>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of assets")
-            }
-
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Nested<T>, A::Error> {
-                RawPage::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(|p| Nested(Some(p)))
-            }
-
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Nested<T>, A::Error> {
-                let inner = RawPage::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Nested(inner.assets.is_some().then_some(inner)))
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Nested<T>, E> {
-                Ok(Nested(None))
-            }
-
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Nested<T>, E> {
-                Ok(Nested(None))
-            }
-
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Nested<T>, E> {
-                Ok(Nested(None))
-            }
-
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Nested<T>, E> {
-                Ok(Nested(None))
-            }
-
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Nested<T>, E> {
-                Ok(Nested(None))
-            }
-
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Nested<T>, E> {
-                Ok(Nested(None))
-            }
-        }
-
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-/// Whether a next-page value names a page: `null`, `false` and empty text do not; a URL, a
-/// number or anything else does.
-struct Present(bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-
-        impl<'de> de::Visitor<'de> for V {
-            type Value = Present;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a next page, or null")
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Present, E> {
-                Ok(Present(false))
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Present, E> {
-                Ok(Present(false))
-            }
-
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Present, D2::Error> {
-                d.deserialize_any(self)
-            }
-
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Present, E> {
-                Ok(Present(b))
-            }
-
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Present, E> {
-                Ok(Present(!s.trim().is_empty()))
-            }
-
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Present, E> {
-                Ok(Present(true))
-            }
-
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Present, E> {
-                Ok(Present(true))
-            }
-
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Present, E> {
-                Ok(Present(true))
-            }
-
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Present, A::Error> {
-                while a.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(Present(true))
-            }
-
-            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Present, A::Error> {
-                while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                Ok(Present(true))
-            }
-        }
-
-        d.deserialize_any(V)
-    }
-}
-
-/// A count: a whole number, or text holding one; anything else is absent.
-struct Count(Option<u64>);
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Count(match LenientText::deserialize(d)?.0 {
-            Some(text) => text.trim().parse().ok(),
-            None => None,
-        }))
-    }
-}
-
 /// Which of an asset's SIMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SimKind {
@@ -927,73 +591,6 @@ fn is_envelope(map: &Map<String, Value>) -> bool {
         && !ASSET_KEYS.iter().any(|k| map.contains_key(*k))
 }
 
-/// Text, or a number read as its decimal text; `null` and anything else is absent.
-struct LenientText(Option<String>);
-
-impl<'de> Deserialize<'de> for LenientText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> de::Visitor<'de> for V {
-            type Value = LenientText;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("text or a number")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<LenientText, E> {
-                Ok(LenientText(Some(s.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<LenientText, E> {
-                Ok(LenientText(Some(s)))
-            }
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<LenientText, E> {
-                Ok(LenientText(Some(n.to_string())))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<LenientText, E> {
-                Ok(LenientText(Some(n.to_string())))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<LenientText, E> {
-                Ok(LenientText(
-                    serde_json::Number::from_f64(n).map(|n| n.to_string()),
-                ))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LenientText, E> {
-                Ok(LenientText(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<LenientText, E> {
-                Ok(LenientText(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<LenientText, E> {
-                Ok(LenientText(None))
-            }
-            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<LenientText, D2::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<LenientText, A::Error> {
-                while a.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(LenientText(None))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<LenientText, A::Error> {
-                while a.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                Ok(LenientText(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A status word (kept even when unknown); anything else is no status (see [`Asset::is_asset`]).
-struct LenientStatus(Option<AssetStatus>);
-
-impl<'de> Deserialize<'de> for LenientStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(LenientStatus(match Value::deserialize(d)? {
-            // A status word; anything else (`null`, `false`, a number, an object) is no status:
-            // an answer such as `{"status": false}` is an error-like envelope, not an asset.
-            Value::String(s) => Some(AssetStatus::from(s.as_str())),
-            _ => None,
-        }))
-    }
-}
-
 impl<'de> Deserialize<'de> for Asset {
     /// Reads the known fields in place (`serial` when `serial_number` is absent) and keeps every
     /// other field in [`Asset::extra`]. A JSON object is required.
@@ -1036,102 +633,55 @@ impl<'de> de::Visitor<'de> for AssetVisitor {
         f.write_str("an asset (a JSON object)")
     }
 
+    /// Known fields leniently (text, or a number as its text; a status word; anything else is
+    /// absent), every other key into `extra`. A snapshot keeps of each SIM its `sid` and `iccid`
+    /// and skips every other key unread. A repeated key counts as its last value.
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Asset, A::Error> {
         let mut asset = Asset::default();
         let mut serial = None;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let text = |map: &mut A| map.next_value::<LenientText>().map(|t| t.0);
+            let sim = [SimKind::SuperSim, SimKind::ProSim]
+                .iter()
+                .any(|s| s.key() == key);
+            let known = key == "status" || ASSET_KEYS.contains(&key.as_ref());
+            if self.snapshot_only && !sim && !known {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            let value: Value = map.next_value()?;
             match key.as_ref() {
-                "id" => asset.id = text(&mut map)?,
-                "uuid" => asset.uuid = text(&mut map)?,
-                "serial_number" => asset.serial_number = text(&mut map)?,
-                "serial" => serial = text(&mut map)?,
-                "name" => asset.name = text(&mut map)?,
-                "iccid" => asset.iccid = text(&mut map)?,
-                "status" => asset.status = map.next_value::<LenientStatus>()?.0,
+                "id" => asset.id = value_text(&value),
+                "uuid" => asset.uuid = value_text(&value),
+                "serial_number" => asset.serial_number = value_text(&value),
+                "serial" => serial = value_text(&value),
+                "name" => asset.name = value_text(&value),
+                "iccid" => asset.iccid = value_text(&value),
+                // A status word; anything else (`null`, `false`, a number, an object) is no
+                // status: an answer such as `{"status": false}` is an error-like envelope.
+                "status" => asset.status = value.as_str().map(AssetStatus::from),
                 _ if !self.snapshot_only => {
-                    let value: Value = map.next_value()?;
                     asset.extra.insert(key.into_owned(), value);
                 }
-                k if [SimKind::SuperSim, SimKind::ProSim]
-                    .iter()
-                    .any(|s| s.key() == k) =>
-                {
-                    if let SimIds(Some(ids)) = map.next_value()? {
-                        asset.extra.insert(key.into_owned(), Value::Object(ids));
+                _ => match value {
+                    Value::Object(sim) => {
+                        let ids = sim.into_iter().filter(|(k, _)| k == "sid" || k == "iccid");
+                        let ids =
+                            ids.filter_map(|(k, v)| Some((k, Value::String(value_text(&v)?))));
+                        asset
+                            .extra
+                            .insert(key.into_owned(), Value::Object(ids.collect()));
                     }
-                }
-                _ => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
+                    // As the whole asset reads it: no SIM.
+                    _ => {
+                        asset.extra.remove(key.as_ref());
+                    }
+                },
             }
         }
         if asset.serial_number.is_none() {
             asset.serial_number = serial;
         }
         Ok(asset)
-    }
-}
-
-/// A SIM's object reduced to its `sid` and `iccid` (as text); `None` when it is no object.
-struct SimIds(Option<Map<String, Value>>);
-
-impl<'de> Deserialize<'de> for SimIds {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-
-        impl<'de> de::Visitor<'de> for V {
-            type Value = SimIds;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a SIM object")
-            }
-
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<SimIds, A::Error> {
-                let mut ids = Map::new();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if key == "sid" || key == "iccid" {
-                        if let Some(text) = map.next_value::<LenientText>()?.0 {
-                            ids.insert(key.into_owned(), Value::String(text));
-                        }
-                    } else {
-                        map.next_value::<de::IgnoredAny>()?;
-                    }
-                }
-                Ok(SimIds(Some(ids)))
-            }
-
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<SimIds, A::Error> {
-                while a.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(SimIds(None))
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<SimIds, E> {
-                Ok(SimIds(None))
-            }
-
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<SimIds, E> {
-                Ok(SimIds(None))
-            }
-
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<SimIds, E> {
-                Ok(SimIds(None))
-            }
-
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SimIds, E> {
-                Ok(SimIds(None))
-            }
-
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SimIds, E> {
-                Ok(SimIds(None))
-            }
-
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<SimIds, E> {
-                Ok(SimIds(None))
-            }
-        }
-
-        d.deserialize_any(V)
     }
 }
 
@@ -1203,20 +753,6 @@ pub static TRANSITIONS: &[(AssetStatus, AssetStatus)] = &[
 
 /// The asset lifecycle over Sixfab's own statuses.
 pub static LIFECYCLE: Lifecycle<AssetStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
-
-impl simcore::paging::NumberedPage for AssetPage {
-    type Key = String;
-    fn first_key(&self) -> Option<String> {
-        self.assets.first().and_then(Asset::address)
-    }
-    fn next_page(&self, this: u32) -> Option<u32> {
-        if self.has_next() {
-            this.checked_add(1)
-        } else {
-            None
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -43,8 +43,8 @@
 //!
 //! # Sixfab's rules, and how each is applied
 //! Every rule below is from Sixfab's documentation; where it leaves a question open, the preview
-//! covers every answer and names the question ([`Assumption`]), with the price book entry that
-//! settles it.
+//! covers every answer and names the question ([`Assumption`](simcore::charge::Assumption)),
+//! with the price book entry that settles it.
 //! - **Super SIM active:** $2 a month; $1.60 for customers with more than 10 active SIMs;
 //!   charged on activation unless already charged this month. Inactive: no charge. The volume
 //!   tier counts **active SIMs** (Sixfab's words; [`VOLUME_COUNTS`]): every active SIM on the
@@ -73,11 +73,16 @@
 //! - **An answer without a Super SIM or a PRO SIM** (the asset object's shape is not documented
 //!   by Sixfab, so this SDK's model of it may not match the real API) is "cannot price"
 //!   ([`UnpricedReason::UnrecognisedShape`]), never $0.
+//!
+//! Each rule is a row of one table (with its condition, where its amount comes from, the steps
+//! that make the amount a range and the questions they name), which
+//! [`simcore::charge::rule_lines`] reads; a line's rule id is its row's.
+
+use std::sync::LazyLock;
 
 use chrono::{Months, NaiveDate};
 use simcore::charge::{
-    AssetPrices, Assumption, Charge, ChargeLine, ChargeRange, Currency, Estimate, Money, Month,
-    PriceBook, Rule, SimPrices, Unpriced, UnpricedReason, VolumeTier,
+    AssetPrices, Charge, Currency, Estimate, Money, Month, PriceBook, SimPrices, UnpricedReason,
 };
 
 use crate::models::{Asset, AssetStatus};
@@ -97,9 +102,24 @@ pub const PRO_SIM_GRACE_MONTHS: u32 = 6;
 /// reads it: every active SIM on the account, of either kind. The one place that decides it.
 pub const VOLUME_COUNTS: &str = "every active SIM on the account, Super SIMs and PRO SIMs";
 
-fn usd(cents: u64) -> Money {
-    Money::from_cents(cents)
-}
+/// Sixfab's published prices, in the price book format a book of yours is written in.
+const PUBLISHED: &str = r#"{
+    "provider": "sixfab",
+    "currency": "USD",
+    "sims": {
+        "super_sim": {
+            "active_monthly": "2.00",
+            "inactive_monthly": "0",
+            "activation_month_billed": true,
+            "volume_tiers": [{"more_than": 10, "active_monthly": "1.60"}]
+        },
+        "pro_sim": {"inactive_monthly": "0.10", "profiles": {"Europe + USA": "2.00"}}
+    },
+    "assets": {"alpon": {"fee": "6.00"}}
+}"#;
+
+static PUBLISHED_BOOK: LazyLock<PriceBook> =
+    LazyLock::new(|| PriceBook::from_json(PUBLISHED).expect("Sixfab's published prices"));
 
 /// Sixfab's published prices, as a price book: the default under every preview. A price book of
 /// yours is laid over it ([`PriceBook::over`]); what it leaves out comes from here.
@@ -107,40 +127,7 @@ fn usd(cents: u64) -> Money {
 /// What Sixfab leaves open is left open here (`None`): whether a PRO SIM's activation month is
 /// charged, and everything about the asset fee but its amount.
 pub fn published() -> PriceBook {
-    let mut book = PriceBook {
-        provider: Some(crate::PROVIDER.to_owned()),
-        currency: Some(Currency::USD),
-        ..PriceBook::default()
-    };
-    book.sims.insert(
-        SUPER_SIM.to_owned(),
-        SimPrices {
-            active_monthly: Some(usd(200)),
-            inactive_monthly: Some(Money::ZERO),
-            activation_month_billed: Some(true),
-            volume_tiers: vec![VolumeTier {
-                more_than: 10,
-                active_monthly: usd(160),
-            }],
-            ..SimPrices::default()
-        },
-    );
-    book.sims.insert(
-        PRO_SIM.to_owned(),
-        SimPrices {
-            inactive_monthly: Some(usd(10)),
-            profiles: [(DEFAULT_SERVICE_PROFILE.to_owned(), usd(200))].into(),
-            ..SimPrices::default()
-        },
-    );
-    book.assets.insert(
-        ALPON.to_owned(),
-        AssetPrices {
-            fee: Some(usd(600)),
-            ..AssetPrices::default()
-        },
-    );
-    book
+    PUBLISHED_BOOK.clone()
 }
 
 /// What the asset carries and what its answer says about charges so far, as the preview needs it.
@@ -414,22 +401,19 @@ pub fn estimate(
             },
         });
     };
-    let p = Preview {
+    let preview = rules::Preview {
         inputs,
         book: &book,
         from,
+        after,
         changing: target.is_some_and(|t| Some(t) != from),
         currency: book.currency(),
     };
-    let lines = match after {
-        TargetStatus::Active => p.active_lines(),
-        TargetStatus::Inactive => Ok(p.inactive_lines()),
-    };
-    let (lines, inputs_used) = match lines {
+    let (lines, inputs_used) = match preview.lines() {
         Ok(l) => l,
         Err(u) => return Estimate::Unpriced(*u),
     };
-    let mut charge = Charge::new(p.currency);
+    let mut charge = Charge::new(preview.currency);
     for l in lines {
         charge.push(l);
     }
@@ -444,577 +428,14 @@ pub fn estimate(
     ))
 }
 
-type Lines = (Vec<ChargeLine>, Vec<simcore::charge::Input>);
+mod rules;
 
-struct Preview<'a> {
-    inputs: &'a ChargeInputs,
-    book: &'a PriceBook,
-    from: Option<TargetStatus>,
-    changing: bool,
-    currency: Currency,
-}
-
-fn no_price(item: String, key: String) -> Box<Unpriced> {
-    Box::new(Unpriced::new(UnpricedReason::NoPublishedPrice {
-        item,
-        key,
-    }))
-}
-
-impl Preview<'_> {
-    /// The asset fee's terms, when the asset carries both SIMs: (fee, terms, device words).
-    fn asset_fee(&self) -> Result<Option<(Money, AssetPrices, String)>, Box<Unpriced>> {
-        if self.inputs.super_sim.is_none() || self.inputs.pro_sim.is_none() {
-            return Ok(None);
-        }
-        let device = &self.inputs.device;
-        let Some(key) = device.key() else {
-            return Err(no_price(
-                "the asset fee of an asset with both SIMs whose device the answer does not name"
-                    .to_owned(),
-                "assets.<device>.fee".to_owned(),
-            ));
-        };
-        let terms = self.book.asset(&key);
-        match terms.fee {
-            Some(fee) => Ok(Some((fee, terms, device.words()))),
-            None => Err(no_price(
-                format!(
-                    "the asset fee of {} (Sixfab publishes the ALPON's only)",
-                    device.words()
-                ),
-                format!("assets.{key}.fee"),
-            )),
-        }
-    }
-
-    /// The activation month's charge of a price: billed in full, not at all, or either.
-    fn activation_now(
-        &self,
-        item: &str,
-        billed: Option<bool>,
-        charged_this_month: Option<bool>,
-        monthly: ChargeRange,
-        book_key: &str,
-    ) -> (ChargeRange, Vec<Assumption>) {
-        if !self.changing {
-            return (ChargeRange::ZERO, Vec::new());
-        }
-        let mut assumptions = Vec::new();
-        let mut now = match (billed, charged_this_month) {
-            (_, Some(true)) | (Some(false), _) => ChargeRange::ZERO,
-            (Some(true), Some(false)) => monthly,
-            (Some(true), None) => {
-                assumptions.push(
-                    Assumption::new(
-                        "sixfab.charged-this-month",
-                        format!(
-                            "the asset answer does not say whether the {item} was already \
-                             charged this month (no `last_charged_at`)"
-                        ),
-                    )
-                    .covering(["it was: nothing more now", "it was not: charged now"]),
-                );
-                ChargeRange::up_to(monthly.high)
-            }
-            (None, _) => {
-                assumptions.push(
-                    Assumption::new(
-                        "sixfab.pro-sim.activation-month",
-                        "Sixfab says a Super SIM is charged on activation unless already \
-                         charged this month, but does not say when a PRO SIM is charged",
-                    )
-                    .covering([
-                        "charged on activation, like the Super SIM",
-                        "not charged for the month it is activated in",
-                    ])
-                    .settled_by(format!(
-                        "set sims.{book_key}.activation_month_billed in your price book"
-                    )),
-                );
-                ChargeRange::up_to(monthly.high)
-            }
-        };
-        if self.from.is_none() {
-            assumptions.push(current_status_unknown());
-            now = ChargeRange::up_to(now.high);
-        }
-        (now, assumptions)
-    }
-
-    /// A SIM's fee while the asset is active, under the asset fee's "instead of / on top of"
-    /// question.
-    fn sim_share(
-        &self,
-        price: ChargeRange,
-        fee: &Option<(Money, AssetPrices, String)>,
-    ) -> (ChargeRange, Option<Assumption>, &'static str) {
-        match fee {
-            None => (price, None, ""),
-            Some((
-                _,
-                AssetPrices {
-                    replaces_sim_fees: Some(false),
-                    ..
-                },
-                _,
-            )) => (
-                price,
-                None,
-                "; the asset fee comes on top, as your price book says",
-            ),
-            Some((
-                _,
-                AssetPrices {
-                    replaces_sim_fees: Some(true),
-                    ..
-                },
-                _,
-            )) => (
-                ChargeRange::ZERO,
-                None,
-                "; replaced by the asset fee, as your price book says",
-            ),
-            Some((
-                fee,
-                AssetPrices {
-                    replaces_sim_fees: None,
-                    ..
-                },
-                device,
-            )) => (
-                ChargeRange::up_to(price.high),
-                Some(replaces_assumption(
-                    *fee,
-                    device,
-                    &self.inputs.device.key().unwrap_or_default(),
-                    self.currency,
-                )),
-                "",
-            ),
-        }
-    }
-
-    fn active_lines(&self) -> Result<Lines, Box<Unpriced>> {
-        let fee = self.asset_fee()?;
-        let mut lines = Vec::new();
-        let mut inputs = Vec::new();
-        let activating = self.changing;
-        let adding = if activating {
-            self.inputs.sim_count()
-        } else {
-            0
-        };
-
-        if let Some(sim) = &self.inputs.super_sim {
-            let prices = self.book.sim_prices(SUPER_SIM);
-            let Some((price, volume, input)) =
-                prices.active_price(self.book.active_sims, adding, VOLUME_COUNTS, self.currency)
-            else {
-                return Err(no_price(
-                    "an active Super SIM, per month".to_owned(),
-                    "sims.super_sim.active_monthly".to_owned(),
-                ));
-            };
-            inputs.extend(input);
-            let (monthly, replaced, replaced_words) = self.sim_share(price, &fee);
-            let (now, assumptions) = self.activation_now(
-                "Super SIM",
-                prices.activation_month_billed,
-                sim.charged_this_month,
-                monthly,
-                SUPER_SIM,
-            );
-            let tiers: Vec<String> = prices
-                .volume_tiers
-                .iter()
-                .map(|t| {
-                    format!(
-                        "{} above {} active SIMs",
-                        self.currency.show(t.active_monthly),
-                        t.more_than
-                    )
-                })
-                .collect();
-            let list = std::iter::once(format!(
-                "{} a month",
-                self.currency
-                    .show(prices.active_monthly.unwrap_or_default())
-            ))
-            .chain(tiers)
-            .collect::<Vec<_>>()
-            .join(", ");
-            let billed = match prices.activation_month_billed {
-                Some(true) => "; charged on activation unless already charged this month",
-                _ => "",
-            };
-            let mut line = ChargeLine::new(
-                "Super SIM",
-                Rule::new(
-                    "sixfab.super-sim.active",
-                    format!("Super SIM active: {list}{billed}{replaced_words}"),
-                ),
-                now,
-                monthly,
-            );
-            for a in volume.into_iter().chain(replaced).chain(assumptions) {
-                line = line.assuming(a);
-            }
-            lines.push(line);
-        }
-
-        if let Some(sim) = &self.inputs.pro_sim {
-            let prices = self.book.sim_prices(PRO_SIM);
-            let (price, profile_words) = match &sim.profile {
-                Some(name) if !name.eq_ignore_ascii_case(DEFAULT_SERVICE_PROFILE) => {
-                    match prices.profile(name) {
-                        Some(p) => (p, format!("its service profile {name:?}")),
-                        None => {
-                            return Err(no_price(
-                                format!("the PRO SIM service profile {name:?}"),
-                                format!("sims.pro_sim.profiles.{name:?}"),
-                            ));
-                        }
-                    }
-                }
-                _ => match prices
-                    .profile(DEFAULT_SERVICE_PROFILE)
-                    .or(prices.active_monthly)
-                {
-                    Some(p) => (
-                        p,
-                        format!("the default service profile ({DEFAULT_SERVICE_PROFILE})"),
-                    ),
-                    None => {
-                        return Err(no_price(
-                            format!("the PRO SIM service profile {DEFAULT_SERVICE_PROFILE:?}"),
-                            format!("sims.pro_sim.profiles.{DEFAULT_SERVICE_PROFILE:?}"),
-                        ));
-                    }
-                },
-            };
-            let (monthly, replaced, replaced_words) =
-                self.sim_share(ChargeRange::exact(price), &fee);
-            let (now, assumptions) = self.activation_now(
-                "PRO SIM",
-                prices.activation_month_billed,
-                sim.charged_this_month,
-                monthly,
-                PRO_SIM,
-            );
-            let billed = match prices.activation_month_billed {
-                Some(true) => "; charged for the month it is activated in, as your price book says",
-                Some(false) => {
-                    "; not charged for the month it is activated in, as your price book says"
-                }
-                None => "",
-            };
-            let first = match (activating, sim.history) {
-                (true, ProSimHistory::NeverActivated { .. }) => {
-                    "; a first activation: the never-activated grace ends with it"
-                }
-                _ => "",
-            };
-            let mut line = ChargeLine::new(
-                "PRO SIM",
-                Rule::new(
-                    "sixfab.pro-sim.active",
-                    format!(
-                        "PRO SIM active: {profile_words}, {} a month{billed}{first}{replaced_words}",
-                        self.currency.show(price)
-                    ),
-                ),
-                now,
-                monthly,
-            );
-            for a in replaced.into_iter().chain(assumptions) {
-                line = line.assuming(a);
-            }
-            lines.push(line);
-        }
-
-        match fee {
-            Some((amount, terms, device)) => {
-                lines.push(self.asset_fee_line(amount, &terms, &device))
-            }
-            None if matches!(self.inputs.device, DeviceKind::Alpon { .. }) => {
-                lines.push(ChargeLine::new(
-                    "asset fee",
-                    Rule::new(
-                        "sixfab.asset-fee.both-sims",
-                        "an asset fee is charged only for an asset with both a Super SIM and a \
-                         PRO SIM; this one has one",
-                    ),
-                    ChargeRange::ZERO,
-                    ChargeRange::ZERO,
-                ));
-            }
-            None => {}
-        }
-        Ok((lines, inputs))
-    }
-
-    fn asset_fee_line(&self, fee: Money, terms: &AssetPrices, device: &str) -> ChargeLine {
-        let mut assumptions = Vec::new();
-        let now = if !self.changing {
-            ChargeRange::ZERO
-        } else {
-            match (self.inputs.asset_fee_charged_this_month, terms.once_a_month) {
-                (Some(false), _) | (_, Some(false)) => ChargeRange::exact(fee),
-                (Some(true), Some(true)) => ChargeRange::ZERO,
-                (charged, None) => {
-                    assumptions.push(
-                        Assumption::new(
-                            "sixfab.asset-fee.once-a-month",
-                            if charged == Some(true) {
-                                "the asset fee was already charged this month; Sixfab does not \
-                                 say whether activating again in the same month charges it again"
-                            } else {
-                                "the asset answer does not say whether the asset fee was already \
-                                 charged this month, and Sixfab does not say whether it is \
-                                 charged again in the same month"
-                            },
-                        )
-                        .covering(["charged again", "not charged again this month"])
-                        .settled_by(format!(
-                            "set assets.{}.once_a_month in your price book",
-                            self.inputs.device.key().unwrap_or_default()
-                        )),
-                    );
-                    ChargeRange::up_to(fee)
-                }
-                (None, Some(true)) => {
-                    assumptions.push(
-                        Assumption::new(
-                            "sixfab.asset-fee.charged-this-month",
-                            "the asset answer does not say whether the asset fee was already \
-                             charged this month (no `asset_fee_last_charged_at`)",
-                        )
-                        .covering(["it was: nothing more now", "it was not: charged now"]),
-                    );
-                    ChargeRange::up_to(fee)
-                }
-            }
-        };
-        let now = if self.changing && self.from.is_none() {
-            assumptions.push(current_status_unknown());
-            ChargeRange::up_to(now.high)
-        } else {
-            now
-        };
-        let key = self.inputs.device.key().unwrap_or_default();
-        let monthly =
-            match terms.recurs_monthly {
-                Some(true) => ChargeRange::exact(fee),
-                Some(false) => ChargeRange::ZERO,
-                None => {
-                    assumptions.push(
-                    Assumption::new(
-                        "sixfab.asset-fee.recurs-monthly",
-                        format!(
-                            "Sixfab says the asset fee of {device} is charged on activation, but \
-                             not whether it recurs every month while the asset is active"
-                        ),
-                    )
-                    .covering(["it recurs monthly", "it is charged on activation only"])
-                    .settled_by(format!("set assets.{key}.recurs_monthly in your price book")),
-                );
-                    ChargeRange::up_to(fee)
-                }
-            };
-        if terms.replaces_sim_fees.is_none() {
-            assumptions.insert(0, replaces_assumption(fee, device, &key, self.currency));
-        }
-        let settled: Vec<&str> = [
-            match terms.replaces_sim_fees {
-                Some(true) => Some("instead of the SIM fees"),
-                Some(false) => Some("on top of the SIM fees"),
-                None => None,
-            },
-            match terms.recurs_monthly {
-                Some(true) => Some("every month while active"),
-                Some(false) => Some("on activation only"),
-                None => None,
-            },
-            match terms.once_a_month {
-                Some(true) => Some("once a month at most"),
-                Some(false) => Some("on every activation"),
-                None => None,
-            },
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let settled = if settled.is_empty() {
-            String::new()
-        } else {
-            format!("; {}, as your price book says", settled.join(", "))
-        };
-        let mut line = ChargeLine::new(
-            format!(
-                "asset fee ({})",
-                device.trim_start_matches("an ").trim_start_matches("a ")
-            ),
-            Rule::new(
-                "sixfab.asset-fee",
-                format!(
-                    "an asset with both SIMs charges its asset fee on activation: {} for \
-                     {device}{settled}",
-                    self.currency.show(fee)
-                ),
-            ),
-            now,
-            monthly,
-        );
-        for a in assumptions {
-            line = line.assuming(a);
-        }
-        line
-    }
-
-    fn inactive_lines(&self) -> Lines {
-        let mut lines = Vec::new();
-        let none_refunded = Assumption::new(
-            "sixfab.no-refund",
-            "Sixfab documents no refund when an asset is deactivated: none is counted",
-        );
-        let stopping = self.changing;
-        if self.inputs.super_sim.is_some() {
-            let prices = self.book.sim_prices(SUPER_SIM);
-            let mut line = match prices.inactive_monthly {
-                Some(p) => ChargeLine::new(
-                    "Super SIM",
-                    Rule::new(
-                        "sixfab.super-sim.inactive",
-                        format!("Super SIM inactive: {} a month", self.currency.show(p)),
-                    ),
-                    ChargeRange::ZERO,
-                    p,
-                ),
-                None => ChargeLine::new(
-                    "Super SIM",
-                    Rule::new("sixfab.super-sim.inactive", "Super SIM inactive: no charge"),
-                    ChargeRange::ZERO,
-                    ChargeRange::ZERO,
-                ),
-            };
-            if stopping {
-                line = line.assuming(none_refunded.clone());
-            }
-            lines.push(line);
-        }
-        if let Some(sim) = &self.inputs.pro_sim {
-            let fee = self
-                .book
-                .sim_prices(PRO_SIM)
-                .inactive_monthly
-                .unwrap_or_default();
-            let fee_words = self.currency.show(fee).to_string();
-            let months = PRO_SIM_GRACE_MONTHS;
-            let (monthly, rule, open) = match sim.history {
-                ProSimHistory::NeverActivated { since } => {
-                    let end = grace_end(since);
-                    if self.inputs.as_of < end {
-                        (
-                            ChargeRange::ZERO,
-                            format!(
-                                "PRO SIM never activated, in its {months}-month grace until \
-                                 {end}: no charge; {fee_words} a month maintenance after that"
-                            ),
-                            None,
-                        )
-                    } else {
-                        (
-                            ChargeRange::exact(fee),
-                            format!(
-                                "PRO SIM never activated, its {months}-month grace ended on \
-                                 {end}: {fee_words} a month maintenance even while inactive"
-                            ),
-                            None,
-                        )
-                    }
-                }
-                ProSimHistory::ActivatedBefore => (
-                    ChargeRange::exact(fee),
-                    format!(
-                        "PRO SIM inactive: {fee_words} a month maintenance, which keeps \
-                         connection priorities"
-                    ),
-                    None,
-                ),
-                ProSimHistory::NotReported => (
-                    ChargeRange::up_to(fee),
-                    format!(
-                        "PRO SIM inactive: {fee_words} a month maintenance, none during the \
-                         {months}-month grace of a PRO SIM never activated"
-                    ),
-                    Some(
-                        Assumption::new(
-                            "sixfab.pro-sim.history",
-                            "the asset answer does not say whether the PRO SIM was ever \
-                             activated (`first_activated_at`) or when it came to the account \
-                             (`added_at`)",
-                        )
-                        .covering([
-                            "never activated, within its grace: nothing",
-                            "activated before, or past its grace: the maintenance fee",
-                        ]),
-                    ),
-                ),
-            };
-            let mut line = ChargeLine::new(
-                "PRO SIM",
-                Rule::new("sixfab.pro-sim.inactive", rule),
-                ChargeRange::ZERO,
-                monthly,
-            );
-            if let Some(a) = open {
-                line = line.assuming(a);
-            }
-            if stopping {
-                line = line.assuming(none_refunded.clone());
-            }
-            lines.push(line);
-        }
-        if self.inputs.super_sim.is_some() && self.inputs.pro_sim.is_some() {
-            lines.push(ChargeLine::new(
-                "asset fee",
-                Rule::new(
-                    "sixfab.asset-fee.inactive",
-                    "no asset fee while the asset is inactive",
-                ),
-                ChargeRange::ZERO,
-                ChargeRange::ZERO,
-            ));
-        }
-        (lines, Vec::new())
-    }
-}
-
-fn current_status_unknown() -> Assumption {
-    Assumption::new(
-        "sixfab.current-status",
-        "the asset reports no status this SDK knows: it may be active already",
-    )
-    .covering([
-        "it is active already: nothing more now",
-        "it is not: charged as an activation",
-    ])
-}
-
-fn replaces_assumption(fee: Money, device: &str, key: &str, currency: Currency) -> Assumption {
-    Assumption::new(
-        "sixfab.asset-fee.replaces-sim-fees",
-        format!(
-            "Sixfab says activating an asset with both SIMs charges the asset fee ({} for \
-             {device}), but not whether it stands instead of the two SIM fees or on top of them",
-            currency.show(fee)
-        ),
-    )
-    .covering(["on top of the SIM fees", "instead of the SIM fees"])
-    .settled_by(format!(
-        "set assets.{key}.replaces_sim_fees in your price book (your invoice shows which)"
-    ))
+// What the tests name through `super::*` besides the items above.
+#[cfg(test)]
+use simcore::charge::ChargeRange;
+#[cfg(test)]
+fn usd(cents: u64) -> Money {
+    Money::from_cents(cents)
 }
 
 #[cfg(test)]

@@ -18,11 +18,13 @@
 //! # Ok::<(), simcore::ValidationError>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use futures_util::{Stream, TryStreamExt as _, stream};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::ser::SerializeMap as _;
+use serde_json::Value;
 use simcore::{DisplayName, ValidationError};
 
 use crate::client::Client;
@@ -153,14 +155,6 @@ impl Serialize for NetworkGroup {
 /// nested, as `{"supersim": {"network_group": "..."}}`. This is the one place that decides it.
 pub const NETWORK_GROUP_PATH: (&str, &str) = ("supersim", "network_group");
 
-/// Puts the network group into an update body at [`NETWORK_GROUP_PATH`].
-fn put_network_group(body: &mut Map<String, Value>, group: &NetworkGroup) {
-    let (object, key) = NETWORK_GROUP_PATH;
-    let mut inner = Map::new();
-    inner.insert(key.to_owned(), Value::String(group.as_str().to_owned()));
-    body.insert(object.to_owned(), Value::Object(inner));
-}
-
 /// An asset update as plain data: which asset, and what to set (`None` leaves a field alone).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateAsset {
@@ -201,51 +195,37 @@ impl UpdateAsset {
         Ok(())
     }
 
-    /// The JSON body as sent, which serializes to the bytes of [`body`](Self::body): written
-    /// straight from the fields when there is no network group to nest (the common case: no
-    /// map is built).
+    /// The JSON body as sent, written straight from the fields (no map is built); it
+    /// serializes to the bytes of [`body`](Self::body).
     pub(crate) fn wire_body(&self) -> WireBody<'_> {
-        match self.network_group {
-            Some(_) => WireBody::Nested(self.body()),
-            None => WireBody::Flat {
-                name: self.name.as_ref().map(DisplayName::as_str),
-                status: self.status.map(TargetStatus::as_str),
-            },
-        }
+        WireBody(self)
     }
 
     /// The JSON body: only the fields set.
     pub fn body(&self) -> Value {
-        let mut body = Map::new();
-        if let Some(name) = &self.name {
-            body.insert("name".to_owned(), Value::String(name.as_str().to_owned()));
-        }
-        if let Some(status) = self.status {
-            body.insert(
-                "status".to_owned(),
-                Value::String(status.as_str().to_owned()),
-            );
-        }
-        if let Some(group) = &self.network_group {
-            put_network_group(&mut body, group);
-        }
-        Value::Object(body)
+        serde_json::to_value(self.wire_body()).expect("a JSON object with text keys")
     }
 }
 
-/// An update's body as it is serialized: see [`UpdateAsset::wire_body`].
-#[derive(Serialize)]
-#[serde(untagged)]
-pub(crate) enum WireBody<'a> {
-    /// No network group: the keys in the order [`UpdateAsset::body`]'s map gives them.
-    Flat {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        name: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        status: Option<&'static str>,
-    },
-    /// With a network group, nested at [`NETWORK_GROUP_PATH`].
-    Nested(Value),
+/// An update's body as it is serialized: only the fields set, in the order of the keys of
+/// [`UpdateAsset::body`], the network group nested at [`NETWORK_GROUP_PATH`].
+pub(crate) struct WireBody<'a>(&'a UpdateAsset);
+
+impl Serialize for WireBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut body = s.serialize_map(None)?;
+        if let Some(name) = &self.0.name {
+            body.serialize_entry("name", name.as_str())?;
+        }
+        if let Some(status) = self.0.status {
+            body.serialize_entry("status", status.as_str())?;
+        }
+        if let Some(group) = &self.0.network_group {
+            let (object, key) = NETWORK_GROUP_PATH;
+            body.serialize_entry(object, &BTreeMap::from([(key, group.as_str())]))?;
+        }
+        body.end()
+    }
 }
 
 /// Builds and sends an asset update: `client.update_asset(id).name(..).status(..).send()`.

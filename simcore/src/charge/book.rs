@@ -212,6 +212,26 @@ impl SimPrices {
         )
     }
 
+    /// The active prices in words, the standard price then each volume tier's:
+    /// `$2.00 a month, $1.60 above 10 active SIMs` (no active price reads as nothing a month).
+    pub fn active_prices(&self, currency: Currency) -> String {
+        let base = format!(
+            "{} a month",
+            currency.show(self.active_monthly.unwrap_or_default())
+        );
+        let tiers = self.volume_tiers.iter().map(|t| {
+            format!(
+                "{} above {} active SIMs",
+                currency.show(t.active_monthly),
+                t.more_than
+            )
+        });
+        std::iter::once(base)
+            .chain(tiers)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The active monthly price of a SIM the change leaves active, given the account's active
     /// SIMs before the change (`before`, `None` when not given) and how many SIMs the change
     /// activates (`adding`), with the assumption it makes and the input it reports. `counts` says
@@ -235,17 +255,6 @@ impl SimPrices {
         if self.volume_tiers.is_empty() {
             return Some((ChargeRange::exact(base), None, None));
         }
-        let tiers: Vec<String> = self
-            .volume_tiers
-            .iter()
-            .map(|t| {
-                format!(
-                    "{} above {} active SIMs",
-                    currency.show(t.active_monthly),
-                    t.more_than
-                )
-            })
-            .collect();
         let input_name = "active SIMs on the account before the change";
         match before {
             None => {
@@ -259,9 +268,8 @@ impl SimPrices {
                     "book.volume-count",
                     format!(
                         "the account's count of active SIMs ({counts}) is not known, so the \
-                         volume price may apply or not ({} a month, {})",
-                        currency.show(base),
-                        tiers.join(", ")
+                         volume price may apply or not ({})",
+                        self.active_prices(currency)
                     ),
                 )
                 .covering(["the volume price applies", "the standard price applies"])

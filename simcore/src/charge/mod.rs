@@ -42,10 +42,15 @@
 //! file) layered over the provider's published prices, where it has any; [`Pricing`] carries the
 //! book and the day a preview is reckoned on. Totals of many estimates, per provider and overall,
 //! are `simfleet::charge::ChargeTotal`.
+//!
+//! A provider whose documents state billing rules writes them as a table of [`RuleRow`]s (a
+//! rule's condition, where its amount comes from, the steps that make it a range and the
+//! questions they name, its words), which [`rule_lines`] reads.
 
 mod book;
 mod flat;
 mod money;
+mod rules;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -56,6 +61,9 @@ use serde::{Deserialize, Serialize};
 pub use book::{AssetPrices, PriceBook, PriceBooks, SimPrices, VolumeTier};
 pub use flat::flat_estimate;
 pub use money::{ChargeRange, Currency, Money, MoneyError};
+pub use rules::{
+    Case, Is, Question, RowPrice, RuleRow, Share, Step, When, Words, fill, rule_lines,
+};
 
 /// The rule a charge line applies, with a stable id (`"sixfab.super-sim.active"`) and its words.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
