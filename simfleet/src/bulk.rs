@@ -58,6 +58,7 @@
 //! Requests inside a run are sent with a single attempt at the transport level
 //! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -71,7 +72,7 @@ use self::window::{Permit, Signal, Window};
 use crate::charge::ChargeTotal;
 use simcore::budget::RateBudget;
 use simcore::charge::{Estimate, Pricing};
-use simcore::error::Error;
+use simcore::error::{Error, Sent};
 use simcore::provider::{Applied, SimChange, SimProvider, SimSnapshot};
 use simcore::retry::{Outcome as RetryOutcome, RetryPolicy, decide, with_attempts_cap};
 use simcore::state::SimState;
@@ -96,21 +97,26 @@ impl BulkItem {
 }
 
 /// What happened to one item.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Outcome {
     /// Applied; the snapshot when the provider returned one.
     Done(Option<SimSnapshot>),
-    /// Accepted and still being applied (Twilio's `scheduled`).
+    /// Accepted and still being applied (Twilio's `scheduled`): the provider answered so, or an
+    /// answer that did not say was settled by reading the SIM back in the middle of a change the
+    /// SIM was known not to have before this one was sent.
     Scheduled(SimSnapshot),
-    /// Sent and failed, after the retries the policy allows.
+    /// Sent and failed, after the retries the policy allows: a refusal (the provider's error), or
+    /// an answer that did not say and that reading the SIM back did not settle.
     Failed(Error),
     /// Refused before sending (validation, lifecycle, configuration).
     Refused(Error),
     /// Nothing sent: the SIM is known to be as the change asks already ([`SimChange::is_noop`]).
     Unchanged,
-    /// The answer did not say (a timeout or a reset after sending, or a refusal such as "already
-    /// in that status"), and reading the SIM back showed it as the change asks: done, verified.
+    /// Reading the SIM back showed it as the change asks: after an answer that did not say
+    /// ([`Sent::Maybe`]: a timeout or a reset after sending, a 5xx, an answer that is not the
+    /// provider's), or after a refusal that means "already so" (a 400, 409 or 422 to a SIM
+    /// already in the target state).
     Verified(SimSnapshot),
     /// Dry run: the change passed every check and would be sent.
     WouldApply {
@@ -152,10 +158,22 @@ pub struct ItemOutcome {
     pub index: usize,
     /// The SIM's id.
     pub id: String,
-    /// How many update attempts were sent (0 when refused or in a dry run).
+    /// How many update attempts were sent (0 when refused, in a dry run, or when another item
+    /// sent the write: see [`same_write`](Self::same_write)).
     pub attempts: u32,
     /// What happened.
     pub outcome: Outcome,
+    /// The other items that asked the same of the same SIM (the same id, target state and name)
+    /// while this one was in flight: one write served them all, and each has its outcome. The
+    /// first of them (the lowest index) sent it; the others' `attempts` are 0.
+    pub same_write: Vec<usize>,
+}
+
+impl ItemOutcome {
+    /// Whether an earlier item sent this item's write (see [`same_write`](Self::same_write)).
+    pub fn shares_an_earlier_write(&self) -> bool {
+        self.same_write.iter().any(|&i| i < self.index)
+    }
 }
 
 /// Counts during a run, handed to the progress callback after each item.
@@ -205,6 +223,9 @@ pub struct Report {
     pub would_apply: usize,
     /// 429 answers seen during the run.
     pub throttled: usize,
+    /// Items whose write an earlier item asking the same of the SIM sent (also counted under
+    /// their outcome; see [`ItemOutcome::same_write`]).
+    pub same_write: usize,
     /// Update attempts sent in all.
     pub attempts: u64,
     /// The concurrency the run ended with: the configured one, or less when the provider
@@ -224,6 +245,10 @@ impl Report {
     pub fn record(&mut self, item: ItemOutcome) {
         self.total += 1;
         self.attempts += u64::from(item.attempts);
+        let follower = item.shares_an_earlier_write();
+        if follower {
+            self.same_write += 1;
+        }
         match item.outcome {
             Outcome::Done(_) => self.done += 1,
             Outcome::Unchanged => self.unchanged += 1,
@@ -242,7 +267,10 @@ impl Report {
             }
             Outcome::WouldApply { charge, .. } => {
                 self.would_apply += 1;
-                self.charges.add(self.provider, &item.id, &charge);
+                // One change, however many items asked for it: priced once.
+                if !follower {
+                    self.charges.add(self.provider, &item.id, &charge);
+                }
             }
         }
     }
@@ -267,6 +295,13 @@ impl fmt::Display for Report {
         }
         if self.would_apply > 0 {
             write!(f, ", {} would apply", self.would_apply)?;
+        }
+        if self.same_write > 0 {
+            write!(
+                f,
+                "; {} asked what an earlier item asked of the same SIM (one write)",
+                self.same_write
+            )?;
         }
         write!(
             f,
@@ -495,12 +530,54 @@ impl BulkUpdater {
 
     async fn one(&self, index: usize, item: BulkItem, limits: &Limits) -> ItemOutcome {
         let BulkItem { id, change } = item;
+        let key = SameAsk::of(&id, &change);
+        // An item that asks what an item in flight asks of the same SIM waits for that item's
+        // outcome rather than send the same write again.
+        let joined = {
+            let mut in_flight = limits.lock_in_flight();
+            match in_flight.get(&key) {
+                Some(running) => {
+                    running.followers().push(index);
+                    Some(running.clone())
+                }
+                None => {
+                    let running = Arc::new(Running::new(index));
+                    in_flight.insert(key.clone(), running.clone());
+                    None
+                }
+            }
+        };
+        if let Some(running) = joined {
+            let mut rx = running.done.subscribe();
+            let leader = running.leader;
+            let outcome = match rx.wait_for(Option::is_some).await {
+                Ok(v) => v.clone().unwrap_or(Outcome::Unchanged),
+                // The leader is gone without an outcome (its future was dropped): say so.
+                Err(_) => Outcome::Failed(Error::Config(
+                    "the item that sent this write was dropped before it finished".to_owned(),
+                )),
+            };
+            return ItemOutcome {
+                index,
+                id,
+                attempts: 0,
+                outcome,
+                same_write: vec![leader],
+            };
+        }
         let (attempts, outcome) = self.outcome_of(&id, change, limits).await;
+        let running = limits.lock_in_flight().remove(&key);
+        let mut same_write = Vec::new();
+        if let Some(running) = running {
+            same_write = std::mem::take(&mut *running.followers());
+            let _ = running.done.send(Some(outcome.clone()));
+        }
         ItemOutcome {
             index,
             id,
             attempts,
             outcome,
+            same_write,
         }
     }
 
@@ -575,29 +652,39 @@ impl BulkUpdater {
             };
             let signal = self.answered(limits, sent, &permit, Some(&err));
             drop(permit);
-            let retry_outcome = match &err {
-                Error::Api(api) => RetryOutcome::Status {
-                    status: api.status,
-                    retry_after: api.retry_after,
-                },
-                Error::Timeout { .. } => RetryOutcome::Timeout,
-                Error::Transport { .. } => RetryOutcome::Connect,
-                _ => RetryOutcome::Fatal,
-            };
-            let wait = decide(&self.retry, attempt, &retry_outcome);
-            // An answer that does not say whether the change was applied is settled by reading
-            // the SIM back, before a retry could send it twice and before it is reported failed.
-            if may_have_applied(&err) {
-                let _turn = self.gate(limits).await;
-                match read_back(p, id, &change).await {
+            let wait = decide(&self.retry, attempt, &retry_outcome(&err));
+            match err.sent() {
+                // An answer that does not say whether the change was applied is settled by
+                // reading the SIM back, before a retry could send it twice and before it is
+                // reported failed.
+                Sent::Maybe => match self.read_back(id, &change, limits).await {
                     Some(ReadBack::Applied(snap)) => {
                         return finish(attempt, Outcome::Verified(snap));
                     }
-                    Some(ReadBack::Pending(snap)) => {
+                    // A change in progress is this one's only when the SIM was known to have
+                    // none before it was sent: otherwise it may be an earlier change, and this
+                    // one may never have been accepted.
+                    Some(ReadBack::Pending(snap))
+                        if change
+                            .known_state
+                            .as_ref()
+                            .is_some_and(|s| *s != SimState::Pending) =>
+                    {
                         return finish(attempt, Outcome::Scheduled(snap));
                     }
-                    None => {}
+                    _ => {}
+                },
+                // A verdict: the provider refused the change, and said so. Reading back can only
+                // show that the SIM is as asked already ("already in that status"): done, never
+                // pending. A 429 was never processed, and is retried below.
+                Sent::Yes if may_mean_already_so(&err) => {
+                    if let Some(ReadBack::Applied(snap)) = self.read_back(id, &change, limits).await
+                    {
+                        return finish(attempt, Outcome::Verified(snap));
+                    }
+                    return finish(attempt, Outcome::Failed(err));
                 }
+                Sent::Yes | Sent::No => {}
             }
             match (wait, signal) {
                 (None, _) => return finish(attempt, Outcome::Failed(err)),
@@ -615,6 +702,109 @@ impl BulkUpdater {
             }
         }
     }
+
+    /// Reads the SIM back to settle an answer that did not say, within the run's retry policy
+    /// (a 429, a 5xx or a timeout on the read is tried again, through the pacer and the window
+    /// as any request of the run), and says whether it is as `change` asks, or in the middle of a
+    /// change. `None` when it is neither, or could not be read.
+    async fn read_back(&self, id: &str, change: &SimChange, limits: &Limits) -> Option<ReadBack> {
+        let p = &*self.provider;
+        let mut attempt = 0;
+        let snap = loop {
+            let (sent, permit) = self.gate(limits).await;
+            attempt += 1;
+            let fetched = with_attempts_cap(1, p.fetch(id)).await;
+            let signal = self.answered(limits, sent, &permit, fetched.as_ref().err());
+            drop(permit);
+            let err = match fetched {
+                Ok(snap) => break snap,
+                Err(e) => e,
+            };
+            match (decide(&self.retry, attempt, &retry_outcome(&err)), signal) {
+                (None, _) => return None,
+                (Some(_), Some(Signal::Rate)) => {}
+                (Some(_), Some(Signal::Concurrency)) => {
+                    if let Some(ra) = err.retry_after() {
+                        tokio::time::sleep(ra.min(self.retry.max_retry_after)).await;
+                    }
+                }
+                (Some(w), None) => tokio::time::sleep(w.sample(fastrand::f64())).await,
+            }
+        };
+        let state_ok = change.state.as_ref().is_none_or(|s| *s == snap.state);
+        let name_ok = change
+            .display_name
+            .as_ref()
+            .is_none_or(|n| snap.display_name.as_deref() == Some(n.as_str()));
+        if state_ok && name_ok && snap.state != SimState::Pending {
+            return Some(ReadBack::Applied(snap));
+        }
+        if snap.state == SimState::Pending && change.state.is_some() {
+            return Some(ReadBack::Pending(snap));
+        }
+        None
+    }
+}
+
+/// What the retry policy is told of a failed attempt.
+fn retry_outcome(err: &Error) -> RetryOutcome {
+    match err {
+        Error::Api(api) => RetryOutcome::Status {
+            status: api.status,
+            retry_after: api.retry_after,
+        },
+        Error::Timeout { .. } => RetryOutcome::Timeout,
+        Error::Transport { .. } => RetryOutcome::Connect,
+        _ => RetryOutcome::Fatal,
+    }
+}
+
+/// Whether a refusal may mean "the SIM is already as asked" (Twilio's 400 / 83010 "cannot change
+/// from active to active", a 409 or 422 of the same sense), so that reading the SIM back is worth
+/// it: the read can turn it into done, never into pending.
+fn may_mean_already_so(err: &Error) -> bool {
+    matches!(err.status(), Some(400 | 409 | 422))
+}
+
+/// What one item asks of one SIM, for telling items that ask the same apart from the rest (the
+/// state it knows of is no part of the ask).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SameAsk {
+    id: String,
+    state: Option<SimState>,
+    name: Option<String>,
+}
+
+impl SameAsk {
+    fn of(id: &str, change: &SimChange) -> Self {
+        Self {
+            id: id.to_owned(),
+            state: change.state.clone(),
+            name: change.display_name.as_ref().map(|n| n.as_str().to_owned()),
+        }
+    }
+}
+
+/// An item in flight, and the items waiting for its outcome.
+#[derive(Debug)]
+struct Running {
+    leader: usize,
+    followers: Mutex<Vec<usize>>,
+    done: tokio::sync::watch::Sender<Option<Outcome>>,
+}
+
+impl Running {
+    fn new(leader: usize) -> Self {
+        Self {
+            leader,
+            followers: Mutex::new(Vec::new()),
+            done: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    fn followers(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.followers.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// What paces one run: the rate pacer and the concurrency window.
@@ -622,6 +812,9 @@ impl BulkUpdater {
 struct Limits {
     pacer: Pacer,
     window: Window,
+    /// The items in flight by what they ask, so that an item asking the same of a SIM joins the
+    /// one in flight (bounded by the concurrency: finished items are not remembered).
+    in_flight: Mutex<HashMap<SameAsk, Arc<Running>>>,
 }
 
 impl Limits {
@@ -629,50 +822,20 @@ impl Limits {
         Self {
             pacer: Pacer::new(),
             window: Window::new(concurrency),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
-}
 
-/// Whether a failed attempt may have changed the SIM after all, or failed because the SIM is
-/// already as asked: a timeout or a broken connection after sending, a deadline, a server error
-/// (500, 502, 503, 504), a decode error (the answer was not the provider's), or a refusal that
-/// may mean "already so" (400, 409, 422). A 429 was never processed; a 401, 403 or 404 says
-/// nothing was changed.
-fn may_have_applied(err: &Error) -> bool {
-    match err {
-        Error::Timeout { .. }
-        | Error::Deadline { .. }
-        | Error::Transport { .. }
-        | Error::Decode { .. }
-        | Error::TooLarge { .. } => true,
-        Error::Api(api) => matches!(api.status, 400 | 409 | 422 | 500 | 502 | 503 | 504),
-        _ => false,
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<SameAsk, Arc<Running>>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 enum ReadBack {
     /// The SIM is as the change asks.
     Applied(SimSnapshot),
-    /// The provider is applying a change (a lost `202`).
+    /// The provider is applying a change (a lost `202`, or an earlier change).
     Pending(SimSnapshot),
-}
-
-/// Reads the SIM back (one attempt) and says whether it is as `change` asks; `None` when it is
-/// not, or cannot be read.
-async fn read_back(p: &dyn SimProvider, id: &str, change: &SimChange) -> Option<ReadBack> {
-    let snap = with_attempts_cap(1, p.fetch(id)).await.ok()?;
-    let state_ok = change.state.as_ref().is_none_or(|s| *s == snap.state);
-    let name_ok = change
-        .display_name
-        .as_ref()
-        .is_none_or(|n| snap.display_name.as_deref() == Some(n.as_str()));
-    if state_ok && name_ok {
-        return Some(ReadBack::Applied(snap));
-    }
-    if snap.state == SimState::Pending && change.state.is_some() {
-        return Some(ReadBack::Pending(snap));
-    }
-    None
 }
 
 /// The shared pace of a run.
