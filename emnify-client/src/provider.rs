@@ -12,7 +12,10 @@
 //! | `ready` | Factory Test (4) | yes |
 //!
 //! emnify SIMs have no display name (names belong to endpoints), so a change with a
-//! `display_name` is refused. A successful change is [`Applied::DoneWithoutBody`] (emnify's `204`).
+//! `display_name` is refused. A successful change is [`Applied::DoneWithoutBody`], and only
+//! emnify's own answer, `204` with no body, makes one: any other success answer is an
+//! [`Error::Decode`](simcore::Error::Decode) ([`Sent::Maybe`](simcore::error::Sent::Maybe)), which
+//! a bulk run settles by reading the SIM back, never counts done on its own.
 //!
 //! [`SimProvider::list`] reads `GET /api/v1/sim` a page at a time, 2500 SIMs per page unless the
 //! options say otherwise, at a pace under emnify's list limit. emnify addresses a SIM by its id

@@ -149,17 +149,31 @@ impl SimProvider for Client {
     }
 
     /// Sets the status and name. The answer's asset becomes [`Applied::Done`] when it reports a
-    /// status; an answer without one (or without a body) is [`Applied::DoneWithoutBody`].
+    /// status. Sixfab does not document its answer, so only one that shows the change (the asset
+    /// with its status) counts as done: any other success answer (no body, a confirmation with
+    /// a `message`, an asset without a status) is an
+    /// [`Error::Decode`](simcore::Error::Decode), which does not say whether the change was
+    /// applied ([`Sent::Maybe`](simcore::error::Sent::Maybe)) and which a bulk run settles by
+    /// reading the asset back. The native [`Client::send_update`] still answers them as
+    /// [`Updated`].
     async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
         let request = prepare(id, change)?;
         if change.is_noop() {
             return Ok(Applied::Unchanged);
         }
-        Ok(match self.send_update(&request).await? {
-            Updated::Asset(asset) if asset.status.is_some() => Applied::Done(snapshot(id, &asset)),
-            Updated::Asset(_) | Updated::Other(_) | Updated::NoBody => Applied::DoneWithoutBody,
-            Updated::Unchanged => Applied::Unchanged,
-        })
+        let (updated, response) = self.send_update_answer(&request).await?;
+        let what = match updated {
+            Updated::Asset(asset) if asset.status.is_some() => {
+                return Ok(Applied::Done(snapshot(id, &asset)));
+            }
+            Updated::Unchanged => return Ok(Applied::Unchanged),
+            Updated::Asset(_) => "an asset without its status",
+            Updated::Other(_) => "a confirmation without the asset",
+            Updated::NoBody => "no body",
+        };
+        Err(response.decode_error(format!(
+            "an update answered with {what} does not show the change"
+        )))
     }
 
     /// Prices the change ([`crate::pricing`]): checks it ([`validate`](SimProvider::validate)),
