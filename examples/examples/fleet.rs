@@ -177,7 +177,7 @@ async fn apply(
             | simfleet::plan::ApplyOutcome::Failed { reason }
             | simfleet::plan::ApplyOutcome::NotFound { reason }
             | simfleet::plan::ApplyOutcome::ReadError { reason } => format!(": {reason}"),
-            simfleet::plan::ApplyOutcome::Pending { waits_for } => {
+            simfleet::plan::ApplyOutcome::InProgress { waits_for } => {
                 format!(": waits for {waits_for}")
             }
             _ => String::new(),

@@ -458,7 +458,7 @@ pub async fn apply(
                     | ApplyOutcome::Failed { reason }
                     | ApplyOutcome::NotFound { reason }
                     | ApplyOutcome::ReadError { reason } => format!(": {reason}"),
-                    ApplyOutcome::Pending { waits_for } => format!(": waits for {waits_for}"),
+                    ApplyOutcome::InProgress { waits_for } => format!(": waits for {waits_for}"),
                     _ => String::new(),
                 };
                 let shared = match e.same_write.as_slice() {

@@ -163,9 +163,11 @@ pub struct ItemOutcome {
     pub attempts: u32,
     /// What happened.
     pub outcome: Outcome,
-    /// The other items that asked the same of the same SIM (the same id, target state and name)
-    /// while this one was in flight: one write served them all, and each has its outcome. The
-    /// first of them (the lowest index) sent it; the others' `attempts` are 0.
+    /// The other items that asked the same of the same SIM (the same id, target state and name):
+    /// one write served them all, and each has its outcome. The first of them (the lowest index)
+    /// sent it, and its `same_write` names the items taken from the input while it was in
+    /// flight; the others' `attempts` are 0 and their `same_write` names it. An item that asks
+    /// what an item at most [`SAME_ASK_WINDOW`] items earlier asked gets that item's outcome.
     pub same_write: Vec<usize>,
 }
 
@@ -482,7 +484,11 @@ impl BulkUpdater {
                 .map(move |(index, item)| {
                     let this = this.clone();
                     let limits = limits.clone();
-                    async move { this.one(index, item, &limits).await }
+                    // Which write the item belongs to is settled here, as items are taken in
+                    // input order: an item asking what an earlier one asks of the same SIM
+                    // joins it, however fast that one runs.
+                    let role = limits.role(index, &item);
+                    async move { this.one(index, item, role, &limits).await }
                 })
                 .buffer_unordered(self.concurrency),
         )
@@ -528,56 +534,41 @@ impl BulkUpdater {
         }
     }
 
-    async fn one(&self, index: usize, item: BulkItem, limits: &Limits) -> ItemOutcome {
+    async fn one(&self, index: usize, item: BulkItem, role: Role, limits: &Limits) -> ItemOutcome {
         let BulkItem { id, change } = item;
-        let key = SameAsk::of(&id, &change);
-        // An item that asks what an item in flight asks of the same SIM waits for that item's
-        // outcome rather than send the same write again.
-        let joined = {
-            let mut in_flight = limits.lock_in_flight();
-            match in_flight.get(&key) {
-                Some(running) => {
-                    running.followers().push(index);
-                    Some(running.clone())
-                }
-                None => {
-                    let running = Arc::new(Running::new(index));
-                    in_flight.insert(key.clone(), running.clone());
-                    None
+        let follower = |leader: usize, outcome: Outcome| ItemOutcome {
+            index,
+            id: id.clone(),
+            attempts: 0,
+            outcome,
+            same_write: vec![leader],
+        };
+        match role {
+            Role::Replay(leader, outcome) => follower(leader, outcome),
+            Role::Follow(running) => {
+                let mut rx = running.done.subscribe();
+                let outcome = match rx.wait_for(Option::is_some).await {
+                    Ok(v) => v.clone().unwrap_or(Outcome::Unchanged),
+                    // The leader is gone without an outcome (its future was dropped): say so.
+                    Err(_) => Outcome::Failed(Error::Config(
+                        "the item that sent this write was dropped before it finished".to_owned(),
+                    )),
+                };
+                follower(running.leader, outcome)
+            }
+            Role::Lead(key, running) => {
+                let (attempts, outcome) = self.outcome_of(&id, change, limits).await;
+                limits.finished(key, index, &outcome);
+                let same_write = std::mem::take(&mut *running.followers());
+                running.done.send_replace(Some(outcome.clone()));
+                ItemOutcome {
+                    index,
+                    id,
+                    attempts,
+                    outcome,
+                    same_write,
                 }
             }
-        };
-        if let Some(running) = joined {
-            let mut rx = running.done.subscribe();
-            let leader = running.leader;
-            let outcome = match rx.wait_for(Option::is_some).await {
-                Ok(v) => v.clone().unwrap_or(Outcome::Unchanged),
-                // The leader is gone without an outcome (its future was dropped): say so.
-                Err(_) => Outcome::Failed(Error::Config(
-                    "the item that sent this write was dropped before it finished".to_owned(),
-                )),
-            };
-            return ItemOutcome {
-                index,
-                id,
-                attempts: 0,
-                outcome,
-                same_write: vec![leader],
-            };
-        }
-        let (attempts, outcome) = self.outcome_of(&id, change, limits).await;
-        let running = limits.lock_in_flight().remove(&key);
-        let mut same_write = Vec::new();
-        if let Some(running) = running {
-            same_write = std::mem::take(&mut *running.followers());
-            let _ = running.done.send(Some(outcome.clone()));
-        }
-        ItemOutcome {
-            index,
-            id,
-            attempts,
-            outcome,
-            same_write,
         }
     }
 
@@ -812,9 +803,28 @@ impl Running {
 struct Limits {
     pacer: Pacer,
     window: Window,
-    /// The items in flight by what they ask, so that an item asking the same of a SIM joins the
-    /// one in flight (bounded by the concurrency: finished items are not remembered).
-    in_flight: Mutex<HashMap<SameAsk, Arc<Running>>>,
+    /// The items by what they ask: those in flight, and the last [`SAME_ASK_WINDOW`] finished.
+    asks: Mutex<Asks>,
+}
+
+/// How many finished items a run remembers, to give a later item that asks the same of a SIM
+/// their outcome rather than send the write again (a constant, so a run's memory does not grow
+/// with its items).
+pub const SAME_ASK_WINDOW: usize = 1024;
+
+/// The asks of a run: in flight, and recently finished.
+#[derive(Debug, Default)]
+struct Asks {
+    in_flight: HashMap<SameAsk, Arc<Running>>,
+    finished: HashMap<SameAsk, (usize, Outcome)>,
+    order: std::collections::VecDeque<SameAsk>,
+}
+
+/// What an item does: send its write, wait for an earlier item's, or take a finished one's.
+enum Role {
+    Lead(SameAsk, Arc<Running>),
+    Follow(Arc<Running>),
+    Replay(usize, Outcome),
 }
 
 impl Limits {
@@ -822,12 +832,41 @@ impl Limits {
         Self {
             pacer: Pacer::new(),
             window: Window::new(concurrency),
-            in_flight: Mutex::new(HashMap::new()),
+            asks: Mutex::new(Asks::default()),
         }
     }
 
-    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<SameAsk, Arc<Running>>> {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    fn asks(&self) -> std::sync::MutexGuard<'_, Asks> {
+        self.asks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The role of item `index`, taken in input order.
+    fn role(&self, index: usize, item: &BulkItem) -> Role {
+        let key = SameAsk::of(&item.id, &item.change);
+        let mut asks = self.asks();
+        if let Some(running) = asks.in_flight.get(&key) {
+            running.followers().push(index);
+            return Role::Follow(running.clone());
+        }
+        if let Some((leader, outcome)) = asks.finished.get(&key) {
+            return Role::Replay(*leader, outcome.clone());
+        }
+        let running = Arc::new(Running::new(index));
+        asks.in_flight.insert(key.clone(), running.clone());
+        Role::Lead(key, running)
+    }
+
+    /// Item `index` that sent the write for `key` finished with `outcome`.
+    fn finished(&self, key: SameAsk, index: usize, outcome: &Outcome) {
+        let mut asks = self.asks();
+        asks.in_flight.remove(&key);
+        if asks.order.len() >= SAME_ASK_WINDOW {
+            if let Some(old) = asks.order.pop_front() {
+                asks.finished.remove(&old);
+            }
+        }
+        asks.order.push_back(key.clone());
+        asks.finished.insert(key, (index, outcome.clone()));
     }
 }
 
@@ -1045,6 +1084,7 @@ mod tests {
     use simcore::error::ApiError;
     use simcore::state::Lifecycle;
     use simcore::validate::ValidationError;
+    use std::collections::HashMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static PAIRS: &[(SimState, SimState)] = &[
@@ -1383,5 +1423,355 @@ mod tests {
         let later = start + Duration::from_secs(3);
         assert_eq!(s.measured(later, Duration::from_secs(1)), 0.0);
         assert!(s.buckets.iter().all(|b| *b == 0));
+    }
+
+    /// What a [`Model`] does with the next update, or the next read.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Fault {
+        /// The connection breaks before the provider sees the request (not processed).
+        DropBefore,
+        /// The provider processes the request, and the answer is lost (a timeout).
+        TimeoutAfter,
+        /// A 503 from a gateway before the provider (not processed).
+        GatewayBefore,
+        /// A 2xx that is not the provider's answer, from something in front of it (not
+        /// processed).
+        NotTheAnswer,
+        /// A 429 (not processed).
+        Throttled,
+    }
+
+    /// A provider that applies changes later, as Super SIM does: an accepted change makes the
+    /// SIM `Pending` until the test lands it; a change to a SIM with a change in progress, or to
+    /// the status it has, is refused `400` / 83010. Every accepted change is logged: the judge.
+    #[derive(Debug, Default)]
+    struct Model {
+        sims: Mutex<HashMap<String, (SimState, Option<SimState>)>>,
+        accepted: Mutex<Vec<(String, SimState)>>,
+        updates: AtomicUsize,
+        reads: AtomicUsize,
+        apply_faults: Mutex<std::collections::VecDeque<Fault>>,
+        read_faults: Mutex<std::collections::VecDeque<Fault>>,
+    }
+
+    impl Model {
+        fn seed(&self, id: &str, state: SimState, pending: Option<SimState>) {
+            self.sims
+                .lock()
+                .unwrap()
+                .insert(id.to_owned(), (state, pending));
+        }
+        fn snapshot(&self, id: &str) -> SimSnapshot {
+            let (state, pending) = self.sims.lock().unwrap()[id].clone();
+            let shown = if pending.is_some() {
+                SimState::Pending
+            } else {
+                state
+            };
+            SimSnapshot::new("model", id, shown)
+        }
+        fn refused(&self, message: &str) -> Error {
+            ApiError::new("model", 400)
+                .with_code(83010)
+                .with_message(message)
+                .into()
+        }
+    }
+
+    fn fault_error(f: Fault) -> Error {
+        match f {
+            Fault::DropBefore => Error::Transport {
+                provider: "model",
+                message: "reset".into(),
+                attempts: 1,
+                source: None,
+            },
+            Fault::TimeoutAfter => Error::Timeout {
+                provider: "model",
+                after: Duration::from_millis(1),
+                attempts: 1,
+            },
+            Fault::GatewayBefore => ApiError::new("model", 503).into(),
+            Fault::NotTheAnswer => Error::decode("model", 200, "not an answer", b"{}"),
+            Fault::Throttled => ApiError::new("model", 429).with_code(20429).into(),
+        }
+    }
+
+    #[async_trait]
+    impl SimProvider for Model {
+        fn name(&self) -> &'static str {
+            "model"
+        }
+        fn lifecycle(&self) -> Lifecycle<SimState> {
+            Lifecycle::open("model")
+        }
+        async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if let Some(f) = self.read_faults.lock().unwrap().pop_front() {
+                return Err(fault_error(f));
+            }
+            Ok(self.snapshot(id))
+        }
+        async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
+            if c.is_noop() {
+                return Ok(Applied::Unchanged);
+            }
+            self.updates.fetch_add(1, Ordering::SeqCst);
+            let fault = self.apply_faults.lock().unwrap().pop_front();
+            if let Some(f) = fault.filter(|f| *f != Fault::TimeoutAfter) {
+                return Err(fault_error(f));
+            }
+            let target = c.state.clone().unwrap();
+            let answer = {
+                let mut sims = self.sims.lock().unwrap();
+                let (state, pending) = sims.get_mut(id).unwrap();
+                if pending.is_some() {
+                    Err("a change is in progress")
+                } else if *state == target {
+                    Err("it has that status already")
+                } else {
+                    *pending = Some(target.clone());
+                    Ok(())
+                }
+            };
+            match answer {
+                Err(m) => Err(self.refused(m)),
+                Ok(()) => {
+                    self.accepted
+                        .lock()
+                        .unwrap()
+                        .push((id.to_owned(), target.clone()));
+                    match fault {
+                        Some(f) => Err(fault_error(f)),
+                        None => Ok(Applied::Pending(self.snapshot(id))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Item 2, the bug as reported: a SIM still `scheduled` from an earlier change answers a new
+    /// change with a refusal (400, 83010). It used to be read back, seen pending, and reported
+    /// scheduled; it is the provider's refusal, reported failed with its error.
+    #[tokio::test]
+    async fn regression_a_refusal_of_a_sim_with_a_change_in_progress_is_never_scheduled() {
+        let p = Arc::new(Model::default());
+        p.seed("a", SimState::Active, Some(SimState::Inactive));
+        for fetch_current in [false, true] {
+            let mut seen = Vec::new();
+            let report = BulkUpdater::new(p.clone())
+                .retry(fast())
+                .fetch_current(fetch_current)
+                .run_with(
+                    stream::iter([BulkItem::new("a", SimChange::new().state(SimState::Active))]),
+                    |o| seen.push(o.outcome.clone()),
+                )
+                .await;
+            match &seen[..] {
+                [Outcome::Failed(e)] => {
+                    assert_eq!(
+                        (e.status(), e.api().and_then(|a| a.code)),
+                        (Some(400), Some(83010))
+                    );
+                    assert_eq!(e.sent(), Sent::Yes);
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!((report.scheduled, report.done, report.failed), (0, 0, 1));
+        }
+        assert!(p.accepted.lock().unwrap().is_empty());
+        // A refusal that means "already so" is done when the SIM is as asked: read back once.
+        p.seed("b", SimState::Active, None);
+        let reads = p.reads.load(Ordering::SeqCst);
+        let mut seen = Vec::new();
+        BulkUpdater::new(p.clone())
+            .run_with(
+                stream::iter([BulkItem::new(
+                    "b",
+                    SimChange::new()
+                        .state(SimState::Active)
+                        .known_state(SimState::Inactive),
+                )]),
+                |o| seen.push(o.outcome.label()),
+            )
+            .await;
+        assert_eq!(seen, ["verified"]);
+        assert_eq!(p.reads.load(Ordering::SeqCst), reads + 1);
+    }
+
+    /// Item 4: the read-back that settles an unclear answer follows the retry policy. It used to
+    /// be one attempt, so a 429 on it turned an accepted change into "failed".
+    #[tokio::test]
+    async fn regression_a_429_on_the_read_back_is_retried_within_the_policy() {
+        let p = Arc::new(Model::default());
+        p.seed("a", SimState::Inactive, None);
+        p.apply_faults
+            .lock()
+            .unwrap()
+            .push_back(Fault::TimeoutAfter);
+        p.read_faults
+            .lock()
+            .unwrap()
+            .extend([Fault::Throttled, Fault::GatewayBefore]);
+        let mut seen = Vec::new();
+        let report = BulkUpdater::new(p.clone())
+            .retry(fast())
+            .run_with(
+                stream::iter([BulkItem::new(
+                    "a",
+                    SimChange::new()
+                        .state(SimState::Active)
+                        .known_state(SimState::Inactive),
+                )]),
+                |o| seen.push((o.outcome.label(), o.attempts)),
+            )
+            .await;
+        // One update (accepted, its answer lost), three reads (429, 503, then the SIM): the
+        // change in progress is this one's, since the SIM was known to have none.
+        assert_eq!(seen, [("scheduled", 1)]);
+        assert_eq!(p.updates.load(Ordering::SeqCst), 1);
+        assert_eq!(p.reads.load(Ordering::SeqCst), 3);
+        assert_eq!(p.accepted.lock().unwrap().len(), 1);
+        assert_eq!(report.throttled, 1);
+        // Beyond the policy's attempts, the read gives up, and the item is not reported done.
+        p.seed("b", SimState::Inactive, None);
+        p.apply_faults
+            .lock()
+            .unwrap()
+            .push_back(Fault::NotTheAnswer);
+        p.read_faults.lock().unwrap().extend([Fault::Throttled; 4]);
+        let mut seen = Vec::new();
+        BulkUpdater::new(p.clone())
+            .retry(fast())
+            .run_with(
+                stream::iter([BulkItem::new("b", SimChange::new().state(SimState::Active))]),
+                |o| seen.push(o.outcome.label()),
+            )
+            .await;
+        assert_eq!(seen, ["failed"]);
+    }
+
+    /// Item 4: items that ask the same of one SIM while one of them is in flight are one write,
+    /// and each outcome names the others.
+    #[tokio::test]
+    async fn regression_items_asking_the_same_of_one_sim_are_one_write() {
+        let p = Arc::new(Model::default());
+        p.seed("a", SimState::Inactive, None);
+        p.seed("b", SimState::Inactive, None);
+        let on = || SimChange::new().state(SimState::Active);
+        let items = vec![
+            BulkItem::new("a", on()),
+            BulkItem::new("b", on()),
+            BulkItem::new("a", on().known_state(SimState::Inactive)),
+            BulkItem::new("a", on()),
+        ];
+        let mut seen = Vec::new();
+        let report = BulkUpdater::new(p.clone())
+            .concurrency(8)
+            .run_with(stream::iter(items), |o| {
+                seen.push((o.index, o.outcome.label(), o.attempts, o.same_write.clone()))
+            })
+            .await;
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (0, "scheduled", 1, vec![2, 3]),
+                (1, "scheduled", 1, vec![]),
+                (2, "scheduled", 0, vec![0]),
+                (3, "scheduled", 0, vec![0]),
+            ]
+        );
+        assert_eq!(p.updates.load(Ordering::SeqCst), 2);
+        assert_eq!((report.scheduled, report.same_write), (4, 2));
+    }
+
+    fn arb_fault() -> impl proptest::strategy::Strategy<Value = Fault> {
+        proptest::sample::select(vec![
+            Fault::DropBefore,
+            Fault::TimeoutAfter,
+            Fault::GatewayBefore,
+            Fault::NotTheAnswer,
+            Fault::Throttled,
+        ])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+        /// Items 2 and 4: whatever the earlier changes in progress, the refusals, the duplicate
+        /// items, the faults on updates and the throttled read-backs, no item is reported done,
+        /// verified or scheduled unless the provider accepted its change in this run (its log
+        /// is the judge), or, for done and verified only, the SIM already was as asked.
+        #[test]
+        fn no_item_is_done_or_scheduled_unless_its_change_was_accepted(
+            sims in proptest::collection::vec((proptest::bool::ANY, proptest::option::of(proptest::bool::ANY)), 1..6),
+            rows in proptest::collection::vec((0usize..6, proptest::bool::ANY, proptest::bool::ANY), 1..14),
+            apply_faults in proptest::collection::vec(proptest::option::of(arb_fault()), 0..10),
+            read_faults in proptest::collection::vec(proptest::option::of(arb_fault()), 0..10),
+            concurrency in 1usize..5,
+            fetch_current in proptest::bool::ANY,
+        ) {
+            let state = |on: bool| if on { SimState::Active } else { SimState::Inactive };
+            let p = Arc::new(Model::default());
+            for (i, (on, pending)) in sims.iter().enumerate() {
+                p.seed(&format!("s{i}"), state(*on), pending.map(state));
+            }
+            let apply_faults: Vec<Fault> = apply_faults.into_iter().flatten().collect();
+            let read_faults: Vec<Fault> = read_faults.into_iter().flatten().collect();
+            p.apply_faults.lock().unwrap().extend(apply_faults);
+            p.read_faults.lock().unwrap().extend(read_faults);
+            let items: Vec<BulkItem> = rows
+                .iter()
+                .map(|&(i, on, known)| {
+                    let i = i % sims.len();
+                    let mut change = SimChange::new().state(state(on));
+                    if known {
+                        let (was, pending) = sims[i];
+                        change = change.known_state(match pending {
+                            Some(_) => SimState::Pending,
+                            None => state(was),
+                        });
+                    }
+                    BulkItem::new(format!("s{i}"), change)
+                })
+                .collect();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let mut seen = Vec::new();
+            let report = rt.block_on(
+                BulkUpdater::new(p.clone())
+                    .retry(fast())
+                    .concurrency(concurrency)
+                    .fetch_current(fetch_current)
+                    .run_with(stream::iter(items.clone()), |o| seen.push((o.index, o.outcome.clone()))),
+            );
+            proptest::prop_assert_eq!(report.total, items.len());
+            proptest::prop_assert_eq!(seen.len(), items.len());
+            let accepted = p.accepted.lock().unwrap().clone();
+            for (index, outcome) in seen {
+                let item = &items[index];
+                let target = item.change.state.clone().unwrap();
+                let i: usize = item.id[1..].parse().unwrap();
+                let (was, pending) = sims[i];
+                let was_accepted = accepted.iter().any(|(id, t)| *id == item.id && *t == target);
+                let already = pending.is_none() && state(was) == target;
+                match &outcome {
+                    Outcome::Scheduled(_) => proptest::prop_assert!(was_accepted, "{index}: {outcome:?} {accepted:?}"),
+                    Outcome::Done(_) | Outcome::Verified(_) => proptest::prop_assert!(
+                        was_accepted || already,
+                        "{index}: {outcome:?} {accepted:?}"
+                    ),
+                    Outcome::Unchanged => proptest::prop_assert!(already || was_accepted, "{index}: unchanged"),
+                    _ => {}
+                }
+            }
+            // Never two accepted changes for one SIM: the model refuses the second, and no
+            // outcome claims it.
+            let mut ids: Vec<&String> = accepted.iter().map(|(id, _)| id).collect();
+            ids.sort();
+            let n = ids.len();
+            ids.dedup();
+            proptest::prop_assert_eq!(ids.len(), n);
+        }
     }
 }

@@ -985,8 +985,10 @@ pub enum ApplyOutcome {
     /// Sent and accepted; the provider applies it shortly (Super SIM's `scheduled`), and it had
     /// not settled when the report was made (see [`Applier::wait`]).
     Scheduled,
-    /// A change was in progress on the SIM (the plan saw it, or apply found it): nothing sent.
-    Pending {
+    /// A change that is not this row's was in progress on the SIM (the plan saw it, or apply
+    /// found it): nothing sent. Plan again once it has settled, or apply with
+    /// [`Applier::wait`].
+    InProgress {
         /// What it waits for, in words.
         waits_for: String,
     },
@@ -1024,13 +1026,13 @@ pub enum ApplyOutcome {
 }
 
 impl ApplyOutcome {
-    /// A short word: `"done"`, `"scheduled"`, `"pending"`, `"unchanged"`, `"already there"`,
+    /// A short word: `"done"`, `"scheduled"`, `"in progress"`, `"unchanged"`, `"already there"`,
     /// `"stale"`, `"refused"`, `"failed"`, `"not found"`, `"read error"`.
     pub fn label(&self) -> &'static str {
         match self {
             ApplyOutcome::Done { .. } => "done",
             ApplyOutcome::Scheduled => "scheduled",
-            ApplyOutcome::Pending { .. } => "pending",
+            ApplyOutcome::InProgress { .. } => "in progress",
             ApplyOutcome::Unchanged => "unchanged",
             ApplyOutcome::AlreadyThere => "already there",
             ApplyOutcome::Stale { .. } => "stale",
@@ -1145,7 +1147,7 @@ pub type ApplyProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 /// - **Only what is still as the plan saw it is sent.** Every SIM is read again first; a SIM
 ///   that moved since is [`Stale`](ApplyOutcome::Stale) and untouched, one already as asked is
 ///   [`AlreadyThere`](ApplyOutcome::AlreadyThere), one with a change in progress is
-///   [`Pending`](ApplyOutcome::Pending).
+///   [`InProgress`](ApplyOutcome::InProgress).
 /// - **An entry is applied whole or refused whole.** Each change entry is rebuilt as a whole
 ///   change (its state and its name) and checked by the provider's rules before anything is
 ///   sent: an entry any part of which the rules refuse (an edited name, a target the lifecycle
@@ -1333,7 +1335,7 @@ impl Applier {
                     reason: reason.clone(),
                 }),
                 Action::Pending { waits_for, .. } if self.wait.is_none() => {
-                    Some(ApplyOutcome::Pending {
+                    Some(ApplyOutcome::InProgress {
                         waits_for: waits_for.clone(),
                     })
                 }
@@ -1486,7 +1488,7 @@ impl Applier {
                 } else {
                     outcomes.push((
                         k,
-                        ApplyOutcome::Pending {
+                        ApplyOutcome::InProgress {
                             waits_for: waits_for(provider.name(), &snap),
                         },
                     ));
@@ -1652,10 +1654,10 @@ impl Applier {
                     (Some(Ok(snap)), Some(planned)) => {
                         settled_elsewhere(asked.as_ref(), &planned, snap)
                     }
-                    (Some(Err(e)), Some(_)) => ApplyOutcome::Pending {
+                    (Some(Err(e)), Some(_)) => ApplyOutcome::InProgress {
                         waits_for: format!("the change in progress to settle ({e})"),
                     },
-                    (None, Some(_)) => ApplyOutcome::Pending {
+                    (None, Some(_)) => ApplyOutcome::InProgress {
                         waits_for: "the change in progress to settle".to_owned(),
                     },
                 };
