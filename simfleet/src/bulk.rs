@@ -585,11 +585,7 @@ impl BulkUpdater {
             }
         }
         if fetch_first {
-            let (sent, permit) = self.gate(limits).await;
-            let fetched = p.fetch(id).await;
-            self.answered(limits, sent, &permit, fetched.as_ref().err());
-            drop(permit);
-            match fetched {
+            match self.read(id, limits).await {
                 Ok(snap) => change.known_state = Some(snap.state),
                 Err(e) if e.was_not_sent() => return finish(0, Outcome::Refused(e)),
                 Err(e) => return finish(0, Outcome::Failed(e)),
@@ -699,29 +695,7 @@ impl BulkUpdater {
     /// as any request of the run), and says whether it is as `change` asks, or in the middle of a
     /// change. `None` when it is neither, or could not be read.
     async fn read_back(&self, id: &str, change: &SimChange, limits: &Limits) -> Option<ReadBack> {
-        let p = &*self.provider;
-        let mut attempt = 0;
-        let snap = loop {
-            let (sent, permit) = self.gate(limits).await;
-            attempt += 1;
-            let fetched = with_attempts_cap(1, p.fetch(id)).await;
-            let signal = self.answered(limits, sent, &permit, fetched.as_ref().err());
-            drop(permit);
-            let err = match fetched {
-                Ok(snap) => break snap,
-                Err(e) => e,
-            };
-            match (decide(&self.retry, attempt, &retry_outcome(&err)), signal) {
-                (None, _) => return None,
-                (Some(_), Some(Signal::Rate)) => {}
-                (Some(_), Some(Signal::Concurrency)) => {
-                    if let Some(ra) = err.retry_after() {
-                        tokio::time::sleep(ra.min(self.retry.max_retry_after)).await;
-                    }
-                }
-                (Some(w), None) => tokio::time::sleep(w.sample(fastrand::f64())).await,
-            }
-        };
+        let snap = self.read(id, limits).await.ok()?;
         let state_ok = change.state.as_ref().is_none_or(|s| *s == snap.state);
         let name_ok = change
             .display_name
@@ -734,6 +708,36 @@ impl BulkUpdater {
             return Some(ReadBack::Pending(snap));
         }
         None
+    }
+}
+
+impl BulkUpdater {
+    /// Reads a SIM within the run's retry policy, through the pacer, the budget and the window
+    /// as any request of the run: a 429, a gateway error or a timeout is tried again.
+    async fn read(&self, id: &str, limits: &Limits) -> Result<SimSnapshot, Error> {
+        let p = &*self.provider;
+        let mut attempt = 0;
+        loop {
+            let (sent, permit) = self.gate(limits).await;
+            attempt += 1;
+            let fetched = with_attempts_cap(1, p.fetch(id)).await;
+            let signal = self.answered(limits, sent, &permit, fetched.as_ref().err());
+            drop(permit);
+            let err = match fetched {
+                Ok(snap) => return Ok(snap),
+                Err(e) => e,
+            };
+            match (decide(&self.retry, attempt, &retry_outcome(&err)), signal) {
+                (None, _) => return Err(err),
+                (Some(_), Some(Signal::Rate)) => {}
+                (Some(_), Some(Signal::Concurrency)) => {
+                    if let Some(ra) = err.retry_after() {
+                        tokio::time::sleep(ra.min(self.retry.max_retry_after)).await;
+                    }
+                }
+                (Some(w), None) => tokio::time::sleep(w.sample(fastrand::f64())).await,
+            }
+        }
     }
 }
 

@@ -324,3 +324,183 @@ pub fn read_csv(reader: impl std::io::Read) -> simcore::Result<Vec<Desired>> {
     }
     Ok(rows)
 }
+
+#[cfg(all(test, feature = "csv"))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn provider_ids_read_in_any_case_with_their_aliases() {
+        for (name, id) in [
+            ("twilio", ProviderId::Twilio),
+            ("TWILIO", ProviderId::Twilio),
+            ("Twilio-SuperSIM", ProviderId::Twilio),
+            ("kore", ProviderId::Kore),
+            ("KORE Wireless", ProviderId::Kore),
+            ("supersim", ProviderId::SuperSim),
+            ("Super-SIM", ProviderId::SuperSim),
+            ("super_sim", ProviderId::SuperSim),
+            ("Super SIM", ProviderId::SuperSim),
+            ("eMnify", ProviderId::Emnify),
+            ("SixFab", ProviderId::Sixfab),
+            ("Edge-IQ", ProviderId::EdgeIq),
+        ] {
+            assert_eq!(ProviderId::parse(name), Some(id), "{name}");
+        }
+        assert_eq!(ProviderId::parse("acme"), None);
+        assert!(ProviderId::SuperSim.stands_for("kore"));
+        assert!(ProviderId::SuperSim.stands_for("twilio"));
+        assert!(!ProviderId::Kore.stands_for("twilio"));
+    }
+
+    /// Item 8, as reported: a `status` column was ignored, so every row asked nothing.
+    #[test]
+    fn regression_a_status_column_is_the_target_and_an_unknown_column_is_named() {
+        let rows = read_csv("provider,id,status\nemnify,1001,active\n".as_bytes()).unwrap();
+        assert_eq!(rows[0].state, Some(SimState::Active));
+        let err =
+            read_csv("provider,id,target,colour\nemnify,1001,active,red\n".as_bytes()).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        assert!(err.to_string().contains("\"colour\""), "{err}");
+        let err =
+            read_csv("provider,id,target,status\nemnify,1,active,active\n".as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("\"status\""), "{err}");
+        let err = read_csv("iccid,target\n1,active\n".as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("\"iccid\""), "{err}");
+        let err = read_csv("target,name\nactive,x\n".as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("no provider and no id"), "{err}");
+        assert!(read_csv("".as_bytes()).is_err());
+    }
+
+    /// One generated line of a CSV: a row that reads, or one broken in one of the ways a file
+    /// breaks.
+    #[derive(Debug, Clone)]
+    enum Line {
+        Good {
+            provider: String,
+            id: String,
+            target: Option<&'static str>,
+            name: Option<String>,
+        },
+        MissingField,
+        ExtraField,
+        NoProvider,
+        NoId,
+        BadName,
+    }
+
+    fn spelling() -> impl Strategy<Value = (String, &'static str)> {
+        (
+            prop::sample::select(vec![
+                ("twilio", "twilio"),
+                ("Twilio", "twilio"),
+                ("KORE", "kore"),
+                ("kore-supersim", "kore"),
+                ("Super-SIM", "supersim"),
+                ("supersim", "supersim"),
+                ("EMNIFY", "emnify"),
+                ("Sixfab", "sixfab"),
+                ("edge-iq", "edgeiq"),
+                ("acme", "acme"),
+            ]),
+            any::<bool>(),
+        )
+            .prop_map(|((s, id), upper)| {
+                let s = if upper {
+                    s.to_uppercase()
+                } else {
+                    s.to_owned()
+                };
+                (s, id)
+            })
+    }
+
+    fn line() -> impl Strategy<Value = (Line, &'static str)> {
+        prop_oneof![
+            4 => (
+                spelling(),
+                "[a-z0-9]{1,12}",
+                prop::option::of(prop::sample::select(vec!["active", "inactive", "Ready", "RETIRED"])),
+                prop::option::of("[a-z][a-z0-9 ]{2,10}[a-z0-9]"),
+            )
+                .prop_map(|((provider, norm), id, target, name)| {
+                    (Line::Good { provider, id, target, name }, norm)
+                }),
+            1 => Just((Line::MissingField, "")),
+            1 => Just((Line::ExtraField, "")),
+            1 => Just((Line::NoProvider, "")),
+            1 => Just((Line::NoId, "")),
+            1 => Just((Line::BadName, "")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Item 8: whatever the header's spelling and order and whatever the lines, every line
+        /// after the header is one row, in order, with its line number; a line that cannot be
+        /// read is a row carrying its refusal with that number, and never stops the others;
+        /// provider ids are read in any case and with their aliases.
+        #[test]
+        fn every_line_is_a_row_and_a_broken_line_is_refused_with_its_number(
+            lines in prop::collection::vec(line(), 0..30),
+            target_header in prop::sample::select(vec!["target", "TARGET", "state", "Status"]),
+            upper in any::<bool>(),
+            order in prop::sample::select(vec![[0usize, 1, 2, 3], [1, 0, 3, 2], [3, 2, 1, 0]]),
+        ) {
+            let names = ["provider", "id", target_header, "name"];
+            let header: Vec<String> = order
+                .iter()
+                .map(|&c| if upper { names[c].to_uppercase() } else { names[c].to_owned() })
+                .collect();
+            let mut text = header.join(",") + "\n";
+            for (l, _) in &lines {
+                let cells: [String; 4] = match l {
+                    Line::Good { provider, id, target, name } => [
+                        provider.clone(),
+                        id.clone(),
+                        target.unwrap_or("").to_owned(),
+                        name.clone().unwrap_or_default(),
+                    ],
+                    Line::NoProvider => [String::new(), "x1".into(), "active".into(), String::new()],
+                    Line::NoId => ["emnify".into(), String::new(), "active".into(), String::new()],
+                    Line::BadName => ["emnify".into(), "1".into(), "active".into(), "bad\u{1}name".into()],
+                    Line::MissingField | Line::ExtraField => Default::default(),
+                };
+                let row: Vec<String> = order.iter().map(|&c| cells[c].clone()).collect();
+                match l {
+                    Line::MissingField => text.push_str("emnify,1001\n"),
+                    Line::ExtraField => text.push_str("emnify,1001,active,a,b\n"),
+                    _ => {
+                        text.push_str(&row.join(","));
+                        text.push('\n');
+                    }
+                }
+            }
+            let rows = read_csv(text.as_bytes()).unwrap();
+            prop_assert_eq!(rows.len(), lines.len());
+            for (k, ((l, norm), row)) in lines.iter().zip(&rows).enumerate() {
+                let number = k as u64 + 2;
+                prop_assert_eq!(row.line, Some(number));
+                match l {
+                    Line::Good { provider, id, target, name } => {
+                        prop_assert_eq!(&row.refusal, &None, "{}", text);
+                        // An id is read in its own spelling; a name that is no provider's is
+                        // kept as written (the plan refuses it, naming the known ones).
+                        let expected = if *norm == "acme" { provider.as_str() } else { *norm };
+                        prop_assert_eq!(row.provider.as_str(), expected);
+                        prop_assert_eq!(&row.id, id);
+                        prop_assert_eq!(row.state.clone(), target.map(SimState::from_word));
+                        prop_assert_eq!(row.name.as_ref().map(|n| n.as_str().to_owned()), name.clone());
+                    }
+                    _ => {
+                        let why = row.refusal.as_deref().unwrap_or("");
+                        prop_assert!(why.starts_with(&format!("line {number}: ")), "{:?}: {}", l, why);
+                        prop_assert_eq!(&row.state, &None);
+                    }
+                }
+            }
+        }
+    }
+}
