@@ -25,6 +25,7 @@ use std::sync::LazyLock;
 
 use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
+use simcore::paging::PagePosition;
 use simcore::validate::quote;
 use simcore::{
     Applied, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
@@ -151,8 +152,25 @@ impl SimProvider for Client {
     /// anything is sent.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(ListSims::MAX_PAGE_SIZE);
-        let pages = self.list_sims().page_size(size).snapshot_only().pages();
-        Box::pin(pages.map_ok(|page| page.sims.into_iter().map(into_snapshot).collect()))
+        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
+            None => 1,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
+        };
+        let pages = self
+            .list_sims()
+            .page_size(size)
+            .snapshot_only()
+            .pages_from(first);
+        SnapshotPages::resumable(
+            Some(PagePosition::Number(first)),
+            pages.map_ok(|(page, next)| {
+                (
+                    page.sims.into_iter().map(into_snapshot).collect(),
+                    next.map(PagePosition::Number),
+                )
+            }),
+        )
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {

@@ -798,3 +798,158 @@ async fn regression_csv_rows_name_providers_in_any_case_and_a_broken_line_stays_
     }
     assert!(sandbox.requests().iter().all(|r| r.method == "GET"));
 }
+
+/// Reads the first page of `provider`'s listing (pages of 2), makes the next page fail once,
+/// and resumes at the position the listing gives: every SIM is read once, and the request log
+/// shows each page asked for once, the failed one twice, and never page 1 again.
+async fn resumes_at_the_page_that_failed(
+    provider: &dyn SimProvider,
+    server: &simsandbox::SandboxServer,
+    total: usize,
+    is_list: impl Fn(&RecordedRequest) -> bool,
+) {
+    use futures_util::{StreamExt, TryStreamExt};
+    let options = simcore::ListOptions::new().page_size(2);
+    let mut pages = provider.list(&options);
+    let first = pages.next().await.unwrap().unwrap();
+    assert_eq!(first.len(), 2, "{}", provider.name());
+    server.fail_next(1, 503);
+    let err = pages.next().await.unwrap().unwrap_err();
+    assert_eq!(err.status(), Some(503), "{}", provider.name());
+    let at = pages
+        .position()
+        .cloned()
+        .unwrap_or_else(|| panic!("{}: no position to resume at", provider.name()));
+    let rest: Vec<Vec<simcore::SimSnapshot>> = provider
+        .list(&options.clone().resume_from(at))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = first
+        .iter()
+        .chain(rest.iter().flatten())
+        .map(|s| s.id.clone())
+        .collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!((n, ids.len()), (total, total), "{}", provider.name());
+    let lists = server.requests().iter().filter(|r| is_list(r)).count();
+    assert_eq!(lists, total.div_ceil(2) + 1, "{}", provider.name());
+}
+
+/// Item 7, as reported: an error on a late page ended a listing, and listing again started at
+/// page 1. Each provider's listing says where it stood, and resumes there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_each_provider_s_listing_resumes_at_the_page_that_failed() {
+    let none = RetryPolicy::none();
+    // Super SIM: a page token (the next page's link).
+    let sandbox = Sandbox::start().await.unwrap();
+    for i in 0..5 {
+        sandbox.seed_sim(SimSeed::new().unique_name(format!("pump-{i}")));
+    }
+    let client = sandbox
+        .client_builder()
+        .retry(none.clone())
+        .build()
+        .unwrap();
+    resumes_at_the_page_that_failed(&client, sandbox.server(), 5, |r| {
+        r.path.trim_end_matches('/') == "/v1/Sims"
+    })
+    .await;
+    // emnify: numbered pages.
+    let emnify = emnify_client::sandbox::Sandbox::start().await.unwrap();
+    for i in 0..5 {
+        emnify.seed_sim(
+            emnify_client::sandbox::SimSeed::new()
+                .id(3000 + i)
+                .status(1),
+        );
+    }
+    let client = emnify.client_builder().retry(none.clone()).build().unwrap();
+    resumes_at_the_page_that_failed(&client, emnify.server(), 5, |r| {
+        r.method == "GET" && r.path.trim_end_matches('/') == "/api/v1/sim"
+    })
+    .await;
+    // Sixfab.
+    let sixfab = sixfab_client::sandbox::Sandbox::start().await.unwrap();
+    for i in 0..5 {
+        sixfab
+            .seed_asset(sixfab_client::sandbox::AssetSeed::new().serial_number(format!("SN-{i}")));
+    }
+    let client = sixfab.client_builder().retry(none.clone()).build().unwrap();
+    resumes_at_the_page_that_failed(&client, sixfab.server(), 5, |r| {
+        r.method == "GET" && r.path.trim_end_matches('/').ends_with("/assets")
+    })
+    .await;
+    // EdgeIQ.
+    let edgeiq = edgeiq_client::sandbox::Sandbox::start().await.unwrap();
+    for i in 0..5u64 {
+        edgeiq.seed_sim(
+            edgeiq_client::sandbox::SimSeed::new()
+                .id(format!("{:024x}", 0x65f2_0000_0000u64 + i))
+                .status("active"),
+        );
+    }
+    let client = edgeiq.client_builder().retry(none).build().unwrap();
+    resumes_at_the_page_that_failed(&client, edgeiq.server(), 5, |r| {
+        r.method == "GET" && r.path.trim_end_matches('/').ends_with("/sims")
+    })
+    .await;
+}
+
+/// Item 7 through a plan: a listing throttled on its later pages (a rate limit that admits one
+/// request at a time) is read again from the page that was refused, within the planner's retry
+/// policy, never from page 1, and no SIM is left to single fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_plan_reads_a_throttled_page_again_from_there() {
+    let sixfab = sixfab_client::sandbox::Sandbox::start().await.unwrap();
+    for i in 0..9 {
+        sixfab.seed_asset(
+            sixfab_client::sandbox::AssetSeed::new()
+                .serial_number(format!("SN-{i}"))
+                .status(sixfab_client::sandbox::SandboxStatus::Inactive),
+        );
+    }
+    sixfab.server().set_rate_limit(Some(RateLimit {
+        per_second: 20.0,
+        burst: 1,
+        retry_after: false,
+    }));
+    let provider: Arc<dyn SimProvider> = Arc::new(
+        sixfab
+            .client_builder()
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap(),
+    );
+    let rows = (0..9).map(|i| Desired::new("sixfab", format!("SN-{i}")).state(SimState::Active));
+    let plan = Planner::new([provider])
+        .fetch_at_most(0)
+        .page_size(2)
+        .price(false)
+        .retry(
+            RetryPolicy::default()
+                .with_max_attempts(20)
+                .with_backoff(Duration::from_millis(20), Duration::from_millis(100)),
+        )
+        .plan(rows)
+        .await;
+    assert_eq!(plan.count("change"), 9, "{plan}");
+    let reads = plan.reads["sixfab"];
+    assert_eq!((reads.list_pages, reads.fetches), (5, 0), "{reads:?}");
+    assert!(reads.pages_retried > 0, "the limit was met: {reads:?}");
+    let pages: Vec<String> = sixfab
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    // Each page answered once; the refused ones asked again, never page 1 after the first.
+    let first_pages = pages
+        .iter()
+        .filter(|q| q.contains("page=1&") || q.ends_with("page=1"))
+        .count();
+    assert_eq!(first_pages, 1, "{pages:?}");
+    assert_eq!(pages.len() as u64, 5 + reads.pages_retried, "{pages:?}");
+}

@@ -742,7 +742,7 @@ impl BulkUpdater {
 }
 
 /// What the retry policy is told of a failed attempt.
-fn retry_outcome(err: &Error) -> RetryOutcome {
+pub(crate) fn retry_outcome(err: &Error) -> RetryOutcome {
     match err {
         Error::Api(api) => RetryOutcome::Status {
             status: api.status,

@@ -69,7 +69,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::bulk::{BulkItem, BulkUpdater, Outcome as BulkOutcome};
+use crate::bulk::{BulkItem, BulkUpdater, Outcome as BulkOutcome, retry_outcome};
 use crate::charge::ChargeTotal;
 use simcore::charge::{Estimate, PriceBooks, Pricing};
 use simcore::error::Error;
@@ -260,6 +260,10 @@ pub struct Reads {
     pub listed: u64,
     /// Single-SIM fetches made.
     pub fetches: u64,
+    /// Pages of the listing read again after an error, from the page that failed (within the
+    /// retry policy; see [`Planner::retry`]).
+    #[serde(default)]
+    pub pages_retried: u64,
 }
 
 /// A plan: one entry per input row, in input order, and how the states were read.
@@ -523,6 +527,8 @@ async fn read_states(
         let mut pages = provider.list(&list);
         // A page already asked for while the one before it was matched.
         let mut ahead: Option<Option<simcore::Result<Vec<SimSnapshot>>>> = None;
+        // Attempts at the page being read.
+        let mut attempt = 0;
         while wanted > 0 {
             let next = match ahead.take() {
                 Some(next) => next,
@@ -531,10 +537,29 @@ async fn read_states(
             let Some(page) = next else {
                 break;
             };
-            let Ok(page) = page else {
-                // A listing that fails (or that the provider does not offer) leaves the rest to
-                // single fetches.
-                break;
+            let page = match page {
+                Ok(page) => {
+                    attempt = 0;
+                    page
+                }
+                Err(e) => {
+                    // A page that failed is read again within the retry policy, from that page
+                    // on (from the start when the listing cannot say where it stood).
+                    attempt += 1;
+                    let Some(wait) =
+                        simcore::retry::decide(&options.retry, attempt, &retry_outcome(&e))
+                    else {
+                        // A listing that fails for good (or that the provider does not offer)
+                        // leaves the rest to single fetches.
+                        break;
+                    };
+                    tokio::time::sleep(wait.sample(fastrand::f64())).await;
+                    let mut again = list.clone();
+                    again.resume = pages.position().cloned();
+                    pages = provider.list(&again);
+                    reads.pages_retried += 1;
+                    continue;
+                }
             };
             // Each SIM can answer for its id and its aliases at most: when the ids still wanted
             // outnumber those, another page is needed for certain, so it is asked for now and
@@ -633,11 +658,13 @@ async fn read_all(
 type Answer<'a> = dyn FnMut(&[usize], Option<usize>, &Read) + Send + 'a;
 
 /// How [`read_states`] reads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct ReadOptions {
     fetch_at_most: usize,
     concurrency: usize,
     page_size: Option<u32>,
+    /// How a failed page of a listing is tried again.
+    retry: RetryPolicy,
 }
 
 /// Makes [`Plan`]s from desired states.
@@ -647,6 +674,7 @@ pub struct Planner {
     fetch_at_most: usize,
     concurrency: usize,
     page_size: Option<u32>,
+    retry: RetryPolicy,
     books: PriceBooks,
     as_of: Option<chrono::NaiveDate>,
     price: bool,
@@ -668,6 +696,7 @@ impl Planner {
             fetch_at_most: self.fetch_at_most,
             concurrency: self.concurrency,
             page_size: self.page_size,
+            retry: self.retry.clone(),
         }
     }
 
@@ -681,6 +710,7 @@ impl Planner {
             fetch_at_most: 50,
             concurrency: 16,
             page_size: None,
+            retry: RetryPolicy::default(),
             books: PriceBooks::new(),
             as_of: None,
             price: true,
@@ -703,6 +733,16 @@ impl Planner {
     /// The page size for listings (default: each provider's largest).
     pub fn page_size(mut self, n: u32) -> Self {
         self.page_size = Some(n);
+        self
+    }
+
+    /// How a page of a listing that failed is tried again (default [`RetryPolicy::default`]):
+    /// a page that fails with an error a retry may fix (a 429, a gateway error, a timeout) is
+    /// read again after the policy's backoff, from that page on
+    /// ([`SnapshotPages::position`](simcore::SnapshotPages::position)), never from the first;
+    /// past the policy's attempts, the SIMs the listing did not reach are fetched one by one.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -1216,6 +1256,7 @@ impl Applier {
             fetch_at_most: self.fetch_at_most,
             concurrency: self.concurrency,
             page_size: self.page_size,
+            retry: self.retry.clone(),
         }
     }
 
@@ -1735,6 +1776,10 @@ mod tests {
         fetches: AtomicUsize,
         pages: AtomicUsize,
         updates: AtomicUsize,
+        /// Pages (numbered from 1) whose next read fails with a 503, once each.
+        fail_pages: Mutex<Vec<u32>>,
+        /// Every page read, in order.
+        pages_read: Mutex<Vec<u32>>,
     }
 
     impl Fleet {
@@ -1782,7 +1827,8 @@ mod tests {
                 .insert(id.to_owned(), c.state.clone().unwrap());
             Ok(ProviderApplied::DoneWithoutBody)
         }
-        fn list(&self, _o: &ListOptions) -> simcore::provider::SnapshotPages<'_> {
+        fn list(&self, o: &ListOptions) -> simcore::provider::SnapshotPages<'_> {
+            use simcore::paging::PagePosition;
             let all: Vec<SimSnapshot> = self
                 .sims
                 .lock()
@@ -1794,10 +1840,21 @@ mod tests {
                 })
                 .collect();
             let pages: Vec<Vec<SimSnapshot>> = all.chunks(10).map(<[_]>::to_vec).collect();
-            Box::pin(stream::iter(pages).map(move |p| {
-                self.pages.fetch_add(1, Ordering::SeqCst);
-                Ok(p)
-            }))
+            let last = pages.len() as u32;
+            let first = o.resume.as_ref().map_or(1, |p| p.number("resume").unwrap());
+            let read = stream::iter(pages.into_iter().zip(1u32..))
+                .skip(first as usize - 1)
+                .map(move |(p, number)| {
+                    self.pages.fetch_add(1, Ordering::SeqCst);
+                    self.pages_read.lock().unwrap().push(number);
+                    let mut failing = self.fail_pages.lock().unwrap();
+                    if let Some(k) = failing.iter().position(|&f| f == number) {
+                        failing.remove(k);
+                        return Err(ApiError::new("fleet", 503).into());
+                    }
+                    Ok((p, (number < last).then(|| PagePosition::Number(number + 1))))
+                });
+            simcore::provider::SnapshotPages::resumable(Some(PagePosition::Number(first)), read)
         }
     }
 
@@ -1821,7 +1878,8 @@ mod tests {
             Reads {
                 list_pages: 0,
                 listed: 0,
-                fetches: 4
+                fetches: 4,
+                pages_retried: 0,
             }
         );
         // Many rows: listed, stopping once all are seen; an alias answers too; an unknown id is
@@ -1921,6 +1979,55 @@ mod tests {
             }
         );
         assert_eq!(three.1.load(Ordering::SeqCst), 0);
+    }
+
+    /// Item 7: an error on a late page of a listing ended it, and the listing started again at
+    /// page 1 (or the rest was fetched one by one). A failed page is read again within the retry
+    /// policy, from that page on.
+    #[tokio::test]
+    async fn regression_a_failed_late_page_is_read_again_from_there_not_from_page_one() {
+        let fleet = Fleet::with(100, 3);
+        fleet.fail_pages.lock().unwrap().extend([7, 7]);
+        let p: Arc<dyn SimProvider> = fleet.clone();
+        let fast = RetryPolicy::default()
+            .with_max_attempts(3)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(2));
+        let rows = want((0..100).map(|i| format!("s{i:05}")), SimState::Active);
+        let plan = Planner::new([p.clone()])
+            .fetch_at_most(0)
+            .retry(fast.clone())
+            .price(false)
+            .plan(rows.clone())
+            .await;
+        assert_eq!(
+            *fleet.pages_read.lock().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 7, 7, 8, 9, 10]
+        );
+        assert_eq!(
+            plan.reads["fleet"],
+            Reads {
+                list_pages: 10,
+                listed: 100,
+                fetches: 0,
+                pages_retried: 2,
+            }
+        );
+        assert_eq!(plan.count("change") + plan.count("unchanged"), 100);
+        // Past the policy's attempts, the SIMs the listing did not reach are fetched.
+        fleet.pages_read.lock().unwrap().clear();
+        fleet.fail_pages.lock().unwrap().extend([9, 9, 9]);
+        let plan = Planner::new([p])
+            .fetch_at_most(0)
+            .retry(fast)
+            .price(false)
+            .plan(rows)
+            .await;
+        assert_eq!(
+            *fleet.pages_read.lock().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9]
+        );
+        assert_eq!(plan.reads["fleet"].fetches, 20);
+        assert_eq!(plan.count("change") + plan.count("unchanged"), 100);
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 
 use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
+use simcore::paging::PagePosition;
 use simcore::{
     Applied, DisplayName, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SimState,
     SnapshotPages, ValidationError,
@@ -132,13 +133,27 @@ impl SimProvider for Client {
     /// with every other id it answers to as aliases.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
-        let pages = self.list_assets().page_size(size).snapshot_only().pages();
-        Box::pin(pages.map_ok(|page| {
-            page.assets
-                .iter()
-                .filter_map(|asset| asset.address().map(|id| snapshot(&id, asset)))
-                .collect()
-        }))
+        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
+            None => list_keys::FIRST_PAGE,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
+        };
+        let pages = self
+            .list_assets()
+            .page_size(size)
+            .snapshot_only()
+            .pages_from(first);
+        SnapshotPages::resumable(
+            Some(PagePosition::Number(first)),
+            pages.map_ok(|(page, next)| {
+                let sims = page
+                    .assets
+                    .iter()
+                    .filter_map(|asset| asset.address().map(|id| snapshot(&id, asset)))
+                    .collect();
+                (sims, next.map(PagePosition::Number))
+            }),
+        )
     }
 
     /// Checks a change without sending anything, in this order: it sets something, the id is an
