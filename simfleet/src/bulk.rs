@@ -57,6 +57,26 @@
 //!
 //! Requests inside a run are sent with a single attempt at the transport level
 //! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
+//!
+//! # What a failed attempt means
+//! [`Error::sent`] decides:
+//! - [`Sent::No`]: refused before sending: [`Outcome::Refused`].
+//! - [`Sent::Maybe`] (no answer in time, a broken connection, a 5xx, a success answer that is not
+//!   the provider's): the SIM is read back, within the retry policy (a 429 or a 5xx on the read is
+//!   tried again): as asked, [`Outcome::Verified`]; in the middle of a change, and the SIM was
+//!   known to have none before this one was sent, [`Outcome::Scheduled`]; otherwise the attempt
+//!   is retried if the policy allows, or [`Outcome::Failed`].
+//! - [`Sent::Yes`] (a refusal: any 4xx but 429): the provider's verdict, [`Outcome::Failed`] with
+//!   its error. A 400, 409 or 422 may mean "already so", so the SIM is read back: as asked, it is
+//!   [`Outcome::Verified`]; never scheduled, whatever change is in progress. A 429 was never
+//!   processed, and is retried through the pacer.
+//!
+//! # One write per ask
+//! Items that ask the same of one SIM (the same id, target state and name) are one write: the
+//! first sends it, the others wait for its outcome and get it, and [`ItemOutcome::same_write`]
+//! names them on each side. Which write an item belongs to is settled as items are taken from the
+//! input; a run remembers the last [`SAME_ASK_WINDOW`] finished asks, so its memory does not grow
+//! with its items.
 
 use std::collections::HashMap;
 use std::fmt;

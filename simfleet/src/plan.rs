@@ -7,13 +7,21 @@
 //! and what each change would cost where the provider can price it. A plan prints as a table,
 //! serialises to JSON, and can be saved, reviewed and applied later.
 //!
+//! A SIM with a change in progress (its state [`Pending`](SimState::Pending): Super SIM's
+//! `scheduled`) is planned as [`Action::Pending`], not as a change: nothing is sent for it, and
+//! the entry says what it waits for.
+//!
 //! [`Applier::apply`] runs a plan's changes through the [bulk updater](crate::bulk): it first
 //! reads the SIMs again and sends a change only to a SIM still in the state the plan saw (one
 //! changed behind the plan's back is reported [`ApplyOutcome::Stale`] and not touched; one
-//! already in the target state is [`ApplyOutcome::AlreadyThere`], nothing sent). An answer that
-//! does not say whether a change was applied is settled by reading the SIM back. Re-running the
-//! same desired state after an interruption converges: what is done reads as unchanged and
-//! sends nothing, so only what is left is sent.
+//! already in the target state is [`ApplyOutcome::AlreadyThere`], nothing sent). Each entry is
+//! applied whole or refused whole, rows that ask the same of one SIM are one write, and a plan
+//! edited since it was made is refused (see [`Applier`] for what a saved plan protects against
+//! and what it does not). An answer that does not say whether a change was applied is settled by
+//! reading the SIM back; a refusal is the provider's verdict, never reported as scheduled.
+//! [`Applier::wait`] waits, bounded, for changes left in progress to settle before the report.
+//! Re-running the same desired state after an interruption converges: what is done reads as
+//! unchanged and sends nothing, so only what is left is sent.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -59,7 +67,15 @@
 //! fetches the few the listing did not answer for (a SIM named by an id the listing does not
 //! carry, or one that does not exist). Listing costs one request per page (Super SIM: 1,000 SIMs
 //! a page, emnify 2,500) however many SIMs the plan names; fetching costs one per SIM. A
-//! provider that cannot list is read by fetching. [`Plan::reads`] says what was done.
+//! provider that cannot list is read by fetching. A page that fails is read again within the
+//! retry policy ([`Planner::retry`]) from that page on, never from the first; past the policy,
+//! the SIMs the listing did not reach are fetched. [`Plan::reads`] says what was done.
+//!
+//! # Rows
+//! A row names its provider by an id of [`rows::ProviderId`](crate::rows::ProviderId), in any
+//! case and with aliases (`Twilio`, `kore`, `super-sim`, `EMNIFY`), or by the provider's own
+//! name; CSV files are read by [`rows::read_csv`](crate::rows::read_csv) (also `simctl`'s): a
+//! line that cannot be read is refused with its line number, the others planned.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -292,8 +308,21 @@ impl Plan {
     /// can edit the file can compute it again, with [`seal`](Self::seal)).
     pub fn entries_digest(&self) -> String {
         use sha2::{Digest, Sha256};
-        let json = serde_json::to_vec(&self.entries).unwrap_or_default();
-        let sum = Sha256::digest(&json);
+        /// The JSON written straight into the hash: no copy of the plan is made.
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hashing = Hashing(Sha256::new());
+        // Entries always serialize (no map with keys that are not text, no failing value).
+        let _ = serde_json::to_writer(&mut hashing, &self.entries);
+        let sum = hashing.0.finalize();
         let mut out = String::with_capacity(7 + 64);
         out.push_str("sha256:");
         for b in sum {
@@ -784,7 +813,9 @@ impl Planner {
             match resolve_provider(&self.providers, &d.provider) {
                 Ok(name) => {
                     // The entry names the provider as it names itself (what apply looks up).
-                    d.provider = name.to_owned();
+                    if d.provider != name {
+                        d.provider = name.to_owned();
+                    }
                     by_provider.entry(name).or_default().push(row);
                 }
                 Err(reason) => actions[row] = Some(Action::Refused { reason }),
