@@ -14,6 +14,7 @@
 //!   their system id only, so snapshots carry no aliases.
 
 use futures_util::TryStreamExt as _;
+use simcore::paging::PagePosition;
 use simcore::validate::quote;
 use simcore::{
     Applied, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
@@ -90,13 +91,27 @@ impl SimProvider for Client {
     /// record by its system id only: snapshots carry no aliases.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
-        let pages = self.list_sims().page_size(size).snapshot_only().pages();
-        Box::pin(pages.map_ok(|page| {
-            page.sims
-                .into_iter()
-                .map(|record| into_snapshot(record, ""))
-                .collect()
-        }))
+        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
+            None => list_keys::FIRST_PAGE,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
+        };
+        let pages = self
+            .list_sims()
+            .page_size(size)
+            .snapshot_only()
+            .pages_from(first);
+        SnapshotPages::resumable(
+            Some(PagePosition::Number(first)),
+            pages.map_ok(|(page, next)| {
+                let sims = page
+                    .sims
+                    .into_iter()
+                    .map(|record| into_snapshot(record, ""))
+                    .collect();
+                (sims, next.map(PagePosition::Number))
+            }),
+        )
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied, simcore::Error> {

@@ -250,8 +250,11 @@ impl Client {
             .no_content()
     }
 
-    /// Sends a validated update. emnify answers `204`: a 2xx with no body (or a JSON one) is
-    /// success; any other body (an HTML page from a proxy) is an [`Error::Decode`].
+    /// Sends a validated update. emnify answers `204 No Content`, and only that is success: any
+    /// other success answer (a `200` with a body, a `202`, a `204` that carries a body) is not
+    /// emnify's answer to an update and is an [`Error::Decode`], which says nothing of whether
+    /// the change was applied ([`Sent::Maybe`](simcore::error::Sent::Maybe)): read the SIM
+    /// to know.
     pub(crate) async fn patch_sim(&self, sim_id: u64, update: &UpdateSim) -> Result<()> {
         let id = sim_id.to_string();
         let request = self
@@ -259,11 +262,15 @@ impl Client {
             .request(Method::PATCH, &["api", "v1", "sim", &id])?
             .operation("update_sim", "/api/v1/sim/{sim_id}", Some(&id))
             .json(update)?;
-        self.transport
-            .send(&request)
-            .await
-            .map_err(from_emnify)?
-            .no_content()
+        let response = self.transport.send(&request).await.map_err(from_emnify)?;
+        if response.status() != 204 || !response.is_empty() {
+            return Err(response.decode_error(format!(
+                "not emnify's answer to an update: emnify answers 204 with no body, this is HTTP {}{}",
+                response.status(),
+                if response.is_empty() { "" } else { " with a body" }
+            )));
+        }
+        Ok(())
     }
 }
 

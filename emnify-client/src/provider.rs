@@ -12,7 +12,10 @@
 //! | `ready` | Factory Test (4) | yes |
 //!
 //! emnify SIMs have no display name (names belong to endpoints), so a change with a
-//! `display_name` is refused. A successful change is [`Applied::DoneWithoutBody`] (emnify's `204`).
+//! `display_name` is refused. A successful change is [`Applied::DoneWithoutBody`], and only
+//! emnify's own answer, `204` with no body, makes one: any other success answer is an
+//! [`Error::Decode`](simcore::Error::Decode) ([`Sent::Maybe`](simcore::error::Sent::Maybe)), which
+//! a bulk run settles by reading the SIM back, never counts done on its own.
 //!
 //! [`SimProvider::list`] reads `GET /api/v1/sim` a page at a time, 2500 SIMs per page unless the
 //! options say otherwise, at a pace under emnify's list limit. emnify addresses a SIM by its id
@@ -22,6 +25,7 @@ use std::sync::LazyLock;
 
 use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
+use simcore::paging::PagePosition;
 use simcore::validate::quote;
 use simcore::{
     Applied, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
@@ -148,8 +152,25 @@ impl SimProvider for Client {
     /// anything is sent.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(ListSims::MAX_PAGE_SIZE);
-        let pages = self.list_sims().page_size(size).snapshot_only().pages();
-        Box::pin(pages.map_ok(|page| page.sims.into_iter().map(into_snapshot).collect()))
+        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
+            None => 1,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
+        };
+        let pages = self
+            .list_sims()
+            .page_size(size)
+            .snapshot_only()
+            .pages_from(first);
+        SnapshotPages::resumable(
+            Some(PagePosition::Number(first)),
+            pages.map_ok(|(page, next)| {
+                (
+                    page.sims.into_iter().map(into_snapshot).collect(),
+                    next.map(PagePosition::Number),
+                )
+            }),
+        )
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {

@@ -556,9 +556,19 @@ impl ListSims {
     /// the stream after it is yielded; so does a page that starts with the SIM the page before
     /// started with (the server is not paging: going on would never end).
     pub fn pages(self) -> impl Stream<Item = Result<SimPage>> + Send + 'static {
-        simcore::paging::numbered_pages(
+        self.pages_from(1).map_ok(|(page, _)| page)
+    }
+
+    /// Every page from page `first` on (to resume a listing an error interrupted), each with the
+    /// number of the page after it (`None` after the last), by the rules of
+    /// [`pages`](Self::pages).
+    pub fn pages_from(
+        self,
+        first: u32,
+    ) -> impl Stream<Item = Result<(SimPage, Option<u32>)>> + Send + 'static {
+        simcore::paging::numbered_pages_positioned(
             self,
-            1,
+            first,
             "page",
             "must not repeat the page before (the server ignored the page asked for)",
             |list, n| async move {

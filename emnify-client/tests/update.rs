@@ -438,8 +438,11 @@ async fn documented_answers_become_typed_errors() {
     }
 }
 
+/// emnify answers an update `204` with no body; a `200` with a body is not its answer, and says
+/// nothing of whether the change was applied: a decode error (`Sent::Maybe`), never a success.
+/// (This test used to be `any_success_status_is_success`, which encoded the bug.)
 #[tokio::test]
-async fn any_success_status_is_success() {
+async fn only_emnify_s_204_is_success() {
     let server = MockServer::start_async().await;
     let token = fresh_jwt("a");
     mock_app_auth(&server, &token).await;
@@ -452,11 +455,24 @@ async fn any_success_status_is_success() {
         Some(("application/json", "{}")),
     )
     .await;
-    client(&server)
+    let err = client(&server)
         .update_sim(77)
         .status(SettableStatus::Suspended)
         .send()
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        matches!(err, simcore::Error::Decode { status: 200, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.sent(), simcore::error::Sent::Maybe);
     assert_eq!(mock.calls_async().await, 1);
+    let ok = mock_patch_answer(&server, 78, &token, json!({"status": {"id": 2}}), 204, None).await;
+    client(&server)
+        .update_sim(78)
+        .status(SettableStatus::Suspended)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.calls_async().await, 1);
 }

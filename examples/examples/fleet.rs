@@ -9,11 +9,15 @@
 //!   charge, refused with the rule, not found) and saves it;
 //! - `cargo run --example fleet -- apply plan.json`: applies a saved plan: each SIM is read again,
 //!   only what is still as the plan saw it is sent, a SIM changed behind the plan's back is
-//!   reported stale and not touched.
+//!   reported stale and not touched, each entry is applied whole or refused whole, and a plan
+//!   edited since it was saved is refused; apply waits for Super SIM's scheduled changes to
+//!   settle before it reports.
 //!
 //! The CSV has a header and the columns `provider` (`twilio`, `kore`, `emnify`, `sixfab`,
-//! `edgeiq`), `id` (the provider's id of the SIM or asset), `target` (`active`, `inactive`,
-//! `ready`, `retired`) and optionally `name`.
+//! `edgeiq`, in any case, or an alias such as `super-sim`), `id` (the provider's id of the SIM or
+//! asset), `target` (or `state`, or `status`: `active`, `inactive`, `ready`, `retired`) and
+//! optionally `name`. A line that cannot be read is refused with its line number; the others
+//! are planned (`simfleet::rows`).
 //!
 //! A provider whose credentials are in the environment (the same variables as its own example:
 //! `KORE_CLIENT_ID`/`KORE_CLIENT_SECRET` or `TWILIO_ACCOUNT_SID`/`TWILIO_AUTH_TOKEN`,
@@ -107,9 +111,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .plan(rows)
                 .await;
             println!(
-                "{} unchanged, {} changes left, {} refused, {} not found",
+                "{} unchanged, {} changes left, {} pending, {} refused, {} not found",
                 again.count("unchanged"),
                 again.count("change"),
+                again.count("pending"),
                 again.count("refused"),
                 again.count("not found")
             );
@@ -154,7 +159,11 @@ async fn apply(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let progress = bar.clone();
+    // Super SIM applies a status change a moment after it accepts it (`202 scheduled`): wait
+    // for those changes to settle, so the report says where each SIM ended up and a plan made
+    // right after finds nothing left to do.
     let report = Applier::new(providers.values().cloned())
+        .wait(std::time::Duration::from_secs(30))
         .on_progress(move |done, _| progress.set_position(done as u64))
         .apply(plan)
         .await;
@@ -168,6 +177,9 @@ async fn apply(
             | simfleet::plan::ApplyOutcome::Failed { reason }
             | simfleet::plan::ApplyOutcome::NotFound { reason }
             | simfleet::plan::ApplyOutcome::ReadError { reason } => format!(": {reason}"),
+            simfleet::plan::ApplyOutcome::InProgress { waits_for } => {
+                format!(": waits for {waits_for}")
+            }
             _ => String::new(),
         };
         if !matches!(e.outcome, simfleet::plan::ApplyOutcome::Unchanged) {
@@ -184,12 +196,9 @@ async fn apply(
     report
 }
 
+/// The rows of a CSV (provider ids in any case, with aliases: `simfleet::rows`).
 fn read_rows(path: &str) -> Result<Vec<Desired>, Box<dyn Error>> {
-    let mut rows = Desired::from_csv(std::fs::File::open(path)?)?;
-    for r in &mut rows {
-        r.provider = r.provider.to_ascii_lowercase();
-    }
-    Ok(rows)
+    Ok(Desired::from_csv(std::fs::File::open(path)?)?)
 }
 
 /// The SIMs to seed for a CSV: each row's SIM, inactive (a fleet's SIMs before it is brought up).
@@ -256,8 +265,9 @@ async fn providers(
                 } else {
                     SandboxOptions::new()
                 };
-                let sandbox =
-                    Sandbox::start_with(options.schedule_delay(std::time::Duration::ZERO)).await?;
+                // Scheduled changes land after the sandbox's default delay, as on Twilio a
+                // moment after the 202: apply waits for them.
+                let sandbox = Sandbox::start_with(options).await?;
                 for (id, state) in sims {
                     let status = match state {
                         SimState::Active => SimStatus::Active,

@@ -77,7 +77,9 @@ pub mod wait;
 pub mod http;
 
 pub use error::{ApiError, Error, Result};
-pub use provider::{Applied, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages};
+pub use provider::{
+    Applied, ListOptions, PositionedPage, SimChange, SimProvider, SimSnapshot, SnapshotPages,
+};
 pub use state::{Lifecycle, Move, SimState, TransitionError};
 pub use validate::{
     CarrierStatus, DisplayName, Iccid, Metadata, Msisdn, PlanName, SimName, ValidationError,

@@ -1,10 +1,21 @@
-//! Lists whose pages are numbered (`?page=1`, `2`, …), read as a stream of pages.
+//! Paged lists: where a listing stands ([`PagePosition`]), so that one interrupted by an error
+//! can resume from the page that failed rather than from the first; and lists whose pages are
+//! numbered (`?page=1`, `2`, …), read as a stream of pages.
 //!
 //! emnify, Sixfab and EdgeIQ page their lists by number. [`numbered_pages`] reads them one after
 //! another, the same way for each: the first error ends the stream after it is yielded, the page
 //! that says it is the last ends it, and a page that starts with the item the page before started
 //! with ends it with [`Error::Invalid`]: an API that ignores the page asked for would otherwise
-//! be read for ever.
+//! be read for ever. [`numbered_pages_positioned`] reads them the same way and says, with each
+//! page, the number of the page after it.
+//!
+//! # Resuming
+//! Super SIM pages by a link to the next page (a page token); the others by number. Either way
+//! the page to read next is a [`PagePosition`]. [`SnapshotPages`](crate::SnapshotPages), what
+//! [`SimProvider::list`](crate::SimProvider::list) returns, keeps the position as it reads:
+//! after an error, [`SnapshotPages::position`](crate::SnapshotPages::position) is the page that
+//! failed, and [`ListOptions::resume_from`](crate::ListOptions::resume_from) starts a new
+//! listing there.
 //!
 //! ```
 //! use futures_util::TryStreamExt;
@@ -30,12 +41,52 @@
 //! # }).unwrap();
 //! ```
 
+use std::fmt;
 use std::future::Future;
 
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 
 use crate::error::{Error, Result};
 use crate::validate::ValidationError;
+
+/// The page of a listing to read next: where an interrupted listing resumes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PagePosition {
+    /// A numbered page (emnify, Sixfab, EdgeIQ: `?page=N`, from 1).
+    Number(u32),
+    /// A page the provider names by a token or a link (Super SIM's `meta.next_page_url`).
+    Token(String),
+}
+
+impl fmt::Display for PagePosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PagePosition::Number(n) => write!(f, "page {n}"),
+            PagePosition::Token(t) => write!(f, "the page at {t}"),
+        }
+    }
+}
+
+impl PagePosition {
+    /// The page number, for a list paged by number; a token is refused for `field` (nothing is
+    /// sent): it belongs to a list paged by link.
+    pub fn number(&self, field: &'static str) -> Result<u32> {
+        match self {
+            PagePosition::Number(n) if *n >= 1 => Ok(*n),
+            PagePosition::Number(n) => {
+                Err(ValidationError::new(field, "pages count from 1", n.to_string()).into())
+            }
+            PagePosition::Token(t) => Err(ValidationError::new(
+                field,
+                "this list is paged by number: resume from a page number",
+                format!("a token ({} characters)", t.chars().count()),
+            )
+            .into()),
+        }
+    }
+}
 
 /// A page of a numbered list: what tells its first item apart, and the number of the page after
 /// it.
@@ -69,6 +120,25 @@ where
     F: Fn(L, u32) -> Fut + Send + 'static,
     Fut: Future<Output = (L, Result<P>)> + Send,
 {
+    numbered_pages_positioned(list, first, field, rule, read).map(|r| r.map(|(page, _)| page))
+}
+
+/// [`numbered_pages`], each page with the number of the page after it (`None` after the last):
+/// what a resumable listing ([`SnapshotPages::resumable`](crate::SnapshotPages::resumable))
+/// keeps as its position. Start at `first` to resume there.
+pub fn numbered_pages_positioned<L, P, F, Fut>(
+    list: L,
+    first: u32,
+    field: &'static str,
+    rule: &'static str,
+    read: F,
+) -> impl Stream<Item = Result<(P, Option<u32>)>> + Send + 'static
+where
+    L: Send + 'static,
+    P: NumberedPage + Send + 'static,
+    F: Fn(L, u32) -> Fut + Send + 'static,
+    Fut: Future<Output = (L, Result<P>)> + Send,
+{
     stream::try_unfold(
         (list, read, Some(first), None::<P::Key>),
         move |(list, read, next, previous_first)| async move {
@@ -86,7 +156,7 @@ where
                 )));
             }
             let next = page.next_page(n);
-            Ok(Some((page, (list, read, next, first))))
+            Ok(Some(((page, next), (list, read, next, first))))
         },
     )
 }

@@ -43,6 +43,7 @@ use async_trait::async_trait;
 
 use crate::charge::{Estimate, Pricing, UnpricedReason, flat_estimate};
 use crate::error::Result;
+use crate::paging::PagePosition;
 use crate::state::{Lifecycle, SimState};
 use crate::validate::{SimName, ValidationError};
 
@@ -229,6 +230,10 @@ impl Applied {
 pub struct ListOptions {
     /// SIMs per page; `None` leaves the provider's largest page (fewest requests).
     pub page_size: Option<u32>,
+    /// The page to start at, to resume a listing an error interrupted
+    /// ([`SnapshotPages::position`]); `None` starts at the first page. Keep the page size the
+    /// interrupted listing had: a page number counts pages of that size.
+    pub resume: Option<PagePosition>,
 }
 
 impl ListOptions {
@@ -242,11 +247,107 @@ impl ListOptions {
         self.page_size = Some(n);
         self
     }
+
+    /// Starts at `position` (see [`resume`](Self::resume)).
+    pub fn resume_from(mut self, position: PagePosition) -> Self {
+        self.resume = Some(position);
+        self
+    }
 }
 
-/// Pages of canonical snapshots, as [`SimProvider::list`] reads them.
-pub type SnapshotPages<'a> =
-    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Vec<SimSnapshot>>> + Send + 'a>>;
+/// A page of snapshots, and the position of the page after it (`None` after the last).
+pub type PositionedPage = (Vec<SimSnapshot>, Option<PagePosition>);
+
+/// Pages of canonical snapshots, as [`SimProvider::list`] reads them: a stream of pages that
+/// keeps its [`position`](Self::position), so that a listing an error interrupted can resume at
+/// the page that failed ([`ListOptions::resume_from`]) rather than at the first.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use simcore::paging::PagePosition;
+/// use simcore::{SimSnapshot, SimState, SnapshotPages};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let sim = |id: &str| SimSnapshot::new("p", id, SimState::Active);
+/// let pages = futures_util::stream::iter(vec![
+///     Ok((vec![sim("a")], Some(PagePosition::Number(2)))),
+///     Err(simcore::Error::Config("page 2 failed".into())),
+/// ]);
+/// let mut pages = SnapshotPages::resumable(Some(PagePosition::Number(1)), pages);
+/// assert_eq!(pages.position(), Some(&PagePosition::Number(1)));
+/// assert!(pages.next().await.unwrap().is_ok());
+/// assert!(pages.next().await.unwrap().is_err());
+/// // Resume here: the page that failed.
+/// assert_eq!(pages.position(), Some(&PagePosition::Number(2)));
+/// # });
+/// ```
+pub struct SnapshotPages<'a> {
+    inner: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<PositionedPage>> + Send + 'a>>,
+    position: Option<PagePosition>,
+}
+
+impl std::fmt::Debug for SnapshotPages<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotPages")
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> SnapshotPages<'a> {
+    /// Pages whose positions are not known: [`position`](Self::position) is always `None` (a
+    /// listing that cannot resume: read it again from the start).
+    pub fn new(
+        pages: impl futures_util::Stream<Item = Result<Vec<SimSnapshot>>> + Send + 'a,
+    ) -> Self {
+        use futures_util::StreamExt as _;
+        Self {
+            inner: Box::pin(pages.map(|r| r.map(|page| (page, None)))),
+            position: None,
+        }
+    }
+
+    /// Pages read from `start` (the first page's position; `None` when the first page has none,
+    /// as Super SIM's first page has no token), each with the position of the page after it.
+    pub fn resumable(
+        start: Option<PagePosition>,
+        pages: impl futures_util::Stream<Item = Result<PositionedPage>> + Send + 'a,
+    ) -> Self {
+        Self {
+            inner: Box::pin(pages),
+            position: start,
+        }
+    }
+
+    /// The page to read next: before the first page, where the listing starts; after a page,
+    /// the one after it (`None` after the last); after an error, the page that failed, which
+    /// [`ListOptions::resume_from`] resumes at. `None` also when the provider's pages have no
+    /// position (resume from the start).
+    pub fn position(&self) -> Option<&PagePosition> {
+        self.position.as_ref()
+    }
+}
+
+impl futures_util::Stream for SnapshotPages<'_> {
+    type Item = Result<Vec<SimSnapshot>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok((page, next)))) => {
+                self.position = next;
+                Poll::Ready(Some(Ok(page)))
+            }
+            // The position stays at the page that failed.
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
 /// One provider, seen through the common interface. Object safe: use it as
 /// `Arc<dyn SimProvider>`.
@@ -287,13 +388,15 @@ pub trait SimProvider: Send + Sync + Debug {
 
     /// Every SIM of the account, a page at a time, in canonical terms: the cheap way to read a
     /// whole fleet (one request per page rather than one per SIM). Each item is one page of the
-    /// provider's own list endpoint; an error ends the stream.
+    /// provider's own list endpoint; an error ends the stream, and
+    /// [`SnapshotPages::position`] is then the page that failed: a listing started with
+    /// [`ListOptions::resume_from`] at that position reads on from there.
     ///
     /// The default says the provider cannot list (an [`Error::Config`](crate::Error::Config)).
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let _ = options;
         let name = self.name();
-        Box::pin(futures_util::stream::once(async move {
+        SnapshotPages::new(futures_util::stream::once(async move {
             Err(crate::Error::Config(format!(
                 "{name}: listing SIMs is not supported"
             )))

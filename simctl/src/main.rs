@@ -154,11 +154,20 @@ enum Command {
         prices: Option<PathBuf>,
     },
     /// Apply a saved plan: each SIM is read again and only what is still as the plan saw it is
-    /// sent (a SIM changed since is reported stale).
+    /// sent (a SIM changed since is reported stale). Each entry is applied whole or refused
+    /// whole; a plan edited since `simctl plan` saved it is refused unless --allow-edited.
     #[command(after_long_help = exit::TABLE)]
     Apply {
         /// The plan `simctl plan --out` saved.
         plan: PathBuf,
+        /// Wait up to this long (`90s`, `5m`, `1h`, `500ms`) for the changes left in progress
+        /// (Super SIM's `scheduled`) to settle before reporting.
+        #[arg(long, value_name = "DURATION")]
+        wait: Option<String>,
+        /// Apply a plan whose entries no longer match the digest `simctl plan` sealed them with
+        /// (an edited plan). Each entry is still checked whole by the provider's rules.
+        #[arg(long)]
+        allow_edited: bool,
     },
 }
 
@@ -259,7 +268,17 @@ async fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Plan { file, out, prices } => {
             verbs::plan(&target, file, out.as_deref(), prices.as_deref(), cli.output).await
         }
-        Command::Apply { plan } => verbs::apply(&target, plan, cli.yes, cli.output).await,
+        Command::Apply {
+            plan,
+            wait,
+            allow_edited,
+        } => {
+            let options = verbs::ApplyOptions {
+                wait: wait.as_deref().map(verbs::parse_duration).transpose()?,
+                allow_edited: *allow_edited,
+            };
+            verbs::apply(&target, plan, &options, cli.yes, cli.output).await
+        }
         Command::Sandbox { .. } => unreachable!("handled above"),
     }
 }

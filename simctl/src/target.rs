@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use simcore::SimProvider;
+use simfleet::rows::ProviderId;
 
 use crate::config::Config;
 use crate::exit::Failure;
@@ -92,21 +93,26 @@ impl Target {
     }
 }
 
-/// The sandbox a provider name stands for.
+/// The sandbox a provider name stands for, by the library's one rule for provider ids
+/// ([`ProviderId::parse`]: any case, with aliases such as `super-sim`).
 fn canonical(name: &str) -> Result<&'static str, Failure> {
-    match name {
-        "supersim" | "kore" | "twilio" => Ok("supersim"),
-        "emnify" => Ok("emnify"),
-        "sixfab" => Ok("sixfab"),
-        "edgeiq" => Ok("edgeiq"),
-        other => Err(Failure::usage(format!(
-            "unknown provider {other:?}: one of supersim (kore or twilio), emnify, sixfab, edgeiq"
+    match ProviderId::parse(name) {
+        Some(ProviderId::SuperSim | ProviderId::Kore | ProviderId::Twilio) => Ok("supersim"),
+        Some(ProviderId::Emnify) => Ok("emnify"),
+        Some(ProviderId::Sixfab) => Ok("sixfab"),
+        Some(ProviderId::EdgeIq) => Ok("edgeiq"),
+        _ => Err(Failure::usage(format!(
+            "unknown provider {name:?}: one of supersim (kore or twilio), emnify, sixfab, edgeiq"
         ))),
     }
 }
 
 /// A sandbox speaks one Super SIM dialect: asking it for the other is a usage error.
 fn check_dialect(asked: &str, dialect: &str) -> Result<(), Failure> {
+    let asked: &str = match ProviderId::parse(asked) {
+        Some(id) => id.as_str(),
+        None => asked,
+    };
     if matches!(asked, "kore" | "twilio") && asked != dialect {
         return Err(Failure::usage(format!(
             "the sandbox serves Super SIM as {dialect}, not {asked}: name the provider {dialect} or supersim"

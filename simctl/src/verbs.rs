@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -247,12 +248,15 @@ pub async fn list(
     Ok(Code::Ok)
 }
 
+/// Reads a desired-state CSV by the library's one rule (`simfleet::rows::read_csv`): provider
+/// ids in any case and with aliases, a line that cannot be read kept as a refused row with its
+/// line number.
 fn read_rows(path: &Path) -> Result<Vec<Desired>, Failure> {
     let file = std::fs::File::open(path)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
-    // A file that cannot be read as rows is a usage error (exit 2) whatever its rule: nothing
-    // was planned, let alone refused by a provider's rules.
-    let mut rows = Desired::from_csv(file).map_err(|e| Failure {
+    // A file that cannot be read as rows at all (its header) is a usage error (exit 2) whatever
+    // its rule: nothing was planned, let alone refused by a provider's rules.
+    Desired::from_csv(file).map_err(|e| Failure {
         field: match &e {
             simcore::Error::Invalid(v) => Some(v.field().to_owned()),
             _ => None,
@@ -261,11 +265,7 @@ fn read_rows(path: &Path) -> Result<Vec<Desired>, Failure> {
             "{} is not a desired-state CSV: {e}",
             path.display()
         ))
-    })?;
-    for r in &mut rows {
-        r.provider = r.provider.to_ascii_lowercase();
-    }
-    Ok(rows)
+    })
 }
 
 /// The labels of plan entries that will not be carried out as asked.
@@ -319,8 +319,12 @@ pub async fn plan(
                     out.display()
                 );
             }
+            let pending = match plan.count("pending") {
+                0 => String::new(),
+                n => format!(", {n} waiting for a change in progress"),
+            };
             say!(
-                "{} rows: {} to change, {} unchanged, {problems} that cannot be carried out",
+                "{} rows: {} to change, {} unchanged{pending}, {problems} that cannot be carried out",
                 plan.entries.len(),
                 plan.count("change"),
                 plan.count("unchanged")
@@ -345,16 +349,69 @@ fn applied_fully(o: &ApplyOutcome) -> bool {
     )
 }
 
-/// `simctl apply PLAN`.
+/// How `simctl apply` applies.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// `--wait`: how long to wait for changes left in progress to settle.
+    pub wait: Option<Duration>,
+    /// `--allow-edited`: apply a plan whose entries no longer match its digest.
+    pub allow_edited: bool,
+}
+
+/// Reads a duration: a number and a unit, `ms`, `s`, `m` or `h` (`90s`, `5m`, `1.5h`); a bare
+/// number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, Failure> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => f64::NAN,
+    };
+    match number.parse::<f64>() {
+        Ok(n)
+            if scale.is_finite()
+                && n.is_finite()
+                && (0.0..=7.0 * 86_400.0).contains(&(n * scale)) =>
+        {
+            Ok(Duration::from_secs_f64(n * scale))
+        }
+        _ => Err(Failure::usage(format!(
+            "--wait {text:?}: a duration such as 500ms, 90s, 5m or 1h (at most a week)"
+        ))),
+    }
+}
+
+/// `simctl apply PLAN [--wait DURATION] [--allow-edited]`.
 pub async fn apply(
     target: &Target,
     file: &Path,
+    options: &ApplyOptions,
     yes: bool,
     output: Output,
 ) -> Result<Code, Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
     let plan = Plan::from_json(&text)?;
+    if plan.is_edited() && !options.allow_edited {
+        let why = if plan.digest.is_some() {
+            "was edited after `simctl plan` made it: its entries do not match its digest"
+        } else {
+            "carries no digest of its entries, so an edit cannot be told"
+        };
+        return Err(Failure {
+            field: Some("plan".to_owned()),
+            ..Failure::usage(format!(
+                "{} {why}. Nothing was sent. Plan again, or pass --allow-edited to apply it anyway (each entry is still applied whole or refused whole by the provider's rules)",
+                file.display()
+            ))
+        });
+    }
     let names: BTreeSet<String> = plan.entries.iter().map(|e| e.provider.clone()).collect();
     let providers: Vec<Arc<dyn SimProvider>> = target
         .providers(names.iter().map(String::as_str))?
@@ -376,7 +433,11 @@ pub async fn apply(
             yes,
         )?;
     }
-    let report = Applier::new(providers).apply(&plan).await;
+    let mut applier = Applier::new(providers).allow_edited(options.allow_edited);
+    if let Some(wait) = options.wait {
+        applier = applier.wait(wait);
+    }
+    let report = applier.apply(&plan).await;
     let short = report
         .entries
         .iter()
@@ -397,11 +458,23 @@ pub async fn apply(
                     | ApplyOutcome::Failed { reason }
                     | ApplyOutcome::NotFound { reason }
                     | ApplyOutcome::ReadError { reason } => format!(": {reason}"),
+                    ApplyOutcome::InProgress { waits_for } => format!(": waits for {waits_for}"),
                     _ => String::new(),
+                };
+                let shared = match e.same_write.as_slice() {
+                    [] => String::new(),
+                    rows => format!(
+                        " (one write with row{} {})",
+                        if rows.len() == 1 { "" } else { "s" },
+                        rows.iter()
+                            .map(|r| (r + 1).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 };
                 if !matches!(e.outcome, ApplyOutcome::Unchanged) {
                     say!(
-                        "row {} {} {}: {}{detail}",
+                        "row {} {} {}: {}{detail}{shared}",
                         e.row + 1,
                         e.provider,
                         e.id,

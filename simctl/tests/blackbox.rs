@@ -795,12 +795,40 @@ async fn plan_and_apply_against_a_sandbox() {
         .collect();
     assert_eq!(actions, ["change", "refused", "not_found", "refused"]);
 
-    // A file that cannot be read as rows is a usage error (2), not a refused change (3), and
-    // nothing is planned.
-    for bad in [
-        "provider,id,target\nemnify,1003,active\nemnify,1002\n",
-        "provider,id,target,name\nemnify,1003,active,\u{1}pump\n",
-        "iccid,state\n8988,active\n",
+    // A line that cannot be read is that row's refusal, with its line number; the other rows
+    // are planned (exit 4). (This used to fail the whole file with exit 2.)
+    for (bad, line) in [
+        ("provider,id,target\nEMNIFY,1003,active\nemnify,1002\n", 3),
+        ("provider,id,target,name\nemnify,1003,active,\u{1}pump\n", 2),
+    ] {
+        std::fs::write(&csv, bad).unwrap();
+        let out = simctl(&["plan", csv_s, "--sandbox", &admin, "-o", "json"]);
+        assert_eq!(code(&out), 4, "{bad:?}: {}", stderr(&out));
+        let p = stdout_json(&out);
+        let entries = p["entries"].as_array().unwrap();
+        let refused = entries
+            .iter()
+            .find(|e| e["action"] == "refused")
+            .expect("the malformed line's row");
+        let reason = refused["reason"].as_str().unwrap();
+        assert!(reason.starts_with(&format!("line {line}: ")), "{reason}");
+        if line == 3 {
+            assert_eq!(entries[0]["action"], "change", "{p}");
+            assert_eq!(entries[0]["provider"], "emnify", "{p}");
+        }
+    }
+    // A file whose header cannot be read as rows is a usage error (2), not a refused change
+    // (3), and nothing is planned; an unknown column is named.
+    for (bad, named) in [
+        ("iccid,state\n8988,active\n", "\"iccid\""),
+        (
+            "provider,id,target,colour\nemnify,1003,active,red\n",
+            "\"colour\"",
+        ),
+        (
+            "provider,id,target,status\nemnify,1003,active,active\n",
+            "\"status\"",
+        ),
     ] {
         std::fs::write(&csv, bad).unwrap();
         let out = simctl(&["plan", csv_s, "--sandbox", &admin]);
@@ -810,6 +838,7 @@ async fn plan_and_apply_against_a_sandbox() {
             "{}",
             stderr(&out)
         );
+        assert!(stderr(&out).contains(named), "{}", stderr(&out));
         assert!(out.stdout.is_empty(), "{bad:?}");
     }
 

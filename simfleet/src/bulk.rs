@@ -57,7 +57,28 @@
 //!
 //! Requests inside a run are sent with a single attempt at the transport level
 //! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
+//!
+//! # What a failed attempt means
+//! [`Error::sent`] decides:
+//! - [`Sent::No`]: refused before sending: [`Outcome::Refused`].
+//! - [`Sent::Maybe`] (no answer in time, a broken connection, a 5xx, a success answer that is not
+//!   the provider's): the SIM is read back, within the retry policy (a 429 or a 5xx on the read is
+//!   tried again): as asked, [`Outcome::Verified`]; in the middle of a change, and the SIM was
+//!   known to have none before this one was sent, [`Outcome::Scheduled`]; otherwise the attempt
+//!   is retried if the policy allows, or [`Outcome::Failed`].
+//! - [`Sent::Yes`] (a refusal: any 4xx but 429): the provider's verdict, [`Outcome::Failed`] with
+//!   its error. A 400, 409 or 422 may mean "already so", so the SIM is read back: as asked, it is
+//!   [`Outcome::Verified`]; never scheduled, whatever change is in progress. A 429 was never
+//!   processed, and is retried through the pacer.
+//!
+//! # One write per ask
+//! Items that ask the same of one SIM (the same id, target state and name) are one write: the
+//! first sends it, the others wait for its outcome and get it, and [`ItemOutcome::same_write`]
+//! names them on each side. Which write an item belongs to is settled as items are taken from the
+//! input; a run remembers the last [`SAME_ASK_WINDOW`] finished asks, so its memory does not grow
+//! with its items.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -71,7 +92,7 @@ use self::window::{Permit, Signal, Window};
 use crate::charge::ChargeTotal;
 use simcore::budget::RateBudget;
 use simcore::charge::{Estimate, Pricing};
-use simcore::error::Error;
+use simcore::error::{Error, Sent};
 use simcore::provider::{Applied, SimChange, SimProvider, SimSnapshot};
 use simcore::retry::{Outcome as RetryOutcome, RetryPolicy, decide, with_attempts_cap};
 use simcore::state::SimState;
@@ -96,21 +117,26 @@ impl BulkItem {
 }
 
 /// What happened to one item.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Outcome {
     /// Applied; the snapshot when the provider returned one.
     Done(Option<SimSnapshot>),
-    /// Accepted and still being applied (Twilio's `scheduled`).
+    /// Accepted and still being applied (Twilio's `scheduled`): the provider answered so, or an
+    /// answer that did not say was settled by reading the SIM back in the middle of a change the
+    /// SIM was known not to have before this one was sent.
     Scheduled(SimSnapshot),
-    /// Sent and failed, after the retries the policy allows.
+    /// Sent and failed, after the retries the policy allows: a refusal (the provider's error), or
+    /// an answer that did not say and that reading the SIM back did not settle.
     Failed(Error),
     /// Refused before sending (validation, lifecycle, configuration).
     Refused(Error),
     /// Nothing sent: the SIM is known to be as the change asks already ([`SimChange::is_noop`]).
     Unchanged,
-    /// The answer did not say (a timeout or a reset after sending, or a refusal such as "already
-    /// in that status"), and reading the SIM back showed it as the change asks: done, verified.
+    /// Reading the SIM back showed it as the change asks: after an answer that did not say
+    /// ([`Sent::Maybe`]: a timeout or a reset after sending, a 5xx, an answer that is not the
+    /// provider's), or after a refusal that means "already so" (a 400, 409 or 422 to a SIM
+    /// already in the target state).
     Verified(SimSnapshot),
     /// Dry run: the change passed every check and would be sent.
     WouldApply {
@@ -152,10 +178,24 @@ pub struct ItemOutcome {
     pub index: usize,
     /// The SIM's id.
     pub id: String,
-    /// How many update attempts were sent (0 when refused or in a dry run).
+    /// How many update attempts were sent (0 when refused, in a dry run, or when another item
+    /// sent the write: see [`same_write`](Self::same_write)).
     pub attempts: u32,
     /// What happened.
     pub outcome: Outcome,
+    /// The other items that asked the same of the same SIM (the same id, target state and name):
+    /// one write served them all, and each has its outcome. The first of them (the lowest index)
+    /// sent it, and its `same_write` names the items taken from the input while it was in
+    /// flight; the others' `attempts` are 0 and their `same_write` names it. An item that asks
+    /// what an item at most [`SAME_ASK_WINDOW`] items earlier asked gets that item's outcome.
+    pub same_write: Vec<usize>,
+}
+
+impl ItemOutcome {
+    /// Whether an earlier item sent this item's write (see [`same_write`](Self::same_write)).
+    pub fn shares_an_earlier_write(&self) -> bool {
+        self.same_write.iter().any(|&i| i < self.index)
+    }
 }
 
 /// Counts during a run, handed to the progress callback after each item.
@@ -205,6 +245,9 @@ pub struct Report {
     pub would_apply: usize,
     /// 429 answers seen during the run.
     pub throttled: usize,
+    /// Items whose write an earlier item asking the same of the SIM sent (also counted under
+    /// their outcome; see [`ItemOutcome::same_write`]).
+    pub same_write: usize,
     /// Update attempts sent in all.
     pub attempts: u64,
     /// The concurrency the run ended with: the configured one, or less when the provider
@@ -224,6 +267,10 @@ impl Report {
     pub fn record(&mut self, item: ItemOutcome) {
         self.total += 1;
         self.attempts += u64::from(item.attempts);
+        let follower = item.shares_an_earlier_write();
+        if follower {
+            self.same_write += 1;
+        }
         match item.outcome {
             Outcome::Done(_) => self.done += 1,
             Outcome::Unchanged => self.unchanged += 1,
@@ -242,7 +289,10 @@ impl Report {
             }
             Outcome::WouldApply { charge, .. } => {
                 self.would_apply += 1;
-                self.charges.add(self.provider, &item.id, &charge);
+                // One change, however many items asked for it: priced once.
+                if !follower {
+                    self.charges.add(self.provider, &item.id, &charge);
+                }
             }
         }
     }
@@ -267,6 +317,13 @@ impl fmt::Display for Report {
         }
         if self.would_apply > 0 {
             write!(f, ", {} would apply", self.would_apply)?;
+        }
+        if self.same_write > 0 {
+            write!(
+                f,
+                "; {} asked what an earlier item asked of the same SIM (one write)",
+                self.same_write
+            )?;
         }
         write!(
             f,
@@ -447,7 +504,11 @@ impl BulkUpdater {
                 .map(move |(index, item)| {
                     let this = this.clone();
                     let limits = limits.clone();
-                    async move { this.one(index, item, &limits).await }
+                    // Which write the item belongs to is settled here, as items are taken in
+                    // input order: an item asking what an earlier one asks of the same SIM
+                    // joins it, however fast that one runs.
+                    let role = limits.role(index, &item);
+                    async move { this.one(index, item, role, &limits).await }
                 })
                 .buffer_unordered(self.concurrency),
         )
@@ -493,14 +554,41 @@ impl BulkUpdater {
         }
     }
 
-    async fn one(&self, index: usize, item: BulkItem, limits: &Limits) -> ItemOutcome {
+    async fn one(&self, index: usize, item: BulkItem, role: Role, limits: &Limits) -> ItemOutcome {
         let BulkItem { id, change } = item;
-        let (attempts, outcome) = self.outcome_of(&id, change, limits).await;
-        ItemOutcome {
+        let follower = |leader: usize, outcome: Outcome| ItemOutcome {
             index,
-            id,
-            attempts,
+            id: id.clone(),
+            attempts: 0,
             outcome,
+            same_write: vec![leader],
+        };
+        match role {
+            Role::Replay(leader, outcome) => follower(leader, outcome),
+            Role::Follow(running) => {
+                let mut rx = running.done.subscribe();
+                let outcome = match rx.wait_for(Option::is_some).await {
+                    Ok(v) => v.clone().unwrap_or(Outcome::Unchanged),
+                    // The leader is gone without an outcome (its future was dropped): say so.
+                    Err(_) => Outcome::Failed(Error::Config(
+                        "the item that sent this write was dropped before it finished".to_owned(),
+                    )),
+                };
+                follower(running.leader, outcome)
+            }
+            Role::Lead(key, running) => {
+                let (attempts, outcome) = self.outcome_of(&id, change, limits).await;
+                limits.finished(key, index, &outcome);
+                let same_write = std::mem::take(&mut *running.followers());
+                running.done.send_replace(Some(outcome.clone()));
+                ItemOutcome {
+                    index,
+                    id,
+                    attempts,
+                    outcome,
+                    same_write,
+                }
+            }
         }
     }
 
@@ -517,11 +605,7 @@ impl BulkUpdater {
             }
         }
         if fetch_first {
-            let (sent, permit) = self.gate(limits).await;
-            let fetched = p.fetch(id).await;
-            self.answered(limits, sent, &permit, fetched.as_ref().err());
-            drop(permit);
-            match fetched {
+            match self.read(id, limits).await {
                 Ok(snap) => change.known_state = Some(snap.state),
                 Err(e) if e.was_not_sent() => return finish(0, Outcome::Refused(e)),
                 Err(e) => return finish(0, Outcome::Failed(e)),
@@ -575,29 +659,39 @@ impl BulkUpdater {
             };
             let signal = self.answered(limits, sent, &permit, Some(&err));
             drop(permit);
-            let retry_outcome = match &err {
-                Error::Api(api) => RetryOutcome::Status {
-                    status: api.status,
-                    retry_after: api.retry_after,
-                },
-                Error::Timeout { .. } => RetryOutcome::Timeout,
-                Error::Transport { .. } => RetryOutcome::Connect,
-                _ => RetryOutcome::Fatal,
-            };
-            let wait = decide(&self.retry, attempt, &retry_outcome);
-            // An answer that does not say whether the change was applied is settled by reading
-            // the SIM back, before a retry could send it twice and before it is reported failed.
-            if may_have_applied(&err) {
-                let _turn = self.gate(limits).await;
-                match read_back(p, id, &change).await {
+            let wait = decide(&self.retry, attempt, &retry_outcome(&err));
+            match err.sent() {
+                // An answer that does not say whether the change was applied is settled by
+                // reading the SIM back, before a retry could send it twice and before it is
+                // reported failed.
+                Sent::Maybe => match self.read_back(id, &change, limits).await {
                     Some(ReadBack::Applied(snap)) => {
                         return finish(attempt, Outcome::Verified(snap));
                     }
-                    Some(ReadBack::Pending(snap)) => {
+                    // A change in progress is this one's only when the SIM was known to have
+                    // none before it was sent: otherwise it may be an earlier change, and this
+                    // one may never have been accepted.
+                    Some(ReadBack::Pending(snap))
+                        if change
+                            .known_state
+                            .as_ref()
+                            .is_some_and(|s| *s != SimState::Pending) =>
+                    {
                         return finish(attempt, Outcome::Scheduled(snap));
                     }
-                    None => {}
+                    _ => {}
+                },
+                // A verdict: the provider refused the change, and said so. Reading back can only
+                // show that the SIM is as asked already ("already in that status"): done, never
+                // pending. A 429 was never processed, and is retried below.
+                Sent::Yes if may_mean_already_so(&err) => {
+                    if let Some(ReadBack::Applied(snap)) = self.read_back(id, &change, limits).await
+                    {
+                        return finish(attempt, Outcome::Verified(snap));
+                    }
+                    return finish(attempt, Outcome::Failed(err));
                 }
+                Sent::Yes | Sent::No => {}
             }
             match (wait, signal) {
                 (None, _) => return finish(attempt, Outcome::Failed(err)),
@@ -615,6 +709,117 @@ impl BulkUpdater {
             }
         }
     }
+
+    /// Reads the SIM back to settle an answer that did not say, within the run's retry policy
+    /// (a 429, a 5xx or a timeout on the read is tried again, through the pacer and the window
+    /// as any request of the run), and says whether it is as `change` asks, or in the middle of a
+    /// change. `None` when it is neither, or could not be read.
+    async fn read_back(&self, id: &str, change: &SimChange, limits: &Limits) -> Option<ReadBack> {
+        let snap = self.read(id, limits).await.ok()?;
+        let state_ok = change.state.as_ref().is_none_or(|s| *s == snap.state);
+        let name_ok = change
+            .display_name
+            .as_ref()
+            .is_none_or(|n| snap.display_name.as_deref() == Some(n.as_str()));
+        if state_ok && name_ok && snap.state != SimState::Pending {
+            return Some(ReadBack::Applied(snap));
+        }
+        if snap.state == SimState::Pending && change.state.is_some() {
+            return Some(ReadBack::Pending(snap));
+        }
+        None
+    }
+}
+
+impl BulkUpdater {
+    /// Reads a SIM within the run's retry policy, through the pacer, the budget and the window
+    /// as any request of the run: a 429, a gateway error or a timeout is tried again.
+    async fn read(&self, id: &str, limits: &Limits) -> Result<SimSnapshot, Error> {
+        let p = &*self.provider;
+        let mut attempt = 0;
+        loop {
+            let (sent, permit) = self.gate(limits).await;
+            attempt += 1;
+            let fetched = with_attempts_cap(1, p.fetch(id)).await;
+            let signal = self.answered(limits, sent, &permit, fetched.as_ref().err());
+            drop(permit);
+            let err = match fetched {
+                Ok(snap) => return Ok(snap),
+                Err(e) => e,
+            };
+            match (decide(&self.retry, attempt, &retry_outcome(&err)), signal) {
+                (None, _) => return Err(err),
+                (Some(_), Some(Signal::Rate)) => {}
+                (Some(_), Some(Signal::Concurrency)) => {
+                    if let Some(ra) = err.retry_after() {
+                        tokio::time::sleep(ra.min(self.retry.max_retry_after)).await;
+                    }
+                }
+                (Some(w), None) => tokio::time::sleep(w.sample(fastrand::f64())).await,
+            }
+        }
+    }
+}
+
+/// What the retry policy is told of a failed attempt.
+pub(crate) fn retry_outcome(err: &Error) -> RetryOutcome {
+    match err {
+        Error::Api(api) => RetryOutcome::Status {
+            status: api.status,
+            retry_after: api.retry_after,
+        },
+        Error::Timeout { .. } => RetryOutcome::Timeout,
+        Error::Transport { .. } => RetryOutcome::Connect,
+        _ => RetryOutcome::Fatal,
+    }
+}
+
+/// Whether a refusal may mean "the SIM is already as asked" (Twilio's 400 / 83010 "cannot change
+/// from active to active", a 409 or 422 of the same sense), so that reading the SIM back is worth
+/// it: the read can turn it into done, never into pending.
+fn may_mean_already_so(err: &Error) -> bool {
+    matches!(err.status(), Some(400 | 409 | 422))
+}
+
+/// What one item asks of one SIM, for telling items that ask the same apart from the rest (the
+/// state it knows of is no part of the ask).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SameAsk {
+    id: String,
+    state: Option<SimState>,
+    name: Option<String>,
+}
+
+impl SameAsk {
+    fn of(id: &str, change: &SimChange) -> Self {
+        Self {
+            id: id.to_owned(),
+            state: change.state.clone(),
+            name: change.display_name.as_ref().map(|n| n.as_str().to_owned()),
+        }
+    }
+}
+
+/// An item in flight, and the items waiting for its outcome.
+#[derive(Debug)]
+struct Running {
+    leader: usize,
+    followers: Mutex<Vec<usize>>,
+    done: tokio::sync::watch::Sender<Option<Outcome>>,
+}
+
+impl Running {
+    fn new(leader: usize) -> Self {
+        Self {
+            leader,
+            followers: Mutex::new(Vec::new()),
+            done: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    fn followers(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.followers.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// What paces one run: the rate pacer and the concurrency window.
@@ -622,6 +827,28 @@ impl BulkUpdater {
 struct Limits {
     pacer: Pacer,
     window: Window,
+    /// The items by what they ask: those in flight, and the last [`SAME_ASK_WINDOW`] finished.
+    asks: Mutex<Asks>,
+}
+
+/// How many finished items a run remembers, to give a later item that asks the same of a SIM
+/// their outcome rather than send the write again (a constant, so a run's memory does not grow
+/// with its items).
+pub const SAME_ASK_WINDOW: usize = 1024;
+
+/// The asks of a run: in flight, and recently finished.
+#[derive(Debug, Default)]
+struct Asks {
+    in_flight: HashMap<SameAsk, Arc<Running>>,
+    finished: HashMap<SameAsk, (usize, Outcome)>,
+    order: std::collections::VecDeque<SameAsk>,
+}
+
+/// What an item does: send its write, wait for an earlier item's, or take a finished one's.
+enum Role {
+    Lead(SameAsk, Arc<Running>),
+    Follow(Arc<Running>),
+    Replay(usize, Outcome),
 }
 
 impl Limits {
@@ -629,50 +856,49 @@ impl Limits {
         Self {
             pacer: Pacer::new(),
             window: Window::new(concurrency),
+            asks: Mutex::new(Asks::default()),
         }
     }
-}
 
-/// Whether a failed attempt may have changed the SIM after all, or failed because the SIM is
-/// already as asked: a timeout or a broken connection after sending, a deadline, a server error
-/// (500, 502, 503, 504), a decode error (the answer was not the provider's), or a refusal that
-/// may mean "already so" (400, 409, 422). A 429 was never processed; a 401, 403 or 404 says
-/// nothing was changed.
-fn may_have_applied(err: &Error) -> bool {
-    match err {
-        Error::Timeout { .. }
-        | Error::Deadline { .. }
-        | Error::Transport { .. }
-        | Error::Decode { .. }
-        | Error::TooLarge { .. } => true,
-        Error::Api(api) => matches!(api.status, 400 | 409 | 422 | 500 | 502 | 503 | 504),
-        _ => false,
+    fn asks(&self) -> std::sync::MutexGuard<'_, Asks> {
+        self.asks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The role of item `index`, taken in input order.
+    fn role(&self, index: usize, item: &BulkItem) -> Role {
+        let key = SameAsk::of(&item.id, &item.change);
+        let mut asks = self.asks();
+        if let Some(running) = asks.in_flight.get(&key) {
+            running.followers().push(index);
+            return Role::Follow(running.clone());
+        }
+        if let Some((leader, outcome)) = asks.finished.get(&key) {
+            return Role::Replay(*leader, outcome.clone());
+        }
+        let running = Arc::new(Running::new(index));
+        asks.in_flight.insert(key.clone(), running.clone());
+        Role::Lead(key, running)
+    }
+
+    /// Item `index` that sent the write for `key` finished with `outcome`.
+    fn finished(&self, key: SameAsk, index: usize, outcome: &Outcome) {
+        let mut asks = self.asks();
+        asks.in_flight.remove(&key);
+        if asks.order.len() >= SAME_ASK_WINDOW {
+            if let Some(old) = asks.order.pop_front() {
+                asks.finished.remove(&old);
+            }
+        }
+        asks.order.push_back(key.clone());
+        asks.finished.insert(key, (index, outcome.clone()));
     }
 }
 
 enum ReadBack {
     /// The SIM is as the change asks.
     Applied(SimSnapshot),
-    /// The provider is applying a change (a lost `202`).
+    /// The provider is applying a change (a lost `202`, or an earlier change).
     Pending(SimSnapshot),
-}
-
-/// Reads the SIM back (one attempt) and says whether it is as `change` asks; `None` when it is
-/// not, or cannot be read.
-async fn read_back(p: &dyn SimProvider, id: &str, change: &SimChange) -> Option<ReadBack> {
-    let snap = with_attempts_cap(1, p.fetch(id)).await.ok()?;
-    let state_ok = change.state.as_ref().is_none_or(|s| *s == snap.state);
-    let name_ok = change
-        .display_name
-        .as_ref()
-        .is_none_or(|n| snap.display_name.as_deref() == Some(n.as_str()));
-    if state_ok && name_ok {
-        return Some(ReadBack::Applied(snap));
-    }
-    if snap.state == SimState::Pending && change.state.is_some() {
-        return Some(ReadBack::Pending(snap));
-    }
-    None
 }
 
 /// The shared pace of a run.
@@ -882,6 +1108,7 @@ mod tests {
     use simcore::error::ApiError;
     use simcore::state::Lifecycle;
     use simcore::validate::ValidationError;
+    use std::collections::HashMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static PAIRS: &[(SimState, SimState)] = &[
@@ -1220,5 +1447,355 @@ mod tests {
         let later = start + Duration::from_secs(3);
         assert_eq!(s.measured(later, Duration::from_secs(1)), 0.0);
         assert!(s.buckets.iter().all(|b| *b == 0));
+    }
+
+    /// What a [`Model`] does with the next update, or the next read.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Fault {
+        /// The connection breaks before the provider sees the request (not processed).
+        DropBefore,
+        /// The provider processes the request, and the answer is lost (a timeout).
+        TimeoutAfter,
+        /// A 503 from a gateway before the provider (not processed).
+        GatewayBefore,
+        /// A 2xx that is not the provider's answer, from something in front of it (not
+        /// processed).
+        NotTheAnswer,
+        /// A 429 (not processed).
+        Throttled,
+    }
+
+    /// A provider that applies changes later, as Super SIM does: an accepted change makes the
+    /// SIM `Pending` until the test lands it; a change to a SIM with a change in progress, or to
+    /// the status it has, is refused `400` / 83010. Every accepted change is logged: the judge.
+    #[derive(Debug, Default)]
+    struct Model {
+        sims: Mutex<HashMap<String, (SimState, Option<SimState>)>>,
+        accepted: Mutex<Vec<(String, SimState)>>,
+        updates: AtomicUsize,
+        reads: AtomicUsize,
+        apply_faults: Mutex<std::collections::VecDeque<Fault>>,
+        read_faults: Mutex<std::collections::VecDeque<Fault>>,
+    }
+
+    impl Model {
+        fn seed(&self, id: &str, state: SimState, pending: Option<SimState>) {
+            self.sims
+                .lock()
+                .unwrap()
+                .insert(id.to_owned(), (state, pending));
+        }
+        fn snapshot(&self, id: &str) -> SimSnapshot {
+            let (state, pending) = self.sims.lock().unwrap()[id].clone();
+            let shown = if pending.is_some() {
+                SimState::Pending
+            } else {
+                state
+            };
+            SimSnapshot::new("model", id, shown)
+        }
+        fn refused(&self, message: &str) -> Error {
+            ApiError::new("model", 400)
+                .with_code(83010)
+                .with_message(message)
+                .into()
+        }
+    }
+
+    fn fault_error(f: Fault) -> Error {
+        match f {
+            Fault::DropBefore => Error::Transport {
+                provider: "model",
+                message: "reset".into(),
+                attempts: 1,
+                source: None,
+            },
+            Fault::TimeoutAfter => Error::Timeout {
+                provider: "model",
+                after: Duration::from_millis(1),
+                attempts: 1,
+            },
+            Fault::GatewayBefore => ApiError::new("model", 503).into(),
+            Fault::NotTheAnswer => Error::decode("model", 200, "not an answer", b"{}"),
+            Fault::Throttled => ApiError::new("model", 429).with_code(20429).into(),
+        }
+    }
+
+    #[async_trait]
+    impl SimProvider for Model {
+        fn name(&self) -> &'static str {
+            "model"
+        }
+        fn lifecycle(&self) -> Lifecycle<SimState> {
+            Lifecycle::open("model")
+        }
+        async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if let Some(f) = self.read_faults.lock().unwrap().pop_front() {
+                return Err(fault_error(f));
+            }
+            Ok(self.snapshot(id))
+        }
+        async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
+            if c.is_noop() {
+                return Ok(Applied::Unchanged);
+            }
+            self.updates.fetch_add(1, Ordering::SeqCst);
+            let fault = self.apply_faults.lock().unwrap().pop_front();
+            if let Some(f) = fault.filter(|f| *f != Fault::TimeoutAfter) {
+                return Err(fault_error(f));
+            }
+            let target = c.state.clone().unwrap();
+            let answer = {
+                let mut sims = self.sims.lock().unwrap();
+                let (state, pending) = sims.get_mut(id).unwrap();
+                if pending.is_some() {
+                    Err("a change is in progress")
+                } else if *state == target {
+                    Err("it has that status already")
+                } else {
+                    *pending = Some(target.clone());
+                    Ok(())
+                }
+            };
+            match answer {
+                Err(m) => Err(self.refused(m)),
+                Ok(()) => {
+                    self.accepted
+                        .lock()
+                        .unwrap()
+                        .push((id.to_owned(), target.clone()));
+                    match fault {
+                        Some(f) => Err(fault_error(f)),
+                        None => Ok(Applied::Pending(self.snapshot(id))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Item 2, the bug as reported: a SIM still `scheduled` from an earlier change answers a new
+    /// change with a refusal (400, 83010). It used to be read back, seen pending, and reported
+    /// scheduled; it is the provider's refusal, reported failed with its error.
+    #[tokio::test]
+    async fn regression_a_refusal_of_a_sim_with_a_change_in_progress_is_never_scheduled() {
+        let p = Arc::new(Model::default());
+        p.seed("a", SimState::Active, Some(SimState::Inactive));
+        for fetch_current in [false, true] {
+            let mut seen = Vec::new();
+            let report = BulkUpdater::new(p.clone())
+                .retry(fast())
+                .fetch_current(fetch_current)
+                .run_with(
+                    stream::iter([BulkItem::new("a", SimChange::new().state(SimState::Active))]),
+                    |o| seen.push(o.outcome.clone()),
+                )
+                .await;
+            match &seen[..] {
+                [Outcome::Failed(e)] => {
+                    assert_eq!(
+                        (e.status(), e.api().and_then(|a| a.code)),
+                        (Some(400), Some(83010))
+                    );
+                    assert_eq!(e.sent(), Sent::Yes);
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!((report.scheduled, report.done, report.failed), (0, 0, 1));
+        }
+        assert!(p.accepted.lock().unwrap().is_empty());
+        // A refusal that means "already so" is done when the SIM is as asked: read back once.
+        p.seed("b", SimState::Active, None);
+        let reads = p.reads.load(Ordering::SeqCst);
+        let mut seen = Vec::new();
+        BulkUpdater::new(p.clone())
+            .run_with(
+                stream::iter([BulkItem::new(
+                    "b",
+                    SimChange::new()
+                        .state(SimState::Active)
+                        .known_state(SimState::Inactive),
+                )]),
+                |o| seen.push(o.outcome.label()),
+            )
+            .await;
+        assert_eq!(seen, ["verified"]);
+        assert_eq!(p.reads.load(Ordering::SeqCst), reads + 1);
+    }
+
+    /// Item 4: the read-back that settles an unclear answer follows the retry policy. It used to
+    /// be one attempt, so a 429 on it turned an accepted change into "failed".
+    #[tokio::test]
+    async fn regression_a_429_on_the_read_back_is_retried_within_the_policy() {
+        let p = Arc::new(Model::default());
+        p.seed("a", SimState::Inactive, None);
+        p.apply_faults
+            .lock()
+            .unwrap()
+            .push_back(Fault::TimeoutAfter);
+        p.read_faults
+            .lock()
+            .unwrap()
+            .extend([Fault::Throttled, Fault::GatewayBefore]);
+        let mut seen = Vec::new();
+        let report = BulkUpdater::new(p.clone())
+            .retry(fast())
+            .run_with(
+                stream::iter([BulkItem::new(
+                    "a",
+                    SimChange::new()
+                        .state(SimState::Active)
+                        .known_state(SimState::Inactive),
+                )]),
+                |o| seen.push((o.outcome.label(), o.attempts)),
+            )
+            .await;
+        // One update (accepted, its answer lost), three reads (429, 503, then the SIM): the
+        // change in progress is this one's, since the SIM was known to have none.
+        assert_eq!(seen, [("scheduled", 1)]);
+        assert_eq!(p.updates.load(Ordering::SeqCst), 1);
+        assert_eq!(p.reads.load(Ordering::SeqCst), 3);
+        assert_eq!(p.accepted.lock().unwrap().len(), 1);
+        assert_eq!(report.throttled, 1);
+        // Beyond the policy's attempts, the read gives up, and the item is not reported done.
+        p.seed("b", SimState::Inactive, None);
+        p.apply_faults
+            .lock()
+            .unwrap()
+            .push_back(Fault::NotTheAnswer);
+        p.read_faults.lock().unwrap().extend([Fault::Throttled; 4]);
+        let mut seen = Vec::new();
+        BulkUpdater::new(p.clone())
+            .retry(fast())
+            .run_with(
+                stream::iter([BulkItem::new("b", SimChange::new().state(SimState::Active))]),
+                |o| seen.push(o.outcome.label()),
+            )
+            .await;
+        assert_eq!(seen, ["failed"]);
+    }
+
+    /// Item 4: items that ask the same of one SIM while one of them is in flight are one write,
+    /// and each outcome names the others.
+    #[tokio::test]
+    async fn regression_items_asking_the_same_of_one_sim_are_one_write() {
+        let p = Arc::new(Model::default());
+        p.seed("a", SimState::Inactive, None);
+        p.seed("b", SimState::Inactive, None);
+        let on = || SimChange::new().state(SimState::Active);
+        let items = vec![
+            BulkItem::new("a", on()),
+            BulkItem::new("b", on()),
+            BulkItem::new("a", on().known_state(SimState::Inactive)),
+            BulkItem::new("a", on()),
+        ];
+        let mut seen = Vec::new();
+        let report = BulkUpdater::new(p.clone())
+            .concurrency(8)
+            .run_with(stream::iter(items), |o| {
+                seen.push((o.index, o.outcome.label(), o.attempts, o.same_write.clone()))
+            })
+            .await;
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                (0, "scheduled", 1, vec![2, 3]),
+                (1, "scheduled", 1, vec![]),
+                (2, "scheduled", 0, vec![0]),
+                (3, "scheduled", 0, vec![0]),
+            ]
+        );
+        assert_eq!(p.updates.load(Ordering::SeqCst), 2);
+        assert_eq!((report.scheduled, report.same_write), (4, 2));
+    }
+
+    fn arb_fault() -> impl proptest::strategy::Strategy<Value = Fault> {
+        proptest::sample::select(vec![
+            Fault::DropBefore,
+            Fault::TimeoutAfter,
+            Fault::GatewayBefore,
+            Fault::NotTheAnswer,
+            Fault::Throttled,
+        ])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+        /// Items 2 and 4: whatever the earlier changes in progress, the refusals, the duplicate
+        /// items, the faults on updates and the throttled read-backs, no item is reported done,
+        /// verified or scheduled unless the provider accepted its change in this run (its log
+        /// is the judge), or, for done and verified only, the SIM already was as asked.
+        #[test]
+        fn no_item_is_done_or_scheduled_unless_its_change_was_accepted(
+            sims in proptest::collection::vec((proptest::bool::ANY, proptest::option::of(proptest::bool::ANY)), 1..6),
+            rows in proptest::collection::vec((0usize..6, proptest::bool::ANY, proptest::bool::ANY), 1..14),
+            apply_faults in proptest::collection::vec(proptest::option::of(arb_fault()), 0..10),
+            read_faults in proptest::collection::vec(proptest::option::of(arb_fault()), 0..10),
+            concurrency in 1usize..5,
+            fetch_current in proptest::bool::ANY,
+        ) {
+            let state = |on: bool| if on { SimState::Active } else { SimState::Inactive };
+            let p = Arc::new(Model::default());
+            for (i, (on, pending)) in sims.iter().enumerate() {
+                p.seed(&format!("s{i}"), state(*on), pending.map(state));
+            }
+            let apply_faults: Vec<Fault> = apply_faults.into_iter().flatten().collect();
+            let read_faults: Vec<Fault> = read_faults.into_iter().flatten().collect();
+            p.apply_faults.lock().unwrap().extend(apply_faults);
+            p.read_faults.lock().unwrap().extend(read_faults);
+            let items: Vec<BulkItem> = rows
+                .iter()
+                .map(|&(i, on, known)| {
+                    let i = i % sims.len();
+                    let mut change = SimChange::new().state(state(on));
+                    if known {
+                        let (was, pending) = sims[i];
+                        change = change.known_state(match pending {
+                            Some(_) => SimState::Pending,
+                            None => state(was),
+                        });
+                    }
+                    BulkItem::new(format!("s{i}"), change)
+                })
+                .collect();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let mut seen = Vec::new();
+            let report = rt.block_on(
+                BulkUpdater::new(p.clone())
+                    .retry(fast())
+                    .concurrency(concurrency)
+                    .fetch_current(fetch_current)
+                    .run_with(stream::iter(items.clone()), |o| seen.push((o.index, o.outcome.clone()))),
+            );
+            proptest::prop_assert_eq!(report.total, items.len());
+            proptest::prop_assert_eq!(seen.len(), items.len());
+            let accepted = p.accepted.lock().unwrap().clone();
+            for (index, outcome) in seen {
+                let item = &items[index];
+                let target = item.change.state.clone().unwrap();
+                let i: usize = item.id[1..].parse().unwrap();
+                let (was, pending) = sims[i];
+                let was_accepted = accepted.iter().any(|(id, t)| *id == item.id && *t == target);
+                let already = pending.is_none() && state(was) == target;
+                match &outcome {
+                    Outcome::Scheduled(_) => proptest::prop_assert!(was_accepted, "{index}: {outcome:?} {accepted:?}"),
+                    Outcome::Done(_) | Outcome::Verified(_) => proptest::prop_assert!(
+                        was_accepted || already,
+                        "{index}: {outcome:?} {accepted:?}"
+                    ),
+                    Outcome::Unchanged => proptest::prop_assert!(already || was_accepted, "{index}: unchanged"),
+                    _ => {}
+                }
+            }
+            // Never two accepted changes for one SIM: the model refuses the second, and no
+            // outcome claims it.
+            let mut ids: Vec<&String> = accepted.iter().map(|(id, _)| id).collect();
+            ids.sort();
+            let n = ids.len();
+            ids.dedup();
+            proptest::prop_assert_eq!(ids.len(), n);
+        }
     }
 }

@@ -45,12 +45,14 @@
 //! - [`bulk`]: the bulk updater over any `Arc<dyn SimProvider>`: bounded concurrency, a pace that
 //!   follows the provider's rate limit, a window held under its concurrency limit, one outcome
 //!   per item, a dry run, a rate budget shared with other processes.
+//! - [`rows`]: the provider ids a row may name (case-insensitive, with aliases) and the CSV
+//!   reader `simctl` shares.
 //! - [`charge`]: estimates added up per provider and overall
 //!   ([`ChargeTotal`](charge::ChargeTotal)), as ranges, the rows that cannot be priced counted
 //!   and named.
 //!
 //! # Feature flags
-//! - `csv`: desired states read from CSV ([`Desired::from_csv`](plan::Desired::from_csv)).
+//! - `csv`: desired states read from CSV ([`rows::read_csv`], [`Desired::from_csv`](plan::Desired::from_csv)).
 //! - `tracing`: events for every change of a bulk run's pace and window (target `simcore`, with
 //!   simcore's own spans and events: simcore's `tracing` feature). Off by default, and then
 //!   compiled out entirely.
@@ -59,6 +61,7 @@
 pub mod bulk;
 pub mod charge;
 pub mod plan;
+pub mod rows;
 
 mod trace;
 

@@ -7,13 +7,21 @@
 //! and what each change would cost where the provider can price it. A plan prints as a table,
 //! serialises to JSON, and can be saved, reviewed and applied later.
 //!
+//! A SIM with a change in progress (its state [`Pending`](SimState::Pending): Super SIM's
+//! `scheduled`) is planned as [`Action::Pending`], not as a change: nothing is sent for it, and
+//! the entry says what it waits for.
+//!
 //! [`Applier::apply`] runs a plan's changes through the [bulk updater](crate::bulk): it first
 //! reads the SIMs again and sends a change only to a SIM still in the state the plan saw (one
 //! changed behind the plan's back is reported [`ApplyOutcome::Stale`] and not touched; one
-//! already in the target state is [`ApplyOutcome::AlreadyThere`], nothing sent). An answer that
-//! does not say whether a change was applied is settled by reading the SIM back. Re-running the
-//! same desired state after an interruption converges: what is done reads as unchanged and
-//! sends nothing, so only what is left is sent.
+//! already in the target state is [`ApplyOutcome::AlreadyThere`], nothing sent). Each entry is
+//! applied whole or refused whole, rows that ask the same of one SIM are one write, and a plan
+//! edited since it was made is refused (see [`Applier`] for what a saved plan protects against
+//! and what it does not). An answer that does not say whether a change was applied is settled by
+//! reading the SIM back; a refusal is the provider's verdict, never reported as scheduled.
+//! [`Applier::wait`] waits, bounded, for changes left in progress to settle before the report.
+//! Re-running the same desired state after an interruption converges: what is done reads as
+//! unchanged and sends nothing, so only what is left is sent.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -59,7 +67,15 @@
 //! fetches the few the listing did not answer for (a SIM named by an id the listing does not
 //! carry, or one that does not exist). Listing costs one request per page (Super SIM: 1,000 SIMs
 //! a page, emnify 2,500) however many SIMs the plan names; fetching costs one per SIM. A
-//! provider that cannot list is read by fetching. [`Plan::reads`] says what was done.
+//! provider that cannot list is read by fetching. A page that fails is read again within the
+//! retry policy ([`Planner::retry`]) from that page on, never from the first; past the policy,
+//! the SIMs the listing did not reach are fetched. [`Plan::reads`] says what was done.
+//!
+//! # Rows
+//! A row names its provider by an id of [`rows::ProviderId`](crate::rows::ProviderId), in any
+//! case and with aliases (`Twilio`, `kore`, `super-sim`, `EMNIFY`), or by the provider's own
+//! name; CSV files are read by [`rows::read_csv`](crate::rows::read_csv) (also `simctl`'s): a
+//! line that cannot be read is refused with its line number, the others planned.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -69,7 +85,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::bulk::{BulkItem, BulkUpdater, Outcome as BulkOutcome};
+use crate::bulk::{BulkItem, BulkUpdater, Outcome as BulkOutcome, retry_outcome};
 use crate::charge::ChargeTotal;
 use simcore::charge::{Estimate, PriceBooks, Pricing};
 use simcore::error::Error;
@@ -78,13 +94,20 @@ use simcore::retry::RetryPolicy;
 use simcore::state::SimState;
 use simcore::validate::SimName;
 
+use crate::rows::ProviderId;
+
 /// The version of the plan format [`Plan::to_json`] writes.
-pub const PLAN_FORMAT: u32 = 1;
+///
+/// Format 2 added the [`Action::Pending`] entries and the [`Plan::digest`]; a plan of format 1
+/// is refused (plan again).
+pub const PLAN_FORMAT: u32 = 2;
 
 /// One row of a desired state: a SIM of a provider, and the state (and name) it should have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
-    /// The provider's name (`"twilio"`, `"kore"`, `"emnify"`, `"sixfab"`, `"edgeiq"`).
+    /// The provider: an id of [`rows::ProviderId`](crate::rows::ProviderId) (`"twilio"`,
+    /// `"kore"`, `"supersim"`, `"emnify"`, `"sixfab"`, `"edgeiq"`, in any case, with its
+    /// aliases), or a provider's own [`name`](SimProvider::name).
     pub provider: String,
     /// The provider's id for the SIM.
     pub id: String,
@@ -94,6 +117,13 @@ pub struct Desired {
     /// The name it should have; `None` leaves the name alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<SimName>,
+    /// The line of the file the row was read from, when it was read from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Why the row could not be read (`"line 4: it has 2 fields, the header has 3"`): the plan
+    /// refuses it with this reason, and plans the other rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
 }
 
 impl Desired {
@@ -104,7 +134,22 @@ impl Desired {
             id: id.into(),
             state: None,
             name: None,
+            line: None,
+            refusal: None,
         }
+    }
+
+    /// A row read from `line` that could not be read as one, and `why`: the plan refuses it.
+    pub fn refused_line(
+        provider: impl Into<String>,
+        id: impl Into<String>,
+        line: u64,
+        why: impl std::fmt::Display,
+    ) -> Self {
+        let mut row = Self::new(provider, id);
+        row.line = Some(line);
+        row.refusal = Some(format!("line {line}: {why}"));
+        row
     }
 
     /// The state the SIM should be in.
@@ -119,49 +164,15 @@ impl Desired {
         self
     }
 
-    /// Reads rows from CSV with a header: `provider,id,target` and an optional `name` column
-    /// (`target` a canonical state word: `active`, `inactive`, `ready`, `retired`; empty leaves
-    /// the state alone). Feature `csv`.
-    ///
-    /// A row that cannot be read is an [`Error::Invalid`] naming its line.
+    /// Reads rows from CSV with a header: `provider,id,target` and an optional `name` column.
+    /// The rules are [`rows::read_csv`](crate::rows::read_csv)'s (shared with `simctl`): provider
+    /// ids in any case and with aliases, `state` and `status` as aliases of `target`, a column
+    /// this reader does not know refused by name, and a line that cannot be read kept as a row
+    /// that the plan refuses with its line number, while the others are planned. Feature `csv`.
     #[cfg(feature = "csv")]
     #[cfg_attr(docsrs, doc(cfg(feature = "csv")))]
     pub fn from_csv(reader: impl std::io::Read) -> simcore::Result<Vec<Desired>> {
-        use simcore::validate::ValidationError;
-        let mut rows = Vec::new();
-        let mut csv = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(reader);
-        let headers = csv
-            .headers()
-            .map_err(|e| Error::Config(format!("the CSV has no header line: {e}")))?
-            .clone();
-        let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-        let (Some(p), Some(i)) = (col("provider"), col("id")) else {
-            return Err(Error::Config(
-                "the CSV header must name the columns provider, id and target (and optionally name)"
-                    .to_owned(),
-            ));
-        };
-        let (t, n) = (col("target").or_else(|| col("state")), col("name"));
-        for (k, record) in csv.records().enumerate() {
-            let line = k + 2;
-            let record = record.map_err(|e| {
-                ValidationError::new("csv", format!("line {line} cannot be read"), e.to_string())
-            })?;
-            let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("");
-            let mut row = Desired::new(cell(Some(p)), cell(Some(i)));
-            if !cell(t).is_empty() {
-                row.state = Some(SimState::from_word(cell(t)));
-            }
-            if !cell(n).is_empty() {
-                row.name = Some(SimName::parse(cell(n)).map_err(|e| {
-                    ValidationError::new("csv", format!("line {line}: {}", e.rule()), e.found())
-                })?);
-            }
-            rows.push(row);
-        }
-        Ok(rows)
+        crate::rows::read_csv(reader)
     }
 }
 
@@ -190,6 +201,17 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         charge: Option<Box<Estimate>>,
     },
+    /// A change is in progress on the SIM (its canonical state is
+    /// [`Pending`](SimState::Pending): Super SIM's `scheduled`). Nothing is sent for the row: a
+    /// change sent now would be refused, and the plan cannot know where the SIM will settle.
+    /// Plan again once it has settled, or apply with [`Applier::wait`], which waits for it.
+    Pending {
+        /// What the entry waits for, in words.
+        waits_for: String,
+        /// The state the row asks for (`None`: the state is left alone).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<SimState>,
+    },
     /// Refused before anything would be sent: the row asks for what the provider's rules forbid.
     Refused {
         /// Why, in words (the field and the rule).
@@ -208,12 +230,13 @@ pub enum Action {
 }
 
 impl Action {
-    /// A short word for it: `"unchanged"`, `"change"`, `"refused"`, `"not found"`, `"read
-    /// error"`.
+    /// A short word for it: `"unchanged"`, `"change"`, `"pending"`, `"refused"`, `"not found"`,
+    /// `"read error"`.
     pub fn label(&self) -> &'static str {
         match self {
             Action::Unchanged { .. } => "unchanged",
             Action::Change { .. } => "change",
+            Action::Pending { .. } => "pending",
             Action::Refused { .. } => "refused",
             Action::NotFound { .. } => "not found",
             Action::ReadError { .. } => "read error",
@@ -253,6 +276,10 @@ pub struct Reads {
     pub listed: u64,
     /// Single-SIM fetches made.
     pub fetches: u64,
+    /// Pages of the listing read again after an error, from the page that failed (within the
+    /// retry policy; see [`Planner::retry`]).
+    #[serde(default)]
+    pub pages_retried: u64,
 }
 
 /// A plan: one entry per input row, in input order, and how the states were read.
@@ -266,9 +293,56 @@ pub struct Plan {
     pub entries: Vec<Entry>,
     /// How each provider's states were read.
     pub reads: BTreeMap<String, Reads>,
+    /// A digest of the entries as the planner made them (`sha256:` and 64 hex digits; see
+    /// [`Plan::entries_digest`]). [`Applier::apply`] refuses a plan whose entries no longer
+    /// match it, unless told to apply an edited plan ([`Applier::allow_edited`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl Plan {
+    /// The digest of the entries as they are now: SHA-256 over their JSON, as
+    /// [`to_json`](Self::to_json) writes them (compact), `sha256:` and 64 hex digits.
+    ///
+    /// It tells an edited plan from the one the planner made; it is no signature (anyone who
+    /// can edit the file can compute it again, with [`seal`](Self::seal)).
+    pub fn entries_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        /// The JSON written straight into the hash: no copy of the plan is made.
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hashing = Hashing(Sha256::new());
+        // Entries always serialize (no map with keys that are not text, no failing value).
+        let _ = serde_json::to_writer(&mut hashing, &self.entries);
+        let sum = hashing.0.finalize();
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256:");
+        for b in sum {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+
+    /// Sets [`digest`](Self::digest) to the digest of the entries as they are now: for a plan
+    /// built or changed in code on purpose.
+    pub fn seal(&mut self) {
+        self.digest = Some(self.entries_digest());
+    }
+
+    /// Whether the entries differ from the ones the digest was made over (or the plan carries
+    /// no digest): see [`Applier::allow_edited`].
+    pub fn is_edited(&self) -> bool {
+        self.digest.as_deref() != Some(self.entries_digest().as_str())
+    }
+
     /// How many entries have the action `label` (see [`Action::label`]).
     pub fn count(&self, label: &str) -> usize {
         self.entries
@@ -373,6 +447,10 @@ impl fmt::Display for Plan {
                     }
                     w
                 }
+                Action::Pending { waits_for, to } => match to {
+                    Some(to) => format!("wants {to}; waits for {waits_for}"),
+                    None => format!("waits for {waits_for}"),
+                },
                 Action::Refused { reason }
                 | Action::NotFound { reason }
                 | Action::ReadError { reason } => reason.clone(),
@@ -478,6 +556,8 @@ async fn read_states(
         let mut pages = provider.list(&list);
         // A page already asked for while the one before it was matched.
         let mut ahead: Option<Option<simcore::Result<Vec<SimSnapshot>>>> = None;
+        // Attempts at the page being read.
+        let mut attempt = 0;
         while wanted > 0 {
             let next = match ahead.take() {
                 Some(next) => next,
@@ -486,10 +566,29 @@ async fn read_states(
             let Some(page) = next else {
                 break;
             };
-            let Ok(page) = page else {
-                // A listing that fails (or that the provider does not offer) leaves the rest to
-                // single fetches.
-                break;
+            let page = match page {
+                Ok(page) => {
+                    attempt = 0;
+                    page
+                }
+                Err(e) => {
+                    // A page that failed is read again within the retry policy, from that page
+                    // on (from the start when the listing cannot say where it stood).
+                    attempt += 1;
+                    let Some(wait) =
+                        simcore::retry::decide(&options.retry, attempt, &retry_outcome(&e))
+                    else {
+                        // A listing that fails for good (or that the provider does not offer)
+                        // leaves the rest to single fetches.
+                        break;
+                    };
+                    tokio::time::sleep(wait.sample(fastrand::f64())).await;
+                    let mut again = list.clone();
+                    again.resume = pages.position().cloned();
+                    pages = provider.list(&again);
+                    reads.pages_retried += 1;
+                    continue;
+                }
             };
             // Each SIM can answer for its id and its aliases at most: when the ids still wanted
             // outnumber those, another page is needed for certain, so it is asked for now and
@@ -588,11 +687,13 @@ async fn read_all(
 type Answer<'a> = dyn FnMut(&[usize], Option<usize>, &Read) + Send + 'a;
 
 /// How [`read_states`] reads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct ReadOptions {
     fetch_at_most: usize,
     concurrency: usize,
     page_size: Option<u32>,
+    /// How a failed page of a listing is tried again.
+    retry: RetryPolicy,
 }
 
 /// Makes [`Plan`]s from desired states.
@@ -602,6 +703,7 @@ pub struct Planner {
     fetch_at_most: usize,
     concurrency: usize,
     page_size: Option<u32>,
+    retry: RetryPolicy,
     books: PriceBooks,
     as_of: Option<chrono::NaiveDate>,
     price: bool,
@@ -623,6 +725,7 @@ impl Planner {
             fetch_at_most: self.fetch_at_most,
             concurrency: self.concurrency,
             page_size: self.page_size,
+            retry: self.retry.clone(),
         }
     }
 
@@ -636,6 +739,7 @@ impl Planner {
             fetch_at_most: 50,
             concurrency: 16,
             page_size: None,
+            retry: RetryPolicy::default(),
             books: PriceBooks::new(),
             as_of: None,
             price: true,
@@ -658,6 +762,16 @@ impl Planner {
     /// The page size for listings (default: each provider's largest).
     pub fn page_size(mut self, n: u32) -> Self {
         self.page_size = Some(n);
+        self
+    }
+
+    /// How a page of a listing that failed is tried again (default [`RetryPolicy::default`]):
+    /// a page that fails with an error a retry may fix (a 429, a gateway error, a timeout) is
+    /// read again after the policy's backoff, from that page on
+    /// ([`SnapshotPages::position`](simcore::SnapshotPages::position)), never from the first;
+    /// past the policy's attempts, the SIMs the listing did not reach are fetched one by one.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -685,27 +799,26 @@ impl Planner {
     where
         I: IntoIterator<Item = Desired>,
     {
-        let rows: Vec<Desired> = rows.into_iter().collect();
+        let mut rows: Vec<Desired> = rows.into_iter().collect();
         let mut actions: Vec<Option<Action>> = vec![None; rows.len()];
         let mut by_provider: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (row, d) in rows.iter().enumerate() {
-            if self.providers.contains_key(&d.provider) {
-                by_provider
-                    .entry(d.provider.as_str())
-                    .or_default()
-                    .push(row);
-            } else {
+        for (row, d) in rows.iter_mut().enumerate() {
+            if let Some(reason) = &d.refusal {
+                // A line that could not be read: refused with its line, the others planned.
                 actions[row] = Some(Action::Refused {
-                    reason: format!(
-                        "no provider named {:?} is configured (known: {})",
-                        d.provider,
-                        self.providers
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    reason: reason.clone(),
                 });
+                continue;
+            }
+            match resolve_provider(&self.providers, &d.provider) {
+                Ok(name) => {
+                    // The entry names the provider as it names itself (what apply looks up).
+                    if d.provider != name {
+                        d.provider = name.to_owned();
+                    }
+                    by_provider.entry(name).or_default().push(row);
+                }
+                Err(reason) => actions[row] = Some(Action::Refused { reason }),
             }
         }
         let mut reads = BTreeMap::new();
@@ -787,7 +900,7 @@ impl Planner {
                 }
             }
         }
-        Plan {
+        let mut plan = Plan {
             format: PLAN_FORMAT,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             entries: rows
@@ -804,7 +917,40 @@ impl Planner {
                 })
                 .collect(),
             reads,
-        }
+            digest: None,
+        };
+        plan.seal();
+        plan
+    }
+}
+
+/// The configured provider a row's provider names: the one whose [`SimProvider::name`] it is,
+/// or the one its [`ProviderId`] stands for (any case, any alias; `supersim` for the one Super
+/// SIM provider configured). `Err` says why none is.
+fn resolve_provider<'a>(
+    providers: &'a BTreeMap<String, Arc<dyn SimProvider>>,
+    name: &str,
+) -> Result<&'a str, String> {
+    if let Some((key, _)) = providers.get_key_value(name) {
+        return Ok(key.as_str());
+    }
+    let known = || providers.keys().cloned().collect::<Vec<_>>().join(", ");
+    let Some(id) = ProviderId::parse(name) else {
+        return Err(format!(
+            "no provider named {name:?} is configured (known: {})",
+            known()
+        ));
+    };
+    let mut matching = providers.keys().filter(|k| id.stands_for(k));
+    match (matching.next(), matching.next()) {
+        (Some(one), None) => Ok(one.as_str()),
+        (Some(a), Some(b)) => Err(format!(
+            "{name:?} stands for both {a} and {b}, which are configured: name one of them"
+        )),
+        (None, _) => Err(format!(
+            "no provider named {name:?} is configured (known: {})",
+            known()
+        )),
     }
 }
 
@@ -845,6 +991,17 @@ fn decide(
             None,
         );
     }
+    if snap.state == SimState::Pending {
+        // A change in progress: a new one would be refused, and where the SIM settles is not
+        // known yet.
+        return (
+            Action::Pending {
+                waits_for: waits_for(provider.name(), snap),
+                to: d.state.clone(),
+            },
+            None,
+        );
+    }
     let mut change = SimChange::new().known_state(snap.state.clone());
     change.state = d.state.clone();
     if !name_ok {
@@ -878,6 +1035,14 @@ fn decide(
     )
 }
 
+/// What a [`Action::Pending`] entry waits for, in words.
+fn waits_for(provider: &str, snap: &SimSnapshot) -> String {
+    match &snap.native_status {
+        Some(word) => format!("the change in progress to settle ({provider} says {word:?})"),
+        None => "the change in progress to settle".to_owned(),
+    }
+}
+
 /// What applying one entry came to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -888,8 +1053,16 @@ pub enum ApplyOutcome {
         /// Whether it was learnt by reading the SIM back (the answer did not say).
         verified: bool,
     },
-    /// Sent and accepted; the provider applies it shortly (Super SIM's `scheduled`).
+    /// Sent and accepted; the provider applies it shortly (Super SIM's `scheduled`), and it had
+    /// not settled when the report was made (see [`Applier::wait`]).
     Scheduled,
+    /// A change that is not this row's was in progress on the SIM (the plan saw it, or apply
+    /// found it): nothing sent. Plan again once it has settled, or apply with
+    /// [`Applier::wait`].
+    InProgress {
+        /// What it waits for, in words.
+        waits_for: String,
+    },
     /// The plan said nothing needed doing: nothing sent.
     Unchanged,
     /// The SIM was found in the target state already when the plan was applied: nothing sent.
@@ -924,12 +1097,13 @@ pub enum ApplyOutcome {
 }
 
 impl ApplyOutcome {
-    /// A short word: `"done"`, `"scheduled"`, `"unchanged"`, `"already there"`, `"stale"`,
-    /// `"refused"`, `"failed"`, `"not found"`, `"read error"`.
+    /// A short word: `"done"`, `"scheduled"`, `"in progress"`, `"unchanged"`, `"already there"`,
+    /// `"stale"`, `"refused"`, `"failed"`, `"not found"`, `"read error"`.
     pub fn label(&self) -> &'static str {
         match self {
             ApplyOutcome::Done { .. } => "done",
             ApplyOutcome::Scheduled => "scheduled",
+            ApplyOutcome::InProgress { .. } => "in progress",
             ApplyOutcome::Unchanged => "unchanged",
             ApplyOutcome::AlreadyThere => "already there",
             ApplyOutcome::Stale { .. } => "stale",
@@ -953,6 +1127,10 @@ pub struct Applied {
     /// What happened.
     #[serde(flatten)]
     pub outcome: ApplyOutcome,
+    /// The other rows (0-based) that asked the same of the same SIM: one write served them all,
+    /// and each has this outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_write: Vec<usize>,
 }
 
 /// What applying a plan did: one entry per plan entry, in row order.
@@ -1009,6 +1187,17 @@ impl fmt::Display for ApplyReport {
         if verified > 0 {
             write!(f, " ({verified} of the done verified by reading back)")?;
         }
+        let shared = self
+            .entries
+            .iter()
+            .filter(|e| !e.same_write.is_empty())
+            .count();
+        if shared > 0 {
+            write!(
+                f,
+                "; {shared} rows asked the same of a SIM as another row and shared its write"
+            )?;
+        }
         write!(
             f,
             "; {} update requests, {} throttled, {:.1}s",
@@ -1023,6 +1212,33 @@ impl fmt::Display for ApplyReport {
 pub type ApplyProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 
 /// Applies [`Plan`]s.
+///
+/// # What a saved plan protects against, and what it does not
+/// A plan saved with [`Plan::to_json`] and applied later is applied with these guarantees:
+/// - **Only what is still as the plan saw it is sent.** Every SIM is read again first; a SIM
+///   that moved since is [`Stale`](ApplyOutcome::Stale) and untouched, one already as asked is
+///   [`AlreadyThere`](ApplyOutcome::AlreadyThere), one with a change in progress is
+///   [`InProgress`](ApplyOutcome::InProgress).
+/// - **An entry is applied whole or refused whole.** Each change entry is rebuilt as a whole
+///   change (its state and its name) and checked by the provider's rules before anything is
+///   sent: an entry any part of which the rules refuse (an edited name, a target the lifecycle
+///   forbids) is [`Refused`](ApplyOutcome::Refused) with the rule, and nothing of it is sent.
+/// - **An edited plan is refused.** The planner seals its entries with a digest
+///   ([`Plan::digest`]); a plan whose entries no longer match it (or that has none) is refused
+///   whole, every entry [`Refused`](ApplyOutcome::Refused) and nothing sent, unless
+///   [`allow_edited`](Applier::allow_edited) says to apply it anyway (each entry then still
+///   passes the provider's rules, as above).
+/// - **Rows that ask the same of one SIM are one write**, whatever id each names it by; rows
+///   that ask different things of one SIM are refused but the first.
+///
+/// It does not protect against:
+/// - a deliberate edit: the digest is no signature, and whoever can edit the file can compute it
+///   again ([`Plan::seal`]); keep plans where only those who may apply them can write;
+/// - a change made by someone else between the read and the write of one SIM (the plan holds no
+///   lock at the provider);
+/// - charges: they are as of planning, and are not priced again;
+/// - rows the plan does not have: an edit that removes an entry removes its change (the digest
+///   refuses such a plan, unless allowed).
 #[derive(Clone)]
 pub struct Applier {
     providers: BTreeMap<String, Arc<dyn SimProvider>>,
@@ -1031,6 +1247,8 @@ pub struct Applier {
     fetch_at_most: usize,
     page_size: Option<u32>,
     progress: Option<ApplyProgress>,
+    wait: Option<Duration>,
+    allow_edited: bool,
 }
 
 impl fmt::Debug for Applier {
@@ -1039,8 +1257,28 @@ impl fmt::Debug for Applier {
             .field("providers", &self.providers.keys().collect::<Vec<_>>())
             .field("concurrency", &self.concurrency)
             .field("retry", &self.retry)
+            .field("wait", &self.wait)
+            .field("allow_edited", &self.allow_edited)
             .finish_non_exhaustive()
     }
+}
+
+/// The rows of one write: the SIM, the change, and every row (plan entry index) asking it.
+struct Write {
+    id: String,
+    change: SimChange,
+    target: Option<SimState>,
+    ks: Vec<usize>,
+}
+
+/// What one provider's part of a plan came to: outcomes by entry index, and the rows that
+/// shared a write.
+struct ProviderRun {
+    outcomes: Vec<(usize, ApplyOutcome)>,
+    same_write: Vec<(usize, Vec<usize>)>,
+    reads: Reads,
+    attempts: u64,
+    throttled: u64,
 }
 
 impl Applier {
@@ -1049,6 +1287,7 @@ impl Applier {
             fetch_at_most: self.fetch_at_most,
             concurrency: self.concurrency,
             page_size: self.page_size,
+            retry: self.retry.clone(),
         }
     }
 
@@ -1064,6 +1303,8 @@ impl Applier {
             fetch_at_most: 50,
             page_size: None,
             progress: None,
+            wait: None,
+            allow_edited: false,
         }
     }
 
@@ -1085,27 +1326,74 @@ impl Applier {
         self
     }
 
+    /// Waits up to `deadline` for the changes the run leaves in progress to settle before it
+    /// reports: its own changes the provider accepted to apply later (Super SIM's `202
+    /// scheduled`), and changes it found in progress (the plan's [`Action::Pending`] entries, or
+    /// a SIM found pending when read again). Each is polled with a capped, jittered backoff
+    /// ([`simcore::wait`]). A change of the run that settles as asked is
+    /// [`Done`](ApplyOutcome::Done) (`verified`: read back), one that settles elsewhere is
+    /// [`Failed`](ApplyOutcome::Failed), one still in progress at the deadline stays
+    /// [`Scheduled`](ApplyOutcome::Scheduled); a change found in progress that settles as the row
+    /// asks is [`AlreadyThere`](ApplyOutcome::AlreadyThere), elsewhere
+    /// [`Stale`](ApplyOutcome::Stale) (plan again). Default: no wait.
+    pub fn wait(mut self, deadline: Duration) -> Self {
+        self.wait = Some(deadline);
+        self
+    }
+
+    /// Applies a plan whose entries no longer match its digest (an edited plan, or one without a
+    /// digest) rather than refuse it whole (default: refuse). Each entry is still applied whole
+    /// or refused whole by the provider's rules.
+    pub fn allow_edited(mut self, yes: bool) -> Self {
+        self.allow_edited = yes;
+        self
+    }
+
     /// Calls `f` with (finished, total) as entries finish.
     pub fn on_progress(mut self, f: impl Fn(usize, usize) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
     }
 
-    /// Applies the plan's changes; every entry gets exactly one outcome (see the module docs).
+    /// Applies the plan's changes; every entry gets exactly one outcome (see the module docs and
+    /// [what a saved plan protects against](Applier#what-a-saved-plan-protects-against-and-what-it-does-not)).
     pub async fn apply(&self, plan: &Plan) -> ApplyReport {
         let start = Instant::now();
         let total = plan.entries.len();
         let mut out: Vec<Option<ApplyOutcome>> = vec![None; total];
+        let mut same: Vec<Vec<usize>> = vec![Vec::new(); total];
         let mut finished = 0usize;
         let tick = |finished: usize| {
             if let Some(p) = &self.progress {
                 p(finished, total);
             }
         };
-        let done = std::sync::atomic::AtomicUsize::new(0);
         let mut report = ApplyReport::default();
-        // What the plan already settled.
-        let mut changes: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        if plan.is_edited() && !self.allow_edited {
+            let reason = match &plan.digest {
+                Some(_) => "the plan was edited after it was made (its entries do not match its digest): nothing was sent; plan again, or apply it anyway with allow_edited".to_owned(),
+                None => "the plan carries no digest of its entries, so an edit cannot be told: nothing was sent; plan again, or apply it anyway with allow_edited".to_owned(),
+            };
+            report.entries = plan
+                .entries
+                .iter()
+                .map(|e| Applied {
+                    row: e.row,
+                    provider: e.provider.clone(),
+                    id: e.id.clone(),
+                    outcome: ApplyOutcome::Refused {
+                        reason: reason.clone(),
+                    },
+                    same_write: Vec::new(),
+                })
+                .collect();
+            tick(total);
+            report.elapsed = start.elapsed();
+            return report;
+        }
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        // What the plan already settled; the rest by provider.
+        let mut work: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (k, e) in plan.entries.iter().enumerate() {
             let settled = match &e.action {
                 Action::Unchanged { .. } => Some(ApplyOutcome::Unchanged),
@@ -1118,15 +1406,20 @@ impl Applier {
                 Action::ReadError { reason } => Some(ApplyOutcome::ReadError {
                     reason: reason.clone(),
                 }),
-                Action::Change { .. } => match self.providers.get(&e.provider) {
-                    Some(_) => {
-                        changes.entry(e.provider.as_str()).or_default().push(k);
-                        None
+                Action::Pending { waits_for, .. } if self.wait.is_none() => {
+                    Some(ApplyOutcome::InProgress {
+                        waits_for: waits_for.clone(),
+                    })
+                }
+                Action::Change { .. } | Action::Pending { .. } => {
+                    match resolve_provider(&self.providers, &e.provider) {
+                        Ok(name) => {
+                            work.entry(name).or_default().push(k);
+                            None
+                        }
+                        Err(reason) => Some(ApplyOutcome::Refused { reason }),
                     }
-                    None => Some(ApplyOutcome::Refused {
-                        reason: format!("no provider named {:?} is configured", e.provider),
-                    }),
-                },
+                }
             };
             if let Some(o) = settled {
                 out[k] = Some(o);
@@ -1135,7 +1428,7 @@ impl Applier {
         }
         tick(finished);
         done.store(finished, std::sync::atomic::Ordering::Relaxed);
-        let runs = changes.into_iter().map(|(name, ks)| {
+        let runs = work.into_iter().map(|(name, ks)| {
             let provider = self.providers[name].clone();
             let done = &done;
             async move {
@@ -1151,103 +1444,182 @@ impl Applier {
             }
         });
         let results = futures_util::future::join_all(runs).await;
-        for (name, (outcomes, reads, attempts, throttled)) in results {
-            report.reads.insert(name.to_owned(), reads);
-            report.attempts += attempts;
-            report.throttled += throttled;
-            for (k, o) in outcomes {
+        for (name, run) in results {
+            report.reads.insert(name.to_owned(), run.reads);
+            report.attempts += run.attempts;
+            report.throttled += run.throttled;
+            for (k, o) in run.outcomes {
                 out[k] = Some(o);
+            }
+            for (k, others) in run.same_write {
+                same[k] = others;
             }
         }
         report.entries = plan
             .entries
             .iter()
             .zip(out)
-            .map(|(e, o)| Applied {
+            .zip(same)
+            .map(|((e, o), same_write)| Applied {
                 row: e.row,
                 provider: e.provider.clone(),
                 id: e.id.clone(),
                 outcome: o.unwrap_or(ApplyOutcome::ReadError {
                     reason: "not applied".to_owned(),
                 }),
+                same_write: same_write
+                    .into_iter()
+                    .map(|k| plan.entries[k].row)
+                    .collect(),
             })
             .collect();
         report.elapsed = start.elapsed();
         report
     }
 
-    /// The changes of one provider: read again, send what is still as planned.
+    /// The entries `ks` of one provider (changes, and pending entries when waiting): read
+    /// again, send what is still as planned, once per SIM, then wait if asked.
     async fn apply_provider(
         &self,
         plan: &Plan,
         provider: Arc<dyn SimProvider>,
         ks: Vec<usize>,
         tick: &(dyn Fn() + Sync),
-    ) -> (Vec<(usize, ApplyOutcome)>, Reads, u64, u64) {
-        let ids: Vec<&str> = ks.iter().map(|&k| plan.entries[k].id.as_str()).collect();
-        let (now, reads) = read_all(&*provider, &ids, self.read_options()).await;
-        let mut outcomes = Vec::with_capacity(ks.len());
-        let mut items = Vec::new();
-        let mut item_rows = Vec::new();
-        for (&k, read) in ks.iter().zip(&now) {
+    ) -> ProviderRun {
+        let mut outcomes: Vec<(usize, ApplyOutcome)> = Vec::with_capacity(ks.len());
+        // Each change entry whole, checked by the provider's rules before anything is read or
+        // sent: refused whole, or kept whole.
+        let mut to_read: Vec<(usize, Option<SimChange>)> = Vec::with_capacity(ks.len());
+        for &k in &ks {
             let e = &plan.entries[k];
-            let Action::Change {
-                from, to, rename, ..
-            } = &e.action
-            else {
-                continue;
-            };
-            match read {
-                Read::Found(snap) => {
-                    let target = to.clone().unwrap_or_else(|| from.clone());
-                    let name_there = rename
-                        .as_ref()
-                        .is_none_or(|r| snap.display_name.as_deref() == Some(r.to.as_str()));
-                    if snap.state == target && name_there {
-                        outcomes.push((k, ApplyOutcome::AlreadyThere));
-                    } else if snap.state != *from {
-                        outcomes.push((
-                            k,
-                            ApplyOutcome::Stale {
-                                planned: from.clone(),
-                                found: snap.state.clone(),
-                            },
-                        ));
-                    } else {
-                        let mut change = SimChange::new().known_state(from.clone());
-                        change.state = to.clone();
-                        if !name_there {
-                            change.display_name =
-                                rename.as_ref().and_then(|r| SimName::parse(&r.to).ok());
-                        }
-                        item_rows.push(k);
-                        items.push(BulkItem::new(e.id.clone(), change));
-                    }
-                }
-                Read::NotFound(reason) => outcomes.push((
-                    k,
-                    ApplyOutcome::NotFound {
-                        reason: reason.clone(),
-                    },
-                )),
-                Read::Failed(reason) => outcomes.push((
-                    k,
-                    ApplyOutcome::ReadError {
-                        reason: reason.clone(),
-                    },
-                )),
-                Read::Refused(reason) => outcomes.push((
-                    k,
-                    ApplyOutcome::Refused {
-                        reason: reason.clone(),
-                    },
-                )),
+            match &e.action {
+                Action::Change {
+                    from, to, rename, ..
+                } => match whole_change(&*provider, &e.id, from, to.as_ref(), rename.as_ref()) {
+                    Ok(change) => to_read.push((k, Some(change))),
+                    Err(reason) => outcomes.push((k, ApplyOutcome::Refused { reason })),
+                },
+                _ => to_read.push((k, None)),
             }
         }
-        let updater = BulkUpdater::new(provider)
+        let ids: Vec<&str> = to_read
+            .iter()
+            .map(|(k, _)| plan.entries[*k].id.as_str())
+            .collect();
+        let (now, reads) = read_all(&*provider, &ids, self.read_options()).await;
+        // One write per SIM and ask; the first row asking something of a SIM decides it.
+        let mut writes: Vec<Write> = Vec::new();
+        let mut by_sim: HashMap<String, usize> = HashMap::new();
+        // Entries to wait for: (entry, SIM id, the state asked, whether the run sent it).
+        let mut to_wait: Vec<(usize, String, Option<SimState>, Option<SimState>)> = Vec::new();
+        for ((k, change), read) in to_read.into_iter().zip(now) {
+            let e = &plan.entries[k];
+            let snap = match read {
+                Read::Found(snap) => snap,
+                Read::NotFound(reason) => {
+                    outcomes.push((k, ApplyOutcome::NotFound { reason }));
+                    continue;
+                }
+                Read::Failed(reason) => {
+                    outcomes.push((k, ApplyOutcome::ReadError { reason }));
+                    continue;
+                }
+                Read::Refused(reason) => {
+                    outcomes.push((k, ApplyOutcome::Refused { reason }));
+                    continue;
+                }
+            };
+            let Some(mut change) = change else {
+                // A pending entry of the plan, read again while waiting is asked for.
+                let to = match &e.action {
+                    Action::Pending { to, .. } => to.clone(),
+                    _ => None,
+                };
+                if snap.state == SimState::Pending {
+                    to_wait.push((k, snap.id.clone(), to, Some(SimState::Pending)));
+                } else {
+                    outcomes.push((k, settled_elsewhere(to.as_ref(), &SimState::Pending, &snap)));
+                }
+                continue;
+            };
+            let Action::Change { from, to, .. } = &e.action else {
+                continue;
+            };
+            let state_there = to.as_ref().is_none_or(|t| *t == snap.state);
+            let name_there = change
+                .display_name
+                .as_ref()
+                .is_none_or(|n| snap.display_name.as_deref() == Some(n.as_str()));
+            if state_there && name_there {
+                outcomes.push((k, ApplyOutcome::AlreadyThere));
+                continue;
+            }
+            if snap.state == SimState::Pending {
+                if self.wait.is_some() {
+                    to_wait.push((k, snap.id.clone(), to.clone(), Some(from.clone())));
+                } else {
+                    outcomes.push((
+                        k,
+                        ApplyOutcome::InProgress {
+                            waits_for: waits_for(provider.name(), &snap),
+                        },
+                    ));
+                }
+                continue;
+            }
+            if snap.state != *from {
+                outcomes.push((
+                    k,
+                    ApplyOutcome::Stale {
+                        planned: from.clone(),
+                        found: snap.state.clone(),
+                    },
+                ));
+                continue;
+            }
+            if name_there {
+                change.display_name = None;
+            }
+            match by_sim.get(&snap.id) {
+                Some(&w)
+                    if writes[w].change.state == change.state
+                        && writes[w].change.display_name == change.display_name =>
+                {
+                    writes[w].ks.push(k);
+                }
+                Some(&w) => outcomes.push((
+                    k,
+                    ApplyOutcome::Refused {
+                        reason: format!(
+                            "row {} asks something else of the same SIM ({})",
+                            plan.entries[writes[w].ks[0]].row + 1,
+                            snap.id
+                        ),
+                    },
+                )),
+                None => {
+                    by_sim.insert(snap.id.clone(), writes.len());
+                    writes.push(Write {
+                        id: e.id.clone(),
+                        target: to.clone(),
+                        change,
+                        ks: vec![k],
+                    });
+                }
+            }
+        }
+        for _ in 0..outcomes.len() {
+            tick();
+        }
+        let updater = BulkUpdater::new(provider.clone())
             .concurrency(self.concurrency)
             .retry(self.retry.clone());
-        let mut sent = Vec::with_capacity(items.len());
+        let items: Vec<BulkItem> = writes
+            .iter()
+            .map(|w| BulkItem::new(w.id.clone(), w.change.clone()))
+            .collect();
+        let mut sent: Vec<(usize, ApplyOutcome)> = Vec::with_capacity(items.len());
+        let waiting = self.wait.is_some();
         let bulk = updater
             .run_with(stream::iter(items), |o| {
                 let outcome = match &o.outcome {
@@ -1265,16 +1637,152 @@ impl Applier {
                         reason: format!("unexpected outcome: {}", other.label()),
                     },
                 };
-                sent.push((item_rows[o.index], outcome));
-                tick();
+                if !(waiting && outcome == ApplyOutcome::Scheduled) {
+                    for _ in &writes[o.index].ks {
+                        tick();
+                    }
+                }
+                sent.push((o.index, outcome));
             })
             .await;
-        for _ in 0..outcomes.len() {
-            tick();
+        let mut same_write = Vec::new();
+        for (w, outcome) in sent {
+            let write = &writes[w];
+            if write.ks.len() > 1 {
+                for &k in &write.ks {
+                    let others = write.ks.iter().copied().filter(|&o| o != k).collect();
+                    same_write.push((k, others));
+                }
+            }
+            if waiting && outcome == ApplyOutcome::Scheduled {
+                for &k in &write.ks {
+                    to_wait.push((k, write.id.clone(), write.target.clone(), None));
+                }
+                continue;
+            }
+            for &k in &write.ks {
+                outcomes.push((k, outcome.clone()));
+            }
         }
-        outcomes.extend(sent);
-        (outcomes, reads, bulk.attempts, bulk.throttled as u64)
+        if let Some(deadline) = self.wait {
+            let waited = self.wait_for(&*provider, to_wait, deadline).await;
+            for o in waited {
+                outcomes.push(o);
+                tick();
+            }
+        }
+        ProviderRun {
+            outcomes,
+            same_write,
+            reads,
+            attempts: bulk.attempts,
+            throttled: bulk.throttled as u64,
+        }
     }
+
+    /// Waits, up to `deadline` in all, for each SIM of `entries` to leave
+    /// [`SimState::Pending`], and says what each entry came to: `(entry, SIM id, the state
+    /// asked, None for a change of the run or Some(the state the plan saw) for one found in
+    /// progress)`.
+    async fn wait_for(
+        &self,
+        provider: &dyn SimProvider,
+        entries: Vec<(usize, String, Option<SimState>, Option<SimState>)>,
+        deadline: Duration,
+    ) -> Vec<(usize, ApplyOutcome)> {
+        let end = Instant::now() + deadline;
+        // One poll per SIM, however many entries wait for it.
+        let mut sims: Vec<String> = entries.iter().map(|e| e.1.clone()).collect();
+        sims.sort();
+        sims.dedup();
+        let settled: HashMap<String, simcore::Result<SimSnapshot>> = stream::iter(sims)
+            .map(|id| async move {
+                let left = end.saturating_duration_since(Instant::now());
+                let options = simcore::wait::WaitOptions::default()
+                    .first_delay(WAIT_FIRST_DELAY.min(left / 4).max(Duration::from_millis(1)))
+                    .deadline(left);
+                let r = simcore::wait::until_settled(provider, &id, &options).await;
+                (id, r)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        entries
+            .into_iter()
+            .map(|(k, id, asked, found_in_progress)| {
+                let outcome = match (settled.get(&id), found_in_progress) {
+                    // A change of the run.
+                    (Some(Ok(snap)), None) => match &asked {
+                        Some(t) if *t != snap.state => ApplyOutcome::Failed {
+                            reason: format!(
+                                "the change was accepted, then settled at {}, not {t}",
+                                snap.state
+                            ),
+                        },
+                        _ => ApplyOutcome::Done { verified: true },
+                    },
+                    (_, None) => ApplyOutcome::Scheduled,
+                    // A change found in progress.
+                    (Some(Ok(snap)), Some(planned)) => {
+                        settled_elsewhere(asked.as_ref(), &planned, snap)
+                    }
+                    (Some(Err(e)), Some(_)) => ApplyOutcome::InProgress {
+                        waits_for: format!("the change in progress to settle ({e})"),
+                    },
+                    (None, Some(_)) => ApplyOutcome::InProgress {
+                        waits_for: "the change in progress to settle".to_owned(),
+                    },
+                };
+                (k, outcome)
+            })
+            .collect()
+    }
+}
+
+/// The first pause of [`Applier::wait`]'s polls (each pause doubles, up to 30 s).
+const WAIT_FIRST_DELAY: Duration = Duration::from_millis(250);
+
+/// What an entry comes to when the change in progress it waited for has settled at
+/// `snap.state`: already there when that is what the row asks, stale otherwise (plan again).
+fn settled_elsewhere(
+    asked: Option<&SimState>,
+    planned: &SimState,
+    snap: &SimSnapshot,
+) -> ApplyOutcome {
+    match asked {
+        Some(t) if *t == snap.state => ApplyOutcome::AlreadyThere,
+        _ => ApplyOutcome::Stale {
+            planned: planned.clone(),
+            found: snap.state.clone(),
+        },
+    }
+}
+
+/// A change entry as one whole change, checked by the provider's rules (nothing is sent): `Err`
+/// with the rule when any part of it is refused.
+fn whole_change(
+    provider: &dyn SimProvider,
+    id: &str,
+    from: &SimState,
+    to: Option<&SimState>,
+    rename: Option<&Rename>,
+) -> Result<SimChange, String> {
+    let mut change = SimChange::new().known_state(from.clone());
+    change.state = to.cloned();
+    if let Some(r) = rename {
+        let name = SimName::parse(&r.to).map_err(|e| format!("the entry's name: {e}"))?;
+        change.display_name = Some(name);
+    }
+    if change.is_empty() {
+        return Err("the entry asks for no state and no name".to_owned());
+    }
+    if let Some(SimState::Unknown(word)) = &change.state {
+        return Err(format!(
+            "invalid target: {word:?} is not a state (active, inactive, ready, retired, …)"
+        ));
+    }
+    provider.validate(id, &change).map_err(|e| e.to_string())?;
+    Ok(change)
 }
 
 #[cfg(test)]
@@ -1299,6 +1807,10 @@ mod tests {
         fetches: AtomicUsize,
         pages: AtomicUsize,
         updates: AtomicUsize,
+        /// Pages (numbered from 1) whose next read fails with a 503, once each.
+        fail_pages: Mutex<Vec<u32>>,
+        /// Every page read, in order.
+        pages_read: Mutex<Vec<u32>>,
     }
 
     impl Fleet {
@@ -1346,7 +1858,8 @@ mod tests {
                 .insert(id.to_owned(), c.state.clone().unwrap());
             Ok(ProviderApplied::DoneWithoutBody)
         }
-        fn list(&self, _o: &ListOptions) -> simcore::provider::SnapshotPages<'_> {
+        fn list(&self, o: &ListOptions) -> simcore::provider::SnapshotPages<'_> {
+            use simcore::paging::PagePosition;
             let all: Vec<SimSnapshot> = self
                 .sims
                 .lock()
@@ -1358,10 +1871,21 @@ mod tests {
                 })
                 .collect();
             let pages: Vec<Vec<SimSnapshot>> = all.chunks(10).map(<[_]>::to_vec).collect();
-            Box::pin(stream::iter(pages).map(move |p| {
-                self.pages.fetch_add(1, Ordering::SeqCst);
-                Ok(p)
-            }))
+            let last = pages.len() as u32;
+            let first = o.resume.as_ref().map_or(1, |p| p.number("resume").unwrap());
+            let read = stream::iter(pages.into_iter().zip(1u32..))
+                .skip(first as usize - 1)
+                .map(move |(p, number)| {
+                    self.pages.fetch_add(1, Ordering::SeqCst);
+                    self.pages_read.lock().unwrap().push(number);
+                    let mut failing = self.fail_pages.lock().unwrap();
+                    if let Some(k) = failing.iter().position(|&f| f == number) {
+                        failing.remove(k);
+                        return Err(ApiError::new("fleet", 503).into());
+                    }
+                    Ok((p, (number < last).then(|| PagePosition::Number(number + 1))))
+                });
+            simcore::provider::SnapshotPages::resumable(Some(PagePosition::Number(first)), read)
         }
     }
 
@@ -1385,7 +1909,8 @@ mod tests {
             Reads {
                 list_pages: 0,
                 listed: 0,
-                fetches: 4
+                fetches: 4,
+                pages_retried: 0,
             }
         );
         // Many rows: listed, stopping once all are seen; an alias answers too; an unknown id is
@@ -1485,6 +2010,55 @@ mod tests {
             }
         );
         assert_eq!(three.1.load(Ordering::SeqCst), 0);
+    }
+
+    /// Item 7: an error on a late page of a listing ended it, and the listing started again at
+    /// page 1 (or the rest was fetched one by one). A failed page is read again within the retry
+    /// policy, from that page on.
+    #[tokio::test]
+    async fn regression_a_failed_late_page_is_read_again_from_there_not_from_page_one() {
+        let fleet = Fleet::with(100, 3);
+        fleet.fail_pages.lock().unwrap().extend([7, 7]);
+        let p: Arc<dyn SimProvider> = fleet.clone();
+        let fast = RetryPolicy::default()
+            .with_max_attempts(3)
+            .with_backoff(Duration::from_millis(1), Duration::from_millis(2));
+        let rows = want((0..100).map(|i| format!("s{i:05}")), SimState::Active);
+        let plan = Planner::new([p.clone()])
+            .fetch_at_most(0)
+            .retry(fast.clone())
+            .price(false)
+            .plan(rows.clone())
+            .await;
+        assert_eq!(
+            *fleet.pages_read.lock().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 7, 7, 8, 9, 10]
+        );
+        assert_eq!(
+            plan.reads["fleet"],
+            Reads {
+                list_pages: 10,
+                listed: 100,
+                fetches: 0,
+                pages_retried: 2,
+            }
+        );
+        assert_eq!(plan.count("change") + plan.count("unchanged"), 100);
+        // Past the policy's attempts, the SIMs the listing did not reach are fetched.
+        fleet.pages_read.lock().unwrap().clear();
+        fleet.fail_pages.lock().unwrap().extend([9, 9, 9]);
+        let plan = Planner::new([p])
+            .fetch_at_most(0)
+            .retry(fast)
+            .price(false)
+            .plan(rows)
+            .await;
+        assert_eq!(
+            *fleet.pages_read.lock().unwrap(),
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9]
+        );
+        assert_eq!(plan.reads["fleet"].fetches, 20);
+        assert_eq!(plan.count("change") + plan.count("unchanged"), 100);
     }
 
     #[tokio::test]

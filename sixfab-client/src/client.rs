@@ -3,7 +3,7 @@
 use std::fmt;
 
 use simcore::Error;
-use simcore::http::{Auth, Method, Transport, TransportBuilder};
+use simcore::http::{Auth, Method, Response, Transport, TransportBuilder};
 use simcore::secrecy::{ExposeSecret, SecretString};
 
 use crate::errors::name_the_asset;
@@ -106,6 +106,17 @@ impl Client {
 
     /// Sends an update given as plain data (`PATCH /assets/{asset_id}`), after checking it.
     pub async fn send_update(&self, request: &UpdateAsset) -> simcore::Result<Updated> {
+        self.send_update_answer(request)
+            .await
+            .map(|(updated, _)| updated)
+    }
+
+    /// [`send_update`](Self::send_update), keeping the answer (for the decode error of an answer
+    /// that does not show the change).
+    pub(crate) async fn send_update_answer(
+        &self,
+        request: &UpdateAsset,
+    ) -> simcore::Result<(Updated, Response)> {
         request.validate()?;
         let id = &request.asset_id;
         let http = self
@@ -115,9 +126,10 @@ impl Client {
             .json(&request.wire_body())?;
         let response = name_the_asset(self.transport.send(&http).await, id)?;
         if response.is_empty() {
-            return Ok(Updated::NoBody);
+            return Ok((Updated::NoBody, response));
         }
-        Updated::from_slice(response.body()).map_err(|e| response.decode_error(e))
+        let updated = Updated::from_slice(response.body()).map_err(|e| response.decode_error(e))?;
+        Ok((updated, response))
     }
 
     /// Reads an asset (`GET /assets/{asset_id}`), by serial number, UUID, SIM SID or SIM ICCID.

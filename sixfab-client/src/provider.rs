@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 
 use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
+use simcore::paging::PagePosition;
 use simcore::{
     Applied, DisplayName, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SimState,
     SnapshotPages, ValidationError,
@@ -132,13 +133,27 @@ impl SimProvider for Client {
     /// with every other id it answers to as aliases.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
-        let pages = self.list_assets().page_size(size).snapshot_only().pages();
-        Box::pin(pages.map_ok(|page| {
-            page.assets
-                .iter()
-                .filter_map(|asset| asset.address().map(|id| snapshot(&id, asset)))
-                .collect()
-        }))
+        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
+            None => list_keys::FIRST_PAGE,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
+        };
+        let pages = self
+            .list_assets()
+            .page_size(size)
+            .snapshot_only()
+            .pages_from(first);
+        SnapshotPages::resumable(
+            Some(PagePosition::Number(first)),
+            pages.map_ok(|(page, next)| {
+                let sims = page
+                    .assets
+                    .iter()
+                    .filter_map(|asset| asset.address().map(|id| snapshot(&id, asset)))
+                    .collect();
+                (sims, next.map(PagePosition::Number))
+            }),
+        )
     }
 
     /// Checks a change without sending anything, in this order: it sets something, the id is an
@@ -149,17 +164,31 @@ impl SimProvider for Client {
     }
 
     /// Sets the status and name. The answer's asset becomes [`Applied::Done`] when it reports a
-    /// status; an answer without one (or without a body) is [`Applied::DoneWithoutBody`].
+    /// status. Sixfab does not document its answer, so only one that shows the change (the asset
+    /// with its status) counts as done: any other success answer (no body, a confirmation with
+    /// a `message`, an asset without a status) is an
+    /// [`Error::Decode`](simcore::Error::Decode), which does not say whether the change was
+    /// applied ([`Sent::Maybe`](simcore::error::Sent::Maybe)) and which a bulk run settles by
+    /// reading the asset back. The native [`Client::send_update`] still answers them as
+    /// [`Updated`].
     async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
         let request = prepare(id, change)?;
         if change.is_noop() {
             return Ok(Applied::Unchanged);
         }
-        Ok(match self.send_update(&request).await? {
-            Updated::Asset(asset) if asset.status.is_some() => Applied::Done(snapshot(id, &asset)),
-            Updated::Asset(_) | Updated::Other(_) | Updated::NoBody => Applied::DoneWithoutBody,
-            Updated::Unchanged => Applied::Unchanged,
-        })
+        let (updated, response) = self.send_update_answer(&request).await?;
+        let what = match updated {
+            Updated::Asset(asset) if asset.status.is_some() => {
+                return Ok(Applied::Done(snapshot(id, &asset)));
+            }
+            Updated::Unchanged => return Ok(Applied::Unchanged),
+            Updated::Asset(_) => "an asset without its status",
+            Updated::Other(_) => "a confirmation without the asset",
+            Updated::NoBody => "no body",
+        };
+        Err(response.decode_error(format!(
+            "an update answered with {what} does not show the change"
+        )))
     }
 
     /// Prices the change ([`crate::pricing`]): checks it ([`validate`](SimProvider::validate)),

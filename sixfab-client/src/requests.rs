@@ -423,9 +423,20 @@ impl ListAssets {
     /// stream after it is yielded; so does a page that starts with the asset the page before
     /// started with (the API ignores the paging parameters: going on would never end).
     pub fn pages(self) -> impl Stream<Item = simcore::Result<AssetPage>> + Send + 'static {
-        simcore::paging::numbered_pages(
+        self.pages_from(list_keys::FIRST_PAGE)
+            .map_ok(|(page, _)| page)
+    }
+
+    /// Every page from page `first` on (to resume a listing an error interrupted), each with the
+    /// number of the page after it (`None` after the last), by the rules of
+    /// [`pages`](Self::pages).
+    pub fn pages_from(
+        self,
+        first: u32,
+    ) -> impl Stream<Item = simcore::Result<(AssetPage, Option<u32>)>> + Send + 'static {
+        simcore::paging::numbered_pages_positioned(
             self,
-            list_keys::FIRST_PAGE,
+            first,
             list_keys::PAGE,
             "must not repeat the page before (the API ignored the page asked for; \
              see sixfab_client::models::list_keys)",

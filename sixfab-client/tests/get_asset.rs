@@ -149,16 +149,24 @@ async fn apply_sends_status_and_name() {
                 .with_display_name("pump station 7")
         )
     );
+    // An answer that does not show the change (no body, a confirmation) is not counted done
+    // on its own: a decode error that says nothing of whether it was applied, which a bulk run
+    // settles by reading the asset back. (This test used to expect `DoneWithoutBody` for both:
+    // the very answers a bulk run then counted done although nothing changed.)
     let change = SimChange::new().state(SimState::Active);
-    assert_eq!(
-        p.apply("SN2", &change).await.unwrap(),
-        Applied::DoneWithoutBody
+    let err = p.apply("SN2", &change).await.unwrap_err();
+    assert!(
+        matches!(err, simcore::Error::Decode { status: 204, .. }),
+        "{err:?}"
     );
+    assert_eq!(err.sent(), simcore::error::Sent::Maybe);
     let change = SimChange::new().display_name(DisplayName::parse("pump station 8").unwrap());
-    assert_eq!(
-        p.apply("SN3", &change).await.unwrap(),
-        Applied::DoneWithoutBody
+    let err = p.apply("SN3", &change).await.unwrap_err();
+    assert!(
+        matches!(err, simcore::Error::Decode { status: 200, .. }),
+        "{err:?}"
     );
+    assert_eq!(err.sent(), simcore::error::Sent::Maybe);
     assert_eq!(with_body.calls_async().await, 1);
     assert_eq!(no_body.calls_async().await, 1);
     assert_eq!(message.calls_async().await, 1);

@@ -621,7 +621,8 @@ impl Client {
     /// step under it.
     ///
     /// The outcome is [`UpdateOutcome::Scheduled`] when Twilio answers `202 Accepted` or returns
-    /// the SIM in status `scheduled`, and [`UpdateOutcome::Done`] otherwise.
+    /// the SIM in status `scheduled`, and [`UpdateOutcome::Done`] otherwise. A success status
+    /// other than `200` and `202` is not Twilio's answer: an [`Error::Decode`].
     pub async fn send_update(&self, request: &SimUpdateRequest) -> Result<UpdateOutcome> {
         if request.is_empty() {
             return Err(ValidationError::empty_update().into());
@@ -632,6 +633,14 @@ impl Client {
             .operation("update_sim", "/v1/Sims/{Sid}", Some(request.sim.as_str()))
             .form(request.form_pairs());
         let response = self.transport.send(&req).await?;
+        // Twilio answers an update 200 (applied) or 202 (scheduled): any other success status is
+        // not its answer, and says nothing of whether the update was applied.
+        if !matches!(response.status(), 200 | 202) {
+            return Err(response.decode_error(format!(
+                "not Twilio's answer to an update: HTTP {} (Twilio answers 200 or 202)",
+                response.status()
+            )));
+        }
         let sim: Sim = response.resource()?;
         if response.status() == 202 || sim.is_scheduled() {
             let callback = request.callback_url.as_ref().map(|url| {

@@ -19,6 +19,7 @@
 use std::sync::LazyLock;
 
 use futures_util::TryStreamExt as _;
+use simcore::paging::PagePosition;
 use simcore::validate::quote;
 use simcore::{
     Applied, Error, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
@@ -129,13 +130,35 @@ impl SimProvider for Client {
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let provider = self.provider_name();
         let size = options.page_size.unwrap_or(ListSims::MAX_PAGE_SIZE);
-        let pages = self.list_sims().page_size(size).snapshot_only().pages();
-        Box::pin(pages.map_ok(move |page| {
-            page.sims
-                .into_iter()
-                .map(|sim| into_snapshot(provider, sim, ""))
-                .collect()
-        }))
+        let from = match &options.resume {
+            None => None,
+            Some(PagePosition::Token(url)) => Some(url.clone()),
+            Some(other) => {
+                let e = ValidationError::new(
+                    "resume",
+                    "Super SIM's list is paged by link: resume from a page's next_page_url",
+                    other.to_string(),
+                );
+                return SnapshotPages::new(futures_util::stream::iter([Err(self.own(e.into()))]));
+            }
+        };
+        let start = from.clone().map(PagePosition::Token);
+        let pages = self
+            .list_sims()
+            .page_size(size)
+            .snapshot_only()
+            .pages_from(from);
+        SnapshotPages::resumable(
+            start,
+            pages.map_ok(move |(page, next)| {
+                let sims = page
+                    .sims
+                    .into_iter()
+                    .map(|sim| into_snapshot(provider, sim, ""))
+                    .collect();
+                (sims, next.map(PagePosition::Token))
+            }),
+        )
     }
 
     async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {

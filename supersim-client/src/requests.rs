@@ -727,6 +727,17 @@ impl ListSims {
     /// Every page, following `meta.next_page_url` to the end. A next-page URL on another scheme,
     /// host or port than the base URL ends the stream with an error, and is not followed.
     pub fn pages(self) -> impl Stream<Item = Result<SimPage>> + Send + 'static {
+        self.pages_from(None).map_ok(|(page, _)| page)
+    }
+
+    /// Every page from the one at `next_page_url` on (a `meta.next_page_url` an earlier listing
+    /// handed out, to resume it where an error interrupted it; `None`: the first page), each
+    /// with the `meta.next_page_url` of the page after it (`None` after the last), by the rules
+    /// of [`pages`](Self::pages). The URL carries the page size and filters it was made with.
+    pub fn pages_from(
+        self,
+        next_page_url: Option<String>,
+    ) -> impl Stream<Item = Result<(SimPage, Option<String>)>> + Send + 'static {
         enum Cursor {
             First,
             Next { url: String, previous: String },
@@ -741,14 +752,28 @@ impl ListSims {
                 None => Cursor::Done,
             }
         }
-        stream::try_unfold((self, Cursor::First), |(list, cursor)| async move {
+        fn position(cursor: &Cursor) -> Option<String> {
+            match cursor {
+                Cursor::Next { url, .. } => Some(url.clone()),
+                Cursor::First | Cursor::Done => None,
+            }
+        }
+        let start = match next_page_url {
+            Some(url) => Cursor::Next {
+                url,
+                previous: String::new(),
+            },
+            None => Cursor::First,
+        };
+        stream::try_unfold((self, start), |(list, cursor)| async move {
             match cursor {
                 Cursor::Done => Ok(None),
                 Cursor::First => {
                     let page = list.first_page().await?;
                     let this = page.meta.url.clone().unwrap_or_default();
                     let next = after(&page, this);
-                    Ok(Some((page, (list, next))))
+                    let at = position(&next);
+                    Ok(Some(((page, at), (list, next))))
                 }
                 Cursor::Next { url, previous } => {
                     if url == previous {
@@ -760,7 +785,8 @@ impl ListSims {
                     }
                     let page = list.client.page_at(&url, list.snapshot_only).await?;
                     let next = after(&page, url);
-                    Ok(Some((page, (list, next))))
+                    let at = position(&next);
+                    Ok(Some(((page, at), (list, next))))
                 }
             }
         })
