@@ -496,7 +496,12 @@ mod tests {
         let budget = list_budget(ListPace::new(10.0, 3)).unwrap();
         let waits: Vec<u128> = (0..6).map(|_| budget.take().as_millis()).collect();
         for (wait, expected) in waits.iter().zip([0, 0, 0, 100, 200, 300]) {
-            assert!(expected - 2 <= *wait as i64 && *wait as i64 <= expected, "{waits:?}");
+            // Each wait is its place less the time since the first: a loaded machine may take a
+            // while between two calls, never less.
+            assert!(
+                expected - 50 <= *wait as i64 && *wait as i64 <= expected,
+                "{waits:?}"
+            );
         }
         // The default keeps under emnify's 10 a second in bursts of 5: of 40 places taken at
         // once, 4 + 9 fall within the first second.
