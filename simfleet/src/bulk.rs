@@ -64,8 +64,11 @@
 //! - [`Sent::Maybe`] (no answer in time, a broken connection, a 5xx, a success answer that is not
 //!   the provider's): the SIM is read back, within the retry policy (a 429 or a 5xx on the read is
 //!   tried again): as asked, [`Outcome::Verified`]; in the middle of a change, and the SIM was
-//!   known to have none before this one was sent, [`Outcome::Scheduled`]; otherwise the attempt
-//!   is retried if the policy allows, or [`Outcome::Failed`].
+//!   known to have none before this one was sent ([`SimChange::known_state`], or
+//!   [`fetch_current`](BulkUpdater::fetch_current)), [`Outcome::Scheduled`]; in the middle of a
+//!   change it cannot tell its own, [`Outcome::Failed`] with the unclear answer (sending again
+//!   would be refused while that change lasts); otherwise the attempt is retried if the policy
+//!   allows, or [`Outcome::Failed`].
 //! - [`Sent::Yes`] (a refusal: any 4xx but 429): the provider's verdict, [`Outcome::Failed`] with
 //!   its error. A 400, 409 or 422 may mean "already so", so the SIM is read back: as asked, it is
 //!   [`Outcome::Verified`]; never scheduled, whatever change is in progress. A 429 was never
@@ -670,7 +673,12 @@ impl BulkUpdater {
                     {
                         return finish(attempt, Outcome::Scheduled(snap));
                     }
-                    _ => {}
+                    // A change in progress that cannot be told to be this one's: sending again
+                    // would be refused while it lasts, and reporting it scheduled might report
+                    // a change that was never accepted. Failed, with the answer that did not say
+                    // (give the item its known state, or fetch_current, to settle it).
+                    Some(ReadBack::Pending(_)) => return finish(attempt, Outcome::Failed(err)),
+                    None => {}
                 },
                 // A verdict: the provider refused the change, and said so. Reading back can only
                 // show that the SIM is as asked already ("already in that status"): done, never
