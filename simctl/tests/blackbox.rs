@@ -20,11 +20,16 @@ impl Sandbox {
     /// Starts the sandbox with a frozen clock at 2026-01-15 09:00 UTC (exact timestamps and
     /// ledger figures), the default fleet, and reads the line it prints once it listens.
     fn start() -> Sandbox {
+        Self::start_with("")
+    }
+
+    /// [`start`](Self::start), with more of the config file.
+    fn start_with(more: &str) -> Sandbox {
         let dir = TempDir::new("sandbox");
         let config = dir.path("sandbox.toml");
         std::fs::write(
             &config,
-            "[clock]\nstart = \"2026-01-15T09:00:00Z\"\nmode = \"frozen\"\n",
+            format!("[clock]\nstart = \"2026-01-15T09:00:00Z\"\nmode = \"frozen\"\n{more}"),
         )
         .unwrap();
         let mut child = Command::new(BIN)
@@ -915,6 +920,98 @@ async fn plan_and_apply_against_a_sandbox() {
         .collect();
     assert_eq!(patches, ["/api/v1/sim/1002"]);
     assert!(log(&sb, "edgeiq").await.iter().all(|(m, _)| m == "GET"));
+
+    assert_eq!(sb.stop().code(), Some(0));
+}
+
+/// `apply --wait` waits for Super SIM's scheduled changes and reports where they settled; a
+/// plan edited after `plan` saved it is refused (exit 2, nothing sent) unless `--allow-edited`,
+/// and then its edited entry is refused whole by the rules; a SIM with a change in progress is
+/// planned `pending`.
+#[tokio::test]
+async fn apply_waits_for_scheduled_changes_and_refuses_an_edited_plan() {
+    // Scheduled changes take a second to land: long enough to be seen in progress.
+    let sb = Sandbox::start_with("[supersim]\nschedule_delay_ms = 1000\n");
+    let admin = sb.admin();
+    let dir = TempDir::new("wait");
+    let csv = dir.path("fleet.csv");
+    let plan = dir.path("plan.json");
+    let (csv_s, plan_s) = (csv.to_str().unwrap(), plan.to_str().unwrap());
+    std::fs::write(&csv, "provider,id,status\nSuper-SIM,pump-03,active\n").unwrap();
+    let out = simctl(&["plan", csv_s, "--out", plan_s, "--sandbox", &admin]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // Edited: a name Super SIM's rule refuses. Refused whole, nothing sent.
+    let saved = std::fs::read_to_string(&plan).unwrap();
+    let mut edited: Value = serde_json::from_str(&saved).unwrap();
+    edited["entries"][0]["rename"] = serde_json::json!({"to": "pump\u{1}03"});
+    std::fs::write(&plan, edited.to_string()).unwrap();
+    clear_log(&sb, "supersim").await;
+    let out = simctl(&["apply", plan_s, "--sandbox", &admin, "-o", "json"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stdout_json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("edited")
+    );
+    let out = simctl(&[
+        "apply",
+        plan_s,
+        "--allow-edited",
+        "--sandbox",
+        &admin,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["entries"][0]["outcome"], "refused");
+    assert!(
+        log(&sb, "supersim")
+            .await
+            .iter()
+            .all(|(m, p)| m == "GET" || !p.contains("/v1/Sims"))
+    );
+
+    // As saved, with a wait: the scheduled change settles, and the row says done.
+    std::fs::write(&plan, &saved).unwrap();
+    let out = simctl(&["apply", plan_s, "--wait", "bogus", "--sandbox", &admin]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = simctl(&[
+        "apply",
+        plan_s,
+        "--wait",
+        "20s",
+        "--sandbox",
+        &admin,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report = stdout_json(&out);
+    assert_eq!(report["entries"][0]["outcome"], "done", "{report}");
+    assert_eq!(report["entries"][0]["verified"], true, "{report}");
+    let posts = log(&sb, "supersim")
+        .await
+        .into_iter()
+        .filter(|(m, p)| m == "POST" && p.contains("/v1/Sims/"))
+        .count();
+    assert_eq!(posts, 1);
+
+    // A change in progress is planned pending (nothing to send), and the plan exits 0.
+    let out = simctl(&[
+        "set",
+        "supersim",
+        "pump-03",
+        "--state",
+        "inactive",
+        "--sandbox",
+        &admin,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = simctl(&["plan", csv_s, "--sandbox", &admin, "-o", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["entries"][0]["action"], "pending");
 
     assert_eq!(sb.stop().code(), Some(0));
 }

@@ -64,8 +64,11 @@
 //! - [`Sent::Maybe`] (no answer in time, a broken connection, a 5xx, a success answer that is not
 //!   the provider's): the SIM is read back, within the retry policy (a 429 or a 5xx on the read is
 //!   tried again): as asked, [`Outcome::Verified`]; in the middle of a change, and the SIM was
-//!   known to have none before this one was sent, [`Outcome::Scheduled`]; otherwise the attempt
-//!   is retried if the policy allows, or [`Outcome::Failed`].
+//!   known to have none before this one was sent ([`SimChange::known_state`], or
+//!   [`fetch_current`](BulkUpdater::fetch_current)), [`Outcome::Scheduled`]; in the middle of a
+//!   change it cannot tell its own, [`Outcome::Failed`] with the unclear answer (sending again
+//!   would be refused while that change lasts); otherwise the attempt is retried if the policy
+//!   allows, or [`Outcome::Failed`].
 //! - [`Sent::Yes`] (a refusal: any 4xx but 429): the provider's verdict, [`Outcome::Failed`] with
 //!   its error. A 400, 409 or 422 may mean "already so", so the SIM is read back: as asked, it is
 //!   [`Outcome::Verified`]; never scheduled, whatever change is in progress. A 429 was never
@@ -565,22 +568,13 @@ impl BulkUpdater {
         };
         match role {
             Role::Replay(leader, outcome) => follower(leader, outcome),
-            Role::Follow(running) => {
-                let mut rx = running.done.subscribe();
-                let outcome = match rx.wait_for(Option::is_some).await {
-                    Ok(v) => v.clone().unwrap_or(Outcome::Unchanged),
-                    // The leader is gone without an outcome (its future was dropped): say so.
-                    Err(_) => Outcome::Failed(Error::Config(
-                        "the item that sent this write was dropped before it finished".to_owned(),
-                    )),
-                };
-                follower(running.leader, outcome)
+            Role::Follow(leader, waiting) => {
+                let outcome = Outcome::clone(&*waiting.outcome().await);
+                follower(leader, outcome)
             }
-            Role::Lead(key, running) => {
+            Role::Lead(key) => {
                 let (attempts, outcome) = self.outcome_of(&id, change, limits).await;
-                limits.finished(key, index, &outcome);
-                let same_write = std::mem::take(&mut *running.followers());
-                running.done.send_replace(Some(outcome.clone()));
+                let same_write = limits.finished(key, index, &outcome);
                 ItemOutcome {
                     index,
                     id,
@@ -679,7 +673,12 @@ impl BulkUpdater {
                     {
                         return finish(attempt, Outcome::Scheduled(snap));
                     }
-                    _ => {}
+                    // A change in progress that cannot be told to be this one's: sending again
+                    // would be refused while it lasts, and reporting it scheduled might report
+                    // a change that was never accepted. Failed, with the answer that did not say
+                    // (give the item its known state, or fetch_current, to settle it).
+                    Some(ReadBack::Pending(_)) => return finish(attempt, Outcome::Failed(err)),
+                    None => {}
                 },
                 // A verdict: the provider refused the change, and said so. Reading back can only
                 // show that the SIM is as asked already ("already in that status"): done, never
@@ -800,25 +799,33 @@ impl SameAsk {
     }
 }
 
-/// An item in flight, and the items waiting for its outcome.
+/// An item in flight that sends the write for its ask, and the items that joined it.
 #[derive(Debug)]
-struct Running {
-    leader: usize,
-    followers: Mutex<Vec<usize>>,
-    done: tokio::sync::watch::Sender<Option<Outcome>>,
+struct Lead {
+    index: usize,
+    followers: Vec<usize>,
+    /// Where the followers wait: made when the first one joins (most items have none).
+    waiting: Option<Arc<Waiting>>,
 }
 
-impl Running {
-    fn new(leader: usize) -> Self {
-        Self {
-            leader,
-            followers: Mutex::new(Vec::new()),
-            done: tokio::sync::watch::Sender::new(None),
-        }
-    }
+/// The outcome the followers of a [`Lead`] wait for.
+#[derive(Debug, Default)]
+struct Waiting {
+    outcome: std::sync::OnceLock<Arc<Outcome>>,
+    set: tokio::sync::Notify,
+}
 
-    fn followers(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
-        self.followers.lock().unwrap_or_else(|e| e.into_inner())
+impl Waiting {
+    async fn outcome(&self) -> Arc<Outcome> {
+        loop {
+            let notified = self.set.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(o) = self.outcome.get() {
+                return o.clone();
+            }
+            notified.await;
+        }
     }
 }
 
@@ -834,20 +841,22 @@ struct Limits {
 /// How many finished items a run remembers, to give a later item that asks the same of a SIM
 /// their outcome rather than send the write again (a constant, so a run's memory does not grow
 /// with its items).
-pub const SAME_ASK_WINDOW: usize = 1024;
+pub const SAME_ASK_WINDOW: usize = 256;
 
 /// The asks of a run: in flight, and recently finished.
 #[derive(Debug, Default)]
 struct Asks {
-    in_flight: HashMap<SameAsk, Arc<Running>>,
-    finished: HashMap<SameAsk, (usize, Outcome)>,
+    in_flight: HashMap<SameAsk, Lead>,
+    /// Allocated whole when the first item finishes, twice the window, so that the churn of a
+    /// long run never grows it.
+    finished: HashMap<SameAsk, (usize, Arc<Outcome>)>,
     order: std::collections::VecDeque<SameAsk>,
 }
 
 /// What an item does: send its write, wait for an earlier item's, or take a finished one's.
 enum Role {
-    Lead(SameAsk, Arc<Running>),
-    Follow(Arc<Running>),
+    Lead(SameAsk),
+    Follow(usize, Arc<Waiting>),
     Replay(usize, Outcome),
 }
 
@@ -868,29 +877,51 @@ impl Limits {
     fn role(&self, index: usize, item: &BulkItem) -> Role {
         let key = SameAsk::of(&item.id, &item.change);
         let mut asks = self.asks();
-        if let Some(running) = asks.in_flight.get(&key) {
-            running.followers().push(index);
-            return Role::Follow(running.clone());
+        if let Some(lead) = asks.in_flight.get_mut(&key) {
+            lead.followers.push(index);
+            let waiting = lead.waiting.get_or_insert_with(Arc::default).clone();
+            return Role::Follow(lead.index, waiting);
         }
         if let Some((leader, outcome)) = asks.finished.get(&key) {
-            return Role::Replay(*leader, outcome.clone());
+            return Role::Replay(*leader, Outcome::clone(outcome));
         }
-        let running = Arc::new(Running::new(index));
-        asks.in_flight.insert(key.clone(), running.clone());
-        Role::Lead(key, running)
+        asks.in_flight.insert(
+            key.clone(),
+            Lead {
+                index,
+                followers: Vec::new(),
+                waiting: None,
+            },
+        );
+        Role::Lead(key)
     }
 
-    /// Item `index` that sent the write for `key` finished with `outcome`.
-    fn finished(&self, key: SameAsk, index: usize, outcome: &Outcome) {
+    /// Item `index` that sent the write for `key` finished with `outcome`: it is remembered for
+    /// later items that ask the same, handed to the items waiting for it, and those are named.
+    fn finished(&self, key: SameAsk, index: usize, outcome: &Outcome) -> Vec<usize> {
+        let shared = Arc::new(outcome.clone());
         let mut asks = self.asks();
-        asks.in_flight.remove(&key);
+        // Under the lock that followers join under: after it, none joins this one.
+        let mut followers = Vec::new();
+        if let Some(lead) = asks.in_flight.remove(&key) {
+            followers = lead.followers;
+            if let Some(waiting) = lead.waiting {
+                let _ = waiting.outcome.set(shared.clone());
+                waiting.set.notify_waiters();
+            }
+        }
+        if asks.finished.capacity() == 0 {
+            asks.finished.reserve(2 * SAME_ASK_WINDOW);
+            asks.order.reserve(SAME_ASK_WINDOW);
+        }
         if asks.order.len() >= SAME_ASK_WINDOW {
             if let Some(old) = asks.order.pop_front() {
                 asks.finished.remove(&old);
             }
         }
         asks.order.push_back(key.clone());
-        asks.finished.insert(key, (index, outcome.clone()));
+        asks.finished.insert(key, (index, shared));
+        followers
     }
 }
 
