@@ -13,13 +13,18 @@
 //! | [`Error::Decode`] | yes, answered with a 2xx that is not the provider's answer | status, request id and a snippet of the body |
 //! | [`Error::TooLarge`] | yes, answered with a body over the cap | status and the cap |
 //!
-//! The `Display` of every variant alone tells a person what happened:
+//! The `Display` of every variant alone tells a person what happened. A refusal before sending
+//! ([`Error::Invalid`], [`Error::Transition`], [`Error::Config`]) names what to fix; every other
+//! variant ends by saying whether retrying may help (as [`Error::is_retryable`] decides):
 //!
 //! ```
 //! use simcore::{ApiError, Error};
 //!
 //! let err = Error::from(ApiError::new("twilio", 404).with_code(20404).with_message("The requested resource was not found"));
-//! assert_eq!(err.to_string(), "twilio: HTTP 404 (code 20404): The requested resource was not found");
+//! assert_eq!(
+//!     err.to_string(),
+//!     "twilio: HTTP 404 (code 20404): The requested resource was not found; retrying will not help"
+//! );
 //! assert_eq!(err.status(), Some(404));
 //! assert!(!err.is_retryable());
 //! ```
@@ -56,7 +61,7 @@ pub enum Error {
     Api(Box<ApiError>),
 
     /// No answer within the configured time.
-    #[error("{provider}: no answer within {after:?} (after {attempts} attempt{s})", s = plural(*attempts))]
+    #[error("{provider}: no answer within {after:?} (after {attempts} attempt{s}); retrying may help", s = plural(*attempts))]
     Timeout {
         /// The provider.
         provider: &'static str,
@@ -67,7 +72,7 @@ pub enum Error {
     },
 
     /// The call's deadline passed (across all its attempts and waits) before it had an answer.
-    #[error("{provider}: no answer within the call's deadline of {deadline:?} (after {attempts} attempt{s})", s = plural(*attempts))]
+    #[error("{provider}: no answer within the call's deadline of {deadline:?} (after {attempts} attempt{s}); retrying may help", s = plural(*attempts))]
     Deadline {
         /// The provider.
         provider: &'static str,
@@ -79,7 +84,9 @@ pub enum Error {
 
     /// A change the provider applies later had not settled when the wait's deadline passed
     /// (see [`wait`](crate::wait)).
-    #[error("{provider}: the change had not settled after {waited:?} (last seen: {last})")]
+    #[error(
+        "{provider}: the change had not settled after {waited:?} (last seen: {last}); waiting longer may help"
+    )]
     NotSettled {
         /// The provider.
         provider: &'static str,
@@ -90,7 +97,7 @@ pub enum Error {
     },
 
     /// The connection failed (DNS, TLS, refused, reset). The message never contains the URL.
-    #[error("{provider}: connection failed: {message} (after {attempts} attempt{s})", s = plural(*attempts))]
+    #[error("{provider}: connection failed: {message} (after {attempts} attempt{s}); retrying may help", s = plural(*attempts))]
     Transport {
         /// The provider.
         provider: &'static str,
@@ -106,7 +113,7 @@ pub enum Error {
 
     /// A success answer that is not the provider's answer: a body that could not be read as
     /// the documented model, or one missing what every real answer carries.
-    #[error("{provider}: HTTP {status}: unreadable response ({message}): {snippet}{rid}", rid = request_id_suffix(request_id.as_deref()))]
+    #[error("{provider}: HTTP {status}: unreadable response ({message}): {snippet}{rid}; retrying will not help", rid = request_id_suffix(request_id.as_deref()))]
     Decode {
         /// The provider.
         provider: &'static str,
@@ -121,7 +128,9 @@ pub enum Error {
     },
 
     /// The answer's body was larger than the configured cap and was not read.
-    #[error("{provider}: HTTP {status}: response body larger than the {limit}-byte limit")]
+    #[error(
+        "{provider}: HTTP {status}: response body larger than the {limit}-byte limit; retrying will not help"
+    )]
     TooLarge {
         /// The provider.
         provider: &'static str,
@@ -455,7 +464,11 @@ impl fmt::Display for ApiError {
         if let Some(link) = &self.more_info {
             write!(f, " (see {link})")?;
         }
-        Ok(())
+        if status_is_retryable(self.status) {
+            f.write_str("; retrying may help")
+        } else {
+            f.write_str("; retrying will not help")
+        }
     }
 }
 
@@ -475,7 +488,7 @@ mod tests {
         e.more_info = Some("https://www.twilio.com/docs/errors/20429".into());
         assert_eq!(
             Error::from(e).to_string(),
-            "twilio: HTTP 429 (code 20429): Too Many Requests; retry after 2s; after 4 attempts (see https://www.twilio.com/docs/errors/20429)"
+            "twilio: HTTP 429 (code 20429): Too Many Requests; retry after 2s; after 4 attempts (see https://www.twilio.com/docs/errors/20429); retrying may help"
         );
         let e = ApiError::new("emnify", 422)
             .with_code(1400)
@@ -483,7 +496,7 @@ mod tests {
             .with_message("bad");
         assert_eq!(
             e.to_string(),
-            "emnify: HTTP 422 (code 1400 ValidationError): bad"
+            "emnify: HTTP 422 (code 1400 ValidationError): bad; retrying will not help"
         );
     }
 
@@ -588,11 +601,15 @@ mod tests {
             (503, true),
             (504, true),
         ] {
-            assert_eq!(
-                Error::from(ApiError::new("p", status)).is_retryable(),
-                retry,
-                "{status}"
-            );
+            let e = Error::from(ApiError::new("p", status));
+            assert_eq!(e.is_retryable(), retry, "{status}");
+            // The Display says the same as `is_retryable`.
+            let hint = if retry {
+                "; retrying may help"
+            } else {
+                "; retrying will not help"
+            };
+            assert!(e.to_string().ends_with(hint), "{e}");
         }
         let t = Error::Timeout {
             provider: "p",
@@ -600,7 +617,10 @@ mod tests {
             attempts: 3,
         };
         assert!(t.is_retryable());
-        assert_eq!(t.to_string(), "p: no answer within 1s (after 3 attempts)");
+        assert_eq!(
+            t.to_string(),
+            "p: no answer within 1s (after 3 attempts); retrying may help"
+        );
         let v: Error = ValidationError::new("iccid", "rule", "x").into();
         assert!(!v.is_retryable());
         assert!(v.was_not_sent());

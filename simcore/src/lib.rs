@@ -61,6 +61,7 @@
 mod macros;
 
 pub mod budget;
+pub mod call;
 pub mod charge;
 pub mod env;
 pub mod error;
@@ -76,9 +77,11 @@ pub mod wait;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
+pub use call::CallOptions;
 pub use error::{ApiError, Error, Result};
 pub use provider::{
     Applied, ListOptions, PositionedPage, SimChange, SimProvider, SimSnapshot, SnapshotPages,
+    Updated,
 };
 pub use state::{Lifecycle, Move, SimState, TransitionError};
 pub use validate::{
@@ -92,6 +95,7 @@ pub use secrecy;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use futures_util::Stream;
     pub use serde;
     pub use serde_json;
 }

@@ -265,3 +265,42 @@ macro_rules! error_codes {
     (@value code, $err:ident) => { $err.api().and_then(|a| a.code) };
     (@value status, $err:ident) => { $err.api().map(|a| i64::from(a.status)) };
 }
+
+/// Adds the per-call settings every request builder offers, `deadline` and `attempts`, to a
+/// builder with a field `options: simcore::CallOptions` (see [`CallOptions`](crate::CallOptions)).
+///
+/// ```
+/// /// A request builder.
+/// pub struct GetThing {
+///     options: simcore::CallOptions,
+/// }
+/// impl GetThing {
+///     simcore::call_options_methods!();
+/// }
+/// let b = GetThing { options: Default::default() }.attempts(1);
+/// assert_eq!(b.options.attempts, Some(1));
+/// ```
+#[macro_export]
+macro_rules! call_options_methods {
+    () => {
+        /// This call's deadline, across all its attempts and waits, in place of the client's.
+        /// Must be more than zero; checked before anything is sent.
+        pub fn deadline(mut self, deadline: ::std::time::Duration) -> Self {
+            self.options.deadline = ::std::option::Option::Some(deadline);
+            self
+        }
+
+        /// At most this many attempts for this call (1: no retry); it never raises the client's
+        /// retry policy. Must be at least 1; checked before anything is sent.
+        pub fn attempts(mut self, attempts: u32) -> Self {
+            self.options.attempts = ::std::option::Option::Some(attempts);
+            self
+        }
+
+        /// This call's options, replacing any set before.
+        pub fn options(mut self, options: $crate::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+    };
+}

@@ -7,18 +7,21 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+//! use simcore::{Applied, CallOptions, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
 //!
 //! # #[derive(Debug)] struct Fake;
 //! # #[async_trait::async_trait]
 //! # impl SimProvider for Fake {
 //! #     fn name(&self) -> &'static str { "fake" }
 //! #     fn lifecycle(&self) -> Lifecycle<SimState> { Lifecycle::open("fake") }
-//! #     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+//! #     async fn fetch_with(&self, id: &str, _: &CallOptions) -> simcore::Result<SimSnapshot> {
 //! #         Ok(SimSnapshot::new("fake", id, SimState::Inactive))
 //! #     }
-//! #     async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
-//! #         Ok(Applied::Done(SimSnapshot::new("fake", id, change.state.clone().unwrap())))
+//! #     async fn apply_with(&self, id: &str, change: &SimChange, _: &CallOptions) -> simcore::Result<Applied> {
+//! #         Ok(Applied::Done(Some(SimSnapshot::new("fake", id, change.state.clone().unwrap()))))
+//! #     }
+//! #     fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+//! #         simcore::SnapshotPages::new(futures_util::stream::empty())
 //! #     }
 //! # }
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -26,11 +29,10 @@
 //! for p in &providers {
 //!     let change = SimChange::new().state(SimState::Active);
 //!     match p.apply("sim-1", &change).await? {
-//!         Applied::Done(sim) => println!("{}: {} is {}", p.name(), sim.id, sim.state),
-//!         Applied::Pending(sim) => println!("{}: {} will change soon", p.name(), sim.id),
-//!         Applied::DoneWithoutBody => println!("{}: done", p.name()),
+//!         Applied::Done(Some(sim)) => println!("{}: {} is {}", p.name(), sim.id, sim.state),
+//!         Applied::Done(None) => println!("{}: done", p.name()),
+//!         Applied::Pending(_) => println!("{}: accepted, applied later", p.name()),
 //!         Applied::Unchanged => println!("{}: already so, nothing sent", p.name()),
-//!         _ => {}
 //!     }
 //! }
 //! # Ok::<(), simcore::Error>(())
@@ -41,6 +43,7 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
+use crate::call::CallOptions;
 use crate::charge::{Estimate, Pricing, UnpricedReason, flat_estimate};
 use crate::error::Result;
 use crate::paging::PagePosition;
@@ -193,34 +196,81 @@ impl SimChange {
     }
 }
 
-/// What happened to an applied change.
+/// What an update did: one shape for every provider and every client.
+///
+/// `T` is what the provider returns for the resource: a provider's own model on its native
+/// client, [`SimSnapshot`] through [`SimProvider`] (where it is [`Applied`]). The enum is the
+/// SDK's own and exhaustive, so a `match` names its three cases and needs no `_`:
+///
+/// ```
+/// use simcore::Updated;
+/// fn says(u: &Updated<String>) -> String {
+///     match u {
+///         Updated::Done(Some(sim)) => format!("done: {sim}"),
+///         Updated::Done(None) => "done (the provider returned no body)".to_owned(),
+///         Updated::Pending(_) => "accepted, applied later".to_owned(),
+///         Updated::Unchanged => "already so: nothing sent".to_owned(),
+///     }
+/// }
+/// assert_eq!(says(&Updated::Done(Some("sim-1".to_owned()))), "done: sim-1");
+/// assert_eq!(says(&Updated::Unchanged), "already so: nothing sent");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Applied {
-    /// Done; the provider returned the SIM as it is now.
-    Done(SimSnapshot),
-    /// Accepted and still being applied (Twilio's `202` with `scheduled`); the snapshot is the
-    /// SIM as the provider returned it.
-    Pending(SimSnapshot),
-    /// Done; the provider answered with no body (emnify's `204`). Fetch to see the SIM.
-    DoneWithoutBody,
-    /// Nothing was sent: the SIM is known to be as the change asks already
-    /// ([`SimChange::is_noop`]).
+pub enum Updated<T> {
+    /// Applied. The resource as the provider returned it, when its answer carried one (emnify
+    /// answers `204` with no body: fetch to see the SIM).
+    Done(Option<T>),
+    /// Accepted and applied later (Twilio's `202` with `scheduled`). The resource as the
+    /// provider returned it, when its answer carried one.
+    Pending(Option<T>),
+    /// Nothing was sent: the resource is known to be as the update asks already.
     Unchanged,
 }
+
+impl<T> Updated<T> {
+    /// The resource, when the provider returned one.
+    pub fn resource(&self) -> Option<&T> {
+        match self {
+            Updated::Done(r) | Updated::Pending(r) => r.as_ref(),
+            Updated::Unchanged => None,
+        }
+    }
+
+    /// The resource, owned, when the provider returned one.
+    pub fn into_resource(self) -> Option<T> {
+        match self {
+            Updated::Done(r) | Updated::Pending(r) => r,
+            Updated::Unchanged => None,
+        }
+    }
+
+    /// Whether the update was accepted to be applied later.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Updated::Pending(_))
+    }
+
+    /// Whether a request was sent (everything but [`Updated::Unchanged`]).
+    pub fn was_sent(&self) -> bool {
+        !matches!(self, Updated::Unchanged)
+    }
+
+    /// The same answer with the resource mapped (a provider's model into a [`SimSnapshot`]).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Updated<U> {
+        match self {
+            Updated::Done(r) => Updated::Done(r.map(f)),
+            Updated::Pending(r) => Updated::Pending(r.map(f)),
+            Updated::Unchanged => Updated::Unchanged,
+        }
+    }
+}
+
+/// What [`SimProvider::apply`] did: [`Updated`] with the SIM in canonical terms.
+pub type Applied = Updated<SimSnapshot>;
 
 impl Applied {
     /// The snapshot, when the provider returned one.
     pub fn snapshot(&self) -> Option<&SimSnapshot> {
-        match self {
-            Applied::Done(s) | Applied::Pending(s) => Some(s),
-            Applied::DoneWithoutBody | Applied::Unchanged => None,
-        }
-    }
-
-    /// Whether the change is still being applied.
-    pub fn is_pending(&self) -> bool {
-        matches!(self, Applied::Pending(_))
+        self.resource()
     }
 }
 
@@ -234,6 +284,8 @@ pub struct ListOptions {
     /// ([`SnapshotPages::position`]); `None` starts at the first page. Keep the page size the
     /// interrupted listing had: a page number counts pages of that size.
     pub resume: Option<PagePosition>,
+    /// Each page request's deadline and attempts cap ([`CallOptions`]).
+    pub call: CallOptions,
 }
 
 impl ListOptions {
@@ -251,6 +303,12 @@ impl ListOptions {
     /// Starts at `position` (see [`resume`](Self::resume)).
     pub fn resume_from(mut self, position: PagePosition) -> Self {
         self.resume = Some(position);
+        self
+    }
+
+    /// Sets each page request's deadline and attempts cap.
+    pub fn call(mut self, options: CallOptions) -> Self {
+        self.call = options;
         self
     }
 }
@@ -363,11 +421,27 @@ pub trait SimProvider: Send + Sync + Debug {
     /// The provider's lifecycle in canonical states (open for providers with free-text status).
     fn lifecycle(&self) -> Lifecycle<SimState>;
 
-    /// Fetches a SIM's current snapshot. `id` is the provider's id for the SIM.
-    async fn fetch(&self, id: &str) -> Result<SimSnapshot>;
+    /// Fetches a SIM's current snapshot, with this call's [`CallOptions`] (its deadline and
+    /// attempts cap). `id` is the provider's id for the SIM.
+    async fn fetch_with(&self, id: &str, options: &CallOptions) -> Result<SimSnapshot>;
 
-    /// Applies a change and says what happened.
-    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied>;
+    /// Applies a change and says what happened, with this call's [`CallOptions`].
+    async fn apply_with(
+        &self,
+        id: &str,
+        change: &SimChange,
+        options: &CallOptions,
+    ) -> Result<Applied>;
+
+    /// Fetches a SIM's current snapshot with the client's own deadline and retry policy.
+    async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
+        self.fetch_with(id, &CallOptions::new()).await
+    }
+
+    /// Applies a change with the client's own deadline and retry policy.
+    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
+        self.apply_with(id, change, &CallOptions::new()).await
+    }
 
     /// Checks a change without sending anything: the change sets something, and when the
     /// current state is known, the lifecycle allows the move. Providers add their own rules
@@ -392,16 +466,7 @@ pub trait SimProvider: Send + Sync + Debug {
     /// [`SnapshotPages::position`] is then the page that failed: a listing started with
     /// [`ListOptions::resume_from`] at that position reads on from there.
     ///
-    /// The default says the provider cannot list (an [`Error::Config`](crate::Error::Config)).
-    fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
-        let _ = options;
-        let name = self.name();
-        SnapshotPages::new(futures_util::stream::once(async move {
-            Err(crate::Error::Config(format!(
-                "{name}: listing SIMs is not supported"
-            )))
-        }))
-    }
+    fn list(&self, options: &ListOptions) -> SnapshotPages<'_>;
 
     /// What the change would cost, by the provider's documented billing rules and the price book
     /// in `pricing` (layered over the provider's published prices, where it has any), as of
@@ -474,7 +539,7 @@ mod tests {
         fn lifecycle(&self) -> Lifecycle<SimState> {
             Lifecycle::table(self.name, PAIRS)
         }
-        async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
+        async fn fetch_with(&self, id: &str, _: &CallOptions) -> Result<SimSnapshot> {
             let sims = self.sims.lock().unwrap();
             let state = sims
                 .get(id)
@@ -482,7 +547,12 @@ mod tests {
                 .ok_or_else(|| Error::from(crate::ApiError::new(self.name, 404)))?;
             Ok(SimSnapshot::new(self.name, id, state))
         }
-        async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
+        async fn apply_with(
+            &self,
+            id: &str,
+            change: &SimChange,
+            _: &CallOptions,
+        ) -> Result<Applied> {
             let Some(target) = &change.state else {
                 return Err(ValidationError::new("change", "must set a state", "nothing").into());
             };
@@ -494,10 +564,16 @@ mod tests {
                 .insert(id.to_owned(), target.clone());
             let snap = SimSnapshot::new(self.name, id, target.clone());
             Ok(if self.pending {
-                Applied::Pending(snap)
+                Applied::Pending(Some(snap))
             } else {
-                Applied::Done(snap)
+                Applied::Done(Some(snap))
             })
+        }
+        fn list(&self, _: &ListOptions) -> SnapshotPages<'_> {
+            let sims: Vec<SimSnapshot> = (self.sims.lock().unwrap().iter())
+                .map(|(id, state)| SimSnapshot::new(self.name, id, state.clone()))
+                .collect();
+            SnapshotPages::new(futures_util::stream::iter([Ok(sims)]))
         }
     }
 

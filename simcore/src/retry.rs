@@ -157,24 +157,6 @@ pub fn decide(policy: &RetryPolicy, attempt: u32, outcome: &Outcome) -> Option<W
     }
 }
 
-tokio::task_local! {
-    static ATTEMPTS_CAP: u32;
-}
-
-/// Runs `fut` with every transport request inside it limited to `cap` attempts.
-///
-/// The bulk updater (`simfleet::bulk`) uses this to take retries into its own hands: it must see
-/// each 429 to slow the whole run down, rather than have each request wait out its own backoff
-/// unseen.
-pub async fn with_attempts_cap<F: std::future::Future>(cap: u32, fut: F) -> F::Output {
-    ATTEMPTS_CAP.scope(cap.max(1), fut).await
-}
-
-/// The attempts cap set by [`with_attempts_cap`] around the current task, if any.
-pub fn attempts_cap() -> Option<u32> {
-    ATTEMPTS_CAP.try_with(|c| *c).ok()
-}
-
 /// Parses a `Retry-After` value: whole seconds (`"120"`) or an HTTP date (`"Wed, 21 Oct 2015
 /// 07:28:00 GMT"`, counted from `now`; a date in the past means zero). Anything else is `None`.
 #[cfg(feature = "http")]

@@ -13,17 +13,18 @@
 //! ```
 //! use std::time::Duration;
 //! use simcore::wait::{until_settled, WaitOptions};
-//! # use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+//! # use simcore::{Applied, CallOptions, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SimState, SnapshotPages};
 //! # #[derive(Debug)] struct Fake(std::sync::atomic::AtomicU32);
 //! # #[async_trait::async_trait]
 //! # impl SimProvider for Fake {
 //! #     fn name(&self) -> &'static str { "fake" }
 //! #     fn lifecycle(&self) -> Lifecycle<SimState> { Lifecycle::open("fake") }
-//! #     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+//! #     async fn fetch_with(&self, id: &str, _: &CallOptions) -> simcore::Result<SimSnapshot> {
 //! #         let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 //! #         Ok(SimSnapshot::new("fake", id, if n < 2 { SimState::Pending } else { SimState::Active }))
 //! #     }
-//! #     async fn apply(&self, _: &str, _: &SimChange) -> simcore::Result<Applied> { unimplemented!() }
+//! #     async fn apply_with(&self, _: &str, _: &SimChange, _: &CallOptions) -> simcore::Result<Applied> { unimplemented!() }
+//! #     fn list(&self, _: &ListOptions) -> SnapshotPages<'_> { unimplemented!() }
 //! # }
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! # let provider = Fake(Default::default());
@@ -194,7 +195,11 @@ mod tests {
                 .starts_with("p: the change had not settled after"),
             "{err}"
         );
-        assert!(err.to_string().ends_with("(last seen: scheduled)"), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("(last seen: scheduled); waiting longer may help"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -450,7 +450,7 @@ fn deadline_display_names_provider_deadline_and_attempts() {
     };
     assert_eq!(
         one.to_string(),
-        "p: no answer within the call's deadline of 1.5s (after 1 attempt)"
+        "p: no answer within the call's deadline of 1.5s (after 1 attempt); retrying may help"
     );
     let three = Error::Deadline {
         provider: "p",
@@ -459,7 +459,7 @@ fn deadline_display_names_provider_deadline_and_attempts() {
     };
     assert_eq!(
         three.to_string(),
-        "p: no answer within the call's deadline of 60s (after 3 attempts)"
+        "p: no answer within the call's deadline of 60s (after 3 attempts); retrying may help"
     );
     assert_eq!(three.kind(), "deadline");
 }

@@ -293,7 +293,7 @@ async fn request_ids_are_kept_and_shown_provider_header_first() {
     assert_eq!(err.request_id(), Some("RQ0123456789abcdef"));
     assert_eq!(
         err.to_string(),
-        "twilio: HTTP 404 (code 20404): not here; request id RQ0123456789abcdef"
+        "twilio: HTTP 404 (code 20404): not here; request id RQ0123456789abcdef; retrying will not help"
     );
     // Without the provider's own header, a common one is read.
     let t = Transport::builder("other", format!("{}/v1", api.base_url()))

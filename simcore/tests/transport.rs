@@ -221,7 +221,7 @@ async fn html_error_pages_become_api_errors() {
     assert_eq!(err.status(), Some(500));
     assert_eq!(
         err.to_string(),
-        "test: HTTP 500: HTML page: Internal Server Error"
+        "test: HTTP 500: HTML page: Internal Server Error; retrying will not help"
     );
 }
 
@@ -324,7 +324,10 @@ async fn empty_error_bodies_keep_the_status() {
     let t = transport(&server, 1);
     let req = Request::new(Method::DELETE, t.url(&["x"]).unwrap());
     let err = t.send(&req).await.unwrap_err();
-    assert_eq!(err.to_string(), "test: HTTP 404: (empty body)");
+    assert_eq!(
+        err.to_string(),
+        "test: HTTP 404: (empty body); retrying will not help"
+    );
 }
 
 mod dynamic_auth {
@@ -446,7 +449,7 @@ mod properties {
 }
 
 #[tokio::test]
-async fn an_attempts_cap_around_the_task_limits_retries() {
+async fn a_call_s_attempts_cap_limits_its_retries() {
     let server = MockServer::start_async().await;
     let m = server
         .mock_async(|when, then| {
@@ -455,11 +458,55 @@ async fn an_attempts_cap_around_the_task_limits_retries() {
         })
         .await;
     let t = transport(&server, 4);
-    let err = simcore::retry::with_attempts_cap(1, get(&t, &["x"]))
-        .await
-        .unwrap_err();
+    let once = t
+        .request(Method::GET, &["x"])
+        .unwrap()
+        .options(simcore::CallOptions::new().attempts(1));
+    let err = t.send(&once).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(m.calls_async().await, 1);
+    // Two attempts: two requests. The cap never raises the policy's own (four).
+    let twice = once.options(simcore::CallOptions::new().attempts(2));
+    t.send(&twice).await.unwrap_err();
+    assert_eq!(m.calls_async().await, 3);
+    let many = twice.options(simcore::CallOptions::new().attempts(40));
+    t.send(&many).await.unwrap_err();
+    assert_eq!(m.calls_async().await, 7);
+    // No options: the transport's policy (four attempts).
+    get(&t, &["x"]).await.unwrap_err();
+    assert_eq!(m.calls_async().await, 11);
+}
+
+#[tokio::test]
+async fn a_call_s_deadline_replaces_the_transport_s_and_bad_options_send_nothing() {
+    let server = MockServer::start_async().await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/slow");
+            then.status(200).delay(Duration::from_secs(2)).body("{}");
+        })
+        .await;
+    let t = transport(&server, 1);
+    let req = t
+        .request(Method::GET, &["slow"])
+        .unwrap()
+        .options(simcore::CallOptions::new().deadline(Duration::from_millis(150)));
+    match t.send(&req).await.unwrap_err() {
+        Error::Deadline { deadline, .. } => assert_eq!(deadline, Duration::from_millis(150)),
+        other => panic!("expected the call's deadline, got {other:?}"),
+    }
+    for bad in [
+        simcore::CallOptions::new().attempts(0),
+        simcore::CallOptions::new().deadline(Duration::ZERO),
+    ] {
+        let before = m.calls_async().await;
+        let err = t.send(&req.clone().options(bad)).await.unwrap_err();
+        let Error::Invalid(v) = &err else {
+            panic!("expected a refusal, got {err:?}")
+        };
+        assert!(["attempts", "deadline"].contains(&v.field()), "{v:?}");
+        assert_eq!(m.calls_async().await, before, "nothing is sent");
+    }
 }
 
 #[tokio::test]

@@ -54,6 +54,7 @@ pub struct Request {
     #[cfg(feature = "tracing")]
     pub(super) subject: Option<String>,
     pub(super) body_limit: Option<usize>,
+    pub(super) options: crate::CallOptions,
 }
 
 impl Request {
@@ -69,7 +70,16 @@ impl Request {
             #[cfg(feature = "tracing")]
             subject: None,
             body_limit: None,
+            options: crate::CallOptions::new(),
         }
+    }
+
+    /// Sets this call's deadline and attempts cap ([`CallOptions`](crate::CallOptions)); unset
+    /// options keep the transport's. The transport refuses options no call can honour before
+    /// sending.
+    pub fn options(mut self, options: crate::CallOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Caps this request's answer at `bytes` in place of the transport's cap

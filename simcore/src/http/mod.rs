@@ -553,9 +553,11 @@ impl Transport {
     }
 
     async fn send_within(&self, request: &Request) -> Result<Response> {
-        let deadline = Instant::now() + self.inner.deadline;
+        request.options.check()?;
+        let allowed = request.options.deadline.unwrap_or(self.inner.deadline);
+        let deadline = Instant::now() + allowed;
         let capped;
-        let policy = match crate::retry::attempts_cap() {
+        let policy = match request.options.attempts {
             Some(cap) if cap < self.inner.retry.max_attempts => {
                 capped = self.inner.retry.clone().with_max_attempts(cap);
                 &capped
@@ -568,7 +570,7 @@ impl Transport {
             attempt += 1;
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(self.deadline_passed(attempt - 1));
+                return Err(self.deadline_passed(allowed, attempt - 1));
             }
             // The attempt's own timeout is at most what is left (`attempt_inner`), and it covers
             // the whole exchange, body included. Only a wait before sending (a token to fetch,
@@ -579,7 +581,7 @@ impl Transport {
                 Ok(self.attempt(request, attempt, left).await)
             };
             let (error, outcome) = match outcome {
-                Err(_) => return Err(self.deadline_passed(attempt)),
+                Err(_) => return Err(self.deadline_passed(allowed, attempt)),
                 Ok(result) => match result? {
                     Attempt::Done(r) => return Ok(r),
                     Attempt::Unauthorized(err, used) => {
@@ -623,10 +625,10 @@ impl Transport {
         }
     }
 
-    fn deadline_passed(&self, attempts: u32) -> Error {
+    fn deadline_passed(&self, deadline: Duration, attempts: u32) -> Error {
         Error::Deadline {
             provider: self.inner.provider,
-            deadline: self.inner.deadline,
+            deadline,
             attempts,
         }
     }
@@ -734,7 +736,14 @@ impl Transport {
         }
         let mut resp = match rb.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(self.failed_transport(e, attempt, limit < inner.timeout)),
+            Err(e) => {
+                return Ok(self.failed_transport(
+                    e,
+                    attempt,
+                    (limit < inner.timeout)
+                        .then_some(request.options.deadline.unwrap_or(inner.deadline)),
+                ));
+            }
         };
         if resp.url() != &request.url {
             // Only a client given by the user follows redirects; its answer is not the
@@ -764,7 +773,12 @@ impl Transport {
                 return Ok(Attempt::Failed(err, Outcome::Fatal));
             }
             Err(BodyError::Http(e)) => {
-                return Ok(self.failed_transport(e, attempt, limit < inner.timeout));
+                return Ok(self.failed_transport(
+                    e,
+                    attempt,
+                    (limit < inner.timeout)
+                        .then_some(request.options.deadline.unwrap_or(inner.deadline)),
+                ));
             }
         };
         if (200..300).contains(&status) {
@@ -867,12 +881,17 @@ impl Transport {
     }
 
     /// A failed send or read. `cut_by_deadline`: the attempt's limit was the time left of the
-    /// call, so a timeout is the deadline passing.
-    fn failed_transport(&self, e: reqwest::Error, attempt: u32, cut_by_deadline: bool) -> Attempt {
+    /// call (whose deadline it holds), so a timeout is the deadline passing.
+    fn failed_transport(
+        &self,
+        e: reqwest::Error,
+        attempt: u32,
+        cut_by_deadline: Option<Duration>,
+    ) -> Attempt {
         let provider = self.inner.provider;
         if e.is_timeout() {
-            if cut_by_deadline && !e.is_connect() {
-                return Attempt::Failed(self.deadline_passed(attempt), Outcome::Fatal);
+            if let Some(deadline) = cut_by_deadline.filter(|_| !e.is_connect()) {
+                return Attempt::Failed(self.deadline_passed(deadline, attempt), Outcome::Fatal);
             }
             // A connection that timed out ran out of the connect limit, not the total one.
             let after = if e.is_connect() {

@@ -1,0 +1,78 @@
+//! Per-call options: a deadline and an attempts cap for one call, on top of the client's own.
+//!
+//! Every request builder of every client takes them (`.deadline(..)`, `.attempts(..)`), and
+//! [`SimProvider`](crate::SimProvider) takes them through
+//! [`fetch_with`](crate::SimProvider::fetch_with) and
+//! [`apply_with`](crate::SimProvider::apply_with). An option left unset keeps the client's
+//! setting; an attempts cap only ever lowers the client's retry policy.
+//!
+//! ```
+//! use std::time::Duration;
+//! use simcore::CallOptions;
+//! let once = CallOptions::new().attempts(1).deadline(Duration::from_secs(5));
+//! assert_eq!(once.attempts, Some(1));
+//! assert!(once.check().is_ok());
+//! assert!(CallOptions::new().attempts(0).check().is_err());
+//! ```
+
+use std::time::Duration;
+
+use crate::validate::ValidationError;
+
+/// A deadline and an attempts cap for one call (see the [module](self)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// The call's deadline, across all its attempts and waits; `None` keeps the client's.
+    pub deadline: Option<Duration>,
+    /// At most this many attempts (1: no retry); `None` keeps the client's retry policy. It
+    /// never raises the policy's own cap.
+    pub attempts: Option<u32>,
+}
+
+impl CallOptions {
+    /// No options: the client's settings apply.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the call's deadline.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Caps the call's attempts (1: no retry).
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.attempts = Some(attempts);
+        self
+    }
+
+    /// Refuses options no call can honour, naming the field and the rule: a deadline of zero,
+    /// an attempts cap of zero.
+    pub fn check(&self) -> Result<(), ValidationError> {
+        if self.deadline.is_some_and(|d| d.is_zero()) {
+            return Err(ValidationError::new(
+                "deadline",
+                "must be longer than zero",
+                "0s",
+            ));
+        }
+        if self.attempts == Some(0) {
+            return Err(ValidationError::new(
+                "attempts",
+                "must be at least 1 (1: no retry)",
+                "0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// These options, with each unset one taken from `other`.
+    pub fn or(self, other: CallOptions) -> CallOptions {
+        CallOptions {
+            deadline: self.deadline.or(other.deadline),
+            attempts: self.attempts.or(other.attempts),
+        }
+    }
+}
