@@ -403,19 +403,31 @@ impl simcore::SimProvider for Patch {
     fn lifecycle(&self) -> simcore::Lifecycle<simcore::SimState> {
         simcore::Lifecycle::open("patch")
     }
-    async fn fetch(&self, id: &str) -> Result<simcore::SimSnapshot> {
+    async fn fetch_with(&self, id: &str, _: &simcore::CallOptions) -> Result<simcore::SimSnapshot> {
         Ok(simcore::SimSnapshot::new(
             "patch",
             id,
             simcore::SimState::Inactive,
         ))
     }
-    async fn apply(&self, id: &str, _: &simcore::SimChange) -> Result<simcore::Applied> {
+    async fn apply_with(
+        &self,
+        id: &str,
+        _: &simcore::SimChange,
+        _: &simcore::CallOptions,
+    ) -> Result<simcore::Applied> {
         let req = self
             .transport
             .request(simcore::http::Method::PATCH, &["sims", id])?;
         self.transport.send(&req).await?;
         Ok(simcore::Applied::DoneWithoutBody)
+    }
+    fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+        simcore::SnapshotPages::new(futures_util::stream::once(async {
+            Err(simcore::Error::Config(
+                "this test provider does not list".into(),
+            ))
+        }))
     }
 }
 

@@ -32,18 +32,21 @@ pub struct CallOptions {
 
 impl CallOptions {
     /// No options: the client's settings apply.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self {
+            deadline: None,
+            attempts: None,
+        }
     }
 
     /// Sets the call's deadline.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
+    pub const fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
     }
 
     /// Caps the call's attempts (1: no retry).
-    pub fn attempts(mut self, attempts: u32) -> Self {
+    pub const fn attempts(mut self, attempts: u32) -> Self {
         self.attempts = Some(attempts);
         self
     }

@@ -183,7 +183,8 @@ impl std::error::Error for Cause {
 /// | [`Sent::No`] | refused before sending: nothing left the client | no |
 /// | [`Sent::Maybe`] | sent, and the answer does not say what happened: no answer in time, a broken connection, a deadline, a gateway or server error (500, 502, 503, 504), or a success answer that is not the provider's | maybe: read the resource back to know |
 /// | [`Sent::Yes`] | sent and answered with a verdict: a refusal (4xx) | no: the provider said so |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Sent {
     /// Nothing was sent.
     No,

@@ -50,11 +50,87 @@ use crate::paging::PagePosition;
 use crate::state::{Lifecycle, SimState};
 use crate::validate::{SimName, ValidationError};
 
+/// A provider's stable id: what [`SimProvider::name`] returns, what snapshots, plans and rows
+/// carry. Super SIM is `supersim` whichever API serves it (Twilio's or KORE's: its client reports
+/// the dialect apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ProviderId {
+    /// Super SIM, served by Twilio or by KORE (`"supersim"`).
+    SuperSim,
+    /// emnify (`"emnify"`).
+    Emnify,
+    /// Sixfab (`"sixfab"`).
+    Sixfab,
+    /// EdgeIQ (`"edgeiq"`).
+    EdgeIq,
+}
+
+impl ProviderId {
+    /// Every id, in the order the docs list them.
+    pub const ALL: [ProviderId; 4] = [
+        ProviderId::SuperSim,
+        ProviderId::Emnify,
+        ProviderId::Sixfab,
+        ProviderId::EdgeIq,
+    ];
+
+    /// Reads a provider id, or one of its aliases, without regard to case, spaces, `-`, `_` or
+    /// `.`: `"Super-SIM"`, `"EMNIFY"`, `"Edge IQ"`; Super SIM's dialect names (`"twilio"`,
+    /// `"kore"`) stand for Super SIM. `None` for a name that is no provider's.
+    ///
+    /// ```
+    /// use simcore::ProviderId;
+    /// assert_eq!(ProviderId::parse("Super-SIM"), Some(ProviderId::SuperSim));
+    /// assert_eq!(ProviderId::parse("KORE"), Some(ProviderId::SuperSim));
+    /// assert_eq!(ProviderId::parse(" EMNIFY "), Some(ProviderId::Emnify));
+    /// assert_eq!(ProviderId::parse("acme"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<ProviderId> {
+        let folded: String = name
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '\t' | '-' | '_' | '.'))
+            .flat_map(char::to_lowercase)
+            .collect();
+        Some(match folded.as_str() {
+            "supersim" | "twilio" | "twiliosupersim" | "kore" | "korewireless" | "koresupersim" => {
+                ProviderId::SuperSim
+            }
+            "emnify" => ProviderId::Emnify,
+            "sixfab" => ProviderId::Sixfab,
+            "edgeiq" => ProviderId::EdgeIq,
+            _ => return None,
+        })
+    }
+
+    /// The id: `"supersim"`, `"emnify"`, `"sixfab"`, `"edgeiq"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderId::SuperSim => "supersim",
+            ProviderId::Emnify => "emnify",
+            ProviderId::Sixfab => "sixfab",
+            ProviderId::EdgeIq => "edgeiq",
+        }
+    }
+
+    /// Whether a provider that gives itself the name `provider_name`
+    /// ([`SimProvider::name`]) is the one this id stands for.
+    pub fn stands_for(self, provider_name: &str) -> bool {
+        self.as_str() == provider_name
+    }
+}
+
+impl std::fmt::Display for ProviderId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A SIM as every provider can describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SimSnapshot {
-    /// The provider (`"twilio"`, `"emnify"`, …).
+    /// The provider's stable id (`"supersim"`, `"emnify"`, …: [`ProviderId`]).
     pub provider: &'static str,
     /// The id the provider knows the SIM by (the one to pass back to [`SimProvider`] methods).
     pub id: String,
@@ -415,7 +491,9 @@ impl futures_util::Stream for SnapshotPages<'_> {
 /// [`Error::Transition`](crate::Error::Transition) with nothing sent.
 #[async_trait]
 pub trait SimProvider: Send + Sync + Debug {
-    /// The provider's short name (`"twilio"`, `"emnify"`, `"sixfab"`, `"edgeiq"`).
+    /// The provider's stable id (`"supersim"`, `"emnify"`, `"sixfab"`, `"edgeiq"`: see
+    /// [`ProviderId`]; your own provider names itself). It never depends on the credential or
+    /// the dialect, so a plan made with one client matches a client of the other.
     fn name(&self) -> &'static str;
 
     /// The provider's lifecycle in canonical states (open for providers with free-text status).

@@ -6,17 +6,18 @@
 //! use std::sync::Arc;
 //! use futures_util::StreamExt;
 //! use simfleet::bulk::{BulkItem, BulkUpdater, Outcome};
-//! use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+//! use simcore::{Applied, CallOptions, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SimState, SnapshotPages};
 //!
 //! # #[derive(Debug)] struct Fake;
 //! # #[async_trait::async_trait]
 //! # impl SimProvider for Fake {
 //! #     fn name(&self) -> &'static str { "fake" }
 //! #     fn lifecycle(&self) -> Lifecycle<SimState> { Lifecycle::open("fake") }
-//! #     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> { Ok(SimSnapshot::new("fake", id, SimState::Inactive)) }
-//! #     async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
-//! #         Ok(Applied::Done(SimSnapshot::new("fake", id, c.state.clone().unwrap())))
+//! #     async fn fetch_with(&self, id: &str, _: &simcore::CallOptions) -> simcore::Result<SimSnapshot> { Ok(SimSnapshot::new("fake", id, SimState::Inactive)) }
+//! #     async fn apply_with(&self, id: &str, c: &simcore::SimChange, _: &simcore::CallOptions) -> simcore::Result<Applied> {
+//! #         Ok(Applied::Done(Some(SimSnapshot::new("fake", id, c.state.clone().unwrap()))))
 //! #     }
+//! #     fn list(&self, _: &ListOptions) -> SnapshotPages<'_> { SnapshotPages::new(futures_util::stream::iter([Ok(vec![])])) }
 //! # }
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let provider: Arc<dyn SimProvider> = Arc::new(Fake);
@@ -55,8 +56,10 @@
 //! provider that limits per account or per IP counts them. Give the budget to the run or to the client's transport,
 //! not both: each request would take two places.
 //!
-//! Requests inside a run are sent with a single attempt at the transport level
-//! ([`with_attempts_cap`]): the updater retries them itself, so it sees every 429.
+//! Requests inside a run are sent with a single attempt at the transport level (per-call
+//! [`CallOptions::attempts`](simcore::CallOptions::attempts), through
+//! [`SimProvider::apply_with`] and [`SimProvider::fetch_with`]): the updater retries them
+//! itself, so it sees every 429.
 //!
 //! # What a failed attempt means
 //! [`Error::sent`] decides:
@@ -65,7 +68,7 @@
 //!   the provider's): the SIM is read back, within the retry policy (a 429 or a 5xx on the read is
 //!   tried again): as asked, [`Outcome::Verified`]; in the middle of a change, and the SIM was
 //!   known to have none before this one was sent ([`SimChange::known_state`], or
-//!   [`fetch_current`](BulkUpdater::fetch_current)), [`Outcome::Scheduled`]; in the middle of a
+//!   [`fetch_current`](BulkUpdater::fetch_current)), [`Outcome::Pending`]; in the middle of a
 //!   change it cannot tell its own, [`Outcome::Failed`] with the unclear answer (sending again
 //!   would be refused while that change lasts); otherwise the attempt is retried if the policy
 //!   allows, or [`Outcome::Failed`].
@@ -93,12 +96,16 @@ mod window;
 
 use self::window::{Permit, Signal, Window};
 use crate::charge::ChargeTotal;
+use simcore::CallOptions;
 use simcore::budget::RateBudget;
 use simcore::charge::{Estimate, Pricing};
 use simcore::error::{Error, Sent};
 use simcore::provider::{Applied, SimChange, SimProvider, SimSnapshot};
-use simcore::retry::{Outcome as RetryOutcome, RetryPolicy, decide, with_attempts_cap};
+use simcore::retry::{Outcome as RetryOutcome, RetryPolicy, decide};
 use simcore::state::SimState;
+
+/// Each request of a run: one attempt at the transport, the run retrying by itself.
+const ONE_ATTEMPT: CallOptions = CallOptions::new().attempts(1);
 
 /// One SIM to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +135,7 @@ pub enum Outcome {
     /// Accepted and still being applied (Twilio's `scheduled`): the provider answered so, or an
     /// answer that did not say was settled by reading the SIM back in the middle of a change the
     /// SIM was known not to have before this one was sent.
-    Scheduled(SimSnapshot),
+    Pending(Option<SimSnapshot>),
     /// Sent and failed, after the retries the policy allows: a refusal (the provider's error), or
     /// an answer that did not say and that reading the SIM back did not settle.
     Failed(Error),
@@ -151,12 +158,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// A short word for the outcome (`"done"`, `"scheduled"`, `"failed"`, `"refused"`,
+    /// A short word for the outcome (`"done"`, `"pending"`, `"failed"`, `"refused"`,
     /// `"unchanged"`, `"verified"`, `"would apply"`).
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Done(_) => "done",
-            Outcome::Scheduled(_) => "scheduled",
+            Outcome::Pending(_) => "pending",
             Outcome::Failed(_) => "failed",
             Outcome::Refused(_) => "refused",
             Outcome::Unchanged => "unchanged",
@@ -209,7 +216,7 @@ pub struct Progress {
     /// Applied.
     pub done: usize,
     /// Accepted, still being applied.
-    pub scheduled: usize,
+    pub pending: usize,
     /// Failed after sending.
     pub failed: usize,
     /// Refused before sending.
@@ -234,7 +241,7 @@ pub struct Report {
     /// Applied.
     pub done: usize,
     /// Accepted, still being applied.
-    pub scheduled: usize,
+    pub pending: usize,
     /// Failed after sending.
     pub failed: usize,
     /// Refused before sending.
@@ -281,7 +288,7 @@ impl Report {
                 self.done += 1;
                 self.verified += 1;
             }
-            Outcome::Scheduled(_) => self.scheduled += 1,
+            Outcome::Pending(_) => self.pending += 1,
             Outcome::Failed(e) => {
                 self.failed += 1;
                 self.failures.push((item.index, item.id, e));
@@ -305,8 +312,8 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} items: {} done, {} scheduled, {} failed, {} refused",
-            self.total, self.done, self.scheduled, self.failed, self.refused
+            "{} items: {} done, {} pending, {} failed, {} refused",
+            self.total, self.done, self.pending, self.failed, self.refused
         )?;
         if self.unchanged > 0 {
             write!(f, ", {} unchanged", self.unchanged)?;
@@ -460,7 +467,7 @@ impl BulkUpdater {
             progress.finished += 1;
             match &item.outcome {
                 Outcome::Done(_) => progress.done += 1,
-                Outcome::Scheduled(_) => progress.scheduled += 1,
+                Outcome::Pending(_) => progress.pending += 1,
                 Outcome::Failed(_) => progress.failed += 1,
                 Outcome::Refused(_) => progress.refused += 1,
                 Outcome::Unchanged => progress.unchanged += 1,
@@ -632,15 +639,15 @@ impl BulkUpdater {
         loop {
             let (sent, permit) = self.gate(limits).await;
             attempt += 1;
-            let result = with_attempts_cap(1, p.apply(id, &change)).await;
+            let result = p.apply_with(id, &change, &ONE_ATTEMPT).await;
             let err = match result {
                 Ok(Applied::Unchanged) => return finish(0, Outcome::Unchanged),
                 Ok(applied) => {
                     self.answered(limits, sent, &permit, None);
                     let outcome = match applied {
-                        Applied::Done(s) => Outcome::Done(Some(s)),
-                        Applied::Pending(s) => Outcome::Scheduled(s),
-                        _ => Outcome::Done(None),
+                        Applied::Done(s) => Outcome::Done(s),
+                        Applied::Pending(s) => Outcome::Pending(s),
+                        Applied::Unchanged => Outcome::Unchanged,
                     };
                     return finish(attempt, outcome);
                 }
@@ -671,7 +678,7 @@ impl BulkUpdater {
                             .as_ref()
                             .is_some_and(|s| *s != SimState::Pending) =>
                     {
-                        return finish(attempt, Outcome::Scheduled(snap));
+                        return finish(attempt, Outcome::Pending(Some(snap)));
                     }
                     // A change in progress that cannot be told to be this one's: sending again
                     // would be refused while it lasts, and reporting it scheduled might report
@@ -739,7 +746,7 @@ impl BulkUpdater {
         loop {
             let (sent, permit) = self.gate(limits).await;
             attempt += 1;
-            let fetched = with_attempts_cap(1, p.fetch(id)).await;
+            let fetched = p.fetch_with(id, &ONE_ATTEMPT).await;
             let signal = self.answered(limits, sent, &permit, fetched.as_ref().err());
             drop(permit);
             let err = match fetched {
@@ -1164,11 +1171,20 @@ mod tests {
         fn lifecycle(&self) -> Lifecycle<SimState> {
             Lifecycle::table("scripted", PAIRS)
         }
-        async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+        async fn fetch_with(
+            &self,
+            id: &str,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<SimSnapshot> {
             self.fetches.fetch_add(1, Ordering::SeqCst);
             Ok(SimSnapshot::new("scripted", id, SimState::Active))
         }
-        async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
+        async fn apply_with(
+            &self,
+            id: &str,
+            c: &simcore::SimChange,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<Applied> {
             self.validate(id, c)?;
             if id == "bad" {
                 return Err(ValidationError::new("id", "must not be bad", "\"bad\"").into());
@@ -1188,12 +1204,12 @@ mod tests {
             }
             match id {
                 "gone" => Err(ApiError::new("scripted", 404).into()),
-                "slow" => Ok(Applied::Pending(SimSnapshot::new(
+                "slow" => Ok(Applied::Pending(Some(SimSnapshot::new(
                     "scripted",
                     id,
                     SimState::Pending,
-                ))),
-                _ => Ok(Applied::DoneWithoutBody),
+                )))),
+                _ => Ok(Applied::Done(None)),
             }
         }
         async fn estimate_charge(
@@ -1220,6 +1236,13 @@ mod tests {
                     two,
                 ),
             )))
+        }
+        fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+            simcore::SnapshotPages::new(futures_util::stream::once(async {
+                Err(simcore::Error::Config(
+                    "this test provider does not list".into(),
+                ))
+            }))
         }
     }
 
@@ -1253,14 +1276,14 @@ mod tests {
                 (1, "refused", 0),
                 (2, "done", 3),
                 (3, "failed", 1),
-                (4, "scheduled", 1),
+                (4, "pending", 1),
                 (5, "failed", 4),
                 (6, "done", 1),
             ]
         );
         assert_eq!(report.total, 7);
         assert_eq!(
-            (report.done, report.scheduled, report.failed, report.refused),
+            (report.done, report.pending, report.failed, report.refused),
             (3, 1, 2, 1)
         );
         assert_eq!(report.throttled, 2 + 4);
@@ -1269,7 +1292,7 @@ mod tests {
         assert!(
             report
                 .to_string()
-                .starts_with("7 items: 3 done, 1 scheduled, 2 failed, 1 refused")
+                .starts_with("7 items: 3 done, 1 pending, 2 failed, 1 refused")
         );
     }
 
@@ -1329,17 +1352,33 @@ mod tests {
             fn lifecycle(&self) -> Lifecycle<SimState> {
                 Lifecycle::table("lossy", PAIRS)
             }
-            async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+            async fn fetch_with(
+                &self,
+                id: &str,
+                _: &simcore::CallOptions,
+            ) -> simcore::Result<SimSnapshot> {
                 Ok(SimSnapshot::new(
                     "lossy",
                     id,
                     self.state.lock().unwrap().clone(),
                 ))
             }
-            async fn apply(&self, _id: &str, c: &SimChange) -> simcore::Result<Applied> {
+            async fn apply_with(
+                &self,
+                _id: &str,
+                c: &simcore::SimChange,
+                _: &simcore::CallOptions,
+            ) -> simcore::Result<Applied> {
                 self.sent.fetch_add(1, Ordering::SeqCst);
                 *self.state.lock().unwrap() = c.state.clone().unwrap();
                 Err((self.answer)())
+            }
+            fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+                simcore::SnapshotPages::new(futures_util::stream::once(async {
+                    Err(simcore::Error::Config(
+                        "this test provider does not list".into(),
+                    ))
+                }))
             }
         }
         let timeout = || Error::Timeout {
@@ -1560,14 +1599,23 @@ mod tests {
         fn lifecycle(&self) -> Lifecycle<SimState> {
             Lifecycle::open("model")
         }
-        async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+        async fn fetch_with(
+            &self,
+            id: &str,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<SimSnapshot> {
             self.reads.fetch_add(1, Ordering::SeqCst);
             if let Some(f) = self.read_faults.lock().unwrap().pop_front() {
                 return Err(fault_error(f));
             }
             Ok(self.snapshot(id))
         }
-        async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
+        async fn apply_with(
+            &self,
+            id: &str,
+            c: &simcore::SimChange,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<Applied> {
             if c.is_noop() {
                 return Ok(Applied::Unchanged);
             }
@@ -1598,10 +1646,17 @@ mod tests {
                         .push((id.to_owned(), target.clone()));
                     match fault {
                         Some(f) => Err(fault_error(f)),
-                        None => Ok(Applied::Pending(self.snapshot(id))),
+                        None => Ok(Applied::Pending(Some(self.snapshot(id)))),
                     }
                 }
             }
+        }
+        fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+            simcore::SnapshotPages::new(futures_util::stream::once(async {
+                Err(simcore::Error::Config(
+                    "this test provider does not list".into(),
+                ))
+            }))
         }
     }
 
@@ -1632,7 +1687,7 @@ mod tests {
                 }
                 other => panic!("{other:?}"),
             }
-            assert_eq!((report.scheduled, report.done, report.failed), (0, 0, 1));
+            assert_eq!((report.pending, report.done, report.failed), (0, 0, 1));
         }
         assert!(p.accepted.lock().unwrap().is_empty());
         // A refusal that means "already so" is done when the SIM is as asked: read back once.
@@ -1683,7 +1738,7 @@ mod tests {
             .await;
         // One update (accepted, its answer lost), three reads (429, 503, then the SIM): the
         // change in progress is this one's, since the SIM was known to have none.
-        assert_eq!(seen, [("scheduled", 1)]);
+        assert_eq!(seen, [("pending", 1)]);
         assert_eq!(p.updates.load(Ordering::SeqCst), 1);
         assert_eq!(p.reads.load(Ordering::SeqCst), 3);
         assert_eq!(p.accepted.lock().unwrap().len(), 1);
@@ -1731,14 +1786,14 @@ mod tests {
         assert_eq!(
             seen,
             [
-                (0, "scheduled", 1, vec![2, 3]),
-                (1, "scheduled", 1, vec![]),
-                (2, "scheduled", 0, vec![0]),
-                (3, "scheduled", 0, vec![0]),
+                (0, "pending", 1, vec![2, 3]),
+                (1, "pending", 1, vec![]),
+                (2, "pending", 0, vec![0]),
+                (3, "pending", 0, vec![0]),
             ]
         );
         assert_eq!(p.updates.load(Ordering::SeqCst), 2);
-        assert_eq!((report.scheduled, report.same_write), (4, 2));
+        assert_eq!((report.pending, report.same_write), (4, 2));
     }
 
     fn arb_fault() -> impl proptest::strategy::Strategy<Value = Fault> {
@@ -1811,7 +1866,7 @@ mod tests {
                 let was_accepted = accepted.iter().any(|(id, t)| *id == item.id && *t == target);
                 let already = pending.is_none() && state(was) == target;
                 match &outcome {
-                    Outcome::Scheduled(_) => proptest::prop_assert!(was_accepted, "{index}: {outcome:?} {accepted:?}"),
+                    Outcome::Pending(_) => proptest::prop_assert!(was_accepted, "{index}: {outcome:?} {accepted:?}"),
                     Outcome::Done(_) | Outcome::Verified(_) => proptest::prop_assert!(
                         was_accepted || already,
                         "{index}: {outcome:?} {accepted:?}"

@@ -4,9 +4,9 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot, SimState};
+//! use simcore::{Applied, CallOptions, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SimState, SnapshotPages};
 //! use simfleet::bulk::{BulkItem, BulkUpdater};
-//! use simfleet::plan::{Desired, Planner};
+//! use simfleet::plan::{ActionKind, Desired, Planner};
 //!
 //! /// A provider whose SIMs are all inactive and take any change.
 //! #[derive(Debug)]
@@ -16,12 +16,13 @@
 //! impl SimProvider for Fake {
 //!     fn name(&self) -> &'static str { "fake" }
 //!     fn lifecycle(&self) -> Lifecycle<SimState> { Lifecycle::open("fake") }
-//!     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+//!     async fn fetch_with(&self, id: &str, _: &CallOptions) -> simcore::Result<SimSnapshot> {
 //!         Ok(SimSnapshot::new("fake", id, SimState::Inactive))
 //!     }
-//!     async fn apply(&self, _: &str, _: &SimChange) -> simcore::Result<Applied> {
-//!         Ok(Applied::DoneWithoutBody)
+//!     async fn apply_with(&self, _: &str, _: &SimChange, _: &CallOptions) -> simcore::Result<Applied> {
+//!         Ok(Applied::Done(None))
 //!     }
+//!     fn list(&self, _: &ListOptions) -> SnapshotPages<'_> { SnapshotPages::new(futures_util::stream::iter([Ok(vec![])])) }
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -30,7 +31,7 @@
 //! // What should be, planned against what is: one entry per row.
 //! let rows = ["a", "b"].map(|id| Desired::new("fake", id).state(SimState::Active));
 //! let plan = Planner::new([provider.clone()]).plan(rows).await;
-//! assert_eq!(plan.count("change"), 2);
+//! assert_eq!(plan.count(ActionKind::Change), 2);
 //!
 //! // Or many changes at once: bounded concurrency, one outcome per item.
 //! let items = (0..10).map(|i| BulkItem::new(format!("sim-{i}"), SimChange::new().state(SimState::Active)));
@@ -61,7 +62,10 @@
 pub mod bulk;
 pub mod charge;
 pub mod plan;
+mod row_error;
 pub mod rows;
+
+pub use row_error::RowError;
 
 mod trace;
 

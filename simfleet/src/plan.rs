@@ -8,7 +8,7 @@
 //! serialises to JSON, and can be saved, reviewed and applied later.
 //!
 //! A SIM with a change in progress (its state [`Pending`](SimState::Pending): Super SIM's
-//! `scheduled`) is planned as [`Action::Pending`], not as a change: nothing is sent for it, and
+//! `scheduled`) is planned as [`Action::InProgress`], not as a change: nothing is sent for it, and
 //! the entry says what it waits for.
 //!
 //! [`Applier::apply`] runs a plan's changes through the [bulk updater](crate::bulk): it first
@@ -25,22 +25,23 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use simfleet::plan::{Desired, Planner, Applier};
+//! use simfleet::plan::{ActionKind, Applier, ApplyKind, Desired, Planner};
 //! use simcore::SimState;
-//! # use simcore::{Applied, Lifecycle, SimChange, SimProvider, SimSnapshot};
+//! # use simcore::{Applied, CallOptions, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SnapshotPages};
 //! # #[derive(Debug, Default)] struct Fake(std::sync::Mutex<std::collections::HashMap<String, SimState>>);
 //! # #[async_trait::async_trait]
 //! # impl SimProvider for Fake {
 //! #     fn name(&self) -> &'static str { "fake" }
 //! #     fn lifecycle(&self) -> Lifecycle<SimState> { Lifecycle::open("fake") }
-//! #     async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+//! #     async fn fetch_with(&self, id: &str, _: &simcore::CallOptions) -> simcore::Result<SimSnapshot> {
 //! #         let s = self.0.lock().unwrap().get(id).cloned().unwrap_or(SimState::Inactive);
 //! #         Ok(SimSnapshot::new("fake", id, s))
 //! #     }
-//! #     async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<Applied> {
+//! #     async fn apply_with(&self, id: &str, c: &simcore::SimChange, _: &simcore::CallOptions) -> simcore::Result<Applied> {
 //! #         self.0.lock().unwrap().insert(id.to_owned(), c.state.clone().unwrap());
-//! #         Ok(Applied::DoneWithoutBody)
+//! #         Ok(Applied::Done(None))
 //! #     }
+//! #     fn list(&self, _: &ListOptions) -> SnapshotPages<'_> { SnapshotPages::new(futures_util::stream::iter([Ok(vec![])])) }
 //! # }
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let provider: Arc<dyn SimProvider> = Arc::new(Fake::default());
@@ -48,14 +49,14 @@
 //! let rows = ["a", "b"].map(|id| Desired::new("fake", id).state(SimState::Active));
 //! let plan = planner.plan(rows).await;
 //! assert_eq!(plan.entries.len(), 2);
-//! assert_eq!(plan.count("change"), 2);
+//! assert_eq!(plan.count(ActionKind::Change), 2);
 //! let saved = plan.to_json()?;                      // review it, keep it...
 //! let plan = simfleet::plan::Plan::from_json(&saved)?; // ...and apply it later
 //! let report = Applier::new([provider]).apply(&plan).await;
-//! assert_eq!(report.count("done"), 2);
+//! assert_eq!(report.count(ApplyKind::Done), 2);
 //! // The same desired state again: nothing left to do, nothing sent.
 //! let again = planner.plan(["a", "b"].map(|id| Desired::new("fake", id).state(SimState::Active))).await;
-//! assert_eq!(again.count("unchanged"), 2);
+//! assert_eq!(again.count(ActionKind::Unchanged), 2);
 //! # Ok::<(), simcore::Error>(())
 //! # }).unwrap();
 //! ```
@@ -94,11 +95,13 @@ use simcore::retry::RetryPolicy;
 use simcore::state::SimState;
 use simcore::validate::SimName;
 
+use crate::RowError;
 use crate::rows::ProviderId;
+use simcore::ValidationError;
 
 /// The version of the plan format [`Plan::to_json`] writes.
 ///
-/// Format 2 added the [`Action::Pending`] entries and the [`Plan::digest`]; a plan of format 1
+/// Format 2 added the [`Action::InProgress`] entries and the [`Plan::digest`]; a plan of format 1
 /// is refused (plan again).
 pub const PLAN_FORMAT: u32 = 2;
 
@@ -205,7 +208,7 @@ pub enum Action {
     /// [`Pending`](SimState::Pending): Super SIM's `scheduled`). Nothing is sent for the row: a
     /// change sent now would be refused, and the plan cannot know where the SIM will settle.
     /// Plan again once it has settled, or apply with [`Applier::wait`], which waits for it.
-    Pending {
+    InProgress {
         /// What the entry waits for, in words.
         waits_for: String,
         /// The state the row asks for (`None`: the state is left alone).
@@ -214,34 +217,73 @@ pub enum Action {
     },
     /// Refused before anything would be sent: the row asks for what the provider's rules forbid.
     Refused {
-        /// Why, in words (the field and the rule).
-        reason: String,
+        /// Why: the field and the rule, or the configuration that is missing.
+        error: RowError,
     },
     /// The provider knows no such SIM.
     NotFound {
         /// The provider's answer.
-        reason: String,
+        error: RowError,
     },
     /// The SIM's state could not be read.
     ReadError {
         /// What went wrong.
-        reason: String,
+        error: RowError,
     },
 }
 
 impl Action {
-    /// A short word for it: `"unchanged"`, `"change"`, `"pending"`, `"refused"`, `"not found"`,
+    /// Which kind of action it is, for counting ([`Plan::count`]).
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Unchanged { .. } => ActionKind::Unchanged,
+            Action::Change { .. } => ActionKind::Change,
+            Action::InProgress { .. } => ActionKind::InProgress,
+            Action::Refused { .. } => ActionKind::Refused,
+            Action::NotFound { .. } => ActionKind::NotFound,
+            Action::ReadError { .. } => ActionKind::ReadError,
+        }
+    }
+
+    /// The error of a refused, not-found or unread row.
+    pub fn error(&self) -> Option<&RowError> {
+        match self {
+            Action::Refused { error }
+            | Action::NotFound { error }
+            | Action::ReadError { error } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// A short word for it: `"unchanged"`, `"change"`, `"in progress"`, `"refused"`, `"not found"`,
     /// `"read error"`.
     pub fn label(&self) -> &'static str {
         match self {
             Action::Unchanged { .. } => "unchanged",
             Action::Change { .. } => "change",
-            Action::Pending { .. } => "pending",
+            Action::InProgress { .. } => "in progress",
             Action::Refused { .. } => "refused",
             Action::NotFound { .. } => "not found",
             Action::ReadError { .. } => "read error",
         }
     }
+}
+
+/// The kinds of [`Action`], to count a plan's entries by: `plan.count(ActionKind::Change)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActionKind {
+    /// [`Action::Unchanged`].
+    Unchanged,
+    /// [`Action::Change`].
+    Change,
+    /// [`Action::InProgress`].
+    InProgress,
+    /// [`Action::Refused`].
+    Refused,
+    /// [`Action::NotFound`].
+    NotFound,
+    /// [`Action::ReadError`].
+    ReadError,
 }
 
 /// A name change: what the SIM is called, and what it is to be called.
@@ -343,11 +385,11 @@ impl Plan {
         self.digest.as_deref() != Some(self.entries_digest().as_str())
     }
 
-    /// How many entries have the action `label` (see [`Action::label`]).
-    pub fn count(&self, label: &str) -> usize {
+    /// How many entries have an action of this kind.
+    pub fn count(&self, kind: ActionKind) -> usize {
         self.entries
             .iter()
-            .filter(|e| e.action.label() == label)
+            .filter(|e| e.action.kind() == kind)
             .count()
     }
 
@@ -447,13 +489,13 @@ impl fmt::Display for Plan {
                     }
                     w
                 }
-                Action::Pending { waits_for, to } => match to {
+                Action::InProgress { waits_for, to } => match to {
                     Some(to) => format!("wants {to}; waits for {waits_for}"),
                     None => format!("waits for {waits_for}"),
                 },
-                Action::Refused { reason }
-                | Action::NotFound { reason }
-                | Action::ReadError { reason } => reason.clone(),
+                Action::Refused { error }
+                | Action::NotFound { error }
+                | Action::ReadError { error } => error.message.clone(),
             };
             writeln!(
                 f,
@@ -501,10 +543,10 @@ fn charge_summary(e: &Estimate) -> String {
 #[derive(Debug, Clone)]
 enum Read {
     Found(SimSnapshot),
-    NotFound(String),
+    NotFound(RowError),
     /// Refused before sending (an id the provider cannot have).
-    Refused(String),
-    Failed(String),
+    Refused(RowError),
+    Failed(RowError),
 }
 
 /// Reads the current state of the SIMs named by `ids` at one provider, by the rule in the module
@@ -632,9 +674,9 @@ async fn read_states(
         .map(|k| async move {
             let read = match provider.fetch(ids[k]).await {
                 Ok(s) => Read::Found(s),
-                Err(e) if e.is_not_found() => Read::NotFound(e.to_string()),
-                Err(e) if e.was_not_sent() => Read::Refused(e.to_string()),
-                Err(e) => Read::Failed(e.to_string()),
+                Err(e) if e.is_not_found() => Read::NotFound(e.into()),
+                Err(e) if e.was_not_sent() => Read::Refused(e.into()),
+                Err(e) => Read::Failed(e.into()),
             };
             (k, read)
         })
@@ -677,7 +719,11 @@ async fn read_all(
     .await;
     let found = found
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| Read::Failed("not read".to_owned())))
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Read::Failed(Error::Config("the SIM was not read".to_owned()).into())
+            })
+        })
         .collect();
     (found, reads)
 }
@@ -806,7 +852,12 @@ impl Planner {
             if let Some(reason) = &d.refusal {
                 // A line that could not be read: refused with its line, the others planned.
                 actions[row] = Some(Action::Refused {
-                    reason: reason.clone(),
+                    error: ValidationError::new(
+                        "row",
+                        reason.clone(),
+                        "a line that could not be read",
+                    )
+                    .into(),
                 });
                 continue;
             }
@@ -818,7 +869,7 @@ impl Planner {
                     }
                     by_provider.entry(name).or_default().push(row);
                 }
-                Err(reason) => actions[row] = Some(Action::Refused { reason }),
+                Err(e) => actions[row] = Some(Action::Refused { error: e.into() }),
             }
         }
         let mut reads = BTreeMap::new();
@@ -833,15 +884,9 @@ impl Planner {
                     let row = provider_rows[k];
                     let d = &rows[row];
                     let action = match read {
-                        Read::NotFound(reason) => Action::NotFound {
-                            reason: reason.clone(),
-                        },
-                        Read::Failed(reason) => Action::ReadError {
-                            reason: reason.clone(),
-                        },
-                        Read::Refused(reason) => Action::Refused {
-                            reason: reason.clone(),
-                        },
+                        Read::NotFound(e) => Action::NotFound { error: e.clone() },
+                        Read::Failed(e) => Action::ReadError { error: e.clone() },
+                        Read::Refused(e) => Action::Refused { error: e.clone() },
                         Read::Found(snap) => {
                             // The row that first set this SIM, to catch rows that disagree.
                             let lead = earlier
@@ -853,11 +898,7 @@ impl Planner {
                             });
                             match conflict {
                                 Some(lead) => Action::Refused {
-                                    reason: format!(
-                                        "row {} asks something else of the same SIM ({})",
-                                        lead + 1,
-                                        snap.id
-                                    ),
+                                    error: asks_something_else(lead + 1, &snap.id),
                                 },
                                 None => {
                                     let (action, change) = decide(&**provider, d, snap);
@@ -912,7 +953,7 @@ impl Planner {
                     provider: d.provider,
                     id: d.id,
                     action: action.unwrap_or_else(|| Action::ReadError {
-                        reason: "not planned".to_owned(),
+                        error: Error::Config("the row was not planned".to_owned()).into(),
                     }),
                 })
                 .collect(),
@@ -930,28 +971,38 @@ impl Planner {
 fn resolve_provider<'a>(
     providers: &'a BTreeMap<String, Arc<dyn SimProvider>>,
     name: &str,
-) -> Result<&'a str, String> {
+) -> Result<&'a str, Error> {
     if let Some((key, _)) = providers.get_key_value(name) {
         return Ok(key.as_str());
     }
     let known = || providers.keys().cloned().collect::<Vec<_>>().join(", ");
     let Some(id) = ProviderId::parse(name) else {
-        return Err(format!(
+        return Err(Error::Config(format!(
             "no provider named {name:?} is configured (known: {})",
             known()
-        ));
+        )));
     };
     let mut matching = providers.keys().filter(|k| id.stands_for(k));
     match (matching.next(), matching.next()) {
         (Some(one), None) => Ok(one.as_str()),
-        (Some(a), Some(b)) => Err(format!(
+        (Some(a), Some(b)) => Err(Error::Config(format!(
             "{name:?} stands for both {a} and {b}, which are configured: name one of them"
-        )),
-        (None, _) => Err(format!(
+        ))),
+        (None, _) => Err(Error::Config(format!(
             "no provider named {name:?} is configured (known: {})",
             known()
-        )),
+        ))),
     }
+}
+
+/// The refusal of a row that asks something else of a SIM than the row `lead` (1-based) did.
+fn asks_something_else(lead: usize, sim: &str) -> RowError {
+    ValidationError::new(
+        "row",
+        format!("row {lead} asks something else of the same SIM"),
+        sim.to_owned(),
+    )
+    .into()
 }
 
 /// What a row asks of a SIM in `snap`: unchanged, a change (with the change to send), or refused.
@@ -968,7 +1019,8 @@ fn decide(
     if d.state.is_none() && d.name.is_none() {
         return (
             Action::Refused {
-                reason: "the row asks for no state and no name".to_owned(),
+                error: ValidationError::new("row", "must ask for a state or a name", "neither")
+                    .into(),
             },
             None,
         );
@@ -976,9 +1028,12 @@ fn decide(
     if let Some(SimState::Unknown(word)) = &d.state {
         return (
             Action::Refused {
-                reason: format!(
-                    "invalid target: {word:?} is not a state (active, inactive, ready, retired, …)"
-                ),
+                error: ValidationError::new(
+                    "state",
+                    "must be a state (active, inactive, ready, retired, …)",
+                    format!("{word:?}"),
+                )
+                .into(),
             },
             None,
         );
@@ -995,7 +1050,7 @@ fn decide(
         // A change in progress: a new one would be refused, and where the SIM settles is not
         // known yet.
         return (
-            Action::Pending {
+            Action::InProgress {
                 waits_for: waits_for(provider.name(), snap),
                 to: d.state.clone(),
             },
@@ -1008,12 +1063,7 @@ fn decide(
         change.display_name = d.name.clone();
     }
     if let Err(e) = provider.validate(&d.id, &change) {
-        return (
-            Action::Refused {
-                reason: e.to_string(),
-            },
-            None,
-        );
+        return (Action::Refused { error: e.into() }, None);
     }
     let to = if state_ok { None } else { d.state.clone() };
     let rename = (!name_ok).then(|| Rename {
@@ -1035,7 +1085,7 @@ fn decide(
     )
 }
 
-/// What a [`Action::Pending`] entry waits for, in words.
+/// What a [`Action::InProgress`] entry waits for, in words.
 fn waits_for(provider: &str, snap: &SimSnapshot) -> String {
     match &snap.native_status {
         Some(word) => format!("the change in progress to settle ({provider} says {word:?})"),
@@ -1055,7 +1105,7 @@ pub enum ApplyOutcome {
     },
     /// Sent and accepted; the provider applies it shortly (Super SIM's `scheduled`), and it had
     /// not settled when the report was made (see [`Applier::wait`]).
-    Scheduled,
+    Pending,
     /// A change that is not this row's was in progress on the SIM (the plan saw it, or apply
     /// found it): nothing sent. Plan again once it has settled, or apply with
     /// [`Applier::wait`].
@@ -1077,32 +1127,59 @@ pub enum ApplyOutcome {
     /// Refused before sending (by the plan, or when applying).
     Refused {
         /// Why.
-        reason: String,
+        error: RowError,
     },
     /// Sent and failed, after the retries the policy allows and a read back.
     Failed {
-        /// The error.
-        reason: String,
+        /// The error ([`RowError::is_retryable`] says whether to queue it again).
+        error: RowError,
     },
     /// The provider knows no such SIM.
     NotFound {
         /// The provider's answer.
-        reason: String,
+        error: RowError,
     },
     /// The SIM's state could not be read.
     ReadError {
         /// What went wrong.
-        reason: String,
+        error: RowError,
     },
 }
 
 impl ApplyOutcome {
-    /// A short word: `"done"`, `"scheduled"`, `"in progress"`, `"unchanged"`, `"already there"`,
+    /// Which kind of outcome it is, for counting ([`ApplyReport::count`]).
+    pub fn kind(&self) -> ApplyKind {
+        match self {
+            ApplyOutcome::Done { .. } => ApplyKind::Done,
+            ApplyOutcome::Pending => ApplyKind::Pending,
+            ApplyOutcome::InProgress { .. } => ApplyKind::InProgress,
+            ApplyOutcome::Unchanged => ApplyKind::Unchanged,
+            ApplyOutcome::AlreadyThere => ApplyKind::AlreadyThere,
+            ApplyOutcome::Stale { .. } => ApplyKind::Stale,
+            ApplyOutcome::Refused { .. } => ApplyKind::Refused,
+            ApplyOutcome::Failed { .. } => ApplyKind::Failed,
+            ApplyOutcome::NotFound { .. } => ApplyKind::NotFound,
+            ApplyOutcome::ReadError { .. } => ApplyKind::ReadError,
+        }
+    }
+
+    /// The error of a refused, failed, not-found or unread entry.
+    pub fn error(&self) -> Option<&RowError> {
+        match self {
+            ApplyOutcome::Refused { error }
+            | ApplyOutcome::Failed { error }
+            | ApplyOutcome::NotFound { error }
+            | ApplyOutcome::ReadError { error } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// A short word: `"done"`, `"pending"`, `"in progress"`, `"unchanged"`, `"already there"`,
     /// `"stale"`, `"refused"`, `"failed"`, `"not found"`, `"read error"`.
     pub fn label(&self) -> &'static str {
         match self {
             ApplyOutcome::Done { .. } => "done",
-            ApplyOutcome::Scheduled => "scheduled",
+            ApplyOutcome::Pending => "pending",
             ApplyOutcome::InProgress { .. } => "in progress",
             ApplyOutcome::Unchanged => "unchanged",
             ApplyOutcome::AlreadyThere => "already there",
@@ -1115,9 +1192,35 @@ impl ApplyOutcome {
     }
 }
 
+/// The kinds of [`ApplyOutcome`], to count a report's entries by:
+/// `report.count(ApplyKind::Failed)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ApplyKind {
+    /// [`ApplyOutcome::Done`].
+    Done,
+    /// [`ApplyOutcome::Pending`].
+    Pending,
+    /// [`ApplyOutcome::InProgress`].
+    InProgress,
+    /// [`ApplyOutcome::Unchanged`].
+    Unchanged,
+    /// [`ApplyOutcome::AlreadyThere`].
+    AlreadyThere,
+    /// [`ApplyOutcome::Stale`].
+    Stale,
+    /// [`ApplyOutcome::Refused`].
+    Refused,
+    /// [`ApplyOutcome::Failed`].
+    Failed,
+    /// [`ApplyOutcome::NotFound`].
+    NotFound,
+    /// [`ApplyOutcome::ReadError`].
+    ReadError,
+}
+
 /// One entry of a plan, applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied {
+pub struct AppliedEntry {
     /// The row (0-based).
     pub row: usize,
     /// The provider.
@@ -1137,7 +1240,7 @@ pub struct Applied {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ApplyReport {
     /// One per plan entry, in row order.
-    pub entries: Vec<Applied>,
+    pub entries: Vec<AppliedEntry>,
     /// Update requests sent in all (retries included).
     pub attempts: u64,
     /// 429 answers seen.
@@ -1162,12 +1265,20 @@ mod secs {
 }
 
 impl ApplyReport {
-    /// How many entries came to `label` (see [`ApplyOutcome::label`]).
-    pub fn count(&self, label: &str) -> usize {
+    /// How many entries came to an outcome of this kind.
+    pub fn count(&self, kind: ApplyKind) -> usize {
         self.entries
             .iter()
-            .filter(|e| e.outcome.label() == label)
+            .filter(|e| e.outcome.kind() == kind)
             .count()
+    }
+
+    /// The entries that failed in a way retrying may help (a timeout, a 429, a 5xx): the rows
+    /// to queue again.
+    pub fn retryable(&self) -> impl Iterator<Item = &AppliedEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.outcome.error().is_some_and(RowError::is_retryable))
     }
 }
 
@@ -1328,12 +1439,12 @@ impl Applier {
 
     /// Waits up to `deadline` for the changes the run leaves in progress to settle before it
     /// reports: its own changes the provider accepted to apply later (Super SIM's `202
-    /// scheduled`), and changes it found in progress (the plan's [`Action::Pending`] entries, or
+    /// scheduled`), and changes it found in progress (the plan's [`Action::InProgress`] entries, or
     /// a SIM found pending when read again). Each is polled with a capped, jittered backoff
     /// ([`simcore::wait`]). A change of the run that settles as asked is
     /// [`Done`](ApplyOutcome::Done) (`verified`: read back), one that settles elsewhere is
     /// [`Failed`](ApplyOutcome::Failed), one still in progress at the deadline stays
-    /// [`Scheduled`](ApplyOutcome::Scheduled); a change found in progress that settles as the row
+    /// [`Scheduled`](ApplyOutcome::Pending); a change found in progress that settles as the row
     /// asks is [`AlreadyThere`](ApplyOutcome::AlreadyThere), elsewhere
     /// [`Stale`](ApplyOutcome::Stale) (plan again). Default: no wait.
     pub fn wait(mut self, deadline: Duration) -> Self {
@@ -1370,19 +1481,20 @@ impl Applier {
         };
         let mut report = ApplyReport::default();
         if plan.is_edited() && !self.allow_edited {
-            let reason = match &plan.digest {
+            let error: RowError = Error::Config(match &plan.digest {
                 Some(_) => "the plan was edited after it was made (its entries do not match its digest): nothing was sent; plan again, or apply it anyway with allow_edited".to_owned(),
                 None => "the plan carries no digest of its entries, so an edit cannot be told: nothing was sent; plan again, or apply it anyway with allow_edited".to_owned(),
-            };
+            })
+            .into();
             report.entries = plan
                 .entries
                 .iter()
-                .map(|e| Applied {
+                .map(|e| AppliedEntry {
                     row: e.row,
                     provider: e.provider.clone(),
                     id: e.id.clone(),
                     outcome: ApplyOutcome::Refused {
-                        reason: reason.clone(),
+                        error: error.clone(),
                     },
                     same_write: Vec::new(),
                 })
@@ -1397,27 +1509,27 @@ impl Applier {
         for (k, e) in plan.entries.iter().enumerate() {
             let settled = match &e.action {
                 Action::Unchanged { .. } => Some(ApplyOutcome::Unchanged),
-                Action::Refused { reason } => Some(ApplyOutcome::Refused {
-                    reason: reason.clone(),
+                Action::Refused { error } => Some(ApplyOutcome::Refused {
+                    error: error.clone(),
                 }),
-                Action::NotFound { reason } => Some(ApplyOutcome::NotFound {
-                    reason: reason.clone(),
+                Action::NotFound { error } => Some(ApplyOutcome::NotFound {
+                    error: error.clone(),
                 }),
-                Action::ReadError { reason } => Some(ApplyOutcome::ReadError {
-                    reason: reason.clone(),
+                Action::ReadError { error } => Some(ApplyOutcome::ReadError {
+                    error: error.clone(),
                 }),
-                Action::Pending { waits_for, .. } if self.wait.is_none() => {
+                Action::InProgress { waits_for, .. } if self.wait.is_none() => {
                     Some(ApplyOutcome::InProgress {
                         waits_for: waits_for.clone(),
                     })
                 }
-                Action::Change { .. } | Action::Pending { .. } => {
+                Action::Change { .. } | Action::InProgress { .. } => {
                     match resolve_provider(&self.providers, &e.provider) {
                         Ok(name) => {
                             work.entry(name).or_default().push(k);
                             None
                         }
-                        Err(reason) => Some(ApplyOutcome::Refused { reason }),
+                        Err(e) => Some(ApplyOutcome::Refused { error: e.into() }),
                     }
                 }
             };
@@ -1460,12 +1572,12 @@ impl Applier {
             .iter()
             .zip(out)
             .zip(same)
-            .map(|((e, o), same_write)| Applied {
+            .map(|((e, o), same_write)| AppliedEntry {
                 row: e.row,
                 provider: e.provider.clone(),
                 id: e.id.clone(),
-                outcome: o.unwrap_or(ApplyOutcome::ReadError {
-                    reason: "not applied".to_owned(),
+                outcome: o.unwrap_or_else(|| ApplyOutcome::ReadError {
+                    error: Error::Config("the entry was not applied".to_owned()).into(),
                 }),
                 same_write: same_write
                     .into_iter()
@@ -1497,7 +1609,7 @@ impl Applier {
                     from, to, rename, ..
                 } => match whole_change(&*provider, &e.id, from, to.as_ref(), rename.as_ref()) {
                     Ok(change) => to_read.push((k, Some(change))),
-                    Err(reason) => outcomes.push((k, ApplyOutcome::Refused { reason })),
+                    Err(e) => outcomes.push((k, ApplyOutcome::Refused { error: e.into() })),
                 },
                 _ => to_read.push((k, None)),
             }
@@ -1516,23 +1628,23 @@ impl Applier {
             let e = &plan.entries[k];
             let snap = match read {
                 Read::Found(snap) => snap,
-                Read::NotFound(reason) => {
-                    outcomes.push((k, ApplyOutcome::NotFound { reason }));
+                Read::NotFound(error) => {
+                    outcomes.push((k, ApplyOutcome::NotFound { error }));
                     continue;
                 }
-                Read::Failed(reason) => {
-                    outcomes.push((k, ApplyOutcome::ReadError { reason }));
+                Read::Failed(error) => {
+                    outcomes.push((k, ApplyOutcome::ReadError { error }));
                     continue;
                 }
-                Read::Refused(reason) => {
-                    outcomes.push((k, ApplyOutcome::Refused { reason }));
+                Read::Refused(error) => {
+                    outcomes.push((k, ApplyOutcome::Refused { error }));
                     continue;
                 }
             };
             let Some(mut change) = change else {
                 // A pending entry of the plan, read again while waiting is asked for.
                 let to = match &e.action {
-                    Action::Pending { to, .. } => to.clone(),
+                    Action::InProgress { to, .. } => to.clone(),
                     _ => None,
                 };
                 if snap.state == SimState::Pending {
@@ -1590,11 +1702,7 @@ impl Applier {
                 Some(&w) => outcomes.push((
                     k,
                     ApplyOutcome::Refused {
-                        reason: format!(
-                            "row {} asks something else of the same SIM ({})",
-                            plan.entries[writes[w].ks[0]].row + 1,
-                            snap.id
-                        ),
+                        error: asks_something_else(plan.entries[writes[w].ks[0]].row + 1, &snap.id),
                     },
                 )),
                 None => {
@@ -1625,19 +1733,20 @@ impl Applier {
                 let outcome = match &o.outcome {
                     BulkOutcome::Done(_) => ApplyOutcome::Done { verified: false },
                     BulkOutcome::Verified(_) => ApplyOutcome::Done { verified: true },
-                    BulkOutcome::Scheduled(_) => ApplyOutcome::Scheduled,
+                    BulkOutcome::Pending(_) => ApplyOutcome::Pending,
                     BulkOutcome::Unchanged => ApplyOutcome::AlreadyThere,
                     BulkOutcome::Refused(e) => ApplyOutcome::Refused {
-                        reason: e.to_string(),
+                        error: e.clone().into(),
                     },
                     BulkOutcome::Failed(e) => ApplyOutcome::Failed {
-                        reason: e.to_string(),
+                        error: e.clone().into(),
                     },
-                    other => ApplyOutcome::Failed {
-                        reason: format!("unexpected outcome: {}", other.label()),
+                    BulkOutcome::WouldApply { .. } => ApplyOutcome::Failed {
+                        error: Error::Config("a dry run's outcome in a run that sends".to_owned())
+                            .into(),
                     },
                 };
-                if !(waiting && outcome == ApplyOutcome::Scheduled) {
+                if !(waiting && outcome == ApplyOutcome::Pending) {
                     for _ in &writes[o.index].ks {
                         tick();
                     }
@@ -1654,7 +1763,7 @@ impl Applier {
                     same_write.push((k, others));
                 }
             }
-            if waiting && outcome == ApplyOutcome::Scheduled {
+            if waiting && outcome == ApplyOutcome::Pending {
                 for &k in &write.ks {
                     to_wait.push((k, write.id.clone(), write.target.clone(), None));
                 }
@@ -1714,14 +1823,11 @@ impl Applier {
                     // A change of the run.
                     (Some(Ok(snap)), None) => match &asked {
                         Some(t) if *t != snap.state => ApplyOutcome::Failed {
-                            reason: format!(
-                                "the change was accepted, then settled at {}, not {t}",
-                                snap.state
-                            ),
+                            error: RowError::settled_elsewhere(&snap.state, t),
                         },
                         _ => ApplyOutcome::Done { verified: true },
                     },
-                    (_, None) => ApplyOutcome::Scheduled,
+                    (_, None) => ApplyOutcome::Pending,
                     // A change found in progress.
                     (Some(Ok(snap)), Some(planned)) => {
                         settled_elsewhere(asked.as_ref(), &planned, snap)
@@ -1766,22 +1872,26 @@ fn whole_change(
     from: &SimState,
     to: Option<&SimState>,
     rename: Option<&Rename>,
-) -> Result<SimChange, String> {
+) -> Result<SimChange, Error> {
     let mut change = SimChange::new().known_state(from.clone());
     change.state = to.cloned();
     if let Some(r) = rename {
-        let name = SimName::parse(&r.to).map_err(|e| format!("the entry's name: {e}"))?;
-        change.display_name = Some(name);
+        change.display_name = Some(SimName::parse(&r.to)?);
     }
     if change.is_empty() {
-        return Err("the entry asks for no state and no name".to_owned());
+        return Err(
+            ValidationError::new("entry", "must ask for a state or a name", "neither").into(),
+        );
     }
     if let Some(SimState::Unknown(word)) = &change.state {
-        return Err(format!(
-            "invalid target: {word:?} is not a state (active, inactive, ready, retired, …)"
-        ));
+        return Err(ValidationError::new(
+            "state",
+            "must be a state (active, inactive, ready, retired, …)",
+            format!("{word:?}"),
+        )
+        .into());
     }
-    provider.validate(id, &change).map_err(|e| e.to_string())?;
+    provider.validate(id, &change)?;
     Ok(change)
 }
 
@@ -1836,7 +1946,11 @@ mod tests {
         fn lifecycle(&self) -> Lifecycle<SimState> {
             Lifecycle::table("fleet", PAIRS)
         }
-        async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+        async fn fetch_with(
+            &self,
+            id: &str,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<SimSnapshot> {
             self.fetches.fetch_add(1, Ordering::SeqCst);
             let id = id.strip_prefix("alias-").unwrap_or(id);
             let s = self.sims.lock().unwrap().get(id).cloned();
@@ -1847,7 +1961,12 @@ mod tests {
                     .into()),
             }
         }
-        async fn apply(&self, id: &str, c: &SimChange) -> simcore::Result<ProviderApplied> {
+        async fn apply_with(
+            &self,
+            id: &str,
+            c: &simcore::SimChange,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<ProviderApplied> {
             if c.is_noop() {
                 return Ok(ProviderApplied::Unchanged);
             }
@@ -1856,7 +1975,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .insert(id.to_owned(), c.state.clone().unwrap());
-            Ok(ProviderApplied::DoneWithoutBody)
+            Ok(ProviderApplied::Done(None))
         }
         fn list(&self, o: &ListOptions) -> simcore::provider::SnapshotPages<'_> {
             use simcore::paging::PagePosition;
@@ -1927,12 +2046,12 @@ mod tests {
         // "nope" is never seen, so the whole fleet is listed (10 pages), then it is fetched.
         assert_eq!(plan.reads["fleet"].list_pages, 10);
         assert_eq!(plan.reads["fleet"].fetches, 1);
-        assert_eq!(plan.count("unchanged"), 14); // every third of s00000..s00039
-        assert_eq!(plan.count("change"), 27);
-        assert_eq!(plan.count("not found"), 1);
-        assert_eq!(plan.count("refused"), 3);
+        assert_eq!(plan.count(ActionKind::Unchanged), 14); // every third of s00000..s00039
+        assert_eq!(plan.count(ActionKind::Change), 27);
+        assert_eq!(plan.count(ActionKind::NotFound), 1);
+        assert_eq!(plan.count(ActionKind::Refused), 3);
         assert!(
-            matches!(&plan.entries[44].action, Action::Refused { reason } if reason.contains("cannot move to new"))
+            matches!(&plan.entries[44].action, Action::Refused { error } if error.message.contains("cannot move to new") && error.kind == "transition")
         );
         // It round-trips through JSON and prints as a table.
         let back = Plan::from_json(&plan.to_json().unwrap()).unwrap();
@@ -1948,7 +2067,7 @@ mod tests {
         let p: Arc<dyn SimProvider> = fleet.clone();
         let rows = want((0..30).map(|i| format!("s{i:05}")), SimState::Active);
         let plan = Planner::new([p.clone()]).plan(rows.clone()).await;
-        assert_eq!(plan.count("change"), 15);
+        assert_eq!(plan.count(ActionKind::Change), 15);
         // Behind the plan's back: one changed to the target, one... stays as planned.
         fleet
             .sims
@@ -1957,14 +2076,14 @@ mod tests {
             .insert("s00001".into(), SimState::Active);
         let report = Applier::new([p.clone()]).apply(&plan).await;
         assert_eq!(report.entries.len(), 30);
-        assert_eq!(report.count("unchanged"), 15);
-        assert_eq!(report.count("already there"), 1);
-        assert_eq!(report.count("done"), 14);
+        assert_eq!(report.count(ApplyKind::Unchanged), 15);
+        assert_eq!(report.count(ApplyKind::AlreadyThere), 1);
+        assert_eq!(report.count(ApplyKind::Done), 14);
         assert_eq!(fleet.updates.load(Ordering::SeqCst), 14);
         // A SIM moved elsewhere is stale: re-plan gives the same plan for it, but make one
         // stale against a saved plan.
         let plan2 = Planner::new([p.clone()]).plan(rows).await;
-        assert_eq!(plan2.count("unchanged"), 30);
+        assert_eq!(plan2.count(ActionKind::Unchanged), 30);
         let report = Applier::new([p]).apply(&plan2).await;
         assert_eq!(report.attempts, 0);
     }
@@ -1982,17 +2101,33 @@ mod tests {
             fn lifecycle(&self) -> Lifecycle<SimState> {
                 Lifecycle::open("three")
             }
-            async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+            async fn fetch_with(
+                &self,
+                id: &str,
+                _: &simcore::CallOptions,
+            ) -> simcore::Result<SimSnapshot> {
                 Ok(SimSnapshot::new(
                     "three",
                     id,
                     self.0.lock().unwrap().clone(),
                 ))
             }
-            async fn apply(&self, _: &str, c: &SimChange) -> simcore::Result<ProviderApplied> {
+            async fn apply_with(
+                &self,
+                _: &str,
+                c: &simcore::SimChange,
+                _: &simcore::CallOptions,
+            ) -> simcore::Result<ProviderApplied> {
                 self.1.fetch_add(1, Ordering::SeqCst);
                 *self.0.lock().unwrap() = c.state.clone().unwrap();
-                Ok(ProviderApplied::DoneWithoutBody)
+                Ok(ProviderApplied::Done(None))
+            }
+            fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+                simcore::SnapshotPages::new(futures_util::stream::once(async {
+                    Err(simcore::Error::Config(
+                        "this test provider does not list".into(),
+                    ))
+                }))
             }
         }
         let three = Arc::new(Three(Mutex::new(SimState::Inactive), AtomicUsize::new(0)));
@@ -2043,7 +2178,10 @@ mod tests {
                 pages_retried: 2,
             }
         );
-        assert_eq!(plan.count("change") + plan.count("unchanged"), 100);
+        assert_eq!(
+            plan.count(ActionKind::Change) + plan.count(ActionKind::Unchanged),
+            100
+        );
         // Past the policy's attempts, the SIMs the listing did not reach are fetched.
         fleet.pages_read.lock().unwrap().clear();
         fleet.fail_pages.lock().unwrap().extend([9, 9, 9]);
@@ -2058,7 +2196,10 @@ mod tests {
             [1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9]
         );
         assert_eq!(plan.reads["fleet"].fetches, 20);
-        assert_eq!(plan.count("change") + plan.count("unchanged"), 100);
+        assert_eq!(
+            plan.count(ActionKind::Change) + plan.count(ActionKind::Unchanged),
+            100
+        );
     }
 
     #[tokio::test]
@@ -2074,7 +2215,7 @@ mod tests {
             .await;
         assert_eq!(plan.entries[0].action.label(), "change");
         assert!(
-            matches!(&plan.entries[1].action, Action::Refused { reason } if reason.starts_with("row 1 asks something else"))
+            matches!(&plan.entries[1].action, Action::Refused { error } if error.message.starts_with("invalid row: row 1 asks something else"))
         );
         assert_eq!(plan.entries[2].action.label(), "change");
     }
@@ -2120,8 +2261,8 @@ mod tests {
                 let first = *lead.entry(i).or_insert(row);
                 let now_active = i % 2 == 0;
                 if first != row && picks[first].2 != active {
-                    let refused = matches!(&e.action, Action::Refused { reason }
-                        if reason.starts_with(&format!("row {} asks something else", first + 1)));
+                    let refused = matches!(&e.action, Action::Refused { error }
+                        if error.message.starts_with(&format!("invalid row: row {} asks something else", first + 1)));
                     proptest::prop_assert!(refused, "{:?}", e.action);
                 } else if now_active == active {
                     proptest::prop_assert_eq!(label, "unchanged");

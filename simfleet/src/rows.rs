@@ -7,16 +7,14 @@
 //!
 //! | id | aliases | stands for |
 //! |---|---|---|
-//! | `twilio` | `twilio-supersim` | Super SIM, as Twilio serves it |
-//! | `kore` | `kore-wireless`, `kore-supersim` | Super SIM, as KORE serves it |
-//! | `supersim` | `super-sim`, `Super SIM`, `super_sim` | Super SIM in whichever dialect is configured |
+//! | `supersim` | `super-sim`, `Super SIM`, `super_sim`; the dialect names `twilio`, `twilio-supersim`, `kore`, `kore-wireless`, `kore-supersim` | Super SIM, whichever API (Twilio's or KORE's) serves it |
 //! | `emnify` | | emnify |
 //! | `sixfab` | | Sixfab |
 //! | `edgeiq` | `edge-iq` | EdgeIQ |
 //!
-//! A [`Planner`](crate::plan::Planner) matches a row to the configured provider its id stands for
-//! (`supersim` to the one Super SIM provider configured, Twilio's or KORE's); a name that is no
-//! provider's is kept as written, and the plan refuses its row naming the providers it knows.
+//! A [`Planner`](crate::plan::Planner) matches a row to the configured provider its id stands
+//! for; a name that is no provider's is kept as written, and the plan refuses its row naming the
+//! providers it knows.
 //!
 //! # The CSV
 //! A header line, then one row per line. Header names are read without regard to case or
@@ -49,90 +47,7 @@ use simcore::validate::{SimName, ValidationError};
 #[cfg(feature = "csv")]
 use crate::plan::Desired;
 
-/// A provider a row can name (see the [module docs](self)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum ProviderId {
-    /// Super SIM as Twilio serves it (`SimProvider::name` `"twilio"`).
-    Twilio,
-    /// Super SIM as KORE serves it (`"kore"`).
-    Kore,
-    /// Super SIM, either dialect: whichever of Twilio's and KORE's is configured.
-    SuperSim,
-    /// emnify (`"emnify"`).
-    Emnify,
-    /// Sixfab (`"sixfab"`).
-    Sixfab,
-    /// EdgeIQ (`"edgeiq"`).
-    EdgeIq,
-}
-
-impl ProviderId {
-    /// Every id, in the order the docs list them.
-    pub const ALL: [ProviderId; 6] = [
-        ProviderId::Twilio,
-        ProviderId::Kore,
-        ProviderId::SuperSim,
-        ProviderId::Emnify,
-        ProviderId::Sixfab,
-        ProviderId::EdgeIq,
-    ];
-
-    /// Reads a provider id or alias, without regard to case, spaces, `-`, `_` or `.`:
-    /// `"Twilio"`, `"super-sim"`, `"KORE"`, `"Edge IQ"`. `None` for a name that is no provider's.
-    ///
-    /// ```
-    /// use simfleet::rows::ProviderId;
-    /// assert_eq!(ProviderId::parse("Super-SIM"), Some(ProviderId::SuperSim));
-    /// assert_eq!(ProviderId::parse(" EMNIFY "), Some(ProviderId::Emnify));
-    /// assert_eq!(ProviderId::parse("acme"), None);
-    /// ```
-    pub fn parse(name: &str) -> Option<ProviderId> {
-        let folded: String = name
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '\t' | '-' | '_' | '.'))
-            .flat_map(char::to_lowercase)
-            .collect();
-        Some(match folded.as_str() {
-            "twilio" | "twiliosupersim" => ProviderId::Twilio,
-            "kore" | "korewireless" | "koresupersim" => ProviderId::Kore,
-            "supersim" => ProviderId::SuperSim,
-            "emnify" => ProviderId::Emnify,
-            "sixfab" => ProviderId::Sixfab,
-            "edgeiq" => ProviderId::EdgeIq,
-            _ => return None,
-        })
-    }
-
-    /// The id as rows and plans carry it: `"twilio"`, `"kore"`, `"supersim"`, `"emnify"`,
-    /// `"sixfab"`, `"edgeiq"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderId::Twilio => "twilio",
-            ProviderId::Kore => "kore",
-            ProviderId::SuperSim => "supersim",
-            ProviderId::Emnify => "emnify",
-            ProviderId::Sixfab => "sixfab",
-            ProviderId::EdgeIq => "edgeiq",
-        }
-    }
-
-    /// Whether a provider that gives itself the name `provider_name`
-    /// ([`SimProvider::name`](simcore::SimProvider::name)) is one this id stands for:
-    /// [`SuperSim`](ProviderId::SuperSim) stands for `"twilio"` and `"kore"`.
-    pub fn stands_for(self, provider_name: &str) -> bool {
-        match self {
-            ProviderId::SuperSim => matches!(provider_name, "twilio" | "kore"),
-            other => other.as_str() == provider_name,
-        }
-    }
-}
-
-impl std::fmt::Display for ProviderId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use simcore::ProviderId;
 
 /// A provider name as a row carries it: the id's own spelling when it is one
 /// ([`ProviderId::as_str`]), otherwise the name as written, trimmed.
@@ -185,7 +100,7 @@ fn header_error(rule: impl Into<String>, found: impl Into<String>) -> Error {
 /// let text = "Provider,ID,Status\nTwilio,pump-1,active\nemnify,1001\nSuper-SIM,pump-2,inactive\n";
 /// let rows = read_csv(text.as_bytes())?;
 /// assert_eq!(rows.len(), 3);
-/// assert_eq!(rows[0].provider, "twilio");
+/// assert_eq!(rows[0].provider, "supersim"); // a dialect name stands for Super SIM
 /// assert_eq!(rows[1].refusal.as_deref(), Some("line 3: it has 2 fields, the header has 3"));
 /// assert_eq!(rows[2].provider, "supersim");
 /// # Ok::<(), simcore::Error>(())
@@ -333,11 +248,11 @@ mod tests {
     #[test]
     fn provider_ids_read_in_any_case_with_their_aliases() {
         for (name, id) in [
-            ("twilio", ProviderId::Twilio),
-            ("TWILIO", ProviderId::Twilio),
-            ("Twilio-SuperSIM", ProviderId::Twilio),
-            ("kore", ProviderId::Kore),
-            ("KORE Wireless", ProviderId::Kore),
+            ("twilio", ProviderId::SuperSim),
+            ("TWILIO", ProviderId::SuperSim),
+            ("Twilio-SuperSIM", ProviderId::SuperSim),
+            ("kore", ProviderId::SuperSim),
+            ("KORE Wireless", ProviderId::SuperSim),
             ("supersim", ProviderId::SuperSim),
             ("Super-SIM", ProviderId::SuperSim),
             ("super_sim", ProviderId::SuperSim),
@@ -349,9 +264,10 @@ mod tests {
             assert_eq!(ProviderId::parse(name), Some(id), "{name}");
         }
         assert_eq!(ProviderId::parse("acme"), None);
-        assert!(ProviderId::SuperSim.stands_for("kore"));
-        assert!(ProviderId::SuperSim.stands_for("twilio"));
-        assert!(!ProviderId::Kore.stands_for("twilio"));
+        // One stable id, whatever the dialect.
+        assert!(ProviderId::SuperSim.stands_for("supersim"));
+        assert!(!ProviderId::SuperSim.stands_for("twilio"));
+        assert!(!ProviderId::Emnify.stands_for("supersim"));
     }
 
     /// Item 8, as reported: a `status` column was ignored, so every row asked nothing.
@@ -393,10 +309,10 @@ mod tests {
     fn spelling() -> impl Strategy<Value = (String, &'static str)> {
         (
             prop::sample::select(vec![
-                ("twilio", "twilio"),
-                ("Twilio", "twilio"),
-                ("KORE", "kore"),
-                ("kore-supersim", "kore"),
+                ("twilio", "supersim"),
+                ("Twilio", "supersim"),
+                ("KORE", "supersim"),
+                ("kore-supersim", "supersim"),
                 ("Super-SIM", "supersim"),
                 ("supersim", "supersim"),
                 ("EMNIFY", "emnify"),

@@ -26,17 +26,31 @@ impl SimProvider for Minimal {
     fn lifecycle(&self) -> Lifecycle<SimState> {
         Lifecycle::open("minimal")
     }
-    async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+    async fn fetch_with(&self, id: &str, _: &simcore::CallOptions) -> simcore::Result<SimSnapshot> {
         Ok(SimSnapshot::new("minimal", id, SimState::Inactive))
     }
-    async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
+    async fn apply_with(
+        &self,
+        id: &str,
+        change: &simcore::SimChange,
+        options: &simcore::CallOptions,
+    ) -> simcore::Result<Applied> {
         let state = change.state.clone().unwrap_or(SimState::Active);
+        // The run's per-call options reach the transport: one attempt, the run retrying.
         let req = self
             .transport
             .request(Method::PATCH, &["sims", id])?
+            .options(*options)
             .json(&serde_json::json!({ "status": state.as_str() }))?;
         self.transport.send(&req).await?;
-        Ok(Applied::DoneWithoutBody)
+        Ok(Applied::Done(None))
+    }
+    fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+        simcore::SnapshotPages::new(futures_util::stream::once(async {
+            Err(simcore::Error::Config(
+                "this test provider does not list".into(),
+            ))
+        }))
     }
 }
 
@@ -86,7 +100,7 @@ async fn a_thousand_items_under_faults_get_a_thousand_outcomes() {
     assert_eq!(report.total, 1000);
     assert_eq!(indices.len(), 1000);
     assert_eq!(
-        report.done + report.failed + report.refused + report.scheduled,
+        report.done + report.failed + report.refused + report.pending,
         1000
     );
     // 500 is final: exactly the 40 injected 500s fail (dropped, 503 and slow ones are retried

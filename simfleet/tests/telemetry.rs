@@ -127,17 +127,30 @@ impl SimProvider for Over {
     fn lifecycle(&self) -> Lifecycle<SimState> {
         Lifecycle::open("echo")
     }
-    async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
+    async fn fetch_with(&self, id: &str, _: &simcore::CallOptions) -> simcore::Result<SimSnapshot> {
         Ok(SimSnapshot::new("echo", id, SimState::Inactive))
     }
-    async fn apply(&self, id: &str, _: &SimChange) -> simcore::Result<Applied> {
+    async fn apply_with(
+        &self,
+        id: &str,
+        _: &simcore::SimChange,
+        options: &simcore::CallOptions,
+    ) -> simcore::Result<Applied> {
         let req = self
             .0
             .request(Method::PATCH, &["sims", id])?
+            .options(*options)
             .operation("update_sim", "/sims/{id}", Some(id))
             .json(&serde_json::json!({"iccid": id, "secret": SECRET}))?;
         self.0.send(&req).await?;
-        Ok(Applied::DoneWithoutBody)
+        Ok(Applied::Done(None))
+    }
+    fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+        simcore::SnapshotPages::new(futures_util::stream::once(async {
+            Err(simcore::Error::Config(
+                "this test provider does not list".into(),
+            ))
+        }))
     }
 }
 
