@@ -80,8 +80,8 @@ pub mod http;
 pub use call::CallOptions;
 pub use error::{ApiError, Error, Result};
 pub use provider::{
-    Applied, ListOptions, PositionedPage, ProviderId, SimChange, SimProvider, SimSnapshot,
-    SnapshotPages, Updated,
+    Applied, ChargePreview, ListOptions, PositionedPage, ProviderId, SimChange, SimProvider,
+    SimSnapshot, SnapshotPages, Updated,
 };
 pub use state::{Lifecycle, Move, SimState, TransitionError};
 pub use validate::{

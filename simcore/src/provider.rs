@@ -44,7 +44,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 
 use crate::call::CallOptions;
-use crate::charge::{Estimate, Pricing, UnpricedReason, flat_estimate};
+use crate::charge::{Estimate, Pricing};
 use crate::error::Result;
 use crate::paging::PagePosition;
 use crate::state::{Lifecycle, SimState};
@@ -546,6 +546,22 @@ pub trait SimProvider: Send + Sync + Debug {
     ///
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_>;
 
+    /// What the change would cost, where this provider can say: `Some` for a provider that
+    /// implements [`ChargePreview`] (its documented billing rules and published prices), `None`
+    /// for one that does not (a preview then prices the SIM's state from the caller's price book
+    /// alone: [`flat_preview`](crate::charge::flat_preview)).
+    ///
+    /// A provider that implements [`ChargePreview`] returns `Some(self)`.
+    fn charges(&self) -> Option<&dyn ChargePreview> {
+        None
+    }
+}
+
+/// Charge previews: what a change would cost, by the provider's documented billing rules and
+/// published prices. An extension of [`SimProvider`] that only providers with billing rules to
+/// apply implement; [`SimProvider::charges`] finds it behind a `dyn SimProvider`.
+#[async_trait]
+pub trait ChargePreview: SimProvider {
     /// What the change would cost, by the provider's documented billing rules and the price book
     /// in `pricing` (layered over the provider's published prices, where it has any), as of
     /// `pricing.as_of`. Nothing is changed; a provider may read the SIM (one `GET`).
@@ -553,39 +569,14 @@ pub trait SimProvider: Send + Sync + Debug {
     /// The answer is an [`Estimate`]: a [`Charge`](crate::charge::Charge) whose figures are
     /// ranges with the rule and assumptions behind every line, or
     /// [`Unpriced`](crate::charge::Unpriced) with the reason (never a `$0.00` that means
-    /// "unknown"). A change that would be refused is refused here too, with nothing sent.
-    ///
-    /// The default, for providers that document no billing rules and publish no prices, prices
-    /// the SIM's state after the change from the book's flat prices ([`flat_estimate`]): with no
-    /// price in the book it answers "unpriced" without any I/O; otherwise it reads the current
-    /// state (from [`SimChange::known_state`], or one [`fetch`](Self::fetch)).
-    ///
-    /// A price book that names another provider is an [`Error::Config`](crate::Error::Config).
+    /// "unknown"). A change that would be refused is refused here too, with nothing sent. A price
+    /// book that names another provider is an [`Error::Config`](crate::Error::Config).
     async fn estimate_charge(
         &self,
         id: &str,
         change: &SimChange,
         pricing: &Pricing,
-    ) -> Result<Estimate> {
-        self.validate(id, change)?;
-        let book = pricing.book_for(self.name())?;
-        if !book.sim.has_prices() {
-            return Ok(Estimate::unpriced(UnpricedReason::NoPublishedPrice {
-                item: format!("{} SIMs", self.name()),
-                key: "sim.active_monthly".to_owned(),
-            }));
-        }
-        let current = match &change.known_state {
-            Some(s) => s.clone(),
-            None => self.fetch(id).await?.state,
-        };
-        Ok(flat_estimate(
-            self.name(),
-            book,
-            &current,
-            change.state.as_ref(),
-        ))
-    }
+    ) -> Result<Estimate>;
 }
 
 #[cfg(test)]
@@ -688,16 +679,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_default_estimate_is_unpriced_until_a_price_book_is_given() {
-        use crate::charge::{Money, PriceBook, Pricing, SimPrices, UnpricedReason};
+    async fn the_flat_preview_is_unpriced_until_a_price_book_is_given() {
+        use crate::charge::{Money, PriceBook, Pricing, SimPrices, UnpricedReason, preview};
         let p = fake("one", false);
+        // A provider without billing rules of its own: the flat preview.
+        assert!(p.charges().is_none());
         let day = chrono::NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
         let on = SimChange::new().state(SimState::Active);
         // No price book: unpriced, without a read ("missing" would fail to fetch).
-        let e = p
-            .estimate_charge("missing", &on, &Pricing::new(PriceBook::default(), day))
-            .await
-            .unwrap();
+        let e = preview(
+            &*p,
+            "missing",
+            &on,
+            &Pricing::new(PriceBook::default(), day),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             e.reason(),
             Some(&UnpricedReason::NoPublishedPrice {
@@ -715,15 +712,14 @@ mod tests {
         };
         let pricing = Pricing::new(book.clone(), day);
         // The current state is read: "a" is New.
-        let e = p.estimate_charge("a", &on, &pricing).await.unwrap();
+        let e = preview(&*p, "a", &on, &pricing).await.unwrap();
         let c = e.charge().unwrap();
         assert_eq!(
             (c.now.high, c.monthly.low),
             (Money::from_cents(120), Money::from_cents(120))
         );
         // An empty change is refused, as apply would.
-        let err = p
-            .estimate_charge("a", &SimChange::new(), &pricing)
+        let err = preview(&*p, "a", &SimChange::new(), &pricing)
             .await
             .unwrap_err();
         assert!(err.was_not_sent());
@@ -732,8 +728,7 @@ mod tests {
             provider: Some("two".into()),
             ..book
         };
-        let err = p
-            .estimate_charge("a", &on, &Pricing::new(other, day))
+        let err = preview(&*p, "a", &on, &Pricing::new(other, day))
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err}");

@@ -623,7 +623,7 @@ impl BulkUpdater {
             return finish(0, Outcome::Unchanged);
         }
         if self.dry_run {
-            return match p.estimate_charge(id, &change, &self.pricing).await {
+            return match simcore::charge::preview(p, id, &change, &self.pricing).await {
                 Ok(charge) => finish(
                     0,
                     Outcome::WouldApply {
@@ -1212,6 +1212,20 @@ mod tests {
                 _ => Ok(Applied::Done(None)),
             }
         }
+        fn charges(&self) -> Option<&dyn simcore::ChargePreview> {
+            Some(self)
+        }
+        fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
+            simcore::SnapshotPages::new(futures_util::stream::once(async {
+                Err(simcore::Error::Config(
+                    "this test provider does not list".into(),
+                ))
+            }))
+        }
+    }
+
+    #[async_trait]
+    impl simcore::ChargePreview for Scripted {
         async fn estimate_charge(
             &self,
             id: &str,
@@ -1236,13 +1250,6 @@ mod tests {
                     two,
                 ),
             )))
-        }
-        fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
-            simcore::SnapshotPages::new(futures_util::stream::once(async {
-                Err(simcore::Error::Config(
-                    "this test provider does not list".into(),
-                ))
-            }))
         }
     }
 

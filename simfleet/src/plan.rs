@@ -928,7 +928,9 @@ impl Planner {
                 .map(|(row, change)| {
                     let (pricing, provider, id) = (&pricing, provider.clone(), &rows[row].id);
                     async move {
-                        let charge = provider.estimate_charge(id, &change, pricing).await.ok();
+                        let charge = simcore::charge::preview(&*provider, id, &change, pricing)
+                            .await
+                            .ok();
                         (row, charge)
                     }
                 })

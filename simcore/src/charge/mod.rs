@@ -59,7 +59,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 pub use book::{AssetPrices, PriceBook, PriceBooks, SimPrices, VolumeTier};
-pub use flat::flat_estimate;
+pub use flat::{flat_estimate, flat_preview, preview};
 pub use money::{ChargeRange, Currency, Money, MoneyError};
 pub use rules::{
     Case, Is, Question, RowPrice, RuleRow, Share, Step, When, Words, fill, rule_lines,
