@@ -181,6 +181,52 @@ pub fn flat_estimate(
     Estimate::Priced(charge)
 }
 
+/// The charge preview of a provider that has no billing rules of its own
+/// ([`SimProvider::charges`](crate::SimProvider::charges) is `None`): its validation, then the
+/// SIM's state after the change priced from the book's flat prices ([`flat_estimate`]). With no
+/// price in the book it answers "unpriced" without any I/O; otherwise it reads the current state
+/// (from [`SimChange::known_state`](crate::SimChange::known_state), or one fetch). A price book
+/// that names another provider is an [`Error::Config`](crate::Error::Config).
+pub async fn flat_preview(
+    provider: &dyn crate::SimProvider,
+    id: &str,
+    change: &crate::SimChange,
+    pricing: &super::Pricing,
+) -> crate::Result<Estimate> {
+    provider.validate(id, change)?;
+    let book = pricing.book_for(provider.name())?;
+    if !book.sim.has_prices() {
+        return Ok(Estimate::unpriced(UnpricedReason::NoPublishedPrice {
+            item: format!("{} SIMs", provider.name()),
+            key: "sim.active_monthly".to_owned(),
+        }));
+    }
+    let current = match &change.known_state {
+        Some(s) => s.clone(),
+        None => provider.fetch(id).await?.state,
+    };
+    Ok(flat_estimate(
+        provider.name(),
+        book,
+        &current,
+        change.state.as_ref(),
+    ))
+}
+
+/// A change's charge preview through any provider: its own ([`ChargePreview`](crate::ChargePreview))
+/// when it has billing rules, otherwise [`flat_preview`].
+pub async fn preview(
+    provider: &dyn crate::SimProvider,
+    id: &str,
+    change: &crate::SimChange,
+    pricing: &super::Pricing,
+) -> crate::Result<Estimate> {
+    match provider.charges() {
+        Some(rules) => rules.estimate_charge(id, change, pricing).await,
+        None => flat_preview(provider, id, change, pricing).await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{SimPrices, VolumeTier};
@@ -324,51 +370,5 @@ mod tests {
         b.active_sims = Some(20);
         let c = flat_estimate("p", &b, &SimState::Inactive, Some(&SimState::Active));
         assert_eq!(c.charge().unwrap().monthly, ChargeRange::exact(m(80)));
-    }
-}
-
-/// The charge preview of a provider that has no billing rules of its own
-/// ([`SimProvider::charges`](crate::SimProvider::charges) is `None`): its validation, then the
-/// SIM's state after the change priced from the book's flat prices ([`flat_estimate`]). With no
-/// price in the book it answers "unpriced" without any I/O; otherwise it reads the current state
-/// (from [`SimChange::known_state`](crate::SimChange::known_state), or one fetch). A price book
-/// that names another provider is an [`Error::Config`](crate::Error::Config).
-pub async fn flat_preview(
-    provider: &dyn crate::SimProvider,
-    id: &str,
-    change: &crate::SimChange,
-    pricing: &super::Pricing,
-) -> crate::Result<Estimate> {
-    provider.validate(id, change)?;
-    let book = pricing.book_for(provider.name())?;
-    if !book.sim.has_prices() {
-        return Ok(Estimate::unpriced(UnpricedReason::NoPublishedPrice {
-            item: format!("{} SIMs", provider.name()),
-            key: "sim.active_monthly".to_owned(),
-        }));
-    }
-    let current = match &change.known_state {
-        Some(s) => s.clone(),
-        None => provider.fetch(id).await?.state,
-    };
-    Ok(flat_estimate(
-        provider.name(),
-        book,
-        &current,
-        change.state.as_ref(),
-    ))
-}
-
-/// A change's charge preview through any provider: its own ([`ChargePreview`](crate::ChargePreview))
-/// when it has billing rules, otherwise [`flat_preview`].
-pub async fn preview(
-    provider: &dyn crate::SimProvider,
-    id: &str,
-    change: &crate::SimChange,
-    pricing: &super::Pricing,
-) -> crate::Result<Estimate> {
-    match provider.charges() {
-        Some(rules) => rules.estimate_charge(id, change, pricing).await,
-        None => flat_preview(provider, id, change, pricing).await,
     }
 }
