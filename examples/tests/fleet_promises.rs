@@ -157,7 +157,7 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
     assert_eq!(again.count("pending"), 4, "{again}");
     assert_eq!(again.count("change"), 0);
     match &again.entries[0].action {
-        Action::Pending { waits_for, to } => {
+        Action::InProgress { waits_for, to } => {
             assert!(waits_for.contains("\"scheduled\""), "{waits_for}");
             assert_eq!(to, &Some(SimState::Inactive));
         }
@@ -231,7 +231,7 @@ async fn regression_rows_asking_the_same_of_one_sim_are_one_write() {
     assert_eq!(posts(&sandbox.requests(), &sid, "pump-1").len(), 1);
     assert_eq!(report.attempts, 1);
     for (row, others) in [(0, vec![1, 2]), (1, vec![0, 2]), (2, vec![0, 1])] {
-        assert_eq!(report.entries[row].outcome, ApplyOutcome::Scheduled);
+        assert_eq!(report.entries[row].outcome, ApplyOutcome::Pending);
         assert_eq!(report.entries[row].same_write, others);
     }
     assert!(report.to_string().contains("shared its write"), "{report}");
@@ -402,7 +402,7 @@ proptest! {
                 let (i, on, _) = case.rows[*index];
                 let i = i % case.sims.len();
                 let ok = match outcome {
-                    Outcome::Scheduled(_) => accepted(&sandbox, &case, &sids, i, on),
+                    Outcome::Pending(_) => accepted(&sandbox, &case, &sids, i, on),
                     Outcome::Done(_) | Outcome::Verified(_) | Outcome::Unchanged => {
                         accepted(&sandbox, &case, &sids, i, on)
                             || already(&case, i, on)
@@ -450,7 +450,7 @@ proptest! {
                 let i = case.rows[k].0 % case.sims.len();
                 if case.sims[i].1.is_some() {
                     prop_assert!(
-                        matches!(e.action, Action::Pending { .. } | Action::Refused { .. }),
+                        matches!(e.action, Action::InProgress { .. } | Action::Refused { .. }),
                         "row {} of a SIM with a change in progress: {:?}", k, e.action
                     );
                 }
@@ -479,7 +479,7 @@ proptest! {
                 let (i, on, _) = case.rows[k];
                 let i = i % case.sims.len();
                 let ok = match &e.outcome {
-                    ApplyOutcome::Scheduled => accepted(&sandbox, &case, &sids, i, on),
+                    ApplyOutcome::Pending => accepted(&sandbox, &case, &sids, i, on),
                     ApplyOutcome::Done { .. } => {
                         accepted(&sandbox, &case, &sids, i, on)
                             || already(&case, i, on)

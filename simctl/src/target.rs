@@ -97,7 +97,7 @@ impl Target {
 /// ([`ProviderId::parse`]: any case, with aliases such as `super-sim`).
 fn canonical(name: &str) -> Result<&'static str, Failure> {
     match ProviderId::parse(name) {
-        Some(ProviderId::SuperSim | ProviderId::Kore | ProviderId::Twilio) => Ok("supersim"),
+        Some(ProviderId::SuperSim) => Ok("supersim"),
         Some(ProviderId::Emnify) => Ok("emnify"),
         Some(ProviderId::Sixfab) => Ok("sixfab"),
         Some(ProviderId::EdgeIq) => Ok("edgeiq"),
@@ -109,11 +109,20 @@ fn canonical(name: &str) -> Result<&'static str, Failure> {
 
 /// A sandbox speaks one Super SIM dialect: asking it for the other is a usage error.
 fn check_dialect(asked: &str, dialect: &str) -> Result<(), Failure> {
-    let asked: &str = match ProviderId::parse(asked) {
-        Some(id) => id.as_str(),
-        None => asked,
+    // The dialect names are aliases of `supersim`; a name that is one of them asks for it.
+    let folded: String = asked
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect();
+    let asked = if folded.starts_with("kore") {
+        "kore"
+    } else if folded.starts_with("twilio") {
+        "twilio"
+    } else {
+        return Ok(());
     };
-    if matches!(asked, "kore" | "twilio") && asked != dialect {
+    if asked != dialect {
         return Err(Failure::usage(format!(
             "the sandbox serves Super SIM as {dialect}, not {asked}: name the provider {dialect} or supersim"
         )));

@@ -13,7 +13,7 @@ use simcore::charge::PriceBooks;
 use simcore::{
     Applied, ListOptions, SimChange, SimName, SimProvider, SimSnapshot, SimState, ValidationError,
 };
-use simfleet::plan::{Applier, ApplyOutcome, Desired, Plan, Planner};
+use simfleet::plan::{ActionKind, Applier, ApplyOutcome, Desired, Plan, Planner};
 
 use crate::exit::{Code, Failure};
 use crate::target::Target;
@@ -167,11 +167,9 @@ pub async fn set(
     }
     let applied = p.apply(id, &change).await?;
     let (result, sim) = match &applied {
-        Applied::Done(s) => ("done", Some(s)),
-        Applied::Pending(s) => ("pending", Some(s)),
-        Applied::DoneWithoutBody => ("done_without_body", None),
+        Applied::Done(s) => ("done", s.as_ref()),
+        Applied::Pending(s) => ("pending", s.as_ref()),
         Applied::Unchanged => ("unchanged", None),
-        _ => ("done", None),
     };
     match output {
         Output::Json => print_json(&json!({
@@ -190,8 +188,11 @@ pub async fn set(
                         s.state
                     )
                 }
-                (_, Some(s)) => format!("done, now {}", snapshot_text(s)),
-                _ => "done (the provider answered with no body)".to_owned(),
+                (Applied::Pending(_), None) => {
+                    "accepted; the provider applies it shortly".to_owned()
+                }
+                (Applied::Done(_), Some(s)) => format!("done, now {}", snapshot_text(s)),
+                (Applied::Done(_), None) => "done (the provider answered with no body)".to_owned(),
             };
             say!("{} {id}: {now}", p.name());
         }
@@ -269,7 +270,11 @@ fn read_rows(path: &Path) -> Result<Vec<Desired>, Failure> {
 }
 
 /// The labels of plan entries that will not be carried out as asked.
-const PLAN_PROBLEMS: [&str; 3] = ["refused", "not found", "read error"];
+const PLAN_PROBLEMS: [ActionKind; 3] = [
+    ActionKind::Refused,
+    ActionKind::NotFound,
+    ActionKind::ReadError,
+];
 
 /// `simctl plan FILE [--out PLAN] [--prices BOOKS]`.
 pub async fn plan(
@@ -295,7 +300,7 @@ pub async fn plan(
         std::fs::write(out, text)
             .map_err(|e| Failure::error(format!("cannot write {}: {e}", out.display())))?;
     }
-    let problems: usize = PLAN_PROBLEMS.iter().map(|l| plan.count(l)).sum();
+    let problems: usize = PLAN_PROBLEMS.iter().map(|&k| plan.count(k)).sum();
     match output {
         Output::Json => print_json(
             &serde_json::to_value(&plan)
@@ -319,15 +324,15 @@ pub async fn plan(
                     out.display()
                 );
             }
-            let pending = match plan.count("pending") {
+            let pending = match plan.count(ActionKind::InProgress) {
                 0 => String::new(),
                 n => format!(", {n} waiting for a change in progress"),
             };
             say!(
                 "{} rows: {} to change, {} unchanged{pending}, {problems} that cannot be carried out",
                 plan.entries.len(),
-                plan.count("change"),
-                plan.count("unchanged")
+                plan.count(ActionKind::Change),
+                plan.count(ActionKind::Unchanged)
             );
         }
     }
@@ -343,7 +348,7 @@ fn applied_fully(o: &ApplyOutcome) -> bool {
     matches!(
         o,
         ApplyOutcome::Done { .. }
-            | ApplyOutcome::Scheduled
+            | ApplyOutcome::Pending
             | ApplyOutcome::Unchanged
             | ApplyOutcome::AlreadyThere
     )
@@ -454,10 +459,10 @@ pub async fn apply(
                     ApplyOutcome::Stale { planned, found } => {
                         format!(": the plan saw {planned}, it is {found} now")
                     }
-                    ApplyOutcome::Refused { reason }
-                    | ApplyOutcome::Failed { reason }
-                    | ApplyOutcome::NotFound { reason }
-                    | ApplyOutcome::ReadError { reason } => format!(": {reason}"),
+                    ApplyOutcome::Refused { error }
+                    | ApplyOutcome::Failed { error }
+                    | ApplyOutcome::NotFound { error }
+                    | ApplyOutcome::ReadError { error } => format!(": {error}"),
                     ApplyOutcome::InProgress { waits_for } => format!(": waits for {waits_for}"),
                     _ => String::new(),
                 };
