@@ -5,23 +5,24 @@ use std::sync::Arc;
 
 use simcore::budget::LocalBudget;
 use simcore::http::{Auth, Method, Transport, TransportBuilder};
+use simcore::paging::{Page, PagePosition};
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::SecretString;
 use simcore::validate::ValidationError;
-use simcore::{Error, Result};
+use simcore::{CallOptions, Error, Result, Updated};
 
 use simcore::http::{TokenCache, TokenStore};
 
 use crate::auth::{Credentials, EmnifyLogin};
 use crate::errors::from_emnify;
-use crate::models::{Sim, SimPage, SnapshotSim};
-use crate::requests::{ListSims, UpdateSim, UpdateSimBuilder};
+use crate::models::{PageHeaders, Sim, SnapshotSim};
+use crate::requests::{ListSims, UpdateSimBuilder, UpdateSimRequest};
 
 /// emnify's API host; paths start with `/api/v1/`.
 pub const DEFAULT_BASE_URL: &str = "https://cdn.emnify.net";
 
 /// The environment variable [`Client::from_env`] reads the application token from.
-pub const APPLICATION_TOKEN_ENV: &str = "EMNIFY_APPLICATION_TOKEN";
+pub const ENV_APPLICATION_TOKEN: &str = "EMNIFY_APPLICATION_TOKEN";
 
 /// The environment variable [`Client::from_env`] reads the base URL from (unset:
 /// [`DEFAULT_BASE_URL`]); `simctl sandbox` exports it beside the sandbox's credentials.
@@ -140,7 +141,7 @@ impl Client {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let token = simcore::env::require(
             &lookup,
-            APPLICATION_TOKEN_ENV,
+            ENV_APPLICATION_TOKEN,
             " (an emnify application token)",
         )?;
         let mut builder = Self::builder().application_token(token);
@@ -157,11 +158,17 @@ impl Client {
 
     /// Fetches a SIM: `GET /api/v1/sim/{sim_id}`.
     pub async fn get_sim(&self, sim_id: u64) -> Result<Sim> {
+        self.get_sim_with(sim_id, CallOptions::new()).await
+    }
+
+    /// [`get_sim`](Self::get_sim) with this call's options.
+    pub(crate) async fn get_sim_with(&self, sim_id: u64, options: CallOptions) -> Result<Sim> {
         let id = sim_id.to_string();
         let request = self
             .transport
             .request(Method::GET, &["api", "v1", "sim", &id])?
-            .operation("get_sim", "/api/v1/sim/{sim_id}", Some(&id));
+            .operation("get_sim", "/api/v1/sim/{sim_id}", Some(&id))
+            .options(options);
         let response = self.transport.send(&request).await.map_err(from_emnify)?;
         response.resource()
     }
@@ -173,7 +180,7 @@ impl Client {
     /// # async fn run(client: emnify_client::Client) -> simcore::Result<()> {
     /// let mut pages = std::pin::pin!(client.list_sims().page_size(2500).pages());
     /// while let Some(page) = pages.try_next().await? {
-    ///     println!("page {} of {:?}: {} SIMs", page.page, page.total_pages, page.sims.len());
+    ///     println!("{} SIMs of {:?}; next: {:?}", page.items.len(), page.total, page.next);
     /// }
     /// # Ok(()) }
     /// ```
@@ -181,14 +188,17 @@ impl Client {
         ListSims::new(self.clone())
     }
 
-    /// Fetches one page of the list, at the list's pace. [`ListSims`] is the usual way in.
+    /// Fetches one page of the list, page `page` asked with `per_page`, at the list's pace:
+    /// the SIMs, the page after it as the paging headers decide ([`PageHeaders`]), and the
+    /// total. [`ListSims`] is the usual way in.
     pub(crate) async fn sim_page(
         &self,
         query: &[(&'static str, String)],
         page: u32,
         per_page: u32,
         snapshot_only: bool,
-    ) -> Result<SimPage> {
+        options: CallOptions,
+    ) -> Result<Page<Sim>> {
         if let Some(budget) = &self.list_pace {
             tokio::time::sleep(budget.take()).await;
         }
@@ -198,7 +208,8 @@ impl Client {
             .request(Method::GET, &["api", "v1", "sim"])?
             .operation("list_sims", "/api/v1/sim", None)
             .query(query.iter().map(|(k, v)| (*k, v.as_str())))
-            .body_limit(self.transport.body_limit().max(cap));
+            .body_limit(self.transport.body_limit().max(cap))
+            .options(options);
         let response = self.transport.send(&request).await.map_err(from_emnify)?;
         let sims: Vec<Sim> = if snapshot_only {
             let sims: Vec<SnapshotSim> = response.json()?;
@@ -212,9 +223,11 @@ impl Client {
             );
         }
         let headers = response.headers();
-        Ok(SimPage::from_parts(sims, page, per_page, |name| {
-            headers.get(name).and_then(|v| v.to_str().ok())
-        }))
+        let paging = PageHeaders::read(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let next = paging
+            .next_page(page, per_page, sims.len())
+            .map(PagePosition::Number);
+        Ok(Page::new(sims, next).with_total(paging.total_count))
     }
 
     /// Starts an update of a SIM (`PATCH /api/v1/sim/{sim_id}`); see [`UpdateSimBuilder`].
@@ -250,17 +263,45 @@ impl Client {
             .no_content()
     }
 
-    /// Sends a validated update. emnify answers `204 No Content`, and only that is success: any
-    /// other success answer (a `200` with a body, a `202`, a `204` that carries a body) is not
-    /// emnify's answer to an update and is an [`Error::Decode`], which says nothing of whether
-    /// the change was applied ([`Sent::Maybe`](simcore::error::Sent::Maybe)): read the SIM
-    /// to know.
-    pub(crate) async fn patch_sim(&self, sim_id: u64, update: &UpdateSim) -> Result<()> {
-        let id = sim_id.to_string();
+    /// Sends an update given as plain data ([`UpdateSimBuilder::into_request`] makes one,
+    /// validated): `PATCH /api/v1/sim/{sim_id}`. [`UpdateSimBuilder::send`] is the usual way
+    /// in; this is the step under it. An empty update is refused with nothing sent.
+    ///
+    /// emnify answers `204 No Content`, and only that is success: [`Updated::Done`]`(None)`
+    /// (read the SIM to see it). Any other success answer (a `200` with a body, a `202`, a
+    /// `204` that carries a body) is not emnify's answer to an update and is an
+    /// [`Error::Decode`], which says nothing of whether the change was applied
+    /// ([`Sent::Maybe`](simcore::error::Sent::Maybe)): read the SIM to know.
+    ///
+    /// ```no_run
+    /// use emnify_client::SettableStatus;
+    /// # async fn run(client: emnify_client::Client) -> simcore::Result<()> {
+    /// let request = client
+    ///     .update_sim(250)
+    ///     .status(SettableStatus::Suspended)
+    ///     .into_request()?;
+    /// client.send(&request).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&self, request: &UpdateSimRequest) -> Result<Updated<Sim>> {
+        request.validate()?;
+        self.patch_sim(request, CallOptions::new()).await?;
+        Ok(Updated::Done(None))
+    }
+
+    /// Sends an update, with this call's options (see [`send`](Self::send) for what counts as
+    /// emnify's answer).
+    pub(crate) async fn patch_sim(
+        &self,
+        update: &UpdateSimRequest,
+        options: CallOptions,
+    ) -> Result<()> {
+        let id = update.sim_id.to_string();
         let request = self
             .transport
             .request(Method::PATCH, &["api", "v1", "sim", &id])?
             .operation("update_sim", "/api/v1/sim/{sim_id}", Some(&id))
+            .options(options)
             .json(update)?;
         let response = self.transport.send(&request).await.map_err(from_emnify)?;
         if response.status() != 204 || !response.is_empty() {
@@ -378,7 +419,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let credentials = self.credentials.ok_or_else(|| {
             Error::Config(format!(
-                "no emnify credentials: set an application token (e.g. from {APPLICATION_TOKEN_ENV}) or user credentials"
+                "no emnify credentials: set an application token (e.g. from {ENV_APPLICATION_TOKEN}) or user credentials"
             ))
         })?;
         if let [first, second, ..] = self.credential_kinds[..] {
@@ -450,10 +491,10 @@ mod tests {
         }
         let client = Client::from_lookup(|name| {
             assert!(
-                [APPLICATION_TOKEN_ENV, ENV_BASE_URL].contains(&name),
+                [ENV_APPLICATION_TOKEN, ENV_BASE_URL].contains(&name),
                 "{name}"
             );
-            (name == APPLICATION_TOKEN_ENV).then(|| "SENTINEL-ENV-TOKEN".to_owned())
+            (name == ENV_APPLICATION_TOKEN).then(|| "SENTINEL-ENV-TOKEN".to_owned())
         })
         .unwrap();
         let shown = format!("{client:?}");
@@ -463,7 +504,7 @@ mod tests {
         // EMNIFY_BASE_URL, when set, is where it connects.
         let client = Client::from_lookup(|name| {
             Some(match name {
-                APPLICATION_TOKEN_ENV => "t".to_owned(),
+                ENV_APPLICATION_TOKEN => "t".to_owned(),
                 _ => " http://127.0.0.1:4010 ".to_owned(),
             })
         })

@@ -121,7 +121,7 @@ mod tests {
         let e = from_emnify(api.into());
         assert_eq!(
             e.to_string(),
-            "emnify: HTTP 422 (code 1400 InputValidationFailed): Update endpoint validation error: Service profile with Id '-1' not found.; status: bad"
+            "emnify: HTTP 422 (code 1400 InputValidationFailed): Update endpoint validation error: Service profile with Id '-1' not found.; status: bad; retrying will not help"
         );
     }
 
@@ -145,7 +145,7 @@ mod tests {
         let e = authentication_failed(parse_error_body("emnify", 401, None, b"").into());
         assert_eq!(
             e.to_string(),
-            "emnify: HTTP 401: authentication failed: (empty body)"
+            "emnify: HTTP 401: authentication failed: (empty body); retrying will not help"
         );
         assert!(e.is_unauthorized());
         let locked = parse_error_body(

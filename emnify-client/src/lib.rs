@@ -8,13 +8,13 @@
 //!
 //! let client = Client::builder().application_token("my-application-token").build()?;
 //!
-//! // An update is plain data with three states per organisation field.
+//! // An update is plain data with three states per organisation field, validated offline.
 //! let update = client
 //!     .update_sim(250)
 //!     .status(SettableStatus::Suspended)
 //!     .reseller_org(OrgChange::Clear) // {"id": null}
 //!     .customer_org(13886)            // {"id": 13886}
-//!     .into_request();                // issuer_org left alone: key absent
+//!     .into_request()?;               // issuer_org left alone: key absent
 //! assert_eq!(
 //!     serde_json::to_value(&update).unwrap(),
 //!     serde_json::json!({
@@ -37,38 +37,52 @@
 //! Talking to emnify (the first request authenticates; the token is cached and refreshed):
 //!
 //! ```no_run
-//! use emnify_client::{Client, SettableStatus};
+//! use emnify_client::{Client, SettableStatus, Updated};
 //!
 //! # async fn run() -> simcore::Result<()> {
 //! let client = Client::from_env()?; // EMNIFY_APPLICATION_TOKEN
 //! let sim = client.get_sim(250).await?;
-//! client
+//! let updated = client
 //!     .update_sim(sim.id)
 //!     .current(&sim) // checks the status change against the lifecycle before sending
 //!     .status(SettableStatus::Activated)
+//!     .attempts(2) // this call: at most two attempts
 //!     .send()
 //!     .await?;
+//! match updated {
+//!     Updated::Done(_) => println!("done (emnify answers 204: read the SIM to see it)"),
+//!     Updated::Unchanged => println!("already activated: nothing sent"),
+//!     Updated::Pending(_) => unreachable!("emnify applies updates at once"),
+//! }
 //! # Ok(()) }
 //! ```
 //!
 //! # Tour
 //! - [`Client`] and [`ClientBuilder`]: credentials (an application token, or user name and
-//!   password), base URL, timeouts, retries. [`Client::get_sim`], [`Client::update_sim`],
-//!   [`Client::delete_sim`], [`Client::list_sims`].
-//! - Lists: [`ListSims`] reads `GET /api/v1/sim` a page at a time ([`SimPage`]: the SIMs and
-//!   the paging emnify sends in headers), up to 2500 SIMs a page, optionally by status, as pages,
-//!   a stream of SIMs, or all at once. It keeps under emnify's limit for the list path (10
-//!   requests a second, bursts of 5) by itself ([`ListPace`]), and a `429` that comes anyway is
-//!   retried with backoff.
+//!   password), base URL, timeouts, retries; [`Client::from_env`] reads
+//!   [`ENV_APPLICATION_TOKEN`](client::ENV_APPLICATION_TOKEN) and
+//!   [`ENV_BASE_URL`](client::ENV_BASE_URL). [`Client::get_sim`], [`Client::update_sim`],
+//!   [`Client::send`], [`Client::delete_sim`], [`Client::list_sims`].
+//! - Lists: [`ListSims`] reads `GET /api/v1/sim` a page at a time
+//!   ([`Page`](simcore::paging::Page)`<`[`Sim`]`>`: the SIMs, the page after it and the total,
+//!   from the paging emnify sends in headers), up to 2500 SIMs a page, optionally by status, as
+//!   pages, a stream of SIMs, or all at once, from the first page or from the one
+//!   `resume_from` names. It keeps under emnify's limit for the list path (10 requests a
+//!   second, bursts of 5) by itself ([`ListPace`]), and a `429` that comes anyway is retried
+//!   with backoff.
+//! - Every request builder takes per-call options: `.deadline(..)`, `.attempts(..)`,
+//!   `.options(..)` ([`simcore::CallOptions`]), checked before anything is sent.
 //! - [`auth`]: the session token cache. One authentication serves any number of concurrent
 //!   requests; the token is replaced a minute before its JWT `exp`; a 401 causes one
 //!   re-authentication and one retry; a failed authentication is never retried, because emnify
 //!   locks an account out after three failures.
-//! - [`requests`]: [`UpdateSim`] (plain data), [`UpdateSimBuilder`], [`OrgChange`] (keep, set,
-//!   clear) and [`SettableStatus`] (Activated, Suspended, Factory Test: what an update may set).
-//!   `send()` refuses an empty update and, when the current status is known (a fetched SIM,
-//!   a declared status, or an opt-in fetch), a change the lifecycle forbids, before sending.
-//!   Deleting is [`Client::delete_sim`], never a status update.
+//! - [`requests`]: [`UpdateSimRequest`] (plain data), [`UpdateSimBuilder`], [`OrgChange`]
+//!   (keep, set, clear) and [`SettableStatus`] (Activated, Suspended, Factory Test: what an
+//!   update may set). `send()` refuses an empty update and, when the current status is known
+//!   (`.current(&sim)`, `.known_status(..)`, or an opt-in `.fetch_current()`), a change the
+//!   lifecycle forbids, before sending; it answers [`Updated`]: `Done(None)` (emnify's `204`
+//!   has no body) or `Unchanged` (nothing needed sending). Deleting is
+//!   [`Client::delete_sim`], never a status update.
 //! - [`rules`]: which fields an issuer, reseller or customer organisation may change, and which
 //!   organisations may be assigned, as pure functions.
 //! - [`models`]: [`Sim`] as emnify returns it, tolerant of omitted keys, unknown keys, unknown
@@ -101,7 +115,8 @@
 //!   in bursts of 5, so that network jitter cannot push a page over the limit:
 //!   [`ListPace::EMNIFY`], changed with [`ClientBuilder::list_pace`].
 //! - A list goes on while `X-Total-Pages` (else `X-Total-Count`) says more follows; without
-//!   either header, while pages come back full ([`SimPage::has_next`]).
+//!   either header, while pages come back full. The page counted is the one asked for, whatever
+//!   `X-Current-Page` says; a page that repeats the page before ends the listing with an error.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -119,10 +134,10 @@ pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, ListPace};
 pub use models::LIFECYCLE;
-pub use models::{OrgType, Sim, SimPage, SimStatus};
-pub use requests::{
-    ListSims, OrgChange, SettableStatus, UpdateOutcome, UpdateSim, UpdateSimBuilder,
-};
+pub use models::{OrgType, Sim, SimStatus};
+pub use requests::{ListSims, OrgChange, SettableStatus, UpdateSimBuilder, UpdateSimRequest};
+/// Re-exported: what an update did, the same in every client of the family.
+pub use simcore::Updated;
 /// Re-exported: credentials are passed as [`secrecy::SecretString`] (or anything that converts
 /// into one, such as a `String`).
 pub use simcore::secrecy;

@@ -292,92 +292,56 @@ pub mod paging_headers {
     pub const TOTAL_PAGES: &str = "X-Total-Pages";
 }
 
-/// One page of `GET /api/v1/sim`: emnify's un-enveloped JSON array of SIMs, and the paging its
-/// headers carry ([`paging_headers`]). Each header may be missing; [`SimPage::has_next`] then
-/// falls back on the page being full.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct SimPage {
-    /// The SIMs on this page, in emnify's order (by id).
-    pub sims: Vec<Sim>,
-    /// The page asked for (1 is the first).
-    pub page: u32,
-    /// The page size asked for, or emnify's default (2000) when none was sent.
-    pub per_page: u32,
-    /// `X-Current-Page`: the page emnify says this is.
-    pub current_page: Option<u32>,
+/// The paging emnify sends with a page of `GET /api/v1/sim` ([`paging_headers`]), read as
+/// numbers: what decides whether another page follows, and the list's total. Each header may be
+/// missing, and a value that is not a plain decimal number counts as missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PageHeaders {
     /// `X-Count-Per-Page`: the page size emnify applied.
-    pub count_per_page: Option<u32>,
+    pub(crate) count_per_page: Option<u32>,
     /// `X-Total-Count`: the SIMs in the whole list.
-    pub total_count: Option<u64>,
+    pub(crate) total_count: Option<u64>,
     /// `X-Total-Pages`: the pages of the whole list.
-    pub total_pages: Option<u32>,
-    /// `X-Sort`: the field the list is sorted by (`"id"`).
-    pub sort: Option<String>,
+    pub(crate) total_pages: Option<u32>,
 }
 
-impl SimPage {
-    /// A page of `sims`, asked as page `page` of `per_page`, with the paging read from the
-    /// answer's headers by `header` (a lookup by name). A value that is not a plain decimal
-    /// number is treated as absent.
-    pub fn from_parts<'h>(
-        sims: Vec<Sim>,
-        page: u32,
-        per_page: u32,
-        header: impl Fn(&str) -> Option<&'h str>,
-    ) -> Self {
+impl PageHeaders {
+    /// The paging read from an answer's headers by `header` (a lookup by name).
+    pub(crate) fn read<'h>(header: impl Fn(&str) -> Option<&'h str>) -> Self {
         let number = |name: &str| header(name).and_then(|v| v.trim().parse::<u64>().ok());
         let small = |name: &str| number(name).and_then(|n| u32::try_from(n).ok());
-        SimPage {
-            sims,
-            page,
-            per_page,
-            current_page: small(paging_headers::CURRENT_PAGE),
+        PageHeaders {
             count_per_page: small(paging_headers::COUNT_PER_PAGE),
             total_count: number(paging_headers::TOTAL_COUNT),
             total_pages: small(paging_headers::TOTAL_PAGES),
-            sort: header(paging_headers::SORT).map(|v| v.trim().to_owned()),
         }
     }
 
-    /// Whether a page follows this one. An empty page is the last; otherwise `X-Total-Pages`
-    /// decides, else `X-Total-Count`, else (no paging headers at all) whether this page is full.
-    /// The page counted is the one asked for ([`page`](Self::page)), so a server that names
-    /// another page cannot make a listing go back.
-    ///
-    /// ```
-    /// use emnify_client::models::SimPage;
-    /// let headers = |name: &str| match name {
-    ///     "X-Current-Page" => Some("1"),
-    ///     "X-Total-Pages" => Some("3"),
-    ///     _ => None,
-    /// };
-    /// let sim = serde_json::from_str(r#"{"id": 1, "status": {"id": 1}}"#).unwrap();
-    /// let page = SimPage::from_parts(vec![sim], 1, 2500, headers);
-    /// assert!(page.has_next());
-    /// assert_eq!(page.next_page(), Some(2));
-    /// ```
-    pub fn has_next(&self) -> bool {
-        if self.sims.is_empty() {
+    /// Whether a page follows page `page` (asked with `per_page`, or emnify's default), which
+    /// holds `count` SIMs. An empty page is the last; otherwise `X-Total-Pages` decides, else
+    /// `X-Total-Count`, else (no paging headers at all) whether this page is full. The page
+    /// counted is the one asked for, never `X-Current-Page`, so a server that names another
+    /// page cannot make a listing go back.
+    pub(crate) fn has_next(&self, page: u32, per_page: u32, count: usize) -> bool {
+        if count == 0 {
             return false;
         }
-        let current = self.page;
         if let Some(pages) = self.total_pages {
-            return current < pages;
+            return page < pages;
         }
-        let size = self.count_per_page.unwrap_or(self.per_page);
+        let size = self.count_per_page.unwrap_or(per_page);
         if let Some(total) = self.total_count {
-            let seen =
-                u64::from(current.saturating_sub(1)) * u64::from(size) + self.sims.len() as u64;
+            let seen = u64::from(page.saturating_sub(1)) * u64::from(size) + count as u64;
             return seen < total;
         }
-        self.sims.len() >= size as usize
+        count >= size as usize
     }
 
-    /// The number of the page after this one, or `None` after the last.
-    pub fn next_page(&self) -> Option<u32> {
-        if self.has_next() {
-            self.page.checked_add(1)
+    /// The number of the page after page `page`, or `None` after the last (see
+    /// [`has_next`](Self::has_next)).
+    pub(crate) fn next_page(&self, page: u32, per_page: u32, count: usize) -> Option<u32> {
+        if self.has_next(page, per_page, count) {
+            page.checked_add(1)
         } else {
             None
         }
@@ -669,16 +633,6 @@ pub static TRANSITIONS: &[(SimStatus, SimStatus)] = &[
 /// The emnify lifecycle over emnify's own statuses.
 pub static LIFECYCLE: Lifecycle<SimStatus> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
 
-impl simcore::paging::NumberedPage for SimPage {
-    type Key = u64;
-    fn first_key(&self) -> Option<u64> {
-        self.sims.first().map(|s| s.id)
-    }
-    fn next_page(&self, _this: u32) -> Option<u32> {
-        SimPage::next_page(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -752,36 +706,23 @@ mod tests {
 
     #[test]
     fn a_page_knows_whether_another_follows() {
-        let sim = |id: u64| -> Sim {
-            serde_json::from_value(json!({"id": id, "status": {"id": 1}})).unwrap()
-        };
-        let page = |n: usize, asked: u32, per_page: u32, headers: &[(&str, &str)]| {
-            let headers: Vec<(String, String)> = headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            SimPage::from_parts((0..n as u64).map(sim).collect(), asked, per_page, |name| {
-                headers
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.as_str())
-            })
-        };
-        // (SIMs on the page, page asked, per_page, headers) -> another page?
-        let table: Vec<(SimPage, bool)> = vec![
-            (page(0, 1, 2, &[]), false),
-            (page(2, 1, 2, &[]), true),
-            (page(1, 1, 2, &[]), false),
-            (page(2, 1, 2, &[("X-Total-Pages", "1")]), false),
-            (page(2, 1, 2, &[("X-Total-Pages", "2")]), true),
-            (page(1, 1, 2, &[("X-Total-Pages", "2")]), true),
-            (page(0, 1, 2, &[("X-Total-Pages", "2")]), false),
-            (page(2, 2, 2, &[("X-Total-Count", "5")]), true),
-            (page(1, 3, 2, &[("X-Total-Count", "5")]), false),
-            (page(2, 1, 2, &[("X-Total-Count", "2")]), false),
-            (page(2, 1, 9, &[("X-Count-Per-Page", "2")]), true),
+        /// SIMs on the page, page asked, per_page, headers.
+        type Case<'a> = (usize, u32, u32, &'a [(&'a str, &'a str)]);
+        // A case -> another page?
+        let table: Vec<(Case, bool)> = vec![
+            ((0, 1, 2, &[]), false),
+            ((2, 1, 2, &[]), true),
+            ((1, 1, 2, &[]), false),
+            ((2, 1, 2, &[("X-Total-Pages", "1")]), false),
+            ((2, 1, 2, &[("X-Total-Pages", "2")]), true),
+            ((1, 1, 2, &[("X-Total-Pages", "2")]), true),
+            ((0, 1, 2, &[("X-Total-Pages", "2")]), false),
+            ((2, 2, 2, &[("X-Total-Count", "5")]), true),
+            ((1, 3, 2, &[("X-Total-Count", "5")]), false),
+            ((2, 1, 2, &[("X-Total-Count", "2")]), false),
+            ((2, 1, 9, &[("X-Count-Per-Page", "2")]), true),
             (
-                page(
+                (
                     2,
                     1,
                     2,
@@ -789,26 +730,29 @@ mod tests {
                 ),
                 true,
             ),
-            (page(2, 1, 2, &[("X-Total-Pages", "lots")]), true),
-            (page(2, 3, 2, &[("X-Total-Pages", "3")]), false),
+            ((2, 1, 2, &[("X-Total-Pages", "lots")]), true),
+            ((2, 3, 2, &[("X-Total-Pages", "3")]), false),
         ];
-        for (i, (p, more)) in table.iter().enumerate() {
-            assert_eq!(p.has_next(), *more, "case {i}: {p:?}");
-            assert_eq!(p.next_page(), more.then_some(p.page + 1), "case {i}");
+        for (i, ((n, asked, per_page, headers), more)) in table.iter().enumerate() {
+            let p =
+                PageHeaders::read(|name| headers.iter().find(|(k, _)| *k == name).map(|(_, v)| *v));
+            assert_eq!(p.has_next(*asked, *per_page, *n), *more, "case {i}: {p:?}");
+            assert_eq!(
+                p.next_page(*asked, *per_page, *n),
+                more.then_some(asked + 1),
+                "case {i}"
+            );
         }
-        let p = page(
-            2,
-            1,
-            2,
-            &[
-                ("X-Sort", " id "),
-                ("X-Current-Page", "1"),
-                ("X-Total-Count", "99999999999"),
-            ],
-        );
+        let p = PageHeaders::read(|name| match name {
+            "X-Sort" => Some(" id "),
+            "X-Current-Page" => Some("1"),
+            "X-Total-Count" => Some("99999999999"),
+            "X-Count-Per-Page" => Some("2500"),
+            _ => None,
+        });
         assert_eq!(
-            (p.sort.as_deref(), p.current_page, p.total_count),
-            (Some("id"), Some(1), Some(99_999_999_999))
+            (p.count_per_page, p.total_count, p.total_pages),
+            (Some(2500), Some(99_999_999_999), None)
         );
     }
 

@@ -12,7 +12,7 @@
 //! | `ready` | Factory Test (4) | yes |
 //!
 //! emnify SIMs have no display name (names belong to endpoints), so a change with a
-//! `display_name` is refused. A successful change is [`Applied::DoneWithoutBody`], and only
+//! `display_name` is refused. A successful change is [`Applied::Done`]`(None)`, and only
 //! emnify's own answer, `204` with no body, makes one: any other success answer is an
 //! [`Error::Decode`](simcore::Error::Decode) ([`Sent::Maybe`](simcore::error::Sent::Maybe)), which
 //! a bulk run settles by reading the SIM back, never counts done on its own.
@@ -28,8 +28,8 @@ use simcore::charge::{Estimate, Pricing};
 use simcore::paging::PagePosition;
 use simcore::validate::quote;
 use simcore::{
-    Applied, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
-    SnapshotPages, ValidationError,
+    Applied, CallOptions, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot,
+    SimState, SnapshotPages, ValidationError,
 };
 
 use crate::billing;
@@ -135,9 +135,9 @@ impl SimProvider for Client {
         canonical_lifecycle()
     }
 
-    async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
+    async fn fetch_with(&self, id: &str, options: &CallOptions) -> Result<SimSnapshot> {
         let sim_id = parse_sim_id(id)?;
-        Ok(snapshot(&self.get_sim(sim_id).await?))
+        Ok(into_snapshot(self.get_sim_with(sim_id, *options).await?))
     }
 
     fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
@@ -147,39 +147,51 @@ impl SimProvider for Client {
     /// Every SIM, a page of `GET /api/v1/sim` at a time: `per_page` is `options.page_size` or
     /// the largest emnify serves (2500), pages are paced under emnify's limit for the list path
     /// (see [`ListPace`](crate::ListPace)), and each is read once, straight into typed SIMs (of
-    /// each, only what its snapshot holds). A
-    /// page size over 2500 is refused as [`Error::Invalid`](simcore::Error::Invalid) before
-    /// anything is sent.
+    /// each, only what its snapshot holds), each page with `options.call`. A page size over
+    /// 2500, a resume position that is not a page number, and an option no call can honour are
+    /// refused as [`Error::Invalid`](simcore::Error::Invalid) before anything is sent.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(ListSims::MAX_PAGE_SIZE);
-        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
-            None => 1,
-            Some(Ok(n)) => n,
-            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
-        };
+        let start = options.resume.clone().unwrap_or(PagePosition::Number(1));
+        if let Err(e) = start.number("resume") {
+            return SnapshotPages::new(futures_util::stream::iter([Err(e)]));
+        }
         let pages = self
             .list_sims()
             .page_size(size)
             .snapshot_only()
-            .pages_from(first);
+            .options(options.call)
+            .resume_from(start.clone())
+            .pages();
         SnapshotPages::resumable(
-            Some(PagePosition::Number(first)),
-            pages.map_ok(|(page, next)| {
+            Some(start),
+            pages.map_ok(|page| {
                 (
-                    page.sims.into_iter().map(into_snapshot).collect(),
-                    next.map(PagePosition::Number),
+                    page.items.into_iter().map(into_snapshot).collect(),
+                    page.next,
                 )
             }),
         )
     }
 
-    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
+    async fn apply_with(
+        &self,
+        id: &str,
+        change: &SimChange,
+        options: &CallOptions,
+    ) -> Result<Applied> {
         let (sim_id, target) = prepare(id, change)?;
+        options.check()?;
         if change.is_noop() {
             return Ok(Applied::Unchanged);
         }
-        self.update_sim(sim_id).status(target).send().await?;
-        Ok(Applied::DoneWithoutBody)
+        let updated = self
+            .update_sim(sim_id)
+            .status(target)
+            .options(*options)
+            .send()
+            .await?;
+        Ok(updated.map(into_snapshot))
     }
 
     /// Prices the change by emnify's billing rules ([`crate::billing`]) and the price book in

@@ -1,4 +1,4 @@
-//! The SIM update as plain data ([`UpdateSim`]) and its fluent builder ([`UpdateSimBuilder`]);
+//! The SIM update as plain data ([`UpdateSimRequest`]) and its fluent builder ([`UpdateSimBuilder`]);
 //! the list builder ([`ListSims`]).
 //!
 //! Every field of `PATCH /api/v1/sim/{sim_id}` is optional, and the organisation fields have
@@ -14,9 +14,9 @@
 //! issuer cannot be written down.
 //!
 //! ```
-//! use emnify_client::{OrgChange, SettableStatus, UpdateSim};
+//! use emnify_client::{OrgChange, SettableStatus, UpdateSimRequest};
 //!
-//! let mut update = UpdateSim::new();
+//! let mut update = UpdateSimRequest::new(250);
 //! update.status = Some(SettableStatus::Suspended);
 //! update.reseller_org = OrgChange::Clear;
 //! update.customer_org = OrgChange::Set(13886);
@@ -29,16 +29,16 @@
 
 use std::fmt;
 
-use futures_util::{Stream, TryStreamExt as _, stream};
 use serde::de::{self, Deserializer};
 use serde::ser::{self, SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use simcore::paging::{Page, PagePosition, PageSource};
 use simcore::state::TransitionError;
-use simcore::{Result, ValidationError};
+use simcore::{CallOptions, Result, Updated, ValidationError};
 
 use crate::client::Client;
 use crate::models::LIFECYCLE;
-use crate::models::{Sim, SimPage, SimStatus};
+use crate::models::{Sim, SimStatus};
 
 /// A status an update may set. Closed: Issued is never a target, and Deleted is reached with
 /// [`Client::delete_sim`], never with an update.
@@ -233,14 +233,22 @@ mod issuer {
     }
 }
 
-/// The body of `PATCH /api/v1/sim/{sim_id}`, as plain data. Every field is optional, at least one
-/// must be set ([`UpdateSim::validate`]).
+/// `PATCH /api/v1/sim/{sim_id}` as plain data: the SIM it is for, and the body's fields. Every
+/// field is optional, at least one must be set ([`UpdateSimRequest::validate`]).
 ///
-/// Deserializing reads the same JSON back (absent key = keep), refusing what an update may not
-/// say (a cleared issuer, a status other than 1, 2 or 4).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// It serializes to the body alone: the SIM id is in the path, never in the body. Deserializing
+/// reads a body back (absent key = keep), refusing what an update may not say (a cleared
+/// issuer, a status other than 1, 2 or 4); a body names no SIM, so a request read from one has
+/// `sim_id` 0 until it is set.
+///
+/// Build it with [`Client::update_sim`] and [`UpdateSimBuilder::into_request`] (validated), or
+/// directly; send it with [`Client::send`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct UpdateSim {
+pub struct UpdateSimRequest {
+    /// The SIM to update (emnify's numeric id): the request's path, never in its body.
+    #[serde(skip)]
+    pub sim_id: u64,
     /// Move the SIM to another issuer organisation (a direct child of type Mobile Network
     /// Operator or Service Provider). `None` leaves it alone; it cannot be cleared.
     #[serde(default, with = "issuer", skip_serializing_if = "Option::is_none")]
@@ -256,10 +264,16 @@ pub struct UpdateSim {
     pub status: Option<SettableStatus>,
 }
 
-impl UpdateSim {
-    /// An update that changes nothing yet.
-    pub fn new() -> Self {
-        Self::default()
+impl UpdateSimRequest {
+    /// An update of SIM `sim_id` that changes nothing yet.
+    pub fn new(sim_id: u64) -> Self {
+        Self {
+            sim_id,
+            issuer_org: None,
+            reseller_org: OrgChange::Keep,
+            customer_org: OrgChange::Keep,
+            status: None,
+        }
     }
 
     /// Whether the update changes nothing.
@@ -283,7 +297,8 @@ impl UpdateSim {
     /// Passes when the update sets no status, and when the current status is one this SDK does
     /// not know (emnify decides then).
     ///
-    /// The status the SIM already has is not a refusal: see [`UpdateSim::already_there`].
+    /// The status the SIM already has is not a refusal: see
+    /// [`UpdateSimRequest::already_there`].
     pub fn check_transition(&self, current: &SimStatus) -> Result<(), TransitionError> {
         match self.status {
             Some(target) if !current.is_unknown() => LIFECYCLE
@@ -306,16 +321,6 @@ impl UpdateSim {
     }
 }
 
-/// What an update did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum UpdateOutcome {
-    /// emnify applied it (`204`).
-    Done,
-    /// Nothing was sent: it asked only for the status the SIM is known to have.
-    Unchanged,
-}
-
 /// What the builder knows about the SIM's current status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Current {
@@ -330,27 +335,49 @@ enum Current {
 /// Builds and sends a SIM update: `client.update_sim(id).status(..).customer_org(..).send()`.
 ///
 /// Owns its data and a cheap clone of the client. `send()` validates everything before any
-/// request: an empty update, and (when the current status is known) a status change the emnify
-/// lifecycle forbids, come back as [`Error::Invalid`](simcore::Error::Invalid) or
+/// request: an empty update, an option no call can honour (`.attempts(0)`), and (when the
+/// current status is known) a status change the emnify lifecycle forbids, come back as
+/// [`Error::Invalid`](simcore::Error::Invalid) or
 /// [`Error::Transition`](simcore::Error::Transition) with nothing sent.
+///
+/// ```
+/// use emnify_client::{Client, SettableStatus, SimStatus};
+/// let client = Client::builder().application_token("t").build()?;
+/// let request = client
+///     .update_sim(250)
+///     .known_status(SimStatus::Activated)
+///     .status(SettableStatus::Suspended)
+///     .into_request()?; // validated; nothing sent
+/// assert_eq!((request.sim_id, request.status), (250, Some(SettableStatus::Suspended)));
+/// // Activated -> Factory Test is not in the emnify lifecycle.
+/// let refused = client
+///     .update_sim(250)
+///     .known_status(SimStatus::Activated)
+///     .status(SettableStatus::FactoryTest)
+///     .into_request();
+/// assert!(matches!(refused, Err(simcore::Error::Transition(_))));
+/// # Ok::<(), simcore::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "an update does nothing until `send()` is awaited"]
 pub struct UpdateSimBuilder {
     client: Client,
-    sim_id: u64,
-    request: UpdateSim,
+    request: UpdateSimRequest,
     current: Current,
+    options: CallOptions,
 }
 
 impl UpdateSimBuilder {
     pub(crate) fn new(client: Client, sim_id: u64) -> Self {
         Self {
             client,
-            sim_id,
-            request: UpdateSim::new(),
+            request: UpdateSimRequest::new(sim_id),
             current: Current::Unchecked,
+            options: CallOptions::new(),
         }
     }
+
+    simcore::call_options_methods!();
 
     /// Sets the status (Activated, Suspended or Factory Test).
     pub fn status(mut self, status: impl Into<SettableStatus>) -> Self {
@@ -378,21 +405,25 @@ impl UpdateSimBuilder {
         self
     }
 
-    /// Replaces the whole request with `request` (plain data built elsewhere).
-    pub fn request_data(mut self, request: UpdateSim) -> Self {
-        self.request = request;
+    /// Replaces every field of the request with those of `request` (plain data built
+    /// elsewhere). The SIM stays the one given to [`Client::update_sim`].
+    pub fn request_data(mut self, request: UpdateSimRequest) -> Self {
+        self.request = UpdateSimRequest {
+            sim_id: self.request.sim_id,
+            ..request
+        };
         self
     }
 
     /// Declares the SIM's current status: a status change is then checked against the emnify
     /// lifecycle before sending.
-    pub fn current_status(mut self, status: SimStatus) -> Self {
-        self.current = Current::Known(status);
+    pub fn known_status(mut self, status: impl Into<SimStatus>) -> Self {
+        self.current = Current::Known(status.into());
         self
     }
 
-    /// Declares the SIM as fetched (its status, if it has one, is checked as with
-    /// [`current_status`](Self::current_status)).
+    /// Declares the SIM as last read (its status, if it has one, is checked as with
+    /// [`known_status`](Self::known_status)).
     pub fn current(mut self, sim: &Sim) -> Self {
         self.current = match &sim.status {
             Some(s) => Current::Known(s.clone()),
@@ -401,63 +432,92 @@ impl UpdateSimBuilder {
         self
     }
 
-    /// Fetches the SIM first (one `GET`) and checks a status change against its status before
-    /// sending. Off by default: it costs a request.
-    pub fn fetch_current_status(mut self) -> Self {
+    /// Reads the SIM first (one `GET`, with this call's options) and checks a status change
+    /// against its status before sending. Off by default: it costs a request. An update that
+    /// sets no status needs no check, and reads nothing.
+    pub fn fetch_current(mut self) -> Self {
         self.current = Current::Fetch;
         self
     }
 
     /// The SIM id the update is for.
     pub fn sim_id(&self) -> u64 {
-        self.sim_id
+        self.request.sim_id
     }
 
-    /// The request as plain data.
-    pub fn request(&self) -> &UpdateSim {
+    /// The request as plain data, as set so far (not validated: see
+    /// [`into_request`](Self::into_request)).
+    pub fn request(&self) -> &UpdateSimRequest {
         &self.request
     }
 
-    /// The request as plain data, by value.
-    pub fn into_request(self) -> UpdateSim {
-        self.request
+    /// Everything checked that can be checked without sending: the call's options, an empty
+    /// update, and a status change against a declared status.
+    fn check(&self) -> Result<()> {
+        self.options.check()?;
+        self.request.validate()?;
+        if let Current::Known(current) = &self.current {
+            self.request.check_transition(current)?;
+        }
+        Ok(())
     }
 
-    /// Validates, checks the transition when the current status is known (fetching it first if
-    /// asked), then sends the update; emnify answers `204 No Content`. A status the SIM is known
-    /// to have already is left out of the request (emnify does not document whether it accepts
-    /// one), and an update left with nothing to send is not sent: [`UpdateOutcome::Unchanged`].
-    pub async fn send(self) -> Result<UpdateOutcome> {
-        self.request.validate()?;
-        let mut request = self.request;
+    /// Validates the update and returns it as plain data, for [`Client::send`]; nothing is
+    /// sent. Refused as [`Error::Invalid`](simcore::Error::Invalid): an empty update, an option
+    /// no call can honour; as [`Error::Transition`](simcore::Error::Transition): a status change
+    /// the lifecycle forbids from the status declared with [`known_status`](Self::known_status)
+    /// or [`current`](Self::current) ([`fetch_current`](Self::fetch_current) is a read, so it
+    /// is left to [`send`](Self::send)).
+    pub fn into_request(self) -> Result<UpdateSimRequest> {
+        self.check()?;
+        Ok(self.request)
+    }
+
+    /// Validates, checks the transition when the current status is known (reading it first if
+    /// asked), then sends the update; emnify answers `204 No Content`, so a sent update is
+    /// [`Updated::Done`]`(None)`: read the SIM to see it. A status the SIM is known to have
+    /// already is left out of the request (emnify does not document whether it accepts one),
+    /// and an update left with nothing to send is not sent: [`Updated::Unchanged`].
+    pub async fn send(self) -> Result<Updated<Sim>> {
+        self.check()?;
+        let Self {
+            client,
+            mut request,
+            current,
+            options,
+        } = self;
         if request.status.is_some() {
-            let current = match self.current {
+            let current = match current {
                 Current::Unchecked => None,
                 Current::Known(s) => Some(s),
-                Current::Fetch => self.client.get_sim(self.sim_id).await?.status,
+                Current::Fetch => client.get_sim_with(request.sim_id, options).await?.status,
             };
             if let Some(current) = current {
                 request.check_transition(&current)?;
                 if request.already_there(&current) {
                     request.status = None;
                     if request.is_empty() {
-                        return Ok(UpdateOutcome::Unchanged);
+                        return Ok(Updated::Unchanged);
                     }
                 }
             }
         }
-        self.client.patch_sim(self.sim_id, &request).await?;
-        Ok(UpdateOutcome::Done)
+        client.patch_sim(&request, options).await?;
+        Ok(Updated::Done(None))
     }
 }
 
 /// The list builder returned by [`Client::list_sims`] (`GET /api/v1/sim`): a page size, an
 /// optional status filter, then one page, every page, or every SIM.
 ///
-/// Pages count from 1, as emnify's `X-Current-Page` does. The listing goes on while the paging
-/// headers say more pages follow (see [`SimPage::has_next`]), and keeps under emnify's limit for
-/// the list path (10 requests a second, bursts of 5) by itself: see
-/// [`ClientBuilder::list_pace`](crate::ClientBuilder::list_pace).
+/// Pages count from 1, as emnify's `X-Current-Page` does; a listing resumes at a page with
+/// [`resume_from`](Self::resume_from)`(PagePosition::Number(n))`. The listing goes on while the
+/// paging headers say more pages follow (`X-Total-Pages`, else `X-Total-Count`, else whether
+/// the page came back full: the page counted is the one asked for, so a server that names
+/// another page cannot make a listing go back), and keeps under emnify's limit for the list
+/// path (10 requests a second, bursts of 5) by itself: see
+/// [`ClientBuilder::list_pace`](crate::ClientBuilder::list_pace). Each page's
+/// [`total`](simcore::paging::Page::total) is `X-Total-Count`.
 ///
 /// ```
 /// use emnify_client::{Client, SimStatus};
@@ -477,6 +537,9 @@ pub struct ListSims {
     status: Option<SimStatus>,
     /// Read of each SIM only what a snapshot holds (for `SimProvider::list`).
     snapshot_only: bool,
+    /// The page to start at (`None`: the first).
+    start: Option<PagePosition>,
+    options: CallOptions,
 }
 
 impl ListSims {
@@ -491,8 +554,13 @@ impl ListSims {
             page_size: None,
             status: None,
             snapshot_only: false,
+            start: None,
+            options: CallOptions::new(),
         }
     }
+
+    simcore::call_options_methods!();
+    simcore::list_methods!(Sim);
 
     /// Reads of each SIM only its id, ICCIDs and status, skipping the rest unread: the cheap
     /// read a fleet-wide snapshot needs.
@@ -538,56 +606,30 @@ impl ListSims {
         }
         Ok(pairs)
     }
+}
 
-    /// Fetches page `page` (from 1).
-    pub async fn page(&self, page: u32) -> Result<SimPage> {
+impl PageSource for ListSims {
+    type Item = Sim;
+
+    /// Reads page `at` (a page number; `None`: page 1), at the list's pace, with this list's
+    /// options. A bad page number, page size or option is refused before anything is sent.
+    async fn read_page(&self, at: Option<&PagePosition>) -> Result<Page<Sim>> {
+        let page = at.map_or(Ok(1), |p| p.number("page"))?;
         let pairs = self.query_pairs(page)?;
+        self.options.check()?;
         self.client
-            .sim_page(&pairs, page, self.effective_page_size(), self.snapshot_only)
+            .sim_page(
+                &pairs,
+                page,
+                self.effective_page_size(),
+                self.snapshot_only,
+                self.options,
+            )
             .await
     }
 
-    /// Fetches the first page.
-    pub async fn first_page(&self) -> Result<SimPage> {
-        self.page(1).await
-    }
-
-    /// Every page, from the first to the one the paging headers call the last. An error ends
-    /// the stream after it is yielded; so does a page that starts with the SIM the page before
-    /// started with (the server is not paging: going on would never end).
-    pub fn pages(self) -> impl Stream<Item = Result<SimPage>> + Send + 'static {
-        self.pages_from(1).map_ok(|(page, _)| page)
-    }
-
-    /// Every page from page `first` on (to resume a listing an error interrupted), each with the
-    /// number of the page after it (`None` after the last), by the rules of
-    /// [`pages`](Self::pages).
-    pub fn pages_from(
-        self,
-        first: u32,
-    ) -> impl Stream<Item = Result<(SimPage, Option<u32>)>> + Send + 'static {
-        simcore::paging::numbered_pages_positioned(
-            self,
-            first,
-            "page",
-            "must not repeat the page before (the server ignored the page asked for)",
-            |list, n| async move {
-                let page = list.page(n).await;
-                (list, page)
-            },
-        )
-    }
-
-    /// Every SIM on every page, one at a time.
-    pub fn stream(self) -> impl Stream<Item = Result<Sim>> + Send + 'static {
-        self.pages()
-            .map_ok(|page| stream::iter(page.sims.into_iter().map(Ok)))
-            .try_flatten()
-    }
-
-    /// Every SIM on every page, collected.
-    pub async fn collect_all(self) -> Result<Vec<Sim>> {
-        self.stream().try_collect().await
+    fn key(sim: &Sim) -> String {
+        sim.id.to_string()
     }
 }
 
@@ -596,8 +638,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn with(f: impl FnOnce(&mut UpdateSim)) -> UpdateSim {
-        let mut u = UpdateSim::new();
+    fn with(f: impl FnOnce(&mut UpdateSimRequest)) -> UpdateSimRequest {
+        let mut u = UpdateSimRequest::new(250);
         f(&mut u);
         u
     }
@@ -637,11 +679,14 @@ mod tests {
                 with(|u| u.status = Some(SettableStatus::FactoryTest)),
                 json!({"status": {"id": 4}}),
             ),
-            (UpdateSim::new(), json!({})),
+            (UpdateSimRequest::new(250), json!({})),
         ];
         for (update, expected) in cases {
             assert_eq!(serde_json::to_value(&update).unwrap(), expected);
-            let back: UpdateSim = serde_json::from_value(expected.clone()).unwrap();
+            let mut back: UpdateSimRequest = serde_json::from_value(expected.clone()).unwrap();
+            // A body names no SIM.
+            assert_eq!(back.sim_id, 0);
+            back.sim_id = 250;
             assert_eq!(back, update, "{expected}");
         }
         assert_eq!(
@@ -652,12 +697,12 @@ mod tests {
 
     #[test]
     fn reading_the_other_documented_forms() {
-        let u: UpdateSim =
+        let u: UpdateSimRequest =
             serde_json::from_value(json!({"reseller_org": {}, "customer_org": null})).unwrap();
         assert_eq!(u.reseller_org, OrgChange::Clear);
         assert_eq!(u.customer_org, OrgChange::Clear);
         assert_eq!(u.issuer_org, None);
-        let u: UpdateSim = serde_json::from_value(
+        let u: UpdateSimRequest = serde_json::from_value(
             json!({"status": {"id": 2, "description": "Suspended"}, "unknown": 1}),
         )
         .unwrap();
@@ -670,7 +715,7 @@ mod tests {
             json!({"status": {"id": 9}}),
         ] {
             assert!(
-                serde_json::from_value::<UpdateSim>(refused.clone()).is_err(),
+                serde_json::from_value::<UpdateSimRequest>(refused.clone()).is_err(),
                 "{refused}"
             );
         }
@@ -683,7 +728,7 @@ mod tests {
 
     #[test]
     fn empty_update_is_refused() {
-        let e = UpdateSim::new().validate().unwrap_err();
+        let e = UpdateSimRequest::new(250).validate().unwrap_err();
         assert_eq!(e, ValidationError::empty_update());
         assert!(
             with(|u| u.customer_org = OrgChange::Clear)

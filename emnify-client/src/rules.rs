@@ -1,4 +1,4 @@
-//! Who may change what on a SIM, as pure functions over an [`UpdateSim`].
+//! Who may change what on a SIM, as pure functions over an [`UpdateSimRequest`].
 //!
 //! emnify's rules for `PATCH /api/v1/sim/{sim_id}`:
 //!
@@ -20,9 +20,9 @@
 //!
 //! ```
 //! use emnify_client::rules::{refused_fields, refused_org_assignments, KnownOrg, OrgRelation, OrgRole, SimField};
-//! use emnify_client::{OrgChange, OrgType, SettableStatus, UpdateSim};
+//! use emnify_client::{OrgChange, OrgType, SettableStatus, UpdateSimRequest};
 //!
-//! let mut update = UpdateSim::new();
+//! let mut update = UpdateSimRequest::new(250);
 //! update.status = Some(SettableStatus::Activated);
 //! update.customer_org = OrgChange::Set(42);
 //! // A customer may change the status only.
@@ -39,7 +39,7 @@ use std::fmt;
 use simcore::ValidationError;
 
 use crate::models::OrgType;
-use crate::requests::{OrgChange, UpdateSim};
+use crate::requests::{OrgChange, UpdateSimRequest};
 
 /// The role of the caller's organisation for a SIM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,7 +121,7 @@ impl fmt::Display for SimField {
 }
 
 /// The fields an update changes (sets or clears), in [`SimField::ALL`] order.
-pub fn changed_fields(update: &UpdateSim) -> Vec<SimField> {
+pub fn changed_fields(update: &UpdateSimRequest) -> Vec<SimField> {
     SimField::ALL
         .into_iter()
         .filter(|f| match f {
@@ -134,7 +134,7 @@ pub fn changed_fields(update: &UpdateSim) -> Vec<SimField> {
 }
 
 /// The fields of `update` that a caller in `role` may not change (empty: all allowed).
-pub fn refused_fields(role: OrgRole, update: &UpdateSim) -> Vec<SimField> {
+pub fn refused_fields(role: OrgRole, update: &UpdateSimRequest) -> Vec<SimField> {
     changed_fields(update)
         .into_iter()
         .filter(|f| !role.may_change(*f))
@@ -258,7 +258,7 @@ impl From<OrgRefusal> for ValidationError {
 /// The organisation assignments in `update` that the type rules forbid, judged for the
 /// organisations in `known`. An assigned organisation that is not in `known` is not judged;
 /// clearing is never refused.
-pub fn refused_org_assignments(update: &UpdateSim, known: &[KnownOrg]) -> Vec<OrgRefusal> {
+pub fn refused_org_assignments(update: &UpdateSimRequest, known: &[KnownOrg]) -> Vec<OrgRefusal> {
     let assigned = [
         (SimField::IssuerOrg, update.issuer_org),
         (SimField::ResellerOrg, set_id(update.reseller_org)),
@@ -313,8 +313,8 @@ mod tests {
         }
     }
 
-    fn update_with_every_field() -> UpdateSim {
-        let mut u = UpdateSim::new();
+    fn update_with_every_field() -> UpdateSimRequest {
+        let mut u = UpdateSimRequest::new(250);
         u.issuer_org = Some(1);
         u.reseller_org = OrgChange::Clear;
         u.customer_org = OrgChange::Set(3);
@@ -340,13 +340,16 @@ mod tests {
             ]
         );
         // Clearing counts as a change; keeping does not.
-        let mut clear = UpdateSim::new();
+        let mut clear = UpdateSimRequest::new(250);
         clear.customer_org = OrgChange::Clear;
         assert_eq!(
             refused_fields(OrgRole::Customer, &clear),
             vec![SimField::CustomerOrg]
         );
-        assert_eq!(refused_fields(OrgRole::Customer, &UpdateSim::new()), vec![]);
+        assert_eq!(
+            refused_fields(OrgRole::Customer, &UpdateSimRequest::new(250)),
+            vec![]
+        );
     }
 
     #[test]
@@ -427,7 +430,7 @@ mod tests {
         assert_eq!(v.found(), "organisation 1 (Enterprise, direct child)");
         // Unknown organisations are not judged; clearing is never refused.
         assert!(refused_org_assignments(&u, &[]).is_empty());
-        let mut clear = UpdateSim::new();
+        let mut clear = UpdateSimRequest::new(250);
         clear.reseller_org = OrgChange::Clear;
         clear.customer_org = OrgChange::Clear;
         assert!(refused_org_assignments(&clear, &known).is_empty());

@@ -255,7 +255,7 @@ async fn refused_credentials_are_not_sent_again_soon() {
     assert_eq!(second.to_string(), first.to_string());
     assert_eq!(
         second.to_string(),
-        "emnify: HTTP 401: authentication failed: (empty body)"
+        "emnify: HTTP 401: authentication failed: (empty body); retrying will not help"
     );
     // emnify locks out after three failures: the second request did not try again.
     assert_eq!(auth.calls_async().await, 1);

@@ -11,6 +11,7 @@ use futures_util::StreamExt as _;
 use httpmock::prelude::*;
 use httpmock::{HttpMockRequest, Then};
 use serde_json::{Value, json};
+use simcore::paging::PagePosition;
 use simcore::{Error, ListOptions, SimProvider, SimSnapshot, SimState};
 
 /// Matches a request whose raw query is exactly `query`.
@@ -94,25 +95,15 @@ async fn the_recorded_list_answer_reads_as_one_page_of_typed_sims() {
         .await;
     let client = client(&server);
     let page = client.list_sims().first_page().await.unwrap();
-    assert_eq!(page.sims.len(), 12);
-    assert_eq!(
-        (
-            page.page,
-            page.per_page,
-            page.current_page,
-            page.count_per_page
-        ),
-        (1, 2000, Some(1), Some(2000))
-    );
-    assert_eq!(
-        (page.total_count, page.total_pages, page.sort.as_deref()),
-        (Some(12), Some(1), Some("id"))
-    );
+    assert_eq!(page.items.len(), 12);
+    // `X-Total-Count` is the total; `X-Total-Pages: 1` makes it the last page.
+    assert_eq!(page.total, Some(12));
+    assert_eq!(page.next, None);
     assert!(!page.has_next());
-    assert_eq!(page.sims[0].id, 250);
-    assert_eq!(page.sims[0].status, Some(SimStatus::Activated));
+    assert_eq!(page.items[0].id, 250);
+    assert_eq!(page.items[0].status, Some(SimStatus::Activated));
     let all = client.list_sims().collect_all().await.unwrap();
-    assert_eq!(all, page.sims);
+    assert_eq!(all, page.items);
     list.assert_calls_async(2).await;
 }
 
@@ -334,7 +325,12 @@ async fn a_page_size_over_2500_is_refused_before_sending() {
         .await;
     let got = listed(&client(&server), &ListOptions::new().page_size(2501)).await;
     assert!(matches!(got.as_slice(), [Err(Error::Invalid(e))] if e.field() == "page_size"));
-    let e = client(&server).list_sims().page(0).await.unwrap_err();
+    let e = client(&server)
+        .list_sims()
+        .resume_from(PagePosition::Number(0))
+        .first_page()
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::Invalid(v) if v.field() == "page"));
     anything.assert_calls_async(0).await;
 }
@@ -377,4 +373,168 @@ async fn pages_are_paced_and_the_pace_is_shared_by_clones() {
         unpaced.list_sims().first_page().await.unwrap();
     }
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn resume_from_reads_from_that_page_on() {
+    let server = MockServer::start_async().await;
+    mock_app_auth(&server, &fresh_jwt("a")).await;
+    let first = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v1/sim")
+                .is_true(exact_query("page=1&per_page=2"));
+            paged(then.status(200), 2, 1, 5).json_body(json!([sim(1, 1), sim(2, 1)]));
+        })
+        .await;
+    let second = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v1/sim")
+                .is_true(exact_query("page=2&per_page=2"));
+            paged(then.status(200), 2, 2, 5).json_body(json!([sim(3, 1), sim(4, 2)]));
+        })
+        .await;
+    let third = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/v1/sim")
+                .is_true(exact_query("page=3&per_page=2"));
+            paged(then.status(200), 2, 3, 5).json_body(json!([sim(5, 2)]));
+        })
+        .await;
+    let client = client(&server);
+    let page = client
+        .list_sims()
+        .page_size(2)
+        .resume_from(PagePosition::Number(2))
+        .first_page()
+        .await
+        .unwrap();
+    let ids: Vec<u64> = page.items.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [3, 4]);
+    assert_eq!(
+        (page.next, page.total),
+        (Some(PagePosition::Number(3)), Some(5))
+    );
+    // Every SIM from page 2 on; page 1 is never read.
+    let sims = client
+        .list_sims()
+        .page_size(2)
+        .resume_from(PagePosition::Number(2))
+        .collect_all()
+        .await
+        .unwrap();
+    let ids: Vec<u64> = sims.iter().map(|s| s.id).collect();
+    assert_eq!(ids, [3, 4, 5]);
+    first.assert_calls_async(0).await;
+    second.assert_calls_async(2).await;
+    third.assert_calls_async(1).await;
+
+    // Through the trait: resuming at page 3 reads page 3 alone.
+    let got = listed(
+        &client,
+        &ListOptions::new()
+            .page_size(2)
+            .resume_from(PagePosition::Number(3)),
+    )
+    .await;
+    let ids: Vec<Vec<String>> = got
+        .into_iter()
+        .map(|p| p.unwrap().into_iter().map(|s| s.id).collect())
+        .collect();
+    assert_eq!(ids, [vec!["5"]]);
+    first.assert_calls_async(0).await;
+    third.assert_calls_async(2).await;
+    // A token is not an emnify position: refused before sending.
+    let got = listed(
+        &client,
+        &ListOptions::new().resume_from(PagePosition::Token("abc".into())),
+    )
+    .await;
+    assert!(
+        matches!(got.as_slice(), [Err(Error::Invalid(e))] if e.field() == "resume"),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_per_call_attempts_cap_is_honoured_by_the_list() {
+    let server = MockServer::start_async().await;
+    mock_app_auth(&server, &fresh_jwt("a")).await;
+    let busy = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/v1/sim");
+            then.status(503);
+        })
+        .await;
+    let client = client(&server);
+    // The client's policy tries 3 times; this list once per page.
+    let err = client
+        .list_sims()
+        .attempts(1)
+        .collect_all()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    busy.assert_calls_async(1).await;
+    let err = client.list_sims().first_page().await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    busy.assert_calls_async(4).await;
+    // Through the trait, with `ListOptions::call`.
+    let got = listed(
+        &client,
+        &ListOptions::new().call(simcore::CallOptions::new().attempts(1)),
+    )
+    .await;
+    assert!(
+        matches!(got.as_slice(), [Err(e)] if e.status() == Some(503)),
+        "{got:?}"
+    );
+    busy.assert_calls_async(5).await;
+}
+
+#[tokio::test]
+async fn a_bad_list_option_is_refused_with_nothing_sent() {
+    let server = MockServer::start_async().await;
+    let auth = mock_app_auth(&server, &fresh_jwt("a")).await;
+    let anything = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let client = client(&server);
+    let err = client
+        .list_sims()
+        .attempts(0)
+        .first_page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    assert!(err.was_not_sent());
+    let err = client
+        .list_sims()
+        .deadline(Duration::ZERO)
+        .collect_all()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "deadline"),
+        "{err:?}"
+    );
+    let got = listed(
+        &client,
+        &ListOptions::new().call(simcore::CallOptions::new().attempts(0)),
+    )
+    .await;
+    assert!(
+        matches!(got.as_slice(), [Err(Error::Invalid(v))] if v.field() == "attempts"),
+        "{got:?}"
+    );
+    anything.assert_calls_async(0).await;
+    auth.assert_calls_async(0).await;
 }

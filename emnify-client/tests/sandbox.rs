@@ -93,7 +93,7 @@ async fn a_sims_whole_life() {
     assert_eq!(sandbox.sim(id).unwrap().status, SimStatus::Suspended.id());
     client
         .update_sim(id)
-        .current_status(SimStatus::Suspended)
+        .known_status(SimStatus::Suspended)
         .status(SettableStatus::Activated)
         .send()
         .await
@@ -269,7 +269,7 @@ async fn a_refused_transition_is_a_typed_422_and_changes_nothing() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "emnify: HTTP 422 (code 1400 InputValidationFailed): Update SIM validation error: SIM status cannot change from Activated (1) to Factory Test (4)"
+        "emnify: HTTP 422 (code 1400 InputValidationFailed): Update SIM validation error: SIM status cannot change from Activated (1) to Factory Test (4); retrying will not help"
     );
     // Setting the current status again is not a documented change either.
     let e = client
@@ -350,7 +350,7 @@ async fn organisation_rules_by_role_and_by_type() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "emnify: HTTP 422 (code 1400 InputValidationFailed): Update SIM validation error: Organisation with Id '777' not found."
+        "emnify: HTTP 422 (code 1400 InputValidationFailed): Update SIM validation error: Organisation with Id '777' not found.; retrying will not help"
     );
     assert_eq!(api(e).details.unwrap()[0]["error_code"], 1401);
     let e = client
@@ -913,7 +913,7 @@ async fn the_sim_provider_trait_drives_the_sandbox() {
         .apply(&key, &SimChange::new().state(SimState::Active))
         .await
         .unwrap();
-    assert!(matches!(applied, Applied::DoneWithoutBody));
+    assert!(matches!(applied, Applied::Done(None)));
     assert_eq!(sandbox.sim(id).unwrap().status, 1);
     provider
         .apply(

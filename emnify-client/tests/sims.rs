@@ -128,7 +128,7 @@ async fn get_sim_errors_are_typed() {
     assert!(err.is_not_found());
     assert_eq!(
         err.to_string(),
-        "emnify: HTTP 404 (code 1201 NotFound): SIM with Id '999' not found."
+        "emnify: HTTP 404 (code 1201 NotFound): SIM with Id '999' not found.; retrying will not help"
     );
     let err = client.get_sim(5).await.unwrap_err();
     match err {
@@ -217,7 +217,7 @@ async fn the_sim_provider_view() {
             .apply("4400120", &SimChange::new().state(state.clone()))
             .await
             .unwrap();
-        assert_eq!(applied, Applied::DoneWithoutBody, "{state}");
+        assert_eq!(applied, Applied::Done(None), "{state}");
         assert_eq!(mock.calls_async().await, 1, "{state}");
     }
 }

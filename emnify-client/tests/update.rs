@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use emnify_client::{OrgChange, SettableStatus, Sim, SimStatus, UpdateSim};
+use emnify_client::{OrgChange, SettableStatus, Sim, SimStatus, UpdateSimRequest, Updated};
 use httpmock::prelude::*;
 use serde_json::{Value, json};
 use simcore::Error;
@@ -75,7 +75,10 @@ async fn every_tri_state_and_status_is_sent_as_documented() {
         let id = 1000 + i as u64;
         let mock = mock_patch(&server, id, &token, body.clone()).await;
         let result = step(client.update_sim(id)).send().await;
-        assert!(result.is_ok(), "{body}: {result:?}");
+        assert!(
+            matches!(result, Ok(Updated::Done(None))),
+            "{body}: {result:?}"
+        );
         assert_eq!(mock.calls_async().await, 1, "{body}");
     }
     // One authentication served every request.
@@ -87,7 +90,7 @@ async fn plain_request_data_is_sent_as_is() {
     let server = MockServer::start_async().await;
     let token = fresh_jwt("a");
     mock_app_auth(&server, &token).await;
-    let mut data = UpdateSim::new();
+    let mut data = UpdateSimRequest::new(250);
     data.reseller_org = OrgChange::Clear;
     data.status = Some(SettableStatus::Suspended);
     let mock = mock_patch(
@@ -100,8 +103,25 @@ async fn plain_request_data_is_sent_as_is() {
     let builder = client(&server).update_sim(250).request_data(data.clone());
     assert_eq!(builder.request(), &data);
     assert_eq!(builder.sim_id(), 250);
-    builder.send().await.unwrap();
+    assert_eq!(builder.send().await.unwrap(), Updated::Done(None));
     assert_eq!(mock.calls_async().await, 1);
+
+    // The same data as a validated request, sent by the client: the same PATCH.
+    let request = client(&server)
+        .update_sim(250)
+        .request_data(data.clone())
+        .into_request()
+        .unwrap();
+    assert_eq!(request, data);
+    assert_eq!(
+        client(&server).send(&request).await.unwrap(),
+        Updated::Done(None)
+    );
+    assert_eq!(mock.calls_async().await, 2);
+    // The SIM stays the one the builder was started for.
+    let other = client(&server).update_sim(251).request_data(data.clone());
+    assert_eq!(other.sim_id(), 251);
+    assert_eq!(other.request().status, data.status);
 }
 
 #[tokio::test]
@@ -134,7 +154,7 @@ async fn refusals_send_nothing() {
     // A status change the lifecycle forbids, from a declared status.
     let err = client
         .update_sim(250)
-        .current_status(SimStatus::Activated)
+        .known_status(SimStatus::Activated)
         .status(SettableStatus::FactoryTest)
         .send()
         .await
@@ -173,7 +193,7 @@ async fn refusals_send_nothing() {
     // Issued can only go to Activated or Factory Test.
     let err = client
         .update_sim(250)
-        .current_status(SimStatus::Issued)
+        .known_status(SimStatus::Issued)
         .status(SettableStatus::Suspended)
         .send()
         .await
@@ -208,7 +228,7 @@ async fn allowed_transitions_from_a_known_status_are_sent() {
         let mock = mock_patch(&server, sim_id, &token, json!({"status": {"id": id}})).await;
         client
             .update_sim(sim_id)
-            .current_status(from.clone())
+            .known_status(from.clone())
             .status(to)
             .send()
             .await
@@ -238,7 +258,7 @@ async fn opt_in_fetch_checks_the_current_status_first() {
     // Suspended -> Factory Test is refused after the fetch; nothing is patched.
     let err = client
         .update_sim(312)
-        .fetch_current_status()
+        .fetch_current()
         .status(SettableStatus::FactoryTest)
         .send()
         .await
@@ -253,7 +273,7 @@ async fn opt_in_fetch_checks_the_current_status_first() {
     // Suspended -> Activated passes and is sent.
     client
         .update_sim(312)
-        .fetch_current_status()
+        .fetch_current()
         .status(SettableStatus::Activated)
         .send()
         .await
@@ -265,7 +285,7 @@ async fn opt_in_fetch_checks_the_current_status_first() {
     let org = mock_patch(&server, 312, &token, json!({"customer_org": {"id": 8}})).await;
     client
         .update_sim(312)
-        .fetch_current_status()
+        .fetch_current()
         .customer_org(8)
         .send()
         .await
@@ -475,4 +495,201 @@ async fn only_emnify_s_204_is_success() {
         .await
         .unwrap();
     assert_eq!(ok.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn into_request_validates_everything_and_sends_nothing() {
+    let server = MockServer::start_async().await;
+    let auth = mock_app_auth(&server, &fresh_jwt("a")).await;
+    let anything = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(204);
+        })
+        .await;
+    let client = client(&server);
+
+    // An empty update.
+    let err = client.update_sim(250).into_request().unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "update"),
+        "{err:?}"
+    );
+    // A move the lifecycle forbids from a declared status, or from a SIM as last read.
+    let err = client
+        .update_sim(250)
+        .known_status(SimStatus::Activated)
+        .status(SettableStatus::FactoryTest)
+        .into_request()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Transition(t) if t.from == "Activated"),
+        "{err:?}"
+    );
+    let deleted: Sim = serde_json::from_value(json!({"id": 250, "status": {"id": 3}})).unwrap();
+    let err = client
+        .update_sim(250)
+        .current(&deleted)
+        .status(SettableStatus::Activated)
+        .into_request()
+        .unwrap_err();
+    assert!(matches!(err, Error::Transition(_)), "{err:?}");
+    // An option no call can honour.
+    let err = client
+        .update_sim(250)
+        .status(SettableStatus::Activated)
+        .attempts(0)
+        .into_request()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    // A request the client is given by hand is checked too: an empty one is not sent.
+    let err = client.send(&UpdateSimRequest::new(250)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "update"),
+        "{err:?}"
+    );
+    assert!(err.was_not_sent());
+
+    // What passes is the request as set, the status the SIM has included (only `send()` knows
+    // to leave it out).
+    let request = client
+        .update_sim(250)
+        .known_status(SimStatus::Suspended)
+        .status(SettableStatus::Suspended)
+        .customer_org(OrgChange::Clear)
+        .into_request()
+        .unwrap();
+    assert_eq!(request.sim_id, 250);
+    assert_eq!(
+        serde_json::to_value(&request).unwrap(),
+        json!({"customer_org": {"id": null}, "status": {"id": 2}})
+    );
+
+    assert_eq!(anything.calls_async().await, 0);
+    assert_eq!(auth.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn a_status_the_sim_already_has_is_left_out_and_alone_sends_nothing() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let any = mock_any_patch(&server, 250).await;
+    let client = client(&server);
+    let unchanged = client
+        .update_sim(250)
+        .known_status(SimStatus::Activated)
+        .status(SettableStatus::Activated)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged, Updated::Unchanged);
+    assert!(!unchanged.was_sent());
+    assert_eq!(any.calls_async().await, 0);
+    any.delete_async().await;
+
+    // With another field set, the rest is sent without the status.
+    let org = mock_patch(&server, 250, &token, json!({"customer_org": {"id": 8}})).await;
+    let done = client
+        .update_sim(250)
+        .known_status(SimStatus::Activated)
+        .status(SettableStatus::Activated)
+        .customer_org(8)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done, Updated::Done(None));
+    assert_eq!(org.calls_async().await, 1);
+}
+
+#[tokio::test]
+async fn a_per_call_attempts_cap_is_honoured_by_the_update_and_its_read() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let busy = mock_patch_answer(
+        &server,
+        250,
+        &token,
+        json!({"status": {"id": 2}}),
+        503,
+        Some(("application/json", "{}")),
+    )
+    .await;
+    let client = client(&server);
+    // The client's policy tries 3 times; this call once.
+    let err = client
+        .update_sim(250)
+        .status(SettableStatus::Suspended)
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(busy.calls_async().await, 1);
+    // Without the cap, the client's 3 attempts.
+    client
+        .update_sim(250)
+        .status(SettableStatus::Suspended)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(busy.calls_async().await, 4);
+
+    // The read of `fetch_current()` is held to the same cap.
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/v1/sim/251");
+            then.status(503);
+        })
+        .await;
+    let patch = mock_any_patch(&server, 251).await;
+    let err = client
+        .update_sim(251)
+        .fetch_current()
+        .status(SettableStatus::Suspended)
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(get.calls_async().await, 1);
+    assert_eq!(patch.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn a_bad_option_is_refused_with_nothing_sent() {
+    let server = MockServer::start_async().await;
+    let auth = mock_app_auth(&server, &fresh_jwt("a")).await;
+    let anything = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(204);
+        })
+        .await;
+    let client = client(&server);
+    for update in [
+        client
+            .update_sim(250)
+            .status(SettableStatus::Suspended)
+            .attempts(0),
+        client
+            .update_sim(250)
+            .fetch_current()
+            .status(SettableStatus::Suspended)
+            .attempts(0),
+        client
+            .update_sim(250)
+            .customer_org(8)
+            .deadline(std::time::Duration::ZERO),
+    ] {
+        let err = update.send().await.unwrap_err();
+        assert!(matches!(&err, Error::Invalid(_)), "{err:?}");
+        assert!(err.was_not_sent());
+    }
+    assert_eq!(anything.calls_async().await, 0);
+    assert_eq!(auth.calls_async().await, 0);
 }

@@ -2,13 +2,14 @@
 
 use std::fmt;
 
-use simcore::Error;
 use simcore::http::{Auth, Method, Response, Transport, TransportBuilder};
+use simcore::paging::{Page, PagePosition};
 use simcore::secrecy::{ExposeSecret, SecretString};
+use simcore::{CallOptions, Error, Updated};
 
 use crate::errors::name_the_asset;
-use crate::models::{Asset, AssetPage, IntoAssetId, Updated};
-use crate::requests::{ListAssets, UpdateAsset, UpdateAssetBuilder};
+use crate::models::{Asset, IntoAssetId, ListAnswer, update_answer};
+use crate::requests::{ListAssets, UpdateAssetBuilder, UpdateAssetRequest};
 
 /// Sixfab Connect's API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.sixfab.com/v1";
@@ -24,7 +25,7 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 const LIST_BYTES_PER_ASSET: usize = 16 * 1024;
 
 /// The environment variable [`Client::from_env`] reads the API key from.
-pub const API_KEY_ENV: &str = "SIXFAB_API_KEY";
+pub const ENV_API_KEY: &str = "SIXFAB_API_KEY";
 
 /// The environment variable [`Client::from_env`] reads the base URL from (unset:
 /// [`DEFAULT_BASE_URL`]); `simctl sandbox` exports it beside the sandbox's credentials.
@@ -83,7 +84,7 @@ impl Client {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> simcore::Result<Self> {
         let mut builder = Self::builder().api_key(simcore::env::require(
             &lookup,
-            API_KEY_ENV,
+            ENV_API_KEY,
             " (a Sixfab API key)",
         )?);
         if let Some(url) = simcore::env::optional(&lookup, ENV_BASE_URL) {
@@ -104,41 +105,68 @@ impl Client {
         UpdateAssetBuilder::new(self.clone(), asset_id)
     }
 
-    /// Sends an update given as plain data (`PATCH /assets/{asset_id}`), after checking it.
-    pub async fn send_update(&self, request: &UpdateAsset) -> simcore::Result<Updated> {
-        self.send_update_answer(request)
+    /// Sends an update given as plain data (`PATCH /assets/{asset_id}`), after checking it
+    /// ([`UpdateAssetBuilder::into_request`] makes one; [`UpdateAssetBuilder::send`] is the
+    /// usual way in). An update that sets nothing is refused with nothing sent.
+    ///
+    /// The answer is [`Updated::Done`]: with the asset when Sixfab answers with it, `None` for
+    /// no body or a confirmation (a JSON object with a `message`). Anything else is not
+    /// Sixfab's answer and is an [`Error::Decode`], never a success (one place decides it:
+    /// [`models::update_answer`](crate::models::update_answer)).
+    ///
+    /// ```no_run
+    /// use sixfab_client::TargetStatus;
+    /// # async fn run(client: sixfab_client::Client) -> simcore::Result<()> {
+    /// let request = client
+    ///     .update_asset("SN-ALPON-0042")
+    ///     .status(TargetStatus::Inactive)
+    ///     .into_request()?;
+    /// client.send(&request).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&self, request: &UpdateAssetRequest) -> simcore::Result<Updated<Asset>> {
+        self.send_answer(request, CallOptions::new())
             .await
             .map(|(updated, _)| updated)
     }
 
-    /// [`send_update`](Self::send_update), keeping the answer (for the decode error of an answer
-    /// that does not show the change).
-    pub(crate) async fn send_update_answer(
+    /// [`send`](Self::send) with this call's options, keeping the answer (for the decode error
+    /// of an answer that does not show the change).
+    pub(crate) async fn send_answer(
         &self,
-        request: &UpdateAsset,
-    ) -> simcore::Result<(Updated, Response)> {
+        request: &UpdateAssetRequest,
+        options: CallOptions,
+    ) -> simcore::Result<(Updated<Asset>, Response)> {
         request.validate()?;
         let id = &request.asset_id;
         let http = self
             .transport
             .request(Method::PATCH, &["assets", id.as_str()])?
             .operation("update_asset", "/assets/{asset_id}", Some(id.as_str()))
+            .options(options)
             .json(&request.wire_body())?;
         let response = name_the_asset(self.transport.send(&http).await, id)?;
-        if response.is_empty() {
-            return Ok((Updated::NoBody, response));
-        }
-        let updated = Updated::from_slice(response.body()).map_err(|e| response.decode_error(e))?;
-        Ok((updated, response))
+        let asset = update_answer(response.body()).map_err(|e| response.decode_error(e))?;
+        Ok((Updated::Done(asset), response))
     }
 
     /// Reads an asset (`GET /assets/{asset_id}`), by serial number, UUID, SIM SID or SIM ICCID.
     pub async fn get_asset(&self, asset_id: impl IntoAssetId) -> simcore::Result<Asset> {
+        self.get_asset_with(asset_id, CallOptions::new()).await
+    }
+
+    /// [`get_asset`](Self::get_asset) with this call's options.
+    pub(crate) async fn get_asset_with(
+        &self,
+        asset_id: impl IntoAssetId,
+        options: CallOptions,
+    ) -> simcore::Result<Asset> {
         let id = asset_id.into_asset_id()?;
         let http = self
             .transport
             .request(Method::GET, &["assets", id.as_str()])?
-            .operation("get_asset", "/assets/{asset_id}", Some(id.as_str()));
+            .operation("get_asset", "/assets/{asset_id}", Some(id.as_str()))
+            .options(options);
         let response = name_the_asset(self.transport.send(&http).await, &id)?;
         let value: serde_json::Value = response.json()?;
         let asset =
@@ -165,26 +193,30 @@ impl Client {
         ListAssets::new(self.clone())
     }
 
-    /// Fetches one page of the list. [`ListAssets`] is the usual way in.
+    /// Fetches one page of the list, page `page` asked with `per_page`: the assets, the page
+    /// after it as the answer's paging decides ([`ListAnswer::next_page`]), and the total.
+    /// [`ListAssets`] is the usual way in.
     pub(crate) async fn asset_page(
         &self,
         query: &[(&'static str, String)],
         page: u32,
         per_page: u32,
         snapshot_only: bool,
-    ) -> simcore::Result<AssetPage> {
+        options: CallOptions,
+    ) -> simcore::Result<Page<Asset>> {
         let cap = (per_page as usize).saturating_mul(LIST_BYTES_PER_ASSET);
         let http = self
             .transport
             .request(Method::GET, &["assets"])?
             .operation("list_assets", "/assets", None)
             .query(query.iter().map(|(k, v)| (*k, v.as_str())))
-            .body_limit(self.transport.body_limit().max(cap));
+            .body_limit(self.transport.body_limit().max(cap))
+            .options(options);
         let response = self.transport.send(&http).await?;
         let read = if snapshot_only {
-            AssetPage::from_slice_for_snapshots
+            ListAnswer::from_slice_for_snapshots
         } else {
-            AssetPage::from_slice
+            ListAnswer::from_slice
         };
         let page = read(response.body(), page, per_page).map_err(|e| response.decode_error(e))?;
         if page.assets.iter().any(|a| a.address().is_none()) {
@@ -193,7 +225,8 @@ impl Client {
                  SIM SID or ICCID",
             ));
         }
-        Ok(page)
+        let next = page.next_page().map(PagePosition::Number);
+        Ok(Page::new(page.assets, next).with_total(page.total))
     }
 }
 
@@ -230,7 +263,7 @@ impl ClientBuilder {
             Some(k) if !k.expose_secret().is_empty() => k,
             _ => {
                 return Err(Error::Config(format!(
-                    "an API key is required: call ClientBuilder::api_key or set {API_KEY_ENV}"
+                    "an API key is required: call ClientBuilder::api_key or set {ENV_API_KEY}"
                 )));
             }
         };
@@ -259,7 +292,7 @@ mod tests {
         let err = Client::from_lookup(|_| Some(String::new())).unwrap_err();
         assert!(err.to_string().contains("SIXFAB_API_KEY"), "{err}");
         let client =
-            Client::from_lookup(|name| (name == API_KEY_ENV).then(|| "k".to_owned())).unwrap();
+            Client::from_lookup(|name| (name == ENV_API_KEY).then(|| "k".to_owned())).unwrap();
         assert_eq!(client.base_url(), "https://api.sixfab.com/v1");
     }
 

@@ -7,7 +7,7 @@
 //! FastAPI list is also kept in [`ApiError::details`](simcore::ApiError::details).
 //!
 //! What this crate adds: a `404` from an asset call names the asset, as in
-//! `sixfab: HTTP 404: asset "SN123" not found: Asset not found`.
+//! `sixfab: HTTP 404: asset "SN123" not found: Asset not found; retrying will not help`.
 
 use simcore::Error;
 use simcore::validate::quote;
@@ -67,7 +67,7 @@ mod tests {
         assert!(err.is_not_found());
         assert_eq!(
             err.to_string(),
-            "sixfab: HTTP 404: asset \"SN123\" not found: Asset not found"
+            "sixfab: HTTP 404: asset \"SN123\" not found: Asset not found; retrying will not help"
         );
 
         let err = name_the_asset::<()>(
@@ -75,7 +75,10 @@ mod tests {
             &id,
         )
         .unwrap_err();
-        assert_eq!(err.to_string(), "sixfab: HTTP 500: boom");
+        assert_eq!(
+            err.to_string(),
+            "sixfab: HTTP 500: boom; retrying will not help"
+        );
         assert_eq!(name_the_asset(Ok(7), &id).unwrap(), 7);
     }
 }

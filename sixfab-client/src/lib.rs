@@ -56,28 +56,39 @@
 //!     .name("pump station 7")
 //!     .status(TargetStatus::Active) // every SIM on the asset
 //!     .network_group(NetworkGroup::Default1Gb)
+//!     .attempts(2) // this call: at most two attempts
 //!     .send()
 //!     .await?;
-//! if let Updated::Asset(asset) = answer {
-//!     println!("{:?} is {:?}", asset.name, asset.status);
+//! match answer {
+//!     Updated::Done(Some(asset)) => println!("{:?} is {:?}", asset.name, asset.status),
+//!     Updated::Done(None) => println!("done (Sixfab answered without the asset)"),
+//!     Updated::Unchanged => println!("already so: nothing sent"),
+//!     Updated::Pending(_) => unreachable!("Sixfab applies updates at once"),
 //! }
 //! # Ok(()) }
 //! ```
 //!
 //! # Tour
 //! - [`Client`] / [`ClientBuilder`]: the API key (never printed), base URL, timeouts, retry
-//!   policy; [`Client::from_env`] reads `SIXFAB_API_KEY`.
+//!   policy; [`Client::from_env`] reads `SIXFAB_API_KEY` ([`client::ENV_API_KEY`]) and
+//!   `SIXFAB_BASE_URL` ([`client::ENV_BASE_URL`]).
 //! - [`AssetId`]: a serial number, UUID, SIM SID or SIM ICCID, always one encoded path segment.
 //! - [`Client::update_asset`] → [`UpdateAssetBuilder`]: `name` (3 to 64 characters), `status`
 //!   ([`TargetStatus`], the **master switch**: `active` activates every SIM on the asset, Super SIM
 //!   and PRO SIM, `inactive` deactivates them all) and `network_group` ([`NetworkGroup`]: four
 //!   presets or a custom group). Everything is checked in `send()` before any request; an update
-//!   that sets nothing is refused. The same update as plain data is [`UpdateAsset`].
+//!   that sets nothing is refused. What the caller knows: `.current(&asset)`,
+//!   `.known_status(..)`, or `.fetch_current()` (one `GET` first): a status the asset has
+//!   already is then not sent. The answer is [`Updated`]`<`[`Asset`]`>`. The same update as
+//!   plain data is [`UpdateAssetRequest`] (`.into_request()`, sent with [`Client::send`]).
+//! - Every request builder takes per-call options: `.deadline(..)`, `.attempts(..)`,
+//!   `.options(..)` ([`simcore::CallOptions`]), checked before anything is sent.
 //! - [`Client::get_asset`] → [`Asset`]: known fields typed, every other field kept; each SIM
 //!   ([`Asset::sims`]) and the device ([`Asset::device`]) read on demand.
-//! - [`Client::list_assets`] → [`ListAssets`]: `GET /assets` a page at a time ([`AssetPage`]),
-//!   as pages, a stream of assets, or all at once, in this crate's **unconfirmed** reading of
-//!   the list ([`models::list_keys`]).
+//! - [`Client::list_assets`] → [`ListAssets`]: `GET /assets` a page at a time
+//!   ([`Page`](simcore::paging::Page)`<`[`Asset`]`>`), as pages, a stream of assets, or all at
+//!   once, from the first page or the one `resume_from` names, in this crate's
+//!   **unconfirmed** reading of the list ([`models::list_keys`]).
 //! - Errors are [`simcore::Error`]; a `404` names the asset (see [`errors`]).
 //! - [`pricing`]: the charge preview: Sixfab's published prices as a price book
 //!   ([`pricing::published`]) under yours; [`Client::charge_preview`] prices a fetched asset with
@@ -133,8 +144,12 @@ pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::LIFECYCLE;
-pub use models::{Asset, AssetId, AssetIdKind, AssetPage, AssetStatus, IntoAssetId, Updated};
-pub use requests::{ListAssets, NetworkGroup, TargetStatus, UpdateAsset, UpdateAssetBuilder};
+pub use models::{Asset, AssetId, AssetIdKind, AssetStatus, IntoAssetId};
+pub use requests::{
+    ListAssets, NetworkGroup, TargetStatus, UpdateAssetBuilder, UpdateAssetRequest,
+};
+/// Re-exported: what an update did, the same in every client of the family.
+pub use simcore::Updated;
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "sixfab";

@@ -18,7 +18,8 @@ use simcore::charge::Money;
 
 mod page;
 
-pub use page::{AssetPage, list_keys};
+pub(crate) use page::ListAnswer;
+pub use page::list_keys;
 
 simcore::open_enum! {
     /// An asset's status: the master switch of every SIM on the asset.
@@ -685,64 +686,56 @@ impl<'de> de::Visitor<'de> for AssetVisitor {
     }
 }
 
-/// What an update's success answer carried.
+/// What a success answer to an update carried: the asset (`Some`), or no asset (`None`), as
+/// [`simcore::Updated::Done`] holds it; `Err` says why the answer is not Sixfab's.
 ///
 /// Sixfab does not document the answer, so this crate accepts what a real answer can be and
-/// nothing else (one place decides it: [`Updated::from_slice`]): no body; the asset (an object
-/// with the asset's identity or status, see [`Asset::is_asset`]); or a confirmation (an object
-/// with a `message` text). Anything else (`{}`, an array, an HTML page, plain text) is not
-/// Sixfab's answer and is an [`Error::Decode`](simcore::Error::Decode), never a success.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Updated {
-    /// The asset as it is now.
-    Asset(Asset),
-    /// A confirmation (a JSON object with a `message`), kept as sent.
-    Other(Value),
-    /// No body.
-    NoBody,
-    /// Nothing was sent: the update asked only for the status the asset is known to have.
-    Unchanged,
+/// nothing else, and this is the one place that decides it: no body (`None`); the asset (an
+/// object with the asset's identity or status, see [`Asset::is_asset`]: `Some`); or a
+/// confirmation (an object with a `message` text: `None`). Anything else (`{}`, an array, an
+/// HTML page, plain text) is not Sixfab's answer and becomes an
+/// [`Error::Decode`](simcore::Error::Decode), never a success.
+///
+/// ```
+/// use sixfab_client::models::update_answer;
+/// assert_eq!(update_answer(b"").unwrap(), None);
+/// assert_eq!(update_answer(b" \n").unwrap(), None);
+/// assert_eq!(update_answer(br#"{"message": "Asset updated"}"#).unwrap(), None);
+/// let asset = update_answer(br#"{"serial_number": "SN1", "status": "active"}"#).unwrap();
+/// assert_eq!(asset.unwrap().serial_number.as_deref(), Some("SN1"));
+/// assert!(update_answer(b"{}").is_err());
+/// assert!(update_answer(b"OK then").is_err());
+/// ```
+pub fn update_answer(body: &[u8]) -> Result<Option<Asset>, String> {
+    // No body (a `204`), whitespace aside.
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    // The asset, the common case, read straight from the bytes once.
+    if let Ok(asset) = serde_json::from_slice::<Asset>(body) {
+        if asset.is_asset() {
+            return Ok(Some(asset));
+        }
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    update_answer_json(value)
 }
 
-impl Updated {
-    /// Reads a non-empty success answer's body: straight into an [`Asset`] when it is one (the
-    /// common case, read once), otherwise as [`Updated::from_json`] sorts it. `Err` says why the
-    /// body is not an answer Sixfab gives.
-    pub fn from_slice(body: &[u8]) -> Result<Self, String> {
-        if let Ok(asset) = serde_json::from_slice::<Asset>(body) {
-            if asset.is_asset() {
-                return Ok(Updated::Asset(asset));
-            }
-        }
-        let value: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        Self::from_json(value)
-    }
-
-    /// Sorts a success answer's JSON: the asset, or a confirmation with a `message`; `Err` for
-    /// anything else.
-    pub fn from_json(value: Value) -> Result<Self, String> {
-        if let Ok(asset) = Asset::from_json_ref(&value) {
-            if asset.is_asset() {
-                return Ok(Updated::Asset(asset));
-            }
-        }
-        if value.get("message").is_some_and(Value::is_string) {
-            return Ok(Updated::Other(value));
-        }
-        Err(
-            "not a sixfab answer: neither an asset (no id, uuid, serial_number, iccid or \
-             status) nor a confirmation message"
-                .to_owned(),
-        )
-    }
-
-    /// The asset, when the answer carried one.
-    pub fn asset(&self) -> Option<&Asset> {
-        match self {
-            Updated::Asset(a) => Some(a),
-            _ => None,
+/// [`update_answer`] for a body already read as JSON (never empty).
+fn update_answer_json(value: Value) -> Result<Option<Asset>, String> {
+    if let Ok(asset) = Asset::from_json_ref(&value) {
+        if asset.is_asset() {
+            return Ok(Some(asset));
         }
     }
+    if value.get("message").is_some_and(Value::is_string) {
+        return Ok(None);
+    }
+    Err(
+        "not a sixfab answer: neither an asset (no id, uuid, serial_number, iccid or \
+         status) nor a confirmation message"
+            .to_owned(),
+    )
 }
 
 /// An asset goes from active to inactive and back; nothing else is documented.
@@ -880,17 +873,25 @@ mod tests {
     #[test]
     fn updated_sorts_answers() {
         assert!(matches!(
-            Updated::from_json(json!({"serial_number": "SN1", "name": "pump"})),
-            Ok(Updated::Asset(_))
+            update_answer_json(json!({"serial_number": "SN1", "name": "pump"})),
+            Ok(Some(_))
         ));
         assert!(matches!(
-            Updated::from_json(json!({"status": "active"})),
-            Ok(Updated::Asset(_))
+            update_answer_json(json!({"status": "active"})),
+            Ok(Some(_))
         ));
         assert_eq!(
-            Updated::from_json(json!({"message": "Asset updated"})),
-            Ok(Updated::Other(json!({"message": "Asset updated"})))
+            update_answer_json(json!({"message": "Asset updated"})),
+            Ok(None)
         );
+        // The same from the bytes, where no body is an answer too.
+        assert!(matches!(
+            update_answer(br#"{"serial_number": "SN1", "name": "pump"}"#),
+            Ok(Some(_))
+        ));
+        assert_eq!(update_answer(br#"{"message": "Asset updated"}"#), Ok(None));
+        assert_eq!(update_answer(b""), Ok(None));
+        assert_eq!(update_answer(b"\r\n "), Ok(None));
         // What Sixfab never answers is not a success.
         for not_an_answer in [
             json!(true),
@@ -901,7 +902,11 @@ mod tests {
             json!({"message": 7}),
         ] {
             assert!(
-                Updated::from_json(not_an_answer.clone()).is_err(),
+                update_answer_json(not_an_answer.clone()).is_err(),
+                "{not_an_answer}"
+            );
+            assert!(
+                update_answer(not_an_answer.to_string().as_bytes()).is_err(),
                 "{not_an_answer}"
             );
         }
@@ -985,6 +990,7 @@ mod tests {
             (json!([]), 1, 2, 0, false),
             (json!({"data": [a(1), a(2)], "total": "4"}), 2, 2, 2, false),
             (json!({"data": [a(1), a(2)], "total": 5}), 2, 2, 2, true),
+            (json!({"data": [a(3)], "total": 3}), 2, 2, 1, false),
             (json!({"items": [a(1)], "next": 3}), 1, 2, 1, true),
             (json!({"items": [a(1), a(2)], "next": ""}), 1, 2, 2, false),
             (
@@ -1014,13 +1020,14 @@ mod tests {
             ),
         ];
         for (i, (body, page, per_page, n, more)) in table.into_iter().enumerate() {
-            let p = AssetPage::from_slice(body.to_string().as_bytes(), page, per_page)
+            let p = ListAnswer::from_slice(body.to_string().as_bytes(), page, per_page)
                 .unwrap_or_else(|e| panic!("case {i}: {e}"));
             assert_eq!(
                 (p.assets.len(), p.has_next()),
                 (n, more),
                 "case {i}: {body}"
             );
+            assert_eq!(p.next_page(), more.then_some(page + 1), "case {i}");
         }
         for not_a_list in [
             json!({}),
@@ -1030,12 +1037,12 @@ mod tests {
             json!(7),
         ] {
             assert!(
-                AssetPage::from_slice(not_a_list.to_string().as_bytes(), 1, 2).is_err(),
+                ListAnswer::from_slice(not_a_list.to_string().as_bytes(), 1, 2).is_err(),
                 "{not_a_list}"
             );
         }
-        assert!(AssetPage::from_slice(b"[1, 2]", 1, 2).is_err());
-        assert!(AssetPage::from_slice(b"<html>", 1, 2).is_err());
+        assert!(ListAnswer::from_slice(b"[1, 2]", 1, 2).is_err());
+        assert!(ListAnswer::from_slice(b"<html>", 1, 2).is_err());
     }
 
     #[test]
@@ -1048,8 +1055,8 @@ mod tests {
             {"serial_number": "SN2", "status": 4, "supersim": null, "prosim": [1]},
         ], "total": 2})
         .to_string();
-        let full = AssetPage::from_slice(body.as_bytes(), 1, 100).unwrap();
-        let lean = AssetPage::from_slice_for_snapshots(body.as_bytes(), 1, 100).unwrap();
+        let full = ListAnswer::from_slice(body.as_bytes(), 1, 100).unwrap();
+        let lean = ListAnswer::from_slice_for_snapshots(body.as_bytes(), 1, 100).unwrap();
         assert_eq!((lean.total, lean.has_next()), (full.total, full.has_next()));
         for (l, f) in lean.assets.iter().zip(&full.assets) {
             assert_eq!(l.address(), f.address());

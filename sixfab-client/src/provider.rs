@@ -21,15 +21,15 @@ use futures_util::TryStreamExt as _;
 use simcore::charge::{Estimate, Pricing};
 use simcore::paging::PagePosition;
 use simcore::{
-    Applied, DisplayName, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot, SimState,
-    SnapshotPages, ValidationError,
+    Applied, CallOptions, DisplayName, Lifecycle, ListOptions, SimChange, SimProvider, SimSnapshot,
+    SimState, SnapshotPages, Updated, ValidationError,
 };
 
 use crate::client::Client;
-use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, Updated, list_keys};
+use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, list_keys};
 pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::pricing;
-use crate::requests::{TargetStatus, UpdateAsset};
+use crate::requests::{TargetStatus, UpdateAssetRequest};
 
 /// [`LIFECYCLE`] in canonical states, mapped once (every change validated judges by it).
 static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
@@ -93,11 +93,11 @@ pub fn snapshot(id: &str, asset: &Asset) -> SimSnapshot {
 /// Checks a change as [`SimProvider::validate`] documents, and builds the update it sends (the
 /// status left out when the SIM is known to have it already): one pass for `validate` and
 /// `apply`, so a dry run refuses exactly what a real run would.
-fn prepare(id: &str, change: &SimChange) -> simcore::Result<UpdateAsset> {
+fn prepare(id: &str, change: &SimChange) -> simcore::Result<UpdateAssetRequest> {
     if change.is_empty() {
         return Err(ValidationError::empty_update().into());
     }
-    let mut request = UpdateAsset::new(AssetId::parse(id)?);
+    let mut request = UpdateAssetRequest::new(AssetId::parse(id)?);
     if let Some(to) = &change.state {
         let status = target_status(to)?;
         if let Some(from) = &change.known_state {
@@ -122,36 +122,42 @@ impl SimProvider for Client {
         LazyLock::force(&CANONICAL_LIFECYCLE).shared()
     }
 
-    async fn fetch(&self, id: &str) -> simcore::Result<SimSnapshot> {
-        let asset = self.get_asset(id).await?;
+    async fn fetch_with(&self, id: &str, options: &CallOptions) -> simcore::Result<SimSnapshot> {
+        let asset = self.get_asset_with(id, *options).await?;
         Ok(snapshot(id, &asset))
     }
 
     /// Every asset, a page of `GET /assets` at a time (its shape and paging are **unconfirmed**:
     /// see [`list_keys`]), [`list_keys::MAX_PAGE_SIZE`] assets a page unless the options say
     /// fewer. Each asset's snapshot is named by [`Asset::address`] (its UUID when it has one),
-    /// with every other id it answers to as aliases.
+    /// with every other id it answers to as aliases. Each page is read with `options.call`; a
+    /// resume position that is not a page number, a bad page size and an option no call can
+    /// honour are refused before anything is sent.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
-        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
-            None => list_keys::FIRST_PAGE,
-            Some(Ok(n)) => n,
-            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
-        };
+        let start = options
+            .resume
+            .clone()
+            .unwrap_or(PagePosition::Number(list_keys::FIRST_PAGE));
+        if let Err(e) = start.number("resume") {
+            return SnapshotPages::new(futures_util::stream::iter([Err(e)]));
+        }
         let pages = self
             .list_assets()
             .page_size(size)
             .snapshot_only()
-            .pages_from(first);
+            .options(options.call)
+            .resume_from(start.clone())
+            .pages();
         SnapshotPages::resumable(
-            Some(PagePosition::Number(first)),
-            pages.map_ok(|(page, next)| {
+            Some(start),
+            pages.map_ok(|page| {
                 let sims = page
-                    .assets
+                    .items
                     .iter()
                     .filter_map(|asset| asset.address().map(|id| snapshot(&id, asset)))
                     .collect();
-                (sims, next.map(PagePosition::Number))
+                (sims, page.next)
             }),
         )
     }
@@ -169,22 +175,30 @@ impl SimProvider for Client {
     /// a `message`, an asset without a status) is an
     /// [`Error::Decode`](simcore::Error::Decode), which does not say whether the change was
     /// applied ([`Sent::Maybe`](simcore::error::Sent::Maybe)) and which a bulk run settles by
-    /// reading the asset back. The native [`Client::send_update`] still answers them as
-    /// [`Updated`].
-    async fn apply(&self, id: &str, change: &SimChange) -> simcore::Result<Applied> {
+    /// reading the asset back. The native [`Client::send`] still answers them as
+    /// [`Updated::Done`].
+    async fn apply_with(
+        &self,
+        id: &str,
+        change: &SimChange,
+        options: &CallOptions,
+    ) -> simcore::Result<Applied> {
         let request = prepare(id, change)?;
+        options.check()?;
         if change.is_noop() {
             return Ok(Applied::Unchanged);
         }
-        let (updated, response) = self.send_update_answer(&request).await?;
+        let (updated, response) = self.send_answer(&request, *options).await?;
         let what = match updated {
-            Updated::Asset(asset) if asset.status.is_some() => {
-                return Ok(Applied::Done(snapshot(id, &asset)));
-            }
             Updated::Unchanged => return Ok(Applied::Unchanged),
-            Updated::Asset(_) => "an asset without its status",
-            Updated::Other(_) => "a confirmation without the asset",
-            Updated::NoBody => "no body",
+            Updated::Done(answer) | Updated::Pending(answer) => match answer {
+                Some(asset) if asset.status.is_some() => {
+                    return Ok(Applied::Done(Some(snapshot(id, &asset))));
+                }
+                Some(_) => "an asset without its status",
+                None if response.is_empty() => "no body",
+                None => "a confirmation without the asset",
+            },
         };
         Err(response.decode_error(format!(
             "an update answered with {what} does not show the change"

@@ -1,4 +1,4 @@
-//! The asset update as plain data ([`UpdateAsset`]) and its fluent builder
+//! The asset update as plain data ([`UpdateAssetRequest`]) and its fluent builder
 //! ([`UpdateAssetBuilder`]); the list builder ([`ListAssets`]).
 //!
 //! `PATCH /assets/{asset_id}` takes a JSON body where every field is optional and at least one is
@@ -6,9 +6,9 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use sixfab_client::{AssetId, NetworkGroup, TargetStatus, UpdateAsset};
+//! use sixfab_client::{AssetId, NetworkGroup, TargetStatus, UpdateAssetRequest};
 //!
-//! let mut update = UpdateAsset::new(AssetId::parse("SN123")?);
+//! let mut update = UpdateAssetRequest::new(AssetId::parse("SN123")?);
 //! update.status = Some(TargetStatus::Inactive);
 //! update.network_group = Some(NetworkGroup::Default1Gb);
 //! assert_eq!(
@@ -21,14 +21,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use futures_util::{Stream, TryStreamExt as _, stream};
 use serde::Serialize;
 use serde::ser::SerializeMap as _;
 use serde_json::Value;
-use simcore::{DisplayName, ValidationError};
+use simcore::paging::{Page, PagePosition, PageSource};
+use simcore::{CallOptions, DisplayName, Updated, ValidationError};
 
 use crate::client::Client;
-use crate::models::{Asset, AssetId, AssetPage, AssetStatus, IntoAssetId, Updated, list_keys};
+use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, LIFECYCLE, list_keys};
 
 /// A status an update can set: `active` or `inactive`.
 ///
@@ -155,9 +155,13 @@ impl Serialize for NetworkGroup {
 /// nested, as `{"supersim": {"network_group": "..."}}`. This is the one place that decides it.
 pub const NETWORK_GROUP_PATH: (&str, &str) = ("supersim", "network_group");
 
-/// An asset update as plain data: which asset, and what to set (`None` leaves a field alone).
+/// `PATCH /assets/{asset_id}` as plain data: which asset, and what to set (`None` leaves a field
+/// alone).
+///
+/// Build it with [`Client::update_asset`] and [`UpdateAssetBuilder::into_request`] (validated),
+/// or directly; send it with [`Client::send`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpdateAsset {
+pub struct UpdateAssetRequest {
     /// The asset to update.
     pub asset_id: AssetId,
     /// The new display name (3 to 64 characters).
@@ -168,7 +172,7 @@ pub struct UpdateAsset {
     pub network_group: Option<NetworkGroup>,
 }
 
-impl UpdateAsset {
+impl UpdateAssetRequest {
     /// An update of `asset_id` that sets nothing yet.
     pub fn new(asset_id: AssetId) -> Self {
         Self {
@@ -195,6 +199,27 @@ impl UpdateAsset {
         Ok(())
     }
 
+    /// Checks the status change against the asset lifecycle ([`LIFECYCLE`]), given the asset's
+    /// current status. Passes when the update sets no status, when the asset has the status
+    /// already (that part needs no request: see [`already_there`](Self::already_there)), and
+    /// when the current status is one this SDK does not know (Sixfab decides then).
+    pub fn check_transition(&self, current: &AssetStatus) -> simcore::Result<()> {
+        match self.status {
+            Some(target) if !current.is_unknown() => {
+                LIFECYCLE.judge(current, &target.into()).into_result()?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the status it sets is the one the asset already has (that part needs no
+    /// request).
+    pub fn already_there(&self, current: &AssetStatus) -> bool {
+        self.status
+            .is_some_and(|t| AssetStatus::from(t) == *current)
+    }
+
     /// The JSON body as sent, written straight from the fields (no map is built); it
     /// serializes to the bytes of [`body`](Self::body).
     pub(crate) fn wire_body(&self) -> WireBody<'_> {
@@ -208,8 +233,8 @@ impl UpdateAsset {
 }
 
 /// An update's body as it is serialized: only the fields set, in the order of the keys of
-/// [`UpdateAsset::body`], the network group nested at [`NETWORK_GROUP_PATH`].
-pub(crate) struct WireBody<'a>(&'a UpdateAsset);
+/// [`UpdateAssetRequest::body`], the network group nested at [`NETWORK_GROUP_PATH`].
+pub(crate) struct WireBody<'a>(&'a UpdateAssetRequest);
 
 impl Serialize for WireBody<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -231,16 +256,44 @@ impl Serialize for WireBody<'_> {
 /// Builds and sends an asset update: `client.update_asset(id).name(..).status(..).send()`.
 ///
 /// Setters only record; [`send`](Self::send) checks everything (the id, the name's length, a
-/// custom network group's name, that something is set) before anything is sent, and refuses
-/// with [`Error::Invalid`](simcore::Error::Invalid) naming the field and the rule.
+/// custom network group's name, that something is set, the call's options) before anything is
+/// sent, and refuses with [`Error::Invalid`](simcore::Error::Invalid) naming the field and the
+/// rule.
+///
+/// ```
+/// use sixfab_client::{AssetStatus, Client, TargetStatus};
+/// let client = Client::new("key")?;
+/// let request = client
+///     .update_asset("SN-ALPON-0042")
+///     .known_status(AssetStatus::Active)
+///     .status(TargetStatus::Inactive)
+///     .into_request()?; // validated; nothing sent
+/// assert_eq!(request.body(), serde_json::json!({"status": "inactive"}));
+/// let refused = client.update_asset("SN-ALPON-0042").name("ab").into_request();
+/// assert!(matches!(refused, Err(simcore::Error::Invalid(v)) if v.field() == "name"));
+/// # Ok::<(), simcore::Error>(())
+/// ```
 #[derive(Debug, Clone)]
+#[must_use = "an update does nothing until `send()` is awaited"]
 pub struct UpdateAssetBuilder {
     client: Client,
     asset_id: Result<AssetId, ValidationError>,
     name: Option<String>,
     status: Option<TargetStatus>,
     network_group: Option<NetworkGroup>,
-    known_status: Option<AssetStatus>,
+    current: Current,
+    options: CallOptions,
+}
+
+/// What the builder knows about the asset's current status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Current {
+    /// Nothing: every field set is sent.
+    Unchecked,
+    /// Given by the caller.
+    Known(AssetStatus),
+    /// Read the asset before sending.
+    Fetch,
 }
 
 impl UpdateAssetBuilder {
@@ -251,35 +304,36 @@ impl UpdateAssetBuilder {
             name: None,
             status: None,
             network_group: None,
-            known_status: None,
+            current: Current::Unchecked,
+            options: CallOptions::new(),
         }
     }
+
+    simcore::call_options_methods!();
 
     /// Declares the asset's current status: a status change to the status it already has is
     /// then left out (setting what is already there needs no request), and an update left with
     /// nothing to send is not sent at all ([`Updated::Unchanged`]).
-    pub fn known_status(mut self, status: AssetStatus) -> Self {
-        self.known_status = Some(status);
+    pub fn known_status(mut self, status: impl Into<AssetStatus>) -> Self {
+        self.current = Current::Known(status.into());
         self
     }
 
-    /// Declares the current status from a fetched asset (nothing is declared if it reported
-    /// none).
-    pub fn current(mut self, asset: &crate::models::Asset) -> Self {
+    /// Declares the current status from the asset as last read (nothing is declared if it
+    /// reported none).
+    pub fn current(mut self, asset: &Asset) -> Self {
         if let Some(s) = &asset.status {
-            self.known_status = Some(s.clone());
+            self.current = Current::Known(s.clone());
         }
         self
     }
 
-    /// Whether the update would set only the status the asset is known to have.
-    fn already_there(&self) -> bool {
-        let known = match &self.known_status {
-            Some(AssetStatus::Active) => Some(TargetStatus::Active),
-            Some(AssetStatus::Inactive) => Some(TargetStatus::Inactive),
-            _ => None,
-        };
-        self.status.is_some() && self.status == known
+    /// Reads the asset first (one `GET`, with this call's options) and uses its status as
+    /// [`known_status`](Self::known_status) would. Off by default: it costs a request. An
+    /// update that sets no status needs no status, and reads nothing.
+    pub fn fetch_current(mut self) -> Self {
+        self.current = Current::Fetch;
+        self
     }
 
     /// Sets the display name (3 to 64 characters; checked by `send`).
@@ -300,49 +354,80 @@ impl UpdateAssetBuilder {
         self
     }
 
-    /// The checked request as plain data, without sending it.
-    pub fn request(&self) -> simcore::Result<UpdateAsset> {
+    /// The request, every value checked, and checked against a declared status.
+    fn checked(&self) -> simcore::Result<UpdateAssetRequest> {
+        self.options.check()?;
         let asset_id = self.asset_id.clone()?;
         let name = self
             .name
             .as_deref()
             .map(|n| DisplayName::parse(n).map_err(|e| e.for_field("name")))
             .transpose()?;
-        let status = if self.already_there() {
-            None
-        } else {
-            self.status
-        };
-        let request = UpdateAsset {
+        let request = UpdateAssetRequest {
             asset_id,
             name,
-            status,
+            status: self.status,
             network_group: self.network_group.clone(),
         };
-        if request.is_empty() && self.already_there() {
-            // Only the status the asset already has: valid, and nothing to send.
-            return Ok(request);
-        }
         request.validate()?;
+        if let Current::Known(current) = &self.current {
+            request.check_transition(current)?;
+        }
         Ok(request)
     }
 
-    /// Checks the update and sends it; says what the answer carried. An update that asks only
-    /// for the status the asset is known to have sends nothing and is [`Updated::Unchanged`].
-    pub async fn send(self) -> simcore::Result<Updated> {
-        let request = self.request()?;
-        if request.is_empty() {
-            return Ok(Updated::Unchanged);
+    /// Checks everything and returns the request as plain data, for [`Client::send`]; nothing
+    /// is sent. Refused as [`Error::Invalid`](simcore::Error::Invalid): a bad id, a name of the
+    /// wrong length, an empty custom network group, an update that sets nothing, an option no
+    /// call can honour. The request is the update as set: a status the asset is known to have
+    /// is still in it (only [`send`](Self::send) leaves it out).
+    pub fn into_request(self) -> simcore::Result<UpdateAssetRequest> {
+        self.checked()
+    }
+
+    /// Checks the update and sends it, with this call's options; says what the answer carried:
+    /// [`Updated::Done`] with the asset when Sixfab answers with it, `Done(None)` for no body
+    /// or a confirmation. A status the asset is known to have (declared, or read with
+    /// [`fetch_current`](Self::fetch_current)) is left out, and an update left with nothing to
+    /// send sends nothing: [`Updated::Unchanged`].
+    pub async fn send(self) -> simcore::Result<Updated<Asset>> {
+        let mut request = self.checked()?;
+        let current = match (&self.current, request.status) {
+            (Current::Known(s), _) => Some(s.clone()),
+            (Current::Fetch, Some(_)) => {
+                self.client
+                    .get_asset_with(request.asset_id.clone(), self.options)
+                    .await?
+                    .status
+            }
+            _ => None,
+        };
+        if let Some(current) = current {
+            request.check_transition(&current)?;
+            if request.already_there(&current) {
+                request.status = None;
+                if request.is_empty() {
+                    return Ok(Updated::Unchanged);
+                }
+            }
         }
-        self.client.send_update(&request).await
+        self.client
+            .send_answer(&request, self.options)
+            .await
+            .map(|(updated, _)| updated)
     }
 }
 
 /// The list builder returned by [`Client::list_assets`] (`GET /assets`): a page size, then one
-/// page, every page, or every asset.
+/// page, every page, or every asset, from the first page or from the one
+/// [`resume_from`](Self::resume_from) names (`PagePosition::Number(n)`, from
+/// [`list_keys::FIRST_PAGE`]).
 ///
 /// How the list is read and paged is **unconfirmed** (Sixfab documents neither): see
-/// [`list_keys`] for this crate's reading, each part in one place.
+/// [`list_keys`] for this crate's reading, each part in one place. Each page's
+/// [`next`](simcore::paging::Page::next) is decided by the paging the answer carries (a next
+/// page, a page count, a total) or, without any, by whether the page came back full; its
+/// [`total`](simcore::paging::Page::total) is the answer's total, when it has one.
 ///
 /// ```
 /// let client = sixfab_client::Client::new("key")?;
@@ -357,6 +442,9 @@ pub struct ListAssets {
     page_size: u32,
     /// Read of each asset only what a snapshot holds (for `SimProvider::list`).
     snapshot_only: bool,
+    /// The page to start at (`None`: the first).
+    start: Option<PagePosition>,
+    options: CallOptions,
 }
 
 impl ListAssets {
@@ -365,8 +453,13 @@ impl ListAssets {
             client,
             page_size: list_keys::MAX_PAGE_SIZE,
             snapshot_only: false,
+            start: None,
+            options: CallOptions::new(),
         }
     }
+
+    simcore::call_options_methods!();
+    simcore::list_methods!(Asset);
 
     /// Reads of each asset only its ids, name and status and its SIMs' SIDs and ICCIDs,
     /// skipping the rest unread: the cheap read a fleet-wide snapshot needs.
@@ -405,58 +498,31 @@ impl ListAssets {
             (list_keys::PER_PAGE, self.page_size.to_string()),
         ])
     }
+}
 
-    /// Fetches page `page` (from [`list_keys::FIRST_PAGE`]).
-    pub async fn page(&self, page: u32) -> simcore::Result<AssetPage> {
+impl PageSource for ListAssets {
+    type Item = Asset;
+
+    /// Reads page `at` (a page number; `None`: [`list_keys::FIRST_PAGE`]) with this list's
+    /// options. A bad page number, page size or option is refused before anything is sent.
+    async fn read_page(&self, at: Option<&PagePosition>) -> simcore::Result<Page<Asset>> {
+        let page = at.map_or(Ok(list_keys::FIRST_PAGE), |p| p.number(list_keys::PAGE))?;
         let pairs = self.query_pairs(page)?;
+        self.options.check()?;
         self.client
-            .asset_page(&pairs, page, self.page_size, self.snapshot_only)
+            .asset_page(
+                &pairs,
+                page,
+                self.page_size,
+                self.snapshot_only,
+                self.options,
+            )
             .await
     }
 
-    /// Fetches the first page.
-    pub async fn first_page(&self) -> simcore::Result<AssetPage> {
-        self.page(list_keys::FIRST_PAGE).await
-    }
-
-    /// Every page, until [`AssetPage::has_next`] says the last was read. An error ends the
-    /// stream after it is yielded; so does a page that starts with the asset the page before
-    /// started with (the API ignores the paging parameters: going on would never end).
-    pub fn pages(self) -> impl Stream<Item = simcore::Result<AssetPage>> + Send + 'static {
-        self.pages_from(list_keys::FIRST_PAGE)
-            .map_ok(|(page, _)| page)
-    }
-
-    /// Every page from page `first` on (to resume a listing an error interrupted), each with the
-    /// number of the page after it (`None` after the last), by the rules of
-    /// [`pages`](Self::pages).
-    pub fn pages_from(
-        self,
-        first: u32,
-    ) -> impl Stream<Item = simcore::Result<(AssetPage, Option<u32>)>> + Send + 'static {
-        simcore::paging::numbered_pages_positioned(
-            self,
-            first,
-            list_keys::PAGE,
-            "must not repeat the page before (the API ignored the page asked for; \
-             see sixfab_client::models::list_keys)",
-            |list, n| async move {
-                let page = list.page(n).await;
-                (list, page)
-            },
-        )
-    }
-
-    /// Every asset on every page, one at a time.
-    pub fn stream(self) -> impl Stream<Item = simcore::Result<Asset>> + Send + 'static {
-        self.pages()
-            .map_ok(|page| stream::iter(page.assets.into_iter().map(Ok)))
-            .try_flatten()
-    }
-
-    /// Every asset on every page, collected.
-    pub async fn collect_all(self) -> simcore::Result<Vec<Asset>> {
-        self.stream().try_collect().await
+    /// The id the asset is listed by ([`Asset::address`]; every listed asset has one).
+    fn key(asset: &Asset) -> String {
+        asset.address().unwrap_or_default()
     }
 }
 
@@ -473,7 +539,7 @@ mod wire_body_tests {
             status in proptest::option::of(prop_oneof![Just(TargetStatus::Active), Just(TargetStatus::Inactive)]),
             group in proptest::option::of("[a-z-]{1,12}"),
         ) {
-            let mut update = UpdateAsset::new(AssetId::parse("SN-1").unwrap());
+            let mut update = UpdateAssetRequest::new(AssetId::parse("SN-1").unwrap());
             update.name = name.as_deref().map(|n| DisplayName::try_from(n).unwrap());
             update.status = status;
             update.network_group = group.map(NetworkGroup::Custom);
@@ -496,7 +562,7 @@ mod tests {
 
     #[test]
     fn body_carries_only_what_is_set() {
-        let mut u = UpdateAsset::new(id());
+        let mut u = UpdateAssetRequest::new(id());
         assert_eq!(u.validate().unwrap_err(), ValidationError::empty_update());
         assert_eq!(u.body(), json!({}));
         u.name = Some(DisplayName::parse("pump 7").unwrap());

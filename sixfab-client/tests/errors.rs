@@ -37,13 +37,13 @@ async fn not_found_names_the_asset_on_update_and_get() {
     assert_eq!(api.message, "asset \"SN/404\" not found: Asset not found");
     assert_eq!(
         err.to_string(),
-        "sixfab: HTTP 404: asset \"SN/404\" not found: Asset not found"
+        "sixfab: HTTP 404: asset \"SN/404\" not found: Asset not found; retrying will not help"
     );
 
     let err = client(&server).get_asset("SN/404").await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "sixfab: HTTP 404: asset \"SN/404\" not found: Asset not found"
+        "sixfab: HTTP 404: asset \"SN/404\" not found: Asset not found; retrying will not help"
     );
     assert_eq!(m.calls_async().await, 2);
 }
@@ -62,7 +62,10 @@ async fn unauthorized_is_typed_and_never_shows_the_key() {
         .await;
     let err = update_error(&server, "SN123").await;
     assert!(err.is_unauthorized());
-    assert_eq!(err.to_string(), "sixfab: HTTP 401: Invalid API key");
+    assert_eq!(
+        err.to_string(),
+        "sixfab: HTTP 401: Invalid API key; retrying will not help"
+    );
     assert!(!err.to_string().contains(SENTINEL));
     assert!(!format!("{err:?}").contains(SENTINEL));
     assert_eq!(m.calls_async().await, 1);
@@ -104,7 +107,7 @@ async fn unprocessable_in_both_fastapi_shapes() {
     let err = update_error(&server, "string-shape").await;
     assert_eq!(
         err.to_string(),
-        "sixfab: HTTP 422: At least one field must be provided"
+        "sixfab: HTTP 422: At least one field must be provided; retrying will not help"
     );
     assert_eq!(err.api().unwrap().details, None);
 }
@@ -120,7 +123,10 @@ async fn a_message_body_is_read() {
         })
         .await;
     let err = update_error(&server, "SN123").await;
-    assert_eq!(err.to_string(), "sixfab: HTTP 400: Invalid network group");
+    assert_eq!(
+        err.to_string(),
+        "sixfab: HTTP 400: Invalid network group; retrying will not help"
+    );
 }
 
 #[tokio::test]

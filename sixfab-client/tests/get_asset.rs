@@ -143,11 +143,11 @@ async fn apply_sends_status_and_name() {
         .known_state(SimState::Active);
     assert_eq!(
         p.apply("SN1", &change).await.unwrap(),
-        Applied::Done(
+        Applied::Done(Some(
             SimSnapshot::new("sixfab", "SN1", SimState::Inactive)
                 .with_native_status("inactive")
                 .with_display_name("pump station 7")
-        )
+        ))
     );
     // An answer that does not show the change (no body, a confirmation) is not counted done
     // on its own: a decode error that says nothing of whether it was applied, which a bulk run

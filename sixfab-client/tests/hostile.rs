@@ -14,7 +14,7 @@ use simcore::retry::RetryPolicy;
 use simcore::{Error, SimChange, SimProvider, SimState};
 use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{SandboxServer, json_response};
-use sixfab_client::{AssetId, Client, TargetStatus, Updated};
+use sixfab_client::{Asset, AssetId, Client, TargetStatus, Updated};
 use testkit::hostile::{
     Shape, check_one_segment, echo_router, id_pieces, not_json_bodies, stalled_body_router,
     storm_router,
@@ -309,7 +309,7 @@ async fn answer_case(
     status: u16,
     content_type: &'static str,
     body: &[u8],
-) -> Result<Option<Updated>, Error> {
+) -> Result<Option<Updated<Asset>>, Error> {
     server.fail_next_with(
         1,
         status,
@@ -317,7 +317,10 @@ async fn answer_case(
         content_type,
     );
     match op {
-        Op::Get => c.get_asset("SN123").await.map(|a| Some(Updated::Asset(a))),
+        Op::Get => c
+            .get_asset("SN123")
+            .await
+            .map(|a| Some(Updated::Done(Some(a)))),
         Op::Patch => c
             .update_asset("SN123")
             .status(TargetStatus::Active)
@@ -368,17 +371,22 @@ fn generated_answers_that_are_not_sixfab_s_are_decode_errors() {
                 ));
                 let confirmation = matches!(v.get("message"), Some(Value::String(_)));
                 match result {
-                    Ok(Some(Updated::Asset(a))) => {
+                    Ok(Some(Updated::Done(Some(a)))) => {
                         prop_assert!(status != 204, "{op:?} 204 read as an asset");
                         prop_assert!(may_be_an_asset(&v), "{op:?} {status} {body}: accepted");
                         prop_assert!(a.is_asset(), "{op:?} {status} {body}: no identity");
                     }
-                    Ok(Some(Updated::Other(_))) => {
-                        prop_assert!(matches!(op, Op::Patch) && confirmation, "{body}");
+                    Ok(Some(Updated::Done(None))) => {
+                        prop_assert!(matches!(op, Op::Patch), "{body}");
+                        if status == 204 {
+                            // A 204 carries no body, whatever was served: no body.
+                        } else {
+                            // A body without the asset: only a confirmation.
+                            prop_assert!(confirmation, "{status} {body}");
+                        }
                     }
-                    Ok(Some(Updated::NoBody)) => {
-                        // A 204 carries no body, whatever was served.
-                        prop_assert!(matches!(op, Op::Patch) && status == 204, "{body}");
+                    Ok(Some(Updated::Pending(_))) => {
+                        prop_assert!(false, "Sixfab applies updates at once: never pending")
                     }
                     Ok(Some(Updated::Unchanged)) => {
                         prop_assert!(false, "nothing was known: an update cannot be unchanged")
@@ -425,7 +433,7 @@ fn regression_empty_objects_and_pages_are_not_answers() {
                     let r = answer_case(&server, &c, op, status, ct, body).await;
                     if matches!(op, Op::Patch) && empty {
                         // An update answered with no body (as a 204 would be) is success.
-                        assert!(matches!(r, Ok(Some(Updated::NoBody))), "{r:?}");
+                        assert!(matches!(r, Ok(Some(Updated::Done(None)))), "{r:?}");
                         continue;
                     }
                     let e = r.expect_err(&format!("{op:?} {status} {body:?}"));
@@ -455,7 +463,7 @@ fn recorded_answers_still_succeed() {
                     .await
                     .unwrap_or_else(|e| panic!("{file} {op:?}: {e}"));
                 assert!(
-                    matches!(&r, Some(Updated::Asset(a)) if a.is_asset()),
+                    matches!(&r, Some(Updated::Done(Some(a))) if a.is_asset()),
                     "{file}: {r:?}"
                 );
             }

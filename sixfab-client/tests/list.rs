@@ -9,6 +9,7 @@ use futures_util::StreamExt as _;
 use httpmock::prelude::*;
 use httpmock::{HttpMockRequest, Mock};
 use serde_json::{Value, json};
+use simcore::paging::PagePosition;
 use simcore::{Error, ListOptions, SimProvider, SimSnapshot, SimState};
 
 /// Matches a request whose raw query is exactly `query`.
@@ -306,7 +307,148 @@ async fn a_page_size_over_100_is_refused_before_sending() {
     );
     let got = listed(&client(&server), &ListOptions::new().page_size(0)).await;
     assert!(matches!(got.as_slice(), [Err(Error::Invalid(_))]));
-    let e = client(&server).list_assets().page(0).await.unwrap_err();
+    let e = client(&server)
+        .list_assets()
+        .resume_from(PagePosition::Number(0))
+        .first_page()
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::Invalid(v) if v.field() == "page"));
+    anything.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn resume_from_reads_from_that_page_on() {
+    let server = MockServer::start_async().await;
+    let envelope = |r: std::ops::Range<u32>| json!({"data": assets(r), "total": 5});
+    let first = mock_page(&server, 1, 2, envelope(0..2)).await;
+    let second = mock_page(&server, 2, 2, envelope(2..4)).await;
+    let third = mock_page(&server, 3, 2, envelope(4..5)).await;
+    let client = client(&server);
+    let page = client
+        .list_assets()
+        .page_size(2)
+        .resume_from(PagePosition::Number(2))
+        .first_page()
+        .await
+        .unwrap();
+    let names: Vec<_> = page.items.iter().map(|a| a.uuid.clone().unwrap()).collect();
+    assert_eq!(names, [uuid(2), uuid(3)]);
+    assert_eq!(
+        (page.next, page.total),
+        (Some(PagePosition::Number(3)), Some(5))
+    );
+    // Every asset from page 2 on; page 1 is never read.
+    let all = client
+        .list_assets()
+        .page_size(2)
+        .resume_from(PagePosition::Number(2))
+        .collect_all()
+        .await
+        .unwrap();
+    let names: Vec<_> = all.iter().map(|a| a.uuid.clone().unwrap()).collect();
+    assert_eq!(names, [uuid(2), uuid(3), uuid(4)]);
+    first.assert_calls_async(0).await;
+    second.assert_calls_async(2).await;
+    third.assert_calls_async(1).await;
+
+    // Through the trait: resuming at page 3 reads page 3 alone.
+    let got = listed(
+        &client,
+        &ListOptions::new()
+            .page_size(2)
+            .resume_from(PagePosition::Number(3)),
+    )
+    .await;
+    assert_eq!(ids(got), [vec![uuid(4)]]);
+    first.assert_calls_async(0).await;
+    third.assert_calls_async(2).await;
+    // A token is not a Sixfab position: refused before sending.
+    let got = listed(
+        &client,
+        &ListOptions::new().resume_from(PagePosition::Token("abc".into())),
+    )
+    .await;
+    assert!(
+        matches!(got.as_slice(), [Err(Error::Invalid(e))] if e.field() == "resume"),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_per_call_attempts_cap_is_honoured_by_the_list() {
+    let server = MockServer::start_async().await;
+    let busy = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/assets");
+            then.status(503);
+        })
+        .await;
+    // The client's policy tries 3 times; this list once per page.
+    let client = client_with_attempts(&server, 3);
+    let err = client
+        .list_assets()
+        .attempts(1)
+        .collect_all()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    busy.assert_calls_async(1).await;
+    let err = client.list_assets().first_page().await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    busy.assert_calls_async(4).await;
+    // Through the trait, with `ListOptions::call`.
+    let got = listed(
+        &client,
+        &ListOptions::new().call(simcore::CallOptions::new().attempts(1)),
+    )
+    .await;
+    assert!(
+        matches!(got.as_slice(), [Err(e)] if e.status() == Some(503)),
+        "{got:?}"
+    );
+    busy.assert_calls_async(5).await;
+}
+
+#[tokio::test]
+async fn a_bad_list_option_is_refused_with_nothing_sent() {
+    let server = MockServer::start_async().await;
+    let anything = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let client = client(&server);
+    let err = client
+        .list_assets()
+        .attempts(0)
+        .first_page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    assert!(err.was_not_sent());
+    let err = client
+        .list_assets()
+        .deadline(std::time::Duration::ZERO)
+        .collect_all()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "deadline"),
+        "{err:?}"
+    );
+    let got = listed(
+        &client,
+        &ListOptions::new().call(simcore::CallOptions::new().attempts(0)),
+    )
+    .await;
+    assert!(
+        matches!(got.as_slice(), [Err(Error::Invalid(v))] if v.field() == "attempts"),
+        "{got:?}"
+    );
     anything.assert_calls_async(0).await;
 }

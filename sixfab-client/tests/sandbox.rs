@@ -117,7 +117,7 @@ async fn an_asset_from_first_fetch_to_deactivation() {
         .send()
         .await
         .unwrap();
-    let Updated::Asset(a) = answer else {
+    let Updated::Done(Some(a)) = answer else {
         panic!("{answer:?}")
     };
     assert_eq!(a.status, Some(AssetStatus::Active));
@@ -148,7 +148,7 @@ async fn an_asset_from_first_fetch_to_deactivation() {
         .send()
         .await
         .unwrap();
-    let a = answer.asset().unwrap();
+    let a = answer.resource().unwrap();
     assert_eq!(a.name.as_deref(), Some("pump station 7"));
     assert_eq!(a.network_group(), Some("default_10gb"));
     assert_eq!(a.status, Some(AssetStatus::Active));
@@ -171,7 +171,10 @@ async fn an_asset_from_first_fetch_to_deactivation() {
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.asset().unwrap().status, Some(AssetStatus::Inactive));
+    assert_eq!(
+        answer.resource().unwrap().status,
+        Some(AssetStatus::Inactive)
+    );
     let state = sandbox.asset(UUID_1).unwrap();
     assert_eq!(state.status, SandboxStatus::Inactive);
     assert_eq!(
@@ -210,7 +213,7 @@ async fn an_asset_from_first_fetch_to_deactivation() {
     assert!(err.is_not_found());
     assert_eq!(
         err.to_string(),
-        "sixfab: HTTP 404: asset \"SN-NOPE\" not found: Asset not found"
+        "sixfab: HTTP 404: asset \"SN-NOPE\" not found: Asset not found; retrying will not help"
     );
     let err = client
         .update_asset("SN-NOPE")
@@ -309,7 +312,10 @@ async fn wrong_credentials_are_sixfabs_401() {
     let err = wrong.get_asset(uuid.as_str()).await.unwrap_err();
     assert!(err.is_unauthorized());
     assert!(!err.is_retryable());
-    assert_eq!(err.to_string(), "sixfab: HTTP 401: Invalid API key");
+    assert_eq!(
+        err.to_string(),
+        "sixfab: HTTP 401: Invalid API key; retrying will not help"
+    );
     assert!(!format!("{err:?}").contains(key));
     let err = wrong
         .update_asset(uuid.as_str())
@@ -429,12 +435,12 @@ async fn the_common_interface_drives_the_sandbox() {
         .known_state(SimState::Inactive);
     assert_eq!(
         p.apply(&uuid, &on).await.unwrap(),
-        Applied::Done(aliased(
+        Applied::Done(Some(aliased(
             SimSnapshot::new("sixfab", uuid.as_str(), SimState::Active)
                 .with_native_status("active")
                 .with_display_name("pump station 6")
                 .with_iccid(SUPER_ICCID_1)
-        ))
+        )))
     );
     let state = sandbox.asset(&uuid).unwrap();
     assert_eq!(state.super_sim.unwrap().status, SandboxStatus::Active);
@@ -907,8 +913,8 @@ async fn a_hundred_thousand_assets_seed_and_page_without_quadratic_cost() {
     let mut pages = std::pin::pin!(sandbox.client().list_assets().pages());
     let mut seen = 0;
     while let Some(page) = pages.try_next().await.unwrap() {
-        assert_eq!(page.assets[0].uuid.as_deref(), Some(uuids[seen].as_str()));
-        seen += page.assets.len();
+        assert_eq!(page.items[0].uuid.as_deref(), Some(uuids[seen].as_str()));
+        seen += page.items.len();
     }
     let listed = started.elapsed();
     assert_eq!(seen, 100_000);

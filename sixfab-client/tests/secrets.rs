@@ -79,7 +79,7 @@ async fn a_401_does_not_echo_the_key() {
         assert!(err.is_unauthorized());
         assert_eq!(
             err.to_string(),
-            "sixfab: HTTP 401: Could not validate credentials"
+            "sixfab: HTTP 401: Could not validate credentials; retrying will not help"
         );
         assert_hidden("401", &format!("{err} {err:?}"));
     }

@@ -9,7 +9,8 @@ use httpmock::prelude::*;
 use serde_json::{Value, json};
 use simcore::Error;
 use sixfab_client::{
-    Asset, AssetId, AssetIdKind, AssetStatus, NetworkGroup, TargetStatus, UpdateAsset, Updated,
+    Asset, AssetId, AssetIdKind, AssetStatus, NetworkGroup, TargetStatus, UpdateAssetRequest,
+    Updated,
 };
 
 /// Mocks one PATCH with the exact path and body, answering 204.
@@ -84,7 +85,7 @@ async fn each_field_alone_and_all_together() {
         let server = MockServer::start_async().await;
         let m = expect_patch(&server, "/v1/assets/SN123", body).await;
         let answer = set(client(&server).update_asset("SN123")).send().await;
-        assert_eq!(answer.unwrap(), Updated::NoBody, "{what}");
+        assert_eq!(answer.unwrap(), Updated::Done(None), "{what}");
         assert_eq!(m.calls_async().await, 1, "{what}");
     }
 }
@@ -189,7 +190,7 @@ async fn refusals_send_nothing() {
     let m = anything(&server).await;
     let c = client(&server);
 
-    let cases: Vec<(&str, simcore::Result<Updated>, &str, &str)> = vec![
+    let cases: Vec<(&str, simcore::Result<Updated<Asset>>, &str, &str)> = vec![
         (
             "empty update",
             c.update_asset("SN123").send().await,
@@ -248,7 +249,7 @@ async fn refusals_send_nothing() {
     assert!(
         c.update_asset("SN123")
             .name("x".repeat(64))
-            .request()
+            .into_request()
             .is_ok()
     );
     assert_eq!(m.calls_async().await, 0);
@@ -258,8 +259,8 @@ async fn refusals_send_nothing() {
 async fn plain_data_is_checked_too() {
     let server = MockServer::start_async().await;
     let m = anything(&server).await;
-    let empty = UpdateAsset::new(AssetId::parse("SN123").unwrap());
-    let err = client(&server).send_update(&empty).await.unwrap_err();
+    let empty = UpdateAssetRequest::new(AssetId::parse("SN123").unwrap());
+    let err = client(&server).send(&empty).await.unwrap_err();
     assert!(
         matches!(err, Error::Invalid(ref v) if v.field() == "update"),
         "{err:?}"
@@ -271,7 +272,7 @@ async fn plain_data_is_checked_too() {
         .update_asset("SN123")
         .name("pump station 7")
         .status(TargetStatus::Active)
-        .request()
+        .into_request()
         .unwrap();
     assert_eq!(request.asset_id.as_str(), "SN123");
     assert_eq!(
@@ -319,19 +320,16 @@ async fn answers_become_typed_outcomes() {
     extra.insert("firmware".into(), json!("1.2"));
     assert_eq!(
         send("with-asset").await.unwrap(),
-        Updated::Asset(Asset {
+        Updated::Done(Some(Asset {
             serial_number: Some("with-asset".into()),
             name: Some("pump station 7".into()),
             status: Some(AssetStatus::Inactive),
             extra,
             ..Asset::default()
-        })
+        }))
     );
-    assert_eq!(
-        send("with-message").await.unwrap(),
-        Updated::Other(json!({"message": "Asset updated successfully"}))
-    );
-    assert_eq!(send("empty-200").await.unwrap(), Updated::NoBody);
+    assert_eq!(send("with-message").await.unwrap(), Updated::Done(None));
+    assert_eq!(send("empty-200").await.unwrap(), Updated::Done(None));
     match send("not-json").await.unwrap_err() {
         Error::Decode {
             provider,
@@ -344,4 +342,167 @@ async fn answers_become_typed_outcomes() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_status_the_asset_has_is_left_out_and_alone_sends_nothing() {
+    let server = MockServer::start_async().await;
+    let c = client(&server);
+    let m = anything(&server).await;
+    // Declared, or from the asset as last read.
+    let active: Asset =
+        Asset::from_json(json!({"serial_number": "SN123", "status": "active"})).unwrap();
+    for builder in [
+        c.update_asset("SN123").known_status(AssetStatus::Active),
+        c.update_asset("SN123").current(&active),
+    ] {
+        let answer = builder.status(TargetStatus::Active).send().await.unwrap();
+        assert_eq!(answer, Updated::Unchanged);
+        assert!(!answer.was_sent());
+    }
+    assert_eq!(m.calls_async().await, 0);
+    // The request as data still says what was asked: only `send()` leaves the status out.
+    let request = c
+        .update_asset("SN123")
+        .known_status(AssetStatus::Active)
+        .status(TargetStatus::Active)
+        .into_request()
+        .unwrap();
+    assert_eq!(request.body(), json!({"status": "active"}));
+}
+
+#[tokio::test]
+async fn fetch_current_reads_the_asset_first() {
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/v1/assets/SN123")
+                .header("x-api-key", SENTINEL);
+            then.status(200)
+                .json_body(json!({"serial_number": "SN123", "status": "inactive"}));
+        })
+        .await;
+    let name_only = expect_patch(&server, "/v1/assets/SN123", json!({"name": "pump 9"})).await;
+    let c = client(&server);
+    // Inactive already: only the name is sent.
+    let answer = c
+        .update_asset("SN123")
+        .fetch_current()
+        .status(TargetStatus::Inactive)
+        .name("pump 9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer, Updated::Done(None));
+    assert_eq!(get.calls_async().await, 1);
+    assert_eq!(name_only.calls_async().await, 1);
+    // Inactive already and nothing else: the read, then nothing sent.
+    let answer = c
+        .update_asset("SN123")
+        .fetch_current()
+        .status(TargetStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer, Updated::Unchanged);
+    assert_eq!(get.calls_async().await, 2);
+    // A change of status is sent after the read.
+    let on = expect_patch(&server, "/v1/assets/SN123", json!({"status": "active"})).await;
+    c.update_asset("SN123")
+        .fetch_current()
+        .status(TargetStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.calls_async().await, 3);
+    assert_eq!(on.calls_async().await, 1);
+    // No status set: no status needed, no read.
+    c.update_asset("SN123")
+        .fetch_current()
+        .name("pump 9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.calls_async().await, 3);
+    assert_eq!(name_only.calls_async().await, 2);
+}
+
+#[tokio::test]
+async fn a_per_call_attempts_cap_is_honoured_by_the_update_and_its_read() {
+    let server = MockServer::start_async().await;
+    let busy = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH).path("/v1/assets/SN1");
+            then.status(503);
+        })
+        .await;
+    // The client's policy tries 3 times; this call once.
+    let c = common::client_with_attempts(&server, 3);
+    let err = c
+        .update_asset("SN1")
+        .status(TargetStatus::Active)
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(busy.calls_async().await, 1);
+    c.update_asset("SN1")
+        .status(TargetStatus::Active)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(busy.calls_async().await, 4);
+
+    // The read of `fetch_current()` is held to the same cap.
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/assets/SN2");
+            then.status(503);
+        })
+        .await;
+    let patch = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH).path("/v1/assets/SN2");
+            then.status(204);
+        })
+        .await;
+    let err = c
+        .update_asset("SN2")
+        .fetch_current()
+        .status(TargetStatus::Active)
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(get.calls_async().await, 1);
+    assert_eq!(patch.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn a_bad_option_is_refused_with_nothing_sent() {
+    let server = MockServer::start_async().await;
+    let m = anything(&server).await;
+    let c = client(&server);
+    for update in [
+        c.update_asset("SN1")
+            .status(TargetStatus::Active)
+            .attempts(0),
+        c.update_asset("SN1")
+            .fetch_current()
+            .status(TargetStatus::Active)
+            .attempts(0),
+        c.update_asset("SN1")
+            .name("pump 9")
+            .deadline(std::time::Duration::ZERO),
+    ] {
+        let err = update.clone().send().await.unwrap_err();
+        assert!(matches!(&err, Error::Invalid(_)), "{err:?}");
+        assert!(err.was_not_sent());
+        let err = update.into_request().unwrap_err();
+        assert!(matches!(&err, Error::Invalid(_)), "{err:?}");
+    }
+    assert_eq!(m.calls_async().await, 0);
 }

@@ -1,4 +1,4 @@
-//! One page of `GET /assets` ([`AssetPage`]) and how it is read and paged ([`list_keys`]).
+//! How one page of `GET /assets` is read ([`ListAnswer`]) and paged ([`list_keys`]).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -22,8 +22,9 @@ pub mod list_keys {
     //!   whether it is there counts: the client asks for the next page by number and never
     //!   follows a URL), a total under one of [`TOTAL`], a page count under one of [`PAGES`],
     //!   the page size applied under one of [`SIZE`];
-    //! - the list ends at an empty page, or where that paging says, or, without any, at a page
-    //!   shorter than the page size ([`AssetPage::has_next`](super::AssetPage::has_next)).
+    //! - the list ends at an empty page, or where that paging says (a next page, else a page
+    //!   count, else a total), or, without any, at a page shorter than the page size; the page
+    //!   counted is the one asked for.
     //!
     //! A page that starts with the asset the page before started with ends the listing with an
     //! error: the API then ignores these parameters, and going on would never end.
@@ -49,46 +50,37 @@ pub mod list_keys {
     pub const SIZE: &[&str] = &["per_page", "page_size", "size", "limit"];
 }
 
-/// One page of `GET /assets`, as this crate reads it (see [`list_keys`], all **unconfirmed**):
-/// the assets and whatever paging the answer carried.
+/// One page's answer of `GET /assets`, as this crate reads it (see [`list_keys`], all
+/// **unconfirmed**): the assets and whatever paging the answer carried, which decides the list's
+/// [`Page::next`](simcore::paging::Page::next) ([`ListAnswer::next_page`]) and
+/// [`Page::total`](simcore::paging::Page::total).
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct AssetPage {
+pub(crate) struct ListAnswer {
     /// The assets on this page.
-    pub assets: Vec<Asset>,
+    pub(crate) assets: Vec<Asset>,
     /// The page asked for (from [`list_keys::FIRST_PAGE`]).
-    pub page: u32,
+    pub(crate) page: u32,
     /// The page size asked for.
-    pub per_page: u32,
+    pub(crate) per_page: u32,
     /// Whether the answer names a next page: `Some(true)` for a URL or a number, `Some(false)`
     /// for `null` (or an empty text), `None` when it has no such key.
-    pub next: Option<bool>,
+    pub(crate) next: Option<bool>,
     /// The total number of assets, when the answer says.
-    pub total: Option<u64>,
+    pub(crate) total: Option<u64>,
     /// The number of pages, when the answer says.
-    pub total_pages: Option<u64>,
+    pub(crate) total_pages: Option<u64>,
     /// The page size the server applied, when the answer says.
-    pub page_size: Option<u64>,
+    pub(crate) page_size: Option<u64>,
 }
 
-impl AssetPage {
+impl ListAnswer {
     /// Reads a page's body, asked as page `page` of `per_page` (see [`list_keys`]). `Err` says
     /// why the body is not a list of assets.
-    ///
-    /// ```
-    /// use sixfab_client::models::AssetPage;
-    /// let bare = AssetPage::from_slice(br#"[{"uuid": "a"}, {"uuid": "b"}]"#, 1, 2).unwrap();
-    /// assert_eq!(bare.assets.len(), 2);
-    /// assert!(bare.has_next()); // full, and nothing says it is the last
-    /// let wrapped = AssetPage::from_slice(br#"{"data": [{"uuid": "c"}], "total": 3}"#, 2, 2).unwrap();
-    /// assert!(!wrapped.has_next()); // 2 + 1 of 3
-    /// assert!(AssetPage::from_slice(br#"{"detail": "Not Found"}"#, 1, 2).is_err());
-    /// ```
-    pub fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
+    pub(crate) fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
         Self::read::<Asset>(body, page, per_page)
     }
 
-    /// [`AssetPage::from_slice`], reading of each asset only what a snapshot holds.
+    /// [`ListAnswer::from_slice`], reading of each asset only what a snapshot holds.
     pub(crate) fn from_slice_for_snapshots(
         body: &[u8],
         page: u32,
@@ -109,7 +101,7 @@ impl AssetPage {
                 list_keys::ITEMS.join(", ")
             ));
         };
-        Ok(AssetPage {
+        Ok(ListAnswer {
             assets: assets.into_iter().map(Into::into).collect(),
             page,
             per_page,
@@ -122,8 +114,8 @@ impl AssetPage {
 
     /// Whether a page follows this one: not after an empty page; otherwise as the answer's
     /// next page says, else its page count, else its total, else (no paging at all) whether the
-    /// page is full.
-    pub fn has_next(&self) -> bool {
+    /// page is full. The page counted is the one asked for.
+    pub(crate) fn has_next(&self) -> bool {
         if self.assets.is_empty() {
             return false;
         }
@@ -283,14 +275,12 @@ fn count(value: Value) -> Option<u64> {
     value_text(&value)?.trim().parse().ok()
 }
 
-impl simcore::paging::NumberedPage for AssetPage {
-    type Key = String;
-    fn first_key(&self) -> Option<String> {
-        self.assets.first().and_then(Asset::address)
-    }
-    fn next_page(&self, this: u32) -> Option<u32> {
+impl ListAnswer {
+    /// The number of the page after this one, or `None` after the last (see
+    /// [`has_next`](Self::has_next)).
+    pub(crate) fn next_page(&self) -> Option<u32> {
         if self.has_next() {
-            this.checked_add(1)
+            self.page.checked_add(1)
         } else {
             None
         }
