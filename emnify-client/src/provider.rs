@@ -194,6 +194,14 @@ impl SimProvider for Client {
         Ok(updated.map(into_snapshot))
     }
 
+    fn charges(&self) -> Option<&dyn simcore::ChargePreview> {
+        Some(self)
+    }
+}
+
+/// Charge previews by this provider's documented billing rules and published prices.
+#[simcore::async_trait]
+impl simcore::ChargePreview for Client {
     /// Prices the change by emnify's billing rules ([`crate::billing`]) and the price book in
     /// `pricing` (emnify publishes no prices: an activated SIM is "unpriced" until the book gives
     /// `sim.active_monthly`, but the preview still says which month a charge starts or stops

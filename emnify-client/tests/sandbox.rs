@@ -967,6 +967,8 @@ async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
     let sandbox = Sandbox::start().await.unwrap();
     let issued = sandbox.seed_sim(SimSeed::new().status(0)).to_string();
     let p: Arc<dyn SimProvider> = Arc::new(sandbox.client());
+    // emnify has billing rules of its own: the preview goes through them.
+    assert!(p.charges().is_some());
     let on = SimChange::new().state(SimState::Active);
     let off = SimChange::new().state(SimState::Inactive);
     let today = chrono::Utc::now().date_naive();
@@ -979,14 +981,18 @@ async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
     let eur = |c| ChargeRange::exact(Money::from_cents(c));
 
     // emnify publishes no price: unpriced, but the preview says the charge starts this month.
-    let e = p.estimate_charge(&issued, &on, &published).await.unwrap();
+    let e = simcore::charge::preview(&*p, &issued, &on, &published)
+        .await
+        .unwrap();
     let simcore::charge::Estimate::Unpriced(u) = &e else {
         panic!("priced without a price: {e}");
     };
     assert_eq!(u.timing, Some(Timing::Starts { from: this_month }));
     assert!(e.to_string().contains("`sim.active_monthly`"), "{e}");
     // Your price: the first activation bills this month.
-    let e = p.estimate_charge(&issued, &on, &yours).await.unwrap();
+    let e = simcore::charge::preview(&*p, &issued, &on, &yours)
+        .await
+        .unwrap();
     let c = e.charge().unwrap();
     assert_eq!(
         (c.currency, c.now, c.monthly),
@@ -995,7 +1001,9 @@ async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
 
     p.apply(&issued, &on).await.unwrap();
     // Suspending saves nothing this month and costs nothing from the next: priced with no book.
-    let e = p.estimate_charge(&issued, &off, &published).await.unwrap();
+    let e = simcore::charge::preview(&*p, &issued, &off, &published)
+        .await
+        .unwrap();
     let c = e.charge().unwrap();
     assert_eq!((c.now, c.monthly), (eur(0), eur(0)));
     assert_eq!(
@@ -1007,7 +1015,9 @@ async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
     p.apply(&issued, &off).await.unwrap();
     // Re-activated in the month of its first activation (the sandbox sets activation_date):
     // this month is billed already.
-    let e = p.estimate_charge(&issued, &on, &yours).await.unwrap();
+    let e = simcore::charge::preview(&*p, &issued, &on, &yours)
+        .await
+        .unwrap();
     let c = e.charge().unwrap();
     assert_eq!((c.now, c.monthly), (eur(0), eur(150)), "{c}");
     assert!(c.is_exact());
@@ -1015,7 +1025,9 @@ async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
     // Refused before sending, as apply would refuse; a book for another provider too.
     let sent = sandbox.requests().len();
     let back = SimChange::new().state(SimState::Ready);
-    let err = p.estimate_charge(&issued, &back, &yours).await.unwrap_err();
+    let err = simcore::charge::preview(&*p, &issued, &back, &yours)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Transition(_)), "{err}");
     let sixfab = Pricing::new(
         PriceBook {
@@ -1025,7 +1037,9 @@ async fn charges_follow_emnifys_billing_rules_and_your_price_book() {
         },
         today,
     );
-    let err = p.estimate_charge(&issued, &on, &sixfab).await.unwrap_err();
+    let err = simcore::charge::preview(&*p, &issued, &on, &sixfab)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
     let writes = sandbox.requests()[sent..]
         .iter()

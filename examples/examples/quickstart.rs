@@ -136,7 +136,7 @@ async fn walk(stage: &Stage, charges: &mut ChargeTotal) -> Result<(), Box<dyn Er
         .state(SimState::Active)
         .known_state(sim.state.clone());
     // No price book: each provider's published prices, where it has any.
-    let estimate = p.estimate_charge(id, &activate, &Pricing::today()).await?;
+    let estimate = simcore::charge::preview(&*p, id, &activate, &Pricing::today()).await?;
     println!("charge preview before activating:\n{}", indented(&estimate));
     charges.add(p.name(), id, &estimate);
     report("activate", p.apply(id, &activate).await?);

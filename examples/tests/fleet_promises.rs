@@ -118,7 +118,7 @@ async fn regression_a_refusal_of_a_sim_still_scheduled_is_never_reported_schedul
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!((report.scheduled, report.done), (0, 0), "{report}");
+        assert_eq!((report.pending, report.done), (0, 0), "{report}");
     }
     // The judge: the sandbox still holds the earlier change only.
     let sim = sandbox.sim(&sid).unwrap();
@@ -149,9 +149,9 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
         .collect();
     let planner = Planner::new([provider.clone()]).price(false);
     let plan = planner.plan(rows.clone()).await;
-    assert_eq!(plan.count("change"), 4);
+    assert_eq!(plan.count(ActionKind::Change), 4);
     let report = Applier::new([provider.clone()]).apply(&plan).await;
-    assert_eq!(report.count("scheduled"), 4, "{report}");
+    assert_eq!(report.count(ApplyKind::Pending), 4, "{report}");
     // Re-planned at once: pending, not a change, and it says what it waits for.
     let again = planner.plan(rows.clone()).await;
     assert_eq!(again.count("pending"), 4, "{again}");
@@ -165,7 +165,7 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
     }
     sandbox.server().clear_requests();
     let report = Applier::new([provider.clone()]).apply(&again).await;
-    assert_eq!(report.count("in progress"), 4, "{report}");
+    assert_eq!(report.count(ApplyKind::InProgress), 4, "{report}");
     assert_eq!(report.attempts, 0);
     assert!(sandbox.requests().iter().all(|r| r.method == "GET"));
     // A bounded wait on changes that do not land: reported as they are, within the bound.
@@ -175,7 +175,7 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
         .apply(&again)
         .await;
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(report.count("in progress"), 4, "{report}");
+    assert_eq!(report.count(ApplyKind::InProgress), 4, "{report}");
     // Once they land during the wait: already there.
     let landing = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -184,7 +184,7 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
     let waiter = Applier::new([provider.clone()]).wait(Duration::from_secs(20));
     let (report, landed) = tokio::join!(waiter.apply(&again), landing);
     assert_eq!(landed, 4);
-    assert_eq!(report.count("already there"), 4, "{report}");
+    assert_eq!(report.count(ApplyKind::AlreadyThere), 4, "{report}");
     // A run's own scheduled changes, waited for: done, read back; the next plan is unchanged.
     sandbox.set_schedule_delay(Some(Duration::from_millis(50)));
     let back: Vec<Desired> = (0..4)
@@ -195,7 +195,7 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
         .wait(Duration::from_secs(20))
         .apply(&plan)
         .await;
-    assert_eq!(report.count("done"), 4, "{report}");
+    assert_eq!(report.count(ApplyKind::Done), 4, "{report}");
     assert!(
         report
             .entries
@@ -226,7 +226,7 @@ async fn regression_rows_asking_the_same_of_one_sim_are_one_write() {
         Desired::new("twilio", "pump-1").state(SimState::Inactive),
     ];
     let plan = Planner::new([provider.clone()]).plan(rows).await;
-    assert_eq!(plan.count("change"), 3, "{plan}");
+    assert_eq!(plan.count(ActionKind::Change), 3, "{plan}");
     let report = Applier::new([provider]).apply(&plan).await;
     assert_eq!(posts(&sandbox.requests(), &sid, "pump-1").len(), 1);
     assert_eq!(report.attempts, 1);
@@ -571,7 +571,7 @@ async fn regression_an_edited_plan_entry_is_applied_whole_or_refused_whole() {
     };
     // Refused whole: every entry, nothing sent.
     let report = Applier::new([provider.clone()]).apply(&bad).await;
-    assert_eq!(report.count("refused"), 2, "{report}");
+    assert_eq!(report.count(ApplyKind::Refused), 2, "{report}");
     assert!(
         matches!(&report.entries[0].outcome, ApplyOutcome::Refused { reason } if reason.contains("edited")),
         "{report:?}"
@@ -606,7 +606,7 @@ async fn regression_an_edited_plan_entry_is_applied_whole_or_refused_whole() {
         .allow_edited(true)
         .apply(&bad)
         .await;
-    assert_eq!(report.count("refused"), 1, "{report}");
+    assert_eq!(report.count(ApplyKind::Refused), 1, "{report}");
     assert_eq!(patches(), 1);
     assert_eq!(sandbox.asset("SN-1").unwrap().name, "pump 1");
 }
@@ -673,7 +673,7 @@ proptest! {
             };
             if bad.is_edited() {
                 let report = Applier::new([provider.clone()]).apply(&bad).await;
-                prop_assert_eq!(report.count("refused"), 4);
+                prop_assert_eq!(report.count(ApplyKind::Refused), 4);
                 prop_assert!(writes(&sandbox).is_empty());
             }
             let report = Applier::new([provider.clone()]).allow_edited(true).apply(&bad).await;
@@ -936,7 +936,7 @@ async fn regression_a_plan_reads_a_throttled_page_again_from_there() {
         )
         .plan(rows)
         .await;
-    assert_eq!(plan.count("change"), 9, "{plan}");
+    assert_eq!(plan.count(ActionKind::Change), 9, "{plan}");
     let reads = plan.reads["sixfab"];
     assert_eq!((reads.list_pages, reads.fetches), (5, 0), "{reads:?}");
     assert!(reads.pages_retried > 0, "the limit was met: {reads:?}");

@@ -150,8 +150,8 @@ async fn ten_thousand_sims_send_exactly_the_changes_and_are_read_by_listing() {
         .plan(fleet.rows.clone())
         .await;
     assert_eq!(plan.entries.len(), 10_000);
-    assert_eq!(plan.count("unchanged"), fleet.active);
-    assert_eq!(plan.count("change"), 10_000 - fleet.active);
+    assert_eq!(plan.count(ActionKind::Unchanged), fleet.active);
+    assert_eq!(plan.count(ActionKind::Change), 10_000 - fleet.active);
     // Read by listing: a handful of pages per provider, no single-SIM read.
     assert_eq!(fleet.single_reads(), 0, "{:?}", plan.reads);
     for (name, reads) in &plan.reads {
@@ -163,18 +163,18 @@ async fn ten_thousand_sims_send_exactly_the_changes_and_are_read_by_listing() {
     let priced = Planner::new(providers.clone())
         .plan(fleet.rows.clone())
         .await;
-    assert_eq!(priced.count("change"), plan.count("change"));
-    assert!(fleet.single_reads() <= plan.count("change"));
+    assert_eq!(priced.count("change"), plan.count(ActionKind::Change));
+    assert!(fleet.single_reads() <= plan.count(ActionKind::Change));
     fleet.clear();
     let report = Applier::new(providers.clone())
         .concurrency(32)
         .apply(&plan)
         .await;
     assert_eq!(report.entries.len(), 10_000);
-    assert_eq!(fleet.updates(), plan.count("change"));
+    assert_eq!(fleet.updates(), plan.count(ActionKind::Change));
     assert_eq!(
-        report.count("done") + report.count("scheduled"),
-        plan.count("change"),
+        report.count(ApplyKind::Done) + report.count(ApplyKind::Pending),
+        plan.count(ActionKind::Change),
         "{report}"
     );
     fleet.twilio.settled().await;
@@ -190,7 +190,7 @@ async fn an_interrupted_run_re_planned_sends_only_what_is_left() {
     let plan = Planner::new(providers.clone())
         .plan(fleet.rows.clone())
         .await;
-    let changes = plan.count("change");
+    let changes = plan.count(ActionKind::Change);
     fleet.clear();
     let concurrency = 8;
     let applier = Applier::new(providers.clone()).concurrency(concurrency);
@@ -219,7 +219,7 @@ async fn an_interrupted_run_re_planned_sends_only_what_is_left() {
     let second_plan = Planner::new(providers.clone())
         .plan(fleet.rows.clone())
         .await;
-    let left = second_plan.count("change");
+    let left = second_plan.count(ActionKind::Change);
     let report = Applier::new(providers.clone()).apply(&second_plan).await;
     let second = fleet.updates();
     assert_eq!(second, left);
@@ -230,7 +230,7 @@ async fn an_interrupted_run_re_planned_sends_only_what_is_left() {
         "{first} + {second} vs {changes}"
     );
     assert!(first + second >= changes);
-    assert_eq!(report.count("failed"), 0, "{report}");
+    assert_eq!(report.count(ApplyKind::Failed), 0, "{report}");
     fleet.twilio.settled().await;
     let done = Planner::new(providers).plan(fleet.rows.clone()).await;
     assert_eq!(done.count("unchanged"), fleet.rows.len());
@@ -274,7 +274,7 @@ async fn a_sim_changed_behind_the_plan_is_stale_and_untouched() {
         .filter(|r| r.is_write() && r.path.ends_with(&edge.id))
         .count();
     assert_eq!(touched, 0);
-    assert_eq!(report.count("stale"), 1);
+    assert_eq!(report.count(ApplyKind::Stale), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

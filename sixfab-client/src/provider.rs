@@ -11,7 +11,7 @@
 //! [`list_keys`].
 //!
 //! [`SimProvider::validate`] adds Sixfab's own checks (the id is an asset id, the target is active
-//! or inactive) to the common ones, without I/O; [`SimProvider::estimate_charge`] prices a change
+//! or inactive) to the common ones, without I/O; [`ChargePreview::estimate_charge`](simcore::ChargePreview::estimate_charge) prices a change
 //! with Sixfab's published prices or your price book over them (see [`crate::pricing`]), which
 //! the bulk updater's dry run adds up.
 
@@ -205,6 +205,14 @@ impl SimProvider for Client {
         )))
     }
 
+    fn charges(&self) -> Option<&dyn simcore::ChargePreview> {
+        Some(self)
+    }
+}
+
+/// Charge previews by this provider's documented billing rules and published prices.
+#[simcore::async_trait]
+impl simcore::ChargePreview for Client {
     /// Prices the change ([`crate::pricing`]): checks it ([`validate`](SimProvider::validate)),
     /// fetches the asset (one `GET`, nothing changed) and prices it from its status to the
     /// change's, with the price book in `pricing` over Sixfab's published prices

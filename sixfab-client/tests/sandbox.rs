@@ -525,6 +525,8 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
     let alpon = sandbox.seed_asset(AssetSeed::new());
     let client = sandbox.client();
     let p: Arc<dyn SimProvider> = Arc::new(client.clone());
+    // Sixfab has billing rules of its own: the preview goes through them.
+    assert!(p.charges().is_some());
     let on = SimChange::new().state(SimState::Active);
     let off = SimChange::new().state(SimState::Inactive);
     let rename = SimChange::new().display_name(DisplayName::parse("pump station 7").unwrap());
@@ -532,7 +534,9 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
     let settled = Pricing::today().with_book(settled_book());
 
     // Published prices only: a range over every reading of the ALPON fee and both volume tiers.
-    let e = p.estimate_charge(&alpon, &on, &published).await.unwrap();
+    let e = simcore::charge::preview(&*p, &alpon, &on, &published)
+        .await
+        .unwrap();
     let c = e.charge().unwrap();
     assert_eq!((c.now, c.monthly), (r(600, 1000), r(0, 1000)), "{c}");
     assert_eq!(c.currency, Currency::USD);
@@ -543,7 +547,9 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
     );
     assert!(ids.contains(&"book.volume-count"), "{ids:?}");
     // The invoice's answers collapse it: $1.60 (more than 10 active SIMs) + $2 + $6.
-    let e = p.estimate_charge(&alpon, &on, &settled).await.unwrap();
+    let e = simcore::charge::preview(&*p, &alpon, &on, &settled)
+        .await
+        .unwrap();
     let c = e.charge().unwrap();
     assert_eq!((c.now, c.monthly), (r(960, 960), r(960, 960)), "{c}");
     assert!(c.is_exact());
@@ -560,17 +566,23 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
 
     p.apply(&alpon, &on).await.unwrap();
     // Deactivating adds nothing; the PRO SIM keeps its $0.10 maintenance fee.
-    let e = p.estimate_charge(&alpon, &off, &settled).await.unwrap();
+    let e = simcore::charge::preview(&*p, &alpon, &off, &settled)
+        .await
+        .unwrap();
     let c = e.charge().unwrap();
     assert_eq!((c.now, c.monthly), (r(0, 0), r(10, 10)));
     p.apply(&alpon, &off).await.unwrap();
 
     // Reactivated in the same month: every price was already charged this month.
-    let e = p.estimate_charge(&alpon, &on, &settled).await.unwrap();
+    let e = simcore::charge::preview(&*p, &alpon, &on, &settled)
+        .await
+        .unwrap();
     let c = e.charge().unwrap();
     assert_eq!((c.now, c.monthly), (r(0, 0), r(960, 960)), "{c}");
     // A rename: nothing now, the month as the asset stays.
-    let e = p.estimate_charge(&alpon, &rename, &settled).await.unwrap();
+    let e = simcore::charge::preview(&*p, &alpon, &rename, &settled)
+        .await
+        .unwrap();
     assert_eq!(e.charge().unwrap().monthly, r(10, 10));
 
     // A PRO SIM alone on another profile, in its grace; another past it.
@@ -587,12 +599,18 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
     };
     let fresh = sandbox.seed_asset(pro(30));
     let old = sandbox.seed_asset(pro(400));
-    let e = p.estimate_charge(&fresh, &rename, &settled).await.unwrap();
+    let e = simcore::charge::preview(&*p, &fresh, &rename, &settled)
+        .await
+        .unwrap();
     assert_eq!(e.charge().unwrap().monthly, r(0, 0));
     assert!(e.to_string().contains("grace until"), "{e}");
-    let e = p.estimate_charge(&fresh, &on, &settled).await.unwrap();
+    let e = simcore::charge::preview(&*p, &fresh, &on, &settled)
+        .await
+        .unwrap();
     assert_eq!(e.charge().unwrap().now, r(450, 450));
-    let e = p.estimate_charge(&old, &rename, &settled).await.unwrap();
+    let e = simcore::charge::preview(&*p, &old, &rename, &settled)
+        .await
+        .unwrap();
     assert_eq!(e.charge().unwrap().monthly, r(10, 10));
 
     // The bulk updater's dry run adds the estimates up and sends no update.
@@ -617,13 +635,16 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
     assert_eq!(writes(&sandbox), sent);
 
     // Refusals: before sending, and from Sixfab; a price book for another provider.
-    let err = p
-        .estimate_charge(&alpon, &SimChange::new().state(SimState::Retired), &settled)
-        .await
-        .unwrap_err();
+    let err = simcore::charge::preview(
+        &*p,
+        &alpon,
+        &SimChange::new().state(SimState::Retired),
+        &settled,
+    )
+    .await
+    .unwrap_err();
     assert!(err.was_not_sent(), "{err:?}");
-    let err = p
-        .estimate_charge("SN-NOPE", &on, &settled)
+    let err = simcore::charge::preview(&*p, "SN-NOPE", &on, &settled)
         .await
         .unwrap_err();
     assert!(err.is_not_found());
@@ -631,7 +652,9 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
         provider: Some("emnify".into()),
         ..PriceBook::default()
     });
-    let err = p.estimate_charge(&alpon, &on, &emnify).await.unwrap_err();
+    let err = simcore::charge::preview(&*p, &alpon, &on, &emnify)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
 }
 
@@ -642,14 +665,14 @@ async fn an_asset_the_model_does_not_recognise_cannot_be_priced() {
     let sandbox = Sandbox::start().await.unwrap();
     let bare = sandbox.seed_asset(AssetSeed::new().device(None).super_sim(None).pro_sim(None));
     let p: Arc<dyn SimProvider> = Arc::new(sandbox.client());
-    let e = p
-        .estimate_charge(
-            &bare,
-            &SimChange::new().state(SimState::Active),
-            &Pricing::today(),
-        )
-        .await
-        .unwrap();
+    let e = simcore::charge::preview(
+        &*p,
+        &bare,
+        &SimChange::new().state(SimState::Active),
+        &Pricing::today(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(e.reason(), Some(UnpricedReason::UnrecognisedShape { .. })),
         "{e}"

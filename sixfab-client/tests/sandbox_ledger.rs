@@ -94,7 +94,7 @@ async fn activating_an_alpon_charges_what_the_preview_said_then_each_month() {
     // The provider-neutral preview (what a fleet plan prices) says the same.
     let mut book = ledger_readings();
     book.active_sims = Some(0);
-    let neutral = SimProvider::estimate_charge(
+    let neutral = simcore::ChargePreview::estimate_charge(
         &sandbox.client(),
         &uuid,
         &SimChange::new().state(SimState::Active),

@@ -555,7 +555,7 @@ async fn regression_a_bulk_run_against_empty_objects_reports_failed_never_done()
         .retry(RetryPolicy::none())
         .run(items)
         .await;
-    assert_eq!((report.total, report.done, report.scheduled), (8, 0, 0));
+    assert_eq!((report.total, report.done, report.pending), (8, 0, 0));
     assert_eq!(report.failed, 8, "{report:?}");
     for (_, _, e) in &report.failures {
         assert!(matches!(e, Error::Decode { status: 200, .. }), "{e:?}");

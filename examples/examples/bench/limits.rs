@@ -115,7 +115,7 @@ pub(crate) async fn p5() {
         .await;
     let elapsed = start.elapsed().as_secs_f64();
     let stats = server.stats();
-    let goodput = (report.done + report.scheduled) as f64 / elapsed;
+    let goodput = (report.done + report.pending) as f64 / elapsed;
     let named = sandbox
         .sims()
         .iter()

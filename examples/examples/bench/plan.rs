@@ -166,7 +166,7 @@ pub async fn p7() {
                 let start = Instant::now();
                 let plan = sdk_plan(&client, input).await;
                 t_sdk = start.elapsed();
-                assert_eq!(plan.count("change"), big * 7 / 10);
+                assert_eq!(plan.count(ActionKind::Change), big * 7 / 10);
             } else {
                 let start = Instant::now();
                 let d = raw_plan(&raw, &sandbox, &rows).await;
