@@ -9,6 +9,7 @@ use futures_util::StreamExt as _;
 use httpmock::prelude::*;
 use httpmock::{HttpMockRequest, Mock};
 use serde_json::{Value, json};
+use simcore::paging::PagePosition;
 use simcore::{Error, ListOptions, SimProvider, SimSnapshot, SimState};
 
 /// Matches a request whose raw query is exactly `query`.
@@ -228,7 +229,12 @@ async fn a_page_size_over_1000_is_refused_before_sending() {
         matches!(got.as_slice(), [Err(Error::Invalid(e))] if e.field() == "page_size"),
         "{got:?}"
     );
-    let e = client(&server).list_sims().page(0).await.unwrap_err();
+    let e = client(&server)
+        .list_sims()
+        .resume_from(PagePosition::Number(0))
+        .first_page()
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::Invalid(v) if v.field() == "page"));
     anything.assert_calls_async(0).await;
 }

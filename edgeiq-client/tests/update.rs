@@ -5,12 +5,14 @@ mod common;
 
 use common::*;
 use edgeiq_client::models::keys;
-use edgeiq_client::{Client, PatchField, SimPatch, SimRecord, UpdateSim, Updated};
+use edgeiq_client::{
+    Client, PatchField, SimId, SimRecord, UpdateSimBuilder, UpdateSimRequest, Updated,
+};
 use httpmock::prelude::*;
 use serde_json::{Map, Value, json};
 use simcore::Error;
 
-type Step = fn(UpdateSim) -> UpdateSim;
+type Step = fn(UpdateSimBuilder) -> UpdateSimBuilder;
 
 /// Sends `step` applied to an update of `ID` and asserts the exact request: method, path,
 /// `Authorization`, content type and body.
@@ -29,7 +31,7 @@ async fn assert_sends(step: Step, expected: Value) {
         })
         .await;
     let got = step(client(&server).update_sim(ID)).send().await.unwrap();
-    assert_eq!(got, Updated::Done(record), "{expected}");
+    assert_eq!(got, Updated::Done(Some(record)), "{expected}");
     m.assert_calls_async(1).await;
 }
 
@@ -128,25 +130,25 @@ async fn required_fields_cannot_be_nulled_and_nothing_is_sent() {
     let any = catch_all(&server).await;
     for (patch, field, rule) in [
         (
-            SimPatch {
+            UpdateSimRequest {
                 iccid: PatchField::Remove,
-                ..SimPatch::default()
+                ..request()
             },
             "iccid",
             "cannot be removed: required and unique on the platform",
         ),
         (
-            SimPatch {
+            UpdateSimRequest {
                 device_id: PatchField::Remove,
-                ..SimPatch::default()
+                ..request()
             },
             "device_id",
             "cannot be removed: a SIM record belongs to a device (set another device instead)",
         ),
         (
-            SimPatch {
+            UpdateSimRequest {
                 status: PatchField::Remove,
-                ..SimPatch::default()
+                ..request()
             },
             "status",
             "cannot be removed: set a status instead (the platform's default is inactive)",
@@ -155,7 +157,7 @@ async fn required_fields_cannot_be_nulled_and_nothing_is_sent() {
         let err = client(&server)
             .update_sim(ID)
             .msisdn("+1")
-            .patch(patch)
+            .patch(patch.clone())
             .send()
             .await
             .unwrap_err();
@@ -166,6 +168,14 @@ async fn required_fields_cannot_be_nulled_and_nothing_is_sent() {
             other => panic!("{other:?}"),
         }
         assert!(err.was_not_sent());
+        // The request as data, sent by the client: refused the same way.
+        let err = client(&server).send(&patch).await.unwrap_err();
+        match &err {
+            Error::Invalid(v) => {
+                assert_eq!((v.field(), v.rule(), v.found()), (field, rule, "null"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
     any.assert_calls_async(0).await;
 }
@@ -186,7 +196,7 @@ async fn nested_metadata_merges_per_rfc_7396() {
         .update_sim(ID)
         .metadata_patch(patch.as_object().unwrap().clone())
         .current(&current);
-    let predicted = update.sim_patch().merge_into(&current);
+    let predicted = update.clone().into_request().unwrap().merge_into(&current);
     assert_eq!(
         Value::Object(predicted.sim_metadata.clone().unwrap()),
         json!({
@@ -206,7 +216,7 @@ async fn nested_metadata_merges_per_rfc_7396() {
         })
         .await;
     let got = update.send().await.unwrap();
-    assert_eq!(got, Updated::Done(predicted));
+    assert_eq!(got, Updated::Done(Some(predicted)));
     m.assert_calls_async(1).await;
 }
 
@@ -221,7 +231,11 @@ fn a_patch_from_a_record_carries_no_read_only_field() {
     assert!(record.updated_at.is_some() && record.user_id.is_some());
     assert!(!record.extra.is_empty());
 
-    for patch in [record.to_patch(), SimPatch::from_record(&record)] {
+    for patch in [
+        record.to_request().unwrap(),
+        UpdateSimRequest::from_record(&record).unwrap(),
+    ] {
+        assert_eq!(patch.id.as_str(), ID);
         let body = serde_json::to_value(&patch).unwrap();
         let map = body.as_object().unwrap();
         for key in keys::READ_ONLY.iter().chain(&[keys::ID, keys::ID_ALT]) {
@@ -274,7 +288,7 @@ async fn read_only_fields_never_appear_in_a_sent_body() {
     // A caller turns the fetched record into an update and changes one field.
     client(&server)
         .update_sim(ID)
-        .patch(record.to_patch())
+        .patch(record.to_request().unwrap())
         .status("retired")
         .current(&record)
         .send()
@@ -298,7 +312,7 @@ async fn invalid_input_is_refused_and_nothing_is_sent() {
     let server = MockServer::start_async().await;
     let any = catch_all(&server).await;
     let c = client(&server);
-    let cases: Vec<(UpdateSim, &str, &str)> = vec![
+    let cases: Vec<(UpdateSimBuilder, &str, &str)> = vec![
         (
             c.update_sim("65f1c0ffee").status("active"),
             "id",
@@ -408,7 +422,7 @@ async fn metadata_limit_at_the_boundary_is_sent() {
         if let Some(c) = &current {
             update = update.current(c);
         }
-        let got = update.send().await.unwrap();
+        let got = update.send().await.unwrap().into_resource().unwrap();
         assert_eq!(got.id.as_deref(), Some(ID));
         m.assert_calls_async(1).await;
     }
@@ -428,6 +442,8 @@ async fn the_answer_is_read_into_the_record() {
         .status("active")
         .send()
         .await
+        .unwrap()
+        .into_resource()
         .unwrap();
     assert_eq!(r.id.as_deref(), Some(ID));
     assert_eq!(r.device_id.as_deref(), Some("65f1c0ffee0123456789d001"));
@@ -498,13 +514,20 @@ async fn an_unreadable_success_is_a_decode_error() {
 }
 
 #[test]
-fn the_body_is_available_without_sending() {
+fn the_request_is_available_without_sending() {
     let c = Client::builder().api_token(SENTINEL).build().unwrap();
     let u = c.update_sim(ID).msisdn("+1").remove_rate_plan();
-    let (id, body) = u.body().unwrap();
-    assert_eq!(id.as_str(), ID);
-    assert_eq!(body, json!({"msisdn": "+1", "rate_plan": null}));
-    assert_eq!(u.sim_patch().msisdn, PatchField::Set("+1".to_owned()));
-    let patch = u.into_patch();
-    assert_eq!(patch.rate_plan, PatchField::Remove);
+    let request = u.into_request().unwrap();
+    assert_eq!(request.id.as_str(), ID);
+    assert_eq!(
+        request.to_json(),
+        json!({"msisdn": "+1", "rate_plan": null})
+    );
+    assert_eq!(request.msisdn, PatchField::Set("+1".to_owned()));
+    assert_eq!(request.rate_plan, PatchField::Remove);
+}
+
+/// A request for the SIM the tests use, changing nothing yet.
+fn request() -> UpdateSimRequest {
+    UpdateSimRequest::new(SimId::parse(ID).unwrap())
 }
