@@ -531,3 +531,246 @@ fn the_request_is_available_without_sending() {
 fn request() -> UpdateSimRequest {
     UpdateSimRequest::new(SimId::parse(ID).unwrap())
 }
+
+/// A mock answering every request with 503 (which the client retries).
+async fn always_503(server: &MockServer) -> httpmock::Mock<'_> {
+    server
+        .mock_async(|_when, then| {
+            then.status(503).json_body(json!({"message": "busy"}));
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_per_call_attempts_cap_is_honoured() {
+    // The client retries 503 up to 3 attempts; this call asks for one.
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    let err = client_with(&server, 3)
+        .update_sim(ID)
+        .status("active")
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    busy.assert_calls_async(1).await;
+
+    // Without the cap, the client's policy applies.
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    client_with(&server, 3)
+        .update_sim(ID)
+        .status("active")
+        .send()
+        .await
+        .unwrap_err();
+    busy.assert_calls_async(3).await;
+
+    // The read of `fetch_current` takes the call's options too: one GET, and no PUT.
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    client_with(&server, 3)
+        .update_sim(ID)
+        .status("active")
+        .fetch_current()
+        .options(simcore::CallOptions::new().attempts(1))
+        .send()
+        .await
+        .unwrap_err();
+    busy.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn bad_call_options_are_refused_before_sending() {
+    let server = MockServer::start_async().await;
+    let any = catch_all(&server).await;
+    for update in [
+        client(&server).update_sim(ID).status("active").attempts(0),
+        client(&server)
+            .update_sim(ID)
+            .status("active")
+            .deadline(std::time::Duration::ZERO),
+        client(&server)
+            .update_sim(ID)
+            .status("active")
+            .fetch_current()
+            .attempts(0),
+        // Refused even where the update would send nothing.
+        client(&server)
+            .update_sim(ID)
+            .status("active")
+            .known_status("active")
+            .attempts(0),
+    ] {
+        let err = update.send().await.unwrap_err();
+        assert!(err.was_not_sent(), "{err}");
+        assert!(
+            matches!(&err, Error::Invalid(v) if ["attempts", "deadline"].contains(&v.field())),
+            "{err:?}"
+        );
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn fetch_current_reads_the_record_first() {
+    let record = record();
+    // The record already holds the status: one GET, no PUT.
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(SIM_PATH)
+                .header("authorization", SENTINEL);
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let put = server
+        .mock_async(|when, then| {
+            when.method(PUT).path(SIM_PATH);
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let status = record.status.clone().unwrap();
+    let got = client(&server)
+        .update_sim(ID)
+        .status(status.clone())
+        .fetch_current()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got, Updated::Unchanged);
+    get.assert_calls_async(1).await;
+    put.assert_calls_async(0).await;
+
+    // Another status: read, then sent.
+    let got = client(&server)
+        .update_sim(ID)
+        .status("suspended")
+        .fetch_current()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got, Updated::Done(Some(record.clone())));
+    get.assert_calls_async(2).await;
+    put.assert_calls_async(1).await;
+
+    // The read record is checked like a given one: 50 stored keys and one more is refused.
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path(SIM_PATH);
+            then.status(200).json_body(json!({
+                "_id": ID, "status": "active", "sim_metadata": keys_map("k", 50, json!(1))
+            }));
+        })
+        .await;
+    let put = server
+        .mock_async(|when, then| {
+            when.method(PUT);
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let err = client(&server)
+        .update_sim(ID)
+        .metadata("one_more", 1)
+        .fetch_current()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.rule() == "must have at most 50 top-level keys after merging onto the current record"),
+        "{err:?}"
+    );
+    get.assert_calls_async(1).await;
+    put.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn a_known_status_that_is_all_the_update_sets_sends_nothing() {
+    let server = MockServer::start_async().await;
+    let put = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .is_true(body_is(json!({"status": "active"})));
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let got = client(&server)
+        .update_sim(ID)
+        .status("active")
+        .known_status("active")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got, Updated::Unchanged);
+    put.assert_calls_async(0).await;
+    // The comparison is exact: another spelling is another word, and is sent.
+    let got = client(&server)
+        .update_sim(ID)
+        .status("active")
+        .known_status("Active")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.was_sent());
+    put.assert_calls_async(1).await;
+    // With more than the status, it is sent as asked (the status included).
+    let server = MockServer::start_async().await;
+    let both = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .is_true(body_is(json!({"status": "active", "msisdn": "+1"})));
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    client(&server)
+        .update_sim(ID)
+        .status("active")
+        .msisdn("+1")
+        .known_status("active")
+        .send()
+        .await
+        .unwrap();
+    both.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn the_client_sends_a_request_as_data() {
+    let server = MockServer::start_async().await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .header("authorization", SENTINEL)
+                .is_true(body_is(json!({"msisdn": "+1", "rate_plan": null})));
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let c = client(&server);
+    let request = c
+        .update_sim(ID)
+        .msisdn("+1")
+        .remove_rate_plan()
+        .into_request()
+        .unwrap();
+    assert_eq!(
+        c.send(&request).await.unwrap(),
+        Updated::Done(Some(record()))
+    );
+    m.assert_calls_async(1).await;
+    // A request given whole to a builder for another SIM is refused, nothing sent.
+    let other = UpdateSimRequest {
+        msisdn: PatchField::Set("+1".into()),
+        ..UpdateSimRequest::new(SimId::parse("65f1c0ffee0123456789ffff").unwrap())
+    };
+    let err = c.update_sim(ID).patch(other).send().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "patch"),
+        "{err:?}"
+    );
+    m.assert_calls_async(1).await;
+}
