@@ -13,18 +13,18 @@ use simcore::http::{
 };
 use simcore::secrecy::{ExposeSecret, SecretString};
 use simcore::validate::quote;
-use simcore::{Error, Result, ValidationError};
+use simcore::{CallOptions, Error, Result, Updated, ValidationError};
 
 use crate::PROVIDER;
 use crate::errors;
-use crate::models::{SimId, SimPage, SimRecord};
-use crate::requests::{ListSims, UpdateSim};
+use crate::models::{SimId, SimRecord, read_list_body};
+use crate::requests::{ListSims, UpdateSimBuilder, UpdateSimRequest};
 
 /// EdgeIQ's platform API.
 pub const DEFAULT_BASE_URL: &str = "https://api.edgeiq.io/api/v1/platform";
 
 /// The environment variable [`Client::from_env`] reads the API token from.
-pub const TOKEN_ENV: &str = "EDGEIQ_API_TOKEN";
+pub const ENV_API_TOKEN: &str = "EDGEIQ_API_TOKEN";
 
 /// The environment variable [`Client::from_env`] reads the base URL from (unset:
 /// [`DEFAULT_BASE_URL`]); `simctl sandbox` exports it beside the sandbox's credentials.
@@ -112,18 +112,59 @@ impl Client {
         ClientBuilder::new().login(email, password, expiry).await
     }
 
-    /// Starts an update of the SIM record `id` (24 hex digits, checked by `send`).
-    pub fn update_sim(&self, id: impl Into<String>) -> UpdateSim {
-        UpdateSim::new(self.clone(), id.into())
+    /// Starts an update of the SIM record `id` (24 hex digits, checked before sending); see
+    /// [`UpdateSimBuilder`].
+    pub fn update_sim(&self, id: impl Into<String>) -> UpdateSimBuilder {
+        UpdateSimBuilder::new(self.clone(), id.into())
+    }
+
+    /// Sends an update as it is: validates it ([`UpdateSimRequest::validate`]), then
+    /// `PUT /sims/{id}` with its merge patch, and returns the record as the platform stored it
+    /// ([`Updated::Done`]). Unlike [`UpdateSimBuilder::send`], it always sends: build the
+    /// request with [`UpdateSimBuilder::into_request`], or as data.
+    ///
+    /// ```no_run
+    /// # async fn run(client: edgeiq_client::Client) -> simcore::Result<()> {
+    /// let request = client.update_sim("65f1c0ffee0123456789abcd").status("active").into_request()?;
+    /// let updated = client.send(&request).await?;
+    /// assert!(updated.was_sent());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&self, request: &UpdateSimRequest) -> Result<Updated<SimRecord>> {
+        self.send_with(request, CallOptions::new()).await
+    }
+
+    /// [`send`](Self::send) with this call's options.
+    pub(crate) async fn send_with(
+        &self,
+        request: &UpdateSimRequest,
+        options: CallOptions,
+    ) -> Result<Updated<SimRecord>> {
+        request.validate()?;
+        let id = request.id.as_str();
+        let http = self
+            .transport
+            .request(Method::PUT, &["sims", id])?
+            .operation("update_sim", "/sims/{id}", Some(id))
+            .options(options)
+            .json(&request.to_json())?;
+        let response = self.transport.send(&http).await?;
+        response.resource().map(|r| Updated::Done(Some(r)))
     }
 
     /// Fetches a SIM record: `GET /sims/{id}`.
     pub async fn get_sim(&self, id: impl AsRef<str>) -> Result<SimRecord> {
-        let id = SimId::parse(id.as_ref())?;
+        self.get_sim_with(id.as_ref(), CallOptions::new()).await
+    }
+
+    /// [`get_sim`](Self::get_sim) with this call's options.
+    pub(crate) async fn get_sim_with(&self, id: &str, options: CallOptions) -> Result<SimRecord> {
+        let id = SimId::parse(id)?;
         let request = self
             .transport
             .request(Method::GET, &["sims", id.as_str()])?
-            .operation("get_sim", "/sims/{id}", Some(id.as_str()));
+            .operation("get_sim", "/sims/{id}", Some(id.as_str()))
+            .options(options);
         let response = self.transport.send(&request).await?;
         response.resource()
     }
@@ -141,34 +182,32 @@ impl Client {
         ListSims::new(self.clone())
     }
 
-    /// Fetches one page of the list. [`ListSims`] is the usual way in.
+    /// Fetches one page of the list: its records, and the total when the answer gave one.
+    /// [`ListSims`] is the way in.
     pub(crate) async fn sim_page(
         &self,
         query: &[(&'static str, String)],
-        page: u32,
         per_page: u32,
         snapshot_only: bool,
-    ) -> Result<SimPage> {
+        options: CallOptions,
+    ) -> Result<(Vec<SimRecord>, Option<u64>)> {
         let cap = (per_page as usize).saturating_mul(LIST_BYTES_PER_SIM);
         let request = self
             .transport
             .request(Method::GET, &["sims"])?
             .operation("list_sims", "/sims", None)
             .query(query.iter().map(|(k, v)| (*k, v.as_str())))
-            .body_limit(self.transport.body_limit().max(cap));
+            .body_limit(self.transport.body_limit().max(cap))
+            .options(options);
         let response = self.transport.send(&request).await?;
-        let read = if snapshot_only {
-            SimPage::from_slice_for_snapshots
-        } else {
-            SimPage::from_slice
-        };
-        let page = read(response.body(), page, per_page).map_err(|e| response.decode_error(e))?;
-        if let Some(what) = page.sims.iter().find_map(simcore::http::Resource::missing) {
+        let (sims, total) =
+            read_list_body(response.body(), snapshot_only).map_err(|e| response.decode_error(e))?;
+        if let Some(what) = sims.iter().find_map(simcore::http::Resource::missing) {
             return Err(
                 response.decode_error(format!("not an EdgeIQ answer: a listed SIM has no {what}"))
             );
         }
-        Ok(page)
+        Ok((sims, total))
     }
 
     /// The base URL requests go to.
@@ -181,10 +220,6 @@ impl Client {
     /// answers 401).
     pub fn session_expires_at(&self) -> Option<DateTime<Utc>> {
         self.session.as_ref().and_then(|s| s.reported())
-    }
-
-    pub(crate) fn transport(&self) -> &Transport {
-        &self.transport
     }
 }
 
@@ -273,7 +308,7 @@ impl ClientBuilder {
         if let Some(url) = simcore::env::optional(&lookup, ENV_BASE_URL) {
             self = self.base_url(url);
         }
-        Ok(self.api_token(simcore::env::require(&lookup, TOKEN_ENV, "")?))
+        Ok(self.api_token(simcore::env::require(&lookup, ENV_API_TOKEN, "")?))
     }
 
     /// Checks the configuration and builds the client. A missing or empty token is an
@@ -288,7 +323,7 @@ impl ClientBuilder {
         }
         let token = self.api_token.ok_or_else(|| {
             Error::Config(format!(
-                "no EdgeIQ API token: set one with ClientBuilder::api_token or {TOKEN_ENV}, or log in"
+                "no EdgeIQ API token: set one with ClientBuilder::api_token or {ENV_API_TOKEN}, or log in"
             ))
         })?;
         if token.expose_secret().is_empty() {

@@ -9,7 +9,7 @@
 //! ```
 //! use simcore::http::parse_error_body;
 //! let e = parse_error_body("edgeiq", 400, None, br#"{"messages":["iccid is taken","msisdn too long"]}"#);
-//! assert_eq!(e.to_string(), "edgeiq: HTTP 400: iccid is taken; msisdn too long");
+//! assert_eq!(e.to_string(), "edgeiq: HTTP 400: iccid is taken; msisdn too long; retrying will not help");
 //! ```
 //!
 //! This module adds only what is EdgeIQ's own: a login answer that cannot be read is reported
@@ -54,7 +54,7 @@ mod tests {
         let e = withheld_decode(200, "no token".into());
         assert_eq!(
             e.to_string(),
-            "edgeiq: HTTP 200: unreadable response (no token): (body withheld: it may carry credentials)"
+            "edgeiq: HTTP 200: unreadable response (no token): (body withheld: it may carry credentials); retrying will not help"
         );
     }
 }

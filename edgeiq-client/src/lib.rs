@@ -17,16 +17,17 @@
 //!     .metadata("site", json!({"name": "pump 7", "floor": 2}))
 //!     .remove_metadata_key("legacy");
 //!
-//! // The exact body `send()` would PUT to /sims/65f1c0ffee0123456789abcd:
-//! let (_id, body) = update.body()?;
-//! assert_eq!(body, json!({
+//! // The request as data, checked: `send()` would PUT its body to /sims/65f1c0ffee0123456789abcd.
+//! let request = update.into_request()?;
+//! assert_eq!(request.id.as_str(), "65f1c0ffee0123456789abcd");
+//! assert_eq!(request.to_json(), json!({
 //!     "status": "active",
 //!     "rate_plan": null,
 //!     "sim_metadata": {"site": {"name": "pump 7", "floor": 2}, "legacy": null}
 //! }));
 //!
 //! // Refused before sending, naming the field and the rule.
-//! let err = client.update_sim("65f1c0ffee0123456789abcd").msisdn("+49 170 000 000 000 001").body().unwrap_err();
+//! let err = client.update_sim("65f1c0ffee0123456789abcd").msisdn("+49 170 000 000 000 001").into_request().unwrap_err();
 //! assert_eq!(err.to_string(), "invalid msisdn: must be 1 to 20 characters (not empty) (found 23 characters: \"+49 170 000 000 000 001\")");
 //! # Ok::<(), simcore::Error>(())
 //! ```
@@ -34,38 +35,48 @@
 //! Against the API (`no_run`: it needs a token and the network):
 //!
 //! ```no_run
-//! use edgeiq_client::Client;
+//! use edgeiq_client::{Client, Updated};
+//! use std::time::Duration;
 //!
 //! # async fn run() -> simcore::Result<()> {
 //! let client = Client::from_env()?; // EDGEIQ_API_TOKEN
-//! let record = client.get_sim("65f1c0ffee0123456789abcd").await?;
 //! let updated = client
 //!     .update_sim("65f1c0ffee0123456789abcd")
 //!     .msisdn("+491700000001")
-//!     .current(&record) // also checks the merged result (metadata key count)
+//!     .fetch_current() // read the record first: checks the merged result (metadata key count)
+//!     .deadline(Duration::from_secs(10)) // this call's deadline, both requests included
 //!     .send()
 //!     .await?;
-//! println!("{:?} is {}", updated.iccid, updated.state());
+//! match updated {
+//!     Updated::Done(Some(record)) => println!("{:?} is {}", record.iccid, record.state()),
+//!     Updated::Done(None) | Updated::Pending(_) => println!("stored"),
+//!     Updated::Unchanged => println!("already so: nothing sent"),
+//! }
 //! # Ok(()) }
 //! ```
 //!
 //! # Tour
 //! - [`client`]: [`Client`] and [`ClientBuilder`]. Every request carries
 //!   `Authorization: <token>`, the raw token with no scheme: a permanent API token
-//!   ([`ClientBuilder::api_token`], or `EDGEIQ_API_TOKEN` with [`Client::from_env`]) or a session
+//!   ([`ClientBuilder::api_token`], or `EDGEIQ_API_TOKEN` ([`client::ENV_API_TOKEN`]) with
+//!   [`Client::from_env`]) or a session
 //!   token from [`ClientBuilder::login`] (`POST /user/authenticate` with email, password and an
 //!   optional expiry of at most a week). Base URL, timeouts, retries and the body cap come from
 //!   `simcore`'s transport.
-//! - [`requests`]: [`SimPatch`], the update as plain data with one [`PatchField`] (keep, set,
-//!   remove) per field; [`UpdateSim`], its builder (`client.update_sim(id)…send()`, which sends
-//!   `PUT /sims/{id}`, and answers [`Updated`]: done, or unchanged with nothing sent when the
-//!   current record given already holds what the patch asks); [`merge_patch`], the RFC 7396
-//!   algorithm used to predict the merged record.
+//! - [`requests`]: [`UpdateSimRequest`], the update as plain data (the record's id, and one
+//!   [`PatchField`] (keep, set, remove) per field); [`UpdateSimBuilder`], its builder
+//!   (`client.update_sim(id)…send()`, which sends `PUT /sims/{id}`, or `.into_request()` then
+//!   [`Client::send`]), which answers [`Updated`]: done with the stored record, or unchanged
+//!   with nothing sent when the current record (`.current(..)`, `.fetch_current()`) or the
+//!   known status (`.known_status(..)`) already holds what the update asks; every request
+//!   builder takes this call's `.deadline(..)` and `.attempts(..)`; [`merge_patch`], the RFC
+//!   7396 algorithm used to predict the merged record.
 //!   The module docs list the rules and which fields may be removed (`iccid`, `device_id` and
 //!   `status` may not).
 //! - Lists: [`Client::list_sims`] → [`ListSims`] reads `GET /sims` a page at a time
-//!   ([`SimPage`]), as pages, a stream of records or all at once; it asks for EdgeIQ's
-//!   `{"total", "resources"}` envelope (`page_meta=true`) and reads a bare array too.
+//!   ([`simcore::paging::Page`]), as pages, a stream of records or all at once, from the first
+//!   page or the one `.resume_from(..)` names; it asks for EdgeIQ's `{"total", "resources"}`
+//!   envelope (`page_meta=true`) and reads a bare array too.
 //! - [`models`]: [`SimRecord`] (tolerant: unknown keys and unexpected values are kept in
 //!   `extra`), [`SimInput`] (the writable part), [`SimId`] (24 hex digits) and
 //!   [`keys`](models::keys), every JSON key name in one place.
@@ -87,7 +98,8 @@
 //! # Read-only fields are never sent
 //! `company_id`, `ctd_data_usage`, `ctd_sms_usage`, `included_usage`, `overage_limit_reached`,
 //! `sim_barred`, `last_sync_at` and the audit fields are read into [`SimRecord`], but
-//! [`SimPatch`] has no place for them: [`SimRecord::to_patch`] drops them by construction.
+//! [`UpdateSimRequest`] has no place for them: [`SimRecord::to_request`] drops them by
+//! construction.
 //!
 //! # Unconfirmed facts
 //! Kept each in one place, so they are easy to change:
@@ -115,8 +127,11 @@ pub mod sandbox;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::LIFECYCLE;
-pub use models::{SimId, SimInput, SimPage, SimRecord};
-pub use requests::{ListSims, PatchField, SimPatch, UpdateSim, Updated, merge_patch};
+pub use models::{SimId, SimInput, SimRecord};
+pub use requests::{ListSims, PatchField, UpdateSimBuilder, UpdateSimRequest, merge_patch};
+/// What an update did (simcore's, the same in every provider crate): done with the stored
+/// record, or unchanged with nothing sent.
+pub use simcore::Updated;
 
 /// The provider's short name, as errors and snapshots carry it.
 pub const PROVIDER: &str = "edgeiq";

@@ -130,6 +130,11 @@ impl SimId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An id taken as it is, unchecked: for a placeholder that is replaced before use.
+    pub(crate) fn unchecked(s: String) -> Self {
+        Self(s)
+    }
 }
 
 impl FromStr for SimId {
@@ -186,7 +191,8 @@ impl<'de> Deserialize<'de> for SimId {
 
 /// The writable part of a SIM record (EdgeIQ's `SimInput`), as plain values.
 ///
-/// `None` means "not present". Turn it into an update with [`SimPatch::from`](crate::SimPatch):
+/// `None` means "not present". Turn it into an update with
+/// [`UpdateSimRequest::from_input`](crate::UpdateSimRequest::from_input):
 /// present values are set, absent ones kept. It has no room for a read-only field.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SimInput {
@@ -314,11 +320,12 @@ impl SimRecord {
         }
     }
 
-    /// An update that sets every writable field present in this record (see
-    /// [`SimPatch::from_record`](crate::SimPatch::from_record)). Read-only fields cannot follow:
-    /// the patch type has no place for them.
-    pub fn to_patch(&self) -> crate::SimPatch {
-        crate::SimPatch::from(self.input())
+    /// An update of this record that sets every writable field present in it (see
+    /// [`UpdateSimRequest::from_record`](crate::UpdateSimRequest::from_record)). Read-only
+    /// fields cannot follow: the request type has no place for them. The record must carry its
+    /// id.
+    pub fn to_request(&self) -> Result<crate::UpdateSimRequest, ValidationError> {
+        crate::UpdateSimRequest::from_record(self)
     }
 
     /// The record as a JSON object, under the keys it is read from (the id under
@@ -637,7 +644,7 @@ pub mod list_keys {
     //!
     //! The list ends at an empty page, at the `total` when the answer gives one, and otherwise
     //! at a page shorter than the page size asked for
-    //! ([`SimPage::has_next`](super::SimPage::has_next)).
+    //! (the list's `next` page: see [`ListSims`](crate::ListSims)).
 
     /// The query parameter of the page number (**unconfirmed**).
     pub const PAGE: &str = "page";
@@ -656,76 +663,44 @@ pub mod list_keys {
     pub const RESOURCES: &str = "resources";
 }
 
-/// One page of `GET /sims`: the records, and the total when the answer gave one (see
-/// [`list_keys`]).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct SimPage {
-    /// The records on this page.
-    pub sims: Vec<SimRecord>,
-    /// The page asked for (from [`list_keys::FIRST_PAGE`]).
-    pub page: u32,
-    /// The page size asked for.
-    pub per_page: u32,
-    /// The total number of records, from a `page_meta` envelope.
-    pub total: Option<u64>,
+/// Reads a page's body: a bare JSON array of records, or `{"total": n, "resources": [...]}`;
+/// the records, and the total when the answer gave one. With `snapshot_only`, of each record
+/// only what a snapshot holds is read. `Err` says why the body is neither.
+pub(crate) fn read_list_body(
+    body: &[u8],
+    snapshot_only: bool,
+) -> Result<(Vec<SimRecord>, Option<u64>), String> {
+    if snapshot_only {
+        read_list::<SnapshotRecord>(body)
+    } else {
+        read_list::<SimRecord>(body)
+    }
 }
 
-impl SimPage {
-    /// Reads a page's body, asked as page `page` of `per_page`: a bare JSON array of records,
-    /// or `{"total": n, "resources": [...]}`. `Err` says why the body is neither.
-    ///
-    /// ```
-    /// use edgeiq_client::models::SimPage;
-    /// let bare = SimPage::from_slice(br#"[{"_id": "a", "status": "active"}]"#, 1, 2).unwrap();
-    /// assert_eq!((bare.sims.len(), bare.total, bare.has_next()), (1, None, false));
-    /// let meta = SimPage::from_slice(br#"{"total": 3, "resources": [{"_id": "a"}, {"_id": "b"}]}"#, 1, 2).unwrap();
-    /// assert_eq!((meta.total, meta.has_next()), (Some(3), true));
-    /// ```
-    pub fn from_slice(body: &[u8], page: u32, per_page: u32) -> Result<Self, String> {
-        Self::read::<SimRecord>(body, page, per_page)
-    }
+fn read_list<'a, T: Deserialize<'a> + Into<SimRecord>>(
+    body: &'a [u8],
+) -> Result<(Vec<SimRecord>, Option<u64>), String> {
+    let raw: RawPage<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let Some(sims) = raw.sims else {
+        return Err(format!(
+            "not a list of EdgeIQ SIMs: neither a JSON array nor an object with {:?}",
+            list_keys::RESOURCES
+        ));
+    };
+    Ok((sims.into_iter().map(Into::into).collect(), raw.total))
+}
 
-    /// [`SimPage::from_slice`], reading of each record only what a snapshot holds.
-    pub(crate) fn from_slice_for_snapshots(
-        body: &[u8],
-        page: u32,
-        per_page: u32,
-    ) -> Result<Self, String> {
-        Self::read::<SnapshotRecord>(body, page, per_page)
+/// Whether a page follows page `page` of `per_page`, which held `count` records: not after an
+/// empty page; otherwise while the records read so far are fewer than the `total`, or, without
+/// one, when this page is full.
+pub(crate) fn list_has_next(page: u32, per_page: u32, count: usize, total: Option<u64>) -> bool {
+    if count == 0 {
+        return false;
     }
-
-    fn read<'a, T: Deserialize<'a> + Into<SimRecord>>(
-        body: &'a [u8],
-        page: u32,
-        per_page: u32,
-    ) -> Result<Self, String> {
-        let raw: RawPage<T> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let Some(sims) = raw.sims else {
-            return Err(format!(
-                "not a list of EdgeIQ SIMs: neither a JSON array nor an object with {:?}",
-                list_keys::RESOURCES
-            ));
-        };
-        Ok(SimPage {
-            sims: sims.into_iter().map(Into::into).collect(),
-            page,
-            per_page,
-            total: raw.total,
-        })
-    }
-
-    /// Whether a page follows this one: not after an empty page; otherwise while the records
-    /// read so far are fewer than the `total`, or, without one, when this page is full.
-    pub fn has_next(&self) -> bool {
-        if self.sims.is_empty() {
-            return false;
-        }
-        let before = u64::from(self.page.saturating_sub(list_keys::FIRST_PAGE));
-        match self.total {
-            Some(total) => before * u64::from(self.per_page) + (self.sims.len() as u64) < total,
-            None => self.sims.len() as u64 >= u64::from(self.per_page),
-        }
+    let before = u64::from(page.saturating_sub(list_keys::FIRST_PAGE));
+    match total {
+        Some(total) => before * u64::from(per_page) + (count as u64) < total,
+        None => count as u64 >= u64::from(per_page),
     }
 }
 
@@ -803,20 +778,6 @@ pub fn canonical(status: &str) -> SimState {
         "inactive" | "suspended" => SimState::Inactive,
         "deactivated" | "retired" => SimState::Retired,
         _ => SimState::Unknown(status.to_owned()),
-    }
-}
-
-impl simcore::paging::NumberedPage for SimPage {
-    type Key = String;
-    fn first_key(&self) -> Option<String> {
-        self.sims.first().and_then(|r| r.id.clone())
-    }
-    fn next_page(&self, this: u32) -> Option<u32> {
-        if self.has_next() {
-            this.checked_add(1)
-        } else {
-            None
-        }
     }
 }
 
@@ -962,10 +923,10 @@ mod tests {
             {"_id": 7, "id": "d", "status": "suspended"},
         ]})
         .to_string();
-        let full = SimPage::from_slice(body.as_bytes(), 1, 3).unwrap();
-        let lean = SimPage::from_slice_for_snapshots(body.as_bytes(), 1, 3).unwrap();
-        assert_eq!(lean.total, full.total);
-        for (l, f) in lean.sims.iter().zip(&full.sims) {
+        let full = read_list_body(body.as_bytes(), false).unwrap();
+        let lean = read_list_body(body.as_bytes(), true).unwrap();
+        assert_eq!(lean.1, full.1);
+        for (l, f) in lean.0.iter().zip(&full.0) {
             assert_eq!((&l.id, &l.iccid, &l.status), (&f.id, &f.iccid, &f.status));
             assert_eq!(l.state(), f.state());
             assert!(l.sim_metadata.is_none() && !l.extra.contains_key("x"));
@@ -1021,10 +982,10 @@ mod tests {
             ),
         ];
         for (i, (body, page, per_page, n, total, more)) in table.into_iter().enumerate() {
-            let p = SimPage::from_slice(body.to_string().as_bytes(), page, per_page)
+            let (sims, t) = read_list_body(body.to_string().as_bytes(), false)
                 .unwrap_or_else(|e| panic!("case {i}: {e}"));
             assert_eq!(
-                (p.sims.len(), p.total, p.has_next()),
+                (sims.len(), t, list_has_next(page, per_page, sims.len(), t)),
                 (n, total, more),
                 "case {i}"
             );
@@ -1036,7 +997,7 @@ mod tests {
             json!([1]),
         ] {
             assert!(
-                SimPage::from_slice(bad.to_string().as_bytes(), 1, 2).is_err(),
+                read_list_body(bad.to_string().as_bytes(), false).is_err(),
                 "{bad}"
             );
         }

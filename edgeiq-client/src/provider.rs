@@ -9,7 +9,8 @@
 //!   refused before sending. Other carrier words (`suspended`, `deactivated`, …) are set with
 //!   [`Client::update_sim`].
 //! - A display name is refused before sending: EdgeIQ SIM records have no display name field.
-//! - The answer is the stored record: `apply` returns [`Applied::Done`] with its snapshot.
+//! - The answer is the stored record: `apply` returns [`Applied::Done`] with its snapshot, or
+//!   [`Applied::Unchanged`] with nothing sent when the known state is the target already.
 //! - `list` reads `GET /sims` a page at a time (see [`list_keys`]); records are addressed by
 //!   their system id only, so snapshots carry no aliases.
 
@@ -17,8 +18,8 @@ use futures_util::TryStreamExt as _;
 use simcore::paging::PagePosition;
 use simcore::validate::quote;
 use simcore::{
-    Applied, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
-    SnapshotPages, ValidationError,
+    Applied, CallOptions, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot,
+    SimState, SnapshotPages, ValidationError,
 };
 
 use crate::client::Client;
@@ -75,8 +76,12 @@ impl SimProvider for Client {
         LIFECYCLE.map(|s| canonical(s.as_str()))
     }
 
-    async fn fetch(&self, id: &str) -> Result<SimSnapshot, simcore::Error> {
-        let record = self.get_sim(id).await?;
+    async fn fetch_with(
+        &self,
+        id: &str,
+        options: &CallOptions,
+    ) -> Result<SimSnapshot, simcore::Error> {
+        let record = self.get_sim_with(id, *options).await?;
         Ok(snapshot(&record, id))
     }
 
@@ -91,37 +96,45 @@ impl SimProvider for Client {
     /// record by its system id only: snapshots carry no aliases.
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
         let size = options.page_size.unwrap_or(list_keys::MAX_PAGE_SIZE);
-        let first = match options.resume.as_ref().map(|p| p.number("resume")) {
-            None => list_keys::FIRST_PAGE,
-            Some(Ok(n)) => n,
-            Some(Err(e)) => return SnapshotPages::new(futures_util::stream::iter([Err(e)])),
-        };
+        let start = (options.resume.clone()).unwrap_or(PagePosition::Number(list_keys::FIRST_PAGE));
         let pages = self
             .list_sims()
             .page_size(size)
             .snapshot_only()
-            .pages_from(first);
+            .options(options.call)
+            .resume_from(start.clone())
+            .pages();
         SnapshotPages::resumable(
-            Some(PagePosition::Number(first)),
-            pages.map_ok(|(page, next)| {
+            Some(start),
+            pages.map_ok(|page| {
                 let sims = page
-                    .sims
+                    .items
                     .into_iter()
                     .map(|record| into_snapshot(record, ""))
                     .collect();
-                (sims, next.map(PagePosition::Number))
+                (sims, page.next)
             }),
         )
     }
 
-    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied, simcore::Error> {
+    async fn apply_with(
+        &self,
+        id: &str,
+        change: &SimChange,
+        options: &CallOptions,
+    ) -> Result<Applied, simcore::Error> {
         let word = prepare(id, change)?;
         if change.is_noop() {
             // Already as asked: nothing to send.
             return Ok(Applied::Unchanged);
         }
-        let updated = self.update_sim(id).status(word).send().await?;
-        Ok(Applied::Done(snapshot(updated.record(), id)))
+        let updated = self
+            .update_sim(id)
+            .status(word)
+            .options(*options)
+            .send()
+            .await?;
+        Ok(updated.map(|record| snapshot(&record, id)))
     }
 }
 

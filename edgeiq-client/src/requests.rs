@@ -1,5 +1,5 @@
-//! The update: a JSON merge patch (RFC 7396) as plain data, and its fluent builder; the list
-//! builder ([`ListSims`]).
+//! The update: a JSON merge patch (RFC 7396) as plain data ([`UpdateSimRequest`]), and its
+//! fluent builder ([`UpdateSimBuilder`]); the list builder ([`ListSims`]).
 //!
 //! EdgeIQ merges the body of `PUT /sims/{id}` onto the stored record, so each field has three
 //! states, modelled by [`PatchField`]:
@@ -25,29 +25,32 @@
 //! | `communication_plan`, `rate_plan` | allowed | |
 //! | `sim_metadata` | allowed | removes every key at once |
 //!
-//! # Validation (in [`UpdateSim::send`], before any I/O)
+//! # Validation (in [`UpdateSimBuilder::into_request`] and every send, before any I/O)
 //! The id is 24 hex digits; `iccid` is 18 to 22 digits ([`Iccid`]); `msisdn` at most 20
 //! characters ([`Msisdn`]); `status` at most 30 ([`CarrierStatus`]); plan names at most 255
 //! ([`PlanName`]); ids not empty; at least one field set. `sim_metadata` is checked twice:
 //! - the patch object itself has at most 50 top-level keys, **`null` keys included** (the
 //!   platform may check the body as sent, before merging: a patch removing many keys goes in
 //!   more than one update);
-//! - when the current record is given ([`UpdateSim::current`]), the patch is merged onto it
+//! - when the current record is known ([`UpdateSimBuilder::current`],
+//!   [`UpdateSimBuilder::fetch_current`]), the patch is merged onto it
 //!   locally with the same RFC 7396 algorithm ([`merge_patch`]) and the merged metadata must have
 //!   at most 50 top-level keys.
 //!
 //! Read-only fields (`company_id`, usage counters, `sim_barred`, `last_sync_at`, audit fields)
-//! have no place in [`SimPatch`]: a patch built from a fetched record drops them by construction.
+//! have no place in [`UpdateSimRequest`]: a request built from a fetched record drops them by
+//! construction.
 
-use futures_util::{Stream, TryStreamExt as _, stream};
 use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
-use simcore::http::Method;
+use simcore::paging::{Page, PagePosition, PageSource};
 use simcore::validate::quote;
-use simcore::{CarrierStatus, Iccid, Metadata, Msisdn, PlanName, ValidationError};
+use simcore::{
+    CallOptions, CarrierStatus, Iccid, Metadata, Msisdn, PlanName, Updated, ValidationError,
+};
 
 use crate::client::Client;
-use crate::models::{SimId, SimInput, SimPage, SimRecord, keys, list_keys};
+use crate::models::{SimId, SimInput, SimRecord, keys, list_has_next, list_keys};
 
 /// RFC 7396 `MergePatch(target, patch)`: the algorithm EdgeIQ applies to an update, and the one
 /// this crate uses to predict its result (from the `json-patch` crate).
@@ -99,28 +102,30 @@ impl<T> From<Option<T>> for PatchField<T> {
     }
 }
 
-/// An update of a SIM record as plain data: the JSON merge patch sent as the body of
-/// `PUT /sims/{id}`.
+/// An update of a SIM record as plain data: the record it updates, and the JSON merge patch
+/// sent as the body of `PUT /sims/{id}`.
 ///
-/// Every field defaults to [`PatchField::Keep`]. Values are checked by [`SimPatch::validate`]
-/// (which [`UpdateSim::send`] calls); see the [module docs](self) for the rules and for which
-/// fields may be removed.
+/// Every field but the id starts as [`PatchField::Keep`]. Values are checked by
+/// [`UpdateSimRequest::validate`] (which every send calls); see the [module docs](self) for the
+/// rules and for which fields may be removed. [`Client::send`] sends it as it is.
 ///
 /// ```
-/// use edgeiq_client::{PatchField, SimPatch};
+/// use edgeiq_client::{PatchField, SimId, UpdateSimRequest};
 /// use serde_json::json;
 ///
-/// let patch = SimPatch {
+/// let request = UpdateSimRequest {
 ///     msisdn: PatchField::Set("+491700000001".into()),
 ///     rate_plan: PatchField::Remove,
-///     ..SimPatch::default()
+///     ..UpdateSimRequest::new(SimId::parse("65f1c0ffee0123456789abcd")?)
 /// };
-/// patch.validate()?;
-/// assert_eq!(patch.to_json(), json!({"msisdn": "+491700000001", "rate_plan": null}));
+/// request.validate()?;
+/// assert_eq!(request.to_json(), json!({"msisdn": "+491700000001", "rate_plan": null}));
 /// # Ok::<(), simcore::ValidationError>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SimPatch {
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateSimRequest {
+    /// The record to update (its system id: the path, never the body).
+    pub id: SimId,
     /// The linked device's id (may not be removed).
     pub device_id: PatchField<String>,
     /// The MNO integration's id.
@@ -140,16 +145,54 @@ pub struct SimPatch {
     pub sim_metadata: PatchField<Map<String, Value>>,
 }
 
-impl SimPatch {
-    /// An empty patch (changes nothing; [`SimPatch::validate`] refuses it).
-    pub fn new() -> Self {
-        Self::default()
+impl UpdateSimRequest {
+    /// A request for the record `id` that changes nothing yet ([`validate`](Self::validate)
+    /// refuses it as it is).
+    pub fn new(id: SimId) -> Self {
+        Self {
+            id,
+            device_id: PatchField::Keep,
+            mno_integration_id: PatchField::Keep,
+            iccid: PatchField::Keep,
+            msisdn: PatchField::Keep,
+            status: PatchField::Keep,
+            communication_plan: PatchField::Keep,
+            rate_plan: PatchField::Keep,
+            sim_metadata: PatchField::Keep,
+        }
     }
 
-    /// A patch setting every writable field present in `record`; read-only fields, the id and
-    /// unknown keys are dropped by construction.
-    pub fn from_record(record: &SimRecord) -> Self {
-        Self::from(record.input())
+    /// A request for the record `record` that sets every writable field present in it; read-only
+    /// fields and unknown keys are dropped by construction. The record must carry its id
+    /// (every record EdgeIQ returns does).
+    pub fn from_record(record: &SimRecord) -> Result<Self, ValidationError> {
+        let id = match &record.id {
+            Some(id) => SimId::parse(id).map_err(|e| e.for_field(keys::ID))?,
+            None => {
+                return Err(ValidationError::new(
+                    keys::ID,
+                    "a record must carry its id to be turned into an update",
+                    "no id",
+                ));
+            }
+        };
+        Ok(Self::from_input(id, record.input()))
+    }
+
+    /// A request for the record `id` setting every value present in `input` (absent ones are
+    /// kept).
+    pub fn from_input(id: SimId, input: SimInput) -> Self {
+        Self {
+            id,
+            device_id: input.device_id.into(),
+            mno_integration_id: input.mno_integration_id.into(),
+            iccid: input.iccid.into(),
+            msisdn: input.msisdn.into(),
+            status: input.status.into(),
+            communication_plan: input.communication_plan.into(),
+            rate_plan: input.rate_plan.into(),
+            sim_metadata: input.sim_metadata.into(),
+        }
     }
 
     /// Whether nothing is set or removed.
@@ -210,10 +253,19 @@ impl SimPatch {
         Ok(())
     }
 
-    /// Also checks the result of merging this patch onto `current`: the merged metadata must
-    /// have at most 50 top-level keys.
+    /// Also checks the request against `current`, the record as last read: its id, when it has
+    /// one, must be the request's, and the merged metadata must have at most 50 top-level keys.
     pub fn validate_against(&self, current: &SimRecord) -> Result<(), ValidationError> {
         self.validate()?;
+        if let Some(current_id) = &current.id {
+            if !current_id.eq_ignore_ascii_case(self.id.as_str()) {
+                return Err(ValidationError::new(
+                    "current",
+                    "must be the record of the SIM being updated",
+                    format!("record {}", quote(current_id)),
+                ));
+            }
+        }
         let merged = self.merge_into(current);
         let count = merged.sim_metadata.as_ref().map_or(0, Map::len);
         Metadata::check_keys(count).map_err(|e| {
@@ -237,7 +289,25 @@ impl SimPatch {
         }
     }
 
-    /// The JSON body: the keys of [`keys::WRITABLE`] that are set (`value`) or removed (`null`).
+    /// The status the request sets, when it sets nothing else.
+    pub fn only_status(&self) -> Option<&str> {
+        let rest = UpdateSimRequest {
+            status: PatchField::Keep,
+            ..self.clone()
+        };
+        match &self.status {
+            PatchField::Set(s) if rest.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether, merged onto `current`, the request changes nothing in it.
+    pub fn changes_nothing_in(&self, current: &SimRecord) -> bool {
+        self.merge_into(current).to_json() == current.to_json()
+    }
+
+    /// The JSON body: the keys of [`keys::WRITABLE`] that are set (`value`) or removed (`null`);
+    /// the id is the path, never the body.
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         let mut put = |key: &str, field: PatchField<Value>| match field {
@@ -298,103 +368,50 @@ fn refuse_removal<T>(
     }
 }
 
-impl From<SimInput> for SimPatch {
-    /// Present values are set, absent ones kept.
-    fn from(input: SimInput) -> Self {
-        Self {
-            device_id: input.device_id.into(),
-            mno_integration_id: input.mno_integration_id.into(),
-            iccid: input.iccid.into(),
-            msisdn: input.msisdn.into(),
-            status: input.status.into(),
-            communication_plan: input.communication_plan.into(),
-            rate_plan: input.rate_plan.into(),
-            sim_metadata: input.sim_metadata.into(),
-        }
-    }
-}
-
-impl Serialize for SimPatch {
+/// Serializes as the JSON body ([`UpdateSimRequest::to_json`]): the id is not in it.
+impl Serialize for UpdateSimRequest {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_json().serialize(s)
     }
 }
 
-/// What an update did: the platform stored it, or nothing was sent because the patch changes
-/// nothing in the current record the caller gave ([`UpdateSim::current`]).
-///
-/// Either way it holds a record, and it dereferences to it: `updated.status` reads the status
-/// after the update.
-///
-/// ```
-/// use edgeiq_client::{SimRecord, Updated};
-/// let record = SimRecord::from_json(serde_json::json!({"status": "active"}).as_object().unwrap().clone());
-/// let updated = Updated::Unchanged(record);
-/// assert!(!updated.was_sent());
-/// assert_eq!(updated.status.as_deref(), Some("active"));
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Updated {
-    /// Sent and stored: the record as the platform answered.
-    Done(SimRecord),
-    /// Nothing was sent: merged onto the current record given, the patch changes nothing. The
-    /// record is that current record, as given.
-    Unchanged(SimRecord),
-}
-
-impl Updated {
-    /// Whether a request was sent.
-    pub fn was_sent(&self) -> bool {
-        matches!(self, Updated::Done(_))
-    }
-
-    /// The record: as the platform answered, or as given when nothing was sent.
-    pub fn record(&self) -> &SimRecord {
-        match self {
-            Updated::Done(r) | Updated::Unchanged(r) => r,
-        }
-    }
-
-    /// The record, owned.
-    pub fn into_record(self) -> SimRecord {
-        match self {
-            Updated::Done(r) | Updated::Unchanged(r) => r,
-        }
-    }
-}
-
-impl std::ops::Deref for Updated {
-    type Target = SimRecord;
-
-    fn deref(&self) -> &SimRecord {
-        self.record()
-    }
-}
-
 /// The fluent builder of an update, from [`Client::update_sim`]: owns its data and a cheap clone
-/// of the client. Nothing is checked until [`UpdateSim::send`] (or [`UpdateSim::body`]).
+/// of the client. Nothing is checked until [`into_request`](Self::into_request) or
+/// [`send`](Self::send).
 ///
 /// Calling a setter twice keeps the last value; `metadata` and `remove_metadata_key` add to the
 /// metadata merge object.
 #[derive(Debug, Clone)]
 #[must_use = "an update does nothing until `send` is awaited"]
-pub struct UpdateSim {
+pub struct UpdateSimBuilder {
     client: Client,
     id: String,
-    patch: SimPatch,
+    /// The fields so far; its id is the one [`UpdateSimBuilder::patch`] gave, if any (the
+    /// builder's own id is `id`, checked by `into_request`).
+    patch: UpdateSimRequest,
+    /// Whether `patch` came whole from [`UpdateSimBuilder::patch`] (its id must then be `id`).
+    patch_given: bool,
     current: Option<SimRecord>,
+    known_status: Option<String>,
+    fetch_current: bool,
+    options: CallOptions,
 }
 
-impl UpdateSim {
+impl UpdateSimBuilder {
     pub(crate) fn new(client: Client, id: String) -> Self {
         Self {
             client,
             id,
-            patch: SimPatch::default(),
+            patch: UpdateSimRequest::new(SimId::unchecked(String::new())),
+            patch_given: false,
             current: None,
+            known_status: None,
+            fetch_current: false,
+            options: CallOptions::new(),
         }
     }
+
+    simcore::call_options_methods!();
 
     /// Links the SIM to another device.
     pub fn device_id(mut self, id: impl Into<String>) -> Self {
@@ -464,7 +481,7 @@ impl UpdateSim {
     }
 
     /// Merges one metadata key: `value` replaces the stored value, or merges into it when both
-    /// are objects; `null` removes the key. After [`UpdateSim::remove_metadata`], this starts a
+    /// are objects; `null` removes the key. After [`UpdateSimBuilder::remove_metadata`], this starts a
     /// new merge object (the removal is dropped: one merge patch cannot both clear and set).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.metadata_map().insert(key.into(), value.into());
@@ -489,9 +506,12 @@ impl UpdateSim {
         self
     }
 
-    /// Replaces the whole patch (for example one built with [`SimRecord::to_patch`]).
-    pub fn patch(mut self, patch: SimPatch) -> Self {
-        self.patch = patch;
+    /// Replaces every field with those of `request` (for example one built with
+    /// [`SimRecord::to_request`]). It must be a request for the SIM this builder updates:
+    /// [`into_request`](Self::into_request) refuses one for another SIM.
+    pub fn patch(mut self, request: UpdateSimRequest) -> Self {
+        self.patch = request;
+        self.patch_given = true;
         self
     }
 
@@ -507,69 +527,83 @@ impl UpdateSim {
         self
     }
 
-    /// The patch as it stands (not yet validated).
-    pub fn sim_patch(&self) -> &SimPatch {
-        &self.patch
+    /// The SIM's current status, as the caller knows it (EdgeIQ's status is free carrier text,
+    /// so no move is refused): an update that sets nothing but this very status is not sent
+    /// ([`Updated::Unchanged`]). The comparison is exact (`"Active"` is not `"active"`: setting
+    /// it changes the stored word).
+    pub fn known_status(mut self, status: impl Into<String>) -> Self {
+        self.known_status = Some(status.into());
+        self
     }
 
-    /// The patch, owned (not yet validated).
-    pub fn into_patch(self) -> SimPatch {
-        self.patch
+    /// Reads the record first (one `GET /sims/{id}`, with this call's options) and checks the
+    /// update against it, as [`current`](Self::current) does with a record you give: the merged
+    /// metadata's key count, and a patch that changes nothing is not sent. The record read
+    /// replaces one given with `current`.
+    pub fn fetch_current(mut self) -> Self {
+        self.fetch_current = true;
+        self
     }
 
-    /// Validates everything `send` would and returns the id and the exact JSON body it would
-    /// send; nothing is sent.
-    pub fn body(&self) -> simcore::Result<(SimId, Value)> {
-        let id = SimId::parse(&self.id)?;
-        match &self.current {
-            Some(current) => {
-                if let Some(current_id) = &current.id {
-                    if !current_id.eq_ignore_ascii_case(id.as_str()) {
-                        return Err(ValidationError::new(
-                            "current",
-                            "must be the record of the SIM being updated",
-                            format!("record {}", quote(current_id)),
-                        )
-                        .into());
-                    }
-                }
-                self.patch.validate_against(current)?;
-            }
-            None => self.patch.validate()?,
-        }
-        Ok((id, self.patch.to_json()))
-    }
-
-    /// Whether, merged onto the current record given with [`UpdateSim::current`], the patch
-    /// changes nothing (`false` without a current record: then nothing is known).
+    /// Whether, merged onto the current record given with [`UpdateSimBuilder::current`], the
+    /// patch changes nothing (`false` without a current record: then nothing is known).
     pub fn changes_nothing(&self) -> bool {
         self.current
             .as_ref()
-            .is_some_and(|current| self.patch.merge_into(current).to_json() == current.to_json())
+            .is_some_and(|current| self.patch.changes_nothing_in(current))
+    }
+
+    /// Validates everything [`send`](Self::send) would (the id, every value, the merge onto the
+    /// current record when one is given) and returns the request as plain data; nothing is
+    /// sent. [`Client::send`] sends it.
+    pub fn into_request(self) -> simcore::Result<UpdateSimRequest> {
+        let id = SimId::parse(&self.id)?;
+        let mut request = self.patch;
+        if self.patch_given && !request.id.as_str().eq_ignore_ascii_case(id.as_str()) {
+            return Err(ValidationError::new(
+                "patch",
+                "must be a request for the SIM being updated",
+                format!("a request for {}", quote(request.id.as_str())),
+            )
+            .into());
+        }
+        request.id = id;
+        match &self.current {
+            Some(current) => request.validate_against(current)?,
+            None => request.validate()?,
+        }
+        Ok(request)
     }
 
     /// Validates, then sends `PUT /sims/{id}` with the merge patch, and returns the record as
     /// the platform stored it ([`Updated::Done`]).
     ///
     /// Setting what is already there is not an error and sends nothing: with the current
-    /// record given ([`UpdateSim::current`]) and a patch that changes nothing in it, the answer
-    /// is [`Updated::Unchanged`] with that record, and no request is made.
-    pub async fn send(self) -> simcore::Result<Updated> {
-        let (id, body) = self.body()?;
-        if self.changes_nothing() {
-            let current = self
-                .current
-                .expect("changes_nothing needs a current record");
-            return Ok(Updated::Unchanged(current));
+    /// record known ([`current`](Self::current), [`fetch_current`](Self::fetch_current)) and a
+    /// patch that changes nothing in it, or with a [`known_status`](Self::known_status) that is
+    /// all the update sets, the answer is [`Updated::Unchanged`] and no update is sent.
+    pub async fn send(self) -> simcore::Result<Updated<SimRecord>> {
+        self.options.check()?;
+        let client = self.client.clone();
+        let options = self.options;
+        let fetch = self.fetch_current;
+        let known_status = self.known_status.clone();
+        let mut current = self.current.clone();
+        let request = self.into_request()?;
+        if fetch {
+            let record = client.get_sim_with(request.id.as_str(), options).await?;
+            request.validate_against(&record)?;
+            current = Some(record);
         }
-        let request = self
-            .client
-            .transport()
-            .request(Method::PUT, &["sims", id.as_str()])?
-            .operation("update_sim", "/sims/{id}", Some(id.as_str()))
-            .json(&body)?;
-        let response = self.client.transport().send(&request).await?;
-        response.resource().map(Updated::Done)
+        let unchanged = match (&current, &known_status) {
+            (Some(record), _) => request.changes_nothing_in(record),
+            (None, Some(known)) => request.only_status() == Some(known.as_str()),
+            (None, None) => false,
+        };
+        if unchanged {
+            return Ok(Updated::Unchanged);
+        }
+        client.send_with(&request, options).await
     }
 
     fn metadata_map(&mut self) -> &mut Map<String, Value> {
@@ -583,12 +617,16 @@ impl UpdateSim {
     }
 }
 
-/// The list builder returned by [`Client::list_sims`] (`GET /sims`): a page size, then one
-/// page, every page, or every record.
+/// The list builder returned by [`Client::list_sims`] (`GET /sims`): a page size, then the list
+/// verbs: [`first_page`](Self::first_page), [`pages`](Self::pages), [`stream`](Self::stream),
+/// [`collect_all`](Self::collect_all), from the first page or the one
+/// [`resume_from`](Self::resume_from) names.
 ///
 /// Every page is asked for with `page_meta=true`, so EdgeIQ answers with the total and the list
-/// ends without a request past it; a bare array is read too. The page parameters' names are
-/// **unconfirmed**: see [`list_keys`].
+/// ends without a request past it; a bare array is read too, and then ends at a short page. A
+/// page that starts with the record the page before started with ends the listing with an
+/// error: the API ignored the page asked for, and going on would never end. The page
+/// parameters' names are **unconfirmed**: see [`list_keys`].
 ///
 /// ```
 /// let client = edgeiq_client::Client::builder().api_token("t").build()?;
@@ -606,6 +644,8 @@ pub struct ListSims {
     page_size: u32,
     /// Read of each record only what a snapshot holds (for `SimProvider::list`).
     snapshot_only: bool,
+    start: Option<PagePosition>,
+    options: CallOptions,
 }
 
 impl ListSims {
@@ -614,8 +654,13 @@ impl ListSims {
             client,
             page_size: list_keys::MAX_PAGE_SIZE,
             snapshot_only: false,
+            start: None,
+            options: CallOptions::new(),
         }
     }
+
+    simcore::call_options_methods!();
+    simcore::list_methods!(SimRecord);
 
     /// Reads of each record only its id, ICCID and status, skipping the rest unread: the cheap
     /// read a fleet-wide snapshot needs.
@@ -654,58 +699,31 @@ impl ListSims {
             (list_keys::PAGE_META, "true".to_owned()),
         ])
     }
+}
 
-    /// Fetches page `page` (from [`list_keys::FIRST_PAGE`]).
-    pub async fn page(&self, page: u32) -> simcore::Result<SimPage> {
+/// Reads `GET /sims` a numbered page at a time: the page after page `n` is `n + 1` while
+/// [`list_keys`]'s end rules say one follows (the `total`, or a full page without one).
+impl PageSource for ListSims {
+    type Item = SimRecord;
+
+    async fn read_page(&self, at: Option<&PagePosition>) -> simcore::Result<Page<SimRecord>> {
+        let page = match at {
+            Some(position) => position.number(list_keys::PAGE)?,
+            None => list_keys::FIRST_PAGE,
+        };
         let pairs = self.query_pairs(page)?;
-        self.client
-            .sim_page(&pairs, page, self.page_size, self.snapshot_only)
-            .await
+        let (sims, total) = self
+            .client
+            .sim_page(&pairs, self.page_size, self.snapshot_only, self.options)
+            .await?;
+        let next = list_has_next(page, self.page_size, sims.len(), total)
+            .then(|| page.checked_add(1).map(PagePosition::Number))
+            .flatten();
+        Ok(Page::new(sims, next).with_total(total))
     }
 
-    /// Fetches the first page.
-    pub async fn first_page(&self) -> simcore::Result<SimPage> {
-        self.page(list_keys::FIRST_PAGE).await
-    }
-
-    /// Every page, until [`SimPage::has_next`] says the last was read. An error ends the stream
-    /// after it is yielded; so does a page that starts with the record the page before started
-    /// with (the API ignores the paging parameters: going on would never end).
-    pub fn pages(self) -> impl Stream<Item = simcore::Result<SimPage>> + Send + 'static {
-        self.pages_from(list_keys::FIRST_PAGE)
-            .map_ok(|(page, _)| page)
-    }
-
-    /// Every page from page `first` on (to resume a listing an error interrupted), each with the
-    /// number of the page after it (`None` after the last), by the rules of
-    /// [`pages`](Self::pages).
-    pub fn pages_from(
-        self,
-        first: u32,
-    ) -> impl Stream<Item = simcore::Result<(SimPage, Option<u32>)>> + Send + 'static {
-        simcore::paging::numbered_pages_positioned(
-            self,
-            first,
-            list_keys::PAGE,
-            "must not repeat the page before (the API ignored the page asked for; \
-             see edgeiq_client::models::list_keys)",
-            |list, n| async move {
-                let page = list.page(n).await;
-                (list, page)
-            },
-        )
-    }
-
-    /// Every record on every page, one at a time.
-    pub fn stream(self) -> impl Stream<Item = simcore::Result<SimRecord>> + Send + 'static {
-        self.pages()
-            .map_ok(|page| stream::iter(page.sims.into_iter().map(Ok)))
-            .try_flatten()
-    }
-
-    /// Every record on every page, collected.
-    pub async fn collect_all(self) -> simcore::Result<Vec<SimRecord>> {
-        self.stream().try_collect().await
+    fn key(item: &SimRecord) -> String {
+        item.id.clone().unwrap_or_default()
     }
 }
 
@@ -719,15 +737,20 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    /// A request for the record the tests use, changing nothing yet.
+    fn req() -> UpdateSimRequest {
+        UpdateSimRequest::new(SimId::parse("65f1c0ffee0123456789abcd").unwrap())
+    }
+
     #[test]
     fn each_state_has_its_json() {
-        let p = SimPatch {
+        let p = UpdateSimRequest {
             device_id: PatchField::Set("dev-2".into()),
             msisdn: PatchField::Remove,
-            ..SimPatch::default()
+            ..req()
         };
         assert_eq!(p.to_json(), json!({"device_id": "dev-2", "msisdn": null}));
-        assert_eq!(SimPatch::new().to_json(), json!({}));
+        assert_eq!(req().to_json(), json!({}));
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
             serde_json::to_string(&p.to_json()).unwrap()
@@ -737,22 +760,19 @@ mod tests {
     #[test]
     fn validation_table() {
         let long = |n| "x".repeat(n);
-        let cases: Vec<(SimPatch, Option<(&str, &str)>)> = vec![
+        let cases: Vec<(UpdateSimRequest, Option<(&str, &str)>)> = vec![
+            (req(), Some(("update", "must set at least one field"))),
             (
-                SimPatch::new(),
-                Some(("update", "must set at least one field")),
-            ),
-            (
-                SimPatch {
+                UpdateSimRequest {
                     iccid: PatchField::Set("8988".into()),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some(("iccid", "must be 18 to 22 ASCII digits")),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     iccid: PatchField::Remove,
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some((
                     "iccid",
@@ -760,9 +780,9 @@ mod tests {
                 )),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     device_id: PatchField::Remove,
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some((
                     "device_id",
@@ -770,9 +790,9 @@ mod tests {
                 )),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     device_id: PatchField::Set(String::new()),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some((
                     "device_id",
@@ -780,9 +800,9 @@ mod tests {
                 )),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     mno_integration_id: PatchField::Set(String::new()),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some((
                     "mno_integration_id",
@@ -790,9 +810,9 @@ mod tests {
                 )),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     status: PatchField::Remove,
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some((
                     "status",
@@ -800,37 +820,37 @@ mod tests {
                 )),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     status: PatchField::Set(long(31)),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some(("status", "must be 1 to 30 characters (not empty)")),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     status: PatchField::Set(long(30)),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 None,
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     msisdn: PatchField::Set(long(21)),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some(("msisdn", "must be 1 to 20 characters (not empty)")),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     msisdn: PatchField::Set(long(20)),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 None,
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     communication_plan: PatchField::Set(long(256)),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some((
                     "communication_plan",
@@ -838,44 +858,44 @@ mod tests {
                 )),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     rate_plan: PatchField::Set(String::new()),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 Some(("rate_plan", "must be 1 to 255 characters (not empty)")),
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     rate_plan: PatchField::Set(long(255)),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 None,
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     rate_plan: PatchField::Remove,
-                    ..SimPatch::default()
+                    ..req()
                 },
                 None,
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     mno_integration_id: PatchField::Remove,
-                    ..SimPatch::default()
+                    ..req()
                 },
                 None,
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     sim_metadata: PatchField::Remove,
-                    ..SimPatch::default()
+                    ..req()
                 },
                 None,
             ),
             (
-                SimPatch {
+                UpdateSimRequest {
                     sim_metadata: PatchField::Set(Map::new()),
-                    ..SimPatch::default()
+                    ..req()
                 },
                 None,
             ),
@@ -897,14 +917,14 @@ mod tests {
 
     #[test]
     fn metadata_patch_counts_null_keys_too() {
-        let ok = SimPatch {
+        let ok = UpdateSimRequest {
             sim_metadata: PatchField::Set(keys_map(50, Value::Null)),
-            ..SimPatch::default()
+            ..req()
         };
         assert!(ok.validate().is_ok());
-        let too_many = SimPatch {
+        let too_many = UpdateSimRequest {
             sim_metadata: PatchField::Set(keys_map(51, Value::Null)),
-            ..SimPatch::default()
+            ..req()
         };
         let e = too_many.validate().unwrap_err();
         assert_eq!(
@@ -918,11 +938,11 @@ mod tests {
         let current = record(
             json!({"_id": "65f1c0ffee0123456789abcd", "sim_metadata": keys_map(49, json!(1))}),
         );
-        let two_new = SimPatch {
+        let two_new = UpdateSimRequest {
             sim_metadata: PatchField::Set(
                 json!({"new1": 1, "new2": 2}).as_object().unwrap().clone(),
             ),
-            ..SimPatch::default()
+            ..req()
         };
         assert!(two_new.validate().is_ok());
         let e = two_new.validate_against(&current).unwrap_err();
@@ -931,17 +951,17 @@ mod tests {
             "invalid sim_metadata: must have at most 50 top-level keys after merging onto the current record (found 51 keys)"
         );
         // Adding one and removing one stays at 49.
-        let swap = SimPatch {
+        let swap = UpdateSimRequest {
             sim_metadata: PatchField::Set(
                 json!({"new1": 1, "k0": null}).as_object().unwrap().clone(),
             ),
-            ..SimPatch::default()
+            ..req()
         };
         assert!(swap.validate_against(&current).is_ok());
         // Clearing everything is always fine.
-        let clear = SimPatch {
+        let clear = UpdateSimRequest {
             sim_metadata: PatchField::Remove,
-            ..SimPatch::default()
+            ..req()
         };
         assert!(clear.validate_against(&current).is_ok());
     }
@@ -955,7 +975,7 @@ mod tests {
             "sim_metadata": {"site": {"name": "a", "floor": 2}, "tag": "x"},
             "ctd_data_usage": 7,
         }));
-        let patch = SimPatch {
+        let patch = UpdateSimRequest {
             msisdn: PatchField::Remove,
             status: PatchField::Set("active".into()),
             sim_metadata: PatchField::Set(
@@ -964,7 +984,7 @@ mod tests {
                     .unwrap()
                     .clone(),
             ),
-            ..SimPatch::default()
+            ..req()
         };
         let merged = patch.merge_into(&current);
         assert_eq!(merged.msisdn, None);
@@ -994,7 +1014,7 @@ mod tests {
             plan in any::<String>(),
             meta in proptest::collection::btree_map(any::<String>(), any::<Option<i64>>(), 0..60),
         ) {
-            let patch = SimPatch {
+            let patch = UpdateSimRequest {
                 iccid: PatchField::Set(iccid),
                 msisdn: PatchField::Set(msisdn),
                 status: PatchField::Set(status),
@@ -1002,7 +1022,7 @@ mod tests {
                 sim_metadata: PatchField::Set(
                     meta.into_iter().map(|(k, v)| (k, v.map_or(Value::Null, Value::from))).collect(),
                 ),
-                ..SimPatch::default()
+                ..req()
             };
             let _ = patch.validate();
             let _ = patch.validate_against(&SimRecord::default());

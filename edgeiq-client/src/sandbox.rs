@@ -15,7 +15,8 @@
 //! let id = sandbox.seed_sim(SimSeed::new().status("inactive"));
 //! let client = sandbox.client();
 //!
-//! let record = client.update_sim(&id).status("active").metadata("site", "pump 7").send().await?;
+//! let record = client.update_sim(&id).status("active").metadata("site", "pump 7").send().await?
+//!     .into_resource().expect("the stored record");
 //! assert_eq!(record.status.as_deref(), Some("active"));
 //! assert_eq!(sandbox.sim(&id).unwrap()["sim_metadata"]["site"], "pump 7");
 //! assert_eq!(sandbox.requests().len(), 1);

@@ -122,7 +122,10 @@ async fn unauthorized_is_recognised() {
     let err = client(&server).get_sim(ID).await.unwrap_err();
     assert!(err.is_unauthorized());
     assert!(!err.is_retryable());
-    assert_eq!(err.to_string(), "edgeiq: HTTP 401: Unauthorized");
+    assert_eq!(
+        err.to_string(),
+        "edgeiq: HTTP 401: Unauthorized; retrying will not help"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +158,10 @@ async fn not_found_is_recognised() {
         .await;
     let err = client(&server).get_sim(ID).await.unwrap_err();
     assert!(err.is_not_found());
-    assert_eq!(err.to_string(), "edgeiq: HTTP 404: (empty body)");
+    assert_eq!(
+        err.to_string(),
+        "edgeiq: HTTP 404: (empty body); retrying will not help"
+    );
 }
 
 #[tokio::test]

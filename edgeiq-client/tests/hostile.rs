@@ -363,7 +363,7 @@ async fn answer_case(
             .status("active")
             .send()
             .await
-            .map(edgeiq_client::Updated::into_record),
+            .map(|u| u.into_resource().expect("a stored record")),
     }?;
     Ok(record.id.is_some() && record.status.is_some())
 }

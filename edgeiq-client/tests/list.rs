@@ -9,6 +9,7 @@ use futures_util::StreamExt as _;
 use httpmock::prelude::*;
 use httpmock::{HttpMockRequest, Mock};
 use serde_json::{Value, json};
+use simcore::paging::PagePosition;
 use simcore::{Error, ListOptions, SimProvider, SimSnapshot, SimState};
 
 /// Matches a request whose raw query is exactly `query`.
@@ -228,7 +229,168 @@ async fn a_page_size_over_1000_is_refused_before_sending() {
         matches!(got.as_slice(), [Err(Error::Invalid(e))] if e.field() == "page_size"),
         "{got:?}"
     );
-    let e = client(&server).list_sims().page(0).await.unwrap_err();
+    let e = client(&server)
+        .list_sims()
+        .resume_from(PagePosition::Number(0))
+        .first_page()
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::Invalid(v) if v.field() == "page"));
+    anything.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn resume_from_reads_from_that_page() {
+    let server = MockServer::start_async().await;
+    let first = mock_page(
+        &server,
+        1,
+        2,
+        json!({"total": 5, "resources": records(0..2)}),
+    )
+    .await;
+    let second = mock_page(
+        &server,
+        2,
+        2,
+        json!({"total": 5, "resources": records(2..4)}),
+    )
+    .await;
+    let third = mock_page(
+        &server,
+        3,
+        2,
+        json!({"total": 5, "resources": records(4..5)}),
+    )
+    .await;
+    let list = client(&server).list_sims().page_size(2);
+    let page = list
+        .clone()
+        .resume_from(PagePosition::Number(2))
+        .first_page()
+        .await
+        .unwrap();
+    let got: Vec<_> = page.items.iter().map(|r| r.id.clone().unwrap()).collect();
+    assert_eq!(got, [id(2), id(3)]);
+    assert_eq!(
+        (page.next, page.total),
+        (Some(PagePosition::Number(3)), Some(5))
+    );
+    let rest = list
+        .clone()
+        .resume_from(PagePosition::Number(2))
+        .collect_all()
+        .await
+        .unwrap();
+    let got: Vec<_> = rest.into_iter().map(|r| r.id.unwrap()).collect();
+    assert_eq!(got, [id(2), id(3), id(4)]);
+    first.assert_calls_async(0).await;
+    second.assert_calls_async(2).await;
+    third.assert_calls_async(1).await;
+
+    // The last page says there is none after it.
+    let last = list
+        .resume_from(PagePosition::Number(3))
+        .first_page()
+        .await
+        .unwrap();
+    assert_eq!((last.items.len(), last.next), (1, None));
+
+    // Through SimProvider: resumed at page 3, the listing reads page 3 alone.
+    let got = ids(listed(
+        &client(&server),
+        &ListOptions::new()
+            .page_size(2)
+            .resume_from(PagePosition::Number(3)),
+    )
+    .await);
+    assert_eq!(got, [vec![id(4)]]);
+    first.assert_calls_async(0).await;
+
+    // A token belongs to a list paged by link: refused, nothing sent.
+    let err = client(&server)
+        .list_sims()
+        .resume_from(PagePosition::Token("https://example.com/next".into()))
+        .first_page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "page"),
+        "{err:?}"
+    );
+    third.assert_calls_async(3).await;
+}
+
+#[tokio::test]
+async fn a_per_call_attempts_cap_is_honoured_on_lists() {
+    let server = MockServer::start_async().await;
+    let busy = server
+        .mock_async(|when, then| {
+            when.method(GET).path(format!("{BASE}/sims"));
+            then.status(503).json_body(json!({"message": "busy"}));
+        })
+        .await;
+    let err = client_with(&server, 3)
+        .list_sims()
+        .attempts(1)
+        .first_page()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    busy.assert_calls_async(1).await;
+    // Every page of a listing, and SimProvider's list through its options.
+    let err = client_with(&server, 3)
+        .list_sims()
+        .attempts(1)
+        .collect_all()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    busy.assert_calls_async(2).await;
+    let got = listed(
+        &client_with(&server, 3),
+        &ListOptions::new().call(simcore::CallOptions::new().attempts(1)),
+    )
+    .await;
+    assert!(matches!(got.as_slice(), [Err(e)] if e.status() == Some(503)));
+    busy.assert_calls_async(3).await;
+    // Without a cap, the client's policy: three attempts.
+    client_with(&server, 3)
+        .list_sims()
+        .first_page()
+        .await
+        .unwrap_err();
+    busy.assert_calls_async(6).await;
+}
+
+#[tokio::test]
+async fn bad_call_options_on_a_list_are_refused_before_sending() {
+    let server = MockServer::start_async().await;
+    let anything = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let err = client(&server)
+        .list_sims()
+        .attempts(0)
+        .first_page()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    let err = client(&server)
+        .list_sims()
+        .deadline(std::time::Duration::ZERO)
+        .collect_all()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "deadline"),
+        "{err:?}"
+    );
     anything.assert_calls_async(0).await;
 }

@@ -112,7 +112,7 @@ async fn a_refused_login_is_a_401_tried_once_without_the_password() {
     assert!(err.is_unauthorized());
     assert_eq!(
         err.to_string(),
-        "edgeiq: HTTP 401: invalid email or password"
+        "edgeiq: HTTP 401: invalid email or password; retrying will not help"
     );
     assert!(!format!("{err:?}").contains(PASSWORD));
     login.assert_calls_async(1).await;

@@ -1,6 +1,6 @@
 //! The merge algorithm this crate uses, against every example of RFC 7396, appendix A.
 
-use edgeiq_client::{PatchField, SimPatch, SimRecord, merge_patch};
+use edgeiq_client::{PatchField, SimId, SimRecord, UpdateSimRequest, merge_patch};
 use serde_json::{Value, json};
 
 /// (original, patch, result), in the appendix's order.
@@ -78,11 +78,11 @@ fn object_examples_through_the_metadata_patch() {
             json!({"_id": "65f1c0ffee0123456789abcd", "sim_metadata": orig}),
         )
         .unwrap();
-        let sim_patch = SimPatch {
+        let request = UpdateSimRequest {
             sim_metadata: PatchField::Set(p.clone()),
-            ..SimPatch::default()
+            ..UpdateSimRequest::new(SimId::parse("65f1c0ffee0123456789abcd").unwrap())
         };
-        let merged = sim_patch.merge_into(&current);
+        let merged = request.merge_into(&current);
         assert_eq!(
             merged.sim_metadata.as_ref(),
             Some(want),
@@ -97,9 +97,9 @@ fn object_examples_through_the_metadata_patch() {
 fn removing_all_metadata_drops_the_key() {
     let current: SimRecord =
         serde_json::from_value(json!({"sim_metadata": {"a": 1}, "msisdn": "+1"})).unwrap();
-    let patch = SimPatch {
+    let patch = UpdateSimRequest {
         sim_metadata: PatchField::Remove,
-        ..SimPatch::default()
+        ..UpdateSimRequest::new(SimId::parse("65f1c0ffee0123456789abcd").unwrap())
     };
     let merged = patch.merge_into(&current);
     assert_eq!(merged.sim_metadata, None);

@@ -62,11 +62,11 @@ async fn apply_sends_the_carrier_word_and_returns_the_record() {
         let applied = provider(&server).apply(ID, &change).await.unwrap();
         assert_eq!(
             applied,
-            Applied::Done(
+            Applied::Done(Some(
                 SimSnapshot::new("edgeiq", ID, state)
                     .with_iccid("89882806660004909182")
                     .with_native_status(word)
-            )
+            ))
         );
         m.assert_calls_async(1).await;
     }
@@ -131,5 +131,8 @@ async fn errors_come_through_typed() {
         .await;
     let err = provider(&server).fetch(ID).await.unwrap_err();
     assert!(err.is_not_found());
-    assert_eq!(err.to_string(), "edgeiq: HTTP 404: sim not found");
+    assert_eq!(
+        err.to_string(),
+        "edgeiq: HTTP 404: sim not found; retrying will not help"
+    );
 }

@@ -138,16 +138,17 @@ async fn a_sim_record_through_its_whole_life() {
 
     // Activate: only the status and the server's `updated_at` change.
     tokio::time::sleep(Duration::from_millis(3)).await;
-    let active = client
+    let updated = client
         .update_sim(&id)
         .status("active")
         .send()
         .await
         .unwrap();
+    let active = updated.resource().unwrap().clone();
     let mut expected = record.clone();
     expected.status = Some("active".into());
     expected.updated_at = active.updated_at.clone();
-    assert_eq!(active, Updated::Done(expected));
+    assert_eq!(updated, Updated::Done(Some(expected)));
     assert_ne!(active.updated_at, record.updated_at);
     assert_eq!(active.state(), SimState::Active);
     assert_eq!(sandbox.sim(&id).unwrap()["status"], "active");
@@ -162,7 +163,7 @@ async fn a_sim_record_through_its_whole_life() {
         .current(&active);
     assert!(update.changes_nothing());
     let again = update.send().await.unwrap();
-    assert_eq!(again, Updated::Unchanged(active.record().clone()));
+    assert_eq!(again, Updated::Unchanged);
     assert!(!again.was_sent());
     assert_eq!(sandbox.requests().len(), sent);
     let blind = client
@@ -173,7 +174,7 @@ async fn a_sim_record_through_its_whole_life() {
         .unwrap();
     assert!(blind.was_sent());
     assert_eq!(sandbox.requests().len(), sent + 1);
-    let active = blind.into_record();
+    let active = blind.into_resource().unwrap();
 
     // Metadata: a nested merge, a key removed, a key added; checked against the current
     // record first, and the client's prediction of the merge is what the server did.
@@ -183,8 +184,8 @@ async fn a_sim_record_through_its_whole_life() {
         .remove_metadata_key("legacy")
         .metadata("owner", "water dept")
         .current(&active);
-    let predicted = update.sim_patch().merge_into(&active);
-    let merged = update.send().await.unwrap();
+    let predicted = update.clone().into_request().unwrap().merge_into(&active);
+    let merged = update.send().await.unwrap().into_resource().unwrap();
     let metadata = json!({
         "site": {"name": "pump station 7", "room": 4},
         "installer": "field team B",
@@ -200,6 +201,8 @@ async fn a_sim_record_through_its_whole_life() {
         .status("suspended")
         .send()
         .await
+        .unwrap()
+        .into_resource()
         .unwrap();
     assert_eq!(suspended.status.as_deref(), Some("suspended"));
     assert_eq!(suspended.state(), SimState::Inactive);
@@ -212,6 +215,8 @@ async fn a_sim_record_through_its_whole_life() {
         .remove_rate_plan()
         .send()
         .await
+        .unwrap()
+        .into_resource()
         .unwrap();
     assert_eq!(retired.status.as_deref(), Some("retired"));
     assert_eq!(retired.state(), SimState::Retired);
@@ -229,7 +234,7 @@ async fn a_sim_record_through_its_whole_life() {
     // The server's own fields never moved.
     assert_eq!(stored["ctd_data_usage"], 734_003_200);
     assert_eq!(stored["created_at"], json!(record.created_at));
-    assert_eq!(serde_json::to_value(retired.record()).unwrap(), stored);
+    assert_eq!(serde_json::to_value(&retired).unwrap(), stored);
 
     // The request log: exactly these requests, each with the raw token and no scheme.
     let log = sandbox.requests();
@@ -290,7 +295,10 @@ async fn each_documented_refusal_through_the_client() {
     let rule = "sim_metadata must have at most 50 top-level keys (found 51)";
     assert_eq!(api(&err), (400, None, rule));
     assert_eq!(err.api().unwrap().details, Some(json!([rule])));
-    assert_eq!(err.to_string(), format!("edgeiq: HTTP 400: {rule}"));
+    assert_eq!(
+        err.to_string(),
+        format!("edgeiq: HTTP 400: {rule}; retrying will not help")
+    );
     assert!(!err.is_retryable());
     assert_eq!(sandbox.sim(&id).unwrap(), before);
     // Given the current record, the client refuses the same update before sending.
@@ -317,6 +325,8 @@ async fn each_documented_refusal_through_the_client() {
         .current(&record)
         .send()
         .await
+        .unwrap()
+        .into_resource()
         .unwrap();
     assert_eq!(ok.sim_metadata.as_ref().unwrap().len(), 50);
 
@@ -343,7 +353,10 @@ async fn each_documented_refusal_through_the_client() {
     let err = stranger.get_sim(&id).await.unwrap_err();
     assert_eq!(api(&err), (401, None, "Unauthorized"));
     assert!(err.is_unauthorized());
-    assert_eq!(err.to_string(), "edgeiq: HTTP 401: Unauthorized");
+    assert_eq!(
+        err.to_string(),
+        "edgeiq: HTTP 401: Unauthorized; retrying will not help"
+    );
     let err = stranger
         .update_sim(&id)
         .status("active")
@@ -373,7 +386,14 @@ async fn each_documented_refusal_through_the_client() {
     assert_eq!(sandbox.sim(&id).unwrap(), before);
     assert_eq!(sandbox.sim(&other).unwrap()["iccid"], OTHER_ICCID);
     // Setting a record's own ICCID again is fine.
-    let same = client.update_sim(&id).iccid(ICCID).send().await.unwrap();
+    let same = client
+        .update_sim(&id)
+        .iccid(ICCID)
+        .send()
+        .await
+        .unwrap()
+        .into_resource()
+        .unwrap();
     assert_eq!(same.iccid.as_deref(), Some(ICCID));
 }
 
@@ -588,7 +608,8 @@ async fn read_only_fields_sent_by_a_raw_client_are_ignored() {
     assert_eq!(record.sim_barred, Some(false));
     assert_eq!(
         record
-            .to_patch()
+            .to_request()
+            .unwrap()
             .to_json()
             .as_object()
             .unwrap()
@@ -637,6 +658,8 @@ async fn session_login_and_its_refusals() {
         .status("active")
         .send()
         .await
+        .unwrap()
+        .into_resource()
         .unwrap();
     assert_eq!(record.status.as_deref(), Some("active"));
 
@@ -792,7 +815,7 @@ async fn the_common_interface_drives_the_sandbox() {
             .apply(&id, &SimChange::new().state(target.clone()))
             .await
             .unwrap();
-        let Applied::Done(snap) = applied else {
+        let Applied::Done(Some(snap)) = applied else {
             panic!("expected Done, got {applied:?}");
         };
         assert_eq!(
@@ -854,6 +877,8 @@ async fn rate_limit_and_faults() {
         .status("active")
         .send()
         .await
+        .unwrap()
+        .into_resource()
         .unwrap();
     assert_eq!(record.status.as_deref(), Some("active"));
     assert_eq!(sandbox.server().stats().failed, 1);
@@ -967,9 +992,9 @@ async fn a_hundred_thousand_records_seed_and_page_without_quadratic_cost() {
     let mut pages = std::pin::pin!(client.list_sims().pages());
     let mut seen = 0;
     while let Some(page) = pages.try_next().await.unwrap() {
-        assert_eq!(page.sims[0].id.as_deref(), Some(ids[seen].as_str()));
+        assert_eq!(page.items[0].id.as_deref(), Some(ids[seen].as_str()));
         assert_eq!(page.total, Some(100_000));
-        seen += page.sims.len();
+        seen += page.items.len();
     }
     let listed = started.elapsed();
     assert_eq!(seen, 100_000);

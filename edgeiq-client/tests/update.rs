@@ -5,12 +5,14 @@ mod common;
 
 use common::*;
 use edgeiq_client::models::keys;
-use edgeiq_client::{Client, PatchField, SimPatch, SimRecord, UpdateSim, Updated};
+use edgeiq_client::{
+    Client, PatchField, SimId, SimRecord, UpdateSimBuilder, UpdateSimRequest, Updated,
+};
 use httpmock::prelude::*;
 use serde_json::{Map, Value, json};
 use simcore::Error;
 
-type Step = fn(UpdateSim) -> UpdateSim;
+type Step = fn(UpdateSimBuilder) -> UpdateSimBuilder;
 
 /// Sends `step` applied to an update of `ID` and asserts the exact request: method, path,
 /// `Authorization`, content type and body.
@@ -29,7 +31,7 @@ async fn assert_sends(step: Step, expected: Value) {
         })
         .await;
     let got = step(client(&server).update_sim(ID)).send().await.unwrap();
-    assert_eq!(got, Updated::Done(record), "{expected}");
+    assert_eq!(got, Updated::Done(Some(record)), "{expected}");
     m.assert_calls_async(1).await;
 }
 
@@ -128,25 +130,25 @@ async fn required_fields_cannot_be_nulled_and_nothing_is_sent() {
     let any = catch_all(&server).await;
     for (patch, field, rule) in [
         (
-            SimPatch {
+            UpdateSimRequest {
                 iccid: PatchField::Remove,
-                ..SimPatch::default()
+                ..request()
             },
             "iccid",
             "cannot be removed: required and unique on the platform",
         ),
         (
-            SimPatch {
+            UpdateSimRequest {
                 device_id: PatchField::Remove,
-                ..SimPatch::default()
+                ..request()
             },
             "device_id",
             "cannot be removed: a SIM record belongs to a device (set another device instead)",
         ),
         (
-            SimPatch {
+            UpdateSimRequest {
                 status: PatchField::Remove,
-                ..SimPatch::default()
+                ..request()
             },
             "status",
             "cannot be removed: set a status instead (the platform's default is inactive)",
@@ -155,7 +157,7 @@ async fn required_fields_cannot_be_nulled_and_nothing_is_sent() {
         let err = client(&server)
             .update_sim(ID)
             .msisdn("+1")
-            .patch(patch)
+            .patch(patch.clone())
             .send()
             .await
             .unwrap_err();
@@ -166,6 +168,14 @@ async fn required_fields_cannot_be_nulled_and_nothing_is_sent() {
             other => panic!("{other:?}"),
         }
         assert!(err.was_not_sent());
+        // The request as data, sent by the client: refused the same way.
+        let err = client(&server).send(&patch).await.unwrap_err();
+        match &err {
+            Error::Invalid(v) => {
+                assert_eq!((v.field(), v.rule(), v.found()), (field, rule, "null"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
     any.assert_calls_async(0).await;
 }
@@ -186,7 +196,7 @@ async fn nested_metadata_merges_per_rfc_7396() {
         .update_sim(ID)
         .metadata_patch(patch.as_object().unwrap().clone())
         .current(&current);
-    let predicted = update.sim_patch().merge_into(&current);
+    let predicted = update.clone().into_request().unwrap().merge_into(&current);
     assert_eq!(
         Value::Object(predicted.sim_metadata.clone().unwrap()),
         json!({
@@ -206,7 +216,7 @@ async fn nested_metadata_merges_per_rfc_7396() {
         })
         .await;
     let got = update.send().await.unwrap();
-    assert_eq!(got, Updated::Done(predicted));
+    assert_eq!(got, Updated::Done(Some(predicted)));
     m.assert_calls_async(1).await;
 }
 
@@ -221,7 +231,11 @@ fn a_patch_from_a_record_carries_no_read_only_field() {
     assert!(record.updated_at.is_some() && record.user_id.is_some());
     assert!(!record.extra.is_empty());
 
-    for patch in [record.to_patch(), SimPatch::from_record(&record)] {
+    for patch in [
+        record.to_request().unwrap(),
+        UpdateSimRequest::from_record(&record).unwrap(),
+    ] {
+        assert_eq!(patch.id.as_str(), ID);
         let body = serde_json::to_value(&patch).unwrap();
         let map = body.as_object().unwrap();
         for key in keys::READ_ONLY.iter().chain(&[keys::ID, keys::ID_ALT]) {
@@ -274,7 +288,7 @@ async fn read_only_fields_never_appear_in_a_sent_body() {
     // A caller turns the fetched record into an update and changes one field.
     client(&server)
         .update_sim(ID)
-        .patch(record.to_patch())
+        .patch(record.to_request().unwrap())
         .status("retired")
         .current(&record)
         .send()
@@ -298,7 +312,7 @@ async fn invalid_input_is_refused_and_nothing_is_sent() {
     let server = MockServer::start_async().await;
     let any = catch_all(&server).await;
     let c = client(&server);
-    let cases: Vec<(UpdateSim, &str, &str)> = vec![
+    let cases: Vec<(UpdateSimBuilder, &str, &str)> = vec![
         (
             c.update_sim("65f1c0ffee").status("active"),
             "id",
@@ -408,7 +422,7 @@ async fn metadata_limit_at_the_boundary_is_sent() {
         if let Some(c) = &current {
             update = update.current(c);
         }
-        let got = update.send().await.unwrap();
+        let got = update.send().await.unwrap().into_resource().unwrap();
         assert_eq!(got.id.as_deref(), Some(ID));
         m.assert_calls_async(1).await;
     }
@@ -428,6 +442,8 @@ async fn the_answer_is_read_into_the_record() {
         .status("active")
         .send()
         .await
+        .unwrap()
+        .into_resource()
         .unwrap();
     assert_eq!(r.id.as_deref(), Some(ID));
     assert_eq!(r.device_id.as_deref(), Some("65f1c0ffee0123456789d001"));
@@ -498,13 +514,263 @@ async fn an_unreadable_success_is_a_decode_error() {
 }
 
 #[test]
-fn the_body_is_available_without_sending() {
+fn the_request_is_available_without_sending() {
     let c = Client::builder().api_token(SENTINEL).build().unwrap();
     let u = c.update_sim(ID).msisdn("+1").remove_rate_plan();
-    let (id, body) = u.body().unwrap();
-    assert_eq!(id.as_str(), ID);
-    assert_eq!(body, json!({"msisdn": "+1", "rate_plan": null}));
-    assert_eq!(u.sim_patch().msisdn, PatchField::Set("+1".to_owned()));
-    let patch = u.into_patch();
-    assert_eq!(patch.rate_plan, PatchField::Remove);
+    let request = u.into_request().unwrap();
+    assert_eq!(request.id.as_str(), ID);
+    assert_eq!(
+        request.to_json(),
+        json!({"msisdn": "+1", "rate_plan": null})
+    );
+    assert_eq!(request.msisdn, PatchField::Set("+1".to_owned()));
+    assert_eq!(request.rate_plan, PatchField::Remove);
+}
+
+/// A request for the SIM the tests use, changing nothing yet.
+fn request() -> UpdateSimRequest {
+    UpdateSimRequest::new(SimId::parse(ID).unwrap())
+}
+
+/// A mock answering every request with 503 (which the client retries).
+async fn always_503(server: &MockServer) -> httpmock::Mock<'_> {
+    server
+        .mock_async(|_when, then| {
+            then.status(503).json_body(json!({"message": "busy"}));
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_per_call_attempts_cap_is_honoured() {
+    // The client retries 503 up to 3 attempts; this call asks for one.
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    let err = client_with(&server, 3)
+        .update_sim(ID)
+        .status("active")
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    busy.assert_calls_async(1).await;
+
+    // Without the cap, the client's policy applies.
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    client_with(&server, 3)
+        .update_sim(ID)
+        .status("active")
+        .send()
+        .await
+        .unwrap_err();
+    busy.assert_calls_async(3).await;
+
+    // The read of `fetch_current` takes the call's options too: one GET, and no PUT.
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    client_with(&server, 3)
+        .update_sim(ID)
+        .status("active")
+        .fetch_current()
+        .options(simcore::CallOptions::new().attempts(1))
+        .send()
+        .await
+        .unwrap_err();
+    busy.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn bad_call_options_are_refused_before_sending() {
+    let server = MockServer::start_async().await;
+    let any = catch_all(&server).await;
+    for update in [
+        client(&server).update_sim(ID).status("active").attempts(0),
+        client(&server)
+            .update_sim(ID)
+            .status("active")
+            .deadline(std::time::Duration::ZERO),
+        client(&server)
+            .update_sim(ID)
+            .status("active")
+            .fetch_current()
+            .attempts(0),
+        // Refused even where the update would send nothing.
+        client(&server)
+            .update_sim(ID)
+            .status("active")
+            .known_status("active")
+            .attempts(0),
+    ] {
+        let err = update.send().await.unwrap_err();
+        assert!(err.was_not_sent(), "{err}");
+        assert!(
+            matches!(&err, Error::Invalid(v) if ["attempts", "deadline"].contains(&v.field())),
+            "{err:?}"
+        );
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn fetch_current_reads_the_record_first() {
+    let record = record();
+    // The record already holds the status: one GET, no PUT.
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(SIM_PATH)
+                .header("authorization", SENTINEL);
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let put = server
+        .mock_async(|when, then| {
+            when.method(PUT).path(SIM_PATH);
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let status = record.status.clone().unwrap();
+    let got = client(&server)
+        .update_sim(ID)
+        .status(status.clone())
+        .fetch_current()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got, Updated::Unchanged);
+    get.assert_calls_async(1).await;
+    put.assert_calls_async(0).await;
+
+    // Another status: read, then sent.
+    let got = client(&server)
+        .update_sim(ID)
+        .status("suspended")
+        .fetch_current()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got, Updated::Done(Some(record.clone())));
+    get.assert_calls_async(2).await;
+    put.assert_calls_async(1).await;
+
+    // The read record is checked like a given one: 50 stored keys and one more is refused.
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path(SIM_PATH);
+            then.status(200).json_body(json!({
+                "_id": ID, "status": "active", "sim_metadata": keys_map("k", 50, json!(1))
+            }));
+        })
+        .await;
+    let put = server
+        .mock_async(|when, then| {
+            when.method(PUT);
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let err = client(&server)
+        .update_sim(ID)
+        .metadata("one_more", 1)
+        .fetch_current()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.rule() == "must have at most 50 top-level keys after merging onto the current record"),
+        "{err:?}"
+    );
+    get.assert_calls_async(1).await;
+    put.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn a_known_status_that_is_all_the_update_sets_sends_nothing() {
+    let server = MockServer::start_async().await;
+    let put = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .is_true(body_is(json!({"status": "active"})));
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let got = client(&server)
+        .update_sim(ID)
+        .status("active")
+        .known_status("active")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got, Updated::Unchanged);
+    put.assert_calls_async(0).await;
+    // The comparison is exact: another spelling is another word, and is sent.
+    let got = client(&server)
+        .update_sim(ID)
+        .status("active")
+        .known_status("Active")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.was_sent());
+    put.assert_calls_async(1).await;
+    // With more than the status, it is sent as asked (the status included).
+    let server = MockServer::start_async().await;
+    let both = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .is_true(body_is(json!({"status": "active", "msisdn": "+1"})));
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    client(&server)
+        .update_sim(ID)
+        .status("active")
+        .msisdn("+1")
+        .known_status("active")
+        .send()
+        .await
+        .unwrap();
+    both.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn the_client_sends_a_request_as_data() {
+    let server = MockServer::start_async().await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path(SIM_PATH)
+                .header("authorization", SENTINEL)
+                .is_true(body_is(json!({"msisdn": "+1", "rate_plan": null})));
+            then.status(200).json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let c = client(&server);
+    let request = c
+        .update_sim(ID)
+        .msisdn("+1")
+        .remove_rate_plan()
+        .into_request()
+        .unwrap();
+    assert_eq!(
+        c.send(&request).await.unwrap(),
+        Updated::Done(Some(record()))
+    );
+    m.assert_calls_async(1).await;
+    // A request given whole to a builder for another SIM is refused, nothing sent.
+    let other = UpdateSimRequest {
+        msisdn: PatchField::Set("+1".into()),
+        ..UpdateSimRequest::new(SimId::parse("65f1c0ffee0123456789ffff").unwrap())
+    };
+    let err = c.update_sim(ID).patch(other).send().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "patch"),
+        "{err:?}"
+    );
+    m.assert_calls_async(1).await;
 }

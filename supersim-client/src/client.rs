@@ -13,12 +13,54 @@ use simcore::http::{
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::{ExposeSecret as _, SecretString};
 use simcore::validate::quote;
-use simcore::{Error, Result, ValidationError};
+use simcore::{CallOptions, Error, Result, Updated, ValidationError};
 use url::Url;
 
-use crate::models::{Callback, Sim, SimPage, SnapshotPage, UpdateOutcome};
-use crate::requests::{ListSims, SimRef, SimUpdateRequest, UpdateSim, is_sid};
-use crate::{KORE_PROVIDER, PROVIDER};
+use crate::models::{Sim, SimsPage, SnapshotPage};
+use crate::requests::{ListSims, SimRef, UpdateSimBuilder, UpdateSimRequest, is_sid};
+
+/// The name KORE's dialect goes by in errors.
+const KORE: &str = Dialect::Kore.as_str();
+/// The name Twilio's dialect goes by in errors.
+const TWILIO: &str = Dialect::Twilio.as_str();
+
+/// Which API a client speaks to: Super SIM as Twilio serves it, or as KORE serves it. The
+/// resources and answers are the same; the credentials, base URL and callback signatures differ.
+///
+/// Errors name the dialect that answered ([`as_str`](Self::as_str): `"twilio"` or `"kore"`);
+/// through [`SimProvider`](simcore::SimProvider), the provider is `"supersim"` whatever the
+/// dialect ([`PROVIDER`](crate::PROVIDER)).
+///
+/// ```
+/// use supersim_client::{Client, Dialect};
+/// let kore = Client::builder().kore("client id", "client secret").build()?;
+/// assert_eq!(kore.dialect(), Dialect::Kore);
+/// assert_eq!(kore.dialect().as_str(), "kore");
+/// # Ok::<(), simcore::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// Twilio's API (`https://supersim.twilio.com`, HTTP Basic).
+    Twilio,
+    /// KORE's API (`https://supersim.api.korewireless.com`, OAuth2 client credentials).
+    Kore,
+}
+
+impl Dialect {
+    /// The dialect's name, as errors carry it: `"twilio"` or `"kore"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Twilio => "twilio",
+            Dialect::Kore => "kore",
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Twilio's Super SIM API.
 pub const DEFAULT_BASE_URL: &str = "https://supersim.twilio.com";
@@ -67,7 +109,7 @@ const KORE_DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 ///     .kore("my-client-id", "my client secret")
 ///     .build()?;
 /// assert_eq!(kore.base_url().as_str(), "https://supersim.api.korewireless.com/");
-/// assert_eq!(kore.provider_name(), "kore");
+/// assert_eq!(kore.dialect().as_str(), "kore");
 ///
 /// // Twilio: HTTP Basic with an Account SID and Auth Token (or an API key).
 /// let twilio = Client::builder()
@@ -80,7 +122,7 @@ const KORE_DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 #[derive(Clone)]
 pub struct Client {
     transport: Transport,
-    provider: &'static str,
+    dialect: Dialect,
     /// Which credential is used, and its (non-secret) id, for `Debug` and [`Client::credential`].
     credential: String,
     /// KORE's access-token cache.
@@ -90,7 +132,7 @@ pub struct Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("provider", &self.provider)
+            .field("dialect", &self.dialect)
             .field("credential", &self.credential)
             .field("transport", &self.transport)
             .finish()
@@ -360,7 +402,7 @@ impl ClientBuilder {
                 // The token call: no auth, one attempt, the secret cut out of whatever it says.
                 let token_transport = transport
                     .clone()
-                    .provider(KORE_PROVIDER)
+                    .provider(KORE)
                     .base_url(self.kore_token_url.clone())
                     .auth(Auth::None)
                     .retry(RetryPolicy::none())
@@ -376,7 +418,7 @@ impl ClientBuilder {
                         login,
                         TokenCacheOptions::default(),
                         store,
-                        format!("{KORE_PROVIDER}:{key}"),
+                        format!("{KORE}:{key}"),
                     ),
                     None => TokenCache::new(login),
                 });
@@ -387,13 +429,13 @@ impl ClientBuilder {
                     transport.base_url(KORE_BASE_URL)
                 };
                 let transport = transport
-                    .provider(KORE_PROVIDER)
+                    .provider(KORE)
                     .request_id_header(REQUEST_ID_HEADER)
                     .auth(Auth::dynamic(tokens.clone()))
                     .build()?;
                 Ok(Client {
                     transport,
-                    provider: KORE_PROVIDER,
+                    dialect: Dialect::Kore,
                     credential: description,
                     tokens: Some(tokens),
                 })
@@ -420,13 +462,13 @@ impl ClientBuilder {
                     )));
                 }
                 let transport = transport
-                    .provider(PROVIDER)
+                    .provider(TWILIO)
                     .request_id_header(REQUEST_ID_HEADER)
                     .auth(Auth::basic(user, secret)?)
                     .build()?;
                 Ok(Client {
                     transport,
-                    provider: PROVIDER,
+                    dialect: Dialect::Twilio,
                     credential: description,
                     tokens: None,
                 })
@@ -493,7 +535,7 @@ impl TokenSource for KoreLogin {
         let status = response.status();
         let answer: TokenAnswer = serde_json::from_slice(response.body()).map_err(|e| {
             Error::decode_withheld(
-                KORE_PROVIDER,
+                KORE,
                 status,
                 format!("the token answer is not the documented object: {e}"),
             )
@@ -502,16 +544,12 @@ impl TokenSource for KoreLogin {
             .access_token
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| {
-                Error::decode_withheld(
-                    KORE_PROVIDER,
-                    status,
-                    "the token answer has no access_token",
-                )
+                Error::decode_withheld(KORE, status, "the token answer has no access_token")
             })?;
         if let Some(kind) = &answer.token_type {
             if !kind.eq_ignore_ascii_case("bearer") {
                 return Err(Error::decode_withheld(
-                    KORE_PROVIDER,
+                    KORE,
                     status,
                     format!("the token answer's token_type is {kind:?}, not Bearer"),
                 ));
@@ -527,7 +565,7 @@ impl TokenSource for KoreLogin {
     }
 
     fn provider(&self) -> &'static str {
-        KORE_PROVIDER
+        KORE
     }
 
     fn redact(&self, into: &mut Redactor) {
@@ -540,7 +578,7 @@ impl Client {
     /// [`ClientBuilder::kore`], [`DEFAULT_BASE_URL`] (Twilio) otherwise, unless one is set.
     pub fn builder() -> ClientBuilder {
         ClientBuilder {
-            transport: Transport::builder(PROVIDER, DEFAULT_BASE_URL),
+            transport: Transport::builder(TWILIO, DEFAULT_BASE_URL),
             credentials: None,
             credential_kinds: Vec::new(),
             kore_token_url: KORE_TOKEN_URL.to_owned(),
@@ -550,10 +588,10 @@ impl Client {
         }
     }
 
-    /// Which provider this client speaks to: `"kore"` or `"twilio"` (errors and snapshots carry
-    /// the same name).
-    pub fn provider_name(&self) -> &'static str {
-        self.provider
+    /// Which API this client speaks to: KORE's or Twilio's. Errors carry its name
+    /// ([`Dialect::as_str`]); snapshots carry the provider's, `"supersim"`, whatever the dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Which credential the client uses, without its secret: `"kore api client …"`,
@@ -568,7 +606,7 @@ impl Client {
     pub(crate) fn own(&self, error: Error) -> Error {
         match error {
             Error::Transition(mut t) => {
-                t.provider = self.provider.into();
+                t.provider = self.dialect.as_str().into();
                 Error::Transition(t)
             }
             other => other,
@@ -612,18 +650,42 @@ impl Client {
         self.transport.base_url()
     }
 
-    /// Starts an update of a SIM, named by its SID (`HS…`) or its unique name.
-    pub fn update_sim(&self, sim: impl Into<String>) -> UpdateSim {
-        UpdateSim::new(self.clone(), sim.into())
+    /// Starts an update of a SIM, named by its SID (`HS…`) or its unique name; see
+    /// [`UpdateSimBuilder`].
+    pub fn update_sim(&self, sim: impl Into<String>) -> UpdateSimBuilder {
+        UpdateSimBuilder::new(self.clone(), sim.into())
     }
 
-    /// Sends a validated update request. [`UpdateSim::send`] is the usual way in; this is the
-    /// step under it.
+    /// Sends an update request as it is. [`UpdateSimBuilder::send`] is the usual way in (it
+    /// also checks the request against the SIM's known or fetched status, and sends nothing when
+    /// there is nothing to change); this is the step under it, and it always sends.
     ///
-    /// The outcome is [`UpdateOutcome::Scheduled`] when Twilio answers `202 Accepted` or returns
-    /// the SIM in status `scheduled`, and [`UpdateOutcome::Done`] otherwise. A success status
-    /// other than `200` and `202` is not Twilio's answer: an [`Error::Decode`].
-    pub async fn send_update(&self, request: &SimUpdateRequest) -> Result<UpdateOutcome> {
+    /// The answer is [`Updated::Pending`] when the API answers `202 Accepted` or returns the SIM
+    /// in status `scheduled` (it calls the request's callback URL, if it has one, when it has
+    /// finished), and [`Updated::Done`] otherwise; either way with the SIM as returned. A success
+    /// status other than `200` and `202` is not the API's answer: an [`Error::Decode`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: supersim_client::Client) -> simcore::Result<()> {
+    /// use supersim_client::SettableStatus;
+    /// let request = client
+    ///     .update_sim("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+    ///     .status(SettableStatus::Active)
+    ///     .into_request()?;
+    /// let updated = client.send(&request).await?;
+    /// println!("pending: {}", updated.is_pending());
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&self, request: &UpdateSimRequest) -> Result<Updated<Sim>> {
+        self.send_with(request, CallOptions::new()).await
+    }
+
+    /// [`send`](Self::send) with this call's options.
+    pub(crate) async fn send_with(
+        &self,
+        request: &UpdateSimRequest,
+        options: CallOptions,
+    ) -> Result<Updated<Sim>> {
         if request.is_empty() {
             return Err(ValidationError::empty_update().into());
         }
@@ -631,6 +693,7 @@ impl Client {
             .transport
             .request(Method::POST, &["v1", "Sims", request.sim.as_str()])?
             .operation("update_sim", "/v1/Sims/{Sid}", Some(request.sim.as_str()))
+            .options(options)
             .form(request.form_pairs());
         let response = self.transport.send(&req).await?;
         // Twilio answers an update 200 (applied) or 202 (scheduled): any other success status is
@@ -643,22 +706,25 @@ impl Client {
         }
         let sim: Sim = response.resource()?;
         if response.status() == 202 || sim.is_scheduled() {
-            let callback = request.callback_url.as_ref().map(|url| {
-                Callback::new(url.as_str(), request.callback_method.unwrap_or_default())
-            });
-            Ok(UpdateOutcome::Scheduled { sim, callback })
+            Ok(Updated::Pending(Some(sim)))
         } else {
-            Ok(UpdateOutcome::Done(sim))
+            Ok(Updated::Done(Some(sim)))
         }
     }
 
     /// Fetches a SIM, named by its SID (`HS…`) or its unique name.
     pub async fn fetch_sim(&self, sim: impl AsRef<str>) -> Result<Sim> {
-        let sim = SimRef::parse(sim.as_ref())?;
+        self.fetch_sim_with(sim.as_ref(), CallOptions::new()).await
+    }
+
+    /// [`fetch_sim`](Self::fetch_sim) with this call's options.
+    pub(crate) async fn fetch_sim_with(&self, sim: &str, options: CallOptions) -> Result<Sim> {
+        let sim = SimRef::parse(sim)?;
         let req = self
             .transport
             .request(Method::GET, &["v1", "Sims", sim.as_str()])?
-            .operation("fetch_sim", "/v1/Sims/{Sid}", Some(sim.as_str()));
+            .operation("fetch_sim", "/v1/Sims/{Sid}", Some(sim.as_str()))
+            .options(options);
         self.transport.send(&req).await?.resource()
     }
 
@@ -681,7 +747,7 @@ impl Client {
     ) -> Result<Sim> {
         let sim = sim.as_ref();
         simcore::wait::poll(
-            self.provider,
+            self.dialect.as_str(),
             options,
             || self.fetch_sim(sim),
             |s: &Sim| !s.is_scheduled(),
@@ -699,29 +765,19 @@ impl Client {
         ListSims::new(self.clone())
     }
 
-    /// The page after `page`, or `None` after the last one.
-    ///
-    /// The next page's URL comes from Twilio (`meta.next_page_url`); it is followed only if it
-    /// has the base URL's scheme, host and port, so credentials never go to another host.
-    /// Otherwise the answer is an [`Error::Invalid`] for `meta.next_page_url`, and nothing is
-    /// sent.
-    pub async fn next_page(&self, page: &SimPage) -> Result<Option<SimPage>> {
-        match page.next_page_url() {
-            Some(url) => self.page_at(url, false).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
+    /// The first page of the list, with the filters' query pairs.
     pub(crate) async fn first_page(
         &self,
         query: &[(&'static str, String)],
         snapshot_only: bool,
-    ) -> Result<SimPage> {
+        options: CallOptions,
+    ) -> Result<SimsPage> {
         let mut req = self
             .transport
             .request(Method::GET, &["v1", "Sims"])?
             .operation("list_sims", "/v1/Sims", None)
-            .body_limit(self.list_body_limit());
+            .body_limit(self.list_body_limit())
+            .options(options);
         // Only with pairs: an empty query would still leave a bare `?` on the URL.
         if !query.is_empty() {
             req = req.query(query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -729,26 +785,35 @@ impl Client {
         self.read_page(&req, snapshot_only).await
     }
 
-    pub(crate) async fn page_at(&self, next: &str, snapshot_only: bool) -> Result<SimPage> {
+    /// The page at a next-page URL the API handed out. It is followed only if it has the base
+    /// URL's scheme, host and port, so credentials never go to another host: otherwise the
+    /// answer is an [`Error::Invalid`] for `meta.next_page_url`, and nothing is sent.
+    pub(crate) async fn page_at(
+        &self,
+        next: &str,
+        snapshot_only: bool,
+        options: CallOptions,
+    ) -> Result<SimsPage> {
         let url = self.next_page_target(next)?;
         let req = Request::new(Method::GET, url)
             .operation("list_sims", "/v1/Sims", None)
-            .body_limit(self.list_body_limit());
+            .body_limit(self.list_body_limit())
+            .options(options);
         self.read_page(&req, snapshot_only).await
     }
 
     /// Sends a list request and reads the page: whole, or only what snapshots hold.
-    async fn read_page(&self, req: &Request, snapshot_only: bool) -> Result<SimPage> {
+    async fn read_page(&self, req: &Request, snapshot_only: bool) -> Result<SimsPage> {
         let response = self.transport.send(req).await?;
         if !snapshot_only {
             return response.resource();
         }
-        let page: SimPage = response.json::<SnapshotPage>()?.into();
+        let page: SimsPage = response.json::<SnapshotPage>()?.into();
         match simcore::http::Resource::missing(&page) {
             None => Ok(page),
             Some(what) => {
                 Err(response
-                    .decode_error(format!("not a {} answer: it has no {what}", self.provider)))
+                    .decode_error(format!("not a {} answer: it has no {what}", self.dialect)))
             }
         }
     }
@@ -842,7 +907,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.credential(), "kore api client client-1");
-        assert_eq!(c.provider_name(), "kore");
+        assert_eq!(c.dialect(), Dialect::Kore);
         assert_eq!(
             c.base_url().as_str(),
             "https://supersim.api.korewireless.com/"

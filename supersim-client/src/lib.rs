@@ -7,17 +7,20 @@
 //! same resources and answers, and this client speaks to either:
 //!
 //! ```
-//! use supersim_client::Client;
+//! use supersim_client::{Client, Dialect};
 //!
 //! // KORE: an API client's id and secret (OAuth2 client credentials).
 //! let kore = Client::builder().kore("your client id", "your client secret").build()?;
-//! assert_eq!(kore.provider_name(), "kore");
+//! assert_eq!(kore.dialect(), Dialect::Kore);
 //!
 //! // Twilio: an Account SID and Auth Token (or an API key and secret).
 //! let twilio = Client::builder()
 //!     .account("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "your auth token")
 //!     .build()?;
-//! assert_eq!(twilio.provider_name(), "twilio");
+//! assert_eq!(twilio.dialect().as_str(), "twilio");
+//!
+//! // Through the common interface both are Super SIM: errors say which API answered.
+//! assert_eq!(simcore::SimProvider::name(&kore), "supersim");
 //! # Ok::<(), simcore::Error>(())
 //! ```
 //!
@@ -33,20 +36,20 @@
 //!     .update_sim("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
 //!     .status(SettableStatus::Active)
 //!     .callback_url("https://example.com/sim-done");
-//! let request = update.request()?; // validated, plain data; nothing sent
+//! let request = update.into_request()?; // validated, plain data; nothing sent
 //! assert_eq!(
 //!     request.form_pairs(),
 //!     [("Status", "active"), ("CallbackUrl", "https://example.com/sim-done")]
 //! );
 //!
 //! // Refusals name the field and the rule, and nothing is sent.
-//! let err = client.update_sim("pump 7").account_sid("AC123").request().unwrap_err();
+//! let err = client.update_sim("pump 7").account_sid("AC123").into_request().unwrap_err();
 //! assert_eq!(err.to_string(), "invalid account_sid: must be AC followed by 32 hex digits (found \"AC123\")");
 //! let err = client
 //!     .update_sim("pump 7")
 //!     .status(SettableStatus::Ready)
 //!     .known_status(Status::Active)
-//!     .request()
+//!     .into_request()
 //!     .unwrap_err();
 //! assert_eq!(err.to_string(), "kore: a SIM in state active cannot move to ready (allowed: inactive)");
 //! # Ok::<(), simcore::Error>(())
@@ -55,24 +58,26 @@
 //! Sending it tells a finished update from a scheduled one:
 //!
 //! ```no_run
-//! use supersim_client::{Client, SettableStatus, UpdateOutcome};
+//! use std::time::Duration;
+//! use supersim_client::{Client, SettableStatus, Updated};
 //!
 //! # async fn run() -> simcore::Result<()> {
 //! let client = Client::from_env()?; // KORE_CLIENT_ID + KORE_CLIENT_SECRET, or Twilio's
-//! let outcome = client
+//! let updated = client
 //!     .update_sim("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
 //!     .status(SettableStatus::Active)
 //!     .fleet("My Fleet")
 //!     .callback_url("https://example.com/sim-done")
-//!     .fetch_first() // check the change against the SIM's status as the API reports it now
+//!     .fetch_current() // check the change against the SIM's status as the API reports it now
+//!     .deadline(Duration::from_secs(20)) // this call's deadline, the fetch included
 //!     .send()
 //!     .await?;
-//! match outcome {
-//!     UpdateOutcome::Done(sim) => println!("done: {:?}", sim.status),
-//!     UpdateOutcome::Scheduled { sim, callback } => {
-//!         println!("{:?} is scheduled; the provider will call {:?}", sim.sid, callback)
+//! match updated {
+//!     Updated::Done(sim) => println!("done: {:?}", sim.and_then(|s| s.status)),
+//!     Updated::Pending(sim) => {
+//!         println!("{:?} is scheduled; the API will call the callback URL", sim.and_then(|s| s.sid))
 //!     }
-//!     _ => {}
+//!     Updated::Unchanged => println!("already active: nothing sent"),
 //! }
 //! # Ok(()) }
 //! ```
@@ -89,13 +94,20 @@
 //!   cap.
 //! - **Waiting** ([`Client::wait_until_settled`], and `simcore::wait` for any provider): polls a
 //!   scheduled SIM until its change has landed, with backoff, up to a deadline.
+//! - **Update** ([`Client::update_sim`] → [`UpdateSimBuilder`]): `.current(&sim)`,
+//!   `.known_status(..)` or `.fetch_current()` check the change against the SIM's status first;
+//!   `.into_request()` gives the validated [`UpdateSimRequest`] for [`Client::send`]; `.send()`
+//!   answers [`Updated`]. Every request builder takes this call's `.deadline(..)` and
+//!   `.attempts(..)`.
 //! - **Read** ([`Client::fetch_sim`], [`Client::list_sims`] → [`ListSims`]): filters `Status`,
-//!   `Fleet`, `Iccid`, `PageSize` (1–1000); the first page, a page at a time
-//!   ([`Client::next_page`]), every page ([`ListSims::pages`]) or every SIM as a stream
-//!   ([`ListSims::stream`]). Next-page URLs are followed only on the base URL's scheme, host
-//!   and port.
-//! - **Models** ([`Sim`], [`SimPage`], [`Status`]): every field optional, unknown fields
-//!   ignored, unknown statuses kept as [`Status::Unknown`].
+//!   `Fleet`, `Iccid`, `PageSize` (1–1000); the first page, every page ([`ListSims::pages`],
+//!   [`simcore::paging::Page`]s) or every SIM as a stream ([`ListSims::stream`]), from the first
+//!   page or a page's `next` ([`ListSims::resume_from`]). Next-page URLs are followed only on
+//!   the base URL's scheme, host and port.
+//! - **Dialect** ([`Dialect`], [`Client::dialect`]): KORE's or Twilio's API. The provider is
+//!   [`PROVIDER`] (`"supersim"`) either way; errors name the dialect that answered.
+//! - **Models** ([`Sim`], [`Status`]): every field optional, unknown fields ignored, unknown
+//!   statuses kept as [`Status::Unknown`].
 //! - **Errors**: everything is a [`simcore::Error`]; the API's answers keep their status, code,
 //!   message, `more_info` link and `Twilio-Request-Id`, and [`errors::Code`] names the codes (20003, 20404, 20429,
 //!   83009, 83010, 83705). A `429` is retried (honouring `Retry-After`) before it is returned.
@@ -129,9 +141,9 @@
 //! - **SID or unique name** ([`SimRef::parse`], [`FleetRef::parse`]): a value shaped like a SID
 //!   (two capital letters and 32 letters or digits) must be a well-formed SID of the expected
 //!   kind; any other non-empty string is a unique name.
-//! - **Scheduled** ([`Client::send_update`]): a `202`, or a SIM returned in `scheduled`, is
-//!   [`UpdateOutcome::Scheduled`].
-//! - **Unknown current status** ([`SimUpdateRequest::check_against`]): a status this crate does
+//! - **Scheduled** ([`Client::send`]): a `202`, or a SIM returned in `scheduled`, is
+//!   [`Updated::Pending`].
+//! - **Unknown current status** ([`UpdateSimRequest::check_against`]): a status this crate does
 //!   not know is not checked against the lifecycle; Twilio judges the change.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -146,20 +158,25 @@ pub mod requests;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, KORE_BASE_URL, KORE_TOKEN_URL};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, Dialect, KORE_BASE_URL, KORE_TOKEN_URL};
 #[allow(deprecated)]
 pub use errors::ErrorCode;
 pub use models::LIFECYCLE;
-pub use models::{Callback, PageMeta, Sim, SimLinks, SimPage, Status, UpdateOutcome};
+pub use models::{Sim, SimLinks, Status};
 pub use requests::{
     AccountSid, CallbackMethod, CallbackUrl, FleetRef, ListSims, SettableStatus, SimRef,
-    SimUpdateRequest, UniqueName, UpdateSim,
+    UniqueName, UpdateSimBuilder, UpdateSimRequest,
 };
+/// What an update did (simcore's, the same in every provider crate): done, pending (scheduled:
+/// Super SIM's `202`), or unchanged with nothing sent.
+pub use simcore::Updated;
 
-/// The provider's short name for Super SIM on Twilio, as errors and snapshots carry it.
-pub const PROVIDER: &str = "twilio";
-/// The provider's short name for Super SIM on KORE.
-pub const KORE_PROVIDER: &str = "kore";
+/// The provider's short name, whatever the dialect: what [`SimProvider::name`] returns and
+/// snapshots carry. Errors carry the dialect's name instead ([`Dialect::as_str`]: `"twilio"` or
+/// `"kore"`): it says which API answered.
+///
+/// [`SimProvider::name`]: simcore::SimProvider::name
+pub const PROVIDER: &str = "supersim";
 
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

@@ -89,7 +89,7 @@ impl simcore::http::Resource for Sim {
 
 /// A page carries the `sims` list (checked when it is read), and every SIM on it its SID and
 /// status.
-impl simcore::http::Resource for SimPage {
+impl simcore::http::Resource for SimsPage {
     fn missing(&self) -> Option<&'static str> {
         self.sims
             .iter()
@@ -119,23 +119,23 @@ pub struct SimLinks {
     pub sim_ip_addresses: Option<String>,
 }
 
-/// One page of `GET /v1/Sims`: the SIMs and the paging envelope.
+/// One page of `GET /v1/Sims` as Twilio sends it: the SIMs and the paging envelope. The list
+/// hands it on as a [`simcore::paging::Page`].
 ///
 /// The `sims` key must be there (`null` reads as no SIMs): a page without it is not Twilio's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[non_exhaustive]
-pub struct SimPage {
+pub(crate) struct SimsPage {
     /// The SIMs on this page.
     #[serde(deserialize_with = "null_as_empty")]
-    pub sims: Vec<Sim>,
+    pub(crate) sims: Vec<Sim>,
     /// Where this page is and where the next one is.
     #[serde(default)]
-    pub meta: PageMeta,
+    pub(crate) meta: PageMeta,
 }
 
-impl SimPage {
+impl SimsPage {
     /// The absolute URL of the next page, or `None` on the last page.
-    pub fn next_page_url(&self) -> Option<&str> {
+    pub(crate) fn next_page_url(&self) -> Option<&str> {
         self.meta.next_page_url.as_deref().filter(|u| !u.is_empty())
     }
 }
@@ -160,9 +160,9 @@ struct SnapshotSim {
     status: Option<Status>,
 }
 
-impl From<SnapshotPage> for SimPage {
+impl From<SnapshotPage> for SimsPage {
     fn from(page: SnapshotPage) -> Self {
-        SimPage {
+        SimsPage {
             sims: page
                 .sims
                 .into_iter()
@@ -179,102 +179,14 @@ impl From<SnapshotPage> for SimPage {
     }
 }
 
-/// Twilio's paging envelope (`meta`).
+/// Twilio's paging envelope (`meta`): what the list reads of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
-#[non_exhaustive]
-pub struct PageMeta {
-    /// The URL of the first page.
-    pub first_page_url: Option<String>,
-    /// The key of the list in the envelope (`"sims"`).
-    pub key: Option<String>,
+pub(crate) struct PageMeta {
     /// The URL of the next page; `None` on the last page.
-    pub next_page_url: Option<String>,
-    /// The page index.
-    pub page: Option<u64>,
-    /// The page size.
-    pub page_size: Option<u64>,
-    /// The URL of the previous page.
-    pub previous_page_url: Option<String>,
+    pub(crate) next_page_url: Option<String>,
     /// The URL of this page.
-    pub url: Option<String>,
-}
-
-/// What an update did: done at once (`200`), or accepted and scheduled (`202`).
-///
-/// ```
-/// use supersim_client::{Sim, UpdateOutcome};
-/// # fn show(outcome: UpdateOutcome) {
-/// match outcome {
-///     UpdateOutcome::Done(sim) => println!("now {:?}", sim.status),
-///     UpdateOutcome::Scheduled { sim, callback } => {
-///         println!("{:?} is scheduled", sim.sid);
-///         if let Some(cb) = callback {
-///             println!("Twilio will call {} with {}", cb.url, cb.method);
-///         }
-///     }
-///     _ => {}
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum UpdateOutcome {
-    /// Twilio applied the update (`200 OK`) and returned the SIM as it is now.
-    Done(Sim),
-    /// Twilio accepted the update to apply it asynchronously (`202 Accepted`; the SIM reads
-    /// `scheduled`). Twilio calls the callback, if one was given, when it has finished.
-    Scheduled {
-        /// The SIM as Twilio returned it (status `scheduled`).
-        sim: Sim,
-        /// The callback this update gave, if any.
-        callback: Option<Callback>,
-    },
-    /// Nothing was sent: the update asked only for the status the SIM is known to have.
-    Unchanged,
-}
-
-impl UpdateOutcome {
-    /// The SIM as Twilio returned it (`None` when nothing was sent).
-    pub fn sim(&self) -> Option<&Sim> {
-        match self {
-            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => Some(sim),
-            UpdateOutcome::Unchanged => None,
-        }
-    }
-
-    /// The SIM as Twilio returned it, owned (`None` when nothing was sent).
-    pub fn into_sim(self) -> Option<Sim> {
-        match self {
-            UpdateOutcome::Done(sim) | UpdateOutcome::Scheduled { sim, .. } => Some(sim),
-            UpdateOutcome::Unchanged => None,
-        }
-    }
-
-    /// Whether the update is still being applied.
-    pub fn is_scheduled(&self) -> bool {
-        matches!(self, UpdateOutcome::Scheduled { .. })
-    }
-}
-
-/// Where and how Twilio reports the end of an asynchronous update.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Callback {
-    /// The callback URL, as sent.
-    pub url: String,
-    /// The method Twilio uses (`POST` unless the update said `GET`).
-    pub method: CallbackMethod,
-}
-
-impl Callback {
-    /// A callback at `url`, called with `method`.
-    pub fn new(url: impl Into<String>, method: CallbackMethod) -> Self {
-        Self {
-            url: url.into(),
-            method,
-        }
-    }
+    pub(crate) url: Option<String>,
 }
 
 /// Reads an RFC 3339 timestamp (what Super SIM sends) or an RFC 2822 one (what older Twilio APIs
@@ -365,8 +277,10 @@ pub static TRANSITIONS: &[(Status, Status)] = &[
     (Status::Inactive, Status::Active),
 ];
 
-/// The Super SIM lifecycle over Twilio's own statuses.
-pub static LIFECYCLE: Lifecycle<Status> = Lifecycle::table(crate::PROVIDER, TRANSITIONS);
+/// The Super SIM lifecycle over Twilio's own statuses. Its refusals name Twilio's dialect; a
+/// KORE client's name KORE's (errors say which API would have answered).
+pub static LIFECYCLE: Lifecycle<Status> =
+    Lifecycle::table(crate::client::Dialect::Twilio.as_str(), TRANSITIONS);
 
 /// The HTTP method Twilio uses to call the callback URL (Twilio's default is `POST`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -459,10 +373,10 @@ mod tests {
             }],
             "meta": {"next_page_url": "n", "url": "this"}
         });
-        let page: SimPage = serde_json::from_value::<SnapshotPage>(body.clone())
+        let page: SimsPage = serde_json::from_value::<SnapshotPage>(body.clone())
             .unwrap()
             .into();
-        let full: SimPage = serde_json::from_value(body).unwrap();
+        let full: SimsPage = serde_json::from_value(body).unwrap();
         assert_eq!(page.meta, full.meta);
         let (lean, full) = (&page.sims[0], &full.sims[0]);
         assert_eq!(
@@ -471,7 +385,7 @@ mod tests {
         );
         assert_eq!((lean.url.as_deref(), lean.date_created), (None, None));
         assert!(serde_json::from_value::<SnapshotPage>(json!({"meta": {}})).is_err());
-        let empty: SimPage = serde_json::from_value::<SnapshotPage>(json!({"sims": null}))
+        let empty: SimsPage = serde_json::from_value::<SnapshotPage>(json!({"sims": null}))
             .unwrap()
             .into();
         assert!(empty.sims.is_empty());
@@ -479,7 +393,7 @@ mod tests {
 
     #[test]
     fn page_envelope() {
-        let page: SimPage = serde_json::from_value(json!({
+        let page: SimsPage = serde_json::from_value(json!({
             "sims": null,
             "meta": {"next_page_url": "", "page": 0, "page_size": 50, "key": "sims"}
         }))
@@ -487,8 +401,8 @@ mod tests {
         assert!(page.sims.is_empty());
         assert_eq!(page.next_page_url(), None);
         // Without its `sims` key a page is not Twilio's.
-        assert!(serde_json::from_value::<SimPage>(json!({})).is_err());
-        let page: SimPage = serde_json::from_value(json!({"sims": []})).unwrap();
-        assert_eq!(page, SimPage::default());
+        assert!(serde_json::from_value::<SimsPage>(json!({})).is_err());
+        let page: SimsPage = serde_json::from_value(json!({"sims": []})).unwrap();
+        assert_eq!(page, SimsPage::default());
     }
 }

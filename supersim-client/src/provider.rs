@@ -12,6 +12,10 @@
 //! A `202 Accepted` (the SIM in `scheduled`) is [`Applied::Pending`]; a `200` is
 //! [`Applied::Done`].
 //!
+//! The provider is `"supersim"` ([`crate::PROVIDER`]) whatever the dialect: [`SimProvider::name`]
+//! and every snapshot say so. Errors name the dialect that answered (`"twilio"` or `"kore"`,
+//! [`Client::dialect`]), and so do transition refusals.
+//!
 //! A snapshot's aliases hold the SIM's unique name (Twilio accepts it in place of the SID).
 //! [`SimProvider::list`] reads `GET /v1/Sims` a page at a time, at `PageSize=1000` unless the
 //! options say otherwise.
@@ -19,17 +23,16 @@
 use std::sync::LazyLock;
 
 use futures_util::TryStreamExt as _;
-use simcore::paging::PagePosition;
 use simcore::validate::quote;
 use simcore::{
-    Applied, Error, Lifecycle, ListOptions, Result, SimChange, SimProvider, SimSnapshot, SimState,
-    SnapshotPages, ValidationError,
+    Applied, CallOptions, Error, Lifecycle, ListOptions, Result, SimChange, SimProvider,
+    SimSnapshot, SimState, SnapshotPages, ValidationError,
 };
 
 use crate::client::Client;
 pub use crate::models::{LIFECYCLE, TRANSITIONS};
-use crate::models::{Sim, Status, UpdateOutcome};
-use crate::requests::{ListSims, SettableStatus, SimRef, SimUpdateRequest, UniqueName};
+use crate::models::{Sim, Status};
+use crate::requests::{ListSims, SettableStatus, SimRef, UniqueName, UpdateSimRequest};
 
 /// [`LIFECYCLE`] in canonical states, mapped once (every change a plan validates judges by it).
 pub static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
@@ -62,13 +65,9 @@ pub fn settable(state: &SimState) -> Result<SettableStatus, ValidationError> {
     }
 }
 
-/// A SIM in canonical terms, from Twilio; `id` is used when the answer carried no SID.
+/// A SIM in canonical terms, stamped `"supersim"` ([`crate::PROVIDER`]) whichever dialect
+/// returned it; `id` is used when the answer carried no SID.
 pub fn snapshot(sim: &Sim, id: &str) -> SimSnapshot {
-    snapshot_from(crate::PROVIDER, sim, id)
-}
-
-/// A SIM in canonical terms, as `provider` (`"twilio"` or `"kore"`) returned it.
-pub fn snapshot_from(provider: &'static str, sim: &Sim, id: &str) -> SimSnapshot {
     let fields = Sim {
         sid: sim.sid.clone(),
         unique_name: sim.unique_name.clone(),
@@ -76,18 +75,18 @@ pub fn snapshot_from(provider: &'static str, sim: &Sim, id: &str) -> SimSnapshot
         status: sim.status.clone(),
         ..Sim::default()
     };
-    into_snapshot(provider, fields, id)
+    into_snapshot(fields, id)
 }
 
-/// [`snapshot_from`], taking the SIM: its texts move into the snapshot rather than being
-/// copied (a listing makes 100,000 of them).
-pub fn into_snapshot(provider: &'static str, sim: Sim, id: &str) -> SimSnapshot {
+/// [`snapshot`], taking the SIM: its texts move into the snapshot rather than being copied (a
+/// listing makes 100,000 of them).
+pub fn into_snapshot(sim: Sim, id: &str) -> SimSnapshot {
     let state = match &sim.status {
         Some(s) => canonical(s),
         None => SimState::Unknown(String::new()),
     };
     let id = sim.sid.unwrap_or_else(|| id.to_owned());
-    let mut snap = SimSnapshot::new(provider, id, state);
+    let mut snap = SimSnapshot::new(crate::PROVIDER, id, state);
     if let Some(iccid) = sim.iccid {
         snap = snap.with_iccid(iccid);
     }
@@ -103,19 +102,21 @@ pub fn into_snapshot(provider: &'static str, sim: Sim, id: &str) -> SimSnapshot 
 
 #[simcore::async_trait]
 impl SimProvider for Client {
+    /// `"supersim"`, whatever the dialect ([`Client::dialect`] says which).
     fn name(&self) -> &'static str {
-        self.provider_name()
+        crate::PROVIDER
     }
 
+    /// The Super SIM lifecycle in canonical states; its refusals name the dialect.
     fn lifecycle(&self) -> Lifecycle<SimState> {
         CANONICAL_LIFECYCLE
             .clone()
-            .with_provider(self.provider_name())
+            .with_provider(self.dialect().as_str())
     }
 
-    async fn fetch(&self, id: &str) -> Result<SimSnapshot> {
-        let sim = self.fetch_sim(id).await?;
-        Ok(snapshot_from(self.provider_name(), &sim, id))
+    async fn fetch_with(&self, id: &str, options: &CallOptions) -> Result<SimSnapshot> {
+        let sim = self.fetch_sim_with(id, *options).await?;
+        Ok(snapshot(&sim, id))
     }
 
     fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
@@ -124,62 +125,54 @@ impl SimProvider for Client {
 
     /// Every SIM, a page of `GET /v1/Sims` at a time: `PageSize` is `options.page_size` or the
     /// largest Twilio serves (1000), and each page is read once, straight into typed SIMs, and
-    /// of each SIM only what its snapshot holds. Each
-    /// snapshot's aliases hold the SIM's unique name. A page size over 1000 is refused as
-    /// [`Error::Invalid`] before anything is sent.
+    /// of each SIM only what its snapshot holds. Each snapshot's aliases hold the SIM's unique
+    /// name. A page size over 1000 is refused as [`Error::Invalid`] before anything is sent,
+    /// and so is a position to resume from that is not a page's next (a page number).
     fn list(&self, options: &ListOptions) -> SnapshotPages<'_> {
-        let provider = self.provider_name();
         let size = options.page_size.unwrap_or(ListSims::MAX_PAGE_SIZE);
-        let from = match &options.resume {
-            None => None,
-            Some(PagePosition::Token(url)) => Some(url.clone()),
-            Some(other) => {
-                let e = ValidationError::new(
-                    "resume",
-                    "Super SIM's list is paged by link: resume from a page's next_page_url",
-                    other.to_string(),
-                );
-                return SnapshotPages::new(futures_util::stream::iter([Err(self.own(e.into()))]));
-            }
-        };
-        let start = from.clone().map(PagePosition::Token);
-        let pages = self
+        let start = options.resume.clone();
+        let mut list = self
             .list_sims()
             .page_size(size)
             .snapshot_only()
-            .pages_from(from);
+            .options(options.call);
+        if let Some(position) = &start {
+            list = list.resume_from(position.clone());
+        }
         SnapshotPages::resumable(
             start,
-            pages.map_ok(move |(page, next)| {
+            list.pages().map_ok(|page| {
                 let sims = page
-                    .sims
+                    .items
                     .into_iter()
-                    .map(|sim| into_snapshot(provider, sim, ""))
+                    .map(|sim| into_snapshot(sim, ""))
                     .collect();
-                (sims, next.map(PagePosition::Token))
+                (sims, page.next)
             }),
         )
     }
 
-    async fn apply(&self, id: &str, change: &SimChange) -> Result<Applied> {
+    async fn apply_with(
+        &self,
+        id: &str,
+        change: &SimChange,
+        options: &CallOptions,
+    ) -> Result<Applied> {
         let request = prepare(id, change).map_err(|e| self.own(e))?;
         if request.is_empty() {
             // Already as asked (validated by `prepare`): nothing to send.
             return Ok(Applied::Unchanged);
         }
-        let p = self.provider_name();
-        Ok(match self.send_update(&request).await? {
-            UpdateOutcome::Done(sim) => Applied::Done(snapshot_from(p, &sim, id)),
-            UpdateOutcome::Scheduled { sim, .. } => Applied::Pending(snapshot_from(p, &sim, id)),
-            _ => Applied::Unchanged,
-        })
+        options.check()?;
+        let updated = self.send_with(&request, *options).await?;
+        Ok(updated.map(|sim| snapshot(&sim, id)))
     }
 }
 
 /// The update a canonical change asks for, checked without any I/O (shared by `validate` and
 /// `apply`, so a dry run refuses exactly what a real run would).
-fn prepare(id: &str, change: &SimChange) -> Result<SimUpdateRequest> {
-    let mut request = SimUpdateRequest::new(SimRef::parse(id)?);
+fn prepare(id: &str, change: &SimChange) -> Result<UpdateSimRequest> {
+    let mut request = UpdateSimRequest::new(SimRef::parse(id)?);
     if let Some(target) = &change.state {
         // Checked even when it is already there: a target Super SIM cannot be set is refused.
         let status = settable(target)?;
@@ -299,8 +292,8 @@ mod mapping_tests {
             "sid": "HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "status": "active", "unique_name": "pump 7"
         }))
         .unwrap();
-        let snap = snapshot_from("kore", &named, "pump 7");
-        assert_eq!(snap.provider, "kore");
+        let snap = snapshot(&named, "pump 7");
+        assert_eq!(snap.provider, "supersim");
         assert_eq!(snap.aliases, ["pump 7"]);
         assert!(snap.answers_to("pump 7") && snap.answers_to("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
         let snap = snapshot(&Sim::default(), "pump 7");

@@ -1,5 +1,5 @@
-//! What this crate sends: identifiers, the update request as plain validated data, and the
-//! fluent builders over it ([`UpdateSim`], [`ListSims`]).
+//! What this crate sends: identifiers, the update request as plain validated data
+//! ([`UpdateSimRequest`]), and the fluent builders over it ([`UpdateSimBuilder`], [`ListSims`]).
 //!
 //! # Identifiers
 //! Twilio SIDs are two capital letters and 32 hex digits: `HS…` for a Sim, `HF…` for a Fleet,
@@ -17,16 +17,17 @@
 use std::fmt;
 use std::str::FromStr;
 
-use futures_core::Stream;
-use futures_util::{TryStreamExt as _, stream};
+use std::sync::Mutex;
+
+use simcore::paging::{Page, PagePosition, PageSource};
 use simcore::validate::quote;
-use simcore::{Error, Iccid, Result, ValidationError};
+use simcore::{CallOptions, Error, Iccid, Result, Updated, ValidationError};
 use url::Url;
 
 use crate::client::Client;
 pub use crate::models::CallbackMethod;
 use crate::models::LIFECYCLE;
-use crate::models::{Sim, SimPage, Status, UpdateOutcome};
+use crate::models::{Sim, SimsPage, Status};
 
 /// Whether `s` looks like a SID of any kind: 34 characters, two ASCII capital letters, then 32
 /// ASCII letters or digits.
@@ -356,11 +357,11 @@ impl FromStr for SettableStatus {
 /// `POST /v1/Sims/{Sid}` as plain, validated data: every field optional, and only the fields set
 /// are sent.
 ///
-/// Build it with [`Client::update_sim`] and [`UpdateSim::request`], or directly from
-/// parsed values.
+/// Build it with [`Client::update_sim`] and [`UpdateSimBuilder::into_request`], or directly
+/// from parsed values; send it with [`Client::send`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct SimUpdateRequest {
+pub struct UpdateSimRequest {
     /// The SIM to update.
     pub sim: SimRef,
     /// `UniqueName`.
@@ -377,7 +378,7 @@ pub struct SimUpdateRequest {
     pub account_sid: Option<AccountSid>,
 }
 
-impl SimUpdateRequest {
+impl UpdateSimRequest {
     /// A request for `sim` that sets nothing yet.
     pub fn new(sim: SimRef) -> Self {
         Self {
@@ -399,8 +400,8 @@ impl SimUpdateRequest {
     /// The form pairs sent, in the spec's order, exactly the fields set.
     ///
     /// ```
-    /// use supersim_client::{SettableStatus, SimRef, SimUpdateRequest};
-    /// let mut request = SimUpdateRequest::new(SimRef::parse("pump 7")?);
+    /// use supersim_client::{SettableStatus, SimRef, UpdateSimRequest};
+    /// let mut request = UpdateSimRequest::new(SimRef::parse("pump 7")?);
     /// request.status = Some(SettableStatus::Active);
     /// assert_eq!(request.form_pairs(), [("Status", "active")]);
     /// # Ok::<(), simcore::ValidationError>(())
@@ -432,7 +433,7 @@ impl SimUpdateRequest {
     /// - `account_sid` only while the status is `new` (a status this crate does not know is left
     ///   for Twilio to judge);
     /// - a status change only where the Super SIM lifecycle ([`LIFECYCLE`]) allows it, or to the
-    ///   status the SIM already has (not an error: see [`UpdateSim::send`]); a status this crate
+    ///   status the SIM already has (not an error: see [`UpdateSimBuilder::send`]); a status this crate
     ///   does not know, and `scheduled`, are left for Twilio to judge;
     /// - no `fleet` change while the SIM is `scheduled` (Twilio would answer 83009).
     pub fn check_against(&self, current: &Status) -> Result<()> {
@@ -468,10 +469,10 @@ impl SimUpdateRequest {
 /// The update builder returned by [`Client::update_sim`]: set fields, then [`send`](Self::send).
 ///
 /// Setters only record; every value is validated by [`send`](Self::send) (or
-/// [`request`](Self::request)) before anything is sent.
+/// [`into_request`](Self::into_request)) before anything is sent.
 #[derive(Debug, Clone)]
 #[must_use = "an update does nothing until it is sent"]
-pub struct UpdateSim {
+pub struct UpdateSimBuilder {
     client: Client,
     sim: String,
     unique_name: Option<String>,
@@ -481,10 +482,11 @@ pub struct UpdateSim {
     callback_method: Option<CallbackMethod>,
     account_sid: Option<String>,
     known_status: Option<Status>,
-    fetch_first: bool,
+    fetch_current: bool,
+    options: CallOptions,
 }
 
-impl UpdateSim {
+impl UpdateSimBuilder {
     pub(crate) fn new(client: Client, sim: String) -> Self {
         Self {
             client,
@@ -496,9 +498,12 @@ impl UpdateSim {
             callback_method: None,
             account_sid: None,
             known_status: None,
-            fetch_first: false,
+            fetch_current: false,
+            options: CallOptions::new(),
         }
     }
+
+    simcore::call_options_methods!();
 
     /// Sets `UniqueName` (not empty, not shaped like a SID).
     pub fn unique_name(mut self, name: impl Into<String>) -> Self {
@@ -539,7 +544,7 @@ impl UpdateSim {
     }
 
     /// Declares the SIM's current status, so [`send`](Self::send) checks the update against it
-    /// (see [`SimUpdateRequest::check_against`]) before sending.
+    /// (see [`UpdateSimRequest::check_against`]) before sending.
     pub fn known_status(mut self, status: impl Into<Status>) -> Self {
         self.known_status = Some(status.into());
         self
@@ -554,21 +559,21 @@ impl UpdateSim {
         self
     }
 
-    /// Opts in to fetching the SIM first, so the update is checked against its status as Twilio
-    /// reports it now. Costs one `GET` before the update.
-    pub fn fetch_first(mut self) -> Self {
-        self.fetch_first = true;
+    /// Opts in to fetching the SIM first, so the update is checked against its status as the
+    /// API reports it now. Costs one `GET` before the update, sent with this call's options.
+    pub fn fetch_current(mut self) -> Self {
+        self.fetch_current = true;
         self
     }
 
     /// Validates every value and returns the request as plain data; also checks it against the
-    /// declared current status, if any. Nothing is sent.
-    pub fn request(&self) -> Result<SimUpdateRequest> {
+    /// declared current status, if any. Nothing is sent: [`Client::send`] sends it.
+    pub fn into_request(self) -> Result<UpdateSimRequest> {
         self.request_unnamed().map_err(|e| self.client.own(e))
     }
 
-    fn request_unnamed(&self) -> Result<SimUpdateRequest> {
-        let mut request = SimUpdateRequest::new(SimRef::parse(&self.sim)?);
+    fn request_unnamed(&self) -> Result<UpdateSimRequest> {
+        let mut request = UpdateSimRequest::new(SimRef::parse(&self.sim)?);
         request.unique_name = self
             .unique_name
             .as_deref()
@@ -597,21 +602,23 @@ impl UpdateSim {
     }
 
     /// Validates, checks against the current status (declared, or fetched with
-    /// [`fetch_first`](Self::fetch_first)), sends, and says whether the update is done or
-    /// scheduled.
+    /// [`fetch_current`](Self::fetch_current)), sends, and says whether the update is done
+    /// ([`Updated::Done`]) or scheduled ([`Updated::Pending`]: the API calls the callback URL
+    /// given, if any, when it has finished), with the SIM as the API returned it.
     ///
     /// Setting the status the SIM is known to have is not an error: `Status` is left out of the
-    /// request, and an update left with nothing to send is not sent
-    /// ([`UpdateOutcome::Unchanged`]).
-    pub async fn send(self) -> Result<UpdateOutcome> {
-        let mut request = self.request()?;
+    /// request, and an update left with nothing to send is not sent ([`Updated::Unchanged`]).
+    pub async fn send(self) -> Result<Updated<Sim>> {
+        self.options.check()?;
+        let client = self.client.clone();
+        let options = self.options;
+        let fetch = self.fetch_current;
         let mut current = self.known_status.clone();
-        if self.fetch_first {
-            let sim = self.client.fetch_sim(request.sim.as_str()).await?;
+        let mut request = self.into_request()?;
+        if fetch {
+            let sim = client.fetch_sim_with(request.sim.as_str(), options).await?;
             if let Some(status) = &sim.status {
-                request
-                    .check_against(status)
-                    .map_err(|e| self.client.own(e))?;
+                request.check_against(status).map_err(|e| client.own(e))?;
             }
             current = sim.status;
         }
@@ -619,17 +626,37 @@ impl UpdateSim {
             if *now == Status::from(target) {
                 request.status = None;
                 if request.is_empty() {
-                    return Ok(UpdateOutcome::Unchanged);
+                    return Ok(Updated::Unchanged);
                 }
             }
         }
-        self.client.send_update(&request).await
+        client.send_with(&request, options).await
     }
 }
 
-/// The list builder returned by [`Client::list_sims`]: filters, a page size, then the first page,
-/// every page, or every SIM.
-#[derive(Debug, Clone)]
+/// The list builder returned by [`Client::list_sims`]: filters, a page size, then the list
+/// verbs: [`first_page`](Self::first_page), [`pages`](Self::pages), [`stream`](Self::stream),
+/// [`collect_all`](Self::collect_all), from the first page or the one
+/// [`resume_from`](Self::resume_from) names.
+///
+/// The list is paged by link: each page's `next` is a [`PagePosition::Token`] holding the API's
+/// `meta.next_page_url`, which carries the filters and page size it was made with. A next-page
+/// URL is followed only on the base URL's scheme, host and port (credentials never go to another
+/// host), and never when it names the page just read: either ends the listing with an
+/// [`Error::Invalid`] for `meta.next_page_url`, with nothing sent.
+///
+/// ```no_run
+/// # async fn run(client: supersim_client::Client) -> simcore::Result<()> {
+/// use supersim_client::Status;
+/// let page = client.list_sims().status(Status::Active).page_size(100).first_page().await?;
+/// if let Some(next) = page.next {
+///     // Later, or after an error: read on from there.
+///     let rest = client.list_sims().resume_from(next).collect_all().await?;
+///     println!("{} more", rest.len());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
 #[must_use = "a list does nothing until it is read"]
 pub struct ListSims {
     client: Client,
@@ -639,6 +666,27 @@ pub struct ListSims {
     page_size: Option<u32>,
     /// Read of each SIM only what a snapshot holds (for `SimProvider::list`).
     snapshot_only: bool,
+    start: Option<PagePosition>,
+    options: CallOptions,
+    /// The URL of the page this list read last: a next-page URL naming it again is refused.
+    last_read: Mutex<Option<String>>,
+}
+
+/// A clone is a list of its own: it starts with no page read.
+impl Clone for ListSims {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            status: self.status.clone(),
+            fleet: self.fleet.clone(),
+            iccid: self.iccid.clone(),
+            page_size: self.page_size,
+            snapshot_only: self.snapshot_only,
+            start: self.start.clone(),
+            options: self.options,
+            last_read: Mutex::new(None),
+        }
+    }
 }
 
 impl ListSims {
@@ -653,8 +701,14 @@ impl ListSims {
             iccid: None,
             page_size: None,
             snapshot_only: false,
+            start: None,
+            options: CallOptions::new(),
+            last_read: Mutex::new(None),
         }
     }
+
+    simcore::call_options_methods!();
+    simcore::list_methods!(Sim);
 
     /// Reads of each SIM only its SID, unique name, ICCID and status, skipping the rest unread:
     /// the cheap read a fleet-wide snapshot needs.
@@ -717,91 +771,67 @@ impl ListSims {
         }
         Ok(pairs)
     }
+}
 
-    /// Fetches the first page. Follow on with [`Client::next_page`].
-    pub async fn first_page(&self) -> Result<SimPage> {
-        let pairs = self.query_pairs()?;
-        self.client.first_page(&pairs, self.snapshot_only).await
-    }
+/// Reads `GET /v1/Sims` by link: the first page with the filters, then each page's
+/// `meta.next_page_url` (see [`ListSims`] for the URLs it refuses to follow).
+impl PageSource for ListSims {
+    type Item = Sim;
 
-    /// Every page, following `meta.next_page_url` to the end. A next-page URL on another scheme,
-    /// host or port than the base URL ends the stream with an error, and is not followed.
-    pub fn pages(self) -> impl Stream<Item = Result<SimPage>> + Send + 'static {
-        self.pages_from(None).map_ok(|(page, _)| page)
-    }
-
-    /// Every page from the one at `next_page_url` on (a `meta.next_page_url` an earlier listing
-    /// handed out, to resume it where an error interrupted it; `None`: the first page), each
-    /// with the `meta.next_page_url` of the page after it (`None` after the last), by the rules
-    /// of [`pages`](Self::pages). The URL carries the page size and filters it was made with.
-    pub fn pages_from(
-        self,
-        next_page_url: Option<String>,
-    ) -> impl Stream<Item = Result<(SimPage, Option<String>)>> + Send + 'static {
-        enum Cursor {
-            First,
-            Next { url: String, previous: String },
-            Done,
-        }
-        fn after(page: &SimPage, this: String) -> Cursor {
-            match page.next_page_url() {
-                Some(next) => Cursor::Next {
-                    url: next.to_owned(),
-                    previous: this,
-                },
-                None => Cursor::Done,
+    async fn read_page(&self, at: Option<&PagePosition>) -> Result<Page<Sim>> {
+        let page: SimsPage = match at {
+            None => {
+                let pairs = self.query_pairs()?;
+                let page = (self.client)
+                    .first_page(&pairs, self.snapshot_only, self.options)
+                    .await?;
+                self.read(page.meta.url.clone().unwrap_or_default());
+                page
             }
-        }
-        fn position(cursor: &Cursor) -> Option<String> {
-            match cursor {
-                Cursor::Next { url, .. } => Some(url.clone()),
-                Cursor::First | Cursor::Done => None,
+            Some(PagePosition::Token(url)) => {
+                if self.last_read().as_deref() == Some(url.as_str()) {
+                    return Err(Error::Invalid(ValidationError::new(
+                        "meta.next_page_url",
+                        "must differ from the page just read",
+                        quote(url),
+                    )));
+                }
+                let page = (self.client)
+                    .page_at(url, self.snapshot_only, self.options)
+                    .await?;
+                self.read(url.clone());
+                page
             }
-        }
-        let start = match next_page_url {
-            Some(url) => Cursor::Next {
-                url,
-                previous: String::new(),
-            },
-            None => Cursor::First,
+            Some(other) => {
+                return Err(ValidationError::new(
+                    "page",
+                    "Super SIM's list is paged by link: resume from a page's next (its next_page_url)",
+                    other.to_string(),
+                )
+                .into());
+            }
         };
-        stream::try_unfold((self, start), |(list, cursor)| async move {
-            match cursor {
-                Cursor::Done => Ok(None),
-                Cursor::First => {
-                    let page = list.first_page().await?;
-                    let this = page.meta.url.clone().unwrap_or_default();
-                    let next = after(&page, this);
-                    let at = position(&next);
-                    Ok(Some(((page, at), (list, next))))
-                }
-                Cursor::Next { url, previous } => {
-                    if url == previous {
-                        return Err(Error::Invalid(ValidationError::new(
-                            "meta.next_page_url",
-                            "must differ from the page just read",
-                            quote(&url),
-                        )));
-                    }
-                    let page = list.client.page_at(&url, list.snapshot_only).await?;
-                    let next = after(&page, url);
-                    let at = position(&next);
-                    Ok(Some(((page, at), (list, next))))
-                }
-            }
-        })
+        let next = page
+            .next_page_url()
+            .map(|u| PagePosition::Token(u.to_owned()));
+        Ok(Page::new(page.sims, next))
     }
 
-    /// Every SIM on every page, one at a time.
-    pub fn stream(self) -> impl Stream<Item = Result<Sim>> + Send + 'static {
-        self.pages()
-            .map_ok(|page| stream::iter(page.sims.into_iter().map(Ok)))
-            .try_flatten()
+    fn key(item: &Sim) -> String {
+        item.sid.clone().unwrap_or_default()
+    }
+}
+
+impl ListSims {
+    fn read(&self, url: String) {
+        *self.last_read.lock().unwrap_or_else(|e| e.into_inner()) = Some(url);
     }
 
-    /// Every SIM on every page, collected.
-    pub async fn collect_all(self) -> Result<Vec<Sim>> {
-        self.stream().try_collect().await
+    fn last_read(&self) -> Option<String> {
+        self.last_read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -944,7 +974,7 @@ mod tests {
 
     #[test]
     fn check_against_the_current_status() {
-        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        let mut r = UpdateSimRequest::new(SimRef::parse(HS).unwrap());
         r.account_sid = Some(AccountSid::parse(AC).unwrap());
         assert!(r.check_against(&Status::New).is_ok());
         for s in [Status::Ready, Status::Active, Status::Scheduled] {
@@ -953,7 +983,7 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        let mut r = UpdateSimRequest::new(SimRef::parse(HS).unwrap());
         r.status = Some(SettableStatus::Ready);
         assert!(r.check_against(&Status::New).is_ok());
         match r.check_against(&Status::Active).unwrap_err() {
@@ -972,10 +1002,10 @@ mod tests {
         assert!(r.check_against(&Status::Active).is_ok());
         // AccountSid: refused for a known status other than new, left to Twilio for an
         // unknown one.
-        let mut t = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        let mut t = UpdateSimRequest::new(SimRef::parse(HS).unwrap());
         t.account_sid = Some(AccountSid::parse(AC).unwrap());
         assert!(t.check_against(&Status::from("suspended")).is_ok());
-        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        let mut r = UpdateSimRequest::new(SimRef::parse(HS).unwrap());
         r.fleet = Some(FleetRef::parse(HF).unwrap());
         assert!(r.check_against(&Status::Active).is_ok());
         match r.check_against(&Status::Scheduled).unwrap_err() {
@@ -986,7 +1016,7 @@ mod tests {
 
     #[test]
     fn form_pairs_follow_the_spec_order() {
-        let mut r = SimUpdateRequest::new(SimRef::parse(HS).unwrap());
+        let mut r = UpdateSimRequest::new(SimRef::parse(HS).unwrap());
         assert!(r.is_empty());
         r.account_sid = Some(AccountSid::parse(AC).unwrap());
         r.callback_method = Some(CallbackMethod::Get);

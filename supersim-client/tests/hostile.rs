@@ -345,14 +345,14 @@ async fn answer_case(
             .send()
             .await
             .map(|o| {
-                o.sim()
+                o.resource()
                     .is_some_and(|s| s.sid.is_some() && s.status.is_some())
             }),
-        Op::List => c
-            .list_sims()
-            .first_page()
-            .await
-            .map(|p| p.sims.iter().all(|s| s.sid.is_some() && s.status.is_some())),
+        Op::List => c.list_sims().first_page().await.map(|p| {
+            p.items
+                .iter()
+                .all(|s| s.sid.is_some() && s.status.is_some())
+        }),
     }
 }
 

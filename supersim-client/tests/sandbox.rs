@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use serde_json::{Value, json};
 use simcore::http::{Auth, Method, Request, Transport};
+use simcore::paging::PagePosition;
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::{ExposeSecret as _, SecretString};
 use simcore::{Applied, DisplayName, Error, SimChange, SimProvider, SimState};
 use simsandbox::{RecordedRequest, SandboxServer, empty_response};
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed, SimStatus};
-use supersim_client::{
-    Callback, CallbackMethod, Client, SettableStatus, Sim, Status, UpdateOutcome, errors,
-};
+use supersim_client::{CallbackMethod, Client, SettableStatus, Sim, Status, Updated, errors};
 
 const ICCID: &str = "89883070000123456789";
 
@@ -105,7 +105,7 @@ async fn a_sim_s_whole_life() {
         .send()
         .await
         .unwrap();
-    let UpdateOutcome::Done(moved) = outcome else {
+    let Updated::Done(Some(moved)) = outcome else {
         panic!("{outcome:?}")
     };
     assert_eq!(moved.account_sid.as_deref(), Some(sub.as_str()));
@@ -120,10 +120,7 @@ async fn a_sim_s_whole_life() {
         .await
         .unwrap();
     match &outcome {
-        UpdateOutcome::Scheduled { sim, callback } => {
-            assert_eq!(sim.status, Some(Status::Scheduled));
-            assert_eq!(*callback, None);
-        }
+        Updated::Pending(Some(sim)) => assert_eq!(sim.status, Some(Status::Scheduled)),
         other => panic!("{other:?}"),
     }
     let held = sandbox.sim(&sid).unwrap();
@@ -143,18 +140,14 @@ async fn a_sim_s_whole_life() {
         .status(SettableStatus::Active)
         .fleet("Field units")
         .callback_url(&hook)
-        .fetch_first()
+        .fetch_current()
         .send()
         .await
         .unwrap();
     match &outcome {
-        UpdateOutcome::Scheduled { sim, callback } => {
+        Updated::Pending(Some(sim)) => {
             assert_eq!(sim.status, Some(Status::Scheduled));
             assert_eq!(sim.fleet_sid, None, "the fleet lands with the status");
-            assert_eq!(
-                callback.as_ref(),
-                Some(&Callback::new(&hook, CallbackMethod::Post))
-            );
         }
         other => panic!("{other:?}"),
     }
@@ -198,7 +191,7 @@ async fn a_sim_s_whole_life() {
         .send()
         .await
         .unwrap();
-    let UpdateOutcome::Done(renamed) = outcome else {
+    let Updated::Done(Some(renamed)) = outcome else {
         panic!("{outcome:?}")
     };
     assert_eq!(renamed.unique_name.as_deref(), Some("pump 7 (north)"));
@@ -225,7 +218,7 @@ async fn a_sim_s_whole_life() {
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     sandbox.settled().await;
     let off = sandbox.sim(&sid).unwrap();
     assert_eq!(off.status, SimStatus::Inactive);
@@ -351,7 +344,7 @@ async fn refusals_at_the_server() {
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     let err = client
         .update_sim(&active)
         .fleet("Spare")
@@ -387,7 +380,7 @@ async fn refusals_at_the_server() {
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     assert_eq!(sandbox.sim("held").unwrap().fleet_sid, None);
     assert_eq!(sandbox.complete_scheduled().await, 1);
     assert_eq!(sandbox.sim("held").unwrap().status, SimStatus::Inactive);
@@ -550,17 +543,17 @@ async fn lists_filter_and_page() {
 
     // Everything, one page, in the order the SIMs were added.
     let page = client.list_sims().first_page().await.unwrap();
-    assert_eq!(sids_of(&page.sims), sids);
-    assert_eq!(page.meta.key.as_deref(), Some("sims"));
-    assert_eq!((page.meta.page, page.meta.page_size), (Some(0), Some(50)));
+    assert_eq!(sids_of(&page.items), sids);
+    assert_eq!((page.next.clone(), page.total), (None, None));
+    // The envelope, as the sandbox sends it.
+    let meta = &envelope(&sandbox, &format!("{base}/v1/Sims")).await["meta"];
+    assert_eq!(meta["key"], "sims");
+    assert_eq!((&meta["page"], &meta["page_size"]), (&json!(0), &json!(50)));
+    assert_eq!(meta["url"], format!("{base}/v1/Sims?PageSize=50&Page=0"));
+    assert_eq!(meta["first_page_url"], meta["url"]);
     assert_eq!(
-        page.meta.url.as_deref(),
-        Some(format!("{base}/v1/Sims?PageSize=50&Page=0").as_str())
-    );
-    assert_eq!(page.meta.first_page_url, page.meta.url);
-    assert_eq!(
-        (page.next_page_url(), page.meta.previous_page_url.as_deref()),
-        (None, None)
+        (&meta["next_page_url"], &meta["previous_page_url"]),
+        (&Value::Null, &Value::Null)
     );
 
     // Each filter.
@@ -612,28 +605,42 @@ async fn lists_filter_and_page() {
     assert_eq!(sids_of(&one), [sids[2].clone()]);
 
     // Pages of two: three pages, linked both ways, every URL on the sandbox.
-    let first = client.list_sims().page_size(2).first_page().await.unwrap();
-    assert_eq!(sids_of(&first.sims), sids[..2]);
-    let next = first.next_page_url().unwrap().to_owned();
+    let list = client.list_sims().page_size(2);
+    let first = list.clone().first_page().await.unwrap();
+    assert_eq!(sids_of(&first.items), sids[..2]);
+    let next = first.next.clone().unwrap();
     assert_eq!(
         next,
-        format!("{base}/v1/Sims?PageSize=2&Page=1&PageToken=PA{}", sids[1])
-    );
-    let second = client.next_page(&first).await.unwrap().unwrap();
-    assert_eq!(sids_of(&second.sims), sids[2..4]);
-    assert_eq!(second.meta.page, Some(1));
-    assert_eq!(second.meta.url.as_deref(), Some(next.as_str()));
-    assert_eq!(
-        second.meta.previous_page_url,
-        Some(format!(
-            "{base}/v1/Sims?PageSize=2&Page=0&PageToken=PB{}",
-            sids[2]
+        PagePosition::Token(format!(
+            "{base}/v1/Sims?PageSize=2&Page=1&PageToken=PA{}",
+            sids[1]
         ))
     );
-    let third = client.next_page(&second).await.unwrap().unwrap();
-    assert_eq!(sids_of(&third.sims), sids[4..]);
-    assert_eq!(third.next_page_url(), None);
-    assert!(client.next_page(&third).await.unwrap().is_none());
+    let second = list
+        .clone()
+        .resume_from(next.clone())
+        .first_page()
+        .await
+        .unwrap();
+    assert_eq!(sids_of(&second.items), sids[2..4]);
+    let PagePosition::Token(next_url) = &next else {
+        unreachable!()
+    };
+    let second_meta = envelope(&sandbox, next_url).await["meta"].clone();
+    assert_eq!(second_meta["page"], 1);
+    assert_eq!(second_meta["url"], next_url.as_str());
+    assert_eq!(
+        second_meta["previous_page_url"],
+        format!("{base}/v1/Sims?PageSize=2&Page=0&PageToken=PB{}", sids[2])
+    );
+    let third = list
+        .clone()
+        .resume_from(second.next.clone().unwrap())
+        .first_page()
+        .await
+        .unwrap();
+    assert_eq!(sids_of(&third.items), sids[4..]);
+    assert_eq!(third.next, None);
     let all = client.list_sims().page_size(2).collect_all().await.unwrap();
     assert_eq!(sids_of(&all), sids);
 
@@ -645,21 +652,37 @@ async fn lists_filter_and_page() {
         .first_page()
         .await
         .unwrap();
-    assert!(
-        active_pages
-            .next_page_url()
-            .unwrap()
-            .starts_with(&format!("{base}/v1/Sims?Status=active&PageSize=2&Page=1"))
-    );
-    let rest = client.next_page(&active_pages).await.unwrap().unwrap();
-    assert_eq!(sids_of(&rest.sims), [sids[4].clone()]);
+    let Some(PagePosition::Token(active_next)) = active_pages.next.clone() else {
+        panic!("{active_pages:?}")
+    };
+    assert!(active_next.starts_with(&format!("{base}/v1/Sims?Status=active&PageSize=2&Page=1")));
+    let rest = client
+        .list_sims()
+        .resume_from(active_pages.next.clone().unwrap())
+        .first_page()
+        .await
+        .unwrap();
+    assert_eq!(sids_of(&rest.items), [sids[4].clone()]);
 
     // The previous page URL leads back to the page before.
-    let back_url = second.meta.previous_page_url.clone().unwrap();
-    let mut back_ref = second.clone();
-    back_ref.meta.next_page_url = Some(back_url);
-    let back = client.next_page(&back_ref).await.unwrap().unwrap();
-    assert_eq!(sids_of(&back.sims), sids[..2]);
+    let back_url = second_meta["previous_page_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let back = client
+        .list_sims()
+        .resume_from(PagePosition::Token(back_url))
+        .first_page()
+        .await
+        .unwrap();
+    assert_eq!(sids_of(&back.items), sids[..2]);
+}
+
+/// The JSON of a list page at `url`, read raw (the paging envelope as the sandbox sends it).
+async fn envelope(sandbox: &Sandbox, url: &str) -> Value {
+    let req = Request::new(Method::GET, url.parse().unwrap());
+    let response = raw(sandbox).send(&req).await.unwrap();
+    serde_json::from_slice(response.body()).unwrap()
 }
 
 /// An answer's status, Twilio code and message.
@@ -932,7 +955,7 @@ async fn the_rate_limit_answers_twilio_s_429_with_retry_after() {
             .send()
             .await
             .unwrap()
-            .is_scheduled()
+            .is_pending()
     );
 }
 
@@ -962,7 +985,7 @@ async fn the_sim_provider_trait_against_the_sandbox() {
     let sandbox = Sandbox::start().await.unwrap();
     let sid = sandbox.seed_sim(SimSeed::new().iccid(ICCID));
     let provider: Arc<dyn SimProvider> = Arc::new(sandbox.client());
-    assert_eq!(provider.name(), "twilio");
+    assert_eq!(provider.name(), "supersim");
 
     let snap = provider.fetch(&sid).await.unwrap();
     assert_eq!(snap.state, SimState::New);
@@ -973,7 +996,7 @@ async fn the_sim_provider_trait_against_the_sandbox() {
         .apply(&sid, &SimChange::new().state(SimState::Active))
         .await
         .unwrap();
-    let Applied::Pending(pending) = applied else {
+    let Applied::Pending(Some(pending)) = applied else {
         panic!("{applied:?}")
     };
     assert_eq!(pending.state, SimState::Pending);
@@ -985,7 +1008,7 @@ async fn the_sim_provider_trait_against_the_sandbox() {
         .apply(&sid, &SimChange::new().display_name(name))
         .await
         .unwrap();
-    let Applied::Done(done) = applied else {
+    let Applied::Done(Some(done)) = applied else {
         panic!("{applied:?}")
     };
     assert_eq!(done.display_name.as_deref(), Some("pump 9"));
@@ -1095,9 +1118,9 @@ async fn a_hundred_thousand_sims_seed_and_page_without_quadratic_cost() {
     let mut seen = 0;
     let mut pages = std::pin::pin!(sandbox.client().list_sims().page_size(1000).pages());
     while let Some(page) = pages.try_next().await.unwrap() {
-        let first = page.sims[0].sid.as_deref().unwrap();
+        let first = page.items[0].sid.as_deref().unwrap();
         assert_eq!(first, sids[seen]);
-        seen += page.sims.len();
+        seen += page.items.len();
     }
     let listed = started.elapsed();
     assert_eq!(seen, 100_000);

@@ -259,7 +259,7 @@ async fn the_state_shows_each_sims_time_rule_and_no_credential() {
     sandbox.client().fetch_sim(&sid).await.unwrap();
 
     let state = SandboxAdmin::state_json(&sandbox);
-    assert_eq!(SandboxAdmin::provider(&sandbox), "twilio");
+    assert_eq!(SandboxAdmin::provider(&sandbox), "supersim");
     assert_eq!(state["dialect"], "Kore");
     assert_eq!(state["clock"]["now"], "2025-01-14T09:00:00Z");
     let sim = &state["sims"][0];

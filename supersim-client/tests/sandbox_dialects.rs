@@ -539,7 +539,7 @@ async fn twilio_callbacks_are_signed_with_the_auth_token() {
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     sandbox.settled().await;
     let got = hooks.requests();
     assert_eq!(got.len(), 1);
@@ -580,7 +580,7 @@ async fn twilio_callbacks_are_signed_with_the_auth_token() {
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     sandbox.settled().await;
     let got = hooks.requests();
     assert_eq!(got.len(), 2);
@@ -599,7 +599,7 @@ async fn the_client_speaks_kore_to_the_sandbox_one_token_for_a_thousand_updates(
         .map(|_| sandbox.seed_sim(SimSeed::new().status(SimStatus::Inactive)))
         .collect();
     let client = std::sync::Arc::new(sandbox.client());
-    assert_eq!(client.provider_name(), "kore");
+    assert_eq!(client.dialect().as_str(), "kore");
     let tasks: Vec<_> = (0..1000)
         .map(|i| {
             let c = client.clone();
@@ -622,7 +622,7 @@ async fn the_client_speaks_kore_to_the_sandbox_one_token_for_a_thousand_updates(
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     client.fetch_sim(&sids[1]).await.unwrap();
     assert_eq!(sandbox.token_requests(), 2);
 }
@@ -653,8 +653,9 @@ async fn waiters_see_a_scheduled_change_land_or_say_what_they_saw_last() {
     );
     let err = until_settled(&client, &sid, &quick).await.unwrap_err();
     assert!(
-        err.to_string()
-            .ends_with("(last seen: pending (the provider says \"scheduled\"))"),
+        err.to_string().ends_with(
+            "(last seen: pending (the provider says \"scheduled\")); waiting longer may help"
+        ),
         "{err}"
     );
 

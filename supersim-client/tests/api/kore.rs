@@ -72,7 +72,7 @@ async fn the_token_request_and_the_bearer_header_are_exact() {
     let token = mock_token(&server, "tok-1", 3600).await;
     let fetch = mock_fetch(&server, "tok-1").await;
     let client = kore(&server);
-    assert_eq!(client.provider_name(), "kore");
+    assert_eq!(client.dialect(), supersim_client::Dialect::Kore);
     let sim = client.fetch_sim(SIM).await.unwrap();
     assert_eq!(sim.sid.as_deref(), Some(SIM));
     client.fetch_sim(SIM).await.unwrap();
@@ -114,7 +114,7 @@ async fn a_thousand_concurrent_updates_on_a_fresh_client_cause_one_token_request
                     .status(SettableStatus::Active)
                     .send()
                     .await
-                    .map(|o| o.is_scheduled())
+                    .map(|o| o.is_pending())
             })
         })
         .collect();

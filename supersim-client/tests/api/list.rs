@@ -73,17 +73,17 @@ async fn two_pages_at_the_largest_page_size_become_snapshots() {
     let got: Vec<Vec<SimSnapshot>> = got.into_iter().map(Result::unwrap).collect();
     let expected = vec![
         vec![
-            SimSnapshot::new("twilio", format!("HS{:032x}", 0), SimState::Active)
+            SimSnapshot::new("supersim", format!("HS{:032x}", 0), SimState::Active)
                 .with_iccid("89883070000123400000")
                 .with_native_status("active")
                 .with_display_name("pump 7")
                 .with_alias("pump 7"),
-            SimSnapshot::new("twilio", format!("HS{:032x}", 1), SimState::New)
+            SimSnapshot::new("supersim", format!("HS{:032x}", 1), SimState::New)
                 .with_iccid("89883070000123400001")
                 .with_native_status("new"),
         ],
         vec![
-            SimSnapshot::new("twilio", format!("HS{:032x}", 2), SimState::Pending)
+            SimSnapshot::new("supersim", format!("HS{:032x}", 2), SimState::Pending)
                 .with_iccid("89883070000123400002")
                 .with_native_status("scheduled"),
         ],

@@ -2,6 +2,7 @@
 
 mod kore;
 mod list;
+mod options;
 mod provider;
 mod read;
 mod update;

@@ -26,7 +26,7 @@ async fn activation_accepted_is_pending() {
         })
         .await;
     let p = provider(&server);
-    assert_eq!(p.name(), "twilio");
+    assert_eq!(p.name(), "supersim");
     let applied = p
         .apply(
             SIM,
@@ -37,8 +37,8 @@ async fn activation_accepted_is_pending() {
         .await
         .unwrap();
     match applied {
-        Applied::Pending(snap) => {
-            assert_eq!(snap.provider, "twilio");
+        Applied::Pending(Some(snap)) => {
+            assert_eq!(snap.provider, "supersim");
             assert_eq!(snap.id, SIM);
             assert_eq!(snap.state, SimState::Pending);
             assert_eq!(snap.native_status.as_deref(), Some("scheduled"));
@@ -66,7 +66,7 @@ async fn a_display_name_is_the_unique_name_and_done() {
         .state(SimState::Inactive);
     let applied = provider(&server).apply(SIM, &change).await.unwrap();
     match applied {
-        Applied::Done(snap) => {
+        Applied::Done(Some(snap)) => {
             assert_eq!(snap.display_name.as_deref(), Some("MySIM"));
             assert_eq!(snap.state, SimState::New);
         }

@@ -6,7 +6,8 @@ use httpmock::Method::GET;
 use httpmock::MockServer;
 use serde_json::{Value, json};
 use simcore::Error;
-use supersim_client::{SimPage, Status};
+use simcore::paging::PagePosition;
+use supersim_client::{Sim, Status};
 
 use crate::*;
 
@@ -159,12 +160,12 @@ async fn list_filters_are_sent_as_query_pairs() {
         ]
     );
     let page = list.first_page().await.unwrap();
-    let expected: SimPage =
-        serde_json::from_value(fixture_json("list_by_fleet_sid_200.json")).unwrap();
-    assert_eq!(page, expected);
-    assert_eq!(page.sims.len(), 1);
-    assert_eq!(page.sims[0].fleet_sid.as_deref(), Some(FLEET));
-    assert_eq!(page.next_page_url(), None);
+    let expected: Vec<Sim> =
+        serde_json::from_value(fixture_json("list_by_fleet_sid_200.json")["sims"].clone()).unwrap();
+    assert_eq!(page.items, expected);
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].fleet_sid.as_deref(), Some(FLEET));
+    assert_eq!((page.next, page.total), (None, None));
     mock.assert_calls_async(1).await;
 }
 
@@ -260,14 +261,15 @@ async fn pages_one_at_a_time() {
     let server = MockServer::start_async().await;
     let mocks = three_pages(&server).await;
     let client = client(&server);
-    let mut page = client.list_sims().page_size(2).first_page().await.unwrap();
-    let mut sizes = vec![page.sims.len()];
-    while let Some(next) = client.next_page(&page).await.unwrap() {
-        sizes.push(next.sims.len());
-        page = next;
+    let list = client.list_sims().page_size(2);
+    let mut page = list.clone().first_page().await.unwrap();
+    let mut sizes = vec![page.items.len()];
+    while let Some(next) = page.next.clone() {
+        page = list.clone().resume_from(next).first_page().await.unwrap();
+        sizes.push(page.items.len());
     }
     assert_eq!(sizes, [2, 2, 1]);
-    let pages: Vec<SimPage> = client
+    let pages: Vec<simcore::paging::Page<Sim>> = client
         .list_sims()
         .page_size(2)
         .pages()
@@ -275,7 +277,7 @@ async fn pages_one_at_a_time() {
         .await
         .unwrap();
     assert_eq!(
-        pages.iter().map(|p| p.sims.len()).collect::<Vec<_>>(),
+        pages.iter().map(|p| p.items.len()).collect::<Vec<_>>(),
         [2, 2, 1]
     );
     for m in &mocks {
@@ -316,8 +318,13 @@ async fn a_next_page_on_another_origin_is_not_followed() {
         other => panic!("{other:?}"),
     }
     let page1 = client.list_sims().first_page().await.unwrap();
+    assert_eq!(page1.next, Some(PagePosition::Token(next.clone())));
     assert!(matches!(
-        client.next_page(&page1).await,
+        client
+            .list_sims()
+            .resume_from(page1.next.unwrap())
+            .first_page()
+            .await,
         Err(Error::Invalid(_))
     ));
     first.assert_calls_async(2).await;

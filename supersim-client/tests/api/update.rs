@@ -7,12 +7,16 @@ use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use simcore::Error;
 use supersim_client::{
-    Callback, CallbackMethod, Client, SettableStatus, Status, UpdateOutcome, UpdateSim, errors,
+    CallbackMethod, Client, SettableStatus, Status, UpdateSimBuilder, Updated, errors,
 };
 
 use crate::*;
 
-type Case = (&'static str, fn(UpdateSim) -> UpdateSim, &'static str);
+type Case = (
+    &'static str,
+    fn(UpdateSimBuilder) -> UpdateSimBuilder,
+    &'static str,
+);
 
 /// Every field alone, each status, both fleet forms: the builder and the exact body it sends.
 const FIELD_ALONE: &[Case] = &[
@@ -86,7 +90,7 @@ async fn each_field_alone_sends_exactly_that_pair() {
         let outcome = set(client.update_sim(SIM)).send().await;
         assert_eq!(
             outcome.unwrap_or_else(|e| panic!("{name}: {e}")),
-            UpdateOutcome::Done(expected.clone()),
+            Updated::Done(Some(expected.clone())),
             "{name}"
         );
         assert_eq!(mock.calls_async().await, 1, "{name}");
@@ -122,15 +126,10 @@ async fn all_fields_together() {
         .send()
         .await
         .unwrap();
+    // The callback was sent (the body above); the answer is the SIM, scheduled.
     assert_eq!(
         outcome,
-        UpdateOutcome::Scheduled {
-            sim: fixture_sim("update_status_202.json"),
-            callback: Some(Callback::new(
-                "https://example.com/done?sim=1",
-                CallbackMethod::Get
-            )),
-        }
+        Updated::Pending(Some(fixture_sim("update_status_202.json")))
     );
     mock.assert_calls_async(1).await;
 }
@@ -156,19 +155,10 @@ async fn a_202_is_scheduled_with_the_callback_given() {
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
-    assert_eq!(outcome.sim().unwrap().status, Some(Status::Scheduled));
+    assert!(outcome.is_pending());
+    assert_eq!(outcome.resource().unwrap().status, Some(Status::Scheduled));
     match outcome {
-        UpdateOutcome::Scheduled { sim, callback } => {
-            assert_eq!(sim.sid.as_deref(), Some(SIM));
-            assert_eq!(
-                callback,
-                Some(Callback::new(
-                    "http://127.0.0.1:9876/path",
-                    CallbackMethod::Post
-                ))
-            );
-        }
+        Updated::Pending(Some(sim)) => assert_eq!(sim.sid.as_deref(), Some(SIM)),
         other => panic!("{other:?}"),
     }
     mock.assert_calls_async(1).await;
@@ -192,13 +182,7 @@ async fn a_202_without_callback_and_a_200_reading_scheduled() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        UpdateOutcome::Scheduled {
-            sim: scheduled.clone(),
-            callback: None
-        }
-    );
+    assert_eq!(outcome, Updated::Pending(Some(scheduled.clone())));
     m.assert_calls_async(1).await;
     m.delete_async().await;
     // Older Twilio answers were 200 with the SIM in `scheduled`: still scheduled.
@@ -214,13 +198,7 @@ async fn a_202_without_callback_and_a_200_reading_scheduled() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        outcome,
-        UpdateOutcome::Scheduled {
-            sim: scheduled,
-            callback: None
-        }
-    );
+    assert_eq!(outcome, Updated::Pending(Some(scheduled)));
     m.assert_calls_async(1).await;
 }
 
@@ -243,7 +221,7 @@ async fn a_transfer_returns_the_sim_in_its_new_account() {
         .send()
         .await
         .unwrap();
-    let sim = outcome.into_sim().unwrap();
+    let sim = outcome.into_resource().unwrap();
     assert_eq!(sim.account_sid.as_deref(), Some(OTHER_ACCOUNT));
     assert_eq!(sim.fleet_sid.as_deref(), Some(FLEET));
     assert_eq!(sim.status, Some(Status::New));
@@ -268,7 +246,7 @@ async fn a_sim_is_addressed_by_its_unique_name_as_one_path_segment() {
         .send()
         .await
         .unwrap();
-    assert!(!outcome.is_scheduled());
+    assert!(!outcome.is_pending());
     mock.assert_calls_async(1).await;
 }
 
@@ -303,7 +281,7 @@ async fn invalid_updates_are_refused_before_sending() {
         })
         .await;
     let client = client(&server);
-    let cases: Vec<(&str, UpdateSim, Refusal)> = vec![
+    let cases: Vec<(&str, UpdateSimBuilder, Refusal)> = vec![
         (
             "no field",
             client.update_sim(SIM),
@@ -459,7 +437,7 @@ async fn the_current_status_from_a_fetched_sim() {
 }
 
 #[tokio::test]
-async fn fetch_first_checks_against_twilio_s_status() {
+async fn fetch_current_checks_against_twilio_s_status() {
     let server = MockServer::start_async().await;
     let fetch = server
         .mock_async(|when, then| {
@@ -480,11 +458,11 @@ async fn fetch_first_checks_against_twilio_s_status() {
     let outcome = client
         .update_sim(SIM)
         .status(SettableStatus::Ready)
-        .fetch_first()
+        .fetch_current()
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     fetch.assert_calls_async(1).await;
     update.assert_calls_async(1).await;
     fetch.delete_async().await;
@@ -499,7 +477,7 @@ async fn fetch_first_checks_against_twilio_s_status() {
     let err = client
         .update_sim(SIM)
         .status(SettableStatus::Ready)
-        .fetch_first()
+        .fetch_current()
         .send()
         .await
         .unwrap_err();
@@ -511,7 +489,7 @@ async fn fetch_first_checks_against_twilio_s_status() {
     let err = client
         .update_sim(SIM)
         .account_sid(OTHER_ACCOUNT)
-        .fetch_first()
+        .fetch_current()
         .send()
         .await
         .unwrap_err();
@@ -574,7 +552,7 @@ async fn not_found_20404() {
     );
     assert_eq!(
         err.to_string(),
-        "twilio: HTTP 404 (code 20404): The requested resource /v1/Sims/HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa was not found (see https://www.twilio.com/docs/errors/20404)"
+        "twilio: HTTP 404 (code 20404): The requested resource /v1/Sims/HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa was not found (see https://www.twilio.com/docs/errors/20404); retrying will not help"
     );
 }
 
@@ -637,7 +615,7 @@ async fn too_many_requests_20429_is_retried_then_surfaced() {
     assert_eq!((api.status, api.code, api.attempts), (429, Some(20429), 2));
     assert_eq!(
         err.to_string(),
-        "twilio: HTTP 429 (code 20429): Too many requests; retry after 1s; after 2 attempts (see https://www.twilio.com/docs/errors/20429)"
+        "twilio: HTTP 429 (code 20429): Too many requests; retry after 1s; after 2 attempts (see https://www.twilio.com/docs/errors/20429); retrying may help"
     );
 }
 
@@ -753,7 +731,10 @@ async fn an_api_key_is_sent_as_basic_auth() {
         .send()
         .await
         .unwrap();
-    assert_eq!(outcome.sim().unwrap().unique_name.as_deref(), Some("MySIM"));
+    assert_eq!(
+        outcome.resource().unwrap().unique_name.as_deref(),
+        Some("MySIM")
+    );
     mock.assert_calls_async(1).await;
 }
 
@@ -780,7 +761,7 @@ async fn rules_the_documents_do_not_back_are_left_to_the_api() {
         .send()
         .await
         .unwrap();
-    assert!(outcome.is_scheduled());
+    assert!(outcome.is_pending());
     status.assert_calls_async(1).await;
 
     // AccountSid with a status this crate does not know: Twilio judges.
@@ -836,7 +817,7 @@ async fn setting_the_status_it_already_has_sends_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(outcome, UpdateOutcome::Unchanged);
+    assert_eq!(outcome, Updated::Unchanged);
     anything.assert_calls_async(0).await;
     anything.delete_async().await;
     // With a name too, only the name is sent.
