@@ -83,7 +83,7 @@
 //! - [`errors`]: EdgeIQ's error answers (400, 401, 404, 500, any body) as [`simcore::Error`].
 //! - [`provider`]: `impl SimProvider for Client` (the open carrier lifecycle and its canonical
 //!   view, [`models::canonical`], are in [`models`] beside the record). No EdgeIQ SIM price is published: a charge
-//!   preview ([`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge)) is
+//!   preview ([`simcore::charge::preview`], by [`simcore::charge::flat_preview`]: this crate has no billing rules of its own) is
 //!   "unpriced" until your price book gives the prices per state (see
 //!   [`simcore::charge::flat_estimate`]).
 //! - `sandbox` (feature `sandbox`): a local stand-in for the platform API on `127.0.0.1`, with

@@ -17,7 +17,7 @@
 use std::error::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edgeiq_client::client::TOKEN_ENV;
+use edgeiq_client::client::ENV_API_TOKEN;
 use edgeiq_client::sandbox::{Sandbox, SimSeed};
 use edgeiq_client::{Client, SimRecord};
 use serde_json::{Map, Value, json};
@@ -30,10 +30,10 @@ const WRITE_ENV: &str = "EDGEIQ_EXAMPLE_WRITE";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    if sim_examples::env_set(TOKEN_ENV) {
+    if sim_examples::env_set(ENV_API_TOKEN) {
         with_edgeiq().await?;
     } else {
-        println!("using the local sandbox (set {TOKEN_ENV} and {SIM_ID_ENV} to use EdgeIQ)");
+        println!("using the local sandbox (set {ENV_API_TOKEN} and {SIM_ID_ENV} to use EdgeIQ)");
         with_sandbox().await?;
     }
     println!("\nedgeiq example: done");
@@ -43,7 +43,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// Reads a real record; changes it only when asked to.
 async fn with_edgeiq() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
-    println!("using EdgeIQ at {} ({TOKEN_ENV} is set)", client.base_url());
+    println!(
+        "using EdgeIQ at {} ({ENV_API_TOKEN} is set)",
+        client.base_url()
+    );
     let id = std::env::var(SIM_ID_ENV)
         .map_err(|_| format!("set {SIM_ID_ENV} to the 24-hex-digit id of a SIM record to read"))?;
 
@@ -57,12 +60,12 @@ async fn with_edgeiq() -> Result<(), Box<dyn Error>> {
         .update_sim(&id)
         .metadata("sdk_example_at", now)
         .current(&record);
-    let (_, body) = update.body()?;
+    let body = update.clone().into_request()?.to_json();
     println!("PUT /sims/{id} with {body}");
     if std::env::var(WRITE_ENV).as_deref() == Ok("1") {
         let updated = update.send().await?;
         println!("sent; EdgeIQ stored:");
-        show(&updated);
+        updated.resource().into_iter().for_each(show);
     } else {
         println!("not sent: set {WRITE_ENV}=1 to send it");
     }
@@ -98,13 +101,19 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .metadata("site", json!({"floor": null, "room": 4}))
         .remove_metadata_key("legacy")
         .current(&record);
-    let (_, body) = update.body()?;
+    let body = update.clone().into_request()?.to_json();
     println!("PUT /sims/{id} with {body}");
     let active = update.send().await?;
-    show(&active);
+    active.resource().into_iter().for_each(show);
 
     heading("Suspend: EdgeIQ's status is the carrier's own word");
-    let suspended = client.update_sim(&id).status("suspended").send().await?;
+    let suspended = client
+        .update_sim(&id)
+        .status("suspended")
+        .send()
+        .await?
+        .into_resource()
+        .ok_or("EdgeIQ answers an update with the record")?;
     println!(
         "status {:?}, read as the common state {}",
         suspended.status.as_deref().unwrap_or(""),

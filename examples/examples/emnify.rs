@@ -18,7 +18,7 @@
 
 use std::error::Error;
 
-use emnify_client::client::APPLICATION_TOKEN_ENV;
+use emnify_client::client::ENV_APPLICATION_TOKEN;
 use emnify_client::sandbox::{CallerRole, ENTERPRISE_ORG, RESELLER_ORG, Sandbox, SimSeed};
 use emnify_client::{Client, OrgChange, SettableStatus, Sim};
 use sim_examples::heading;
@@ -30,11 +30,11 @@ const WRITE_ENV: &str = "EMNIFY_EXAMPLE_WRITE";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    if sim_examples::env_set(APPLICATION_TOKEN_ENV) {
+    if sim_examples::env_set(ENV_APPLICATION_TOKEN) {
         with_emnify().await?;
     } else {
         println!(
-            "using the local sandbox (set {APPLICATION_TOKEN_ENV} and {SIM_ID_ENV} to use emnify)"
+            "using the local sandbox (set {ENV_APPLICATION_TOKEN} and {SIM_ID_ENV} to use emnify)"
         );
         with_sandbox().await?;
     }
@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 async fn with_emnify() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
     println!(
-        "using emnify at {} ({APPLICATION_TOKEN_ENV} is set)",
+        "using emnify at {} ({ENV_APPLICATION_TOKEN} is set)",
         client.base_url()
     );
     let id: u64 = std::env::var(SIM_ID_ENV)

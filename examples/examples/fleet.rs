@@ -34,7 +34,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sim_examples::{env_set, heading};
 use simcore::charge::PriceBooks;
 use simcore::{SimProvider, SimState};
-use simfleet::plan::{Action, Applier, Desired, Plan, Planner};
+use simfleet::plan::{Action, ActionKind, Applier, Desired, Plan, Planner};
 
 const BUNDLED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fleet.csv");
 
@@ -111,12 +111,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .plan(rows)
                 .await;
             println!(
-                "{} unchanged, {} changes left, {} pending, {} refused, {} not found",
-                again.count("unchanged"),
-                again.count("change"),
-                again.count("pending"),
-                again.count("refused"),
-                again.count("not found")
+                "{} unchanged, {} changes left, {} in progress, {} refused, {} not found",
+                again.count(ActionKind::Unchanged),
+                again.count(ActionKind::Change),
+                again.count(ActionKind::InProgress),
+                again.count(ActionKind::Refused),
+                again.count(ActionKind::NotFound)
             );
             println!(
                 "\n{} of {total} rows accounted for: fleet done",
@@ -173,10 +173,10 @@ async fn apply(
             simfleet::plan::ApplyOutcome::Stale { planned, found } => {
                 format!(": the plan saw {planned}, it is {found} now")
             }
-            simfleet::plan::ApplyOutcome::Refused { reason }
-            | simfleet::plan::ApplyOutcome::Failed { reason }
-            | simfleet::plan::ApplyOutcome::NotFound { reason }
-            | simfleet::plan::ApplyOutcome::ReadError { reason } => format!(": {reason}"),
+            simfleet::plan::ApplyOutcome::Refused { error }
+            | simfleet::plan::ApplyOutcome::Failed { error }
+            | simfleet::plan::ApplyOutcome::NotFound { error }
+            | simfleet::plan::ApplyOutcome::ReadError { error } => format!(": {error}"),
             simfleet::plan::ApplyOutcome::InProgress { waits_for } => {
                 format!(": waits for {waits_for}")
             }

@@ -136,7 +136,7 @@ async fn walk(stage: &Stage, charges: &mut ChargeTotal) -> Result<(), Box<dyn Er
         .state(SimState::Active)
         .known_state(sim.state.clone());
     // No price book: each provider's published prices, where it has any.
-    let estimate = simcore::charge::preview(&*p, id, &activate, &Pricing::today()).await?;
+    let estimate = simcore::charge::preview(&**p, id, &activate, &Pricing::today()).await?;
     println!("charge preview before activating:\n{}", indented(&estimate));
     charges.add(p.name(), id, &estimate);
     report("activate", p.apply(id, &activate).await?);
@@ -189,14 +189,15 @@ async fn settle(stage: &Stage) {
 
 fn report(what: &str, applied: Applied) {
     match applied {
-        Applied::Done(sim) => println!("{what}: done, now {}", sim.state),
+        Applied::Done(Some(sim)) => println!("{what}: done, now {}", sim.state),
+        Applied::Done(None) => println!("{what}: done (the provider answered with no body)"),
         Applied::Pending(sim) => println!(
             "{what}: accepted and pending ({}), applied a moment later",
-            sim.native_status.as_deref().unwrap_or("pending")
+            sim.as_ref()
+                .and_then(|s| s.native_status.as_deref())
+                .unwrap_or("pending")
         ),
-        Applied::DoneWithoutBody => println!("{what}: done (the provider answered with no body)"),
         Applied::Unchanged => println!("{what}: already so, nothing sent"),
-        other => println!("{what}: {other:?}"),
     }
 }
 

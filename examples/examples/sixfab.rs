@@ -23,7 +23,7 @@ use std::error::Error;
 
 use sim_examples::{heading, indented};
 use simcore::charge::{PriceBook, Pricing};
-use sixfab_client::client::API_KEY_ENV;
+use sixfab_client::client::ENV_API_KEY;
 use sixfab_client::sandbox::{AssetSeed, Sandbox};
 use sixfab_client::{Asset, AssetStatus, Client, NetworkGroup, TargetStatus, Updated};
 
@@ -46,10 +46,10 @@ const EXAMPLE_BOOK: &str = r#"{
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    if sim_examples::env_set(API_KEY_ENV) {
+    if sim_examples::env_set(ENV_API_KEY) {
         with_sixfab().await?;
     } else {
-        println!("using the local sandbox (set {API_KEY_ENV} and {ASSET_ENV} to use Sixfab)");
+        println!("using the local sandbox (set {ENV_API_KEY} and {ASSET_ENV} to use Sixfab)");
         with_sandbox().await?;
     }
     println!("\nsixfab example: done");
@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 async fn with_sixfab() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
     println!(
-        "using Sixfab at {} ({API_KEY_ENV} is set)",
+        "using Sixfab at {} ({ENV_API_KEY} is set)",
         client.base_url()
     );
     let id = std::env::var(ASSET_ENV).map_err(|_| {
@@ -99,7 +99,7 @@ async fn with_sixfab() -> Result<(), Box<dyn Error>> {
         client
             .update_asset(id.as_str())
             .status(target)
-            .request()?
+            .into_request()?
             .body()
     );
 
@@ -109,7 +109,10 @@ async fn with_sixfab() -> Result<(), Box<dyn Error>> {
         return Ok(());
     };
     let update = client.update_asset(id.as_str()).name(name);
-    println!("PATCH /assets/{id} with {}", update.request()?.body());
+    println!(
+        "PATCH /assets/{id} with {}",
+        update.clone().into_request()?.body()
+    );
     if std::env::var(WRITE_ENV).as_deref() == Ok("1") {
         describe(&update.send().await?);
     } else {
@@ -172,7 +175,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .status(TargetStatus::Active);
     println!(
         "PATCH /assets/SN-ALPON-0042 with {}",
-        update.request()?.body()
+        update.clone().into_request()?.body()
     );
     describe(&update.send().await?);
 
@@ -181,7 +184,10 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .update_asset(sid.as_str())
         .name("pump station 7")
         .network_group("fleet-eu");
-    println!("PATCH /assets/{sid} with {}", update.request()?.body());
+    println!(
+        "PATCH /assets/{sid} with {}",
+        update.clone().into_request()?.body()
+    );
     describe(&update.send().await?);
 
     heading("Refused before sending");
@@ -275,14 +281,14 @@ fn show(asset: &Asset) {
     }
 }
 
-fn describe(answer: &Updated) {
+fn describe(answer: &Updated<Asset>) {
     match answer {
-        Updated::Asset(asset) => {
+        Updated::Done(Some(asset)) => {
             print!("done (200): ");
             show(asset);
         }
-        Updated::Other(body) => println!("done, answered {body}"),
-        Updated::NoBody => println!("done, no body"),
+        Updated::Done(None) => println!("done (a confirmation, or no body)"),
+        Updated::Pending(_) => println!("accepted, applied later"),
         Updated::Unchanged => println!("already so: nothing sent"),
     }
 }

@@ -30,7 +30,7 @@ use supersim_client::client::{
     ENV_ACCOUNT_SID, ENV_API_KEY, ENV_KORE_CLIENT_ID, ENV_KORE_CLIENT_SECRET,
 };
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed};
-use supersim_client::{CallbackMethod, Client, SettableStatus, Sim, Status, UpdateOutcome, errors};
+use supersim_client::{CallbackMethod, Client, SettableStatus, Sim, Status, Updated, errors};
 
 /// The SIM to read when running against Twilio.
 const SIM_ENV: &str = "SUPERSIM_EXAMPLE_SIM";
@@ -61,7 +61,7 @@ async fn with_provider() -> Result<(), Box<dyn Error>> {
     let client = Client::from_env()?;
     println!(
         "using {} at {} ({})",
-        client.provider_name(),
+        client.dialect(),
         client.base_url(),
         client.credential()
     );
@@ -78,10 +78,10 @@ async fn with_provider() -> Result<(), Box<dyn Error>> {
         list = list.status(status);
     }
     let page = list.first_page().await?;
-    for s in &page.sims {
+    for s in &page.items {
         show(s);
     }
-    println!("more pages: {}", page.next_page_url().is_some());
+    println!("more pages: {}", page.has_next());
 
     heading("A status change, checked against the SIM's status (not sent)");
     let target = match sim.status {
@@ -92,7 +92,7 @@ async fn with_provider() -> Result<(), Box<dyn Error>> {
         .update_sim(&id)
         .status(target)
         .current(&sim)
-        .request()
+        .into_request()
     {
         Ok(request) => println!(
             "would send POST /v1/Sims/{id} with {:?}",
@@ -109,7 +109,7 @@ async fn with_provider() -> Result<(), Box<dyn Error>> {
     let update = client.update_sim(&id).unique_name(&name);
     println!(
         "POST /v1/Sims/{id} with {:?}",
-        update.request()?.form_pairs()
+        update.clone().into_request()?.form_pairs()
     );
     if std::env::var(WRITE_ENV).as_deref() == Ok("1") {
         let outcome = update.send().await?;
@@ -140,7 +140,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
     let client = sandbox.client();
     println!(
         "client: {} ({}), tokens from {}",
-        client.provider_name(),
+        client.dialect(),
         client.credential(),
         sandbox.token_url()
     );
@@ -158,7 +158,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         .current(&sim);
     println!(
         "POST /v1/Sims/pump-7 with {:?}",
-        update.request()?.form_pairs()
+        update.clone().into_request()?.form_pairs()
     );
     let outcome = update.send().await?;
     describe(&outcome);
@@ -300,22 +300,19 @@ fn show(sim: &Sim) {
     );
 }
 
-fn describe(outcome: &UpdateOutcome) {
+fn describe(outcome: &Updated<Sim>) {
     match outcome {
-        UpdateOutcome::Done(sim) => {
+        Updated::Done(sim) => {
             print!("done (200): ");
-            show(sim);
+            sim.iter().for_each(show);
         }
-        UpdateOutcome::Scheduled { sim, callback } => {
-            print!("scheduled (202): ");
-            show(sim);
-            if let Some(cb) = callback {
-                println!(
-                    "the provider will call {} {} when it has finished",
-                    cb.method, cb.url
-                );
-            }
+        Updated::Pending(sim) => {
+            print!("accepted, applied later (202 scheduled): ");
+            sim.iter().for_each(show);
+            println!(
+                "the provider calls the update's callback URL, if it gave one, when it has finished"
+            );
         }
-        other => println!("{other:?}"),
+        Updated::Unchanged => println!("already so: nothing was sent"),
     }
 }

@@ -14,7 +14,9 @@ use proptest::prelude::*;
 use simcore::retry::RetryPolicy;
 use simcore::{SimChange, SimProvider, SimState};
 use simfleet::bulk::{BulkItem, BulkUpdater, Outcome};
-use simfleet::plan::{Action, Applier, ApplyOutcome, Desired, Plan, Planner};
+use simfleet::plan::{
+    Action, ActionKind, Applier, ApplyKind, ApplyOutcome, Desired, Plan, Planner,
+};
 use simsandbox::{RateLimit, RecordedRequest};
 use supersim_client::SettableStatus;
 use supersim_client::sandbox::{Sandbox, SandboxOptions, SimSeed, SimStatus};
@@ -97,7 +99,7 @@ async fn regression_a_refusal_of_a_sim_still_scheduled_is_never_reported_schedul
         .send()
         .await
         .unwrap();
-    assert!(earlier.is_scheduled());
+    assert!(earlier.is_pending());
     let provider: Arc<dyn SimProvider> = Arc::new(client);
     for fetch_current in [false, true] {
         let mut seen = Vec::new();
@@ -154,8 +156,8 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
     assert_eq!(report.count(ApplyKind::Pending), 4, "{report}");
     // Re-planned at once: pending, not a change, and it says what it waits for.
     let again = planner.plan(rows.clone()).await;
-    assert_eq!(again.count("pending"), 4, "{again}");
-    assert_eq!(again.count("change"), 0);
+    assert_eq!(again.count(ActionKind::InProgress), 4, "{again}");
+    assert_eq!(again.count(ActionKind::Change), 0);
     match &again.entries[0].action {
         Action::InProgress { waits_for, to } => {
             assert!(waits_for.contains("\"scheduled\""), "{waits_for}");
@@ -202,7 +204,7 @@ async fn regression_a_change_in_progress_is_planned_pending_and_apply_can_wait_f
             .iter()
             .all(|e| e.outcome == ApplyOutcome::Done { verified: true })
     );
-    assert_eq!(planner.plan(back).await.count("unchanged"), 4);
+    assert_eq!(planner.plan(back).await.count(ActionKind::Unchanged), 4);
     for sid in &sids {
         assert_eq!(sandbox.sim(sid).unwrap().status, SimStatus::Active);
     }
@@ -302,7 +304,7 @@ async fn seeded(case: &Case) -> (Sandbox, Vec<String>) {
                     .send()
                     .await
                     .unwrap()
-                    .is_scheduled()
+                    .is_pending()
             );
         }
         sids.push(sid);
@@ -573,7 +575,7 @@ async fn regression_an_edited_plan_entry_is_applied_whole_or_refused_whole() {
     let report = Applier::new([provider.clone()]).apply(&bad).await;
     assert_eq!(report.count(ApplyKind::Refused), 2, "{report}");
     assert!(
-        matches!(&report.entries[0].outcome, ApplyOutcome::Refused { reason } if reason.contains("edited")),
+        matches!(&report.entries[0].outcome, ApplyOutcome::Refused { error } if error.message.contains("edited")),
         "{report:?}"
     );
     assert_eq!(patches(), 0);
@@ -583,7 +585,7 @@ async fn regression_an_edited_plan_entry_is_applied_whole_or_refused_whole() {
         .apply(&bad)
         .await;
     match &report.entries[0].outcome {
-        ApplyOutcome::Refused { reason } => assert!(reason.contains("name"), "{reason}"),
+        ApplyOutcome::Refused { error } => assert!(error.message.contains("name"), "{error}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(report.entries[1].outcome.label(), "done", "{report}");
@@ -794,7 +796,7 @@ async fn regression_csv_rows_name_providers_in_any_case_and_a_broken_line_stays_
     assert_eq!(labels, ["change", "change", "refused", "change"], "{plan}");
     assert_eq!(plan.entries[1].provider, "twilio");
     match &plan.entries[2].action {
-        Action::Refused { reason } => assert!(reason.starts_with("line 4: "), "{reason}"),
+        Action::Refused { error } => assert!(error.message.starts_with("line 4: "), "{error}"),
         other => panic!("{other:?}"),
     }
     assert!(sandbox.requests().iter().all(|r| r.method == "GET"));

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use simcore::{SimChange, SimProvider, SimState};
 use simfleet::bulk::{BulkItem, BulkUpdater};
-use simfleet::plan::{Applier, ApplyOutcome, Desired, Planner};
+use simfleet::plan::{ActionKind, Applier, ApplyKind, ApplyOutcome, Desired, Planner};
 use simsandbox::RecordedRequest;
 
 /// The four sandboxes, each seeded with `n` SIMs of which every `already`-th (30%) is active,
@@ -163,7 +163,10 @@ async fn ten_thousand_sims_send_exactly_the_changes_and_are_read_by_listing() {
     let priced = Planner::new(providers.clone())
         .plan(fleet.rows.clone())
         .await;
-    assert_eq!(priced.count("change"), plan.count(ActionKind::Change));
+    assert_eq!(
+        priced.count(ActionKind::Change),
+        plan.count(ActionKind::Change)
+    );
     assert!(fleet.single_reads() <= plan.count(ActionKind::Change));
     fleet.clear();
     let report = Applier::new(providers.clone())
@@ -180,7 +183,7 @@ async fn ten_thousand_sims_send_exactly_the_changes_and_are_read_by_listing() {
     fleet.twilio.settled().await;
     // Nothing left: a second plan sends nothing.
     let again = Planner::new(providers).plan(fleet.rows.clone()).await;
-    assert_eq!(again.count("unchanged"), 10_000);
+    assert_eq!(again.count(ActionKind::Unchanged), 10_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +236,7 @@ async fn an_interrupted_run_re_planned_sends_only_what_is_left() {
     assert_eq!(report.count(ApplyKind::Failed), 0, "{report}");
     fleet.twilio.settled().await;
     let done = Planner::new(providers).plan(fleet.rows.clone()).await;
-    assert_eq!(done.count("unchanged"), fleet.rows.len());
+    assert_eq!(done.count(ActionKind::Unchanged), fleet.rows.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

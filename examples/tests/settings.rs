@@ -51,7 +51,7 @@ fn supersim_refuses_two_kinds_of_credentials() {
     );
     // The same kind twice is a correction, not a conflict: the last one is used.
     let c = b().account(AC, "old").account(AC, "new").build().unwrap();
-    assert_eq!(c.provider_name(), "twilio");
+    assert_eq!(c.dialect().as_str(), "twilio");
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn supersim_refuses_kore_settings_with_twilio_credentials() {
         .token_store(store(), "client-1")
         .build()
         .unwrap();
-    assert_eq!(c.provider_name(), "kore");
+    assert_eq!(c.dialect().as_str(), "kore");
 }
 
 #[test]

@@ -119,7 +119,7 @@
 //! - **Common interface**: `Client` implements [`simcore::SimProvider`] (see [`provider`]).
 //!   Neither Twilio nor KORE publishes a Super SIM price, and their billing rules are not in
 //!   the sources this crate follows: a charge preview
-//!   ([`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge)) is "unpriced"
+//!   ([`simcore::charge::preview`], by [`simcore::charge::flat_preview`]: this crate has no billing rules of its own) is "unpriced"
 //!   until your price book gives the prices, and then says what it assumes about the month of
 //!   an activation (see [`simcore::charge::flat_estimate`]).
 //! - **Sandbox** (feature `sandbox`): `sandbox::Sandbox`, a local stand-in for the Super SIM

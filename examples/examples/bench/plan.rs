@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use simcore::{SimProvider, SimState};
-use simfleet::plan::{Desired, Planner};
+use simfleet::plan::{ActionKind, Desired, Planner};
 use supersim_client::sandbox::{Sandbox, SimSeed, SimStatus};
 
 use super::{PEAK, line, quick};
