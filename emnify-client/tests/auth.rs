@@ -55,9 +55,11 @@ async fn first_request_authenticates_and_the_token_is_reused() {
 #[tokio::test]
 async fn a_token_near_expiry_is_refreshed_before_use() {
     let server = MockServer::start_async().await;
-    // At most a second to live when it arrives: it serves the request that fetched it, and is
-    // due for refresh by the time of the next one.
-    let short = jwt("short", 1);
+    // Two to three seconds to live when it arrives (`exp` counts whole seconds): it serves the
+    // request that fetched it, and is due for refresh by the time of the next one. (One second
+    // was too short: on a busy machine the token could arrive expired, and a token that arrives
+    // expired is kept for the minimum lifetime instead.)
+    let short = jwt("short", 3);
     let long = fresh_jwt("long");
     let first = mock_app_auth(&server, &short).await;
     let patch_short = mock_patch(&server, 250, &short, suspend()).await;
@@ -75,7 +77,7 @@ async fn a_token_near_expiry_is_refreshed_before_use() {
     first.delete_async().await;
 
     let second = mock_app_auth(&server, &long).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     for _ in 0..2 {
         client
             .update_sim(250)

@@ -414,13 +414,14 @@ impl simcore::SimProvider for Patch {
         &self,
         id: &str,
         _: &simcore::SimChange,
-        _: &simcore::CallOptions,
+        options: &simcore::CallOptions,
     ) -> Result<simcore::Applied> {
         let req = self
             .transport
-            .request(simcore::http::Method::PATCH, &["sims", id])?;
+            .request(simcore::http::Method::PATCH, &["sims", id])?
+            .options(*options);
         self.transport.send(&req).await?;
-        Ok(simcore::Applied::DoneWithoutBody)
+        Ok(simcore::Applied::Done(None))
     }
     fn list(&self, _: &simcore::ListOptions) -> simcore::SnapshotPages<'_> {
         simcore::SnapshotPages::new(futures_util::stream::once(async {

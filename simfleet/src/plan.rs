@@ -1901,7 +1901,7 @@ fn whole_change(
 mod tests {
     use super::*;
     use async_trait::async_trait;
-    use simcore::error::ApiError;
+    use simcore::error::{ApiError, Sent};
     use simcore::provider::Applied as ProviderApplied;
     use simcore::state::Lifecycle;
     use std::sync::Mutex;
@@ -2273,5 +2273,87 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A provider whose updates fail by id: `flaky-*` with a 503, `refused-*` with a 422 and a
+    /// code; the others are done.
+    #[derive(Debug)]
+    struct Failing;
+
+    #[async_trait]
+    impl SimProvider for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+        fn lifecycle(&self) -> Lifecycle<SimState> {
+            Lifecycle::open("failing")
+        }
+        async fn fetch_with(
+            &self,
+            id: &str,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<SimSnapshot> {
+            Ok(SimSnapshot::new("failing", id, SimState::Inactive))
+        }
+        async fn apply_with(
+            &self,
+            id: &str,
+            _: &simcore::SimChange,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<ProviderApplied> {
+            if id.starts_with("flaky") {
+                return Err(ApiError::new("failing", 503).into());
+            }
+            if id.starts_with("refused") {
+                return Err(ApiError::new("failing", 422)
+                    .with_code(42)
+                    .with_message("no")
+                    .into());
+            }
+            Ok(ProviderApplied::Done(None))
+        }
+        fn list(&self, _: &ListOptions) -> simcore::SnapshotPages<'_> {
+            simcore::SnapshotPages::new(stream::once(async {
+                Err(Error::Config("this test provider does not list".into()))
+            }))
+        }
+    }
+
+    /// Per-row errors are typed: a 50,000-row apply re-queues just its transient failures, and
+    /// a saved report keeps what each error was.
+    #[tokio::test]
+    async fn per_row_errors_are_typed_and_just_the_transient_ones_are_requeued() {
+        let p: Arc<dyn SimProvider> = Arc::new(Failing);
+        let rows = ["ok-1", "flaky-1", "refused-1", "flaky-2"]
+            .map(|id| Desired::new("failing", id).state(SimState::Active));
+        let plan = Planner::new([p.clone()]).price(false).plan(rows).await;
+        assert_eq!(plan.count(ActionKind::Change), 4);
+        let report = Applier::new([p])
+            .retry(RetryPolicy::none())
+            .apply(&plan)
+            .await;
+        assert_eq!(
+            (report.count(ApplyKind::Done), report.count(ApplyKind::Failed)),
+            (1, 3)
+        );
+        let again: Vec<usize> = report.retryable().map(|e| e.row).collect();
+        assert_eq!(again, [1, 3], "only the 503s are worth queueing again");
+        let refused = report.entries[2].outcome.error().unwrap();
+        assert_eq!(
+            (refused.status, refused.code, refused.sent, refused.retryable),
+            (Some(422), Some(42), Sent::Yes, false)
+        );
+        assert!(matches!(refused.error(), Some(Error::Api(api)) if api.status == 422));
+        let flaky = report.entries[1].outcome.error().unwrap();
+        assert_eq!((flaky.kind.as_str(), flaky.sent), ("api", Sent::Maybe));
+        // A saved report keeps the facts; the typed error stays with this process.
+        let saved: ApplyReport =
+            serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+        assert_eq!(
+            saved.entries.iter().map(|e| &e.outcome).collect::<Vec<_>>(),
+            report.entries.iter().map(|e| &e.outcome).collect::<Vec<_>>()
+        );
+        assert!(saved.entries[2].outcome.error().unwrap().error().is_none());
+        assert_eq!(saved.retryable().count(), 2);
     }
 }
