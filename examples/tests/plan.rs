@@ -47,7 +47,7 @@ impl Fleet {
             } else {
                 ss::SimStatus::Inactive
             }));
-            rows.push(Desired::new("twilio", name).state(SimState::Active));
+            rows.push(Desired::new("supersim", name).state(SimState::Active));
             let id = 100_000 + i as u64;
             emnify.seed_sim(em::SimSeed::new().id(id).status(if on { 1 } else { 2 }));
             rows.push(Desired::new("emnify", id.to_string()).state(SimState::Active));
@@ -92,7 +92,7 @@ impl Fleet {
     /// Every request the four sandboxes received, by provider.
     fn requests(&self) -> BTreeMap<&'static str, Vec<RecordedRequest>> {
         BTreeMap::from([
-            ("twilio", self.twilio.requests()),
+            ("supersim", self.twilio.requests()),
             ("emnify", self.emnify.requests()),
             ("sixfab", self.sixfab.requests()),
             ("edgeiq", self.edgeiq.requests()),
@@ -133,7 +133,7 @@ impl Fleet {
 fn is_list(provider: &str, r: &RecordedRequest) -> bool {
     let p = r.path.trim_end_matches('/');
     match provider {
-        "twilio" => p == "/v1/Sims",
+        "supersim" => p == "/v1/Sims",
         "emnify" => p == "/api/v1/sim",
         "sixfab" => p.ends_with("/assets"),
         _ => p.ends_with("/sims"),

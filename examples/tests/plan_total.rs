@@ -97,12 +97,12 @@ async fn a_multi_provider_plan_totals_what_it_can_and_names_the_rest() {
     unpriced.sort();
     assert_eq!(
         unpriced,
-        [("edgeiq", record.as_str()), ("twilio", sid.as_str())]
+        [("edgeiq", record.as_str()), ("supersim", sid.as_str())]
     );
     for (_, row) in total.unpriced() {
         assert_eq!(row.reason.label(), "no published price");
     }
-    assert!(total.provider("twilio").unwrap().sums.is_empty());
+    assert!(total.provider("supersim").unwrap().sums.is_empty());
 
     // Overall: each currency apart; the unpriced rows are outside the figures and say so.
     let overall = total.overall();
@@ -116,9 +116,9 @@ async fn a_multi_provider_plan_totals_what_it_can_and_names_the_rest() {
         text.contains("overall: €3.00 now, €3.00 a month after; and $19.20 now, $19.20 a month after (5 rows priced; 2 rows cannot be priced (not in these figures): "),
         "{text}"
     );
-    assert!(text.contains(&format!("twilio {sid}")), "{text}");
+    assert!(text.contains(&format!("supersim {sid}")), "{text}");
     assert!(
-        text.contains("twilio: nothing priced (1 row cannot be priced"),
+        text.contains("supersim: nothing priced (1 row cannot be priced"),
         "{text}"
     );
 }

@@ -67,7 +67,7 @@ async fn one_clock_moves_every_sandbox_and_each_applies_its_rules() {
 
     let all: Vec<&dyn SandboxAdmin> = vec![&supersim, &emnify, &sixfab, &edgeiq];
     let names: Vec<&str> = all.iter().map(|s| s.provider()).collect();
-    assert_eq!(names, ["twilio", "emnify", "sixfab", "edgeiq"]);
+    assert_eq!(names, ["supersim", "emnify", "sixfab", "edgeiq"]);
 
     // One move, by the clock itself.
     clock.advance_months(3).unwrap();

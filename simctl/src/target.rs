@@ -230,7 +230,7 @@ fn real(name: &str) -> Result<Arc<dyn SimProvider>, Failure> {
     Ok(match p {
         "supersim" => {
             let client = supersim_client::Client::from_env()?;
-            check_dialect(name, simcore::SimProvider::name(&client))?;
+            check_dialect(name, client.dialect().as_str())?;
             Arc::new(client)
         }
         "emnify" => Arc::new(emnify_client::Client::from_env()?),

@@ -643,7 +643,7 @@ async fn get_set_and_list_against_a_sandbox_with_exit_codes_and_json() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(
         stdout_json(&out),
-        json!({"provider": "emnify", "id": "1001", "from": "new", "result": "done_without_body", "sim": null})
+        json!({"provider": "emnify", "id": "1001", "from": "new", "result": "done", "sim": null})
     );
     let state = admin_get(&sb, "/v1/emnify/state").await;
     assert_eq!(state["sims"][0]["status"]["id"], 1);
@@ -815,8 +815,12 @@ async fn plan_and_apply_against_a_sandbox() {
             .iter()
             .find(|e| e["action"] == "refused")
             .expect("the malformed line's row");
-        let reason = refused["reason"].as_str().unwrap();
-        assert!(reason.starts_with(&format!("line {line}: ")), "{reason}");
+        let reason = refused["error"]["message"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!("invalid row: line {line}: ")),
+            "{reason}"
+        );
+        assert_eq!(refused["error"]["sent"], "no", "{refused}");
         if line == 3 {
             assert_eq!(entries[0]["action"], "change", "{p}");
             assert_eq!(entries[0]["provider"], "emnify", "{p}");
@@ -877,7 +881,7 @@ async fn plan_and_apply_against_a_sandbox() {
         .iter()
         .map(|e| e["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["scheduled", "done", "done", "done", "unchanged"]);
+    assert_eq!(outcomes, ["pending", "done", "done", "done", "unchanged"]);
     let sixfab = admin_get(&sb, "/v1/sixfab/state").await;
     assert_eq!(sixfab["assets"][2]["name"], "pump station 9");
     assert_eq!(sixfab["assets"][2]["status"], "active");
@@ -1011,7 +1015,7 @@ async fn apply_waits_for_scheduled_changes_and_refuses_an_edited_plan() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = simctl(&["plan", csv_s, "--sandbox", &admin, "-o", "json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout_json(&out)["entries"][0]["action"], "pending");
+    assert_eq!(stdout_json(&out)["entries"][0]["action"], "in_progress");
 
     assert_eq!(sb.stop().code(), Some(0));
 }

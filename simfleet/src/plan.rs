@@ -2333,14 +2333,22 @@ mod tests {
             .apply(&plan)
             .await;
         assert_eq!(
-            (report.count(ApplyKind::Done), report.count(ApplyKind::Failed)),
+            (
+                report.count(ApplyKind::Done),
+                report.count(ApplyKind::Failed)
+            ),
             (1, 3)
         );
         let again: Vec<usize> = report.retryable().map(|e| e.row).collect();
         assert_eq!(again, [1, 3], "only the 503s are worth queueing again");
         let refused = report.entries[2].outcome.error().unwrap();
         assert_eq!(
-            (refused.status, refused.code, refused.sent, refused.retryable),
+            (
+                refused.status,
+                refused.code,
+                refused.sent,
+                refused.retryable
+            ),
             (Some(422), Some(42), Sent::Yes, false)
         );
         assert!(matches!(refused.error(), Some(Error::Api(api)) if api.status == 422));
@@ -2351,7 +2359,11 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
         assert_eq!(
             saved.entries.iter().map(|e| &e.outcome).collect::<Vec<_>>(),
-            report.entries.iter().map(|e| &e.outcome).collect::<Vec<_>>()
+            report
+                .entries
+                .iter()
+                .map(|e| &e.outcome)
+                .collect::<Vec<_>>()
         );
         assert!(saved.entries[2].outcome.error().unwrap().error().is_none());
         assert_eq!(saved.retryable().count(), 2);

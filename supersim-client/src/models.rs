@@ -279,8 +279,7 @@ pub static TRANSITIONS: &[(Status, Status)] = &[
 
 /// The Super SIM lifecycle over Twilio's own statuses. Its refusals name Twilio's dialect; a
 /// KORE client's name KORE's (errors say which API would have answered).
-pub static LIFECYCLE: Lifecycle<Status> =
-    Lifecycle::table(crate::client::Dialect::Twilio.as_str(), TRANSITIONS);
+pub static LIFECYCLE: Lifecycle<Status> = Lifecycle::table("twilio", TRANSITIONS);
 
 /// The HTTP method Twilio uses to call the callback URL (Twilio's default is `POST`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
