@@ -7,6 +7,7 @@
 //! - [`Sessions`] keeps the tokens a login issues, each with its end on the sandbox's
 //!   [`Clock`](crate::Clock); [`Call::authorization`], [`Call::bearer`] and [`Call::basic`] read
 //!   the `Authorization` header in the usual dialects (a raw token, `Bearer`, `Basic`);
+//!   [`LoginGuard`] locks a caller out after refused logins and limits its logins in a window;
 //! - [`Lifecycle`] is a state machine as a table of the moves allowed;
 //! - [`Field`] rules check a JSON record and name every rule it breaks;
 //! - [`PageRules`] reads a numbered page from a query, [`OrderedStore::query`](crate::OrderedStore::query)
@@ -20,6 +21,7 @@
 
 mod auth;
 mod call;
+mod guard;
 pub mod ids;
 mod lifecycle;
 mod paging;
@@ -27,6 +29,7 @@ mod rules;
 
 pub use auth::{Sessions, TokenState};
 pub use call::{Answer, BodyError, Call, Refusal, router};
+pub use guard::{Barred, LoginGuard};
 pub use lifecycle::Lifecycle;
 pub use paging::{Index, PageError, PageQuery, PageRules, PathLimit, Table};
 pub use rules::{Field, Kind, check_fields, json_matches, only_fields, overlay};
