@@ -1056,8 +1056,6 @@ fn timestamp(t: &DateTime<Utc>) -> String {
     t.format(TIMESTAMP).to_string()
 }
 
-/// The Luhn check digit of a string of digits.
-
 fn ref_json(r: &SandboxRef) -> Value {
     json!({"id": r.id, "name": r.name})
 }

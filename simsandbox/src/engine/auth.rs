@@ -5,7 +5,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::http::header;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use super::{Call, ids};
@@ -29,20 +28,6 @@ impl Call {
         self.auth_scheme()
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token)
-    }
-
-    /// The user and password of `Authorization: Basic <base64(user:password)>`.
-    pub fn basic(&self) -> Option<(String, String)> {
-        let (scheme, encoded) = self.auth_scheme()?;
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return None;
-        }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()?;
-        let pair = String::from_utf8(decoded).ok()?;
-        let (user, password) = pair.split_once(':')?;
-        Some((user.to_owned(), password.to_owned()))
     }
 }
 
@@ -110,12 +95,6 @@ impl Sessions {
             Some(_) => TokenState::Expired,
             None => TokenState::Unknown,
         }
-    }
-
-    /// Forgets the tokens at their end (an expired token then answers as an unknown one).
-    pub fn forget_ended(&self) {
-        let now = self.clock.now();
-        lock(&self.ends).retain(|_, end| now < *end);
     }
 
     /// Ends every token now: each answers [`TokenState::Expired`] from now on.

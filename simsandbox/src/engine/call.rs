@@ -80,13 +80,6 @@ impl Call {
             .collect()
     }
 
-    /// The body's form pairs (`application/x-www-form-urlencoded`), percent-decoded, in order.
-    pub fn form_pairs(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body)
-            .into_owned()
-            .collect()
-    }
-
     /// Whether the `Content-Type` is `mime` (parameters such as `charset` aside, any case).
     pub fn declares(&self, mime: &str) -> bool {
         self.header(header::CONTENT_TYPE)

@@ -5,8 +5,8 @@
 //! - [`Call`] is a request read once (method, path segments, query, headers, body, caller), and
 //!   [`router`] the [`axum::Router`] that hands every request to one routing function;
 //! - [`Sessions`] keeps the tokens a login issues, each with its end on the sandbox's
-//!   [`Clock`](crate::Clock); [`Call::authorization`], [`Call::bearer`] and [`Call::basic`] read
-//!   the `Authorization` header in the usual dialects (a raw token, `Bearer`, `Basic`);
+//!   [`Clock`](crate::Clock); [`Call::authorization`], [`Call::auth_scheme`] and [`Call::bearer`]
+//!   read the `Authorization` header (a raw token, any scheme, `Bearer`);
 //!   [`LoginGuard`] locks a caller out after refused logins and limits its logins in a window;
 //! - [`Lifecycle`] is a state machine as a table of the moves allowed;
 //! - [`Field`] rules check a JSON record and name every rule it breaks;

@@ -144,11 +144,6 @@ impl PageQuery {
     pub fn offset(&self) -> usize {
         (self.page - self.first).saturating_mul(self.size)
     }
-
-    /// How many pages `total` records make.
-    pub fn pages(&self, total: usize) -> usize {
-        total.div_ceil(self.size.max(1))
-    }
 }
 
 /// A field that no two records may share (an ICCID): which records hold each value. Seeds may be
@@ -188,11 +183,6 @@ impl<K: Eq + Hash + Clone> Index<K> {
         lock(&self.holders)
             .get(value)
             .is_some_and(|keys| keys.iter().any(|k| k != key))
-    }
-
-    /// The records that hold `value`.
-    pub fn holders(&self, value: &str) -> Vec<K> {
-        lock(&self.holders).get(value).cloned().unwrap_or_default()
     }
 }
 
