@@ -133,3 +133,36 @@ macro_rules! seed_setters {
         }
     };
 }
+
+/// Builder setters of a struct's fields (a seed, options): each `field: Arg` becomes
+/// `pub fn field(mut self, value: Arg) -> Self`, which sets the field to `value.into()`, or
+/// with `=> Some` to `Some(value.into())`, with the doc comment written before it.
+///
+/// ```
+/// #[derive(Default)]
+/// pub struct Seed { name: Option<String>, port: u16 }
+///
+/// simsandbox::setters!(Seed {
+///     /// The name (none by default).
+///     name: impl Into<String> => Some,
+///     /// The port.
+///     port: u16,
+/// });
+///
+/// let seed = Seed::default().name("pump 7").port(8080);
+/// assert_eq!((seed.name.as_deref(), seed.port), (Some("pump 7"), 8080));
+/// ```
+#[macro_export]
+macro_rules! setters {
+    ($ty:ident { $($(#[$doc:meta])* $name:ident: $arg:ty $(=> $wrap:ident)?,)+ }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $arg) -> Self {
+                    self.$name = $($wrap)?(::std::convert::Into::into(value));
+                    self
+                }
+            )+
+        }
+    };
+}

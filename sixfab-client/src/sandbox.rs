@@ -471,49 +471,24 @@ impl AssetSeed {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Sets the display name (seeded as given, unchecked).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets the status of the asset and its SIMs.
-    pub fn status(mut self, status: SandboxStatus) -> Self {
-        self.status = status;
-        self
-    }
-
-    /// Sets the serial number.
-    pub fn serial_number(mut self, serial: impl Into<String>) -> Self {
-        self.serial_number = Some(serial.into());
-        self
-    }
-
-    /// Sets the UUID.
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
-    }
-
-    /// Sets the device (`None`: no device).
-    pub fn device(mut self, device: Option<SandboxDevice>) -> Self {
-        self.device = device;
-        self
-    }
-
-    /// Sets the Super SIM (`None`: none).
-    pub fn super_sim(mut self, sim: Option<SuperSimSeed>) -> Self {
-        self.super_sim = sim;
-        self
-    }
-
-    /// Sets the PRO SIM (`None`: none).
-    pub fn pro_sim(mut self, sim: Option<ProSimSeed>) -> Self {
-        self.pro_sim = sim;
-        self
-    }
 }
+
+simsandbox::setters!(AssetSeed {
+    /// Sets the display name (seeded as given, unchecked).
+    name: impl Into<String> => Some,
+    /// Sets the status of the asset and its SIMs.
+    status: SandboxStatus,
+    /// Sets the serial number.
+    serial_number: impl Into<String> => Some,
+    /// Sets the UUID.
+    uuid: impl Into<String> => Some,
+    /// Sets the device (`None`: no device).
+    device: Option<SandboxDevice>,
+    /// Sets the Super SIM (`None`: none).
+    super_sim: Option<SuperSimSeed>,
+    /// Sets the PRO SIM (`None`: none).
+    pro_sim: Option<ProSimSeed>,
+});
 
 /// What to seed for a Super SIM; `None` fields are made up (or `default_1gb`).
 #[derive(Debug, Clone, Default)]
