@@ -119,7 +119,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
 use simsandbox::engine::ids::{self, luhn_digit};
-use simsandbox::engine::{self, Barred, Call, LoginGuard, PathLimit, Sessions, TokenState};
+use simsandbox::engine::{
+    self, Barred, Call, Lifecycle, LoginGuard, PageRules, PathLimit, Sessions, TokenState,
+};
 /// Re-exported from simsandbox: the request log, the rate limit, the server and its counters, the
 /// clock and the admin view's shape.
 pub use simsandbox::{
@@ -212,8 +214,30 @@ pub const DEFAULT_PAGE_SIZE: u32 = 2000;
 /// The query parameters `GET /api/v1/sim` takes here.
 const LIST_PARAMS: [&str; 4] = ["page", "per_page", "q", "sort"];
 
-/// The status changes emnify documents for `PATCH` (by status id).
-const TRANSITIONS: &[(i64, i64)] = &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)];
+/// Why a status change is refused.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    /// To Deleted (3): a `DELETE`, not an update, does that.
+    UseDelete,
+    /// Not a change emnify documents.
+    NotAllowed,
+}
+
+/// The status changes emnify documents for `PATCH` (by status id), and what the others get.
+const LIFECYCLE: Lifecycle<i64, Refused> = Lifecycle::new(
+    &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)],
+    &[(None, 3, Refused::UseDelete)],
+    Refused::NotAllowed,
+);
+
+/// How the list reads its page.
+const PAGES: PageRules = PageRules {
+    page: "page",
+    size: "per_page",
+    first: 1,
+    default_size: DEFAULT_PAGE_SIZE as usize,
+    max_size: MAX_PAGE_SIZE as usize,
+};
 
 /// How the sandbox starts.
 #[derive(Debug, Clone)]
@@ -475,49 +499,6 @@ impl SimSeed {
         Self::default()
     }
 
-    /// The SIM id (default: the next free one). Seeding an existing id replaces that SIM.
-    pub fn id(mut self, id: u64) -> Self {
-        self.id = Some(id);
-        self
-    }
-
-    /// The status id: 0 Issued (default), 1 Activated, 2 Suspended, 4 Factory Test (any id is
-    /// stored; the `PATCH` rules apply from there).
-    pub fn status(mut self, status_id: i64) -> Self {
-        self.status = status_id;
-        self
-    }
-
-    /// The ICCID without the Luhn digit (default: generated from the id).
-    pub fn iccid(mut self, iccid: impl Into<String>) -> Self {
-        self.iccid = Some(iccid.into());
-        self
-    }
-
-    /// The eUICC id (default: none).
-    pub fn eid(mut self, eid: impl Into<String>) -> Self {
-        self.eid = Some(eid.into());
-        self
-    }
-
-    /// The issuer organisation (default [`OWN_ORG`]).
-    pub fn issuer_org(mut self, org_id: u64) -> Self {
-        self.issuer_org = Some(org_id);
-        self
-    }
-
-    /// The reseller organisation (default: none).
-    pub fn reseller_org(mut self, org_id: u64) -> Self {
-        self.reseller_org = Some(org_id);
-        self
-    }
-
-    /// The customer organisation (default: none).
-    pub fn customer_org(mut self, org_id: u64) -> Self {
-        self.customer_org = Some(org_id);
-        self
-    }
-
     /// Assigns an endpoint with the defaults of [`SandboxEndpoint::new`] (default: none).
     pub fn endpoint(mut self, id: u64, name: impl Into<String>) -> Self {
         self.endpoint = Some(SandboxEndpoint::new(id, name));
@@ -529,31 +510,33 @@ impl SimSeed {
         self.endpoint = Some(endpoint);
         self
     }
-
-    /// The SIM's model (default: [`SandboxSimModel::default`]).
-    pub fn model(mut self, model: SandboxSimModel) -> Self {
-        self.model = Some(model);
-        self
-    }
-
-    /// The IMSI (default: generated).
-    pub fn imsi(mut self, imsi: impl Into<String>) -> Self {
-        self.imsi = Some(imsi.into());
-        self
-    }
-
-    /// The MSISDN (default: generated).
-    pub fn msisdn(mut self, msisdn: impl Into<String>) -> Self {
-        self.msisdn = Some(msisdn.into());
-        self
-    }
-
-    /// The production date (default: the seeding time).
-    pub fn production_date(mut self, at: DateTime<Utc>) -> Self {
-        self.production_date = Some(at);
-        self
-    }
 }
+
+simsandbox::setters!(SimSeed {
+    /// The SIM id (default: the next free one). Seeding an existing id replaces that SIM.
+    id: u64 => Some,
+    /// The status id: 0 Issued (default), 1 Activated, 2 Suspended, 4 Factory Test (any id is
+    /// stored; the `PATCH` rules apply from there).
+    status: i64,
+    /// The ICCID without the Luhn digit (default: generated from the id).
+    iccid: impl Into<String> => Some,
+    /// The eUICC id (default: none).
+    eid: impl Into<String> => Some,
+    /// The issuer organisation (default [`OWN_ORG`]).
+    issuer_org: u64 => Some,
+    /// The reseller organisation (default: none).
+    reseller_org: u64 => Some,
+    /// The customer organisation (default: none).
+    customer_org: u64 => Some,
+    /// The SIM's model (default: [`SandboxSimModel::default`]).
+    model: SandboxSimModel => Some,
+    /// The IMSI (default: generated).
+    imsi: impl Into<String> => Some,
+    /// The MSISDN (default: generated).
+    msisdn: impl Into<String> => Some,
+    /// The production date (default: the seeding time).
+    production_date: DateTime<Utc> => Some,
+});
 
 struct Auth {
     application_token: String,
@@ -1175,7 +1158,7 @@ async fn route(shared: Arc<Shared>, call: Call) -> Response<Body> {
         ["api", "v1", "sim"] if method != "GET" => empty_response(405),
         ["api", "v1", "sim"] if shared.list_limit.over() => rate_limited(),
         ["api", "v1", "sim"] => {
-            check_bearer(&shared, &call).unwrap_or_else(|| list_sims(&shared, &call.query))
+            check_bearer(&shared, &call).unwrap_or_else(|| list_sims(&shared, &call))
         }
         ["api", "v1", "sim", _] if !["GET", "PATCH", "DELETE"].contains(&method) => {
             empty_response(405)
@@ -1213,38 +1196,31 @@ fn rate_limited() -> Response<Body> {
 }
 
 /// `GET /api/v1/sim`: a page of SIMs by id, as an un-enveloped array, with the paging in headers.
-fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
-    let mut page = 1u32;
-    let mut per_page = DEFAULT_PAGE_SIZE;
-    let mut status = None;
-    let mut seen = HashSet::new();
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if !LIST_PARAMS.contains(&key.as_ref()) {
+fn list_sims(shared: &Shared, call: &Call) -> Response<Body> {
+    let (mut ask, mut status, mut seen) = (PAGES.start(), None, HashSet::new());
+    for (key, value) in call.query_pairs() {
+        if !LIST_PARAMS.contains(&key.as_str()) {
             return bad_request(&format!(
                 "Unknown query parameter '{key}': the SIM list takes page, per_page, q and sort"
             ));
         }
-        if !seen.insert(key.to_string()) {
+        if !seen.insert(key.clone()) {
             return bad_request(&format!("Query parameter '{key}' was given more than once"));
         }
-        match key.as_ref() {
-            "page" => match value.parse::<u32>() {
-                Ok(n) if n >= 1 => page = n,
-                _ => {
-                    return bad_request(&format!(
-                        "Cannot parse parameter page as a page number from 1: \"{value}\""
-                    ));
-                }
-            },
-            "per_page" => match value.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => per_page = n,
-                _ => {
-                    return bad_request(&format!(
-                        "per_page must be an integer from 1 to {MAX_PAGE_SIZE}: \"{value}\""
-                    ));
-                }
-            },
-            "q" => {
+        // Page numbers are 32-bit, as emnify's are.
+        match PAGES.read(&mut ask, &key, &value) {
+            Some(Ok(())) if u32::try_from(ask.page).is_ok() => {}
+            Some(_) if key == "page" => {
+                return bad_request(&format!(
+                    "Cannot parse parameter page as a page number from 1: \"{value}\""
+                ));
+            }
+            Some(_) => {
+                return bad_request(&format!(
+                    "per_page must be an integer from 1 to {MAX_PAGE_SIZE}: \"{value}\""
+                ));
+            }
+            None if key == "q" => {
                 for filter in value.split(',') {
                     match filter.trim().split_once(':') {
                         Some(("status", id)) => match id.trim().parse::<i64>() {
@@ -1263,26 +1239,22 @@ fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
                     }
                 }
             }
-            _ => {
-                if value != "id" {
-                    return bad_request(&format!(
-                        "Unsupported sort \"{value}\": the sandbox sorts by id only"
-                    ));
-                }
+            None if value != "id" => {
+                return bad_request(&format!(
+                    "Unsupported sort \"{value}\": the sandbox sorts by id only"
+                ));
             }
+            None => {}
         }
     }
-    let offset = (page as usize - 1).saturating_mul(per_page as usize);
+    let (page, per_page, offset) = (ask.page, ask.size, ask.offset());
     let (sims, total) = match status {
-        None => (
-            shared.sims.page(offset, per_page as usize),
-            shared.sims.len(),
-        ),
+        None => (shared.sims.page(offset, per_page), shared.sims.len()),
         Some(id) => shared
             .sims
-            .filtered_page(offset, per_page as usize, |s| s.status == id),
+            .filtered_page(offset, per_page, |s| s.status == id),
     };
-    let pages = total.div_ceil(per_page as usize);
+    let pages = total.div_ceil(per_page);
     let body: Vec<Value> = sims.iter().map(|s| shared.sim_json(s)).collect();
     let mut response = json_response(200, &Value::Array(body));
     let headers = response.headers_mut();
@@ -1484,16 +1456,18 @@ fn patch_sim(shared: &Shared, sim: SandboxSim, call: &Call) -> Response<Body> {
             "InvalidReference",
             format!("SIM status with Id '{to}' not found."),
         )),
-        Some(3) => errors.push(invalid(format!(
-            "SIM status cannot change from {} to Deleted (3) by an update: delete the SIM instead",
-            status_words(sim.status)
-        ))),
-        Some(to) if !TRANSITIONS.contains(&(sim.status, to)) => errors.push(invalid(format!(
-            "SIM status cannot change from {} to {}",
-            status_words(sim.status),
-            status_words(to)
-        ))),
-        Some(_) => {}
+        Some(to) => match LIFECYCLE.check(sim.status, to) {
+            Ok(()) => {}
+            Err(Refused::UseDelete) => errors.push(invalid(format!(
+                "SIM status cannot change from {} to Deleted (3) by an update: delete the SIM instead",
+                status_words(sim.status)
+            ))),
+            Err(Refused::NotAllowed) => errors.push(invalid(format!(
+                "SIM status cannot change from {} to {}",
+                status_words(sim.status),
+                status_words(to)
+            ))),
+        },
     }
     if !errors.is_empty() {
         return validation_failed(errors);
@@ -1515,7 +1489,7 @@ fn patch_sim(shared: &Shared, sim: SandboxSim, call: &Call) -> Response<Body> {
         if let Some(to) = status {
             // Checked against the status read above; a concurrent change wins the race only
             // if it keeps the transition valid.
-            if TRANSITIONS.contains(&(stored.status, to)) {
+            if LIFECYCLE.allows(stored.status, to) {
                 stored.status = to;
                 if to == 1 && stored.activation_date.is_none() {
                     stored.activation_date = Some(shared.clock.now().trunc_subsecs(3));
@@ -1609,11 +1583,7 @@ mod tests {
         for from in 0..=4 {
             for to in 0..=4 {
                 let documented = matches!((from, to), (0, 1) | (0, 4) | (4, 1) | (1, 2) | (2, 1));
-                assert_eq!(
-                    TRANSITIONS.contains(&(from, to)),
-                    documented,
-                    "{from} -> {to}"
-                );
+                assert_eq!(LIFECYCLE.allows(from, to), documented, "{from} -> {to}");
             }
         }
     }
