@@ -91,23 +91,22 @@
 //! Not modelled: creating and deleting records, and the platform's other resources.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::http::{HeaderMap, Method, Request, Response, header};
+use axum::body::Body;
+use axum::http::Response;
+use axum::response::IntoResponse;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
-use std::collections::HashMap;
-
 use serde::Serialize;
+use serde_json::{Map, Value, json};
+use simsandbox::engine::{
+    self, Answer, Call, Field, PageRules, Sessions, Table, TokenState, check_fields, ids,
+};
 /// Re-exported from simsandbox: the request log, the rate limit, the server, the clock and the
 /// admin view's shape.
 pub use simsandbox::{Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer};
-use simsandbox::{
-    OrderedStore, SandboxOptions as ServerOptions, Store, json_response, json_response_from, lock,
-};
+use simsandbox::{SandboxOptions as ServerOptions, Store, json_response};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -129,17 +128,27 @@ pub const MAX_PAGE_SIZE: usize = crate::models::list_keys::MAX_PAGE_SIZE as usiz
 /// The most top-level keys `sim_metadata` may have.
 pub const MAX_METADATA_KEYS: usize = 50;
 
-/// The keys of `SimInput`: the only keys an update applies.
-const WRITABLE: &[&str] = &[
-    "device_id",
-    "mno_integration_id",
-    "iccid",
-    "msisdn",
-    "status",
-    "communication_plan",
-    "rate_plan",
-    "sim_metadata",
+/// The keys of `SimInput`, the only keys an update applies, and the rules the merged record
+/// must keep, in the order they are checked.
+const FIELDS: &[Field] = &[
+    Field::text("device_id", 1, None).required(),
+    Field::digits("iccid", 18, 22).required(),
+    Field::text("mno_integration_id", 0, None),
+    Field::text("msisdn", 0, Some(20)),
+    Field::text("status", 0, Some(30)),
+    Field::text("communication_plan", 0, Some(255)),
+    Field::text("rate_plan", 0, Some(255)),
+    Field::object("sim_metadata", MAX_METADATA_KEYS),
 ];
+
+/// How `GET /sims` reads its page.
+const PAGES: PageRules = PageRules {
+    page: "page",
+    size: "per_page",
+    first: 1,
+    default_size: DEFAULT_PAGE_SIZE,
+    max_size: MAX_PAGE_SIZE,
+};
 
 /// How the sandbox starts ([`Sandbox::start_with`]).
 #[derive(Debug, Clone)]
@@ -222,34 +231,10 @@ impl SimSeed {
         self
     }
 
-    /// The ICCID.
-    pub fn iccid(self, iccid: impl Into<String>) -> Self {
-        self.field("iccid", iccid.into())
-    }
-
-    /// The carrier status (`inactive` by default).
-    pub fn status(self, status: impl Into<String>) -> Self {
-        self.field("status", status.into())
-    }
-
-    /// The MSISDN (none by default).
-    pub fn msisdn(self, msisdn: impl Into<String>) -> Self {
-        self.field("msisdn", msisdn.into())
-    }
-
-    /// The linked device's id.
-    pub fn device_id(self, id: impl Into<String>) -> Self {
-        self.field("device_id", id.into())
-    }
-
     /// The communication plan and rate plan names (none by default).
-    pub fn plans(
-        self,
-        communication_plan: impl Into<String>,
-        rate_plan: impl Into<String>,
-    ) -> Self {
-        self.field("communication_plan", communication_plan.into())
-            .field("rate_plan", rate_plan.into())
+    pub fn plans(self, comm: impl Into<String>, rate: impl Into<String>) -> Self {
+        self.field("communication_plan", comm.into())
+            .field("rate_plan", rate.into())
     }
 
     /// The metadata object (empty by default).
@@ -265,25 +250,24 @@ impl SimSeed {
     }
 }
 
-#[derive(Clone)]
-struct Session {
-    /// The token again: the store hands out values, not keys.
-    token: String,
-    expires_at: DateTime<Utc>,
-}
+simsandbox::seed_setters!(SimSeed {
+    /// The ICCID.
+    iccid,
+    /// The carrier status (`inactive` by default).
+    status,
+    /// The MSISDN (none by default).
+    msisdn,
+    /// The linked device's id.
+    device_id,
+});
 
 struct State {
-    /// Records by lowercase id, in id order: a page of the list is found by its offset.
-    sims: OrderedStore<String, Value>,
-    /// ICCID -> the ids of the records that have it (seeds are stored unchecked, so there may
-    /// be more than one): an update's uniqueness check costs the same at 100,000 records.
-    iccids: Mutex<HashMap<String, Vec<String>>>,
+    /// Records by lowercase id, in id order (a page of the list is found by its offset), their
+    /// ICCIDs indexed: an update's uniqueness check costs the same at 100,000 records.
+    sims: Table<String, Value>,
     /// Users by lowercase email.
     users: Store<String, SandboxUser>,
-    /// Live sessions by token.
-    sessions: Store<String, Session>,
-    /// Serializes updates, so the ICCID uniqueness check and the write are one step.
-    writes: Mutex<()>,
+    sessions: Sessions,
     clock: Clock,
     session_lifetime: Duration,
     company_id: String,
@@ -308,46 +292,25 @@ impl fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Starts a sandbox with default [`SandboxOptions`]: fresh credentials, no SIMs, no rate
-    /// limit.
-    pub async fn start() -> std::io::Result<Sandbox> {
-        Self::start_with(SandboxOptions::default()).await
-    }
-
     /// Starts a sandbox with options.
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
-        let user = new_user(
-            "sandbox@example.com",
-            &simcore::http::sandbox_credential(&hex(20)),
-        );
+        let user = new_user("sandbox@example.com", &ids::credential(&ids::hex(20)));
         let state = Arc::new(State {
-            sims: OrderedStore::new(),
-            iccids: Mutex::new(HashMap::new()),
+            sims: Table::new(|r| r.get("iccid").and_then(Value::as_str).map(str::to_owned)),
             users: Store::new(),
-            sessions: Store::new(),
-            writes: Mutex::new(()),
+            sessions: Sessions::new(options.clock.clone()),
             clock: options.clock,
             session_lifetime: options.session_lifetime,
-            company_id: format!("sandbox_company_{}", hex(6)),
+            company_id: format!("sandbox_company_{}", ids::hex(6)),
         });
         state.users.insert(user.email.to_lowercase(), user.clone());
-        let handler_state = state.clone();
-        let router = Router::new().fallback(move |req: Request<Body>| {
-            let state = handler_state.clone();
-            async move { route(&state, req).await }
-        });
-        let server = SandboxServer::start_on_port(
-            router,
-            ServerOptions {
-                rate_limit: options.rate_limit,
-                throttle: Arc::new(|_wait| {
-                    json_response(429, &json!({"message": "Too Many Requests"}))
-                }),
-                record: options.record,
-            },
-            options.port,
-        )
-        .await?;
+        let server_options = ServerOptions {
+            rate_limit: options.rate_limit,
+            throttle: Arc::new(|_wait| message(429, "Too Many Requests")),
+            record: options.record,
+        };
+        let router = engine::router(state.clone(), route);
+        let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         Ok(Sandbox {
             server,
             state,
@@ -396,21 +359,15 @@ impl Sandbox {
     /// token. A user with the same email is replaced.
     pub fn seed_user(&self, email: impl Into<String>, password: impl Into<String>) -> SandboxUser {
         let user = new_user(&email.into(), &password.into());
-        self.state
-            .users
-            .insert(user.email.to_lowercase(), user.clone());
+        let key = user.email.to_lowercase();
+        self.state.users.insert(key, user.clone());
         user
     }
 
     /// Ends every session issued so far: their tokens answer 401 from now on, as they will once
     /// they reach their expiry.
     pub fn expire_sessions(&self) {
-        let now = self.state.clock.now();
-        for session in self.state.sessions.values() {
-            self.state
-                .sessions
-                .update(&session.token, |s| s.expires_at = now);
-        }
+        self.state.sessions.expire_all();
     }
 
     /// Stores a SIM record built from `seed` over the defaults (see [`SimSeed`]) and returns its
@@ -429,7 +386,7 @@ impl Sandbox {
         let mut record = json!({
             "_id": id,
             "device_id": object_id(),
-            "iccid": iccid(),
+            "iccid": ids::iccid("8988", 20),
             "status": "inactive",
             "sim_metadata": {},
             "company_id": self.state.company_id,
@@ -443,19 +400,13 @@ impl Sandbox {
             "updated_at": now,
             "user_id": self.user.id,
         });
-        if let Value::Object(map) = &mut record {
-            for (k, v) in seed.fields {
-                if v.is_null() {
-                    map.remove(&k);
-                } else {
-                    map.insert(k, v);
-                }
-            }
-            // The id is the store's key: a seed's `_id` field cannot make them differ.
-            map.insert("_id".to_owned(), Value::from(id.clone()));
-        }
-        let _write = lock(&self.state.writes);
-        self.state.store(id.clone(), record);
+        // A seed's `null` removes a default; the id is the store's key, which no field overrides.
+        engine::overlay(
+            &mut record,
+            seed.fields.into_iter().chain([("_id".into(), json!(id))]),
+        );
+        let _write = self.state.sims.write();
+        self.state.sims.store(id.clone(), record);
         id
     }
 
@@ -477,30 +428,9 @@ impl Sandbox {
         self.state.sims.values()
     }
 
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.server.requests()
-    }
-
-    /// The server: request log, statistics, rate limit and fault injection.
-    pub fn server(&self) -> &SandboxServer {
-        &self.server
-    }
-
-    /// The clock the sandbox keeps time by.
-    pub fn clock(&self) -> &Clock {
-        &self.state.clock
-    }
-
     /// How many sessions are live now, on the sandbox's clock.
     pub fn live_sessions(&self) -> usize {
-        let now = self.state.clock.now();
-        self.state
-            .sessions
-            .values()
-            .iter()
-            .filter(|s| s.expires_at > now)
-            .count()
+        self.state.sessions.live()
     }
 
     /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the clock,
@@ -508,85 +438,45 @@ impl Sandbox {
     /// password, no API token), and the live sessions' ends on the sandbox's clock (no session
     /// token).
     pub fn state_json(&self) -> Value {
-        let now = self.state.clock.now();
-        let mut users: Vec<String> = self
-            .state
-            .users
-            .values()
-            .into_iter()
-            .map(|u| u.email)
-            .collect();
+        let users = self.state.users.values();
+        let mut users: Vec<String> = users.into_iter().map(|u| u.email).collect();
         users.sort();
-        let mut ends: Vec<DateTime<Utc>> = self
-            .state
-            .sessions
-            .values()
-            .into_iter()
-            .map(|s| s.expires_at)
-            .filter(|end| *end > now)
-            .collect();
-        ends.sort();
-        let ends: Vec<String> = ends.into_iter().map(timestamp).collect();
         json!({
             "provider": crate::PROVIDER,
             "clock": self.state.clock.state_json(),
             "company_id": self.state.company_id,
             "sims": self.sims(),
             "users": users,
-            "sessions": {"live": ends.len(), "ends": ends},
+            "sessions": self.state.sessions.state_json(timestamp),
         })
     }
 }
 
-simsandbox::sandbox_admin!(Sandbox, crate::PROVIDER);
+simsandbox::sandbox_basics!(Sandbox, crate::PROVIDER, server, state.clock);
 
 // ---------------------------------------------------------------------------------------------
 // Routing
 
-async fn route(state: &State, req: Request<Body>) -> Response<Body> {
-    let (parts, body) = req.into_parts();
-    let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let Some(rest) = parts.uri.path().strip_prefix(BASE_PATH) else {
+async fn route(state: Arc<State>, call: Call) -> Response<Body> {
+    let Some(segments) = call.segments(BASE_PATH) else {
         return message(404, "Not Found");
     };
-    let segments: Vec<&str> = match rest.strip_prefix('/') {
-        Some(r) => r.split('/').collect(),
-        None => return message(404, "Not Found"),
-    };
+    let (get, put) = (call.method == "GET", call.method == "PUT");
     match segments.as_slice() {
-        ["user", "authenticate"] => match parts.method {
-            Method::POST => login(state, &parts.headers, &body),
-            _ => message(405, "Method Not Allowed"),
+        ["user", "authenticate"] if call.method == "POST" => login(&state, &call).into_response(),
+        ["sims"] if !get => message(405, "Method Not Allowed"),
+        ["sims", _] if !get && !put => message(405, "Method Not Allowed"),
+        ["user", "authenticate"] => message(405, "Method Not Allowed"),
+        ["sims"] | ["sims", _] if !authorized(&state, &call) => message(401, "Unauthorized"),
+        ["sims"] => list(&state, &call),
+        ["sims", id] if !is_object_id(id) => {
+            invalid([format!("id must be 24 hex digits (found {id:?})")])
+        }
+        ["sims", id] if get => match state.sims.get(&id.to_lowercase()) {
+            Some(record) => json_response(200, &record),
+            None => sim_not_found(),
         },
-        ["sims"] => {
-            if parts.method != Method::GET {
-                return message(405, "Method Not Allowed");
-            }
-            if !authorized(state, &parts.headers) {
-                return message(401, "Unauthorized");
-            }
-            list(state, parts.uri.query().unwrap_or_default())
-        }
-        ["sims", id] => {
-            if parts.method != Method::GET && parts.method != Method::PUT {
-                return message(405, "Method Not Allowed");
-            }
-            if !authorized(state, &parts.headers) {
-                return message(401, "Unauthorized");
-            }
-            if !is_object_id(id) {
-                return invalid(vec![format!("id must be 24 hex digits (found {:?})", id)]);
-            }
-            let id = id.to_lowercase();
-            if parts.method == Method::GET {
-                match state.sims.get(&id) {
-                    Some(record) => json_response(200, &record),
-                    None => sim_not_found(),
-                }
-            } else {
-                update(state, &id, &parts.headers, &body)
-            }
-        }
+        ["sims", id] => update(&state, &id.to_lowercase(), &call).into_response(),
         _ => message(404, "Not Found"),
     }
 }
@@ -596,133 +486,51 @@ fn message(status: u16, text: &str) -> Response<Body> {
     json_response(status, &json!({ "message": text }))
 }
 
-/// 400 `{"messages": [..]}`.
-fn invalid(messages: Vec<String>) -> Response<Body> {
-    json_response(400, &json!({ "messages": messages }))
-}
-
 fn sim_not_found() -> Response<Body> {
     message(404, "Sim not found")
 }
 
-/// The raw `Authorization` value is a user's API token or a live session token.
-fn authorized(state: &State, headers: &HeaderMap) -> bool {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    if token.is_empty() {
-        return false;
-    }
-    if state.users.values().iter().any(|u| u.api_token == token) {
-        return true;
-    }
-    match state.sessions.get(&token.to_owned()) {
-        Some(session) if session.expires_at > state.clock.now() => true,
-        Some(_) => {
-            state.sessions.remove(&token.to_owned());
-            false
-        }
-        None => false,
-    }
+/// 400 `{"messages": [..]}`.
+fn invalid(messages: impl IntoIterator<Item = impl ToString>) -> Response<Body> {
+    let messages: Vec<String> = messages.into_iter().map(|m| m.to_string()).collect();
+    json_response(400, &json!({ "messages": messages }))
 }
 
-/// The body as a JSON object, or the rule it breaks (answered with a 400).
-fn json_object(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, String> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err("Content-Type must be application/json".to_owned());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("body must be a JSON object".to_owned()),
-        Err(e) => Err(format!("body is not valid JSON: {e}")),
-    }
+/// The raw `Authorization` value is a user's API token or a live session token.
+fn authorized(state: &State, call: &Call) -> bool {
+    call.authorization().is_some_and(|token| {
+        state.users.values().iter().any(|u| u.api_token == token)
+            || state.sessions.check(token) == TokenState::Live
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
 // PUT /sims/{id}
 
-fn update(state: &State, id: &str, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
-    let patch = match json_object(headers, body) {
-        Ok(map) => map,
-        Err(rule) => return invalid(vec![rule]),
-    };
+fn update(state: &State, id: &str, call: &Call) -> Answer {
     // Only SimInput's keys are applied: read-only fields, the id and unknown keys are ignored.
-    let patch: Map<String, Value> = patch
-        .into_iter()
-        .filter(|(k, _)| WRITABLE.contains(&k.as_str()))
-        .collect();
-
-    let _write = lock(&state.writes);
-    let Some(current) = state.sims.get(&id.to_owned()) else {
-        return sim_not_found();
-    };
-    let mut merged = current;
+    let patch = engine::only_fields(FIELDS, call.json_object().map_err(|e| invalid([e]))?);
+    let _write = state.sims.write();
+    let mut merged = state.sims.get(&id.to_owned()).ok_or_else(sim_not_found)?;
     json_patch::merge(&mut merged, &Value::Object(patch));
     let Value::Object(record) = &mut merged else {
-        return message(500, "stored record is not an object");
+        return Err(message(500, "stored record is not an object").into());
     };
-    if !record.contains_key("status") {
-        record.insert("status".to_owned(), Value::from("inactive"));
-    }
-    let mut problems = check(record);
+    record.entry("status").or_insert_with(|| json!("inactive"));
+    let mut problems = check_fields(FIELDS, record);
     if let Some(iccid) = record.get("iccid").and_then(Value::as_str) {
-        if state.iccid_taken(iccid, id) {
+        if state.sims.taken(iccid, &id.to_owned()) {
             problems.push(format!(
                 "iccid must be unique on the platform: {iccid} belongs to another SIM"
             ));
         }
     }
     if !problems.is_empty() {
-        return invalid(problems);
+        return Err(invalid(problems).into());
     }
-    record.insert(
-        "updated_at".to_owned(),
-        Value::from(timestamp(state.clock.now())),
-    );
-    state.store(id.to_owned(), merged.clone());
-    json_response(200, &merged)
-}
-
-impl State {
-    /// Stores a record and keeps the ICCID index. Call it holding `writes`.
-    fn store(&self, id: String, record: Value) {
-        let iccid = record
-            .get("iccid")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let previous = self.sims.insert(id.clone(), record);
-        let mut index = lock(&self.iccids);
-        if let Some(old) = previous
-            .as_ref()
-            .and_then(|r| r.get("iccid"))
-            .and_then(Value::as_str)
-        {
-            if let Some(ids) = index.get_mut(old) {
-                ids.retain(|i| *i != id);
-                if ids.is_empty() {
-                    index.remove(old);
-                }
-            }
-        }
-        if let Some(iccid) = iccid {
-            index.entry(iccid).or_default().push(id);
-        }
-    }
-
-    /// Whether a record other than `id` has `iccid`.
-    fn iccid_taken(&self, iccid: &str, id: &str) -> bool {
-        lock(&self.iccids)
-            .get(iccid)
-            .is_some_and(|ids| ids.iter().any(|other| other != id))
-    }
+    record.insert("updated_at".into(), json!(timestamp(state.clock.now())));
+    state.sims.store(id.to_owned(), merged.clone());
+    Ok(json_response(200, &merged))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -730,183 +538,77 @@ impl State {
 
 /// `GET /sims`: a page of records in id order, as a bare array, or with `page_meta=true` as
 /// `{"total": n, "resources": [...]}`. Parameters other than the paging ones filter exactly.
-fn list(state: &State, query: &str) -> Response<Body> {
-    let mut page: usize = 1;
-    let mut per_page: usize = DEFAULT_PAGE_SIZE;
-    let mut page_meta = false;
-    let mut filters: Vec<(String, String)> = Vec::new();
-    let mut problems = Vec::new();
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        match key.as_ref() {
-            "page" => match value.parse::<usize>() {
-                Ok(n) if n >= 1 => page = n,
-                _ => problems.push(format!("page must be an integer from 1 (found {value:?})")),
-            },
-            "per_page" => match value.parse::<usize>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => per_page = n,
-                _ => problems.push(format!(
-                    "per_page must be an integer from 1 to {MAX_PAGE_SIZE} (found {value:?})"
-                )),
-            },
-            "page_meta" => match value.as_ref() {
-                "true" => page_meta = true,
-                "false" => page_meta = false,
-                _ => problems.push(format!("page_meta must be true or false (found {value:?})")),
-            },
-            _ => filters.push((key.into_owned(), value.into_owned())),
+fn list(state: &State, call: &Call) -> Response<Body> {
+    let (ask, errors, rest) = PAGES.read_query(call.query_pairs());
+    let mut problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let (mut page_meta, mut filters) = (false, Vec::new());
+    for (key, value) in rest {
+        match (key.as_str(), value.as_str()) {
+            ("page_meta", "true" | "false") => page_meta = value == "true",
+            ("page_meta", v) => {
+                problems.push(format!("page_meta must be true or false (found {v:?})"))
+            }
+            _ => filters.push((key, value)),
         }
     }
     if !problems.is_empty() {
         return invalid(problems);
     }
-    let offset = (page - 1).saturating_mul(per_page);
-    let (records, total) = if filters.is_empty() {
-        (state.sims.page(offset, per_page), state.sims.len())
-    } else {
-        state.sims.filtered_page(offset, per_page, |record| {
-            filters.iter().all(|(key, wanted)| match record.get(key) {
-                Some(Value::String(s)) => s == wanted,
-                Some(v @ (Value::Number(_) | Value::Bool(_))) => {
-                    serde_json::from_str::<Value>(wanted).is_ok_and(|w| w == *v)
-                }
-                _ => false,
-            })
-        })
-    };
-    if page_meta {
-        #[derive(Serialize)]
-        struct Meta {
-            total: usize,
-            resources: Vec<Value>,
-        }
-        json_response_from(
-            200,
-            &Meta {
-                total,
-                resources: records,
-            },
-        )
-    } else {
-        json_response_from(200, &records)
+    let keep = |r: &Value| filters.iter().all(|(k, v)| engine::json_matches(r, k, v));
+    let keep: Option<&dyn Fn(&Value) -> bool> = (!filters.is_empty()).then_some(&keep);
+    let (resources, total) = state.sims.query(ask.offset(), ask.size, keep);
+    #[derive(Serialize)]
+    struct Meta {
+        total: usize,
+        resources: Vec<Value>,
     }
-}
-
-/// Every rule the merged record breaks, in words that name the rule.
-fn check(record: &Map<String, Value>) -> Vec<String> {
-    let mut problems = Vec::new();
-    match record.get("device_id") {
-        Some(Value::String(s)) if !s.is_empty() => {}
-        None => problems.push("device_id is required".to_owned()),
-        Some(_) => problems.push("device_id must be a non-empty string".to_owned()),
+    match page_meta {
+        true => simsandbox::json_response_from(200, &Meta { total, resources }),
+        false => simsandbox::json_response_from(200, &resources),
     }
-    match record.get("iccid") {
-        Some(Value::String(s))
-            if (18..=22).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) => {}
-        None => problems.push("iccid is required".to_owned()),
-        Some(other) => problems.push(format!("iccid must be 18 to 22 digits (found {other})")),
-    }
-    if let Some(v) = record.get("mno_integration_id") {
-        if !v.is_string() {
-            problems.push("mno_integration_id must be a string".to_owned());
-        }
-    }
-    for (key, max) in [
-        ("msisdn", 20),
-        ("status", 30),
-        ("communication_plan", 255),
-        ("rate_plan", 255),
-    ] {
-        match record.get(key) {
-            None => {}
-            Some(Value::String(s)) => {
-                let n = s.chars().count();
-                if n > max {
-                    problems.push(format!(
-                        "{key} must be at most {max} characters (found {n})"
-                    ));
-                }
-            }
-            Some(_) => problems.push(format!("{key} must be a string")),
-        }
-    }
-    match record.get("sim_metadata") {
-        None => {}
-        Some(Value::Object(m)) if m.len() <= MAX_METADATA_KEYS => {}
-        Some(Value::Object(m)) => problems.push(format!(
-            "sim_metadata must have at most {MAX_METADATA_KEYS} top-level keys (found {})",
-            m.len()
-        )),
-        Some(_) => problems.push("sim_metadata must be a JSON object".to_owned()),
-    }
-    problems
 }
 
 // ---------------------------------------------------------------------------------------------
 // POST /user/authenticate
 
-fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
-    let form = match json_object(headers, body) {
-        Ok(map) => map,
-        Err(rule) => return invalid(vec![rule]),
-    };
+fn login(state: &State, call: &Call) -> Answer {
+    let form = call.json_object().map_err(|e| invalid([e]))?;
+    let text = |key: &str| form.get(key).and_then(Value::as_str);
+    let (email, password) = (text("email"), text("password"));
     let mut problems = Vec::new();
-    let email = form.get("email").and_then(Value::as_str);
-    let password = form.get("password").and_then(Value::as_str);
-    if email.is_none() {
-        problems.push("email is required (a string)".to_owned());
-    }
-    if password.is_none() {
-        problems.push("password is required (a string)".to_owned());
+    for (key, value) in [("email", email), ("password", password)] {
+        if value.is_none() {
+            problems.push(format!("{key} is required (a string)"));
+        }
     }
     // `token_expiry` is a time on the caller's clock, the real one: the session lasts from now
     // until then, and that length is counted on the sandbox's clock.
-    let now = Utc::now();
-    let mut lifetime = chrono::Duration::from_std(state.session_lifetime)
-        .unwrap_or_else(|_| chrono::Duration::hours(4));
+    let mut lifetime = state.session_lifetime;
     match form.get("token_expiry") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-            Ok(t) => {
-                let t = t.with_timezone(&Utc);
-                let week = chrono::Duration::from_std(MAX_SESSION).unwrap_or_default();
-                if t <= now || t - now > week {
-                    problems.push(format!(
-                        "token_expiry must be in the future and at most one week ahead (found {s})"
-                    ));
-                } else {
-                    lifetime = t - now;
-                }
-            }
+            Ok(t) => match (t.with_timezone(&Utc) - Utc::now()).to_std() {
+                Ok(ahead) if !ahead.is_zero() && ahead <= MAX_SESSION => lifetime = ahead,
+                _ => problems.push(format!(
+                    "token_expiry must be in the future and at most one week ahead (found {s})"
+                )),
+            },
             Err(_) => problems.push(format!(
                 "token_expiry must be an RFC 3339 time (found {s:?})"
             )),
         },
         Some(_) => problems.push("token_expiry must be an RFC 3339 time string".to_owned()),
     }
-    if !problems.is_empty() {
-        return invalid(problems);
-    }
-    let (Some(email), Some(password)) = (email, password) else {
-        return invalid(vec!["email and password are required".to_owned()]);
+    let (Some(email), Some(password), true) = (email, password, problems.is_empty()) else {
+        return Err(invalid(problems).into());
     };
-    let user = match state.users.get(&email.to_lowercase()) {
-        Some(u) if u.password == password => u,
-        _ => return message(401, "Unauthorized"),
-    };
-    let token = simcore::http::sandbox_credential(&hex(32));
-    let ends = state.clock.after(lifetime.to_std().unwrap_or_default());
-    state.sessions.insert(
-        token.clone(),
-        Session {
-            token: token.clone(),
-            expires_at: ends,
-        },
-    );
+    let user = (state.users.get(&email.to_lowercase()))
+        .filter(|u| u.password == password)
+        .ok_or_else(|| message(401, "Unauthorized"))?;
+    let token = state.sessions.issue(lifetime);
     // Reported on the caller's clock, which a client compares it with.
-    let expires_at = now
-        .checked_add_signed(lifetime)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    json_response(
+    let expires_at = Clock::real().after(lifetime);
+    Ok(json_response(
         200,
         &json!({
             "_id": user.id,
@@ -915,9 +617,9 @@ fn login(state: &State, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
             "user_type": "admin",
             "api_token": user.api_token,
             "session_token": token,
-            "session_expires_at": expires_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "session_expires_at": timestamp(expires_at),
         }),
-    )
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -927,45 +629,14 @@ fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// `n` random lowercase hex digits.
-fn hex(n: usize) -> String {
-    (0..n)
-        .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0'))
-        .collect()
-}
-
 /// A new id shaped like a MongoDB ObjectId: the time in seconds, then random digits.
 fn object_id() -> String {
     let secs = u32::try_from(Utc::now().timestamp()).unwrap_or(u32::MAX);
-    format!("{secs:08x}{}", hex(16))
+    format!("{secs:08x}{}", ids::hex(16))
 }
 
 fn is_object_id(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// A random 20-digit ICCID (`8988` prefix) with a valid Luhn check digit.
-fn iccid() -> String {
-    let mut digits: Vec<u32> = vec![8, 9, 8, 8];
-    digits.extend((0..15).map(|_| fastrand::u32(0..10)));
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 0 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    digits.push((10 - sum % 10) % 10);
-    digits
-        .iter()
-        .map(|d| char::from_digit(*d, 10).unwrap_or('0'))
-        .collect()
 }
 
 fn new_user(email: &str, password: &str) -> SandboxUser {
@@ -973,7 +644,7 @@ fn new_user(email: &str, password: &str) -> SandboxUser {
         id: object_id(),
         email: email.to_owned(),
         password: password.to_owned(),
-        api_token: simcore::http::sandbox_credential(&hex(32)),
+        api_token: ids::credential(&ids::hex(32)),
     }
 }
 
@@ -986,12 +657,12 @@ mod tests {
         for _ in 0..100 {
             let id = object_id();
             assert!(is_object_id(&id), "{id}");
-            let iccid = iccid();
+            let iccid = ids::iccid("8988", 20);
             assert_eq!(iccid.len(), 20);
             let parsed = simcore::Iccid::parse(&iccid).unwrap();
             assert!(parsed.luhn_ok(), "{iccid}");
         }
-        assert_ne!(hex(32), hex(32));
+        assert_ne!(ids::hex(32), ids::hex(32));
     }
 
     #[test]
@@ -1049,7 +720,7 @@ mod tests {
                 vec!["sim_metadata must have at most 50 top-level keys (found 51)"],
             ),
         ] {
-            assert_eq!(check(&record), expected, "{record:?}");
+            assert_eq!(check_fields(FIELDS, &record), expected, "{record:?}");
         }
     }
 }

@@ -106,30 +106,28 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::ConnectInfo;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Request, Response, header};
+use axum::body::Body;
+use axum::http::{Response, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 use sha1::{Digest, Sha1};
+use simsandbox::engine::ids::{self, luhn_digit};
+use simsandbox::engine::{
+    self, Barred, Call, Lifecycle, LoginGuard, PageRules, PathLimit, Sessions, TokenState,
+};
 /// Re-exported from simsandbox: the request log, the rate limit, the server and its counters, the
 /// clock and the admin view's shape.
 pub use simsandbox::{
     Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
 };
-use simsandbox::{
-    OrderedStore, Store, TokenBucket, WindowCounter, WindowLimit, empty_response, json_response,
-    lock,
-};
+use simsandbox::{OrderedStore, Store, WindowLimit, empty_response, json_response, lock};
 
 use crate::client::{Client, ClientBuilder};
 
@@ -216,8 +214,30 @@ pub const DEFAULT_PAGE_SIZE: u32 = 2000;
 /// The query parameters `GET /api/v1/sim` takes here.
 const LIST_PARAMS: [&str; 4] = ["page", "per_page", "q", "sort"];
 
-/// The status changes emnify documents for `PATCH` (by status id).
-const TRANSITIONS: &[(i64, i64)] = &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)];
+/// Why a status change is refused.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    /// To Deleted (3): a `DELETE`, not an update, does that.
+    UseDelete,
+    /// Not a change emnify documents.
+    NotAllowed,
+}
+
+/// The status changes emnify documents for `PATCH` (by status id), and what the others get.
+const LIFECYCLE: Lifecycle<i64, Refused> = Lifecycle::new(
+    &[(0, 1), (0, 4), (4, 1), (1, 2), (2, 1)],
+    &[(None, 3, Refused::UseDelete)],
+    Refused::NotAllowed,
+);
+
+/// How the list reads its page.
+const PAGES: PageRules = PageRules {
+    page: "page",
+    size: "per_page",
+    first: 1,
+    default_size: DEFAULT_PAGE_SIZE as usize,
+    max_size: MAX_PAGE_SIZE as usize,
+};
 
 /// How the sandbox starts.
 #[derive(Debug, Clone)]
@@ -479,49 +499,6 @@ impl SimSeed {
         Self::default()
     }
 
-    /// The SIM id (default: the next free one). Seeding an existing id replaces that SIM.
-    pub fn id(mut self, id: u64) -> Self {
-        self.id = Some(id);
-        self
-    }
-
-    /// The status id: 0 Issued (default), 1 Activated, 2 Suspended, 4 Factory Test (any id is
-    /// stored; the `PATCH` rules apply from there).
-    pub fn status(mut self, status_id: i64) -> Self {
-        self.status = status_id;
-        self
-    }
-
-    /// The ICCID without the Luhn digit (default: generated from the id).
-    pub fn iccid(mut self, iccid: impl Into<String>) -> Self {
-        self.iccid = Some(iccid.into());
-        self
-    }
-
-    /// The eUICC id (default: none).
-    pub fn eid(mut self, eid: impl Into<String>) -> Self {
-        self.eid = Some(eid.into());
-        self
-    }
-
-    /// The issuer organisation (default [`OWN_ORG`]).
-    pub fn issuer_org(mut self, org_id: u64) -> Self {
-        self.issuer_org = Some(org_id);
-        self
-    }
-
-    /// The reseller organisation (default: none).
-    pub fn reseller_org(mut self, org_id: u64) -> Self {
-        self.reseller_org = Some(org_id);
-        self
-    }
-
-    /// The customer organisation (default: none).
-    pub fn customer_org(mut self, org_id: u64) -> Self {
-        self.customer_org = Some(org_id);
-        self
-    }
-
     /// Assigns an endpoint with the defaults of [`SandboxEndpoint::new`] (default: none).
     pub fn endpoint(mut self, id: u64, name: impl Into<String>) -> Self {
         self.endpoint = Some(SandboxEndpoint::new(id, name));
@@ -533,64 +510,56 @@ impl SimSeed {
         self.endpoint = Some(endpoint);
         self
     }
+}
 
+simsandbox::setters!(SimSeed {
+    /// The SIM id (default: the next free one). Seeding an existing id replaces that SIM.
+    id: u64 => Some,
+    /// The status id: 0 Issued (default), 1 Activated, 2 Suspended, 4 Factory Test (any id is
+    /// stored; the `PATCH` rules apply from there).
+    status: i64,
+    /// The ICCID without the Luhn digit (default: generated from the id).
+    iccid: impl Into<String> => Some,
+    /// The eUICC id (default: none).
+    eid: impl Into<String> => Some,
+    /// The issuer organisation (default [`OWN_ORG`]).
+    issuer_org: u64 => Some,
+    /// The reseller organisation (default: none).
+    reseller_org: u64 => Some,
+    /// The customer organisation (default: none).
+    customer_org: u64 => Some,
     /// The SIM's model (default: [`SandboxSimModel::default`]).
-    pub fn model(mut self, model: SandboxSimModel) -> Self {
-        self.model = Some(model);
-        self
-    }
-
+    model: SandboxSimModel => Some,
     /// The IMSI (default: generated).
-    pub fn imsi(mut self, imsi: impl Into<String>) -> Self {
-        self.imsi = Some(imsi.into());
-        self
-    }
-
+    imsi: impl Into<String> => Some,
     /// The MSISDN (default: generated).
-    pub fn msisdn(mut self, msisdn: impl Into<String>) -> Self {
-        self.msisdn = Some(msisdn.into());
-        self
-    }
-
+    msisdn: impl Into<String> => Some,
     /// The production date (default: the seeding time).
-    pub fn production_date(mut self, at: DateTime<Utc>) -> Self {
-        self.production_date = Some(at);
-        self
-    }
-}
-
-/// An issued `auth_token`.
-struct Session {
-    expires: DateTime<Utc>,
-}
+    production_date: DateTime<Utc> => Some,
+});
 
 struct Auth {
     application_token: String,
     /// User name -> SHA-1 hex of the password.
     users: HashMap<String, String>,
     refresh_tokens: HashSet<String>,
-    sessions: HashMap<String, Session>,
-    /// Refusals in a row, per client IP.
-    failures: HashMap<IpAddr, u32>,
-    /// Until when each locked-out client IP stays locked out, on the sandbox's clock.
-    locked_until: HashMap<IpAddr, DateTime<Utc>>,
-    /// The calls the authenticate limit let through, per client IP (`None`: no limit).
-    limit: Option<WindowCounter<IpAddr>>,
+    /// Refusals in a row, lockouts and the authenticate limit, per client IP.
+    guard: LoginGuard,
 }
 
 struct Shared {
     auth: Mutex<Auth>,
+    /// The issued `auth_token`s.
+    sessions: Sessions,
     /// SIMs in id order: a page of the list is found by its offset.
     sims: OrderedStore<u64, SandboxSim>,
     orgs: Store<u64, SandboxOrg>,
     /// The list path's own rate limit.
-    list_bucket: Mutex<Option<TokenBucket>>,
-    list_throttled: AtomicU64,
+    list_limit: PathLimit,
     role: Mutex<CallerRole>,
     next_id: AtomicU64,
     authenticate_calls: AtomicU64,
     token_lifetime: Duration,
-    lockout: Duration,
     clock: Clock,
     /// What each SIM used ([`Sandbox::record_usage`]), and what it used in Factory Test.
     usage: Store<u64, (SimUsage, SimUsage)>,
@@ -612,11 +581,6 @@ impl fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Starts a sandbox with the default options.
-    pub async fn start() -> std::io::Result<Self> {
-        Self::start_with(SandboxOptions::default()).await
-    }
-
     /// Starts a sandbox with `options`.
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Self> {
         let orgs = Store::new();
@@ -642,33 +606,31 @@ impl Sandbox {
         }
         let shared = Arc::new(Shared {
             auth: Mutex::new(Auth {
-                application_token: simcore::http::sandbox_credential(&random_token(48)),
+                application_token: ids::credential(&ids::alphanumeric(48)),
                 users: HashMap::new(),
                 refresh_tokens: HashSet::new(),
-                sessions: HashMap::new(),
-                failures: HashMap::new(),
-                locked_until: HashMap::new(),
-                limit: options.authenticate_limit.map(WindowCounter::new),
+                guard: LoginGuard::new(
+                    options.clock.clone(),
+                    LOCKOUT_AFTER,
+                    options.lockout,
+                    options.authenticate_limit,
+                ),
             }),
+            sessions: Sessions::new(options.clock.clone()),
             sims: OrderedStore::new(),
             orgs,
-            list_bucket: Mutex::new(options.list_rate_limit.map(TokenBucket::new)),
-            list_throttled: AtomicU64::new(0),
+            list_limit: PathLimit::new(options.list_rate_limit),
             role: Mutex::new(CallerRole::default()),
             next_id: AtomicU64::new(1000 + fastrand::u64(0..9000)),
             authenticate_calls: AtomicU64::new(0),
             token_lifetime: options.token_lifetime,
-            lockout: options.lockout,
             clock: options.clock,
             usage: Store::new(),
         });
-        let router = Router::new().fallback(route).with_state(shared.clone());
+        let router = engine::router(shared.clone(), route);
         let server_options = simsandbox::SandboxOptions {
             rate_limit: options.rate_limit,
-            throttle: Arc::new(|_wait| {
-                // emnify documents no Retry-After: the wait is not sent.
-                emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded")
-            }),
+            throttle: Arc::new(|_wait| rate_limited()),
             record: options.record,
         };
         let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
@@ -812,12 +774,12 @@ impl Sandbox {
 
     /// Sets or removes the list path's own rate limit (see [`SandboxOptions::list_rate_limit`]).
     pub fn set_list_rate_limit(&self, limit: Option<RateLimit>) {
-        *lock(&self.shared.list_bucket) = limit.map(TokenBucket::new);
+        self.shared.list_limit.set(limit);
     }
 
     /// How many list requests the list path's own rate limit answered with `429`.
     pub fn list_throttled(&self) -> u64 {
-        self.shared.list_throttled.load(Ordering::Relaxed)
+        self.shared.list_limit.refused()
     }
 
     /// Sets the role of the caller's organisation (default [`CallerRole::Issuer`]).
@@ -838,49 +800,32 @@ impl Sandbox {
     /// Revokes every `auth_token` issued so far: the next request with one gets a `401`.
     /// Refresh tokens stay valid.
     pub fn expire_tokens(&self) {
-        lock(&self.shared.auth).sessions.clear();
+        self.shared.sessions.clear();
     }
 
     /// Whether authentication is locked out for some client IP (three refusals in a row from
     /// it) at the sandbox's time; every caller of a sandbox on loopback is usually `127.0.0.1`.
     pub fn is_locked_out(&self) -> bool {
-        let now = self.shared.clock.now();
-        lock(&self.shared.auth)
-            .locked_until
-            .values()
-            .any(|until| now < *until)
+        lock(&self.shared.auth).guard.any_locked_out()
     }
 
     /// Until when `ip` is locked out of authentication, on the sandbox's clock; `None` if it is
     /// not (any more).
     pub fn locked_out_until(&self, ip: IpAddr) -> Option<DateTime<Utc>> {
-        let now = self.shared.clock.now();
-        lock(&self.shared.auth)
-            .locked_until
-            .get(&ip)
-            .copied()
-            .filter(|until| now < *until)
+        lock(&self.shared.auth).guard.locked_until(ip)
     }
 
     /// How many calls of `ip` the authenticate limit counts now (those of the last
     /// [`AuthenticateLimit::per`] it let through); 0 without a limit.
     pub fn authenticate_window(&self, ip: IpAddr) -> usize {
-        let now = self.shared.clock.now();
-        lock(&self.shared.auth)
-            .limit
-            .as_ref()
-            .map_or(0, |c| c.count(&ip, now))
+        lock(&self.shared.auth).guard.in_window(ip)
     }
 
     /// Sets or removes the limit of `POST /api/v1/authenticate` (see
     /// [`SandboxOptions::authenticate_limit`]); the calls counted so far stay counted (removing
     /// the limit forgets them).
     pub fn set_authenticate_limit(&self, limit: Option<AuthenticateLimit>) {
-        let mut auth = lock(&self.shared.auth);
-        match (limit, auth.limit.as_mut()) {
-            (Some(limit), Some(counter)) => counter.set_limit(limit),
-            (limit, _) => auth.limit = limit.map(WindowCounter::new),
-        }
+        lock(&self.shared.auth).guard.set_limit(limit);
     }
 
     /// The id of the SIM `id_or_iccid` names: its numeric id, or its ICCID with or without
@@ -956,16 +901,9 @@ impl Sandbox {
         self.shared.usage.get(&id).unwrap_or_default().0
     }
 
-    /// The clock the sandbox keeps time by.
-    pub fn clock(&self) -> &Clock {
-        &self.shared.clock
-    }
-
     /// Ends every lockout and forgets earlier refusals.
     pub fn unlock(&self) {
-        let mut auth = lock(&self.shared.auth);
-        auth.locked_until.clear();
-        auth.failures.clear();
+        lock(&self.shared.auth).guard.unlock();
     }
 
     /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]): the clock,
@@ -976,7 +914,6 @@ impl Sandbox {
     /// token or password is in it.
     pub fn state_json(&self) -> Value {
         let shared = &self.shared;
-        let now = shared.clock.now();
         let sims: Vec<Value> = shared
             .sims
             .values()
@@ -993,57 +930,26 @@ impl Sandbox {
             })
             .collect();
         let auth = lock(&shared.auth);
-        let by_ip = |m: &HashMap<IpAddr, u32>| -> Map<String, Value> {
-            m.iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(ip, n)| (ip.to_string(), json!(n)))
-                .collect()
-        };
-        let locked: Map<String, Value> = auth
-            .locked_until
-            .iter()
-            .filter(|(_, until)| now < **until)
-            .map(|(ip, until)| (ip.to_string(), json!(timestamp(until))))
-            .collect();
-        let window: Map<String, Value> = auth.limit.as_ref().map_or_else(Map::new, |c| {
-            c.counts(now)
-                .into_iter()
-                .map(|(ip, n)| (ip.to_string(), json!(n)))
-                .collect()
-        });
-        let limit = auth
-            .limit
-            .as_ref()
-            .map(|c| json!({"calls": c.limit().calls, "per_seconds": c.limit().per.as_secs()}));
+        let mut authentication = auth.guard.state_json(timestamp);
+        authentication.extend([
+            (
+                "calls".to_owned(),
+                json!(shared.authenticate_calls.load(Ordering::Relaxed)),
+            ),
+            ("live_sessions".to_owned(), json!(shared.sessions.live())),
+            ("users".to_owned(), json!(auth.users.len())),
+        ]);
         json!({
             "provider": crate::PROVIDER,
             "clock": shared.clock.state_json(),
             "caller_role": format!("{:?}", *lock(&shared.role)),
             "sims": sims,
-            "authentication": {
-                "calls": shared.authenticate_calls.load(Ordering::Relaxed),
-                "live_sessions": auth.sessions.values().filter(|s| now < s.expires).count(),
-                "users": auth.users.len(),
-                "refusals_in_a_row": by_ip(&auth.failures),
-                "locked_out_until": locked,
-                "limit": limit,
-                "calls_in_window": window,
-            },
+            "authentication": authentication,
         })
-    }
-
-    /// Every request received so far, in order (see [`SandboxServer::requests`]).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.server.requests()
-    }
-
-    /// The server: fault injection, rate limit, request log, counters.
-    pub fn server(&self) -> &SandboxServer {
-        &self.server
     }
 }
 
-simsandbox::sandbox_admin!(Sandbox, crate::PROVIDER);
+simsandbox::sandbox_basics!(Sandbox, crate::PROVIDER, server, shared.clock);
 
 // ----- answers -----
 
@@ -1133,37 +1039,8 @@ fn timestamp(t: &DateTime<Utc>) -> String {
     t.format(TIMESTAMP).to_string()
 }
 
-/// The Luhn check digit of a string of digits.
-fn luhn_digit(digits: &str) -> Option<char> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let d = d * 2;
-                if d > 9 { d - 9 } else { d }
-            } else {
-                d
-            }
-        })
-        .sum();
-    char::from_digit((10 - sum % 10) % 10, 10)
-}
-
 fn ref_json(r: &SandboxRef) -> Value {
     json!({"id": r.id, "name": r.name})
-}
-
-fn random_token(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len)
-        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
-        .collect()
 }
 
 impl Shared {
@@ -1249,64 +1126,45 @@ impl Shared {
     /// A fresh `auth_token`. Its `iat` and `exp` claims are on the caller's (real) clock, the
     /// one a client compares them with to refresh early; whether the sandbox still takes it is
     /// judged on the sandbox's clock: it expires [`SandboxOptions::token_lifetime`] later there.
-    fn issue_jwt(&self, auth: &mut Auth, subject: &str) -> String {
+    fn issue_jwt(&self, subject: &str) -> String {
         let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
         let exp = now.saturating_add(self.token_lifetime.as_secs());
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#);
         let payload = URL_SAFE_NO_PAD.encode(
-            json!({"sub": subject, "iat": now, "exp": exp, "jti": random_token(16)}).to_string(),
+            json!({"sub": subject, "iat": now, "exp": exp, "jti": ids::alphanumeric(16)})
+                .to_string(),
         );
         // Not a signature: the mark that makes the token recognisable as a sandbox's.
-        let signature = simcore::http::sandbox_credential(&random_token(16));
+        let signature = ids::credential(&ids::alphanumeric(16));
         let jwt = format!("{header}.{payload}.{signature}");
         // Whole seconds, as `exp` counts them.
         let lifetime = Duration::from_secs(self.token_lifetime.as_secs());
-        auth.sessions.insert(
-            jwt.clone(),
-            Session {
-                expires: self.clock.after(lifetime),
-            },
-        );
+        self.sessions.insert(jwt.clone(), lifetime);
         jwt
     }
 }
 
 // ----- routing -----
 
-async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
-    let (parts, body) = req.into_parts();
-    let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let path = parts.uri.path().to_owned();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+async fn route(shared: Arc<Shared>, call: Call) -> Response<Body> {
+    let segments = call.segments("").unwrap_or_default();
+    let method = call.method.as_str();
     match segments.as_slice() {
+        ["api", "v1", "authenticate"] if method != "POST" => empty_response(405),
         ["api", "v1", "authenticate"] => {
-            if parts.method != Method::POST {
-                return empty_response(405);
-            }
             shared.authenticate_calls.fetch_add(1, Ordering::Relaxed);
-            let caller = parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
-            authenticate(&shared, caller, &body)
+            authenticate(&shared, &call)
         }
+        ["api", "v1", "sim"] if method != "GET" => empty_response(405),
+        ["api", "v1", "sim"] if shared.list_limit.over() => rate_limited(),
         ["api", "v1", "sim"] => {
-            if parts.method != Method::GET {
-                return empty_response(405);
-            }
-            if let Some(throttled) = shared.list_over_limit() {
-                return throttled;
-            }
-            if let Some(refusal) = check_bearer(&shared, &parts.headers) {
-                return refusal;
-            }
-            list_sims(&shared, parts.uri.query().unwrap_or_default())
+            check_bearer(&shared, &call).unwrap_or_else(|| list_sims(&shared, &call))
+        }
+        ["api", "v1", "sim", _] if !["GET", "PATCH", "DELETE"].contains(&method) => {
+            empty_response(405)
         }
         ["api", "v1", "sim", raw_id] => {
-            if ![Method::GET, Method::PATCH, Method::DELETE].contains(&parts.method) {
-                return empty_response(405);
-            }
-            if let Some(refusal) = check_bearer(&shared, &parts.headers) {
+            if let Some(refusal) = check_bearer(&shared, &call) {
                 return refusal;
             }
             let Ok(sim_id) = raw_id.parse::<i64>() else {
@@ -1320,9 +1178,9 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
             else {
                 return not_found(sim_id);
             };
-            match parts.method {
-                Method::GET => json_response(200, &shared.sim_json(&sim)),
-                Method::PATCH => patch_sim(&shared, sim, &parts.headers, &body),
+            match method {
+                "GET" => json_response(200, &shared.sim_json(&sim)),
+                "PATCH" => patch_sim(&shared, sim, &call),
                 _ => delete_sim(&shared, &sim),
             }
         }
@@ -1332,50 +1190,37 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request<Body>) -> Respons
 
 // ----- the list -----
 
-impl Shared {
-    /// emnify's `429` when the list path is over its own limit.
-    fn list_over_limit(&self) -> Option<Response<Body>> {
-        let over = lock(&self.list_bucket).as_mut()?.take().is_err();
-        over.then(|| {
-            self.list_throttled.fetch_add(1, Ordering::Relaxed);
-            emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded")
-        })
-    }
+/// `429 1105 TooManyRequests`, without `Retry-After` (emnify documents none).
+fn rate_limited() -> Response<Body> {
+    emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded")
 }
 
 /// `GET /api/v1/sim`: a page of SIMs by id, as an un-enveloped array, with the paging in headers.
-fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
-    let mut page = 1u32;
-    let mut per_page = DEFAULT_PAGE_SIZE;
-    let mut status = None;
-    let mut seen = HashSet::new();
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if !LIST_PARAMS.contains(&key.as_ref()) {
+fn list_sims(shared: &Shared, call: &Call) -> Response<Body> {
+    let (mut ask, mut status, mut seen) = (PAGES.start(), None, HashSet::new());
+    for (key, value) in call.query_pairs() {
+        if !LIST_PARAMS.contains(&key.as_str()) {
             return bad_request(&format!(
                 "Unknown query parameter '{key}': the SIM list takes page, per_page, q and sort"
             ));
         }
-        if !seen.insert(key.to_string()) {
+        if !seen.insert(key.clone()) {
             return bad_request(&format!("Query parameter '{key}' was given more than once"));
         }
-        match key.as_ref() {
-            "page" => match value.parse::<u32>() {
-                Ok(n) if n >= 1 => page = n,
-                _ => {
-                    return bad_request(&format!(
-                        "Cannot parse parameter page as a page number from 1: \"{value}\""
-                    ));
-                }
-            },
-            "per_page" => match value.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => per_page = n,
-                _ => {
-                    return bad_request(&format!(
-                        "per_page must be an integer from 1 to {MAX_PAGE_SIZE}: \"{value}\""
-                    ));
-                }
-            },
-            "q" => {
+        // Page numbers are 32-bit, as emnify's are.
+        match PAGES.read(&mut ask, &key, &value) {
+            Some(Ok(())) if u32::try_from(ask.page).is_ok() => {}
+            Some(_) if key == "page" => {
+                return bad_request(&format!(
+                    "Cannot parse parameter page as a page number from 1: \"{value}\""
+                ));
+            }
+            Some(_) => {
+                return bad_request(&format!(
+                    "per_page must be an integer from 1 to {MAX_PAGE_SIZE}: \"{value}\""
+                ));
+            }
+            None if key == "q" => {
                 for filter in value.split(',') {
                     match filter.trim().split_once(':') {
                         Some(("status", id)) => match id.trim().parse::<i64>() {
@@ -1394,26 +1239,22 @@ fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
                     }
                 }
             }
-            _ => {
-                if value != "id" {
-                    return bad_request(&format!(
-                        "Unsupported sort \"{value}\": the sandbox sorts by id only"
-                    ));
-                }
+            None if value != "id" => {
+                return bad_request(&format!(
+                    "Unsupported sort \"{value}\": the sandbox sorts by id only"
+                ));
             }
+            None => {}
         }
     }
-    let offset = (page as usize - 1).saturating_mul(per_page as usize);
+    let (page, per_page, offset) = (ask.page, ask.size, ask.offset());
     let (sims, total) = match status {
-        None => (
-            shared.sims.page(offset, per_page as usize),
-            shared.sims.len(),
-        ),
+        None => (shared.sims.page(offset, per_page), shared.sims.len()),
         Some(id) => shared
             .sims
-            .filtered_page(offset, per_page as usize, |s| s.status == id),
+            .filtered_page(offset, per_page, |s| s.status == id),
     };
-    let pages = total.div_ceil(per_page as usize);
+    let pages = total.div_ceil(per_page);
     let body: Vec<Value> = sims.iter().map(|s| shared.sim_json(s)).collect();
     let mut response = json_response(200, &Value::Array(body));
     let headers = response.headers_mut();
@@ -1433,34 +1274,26 @@ fn list_sims(shared: &Shared, query: &str) -> Response<Body> {
 
 // ----- authentication -----
 
-fn authenticate(shared: &Shared, caller: IpAddr, body: &[u8]) -> Response<Body> {
+fn authenticate(shared: &Shared, call: &Call) -> Response<Body> {
+    let caller = call.peer;
     let mut auth = lock(&shared.auth);
-    let now = shared.clock.now();
-    if let Some(counter) = auth.limit.as_mut() {
-        if counter.admit(caller, now).is_err() {
-            // emnify documents no Retry-After: the wait is not sent.
-            return emnify_error(429, 1105, "TooManyRequests", "Rate limit exceeded");
-        }
+    match auth.guard.admit(caller) {
+        Err(Barred::OverLimit) => return rate_limited(),
+        Err(Barred::LockedOut) => return locked_out(),
+        Ok(()) => {}
     }
-    if let Some(until) = auth.locked_until.get(&caller).copied() {
-        if now < until {
-            return locked_out();
-        }
-        auth.locked_until.remove(&caller);
-        auth.failures.remove(&caller);
-    }
-    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(body) = call.json_body() else {
         return bad_request("Request body must be a JSON object");
     };
     let text = |key: &str| body.get(key).and_then(Value::as_str);
     let answer = if let Some(token) = text("application_token") {
         (token == auth.application_token).then(|| {
-            let jwt = shared.issue_jwt(&mut auth, "application-token");
+            let jwt = shared.issue_jwt("application-token");
             json!({"auth_token": jwt})
         })
     } else if let Some(refresh) = text("refresh_token") {
         auth.refresh_tokens.contains(refresh).then(|| {
-            let jwt = shared.issue_jwt(&mut auth, "refresh-token");
+            let jwt = shared.issue_jwt("refresh-token");
             json!({"auth_token": jwt})
         })
     } else if let (Some(user), Some(password)) = (text("username"), text("password")) {
@@ -1469,8 +1302,8 @@ fn authenticate(shared: &Shared, caller: IpAddr, body: &[u8]) -> Response<Body> 
             hash.eq_ignore_ascii_case(password)
         });
         known.then(|| {
-            let jwt = shared.issue_jwt(&mut auth, user);
-            let refresh = simcore::http::sandbox_credential(&random_token(40));
+            let jwt = shared.issue_jwt(user);
+            let refresh = ids::credential(&ids::alphanumeric(40));
             auth.refresh_tokens.insert(refresh.clone());
             json!({"auth_token": jwt, "refresh_token": refresh})
         })
@@ -1481,44 +1314,32 @@ fn authenticate(shared: &Shared, caller: IpAddr, body: &[u8]) -> Response<Body> 
     };
     match answer {
         Some(answer) => {
-            auth.failures.remove(&caller);
+            auth.guard.succeeded(caller);
             json_response(200, &answer)
         }
-        None => {
-            let failures = auth.failures.entry(caller).or_default();
-            *failures += 1;
-            if *failures >= LOCKOUT_AFTER {
-                auth.locked_until
-                    .insert(caller, shared.clock.after(shared.lockout));
-                locked_out()
-            } else {
-                // emnify answers most refused authentications with an empty body.
-                empty_response(401)
-            }
-        }
+        None if auth.guard.failed(caller) => locked_out(),
+        // emnify answers most refused authentications with an empty body.
+        None => empty_response(401),
     }
 }
 
 /// The refusal of a request without a valid token, if it has none.
-fn check_bearer(shared: &Shared, headers: &HeaderMap) -> Option<Response<Body>> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+fn check_bearer(shared: &Shared, call: &Call) -> Option<Response<Body>> {
+    if !call.headers.contains_key(header::AUTHORIZATION) {
         return Some(gateway_401(None));
-    };
-    let value = value.to_str().unwrap_or_default();
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Some(gateway_401(Some("Unauthorized"))),
+    }
+    let Some(token) = call.bearer() else {
+        return Some(gateway_401(Some("Unauthorized")));
     };
     if token.split('.').count() != 3 {
         return Some(gateway_401(Some(
             "token contains an invalid number of segments",
         )));
     }
-    let auth = lock(&shared.auth);
-    match auth.sessions.get(token) {
-        None => Some(gateway_401(Some("Unauthorized"))),
-        Some(s) if shared.clock.now() >= s.expires => Some(gateway_401(Some("token is expired"))),
-        Some(_) => None,
+    match shared.sessions.check(token) {
+        TokenState::Unknown => Some(gateway_401(Some("Unauthorized"))),
+        TokenState::Expired => Some(gateway_401(Some("token is expired"))),
+        TokenState::Live => None,
     }
 }
 
@@ -1558,16 +1379,8 @@ fn read_status(value: &Value) -> Result<Option<i64>, String> {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
-fn patch_sim(shared: &Shared, sim: SandboxSim, headers: &HeaderMap, body: &[u8]) -> Response<Body> {
-    if !is_json(headers) {
+fn patch_sim(shared: &Shared, sim: SandboxSim, call: &Call) -> Response<Body> {
+    if !call.declares("application/json") {
         return emnify_error(
             415,
             1000,
@@ -1575,7 +1388,7 @@ fn patch_sim(shared: &Shared, sim: SandboxSim, headers: &HeaderMap, body: &[u8])
             "Content-Type must be application/json",
         );
     }
-    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(body) = call.json_body() else {
         return bad_request("Request body must be a JSON object");
     };
 
@@ -1643,16 +1456,18 @@ fn patch_sim(shared: &Shared, sim: SandboxSim, headers: &HeaderMap, body: &[u8])
             "InvalidReference",
             format!("SIM status with Id '{to}' not found."),
         )),
-        Some(3) => errors.push(invalid(format!(
-            "SIM status cannot change from {} to Deleted (3) by an update: delete the SIM instead",
-            status_words(sim.status)
-        ))),
-        Some(to) if !TRANSITIONS.contains(&(sim.status, to)) => errors.push(invalid(format!(
-            "SIM status cannot change from {} to {}",
-            status_words(sim.status),
-            status_words(to)
-        ))),
-        Some(_) => {}
+        Some(to) => match LIFECYCLE.check(sim.status, to) {
+            Ok(()) => {}
+            Err(Refused::UseDelete) => errors.push(invalid(format!(
+                "SIM status cannot change from {} to Deleted (3) by an update: delete the SIM instead",
+                status_words(sim.status)
+            ))),
+            Err(Refused::NotAllowed) => errors.push(invalid(format!(
+                "SIM status cannot change from {} to {}",
+                status_words(sim.status),
+                status_words(to)
+            ))),
+        },
     }
     if !errors.is_empty() {
         return validation_failed(errors);
@@ -1674,7 +1489,7 @@ fn patch_sim(shared: &Shared, sim: SandboxSim, headers: &HeaderMap, body: &[u8])
         if let Some(to) = status {
             // Checked against the status read above; a concurrent change wins the race only
             // if it keeps the transition valid.
-            if TRANSITIONS.contains(&(stored.status, to)) {
+            if LIFECYCLE.allows(stored.status, to) {
                 stored.status = to;
                 if to == 1 && stored.activation_date.is_none() {
                     stored.activation_date = Some(shared.clock.now().trunc_subsecs(3));
@@ -1768,11 +1583,7 @@ mod tests {
         for from in 0..=4 {
             for to in 0..=4 {
                 let documented = matches!((from, to), (0, 1) | (0, 4) | (4, 1) | (1, 2) | (2, 1));
-                assert_eq!(
-                    TRANSITIONS.contains(&(from, to)),
-                    documented,
-                    "{from} -> {to}"
-                );
+                assert_eq!(LIFECYCLE.allows(from, to), documented, "{from} -> {to}");
             }
         }
     }

@@ -84,6 +84,8 @@ pub use window::{WindowCounter, WindowLimit};
 mod admin;
 pub use admin::SandboxAdmin;
 
+pub mod engine;
+
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the sandbox keeps
 /// serving other tests).
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -1228,6 +1230,20 @@ impl<K: Ord + Hash + Clone, V: Clone> OrderedStore<K, V> {
             }
         }
         (page, total)
+    }
+
+    /// A list's page and its total: up to `limit` values in key order from position `offset`,
+    /// of those `keep` accepts (all of them with `None`), and how many it accepts in all.
+    pub fn query(
+        &self,
+        offset: usize,
+        limit: usize,
+        keep: Option<&dyn Fn(&V) -> bool>,
+    ) -> (Vec<V>, usize) {
+        match keep {
+            None => (self.page(offset, limit), self.len()),
+            Some(keep) => self.filtered_page(offset, limit, keep),
+        }
     }
 
     /// A copy of every value, in key order.

@@ -59,3 +59,110 @@ macro_rules! sandbox_admin {
         }
     };
 }
+
+/// Gives a provider crate's sandbox type what every sandbox has the same way: `start` (with its
+/// default options), `requests`, `server` and `clock` as inherent methods read from its fields,
+/// and the admin view ([`SandboxAdmin`](crate::SandboxAdmin), as [`sandbox_admin!`] does). The
+/// type keeps its own `start_with(options)`, `base_url` and `state_json`.
+///
+/// `sandbox_basics!(Sandbox, crate::PROVIDER, server, state.clock)`: the type, the provider's
+/// name, and the paths from `self` to its [`SandboxServer`](crate::SandboxServer) and its
+/// [`Clock`](crate::Clock).
+#[macro_export]
+macro_rules! sandbox_basics {
+    ($ty:ident, $provider:expr, $($server:ident).+, $($clock:ident).+) => {
+        impl $ty {
+            /// Starts a sandbox with the default options.
+            pub async fn start() -> ::std::io::Result<$ty> {
+                Self::start_with(Default::default()).await
+            }
+
+            /// Every request received so far, in order.
+            pub fn requests(&self) -> ::std::vec::Vec<$crate::RecordedRequest> {
+                self.$($server).+.requests()
+            }
+
+            /// The server: request log, statistics, rate limit and fault injection.
+            pub fn server(&self) -> &$crate::SandboxServer {
+                &self.$($server).+
+            }
+
+            /// The clock the sandbox keeps time by.
+            pub fn clock(&self) -> &$crate::Clock {
+                &self.$($clock).+
+            }
+        }
+
+        $crate::sandbox_admin!($ty, $provider);
+    };
+}
+
+/// Setters of a seed that keeps its fields as JSON (`fn field(self, key, value) -> Self`): each
+/// `name` becomes `pub fn name(self, value: impl Into<String>) -> Self`, which sets the string
+/// field of that name, with the doc comment written before it.
+///
+/// ```
+/// #[derive(Default)]
+/// pub struct Seed(serde_json::Map<String, serde_json::Value>);
+///
+/// impl Seed {
+///     /// Any field.
+///     pub fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+///         self.0.insert(key.into(), value.into());
+///         self
+///     }
+/// }
+///
+/// simsandbox::seed_setters!(Seed {
+///     /// The status.
+///     status,
+/// });
+///
+/// assert_eq!(Seed::default().status("active").0["status"], "active");
+/// ```
+#[macro_export]
+macro_rules! seed_setters {
+    ($ty:ident { $($(#[$doc:meta])* $name:ident,)+ }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                pub fn $name(self, value: impl ::std::convert::Into<::std::string::String>) -> Self {
+                    self.field(::std::stringify!($name), value.into())
+                }
+            )+
+        }
+    };
+}
+
+/// Builder setters of a struct's fields (a seed, options): each `field: Arg` becomes
+/// `pub fn field(mut self, value: Arg) -> Self`, which sets the field to `value.into()`, or
+/// with `=> Some` to `Some(value.into())`, with the doc comment written before it.
+///
+/// ```
+/// #[derive(Default)]
+/// pub struct Seed { name: Option<String>, port: u16 }
+///
+/// simsandbox::setters!(Seed {
+///     /// The name (none by default).
+///     name: impl Into<String> => Some,
+///     /// The port.
+///     port: u16,
+/// });
+///
+/// let seed = Seed::default().name("pump 7").port(8080);
+/// assert_eq!((seed.name.as_deref(), seed.port), (Some("pump 7"), 8080));
+/// ```
+#[macro_export]
+macro_rules! setters {
+    ($ty:ident { $($(#[$doc:meta])* $name:ident: $arg:ty $(=> $wrap:ident)?,)+ }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $arg) -> Self {
+                    self.$name = $($wrap)?(::std::convert::Into::into(value));
+                    self
+                }
+            )+
+        }
+    };
+}

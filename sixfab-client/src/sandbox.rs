@@ -143,38 +143,39 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::header::{ALLOW, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, Method, Response, Uri};
+use axum::http::{HeaderValue, Method, Response};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Datelike, Months, NaiveDate, SubsecRound, TimeZone, Utc};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use simcore::charge::{AssetPrices, Money, Month, PriceBook, SimPrices};
-use simsandbox::{
-    AsText, OrderedStore, SandboxOptions as ServerOptions, Store, json_response,
-    json_response_from, lock,
-};
+use simsandbox::engine::{self, Answer, Call, PageRules, ids};
 /// Re-exported from simsandbox: the request log, the rate limit, the server and its counters, the
 /// clock and the admin view's shape.
 pub use simsandbox::{
     Clock, ClockError, RateLimit, RecordedRequest, SandboxAdmin, SandboxServer, Stats,
 };
+use simsandbox::{OrderedStore, SandboxOptions as ServerOptions, Store, json_response, lock};
 
 use crate::client::{Client, ClientBuilder};
-
-/// The path prefix of the asset routes (the real API's base URL ends in `/v1`).
-const ASSETS_PREFIX: &str = "/v1/assets/";
-
-/// The path of the asset list.
-const ASSETS_PATH: &str = "/v1/assets";
 
 /// The page size of the list when none is asked for (this sandbox's choice).
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// The largest page of the list (this crate's reading:
 /// [`list_keys::MAX_PAGE_SIZE`](crate::models::list_keys::MAX_PAGE_SIZE)).
 pub const MAX_PAGE_SIZE: u64 = crate::models::list_keys::MAX_PAGE_SIZE as u64;
+
+/// How the list reads its page.
+const PAGES: PageRules = PageRules {
+    page: "page",
+    size: "per_page",
+    first: 1,
+    default_size: DEFAULT_PAGE_SIZE as usize,
+    max_size: MAX_PAGE_SIZE as usize,
+};
 
 /// The header that carries the API key, as the sandbox reads it.
 const KEY_HEADER: &str = "x-api-key";
@@ -264,22 +265,52 @@ impl SandboxAsset {
 
     /// The asset as the sandbox answers it (see the [module docs](self)).
     pub fn to_json(&self) -> Value {
-        serde_json::to_value(AssetView(self)).unwrap_or(Value::Null)
+        let dollars = |cents: u64| format!("{}.{:02}", cents / 100, cents % 100);
+        let (sup, pro) = (self.super_sim.as_ref(), self.pro_sim.as_ref());
+        json!({
+            "uuid": self.uuid,
+            "serial_number": self.serial_number,
+            "name": self.name,
+            "status": self.status.as_str(),
+            "iccid": sup.map(|s| &s.iccid).or(pro.map(|s| &s.iccid)),
+            "device": self.device.as_ref().map(|d| json!({
+                "type": d.kind,
+                "asset_fee": dollars(d.asset_fee_cents),
+                "asset_fee_last_charged_at": d.asset_fee_last_charged_at.map(time),
+            })),
+            "supersim": sup.map(|s| json!({
+                "sid": s.sid,
+                "iccid": s.iccid,
+                "status": s.status.as_str(),
+                "network_group": s.network_group,
+                "last_charged_at": s.last_charged_at.map(time),
+            })),
+            "prosim": pro.map(|s| json!({
+                "iccid": s.iccid,
+                "status": s.status.as_str(),
+                "service_profile": {"name": s.service_profile, "monthly_price": dollars(s.monthly_price_cents)},
+                "first_activated_at": s.first_activated_at.map(time),
+                "added_at": time(s.added_at),
+                "last_charged_at": s.last_charged_at.map(time),
+            })),
+            "created_at": time(self.created_at),
+        })
     }
 
     /// The master switch: sets the asset and every SIM on it to `status`, recording what an
     /// activation charges (see the [module docs](self#what-activation-records)).
-    fn switch(&mut self, status: SandboxStatus, now: DateTime<Utc>) {
+    fn switch(&mut self, status: SandboxStatus, now: DateTime<Utc>) -> Vec<&'static str> {
         let activating = status == SandboxStatus::Active;
+        let mut charged = Vec::new();
         if let Some(s) = &mut self.super_sim {
             if activating && s.status == SandboxStatus::Inactive {
-                charge(&mut s.last_charged_at, now);
+                charge(&mut charged, "super_sim", &mut s.last_charged_at, now);
             }
             s.status = status;
         }
         if let Some(s) = &mut self.pro_sim {
             if activating && s.status == SandboxStatus::Inactive {
-                charge(&mut s.last_charged_at, now);
+                charge(&mut charged, "pro_sim", &mut s.last_charged_at, now);
                 s.first_activated_at.get_or_insert(now);
             }
             s.status = status;
@@ -288,123 +319,39 @@ impl SandboxAsset {
         if let Some(d) = &mut self.device {
             if activating && self.status == SandboxStatus::Inactive && both && d.asset_fee_cents > 0
             {
-                charge(&mut d.asset_fee_last_charged_at, now);
+                charge(
+                    &mut charged,
+                    "asset_fee",
+                    &mut d.asset_fee_last_charged_at,
+                    now,
+                );
             }
         }
         self.status = status;
+        charged
     }
 }
 
-/// An asset written as the sandbox answers it, straight to the answer's bytes.
-struct AssetView<'a>(&'a SandboxAsset);
-
-impl Serialize for AssetView<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct View<'a> {
-            uuid: &'a str,
-            serial_number: &'a str,
-            name: &'a str,
-            status: &'static str,
-            iccid: Option<&'a str>,
-            device: Option<DeviceView<'a>>,
-            supersim: Option<SuperSimView<'a>>,
-            prosim: Option<ProSimView<'a>>,
-            created_at: Time,
-        }
-        #[derive(Serialize)]
-        struct DeviceView<'a> {
-            #[serde(rename = "type")]
-            kind: &'a str,
-            asset_fee: AsText<Dollars>,
-            asset_fee_last_charged_at: Option<Time>,
-        }
-        #[derive(Serialize)]
-        struct SuperSimView<'a> {
-            sid: &'a str,
-            iccid: &'a str,
-            status: &'static str,
-            network_group: &'a str,
-            last_charged_at: Option<Time>,
-        }
-        #[derive(Serialize)]
-        struct ProSimView<'a> {
-            iccid: &'a str,
-            status: &'static str,
-            service_profile: ProfileView<'a>,
-            first_activated_at: Option<Time>,
-            added_at: Time,
-            last_charged_at: Option<Time>,
-        }
-        #[derive(Serialize)]
-        struct ProfileView<'a> {
-            name: &'a str,
-            monthly_price: AsText<Dollars>,
-        }
-        let a = self.0;
-        View {
-            uuid: &a.uuid,
-            serial_number: &a.serial_number,
-            name: &a.name,
-            status: a.status.as_str(),
-            iccid: a
-                .super_sim
-                .as_ref()
-                .map(|s| s.iccid.as_str())
-                .or_else(|| a.pro_sim.as_ref().map(|s| s.iccid.as_str())),
-            device: a.device.as_ref().map(|d| DeviceView {
-                kind: &d.kind,
-                asset_fee: AsText(Dollars(d.asset_fee_cents)),
-                asset_fee_last_charged_at: d.asset_fee_last_charged_at.map(Time),
-            }),
-            supersim: a.super_sim.as_ref().map(|s| SuperSimView {
-                sid: &s.sid,
-                iccid: &s.iccid,
-                status: s.status.as_str(),
-                network_group: &s.network_group,
-                last_charged_at: s.last_charged_at.map(Time),
-            }),
-            prosim: a.pro_sim.as_ref().map(|s| ProSimView {
-                iccid: &s.iccid,
-                status: s.status.as_str(),
-                service_profile: ProfileView {
-                    name: &s.service_profile,
-                    monthly_price: AsText(Dollars(s.monthly_price_cents)),
-                },
-                first_activated_at: s.first_activated_at.map(Time),
-                added_at: Time(s.added_at),
-                last_charged_at: s.last_charged_at.map(Time),
-            }),
-            created_at: Time(a.created_at),
-        }
-        .serialize(s)
+/// Records a charge of `item` at `now` unless one was recorded this month.
+fn charge(
+    charged: &mut Vec<&'static str>,
+    item: &'static str,
+    last: &mut Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    if !last.is_some_and(|t| same_month(t, now)) {
+        *last = Some(now);
+        charged.push(item);
     }
+}
+
+fn same_month(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    (a.year(), a.month()) == (b.year(), b.month())
 }
 
 /// A time as the sandbox writes it: RFC 3339 in UTC, to the second.
-struct Time(DateTime<Utc>);
-
-impl Serialize for Time {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%SZ"))
-    }
-}
-
-/// An amount in cents, written as dollars (`"6.00"`).
-struct Dollars(u64);
-
-impl fmt::Display for Dollars {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
-    }
-}
-
-/// Records a charge at `now` unless one was recorded this month.
-fn charge(last: &mut Option<DateTime<Utc>>, now: DateTime<Utc>) {
-    let this_month = last.is_some_and(|t| t.year() == now.year() && t.month() == now.month());
-    if !this_month {
-        *last = Some(now);
-    }
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The device an asset's SIMs are in.
@@ -524,49 +471,24 @@ impl AssetSeed {
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Sets the display name (seeded as given, unchecked).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets the status of the asset and its SIMs.
-    pub fn status(mut self, status: SandboxStatus) -> Self {
-        self.status = status;
-        self
-    }
-
-    /// Sets the serial number.
-    pub fn serial_number(mut self, serial: impl Into<String>) -> Self {
-        self.serial_number = Some(serial.into());
-        self
-    }
-
-    /// Sets the UUID.
-    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
-        self.uuid = Some(uuid.into());
-        self
-    }
-
-    /// Sets the device (`None`: no device).
-    pub fn device(mut self, device: Option<SandboxDevice>) -> Self {
-        self.device = device;
-        self
-    }
-
-    /// Sets the Super SIM (`None`: none).
-    pub fn super_sim(mut self, sim: Option<SuperSimSeed>) -> Self {
-        self.super_sim = sim;
-        self
-    }
-
-    /// Sets the PRO SIM (`None`: none).
-    pub fn pro_sim(mut self, sim: Option<ProSimSeed>) -> Self {
-        self.pro_sim = sim;
-        self
-    }
 }
+
+simsandbox::setters!(AssetSeed {
+    /// Sets the display name (seeded as given, unchecked).
+    name: impl Into<String> => Some,
+    /// Sets the status of the asset and its SIMs.
+    status: SandboxStatus,
+    /// Sets the serial number.
+    serial_number: impl Into<String> => Some,
+    /// Sets the UUID.
+    uuid: impl Into<String> => Some,
+    /// Sets the device (`None`: no device).
+    device: Option<SandboxDevice>,
+    /// Sets the Super SIM (`None`: none).
+    super_sim: Option<SuperSimSeed>,
+    /// Sets the PRO SIM (`None`: none).
+    pro_sim: Option<ProSimSeed>,
+});
 
 /// What to seed for a Super SIM; `None` fields are made up (or `default_1gb`).
 #[derive(Debug, Clone, Default)]
@@ -673,21 +595,10 @@ impl fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// Starts a sandbox on `127.0.0.1` with an ephemeral port, an empty account and a fresh
-    /// random API key.
-    pub async fn start() -> std::io::Result<Sandbox> {
-        Self::start_with(SandboxOptions::default()).await
-    }
-
     /// Starts a sandbox with options (a rate limit from the start, no request log).
     pub async fn start_with(options: SandboxOptions) -> std::io::Result<Sandbox> {
-        let mut rng = fastrand::Rng::new();
         let account = Arc::new(Account {
-            api_key: simcore::http::sandbox_credential(&format!(
-                "{:016x}{:016x}",
-                rng.u64(..),
-                rng.u64(..)
-            )),
+            api_key: ids::credential(&ids::hex(32)),
             assets: OrderedStore::new(),
             index: Store::new(),
             network_groups: Mutex::new(Vec::new()),
@@ -707,9 +618,8 @@ impl Sandbox {
             throttle: Arc::new(|_wait| json_response(429, &json!({"detail": "Too Many Requests"}))),
             record: options.record,
         };
-        let server =
-            SandboxServer::start_on_port(router(account.clone()), server_options, options.port)
-                .await?;
+        let router = engine::router(account.clone(), route);
+        let server = SandboxServer::start_on_port(router, server_options, options.port).await?;
         Ok(Sandbox { server, account })
     }
 
@@ -854,11 +764,6 @@ impl Sandbox {
             .fold(Money::ZERO, |sum, e| sum + e.amount)
     }
 
-    /// The clock the sandbox keeps time by.
-    pub fn clock(&self) -> &Clock {
-        &self.account.clock
-    }
-
     /// Everything the sandbox holds, as JSON (see [`SandboxAdmin::state_json`]), with the
     /// months up to now accrued: the clock, each asset as `GET /v1/assets/{asset_id}` answers it
     /// (by serial number), the account's custom network groups, its count of active SIMs (what
@@ -877,21 +782,11 @@ impl Sandbox {
             "network_groups": self.network_groups(),
             "active_sims": self.account.active_sims.load(Ordering::Relaxed),
             "ledger": {
-                "accrued_through": Time(accrued_through.trunc_subsecs(0)),
+                "accrued_through": time(accrued_through),
                 "total": total,
                 "entries": entries,
             },
         })
-    }
-
-    /// Every request received so far, in order (the API key is redacted in `Debug`).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.server.requests()
-    }
-
-    /// The shared server: faults, delays, the rate limit, the request log, counters.
-    pub fn server(&self) -> &SandboxServer {
-        &self.server
     }
 }
 
@@ -967,79 +862,13 @@ fn next_month_start(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0)?))
 }
 
-fn entry(
-    asset: &SandboxAsset,
-    at: DateTime<Utc>,
-    item: &'static str,
-    cents: u64,
-    rule: &'static str,
-    reason: &'static str,
-) -> LedgerEntry {
-    LedgerEntry {
-        at,
-        month: Month::of(at.date_naive()),
-        asset: asset.uuid.clone(),
-        serial_number: asset.serial_number.clone(),
-        item,
-        amount: Money::from_cents(cents),
-        rule,
-        reason,
-    }
-}
-
-/// The charges an activation recorded on `after` (it was `before`): each charge record the
-/// switch set.
-fn activation_charges(
-    before: &SandboxAsset,
-    after: &SandboxAsset,
-    super_sim_cents: u64,
-) -> Vec<LedgerEntry> {
-    let mut out = Vec::new();
-    if let (Some(b), Some(a)) = (&before.super_sim, &after.super_sim) {
-        if let Some(at) = a
-            .last_charged_at
-            .filter(|_| a.last_charged_at != b.last_charged_at)
-        {
-            out.push(entry(
-                after,
-                at,
-                "super_sim",
-                super_sim_cents,
-                "sixfab.super-sim.active",
-                "activation",
-            ));
-        }
-    }
-    if let (Some(b), Some(a)) = (&before.pro_sim, &after.pro_sim) {
-        if let Some(at) = a
-            .last_charged_at
-            .filter(|_| a.last_charged_at != b.last_charged_at)
-        {
-            out.push(entry(
-                after,
-                at,
-                "pro_sim",
-                a.monthly_price_cents,
-                "sixfab.pro-sim.active",
-                "activation",
-            ));
-        }
-    }
-    if let (Some(b), Some(a)) = (&before.device, &after.device) {
-        let charged = a.asset_fee_last_charged_at;
-        if let Some(at) = charged.filter(|_| charged != b.asset_fee_last_charged_at) {
-            out.push(entry(
-                after,
-                at,
-                "asset_fee",
-                a.asset_fee_cents,
-                "sixfab.asset-fee",
-                "activation",
-            ));
-        }
-    }
-    out
-}
+/// What each item charged is charged by: the rule's id, as the charge preview gives it.
+const RULES: [(&str, &str); 4] = [
+    ("super_sim", "sixfab.super-sim.active"),
+    ("pro_sim", "sixfab.pro-sim.active"),
+    ("pro_sim_maintenance", "sixfab.pro-sim.inactive"),
+    ("asset_fee", "sixfab.asset-fee"),
+];
 
 impl SandboxAsset {
     /// How many of its SIMs are active.
@@ -1058,54 +887,61 @@ impl SandboxAsset {
     /// What the month starting at `start` charges the asset as it is, recording the active
     /// prices as charged.
     fn month_charges(&mut self, start: DateTime<Utc>, super_sim_cents: u64) -> Vec<LedgerEntry> {
-        let this_month = |t: Option<DateTime<Utc>>| {
-            t.is_some_and(|t| t.year() == start.year() && t.month() == start.month())
-        };
         let mut items = Vec::new();
         if let Some(s) = &mut self.super_sim {
-            if s.status == SandboxStatus::Active && !this_month(s.last_charged_at) {
-                s.last_charged_at = Some(start);
-                items.push(("super_sim", super_sim_cents, "sixfab.super-sim.active"));
+            if s.status == SandboxStatus::Active {
+                charge(&mut items, "super_sim", &mut s.last_charged_at, start);
             }
         }
         if let Some(s) = &mut self.pro_sim {
+            // The grace ends on a day, as the charge preview reckons it: the month starting on
+            // that day is charged.
+            let grace_over = s.first_activated_at.is_some()
+                || crate::pricing::grace_end(s.added_at.date_naive()) <= start.date_naive();
             match s.status {
-                SandboxStatus::Active if !this_month(s.last_charged_at) => {
-                    s.last_charged_at = Some(start);
-                    items.push(("pro_sim", s.monthly_price_cents, "sixfab.pro-sim.active"));
+                SandboxStatus::Active => {
+                    charge(&mut items, "pro_sim", &mut s.last_charged_at, start)
                 }
-                SandboxStatus::Active => {}
-                SandboxStatus::Inactive => {
-                    // The grace ends on a day, as the charge preview reckons it: the month
-                    // starting on that day is charged.
-                    let grace_over = s.first_activated_at.is_some()
-                        || crate::pricing::grace_end(s.added_at.date_naive()) <= start.date_naive();
-                    if grace_over {
-                        items.push((
-                            "pro_sim_maintenance",
-                            PRO_SIM_MAINTENANCE_CENTS,
-                            "sixfab.pro-sim.inactive",
-                        ));
-                    }
-                }
+                SandboxStatus::Inactive if grace_over => items.push("pro_sim_maintenance"),
+                SandboxStatus::Inactive => {}
             }
         }
-        items
-            .into_iter()
-            .map(|(item, cents, rule)| entry(self, start, item, cents, rule, "month"))
+        (items.into_iter())
+            .map(|item| self.entry(start, item, super_sim_cents, "month"))
             .collect()
+    }
+
+    /// The ledger entry of `item` charged at `at`.
+    fn entry(
+        &self,
+        at: DateTime<Utc>,
+        item: &'static str,
+        super_sim_cents: u64,
+        reason: &'static str,
+    ) -> LedgerEntry {
+        let cents = match item {
+            "super_sim" => super_sim_cents,
+            "pro_sim" => self.pro_sim.as_ref().map_or(0, |s| s.monthly_price_cents),
+            "asset_fee" => self.device.as_ref().map_or(0, |d| d.asset_fee_cents),
+            _ => PRO_SIM_MAINTENANCE_CENTS,
+        };
+        LedgerEntry {
+            at,
+            month: Month::of(at.date_naive()),
+            asset: self.uuid.clone(),
+            serial_number: self.serial_number.clone(),
+            item,
+            amount: Money::from_cents(cents),
+            rule: RULES.iter().find(|(i, _)| *i == item).map_or("", |r| r.1),
+            reason,
+        }
     }
 }
 
-simsandbox::sandbox_admin!(Sandbox, crate::PROVIDER);
+simsandbox::sandbox_basics!(Sandbox, crate::PROVIDER, server, account.clock);
 
-fn router(account: Arc<Account>) -> Router {
-    Router::new().fallback(
-        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let account = account.clone();
-            async move { account.answer(&method, &uri, &headers, &body) }
-        },
-    )
+async fn route(account: Arc<Account>, call: Call) -> Response<Body> {
+    account.answer(&call).into_response()
 }
 
 /// A `{"detail": "..."}` answer.
@@ -1113,42 +949,37 @@ fn detail(status: u16, text: &str) -> Response<Body> {
     json_response(status, &json!({ "detail": text }))
 }
 
+fn not_found() -> Response<Body> {
+    detail(404, "Asset not found")
+}
+
 /// A `422` with FastAPI's list of validation errors.
 fn unprocessable(items: Vec<Value>) -> Response<Body> {
     json_response(422, &json!({ "detail": items }))
 }
 
-/// One FastAPI validation error.
-fn item(kind: &str, loc: &[&str], msg: &str, input: Value, ctx: Option<Value>) -> Value {
-    let mut m = Map::new();
-    m.insert("type".into(), json!(kind));
-    m.insert("loc".into(), json!(loc));
-    m.insert("msg".into(), json!(msg));
-    m.insert("input".into(), input);
-    if let Some(ctx) = ctx {
-        m.insert("ctx".into(), ctx);
+/// One FastAPI validation error (`ctx` left out when `null`).
+fn item(kind: &str, loc: Value, msg: &str, input: Value, ctx: Value) -> Value {
+    let mut item = json!({"type": kind, "loc": loc, "msg": msg, "input": input});
+    if !ctx.is_null() {
+        item["ctx"] = ctx;
     }
-    Value::Object(m)
+    item
 }
 
-fn not_an_object(loc: &[&str], input: Value) -> Value {
-    item(
-        "model_attributes_type",
-        loc,
-        "Input should be a valid dictionary or object to extract fields from",
-        input,
-        None,
-    )
+fn not_an_object(loc: Value, input: Value) -> Value {
+    let msg = "Input should be a valid dictionary or object to extract fields from";
+    item("model_attributes_type", loc, msg, input, Value::Null)
 }
 
-fn not_a_string(loc: &[&str], input: Value) -> Value {
-    item(
-        "string_type",
-        loc,
-        "Input should be a valid string",
-        input,
-        None,
-    )
+fn not_a_string(loc: Value, input: &Value) -> Value {
+    let msg = "Input should be a valid string";
+    item("string_type", loc, msg, input.clone(), Value::Null)
+}
+
+fn extra(loc: Value, input: &Value) -> Value {
+    let msg = "Extra inputs are not permitted";
+    item("extra_forbidden", loc, msg, input.clone(), Value::Null)
 }
 
 /// An update body, checked.
@@ -1160,80 +991,75 @@ struct Patch {
 }
 
 /// Reads an update body as Sixfab's FastAPI would; every error found is reported.
-fn parse_patch(headers: &HeaderMap, body: &[u8]) -> Result<Patch, Vec<Value>> {
+fn parse_patch(call: &Call) -> Result<Patch, Vec<Value>> {
+    let body = &call.body[..];
     if body.is_empty() {
-        return Err(vec![item(
+        let missing = item(
             "missing",
-            &["body"],
+            json!(["body"]),
             "Field required",
             Value::Null,
-            None,
-        )]);
+            Value::Null,
+        );
+        return Err(vec![missing]);
     }
-    let is_json = match headers.get(CONTENT_TYPE) {
-        None => true,
-        Some(v) => {
-            let ct = String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase();
-            let essence = ct.split(';').next().unwrap_or_default().trim();
-            essence == "application/json"
-                || (essence.starts_with("application/") && essence.ends_with("+json"))
-        }
-    };
-    let value: Value = if is_json {
-        serde_json::from_slice(body).map_err(|e| {
-            vec![json!({
-                "type": "json_invalid",
-                "loc": ["body", error_position(body, &e)],
-                "msg": "JSON decode error",
-                "input": {},
-                "ctx": {"error": e.to_string()},
-            })]
-        })?
-    } else {
-        Value::String(String::from_utf8_lossy(body).into_owned())
+    // No content type is read as JSON, as FastAPI does; so is `application/…+json`.
+    let is_json = call.headers.get(CONTENT_TYPE).is_none_or(|v| {
+        let ct = String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"))
+    });
+    let value: Value = match is_json {
+        true => serde_json::from_slice(body).map_err(|e| {
+            let loc = json!(["body", error_position(body, &e)]);
+            let ctx = json!({"error": e.to_string()});
+            vec![item(
+                "json_invalid",
+                loc,
+                "JSON decode error",
+                json!({}),
+                ctx,
+            )]
+        })?,
+        false => Value::String(String::from_utf8_lossy(body).into_owned()),
     };
     let Value::Object(obj) = &value else {
-        return Err(vec![not_an_object(&["body"], value)]);
+        return Err(vec![not_an_object(json!(["body"]), value)]);
     };
-
-    let mut errors = Vec::new();
-    let mut patch = Patch::default();
+    let (mut errors, mut patch) = (Vec::new(), Patch::default());
+    let name_loc = || json!(["body", "name"]);
     match obj.get("name") {
         None | Some(Value::Null) => {}
-        Some(Value::String(s)) => {
-            let n = s.chars().count();
-            if n < 3 {
-                errors.push(item(
-                    "string_too_short",
-                    &["body", "name"],
-                    "String should have at least 3 characters",
-                    json!(s),
-                    Some(json!({"min_length": 3})),
-                ));
-            } else if n > 64 {
-                errors.push(item(
-                    "string_too_long",
-                    &["body", "name"],
-                    "String should have at most 64 characters",
-                    json!(s),
-                    Some(json!({"max_length": 64})),
-                ));
-            } else {
-                patch.name = Some(s.clone());
-            }
-        }
-        Some(other) => errors.push(not_a_string(&["body", "name"], other.clone())),
+        Some(Value::String(s)) => match s.chars().count() {
+            n if n < 3 => errors.push(item(
+                "string_too_short",
+                name_loc(),
+                "String should have at least 3 characters",
+                json!(s),
+                json!({"min_length": 3}),
+            )),
+            n if n > 64 => errors.push(item(
+                "string_too_long",
+                name_loc(),
+                "String should have at most 64 characters",
+                json!(s),
+                json!({"max_length": 64}),
+            )),
+            _ => patch.name = Some(s.clone()),
+        },
+        Some(other) => errors.push(not_a_string(name_loc(), other)),
     }
     match obj.get("status") {
         None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s == "active" => patch.status = Some(SandboxStatus::Active),
-        Some(Value::String(s)) if s == "inactive" => patch.status = Some(SandboxStatus::Inactive),
+        Some(v) if *v == "active" => patch.status = Some(SandboxStatus::Active),
+        Some(v) if *v == "inactive" => patch.status = Some(SandboxStatus::Inactive),
         Some(other) => errors.push(item(
             "literal_error",
-            &["body", "status"],
+            json!(["body", "status"]),
             "Input should be 'active' or 'inactive'",
             other.clone(),
-            Some(json!({"expected": "'active' or 'inactive'"})),
+            json!({"expected": "'active' or 'inactive'"}),
         )),
     }
     match obj.get("supersim") {
@@ -1242,47 +1068,37 @@ fn parse_patch(headers: &HeaderMap, body: &[u8]) -> Result<Patch, Vec<Value>> {
             match sim.get("network_group") {
                 None | Some(Value::Null) => {}
                 Some(Value::String(g)) => patch.network_group = Some(g.clone()),
-                Some(other) => errors.push(not_a_string(
-                    &["body", "supersim", "network_group"],
-                    other.clone(),
+                Some(v) => errors.push(not_a_string(
+                    json!(["body", "supersim", "network_group"]),
+                    v,
                 )),
             }
-            for (k, v) in sim {
-                if k != "network_group" {
-                    errors.push(extra(&["body", "supersim", k], v));
-                }
+            for (k, v) in sim.iter().filter(|(k, _)| *k != "network_group") {
+                errors.push(extra(json!(["body", "supersim", k]), v));
             }
         }
-        Some(other) => errors.push(not_an_object(&["body", "supersim"], other.clone())),
+        Some(other) => errors.push(not_an_object(json!(["body", "supersim"]), other.clone())),
     }
     for (k, v) in obj {
         if !UPDATE_FIELDS.contains(&k.as_str()) {
-            errors.push(extra(&["body", k], v));
+            errors.push(extra(json!(["body", k]), v));
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
     if patch == Patch::default() {
+        let msg = "Value error, at least one of name, status or supersim.network_group is required";
+        let ctx = json!({"error": {}});
         return Err(vec![item(
             "value_error",
-            &["body"],
-            "Value error, at least one of name, status or supersim.network_group is required",
+            json!(["body"]),
+            msg,
             value.clone(),
-            Some(json!({"error": {}})),
+            ctx,
         )]);
     }
     Ok(patch)
-}
-
-fn extra(loc: &[&str], input: &Value) -> Value {
-    item(
-        "extra_forbidden",
-        loc,
-        "Extra inputs are not permitted",
-        input.clone(),
-        None,
-    )
 }
 
 /// The index key of a UUID: UUIDs match in any case.
@@ -1357,184 +1173,130 @@ impl Account {
         self.assets.insert(asset.uuid.clone(), asset);
     }
 
-    /// The `401` of a request without the sandbox's API key, if it has not got it.
-    fn refuse_key(&self, headers: &HeaderMap) -> Option<Response<Body>> {
-        match headers.get(KEY_HEADER) {
-            None => Some(detail(401, "Not authenticated")),
-            Some(key) if key.as_bytes() != self.api_key.as_bytes() => {
-                Some(detail(401, "Invalid API key"))
-            }
-            Some(_) => None,
-        }
-    }
-
     /// `GET /v1/assets`: a page of assets in UUID order, in this crate's reading of the list
     /// (`{"data": [..], "page", "per_page", "total"}`; see the module docs).
-    fn list(&self, query: &str) -> Response<Body> {
-        let mut page: u64 = 1;
-        let mut per_page: u64 = DEFAULT_PAGE_SIZE;
-        let mut errors = Vec::new();
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let (slot, least, most) = match key.as_ref() {
-                "page" => (&mut page, 1, u64::MAX),
-                "per_page" => (&mut per_page, 1, MAX_PAGE_SIZE),
-                other => {
-                    errors.push(extra(&["query", other], &json!(value)));
-                    continue;
-                }
-            };
-            let loc = ["query", key.as_ref()];
-            match value.parse::<u64>() {
-                Ok(n) if n < least => errors.push(item(
-                    "greater_than_equal",
-                    &loc,
-                    &format!("Input should be greater than or equal to {least}"),
-                    json!(value),
-                    Some(json!({"ge": least})),
-                )),
-                Ok(n) if n > most => errors.push(item(
-                    "less_than_equal",
-                    &loc,
-                    &format!("Input should be less than or equal to {most}"),
-                    json!(value),
-                    Some(json!({"le": most})),
-                )),
-                Ok(n) => *slot = n,
-                Err(_) => errors.push(item(
-                    "int_parsing",
-                    &loc,
-                    "Input should be a valid integer, unable to parse string as an integer",
-                    json!(value),
-                    None,
-                )),
-            }
+    fn list(&self, call: &Call) -> Response<Body> {
+        let (mut ask, mut errors) = (PAGES.start(), Vec::new());
+        for (key, value) in call.query_pairs() {
+            let (loc, input) = (json!(["query", key]), json!(value));
+            errors.push(
+                match (PAGES.read(&mut ask, &key, &value), value.parse::<u64>()) {
+                    (Some(Ok(())), _) => continue,
+                    (None, _) => extra(loc, &input),
+                    (Some(Err(_)), Err(_)) => {
+                        let msg =
+                            "Input should be a valid integer, unable to parse string as an integer";
+                        item("int_parsing", loc, msg, input, Value::Null)
+                    }
+                    (Some(Err(_)), Ok(0)) => {
+                        let msg = "Input should be greater than or equal to 1";
+                        item("greater_than_equal", loc, msg, input, json!({"ge": 1}))
+                    }
+                    (Some(Err(_)), Ok(_)) => {
+                        let msg = format!("Input should be less than or equal to {MAX_PAGE_SIZE}");
+                        item(
+                            "less_than_equal",
+                            loc,
+                            &msg,
+                            input,
+                            json!({"le": MAX_PAGE_SIZE}),
+                        )
+                    }
+                },
+            );
         }
         if !errors.is_empty() {
             return unprocessable(errors);
         }
-        let offset = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-        let assets = self.assets.page(offset, per_page as usize);
-        #[derive(Serialize)]
-        struct ListView<'a> {
-            data: Vec<AssetView<'a>>,
-            page: u64,
-            per_page: u64,
-            total: usize,
-        }
-        json_response_from(
+        let page = self.assets.page(ask.offset(), ask.size);
+        let data: Vec<Value> = page.iter().map(SandboxAsset::to_json).collect();
+        let total = self.assets.len();
+        json_response(
             200,
-            &ListView {
-                data: assets.iter().map(AssetView).collect(),
-                page,
-                per_page,
-                total: self.assets.len(),
-            },
+            &json!({"data": data, "page": ask.page, "per_page": ask.size, "total": total}),
         )
     }
 
-    fn knows_group(&self, group: &str) -> bool {
-        PRESET_NETWORK_GROUPS.contains(&group)
-            || lock(&self.network_groups).iter().any(|g| g == group)
-    }
-
-    /// Answers one raw request.
-    fn answer(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Response<Body> {
+    /// Answers one request.
+    fn answer(&self, call: &Call) -> Answer {
         // Months that began since the last request are charged before anything changes.
         let now = self.now();
         self.accrue(now);
-        if uri.path() == ASSETS_PATH {
-            if method != Method::GET {
-                let mut r = detail(405, "Method Not Allowed");
-                r.headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static("GET"));
-                return r;
+        let (id, allow) = match call.segments("/v1").as_deref() {
+            Some(["assets"]) => (None, "GET"),
+            Some(["assets", raw]) if !raw.is_empty() => (
+                Some(percent_decode_str(raw).decode_utf8_lossy().into_owned()),
+                "GET, PATCH",
+            ),
+            _ => return Err(detail(404, "Not Found").into()),
+        };
+        if !allow.split(", ").any(|m| call.method == m) {
+            let mut refused = detail(405, "Method Not Allowed");
+            refused
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
+            return Err(refused.into());
+        }
+        match call.headers.get(KEY_HEADER) {
+            None => return Err(detail(401, "Not authenticated").into()),
+            Some(key) if key.as_bytes() != self.api_key.as_bytes() => {
+                return Err(detail(401, "Invalid API key").into());
             }
-            if let Some(refused) = self.refuse_key(headers) {
-                return refused;
-            }
-            return self.list(uri.query().unwrap_or_default());
+            Some(_) => {}
         }
-        let Some(raw) = uri.path().strip_prefix(ASSETS_PREFIX) else {
-            return detail(404, "Not Found");
+        let Some(id) = id else {
+            return Ok(self.list(call));
         };
-        if raw.is_empty() || raw.contains('/') {
-            return detail(404, "Not Found");
+        if call.method == Method::GET {
+            let asset = self.find(&id).ok_or_else(not_found)?;
+            return Ok(json_response(200, &asset.to_json()));
         }
-        let id = percent_decode_str(raw).decode_utf8_lossy();
-        if method != Method::GET && method != Method::PATCH {
-            let mut r = detail(405, "Method Not Allowed");
-            r.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, PATCH"));
-            return r;
-        }
-        if let Some(refused) = self.refuse_key(headers) {
-            return refused;
-        }
-        if method == Method::GET {
-            return match self.find(&id) {
-                Some(asset) => json_response(200, &asset.to_json()),
-                None => detail(404, "Asset not found"),
-            };
-        }
-        let patch = match parse_patch(headers, body) {
-            Ok(p) => p,
-            Err(items) => return unprocessable(items),
-        };
-        let Some(asset) = self.find(&id) else {
-            return detail(404, "Asset not found");
-        };
+        let patch = parse_patch(call).map_err(unprocessable)?;
+        let asset = self.find(&id).ok_or_else(not_found)?;
         if let Some(group) = &patch.network_group {
             if asset.super_sim.is_none() {
-                return unprocessable(vec![item(
-                    "value_error",
-                    &["body", "supersim"],
-                    "Value error, the asset has no Super SIM",
-                    json!({"network_group": group}),
-                    Some(json!({"error": {}})),
-                )]);
+                let msg = "Value error, the asset has no Super SIM";
+                let input = json!({"network_group": group});
+                let loc = json!(["body", "supersim"]);
+                let refused = item("value_error", loc, msg, input, json!({"error": {}}));
+                return Err(unprocessable(vec![refused]).into());
             }
-            if !self.knows_group(group) {
-                return unprocessable(vec![item(
+            let custom = || lock(&self.network_groups).iter().any(|g| g == group);
+            if !PRESET_NETWORK_GROUPS.contains(&group.as_str()) && !custom() {
+                let loc = json!(["body", "supersim", "network_group"]);
+                let refused = item(
                     "value_error",
-                    &["body", "supersim", "network_group"],
+                    loc,
                     "network group not found",
                     json!(group),
-                    None,
-                )]);
+                    Value::Null,
+                );
+                return Err(unprocessable(vec![refused]).into());
             }
         }
         // One step under the ledger's lock: the active count and the charges it prices agree.
         let mut ledger = lock(&self.ledger);
         let updated = self.assets.update(&asset.uuid, |a| {
-            let before = a.clone();
+            let was = a.active_sims();
             if let Some(name) = &patch.name {
                 a.name = name.clone();
             }
             if let (Some(group), Some(sim)) = (&patch.network_group, &mut a.super_sim) {
                 sim.network_group = group.clone();
             }
-            if let Some(status) = patch.status {
-                a.switch(status, now);
-            }
-            let (was, is) = (before.active_sims(), a.active_sims());
-            let active = (self.active_sims.load(Ordering::Relaxed) + is).saturating_sub(was);
+            let charged = patch.status.map(|s| a.switch(s, now)).unwrap_or_default();
+            let active =
+                (self.active_sims.load(Ordering::Relaxed) + a.active_sims()).saturating_sub(was);
             self.active_sims.store(active, Ordering::Relaxed);
-            let charges = activation_charges(&before, a, Self::super_sim_cents(active));
+            let price = Self::super_sim_cents(active);
+            let charges: Vec<_> = (charged.into_iter())
+                .map(|item| a.entry(now, item, price, "activation"))
+                .collect();
             (a.to_json(), charges)
         });
-        match updated {
-            Some((body, charges)) => {
-                ledger.entries.extend(charges);
-                json_response(200, &body)
-            }
-            None => detail(404, "Asset not found"),
-        }
+        let (body, charges) = updated.ok_or_else(not_found)?;
+        ledger.entries.extend(charges);
+        Ok(json_response(200, &body))
     }
 }
 
@@ -1591,12 +1353,24 @@ mod tests {
         (a, asset)
     }
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
+    fn headers(pairs: &[(&'static str, &str)]) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
         for (k, v) in pairs {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    fn request(method: Method, path: &str, hs: &[(&'static str, &str)], body: &str) -> Call {
+        let uri: axum::http::Uri = path.parse().unwrap();
+        Call {
+            method,
+            path: uri.path().to_owned(),
+            query: uri.query().unwrap_or_default().to_owned(),
+            headers: headers(hs),
+            body: body.to_owned().into(),
+            peer: std::net::Ipv4Addr::LOCALHOST.into(),
+        }
     }
 
     const JSON: &[(&str, &str)] = &[("x-api-key", "key"), ("content-type", "application/json")];
@@ -1608,8 +1382,7 @@ mod tests {
         hs: &[(&'static str, &str)],
         body: &str,
     ) -> (u16, Value) {
-        let uri: Uri = path.parse().unwrap();
-        let r = a.answer(&method, &uri, &headers(hs), body.as_bytes());
+        let r = a.answer(&request(method, path, hs, body)).into_response();
         let status = r.status().as_u16();
         let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
             .await
@@ -1641,12 +1414,7 @@ mod tests {
                 "{path}"
             );
         }
-        let r = a.answer(
-            &Method::DELETE,
-            &"/v1/assets/x".parse().unwrap(),
-            &headers(JSON),
-            b"",
-        );
+        let r = (a.answer(&request(Method::DELETE, "/v1/assets/x", JSON, ""))).into_response();
         assert_eq!(r.status().as_u16(), 405);
         assert_eq!(r.headers()[ALLOW], "GET, PATCH");
         for method in [Method::POST, Method::PUT] {

@@ -148,6 +148,7 @@ use serde_json::{Value, json};
 use simcore::http::{Method as HttpMethod, Request as HttpRequest, Transport};
 use simcore::retry::RetryPolicy;
 use simcore::secrecy::SecretString;
+use simsandbox::engine::Lifecycle;
 use simsandbox::{
     AsText, SandboxOptions as ServerOptions, json_response, json_response_from, lock,
 };
@@ -255,16 +256,27 @@ impl SimStatus {
 
     /// Whether Twilio lets an update move a SIM from `self` to `to`.
     pub fn can_become(self, to: SimStatus) -> bool {
-        use SimStatus::*;
-        matches!(
-            (self, to),
-            (New, Ready | Active | Inactive)
-                | (Ready, Active | Inactive)
-                | (Active, Inactive)
-                | (Inactive, Active)
-        )
+        LIFECYCLE.allows(self, to)
     }
 }
+
+/// The status changes Twilio lets an update make.
+const LIFECYCLE: Lifecycle<SimStatus> = {
+    use SimStatus::*;
+    Lifecycle::new(
+        &[
+            (New, Ready),
+            (New, Active),
+            (New, Inactive),
+            (Ready, Active),
+            (Ready, Inactive),
+            (Active, Inactive),
+            (Inactive, Active),
+        ],
+        &[],
+        (),
+    )
+};
 
 impl fmt::Display for SimStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
