@@ -7,7 +7,7 @@
 //! setting; an attempts cap only ever lowers the client's retry policy.
 //!
 //! ```
-//! use std::time::Duration;
+//! use std::time::{Duration, Instant};
 //! use simcore::CallOptions;
 //! let once = CallOptions::new().attempts(1).deadline(Duration::from_secs(5));
 //! assert_eq!(once.attempts, Some(1));
@@ -15,7 +15,7 @@
 //! assert!(CallOptions::new().attempts(0).check().is_err());
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::validate::ValidationError;
 
@@ -28,6 +28,9 @@ pub struct CallOptions {
     /// At most this many attempts (1: no retry); `None` keeps the client's retry policy. It
     /// never raises the policy's own cap.
     pub attempts: Option<u32>,
+    /// When the call ends, once [`started`](Self::started): every request of the call (a read
+    /// before a write, say) shares it.
+    ends_at: Option<Instant>,
 }
 
 impl CallOptions {
@@ -36,6 +39,7 @@ impl CallOptions {
         Self {
             deadline: None,
             attempts: None,
+            ends_at: None,
         }
     }
 
@@ -76,6 +80,38 @@ impl CallOptions {
         CallOptions {
             deadline: self.deadline.or(other.deadline),
             attempts: self.attempts.or(other.attempts),
+            ends_at: self.ends_at.or(other.ends_at),
         }
+    }
+
+    /// Starts the call's clock: the deadline counts from now for every request sent with the
+    /// options returned, so a call that reads before it writes ends within one deadline, not
+    /// one per request. Starting again keeps the first start. Without a deadline, nothing
+    /// changes (each request has the client's).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use simcore::CallOptions;
+    /// let call = CallOptions::new().deadline(Duration::from_secs(5)).started();
+    /// assert!(call.time_left().unwrap() <= Duration::from_secs(5));
+    /// assert_eq!(CallOptions::new().started().time_left(), None);
+    /// ```
+    pub fn started(mut self) -> Self {
+        if self.ends_at.is_none() {
+            self.ends_at = self.deadline.map(|d| Instant::now() + d);
+        }
+        self
+    }
+
+    /// The time left of a started call (zero once it has passed); `None` when the call was not
+    /// started or has no deadline of its own.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.ends_at
+            .map(|end| end.saturating_duration_since(Instant::now()))
+    }
+
+    /// When a started call ends.
+    pub(crate) fn ends_at(&self) -> Option<Instant> {
+        self.ends_at
     }
 }

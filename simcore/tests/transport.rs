@@ -557,3 +557,36 @@ async fn a_request_s_own_headers_are_sent_but_never_replace_the_transport_s() {
         ["application/x-www-form-urlencoded"]
     );
 }
+
+#[tokio::test]
+async fn a_started_call_s_requests_share_one_deadline() {
+    let server = MockServer::start_async().await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/slow");
+            then.status(200)
+                .delay(Duration::from_millis(300))
+                .body("{}");
+        })
+        .await;
+    let t = transport(&server, 1);
+    let call = simcore::CallOptions::new()
+        .deadline(Duration::from_millis(500))
+        .started();
+    let req = t.request(Method::GET, &["slow"]).unwrap().options(call);
+    // The first request fits in the call's deadline; the second has what is left (~200 ms)
+    // and runs out, though each alone would fit.
+    t.send(&req).await.unwrap();
+    match t.send(&req).await.unwrap_err() {
+        Error::Deadline { deadline, .. } => assert_eq!(deadline, Duration::from_millis(500)),
+        other => panic!("expected the call's deadline, got {other:?}"),
+    }
+    assert_eq!(m.calls_async().await, 2);
+    // Not started: each request has the whole deadline.
+    let each = t
+        .request(Method::GET, &["slow"])
+        .unwrap()
+        .options(simcore::CallOptions::new().deadline(Duration::from_millis(500)));
+    t.send(&each).await.unwrap();
+    t.send(&each).await.unwrap();
+}

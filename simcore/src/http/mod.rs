@@ -555,7 +555,11 @@ impl Transport {
     async fn send_within(&self, request: &Request) -> Result<Response> {
         request.options.check()?;
         let allowed = request.options.deadline.unwrap_or(self.inner.deadline);
-        let deadline = Instant::now() + allowed;
+        // A started call's requests share its end (a read before a write, say).
+        let deadline = match request.options.ends_at() {
+            Some(end) => Instant::from_std(end).min(Instant::now() + allowed),
+            None => Instant::now() + allowed,
+        };
         let capped;
         let policy = match request.options.attempts {
             Some(cap) if cap < self.inner.retry.max_attempts => {
