@@ -265,7 +265,6 @@ pub async fn collect<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt;
 
     /// A list served from memory, `sizes[i]` items on page `i + 1`; `ignore_page` serves the
     /// first page whatever is asked.
