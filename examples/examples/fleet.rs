@@ -177,7 +177,7 @@ async fn apply(
             | simfleet::plan::ApplyOutcome::Failed { error }
             | simfleet::plan::ApplyOutcome::NotFound { error }
             | simfleet::plan::ApplyOutcome::ReadError { error } => format!(": {error}"),
-            simfleet::plan::ApplyOutcome::InProgress { waits_for } => {
+            simfleet::plan::ApplyOutcome::InProgress { waits_for, .. } => {
                 format!(": waits for {waits_for}")
             }
             _ => String::new(),

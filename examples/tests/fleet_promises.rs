@@ -233,7 +233,10 @@ async fn regression_rows_asking_the_same_of_one_sim_are_one_write() {
     assert_eq!(posts(&sandbox.requests(), &sid, "pump-1").len(), 1);
     assert_eq!(report.attempts, 1);
     for (row, others) in [(0, vec![1, 2]), (1, vec![0, 2]), (2, vec![0, 1])] {
-        assert_eq!(report.entries[row].outcome, ApplyOutcome::Pending);
+        assert_eq!(
+            report.entries[row].outcome,
+            ApplyOutcome::Pending { wait_error: None }
+        );
         assert_eq!(report.entries[row].same_write, others);
     }
     assert!(report.to_string().contains("shared its write"), "{report}");
@@ -481,7 +484,7 @@ proptest! {
                 let (i, on, _) = case.rows[k];
                 let i = i % case.sims.len();
                 let ok = match &e.outcome {
-                    ApplyOutcome::Pending => accepted(&sandbox, &case, &sids, i, on),
+                    ApplyOutcome::Pending { .. } => accepted(&sandbox, &case, &sids, i, on),
                     ApplyOutcome::Done { .. } => {
                         accepted(&sandbox, &case, &sids, i, on)
                             || already(&case, i, on)

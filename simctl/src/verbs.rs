@@ -348,7 +348,7 @@ fn applied_fully(o: &ApplyOutcome) -> bool {
     matches!(
         o,
         ApplyOutcome::Done { .. }
-            | ApplyOutcome::Pending
+            | ApplyOutcome::Pending { .. }
             | ApplyOutcome::Unchanged
             | ApplyOutcome::AlreadyThere
     )
@@ -463,7 +463,12 @@ pub async fn apply(
                     | ApplyOutcome::Failed { error }
                     | ApplyOutcome::NotFound { error }
                     | ApplyOutcome::ReadError { error } => format!(": {error}"),
-                    ApplyOutcome::InProgress { waits_for } => format!(": waits for {waits_for}"),
+                    ApplyOutcome::InProgress { waits_for, .. } => {
+                        format!(": waits for {waits_for}")
+                    }
+                    ApplyOutcome::Pending {
+                        wait_error: Some(error),
+                    } => format!(": accepted; waiting could not read it: {error}"),
                     _ => String::new(),
                 };
                 let shared = match e.same_write.as_slice() {

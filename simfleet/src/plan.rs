@@ -108,9 +108,9 @@ pub const PLAN_FORMAT: u32 = 2;
 /// One row of a desired state: a SIM of a provider, and the state (and name) it should have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
-    /// The provider: an id of [`rows::ProviderId`](crate::rows::ProviderId) (`"twilio"`,
-    /// `"kore"`, `"supersim"`, `"emnify"`, `"sixfab"`, `"edgeiq"`, in any case, with its
-    /// aliases), or a provider's own [`name`](SimProvider::name).
+    /// The provider: a [`ProviderId`](simcore::ProviderId) (`"supersim"`, `"emnify"`,
+    /// `"sixfab"`, `"edgeiq"`, in any case, with its aliases: `"twilio"` and `"kore"` stand for
+    /// Super SIM), or a provider's own [`name`](SimProvider::name).
     pub provider: String,
     /// The provider's id for the SIM.
     pub id: String,
@@ -745,7 +745,7 @@ struct ReadOptions {
 /// Makes [`Plan`]s from desired states.
 #[derive(Clone)]
 pub struct Planner {
-    providers: BTreeMap<String, Arc<dyn SimProvider>>,
+    providers: Providers,
     fetch_at_most: usize,
     concurrency: usize,
     page_size: Option<u32>,
@@ -758,7 +758,10 @@ pub struct Planner {
 impl fmt::Debug for Planner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Planner")
-            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field(
+                "providers",
+                &self.providers.by_name.keys().collect::<Vec<_>>(),
+            )
             .field("fetch_at_most", &self.fetch_at_most)
             .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
@@ -778,10 +781,7 @@ impl Planner {
     /// A planner over these providers (each known by its [`SimProvider::name`]).
     pub fn new(providers: impl IntoIterator<Item = Arc<dyn SimProvider>>) -> Self {
         Self {
-            providers: providers
-                .into_iter()
-                .map(|p| (p.name().to_owned(), p))
-                .collect(),
+            providers: Providers::new(providers),
             fetch_at_most: 50,
             concurrency: 16,
             page_size: None,
@@ -970,7 +970,47 @@ impl Planner {
 /// The configured provider a row's provider names: the one whose [`SimProvider::name`] it is,
 /// or the one its [`ProviderId`] stands for (any case, any alias; `supersim` for the one Super
 /// SIM provider configured). `Err` says why none is.
-fn resolve_provider<'a>(
+fn resolve_provider<'a>(providers: &'a Providers, name: &str) -> Result<&'a str, Error> {
+    let key = resolve_name(&providers.by_name, name)?;
+    if providers.twice.contains(key) {
+        return Err(Error::Config(format!(
+            "two providers named {key:?} are configured (a KORE and a Twilio Super SIM client, \
+             say): rows cannot tell them apart; plan each account with its own planner"
+        )));
+    }
+    Ok(key)
+}
+
+/// The providers of a planner or an applier, by name; a name two of them give themselves is
+/// refused for every row that names it, never served by whichever came last.
+#[derive(Clone)]
+struct Providers {
+    by_name: BTreeMap<String, Arc<dyn SimProvider>>,
+    twice: std::collections::BTreeSet<String>,
+}
+
+impl Providers {
+    fn new(providers: impl IntoIterator<Item = Arc<dyn SimProvider>>) -> Self {
+        let mut by_name = BTreeMap::new();
+        let mut twice = std::collections::BTreeSet::new();
+        for p in providers {
+            let name = p.name().to_owned();
+            if by_name.insert(name.clone(), p).is_some() {
+                twice.insert(name);
+            }
+        }
+        Self { by_name, twice }
+    }
+}
+
+impl std::ops::Index<&str> for Providers {
+    type Output = Arc<dyn SimProvider>;
+    fn index(&self, name: &str) -> &Arc<dyn SimProvider> {
+        &self.by_name[name]
+    }
+}
+
+fn resolve_name<'a>(
     providers: &'a BTreeMap<String, Arc<dyn SimProvider>>,
     name: &str,
 ) -> Result<&'a str, Error> {
@@ -1107,13 +1147,22 @@ pub enum ApplyOutcome {
     },
     /// Sent and accepted; the provider applies it shortly (Super SIM's `scheduled`), and it had
     /// not settled when the report was made (see [`Applier::wait`]).
-    Pending,
+    Pending {
+        /// Why waiting could not tell where it settled, when a read of the SIM failed while
+        /// waiting (the change was accepted all the same).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_error: Option<RowError>,
+    },
     /// A change that is not this row's was in progress on the SIM (the plan saw it, or apply
     /// found it): nothing sent. Plan again once it has settled, or apply with
     /// [`Applier::wait`].
     InProgress {
         /// What it waits for, in words.
         waits_for: String,
+        /// Why waiting could not tell where it settled, when a read of the SIM failed while
+        /// waiting.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_error: Option<RowError>,
     },
     /// The plan said nothing needed doing: nothing sent.
     Unchanged,
@@ -1153,7 +1202,7 @@ impl ApplyOutcome {
     pub fn kind(&self) -> ApplyKind {
         match self {
             ApplyOutcome::Done { .. } => ApplyKind::Done,
-            ApplyOutcome::Pending => ApplyKind::Pending,
+            ApplyOutcome::Pending { .. } => ApplyKind::Pending,
             ApplyOutcome::InProgress { .. } => ApplyKind::InProgress,
             ApplyOutcome::Unchanged => ApplyKind::Unchanged,
             ApplyOutcome::AlreadyThere => ApplyKind::AlreadyThere,
@@ -1181,7 +1230,7 @@ impl ApplyOutcome {
     pub fn label(&self) -> &'static str {
         match self {
             ApplyOutcome::Done { .. } => "done",
-            ApplyOutcome::Pending => "pending",
+            ApplyOutcome::Pending { .. } => "pending",
             ApplyOutcome::InProgress { .. } => "in progress",
             ApplyOutcome::Unchanged => "unchanged",
             ApplyOutcome::AlreadyThere => "already there",
@@ -1354,7 +1403,7 @@ pub type ApplyProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 ///   refuses such a plan, unless allowed).
 #[derive(Clone)]
 pub struct Applier {
-    providers: BTreeMap<String, Arc<dyn SimProvider>>,
+    providers: Providers,
     concurrency: usize,
     retry: RetryPolicy,
     fetch_at_most: usize,
@@ -1367,7 +1416,10 @@ pub struct Applier {
 impl fmt::Debug for Applier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Applier")
-            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field(
+                "providers",
+                &self.providers.by_name.keys().collect::<Vec<_>>(),
+            )
             .field("concurrency", &self.concurrency)
             .field("retry", &self.retry)
             .field("wait", &self.wait)
@@ -1407,10 +1459,7 @@ impl Applier {
     /// An applier over these providers.
     pub fn new(providers: impl IntoIterator<Item = Arc<dyn SimProvider>>) -> Self {
         Self {
-            providers: providers
-                .into_iter()
-                .map(|p| (p.name().to_owned(), p))
-                .collect(),
+            providers: Providers::new(providers),
             concurrency: 16,
             retry: RetryPolicy::default(),
             fetch_at_most: 50,
@@ -1446,7 +1495,7 @@ impl Applier {
     /// ([`simcore::wait`]). A change of the run that settles as asked is
     /// [`Done`](ApplyOutcome::Done) (`verified`: read back), one that settles elsewhere is
     /// [`Failed`](ApplyOutcome::Failed), one still in progress at the deadline stays
-    /// [`Scheduled`](ApplyOutcome::Pending); a change found in progress that settles as the row
+    /// [`Pending`](ApplyOutcome::Pending); a change found in progress that settles as the row
     /// asks is [`AlreadyThere`](ApplyOutcome::AlreadyThere), elsewhere
     /// [`Stale`](ApplyOutcome::Stale) (plan again). Default: no wait.
     pub fn wait(mut self, deadline: Duration) -> Self {
@@ -1523,6 +1572,7 @@ impl Applier {
                 Action::InProgress { waits_for, .. } if self.wait.is_none() => {
                     Some(ApplyOutcome::InProgress {
                         waits_for: waits_for.clone(),
+                        wait_error: None,
                     })
                 }
                 Action::Change { .. } | Action::InProgress { .. } => {
@@ -1676,6 +1726,7 @@ impl Applier {
                         k,
                         ApplyOutcome::InProgress {
                             waits_for: waits_for(provider.name(), &snap),
+                            wait_error: None,
                         },
                     ));
                 }
@@ -1735,7 +1786,7 @@ impl Applier {
                 let outcome = match &o.outcome {
                     BulkOutcome::Done(_) => ApplyOutcome::Done { verified: false },
                     BulkOutcome::Verified(_) => ApplyOutcome::Done { verified: true },
-                    BulkOutcome::Pending(_) => ApplyOutcome::Pending,
+                    BulkOutcome::Pending(_) => ApplyOutcome::Pending { wait_error: None },
                     BulkOutcome::Unchanged => ApplyOutcome::AlreadyThere,
                     BulkOutcome::Refused(e) => ApplyOutcome::Refused {
                         error: e.clone().into(),
@@ -1748,7 +1799,7 @@ impl Applier {
                             .into(),
                     },
                 };
-                if !(waiting && outcome == ApplyOutcome::Pending) {
+                if !(waiting && outcome.kind() == ApplyKind::Pending) {
                     for _ in &writes[o.index].ks {
                         tick();
                     }
@@ -1765,7 +1816,7 @@ impl Applier {
                     same_write.push((k, others));
                 }
             }
-            if waiting && outcome == ApplyOutcome::Pending {
+            if waiting && outcome.kind() == ApplyKind::Pending {
                 for &k in &write.ks {
                     to_wait.push((k, write.id.clone(), write.target.clone(), None));
                 }
@@ -1829,22 +1880,35 @@ impl Applier {
                         },
                         _ => ApplyOutcome::Done { verified: true },
                     },
-                    (_, None) => ApplyOutcome::Pending,
+                    // Not settled in time: still pending. A read that failed while waiting
+                    // is kept, typed: the change was accepted all the same.
+                    (Some(Err(e)), None) => ApplyOutcome::Pending {
+                        wait_error: wait_error(e),
+                    },
+                    (None, None) => ApplyOutcome::Pending { wait_error: None },
                     // A change found in progress.
                     (Some(Ok(snap)), Some(planned)) => {
                         settled_elsewhere(asked.as_ref(), &planned, snap)
                     }
                     (Some(Err(e)), Some(_)) => ApplyOutcome::InProgress {
                         waits_for: format!("the change in progress to settle ({e})"),
+                        wait_error: wait_error(e),
                     },
                     (None, Some(_)) => ApplyOutcome::InProgress {
                         waits_for: "the change in progress to settle".to_owned(),
+                        wait_error: None,
                     },
                 };
                 (k, outcome)
             })
             .collect()
     }
+}
+
+/// What a wait that ended in `e` keeps of it: nothing when the change simply had not settled in
+/// time ([`Error::NotSettled`]: still pending), the typed error when a read failed.
+fn wait_error(e: &Error) -> Option<RowError> {
+    (!matches!(e, Error::NotSettled { .. })).then(|| e.clone().into())
 }
 
 /// The first pause of [`Applier::wait`]'s polls (each pause doubles, up to 30 s).
@@ -2367,5 +2431,28 @@ mod tests {
         );
         assert!(saved.entries[2].outcome.error().unwrap().error().is_none());
         assert_eq!(saved.retryable().count(), 2);
+    }
+
+    /// Two providers that name themselves alike (a KORE and a Twilio Super SIM client) are
+    /// never merged into whichever came last: every row naming them is refused, nothing sent.
+    #[tokio::test]
+    async fn two_providers_of_one_name_refuse_their_rows() {
+        let one: Arc<dyn SimProvider> = Arc::new(Failing);
+        let two: Arc<dyn SimProvider> = Arc::new(Failing);
+        let rows = ["ok-1", "ok-2"].map(|id| Desired::new("failing", id).state(SimState::Active));
+        let plan = Planner::new([one.clone(), two.clone()])
+            .price(false)
+            .plan(rows)
+            .await;
+        assert_eq!(plan.count(ActionKind::Refused), 2);
+        let error = plan.entries[0].action.error().unwrap();
+        assert_eq!((error.kind.as_str(), error.sent), ("config", Sent::No));
+        assert!(
+            error.message.contains("two providers named \"failing\""),
+            "{error}"
+        );
+        let report = Applier::new([one, two]).apply(&plan).await;
+        assert_eq!(report.count(ApplyKind::Refused), 2);
+        assert_eq!(report.attempts, 0);
     }
 }

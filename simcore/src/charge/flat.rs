@@ -1,6 +1,6 @@
 //! The price book's flat per-state prices, for providers that publish no prices and document no
-//! billing rules (Super SIM, EdgeIQ): the default of
-//! [`SimProvider::estimate_charge`](crate::SimProvider::estimate_charge).
+//! billing rules (Super SIM, EdgeIQ): what [`preview`] answers for a provider with no
+//! [`ChargePreview`](crate::ChargePreview) of its own ([`flat_preview`]).
 
 use super::book::PriceBook;
 use super::money::{ChargeRange, Money};
