@@ -2455,4 +2455,72 @@ mod tests {
         assert_eq!(report.count(ApplyKind::Refused), 2);
         assert_eq!(report.attempts, 0);
     }
+
+    /// A provider that accepts every change to apply it later, and whose SIMs cannot be read
+    /// once the change is accepted (every read after the first answers 401).
+    #[derive(Debug, Default)]
+    struct AcceptsThenHides {
+        reads: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl SimProvider for AcceptsThenHides {
+        fn name(&self) -> &'static str {
+            "hides"
+        }
+        fn lifecycle(&self) -> Lifecycle<SimState> {
+            Lifecycle::open("hides")
+        }
+        async fn fetch_with(
+            &self,
+            id: &str,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<SimSnapshot> {
+            // The plan's read, then the applier's read before sending; then refused.
+            if self.reads.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Ok(SimSnapshot::new("hides", id, SimState::Inactive));
+            }
+            Err(ApiError::new("hides", 401).with_message("expired").into())
+        }
+        async fn apply_with(
+            &self,
+            id: &str,
+            _: &simcore::SimChange,
+            _: &simcore::CallOptions,
+        ) -> simcore::Result<ProviderApplied> {
+            Ok(ProviderApplied::Pending(Some(SimSnapshot::new(
+                "hides",
+                id,
+                SimState::Pending,
+            ))))
+        }
+        fn list(&self, _: &ListOptions) -> simcore::SnapshotPages<'_> {
+            simcore::SnapshotPages::new(stream::once(async {
+                Err(Error::Config("this test provider does not list".into()))
+            }))
+        }
+    }
+
+    /// A read that fails while waiting for an accepted change is kept, typed, on the pending
+    /// entry: never hidden, never turned into text alone.
+    #[tokio::test]
+    async fn a_read_failing_while_waiting_is_kept_on_the_pending_entry() {
+        let p: Arc<dyn SimProvider> = Arc::new(AcceptsThenHides::default());
+        let rows = [Desired::new("hides", "a").state(SimState::Active)];
+        let plan = Planner::new([p.clone()]).price(false).plan(rows).await;
+        let report = Applier::new([p])
+            .wait(Duration::from_millis(300))
+            .apply(&plan)
+            .await;
+        match &report.entries[0].outcome {
+            ApplyOutcome::Pending {
+                wait_error: Some(error),
+            } => {
+                assert_eq!((error.status, error.sent), (Some(401), Sent::Yes));
+                assert!(error.error().is_some_and(Error::is_unauthorized));
+            }
+            other => panic!("expected pending with the read's error, got {other:?}"),
+        }
+        assert_eq!(report.count(ApplyKind::Pending), 1);
+    }
 }
