@@ -93,7 +93,7 @@
 //! - [`pricing`]: the charge preview: Sixfab's published prices as a price book
 //!   ([`pricing::published`]) under yours; [`Client::charge_preview`] prices a fetched asset with
 //!   a [`simcore::charge::Pricing`] (your price book and the day), and so does
-//!   [`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge).
+//!   [`ChargePreview::estimate_charge`](simcore::ChargePreview::estimate_charge).
 //! - [`SimProvider`](simcore::SimProvider) for [`Client`]: states active and inactive, the
 //!   display name as the asset's name, checks without I/O, and charge estimates (see
 //!   [`provider`]).
