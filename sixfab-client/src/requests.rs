@@ -70,8 +70,9 @@ impl From<TargetStatus> for AssetStatus {
 }
 
 /// The Super SIM's network group: one of Sixfab's four presets, or a custom group of the account
-/// by its name.
+/// by its name. Sixfab may add presets: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum NetworkGroup {
     /// `default_100mb`: the default networks, 100 MB data usage restriction.
     Default100Mb,
