@@ -130,8 +130,12 @@ impl Client {
     /// assert!(updated.was_sent());
     /// # Ok(()) }
     /// ```
+    ///
+    /// The request's [`options`](UpdateSimRequest::options) (those of the builder it came from)
+    /// are this call's.
     pub async fn send(&self, request: &UpdateSimRequest) -> Result<Updated<SimRecord>> {
-        self.send_with(request, CallOptions::new()).await
+        request.options.check()?;
+        self.send_with(request, request.options.started()).await
     }
 
     /// [`send`](Self::send) with this call's options.

@@ -81,7 +81,7 @@ impl SimProvider for Client {
         id: &str,
         options: &CallOptions,
     ) -> Result<SimSnapshot, simcore::Error> {
-        let record = self.get_sim_with(id, *options).await?;
+        let record = self.get_sim_with(id, options.started()).await?;
         Ok(snapshot(&record, id))
     }
 
@@ -123,6 +123,9 @@ impl SimProvider for Client {
         change: &SimChange,
         options: &CallOptions,
     ) -> Result<Applied, simcore::Error> {
+        // Options no call can honour are refused before anything else, a no-op included.
+        options.check()?;
+        let options = options.started();
         let word = prepare(id, change)?;
         if change.is_noop() {
             // Already as asked: nothing to send.
@@ -131,7 +134,7 @@ impl SimProvider for Client {
         let updated = self
             .update_sim(id)
             .status(word)
-            .options(*options)
+            .options(options)
             .send()
             .await?;
         Ok(updated.map(|record| snapshot(&record, id)))

@@ -143,6 +143,9 @@ pub struct UpdateSimRequest {
     /// The metadata merge patch: `Set` merges the object key by key (a `null` value removes that
     /// key), `Remove` drops all metadata.
     pub sim_metadata: PatchField<Map<String, Value>>,
+    /// This call's deadline and attempts cap, honoured by [`Client::send`]; never in the body.
+    /// [`UpdateSimBuilder::into_request`] sets the builder's.
+    pub options: CallOptions,
 }
 
 impl UpdateSimRequest {
@@ -159,7 +162,15 @@ impl UpdateSimRequest {
             communication_plan: PatchField::Keep,
             rate_plan: PatchField::Keep,
             sim_metadata: PatchField::Keep,
+            options: CallOptions::new(),
         }
+    }
+
+    /// Sets this call's deadline and attempts cap ([`CallOptions`]), replacing any set before;
+    /// [`Client::send`] honours them.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// A request for the record `record` that sets every writable field present in it; read-only
@@ -192,6 +203,7 @@ impl UpdateSimRequest {
             communication_plan: input.communication_plan.into(),
             rate_plan: input.rate_plan.into(),
             sim_metadata: input.sim_metadata.into(),
+            options: CallOptions::new(),
         }
     }
 
@@ -536,7 +548,8 @@ impl UpdateSimBuilder {
         self
     }
 
-    /// Reads the record first (one `GET /sims/{id}`, with this call's options) and checks the
+    /// Reads the record first (one `GET /sims/{id}`, within this call's deadline: the read and
+    /// the update share it, and each has this call's attempts cap) and checks the
     /// update against it, as [`current`](Self::current) does with a record you give: the merged
     /// metadata's key count, and a patch that changes nothing is not sent. The record read
     /// replaces one given with `current`.
@@ -553,10 +566,12 @@ impl UpdateSimBuilder {
             .is_some_and(|current| self.patch.changes_nothing_in(current))
     }
 
-    /// Validates everything [`send`](Self::send) would (the id, every value, the merge onto the
-    /// current record when one is given) and returns the request as plain data; nothing is
-    /// sent. [`Client::send`] sends it.
+    /// Validates everything [`send`](Self::send) would (this call's options, the id, every
+    /// value, the merge onto the current record when one is given) and returns the request as
+    /// plain data, carrying this call's options (they replace those of a request given to
+    /// [`patch`](Self::patch)); nothing is sent. [`Client::send`] sends it, with those options.
     pub fn into_request(self) -> simcore::Result<UpdateSimRequest> {
+        self.options.check()?;
         let id = SimId::parse(&self.id)?;
         let mut request = self.patch;
         if self.patch_given && !request.id.as_str().eq_ignore_ascii_case(id.as_str()) {
@@ -568,6 +583,7 @@ impl UpdateSimBuilder {
             .into());
         }
         request.id = id;
+        request.options = self.options;
         match &self.current {
             Some(current) => request.validate_against(current)?,
             None => request.validate()?,
@@ -582,14 +598,17 @@ impl UpdateSimBuilder {
     /// record known ([`current`](Self::current), [`fetch_current`](Self::fetch_current)) and a
     /// patch that changes nothing in it, or with a [`known_status`](Self::known_status) that is
     /// all the update sets, the answer is [`Updated::Unchanged`] and no update is sent.
+    ///
+    /// The call's deadline counts from here and spans every request it sends: the read of
+    /// [`fetch_current`](Self::fetch_current) and the update together.
     pub async fn send(self) -> simcore::Result<Updated<SimRecord>> {
         self.options.check()?;
         let client = self.client.clone();
-        let options = self.options;
+        let options = self.options.started();
         let fetch = self.fetch_current;
         let known_status = self.known_status.clone();
         let mut current = self.current.clone();
-        let request = self.into_request()?;
+        let request = self.into_request()?.options(options);
         if fetch {
             let record = client.get_sim_with(request.id.as_str(), options).await?;
             request.validate_against(&record)?;
@@ -628,6 +647,9 @@ impl UpdateSimBuilder {
 /// error: the API ignored the page asked for, and going on would never end. The page
 /// parameters' names are **unconfirmed**: see [`list_keys`].
 ///
+/// The call's options ([`deadline`](Self::deadline), [`attempts`](Self::attempts)) apply to
+/// each page request on its own: a listing of many pages is not held to one deadline.
+///
 /// ```
 /// let client = edgeiq_client::Client::builder().api_token("t").build()?;
 /// let list = client.list_sims().page_size(500);
@@ -649,6 +671,9 @@ pub struct ListSims {
 }
 
 impl ListSims {
+    /// The largest page this crate asks for, and the default ([`list_keys::MAX_PAGE_SIZE`]).
+    pub const MAX_PAGE_SIZE: u32 = list_keys::MAX_PAGE_SIZE;
+
     pub(crate) fn new(client: Client) -> Self {
         Self {
             client,

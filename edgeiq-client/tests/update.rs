@@ -774,3 +774,140 @@ async fn the_client_sends_a_request_as_data() {
     );
     m.assert_calls_async(1).await;
 }
+
+#[tokio::test]
+async fn a_request_sent_as_data_keeps_its_options() {
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    let c = client_with(&server, 3);
+    let request = c
+        .update_sim(ID)
+        .status("active")
+        .attempts(1)
+        .into_request()
+        .unwrap();
+    assert_eq!(request.options.attempts, Some(1));
+    // The options are never in the body.
+    assert_eq!(request.to_json(), json!({"status": "active"}));
+    let err = c.send(&request).await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    busy.assert_calls_async(1).await;
+    // The request's own setter, too.
+    let twice = request
+        .clone()
+        .options(simcore::CallOptions::new().attempts(2));
+    c.send(&twice).await.unwrap_err();
+    busy.assert_calls_async(3).await;
+    // Options no call can honour are refused by into_request and by send, naming the option.
+    for (update, field) in [
+        (c.update_sim(ID).status("active").attempts(0), "attempts"),
+        (
+            c.update_sim(ID)
+                .status("active")
+                .deadline(std::time::Duration::ZERO),
+            "deadline",
+        ),
+    ] {
+        let err = update.into_request().unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+    }
+    let err = c
+        .send(&request.options(simcore::CallOptions::new().attempts(0)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    busy.assert_calls_async(3).await;
+}
+
+#[tokio::test]
+async fn the_deadline_spans_the_read_and_the_update() {
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path(SIM_PATH);
+            then.status(200)
+                .delay(std::time::Duration::from_millis(400))
+                .json_body(fixture("sim_record.json"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(PUT).path(SIM_PATH);
+            then.status(200)
+                .delay(std::time::Duration::from_millis(400))
+                .json_body(fixture("sim_record.json"));
+        })
+        .await;
+    let c = client(&server);
+    // Each request alone fits in 600 ms; the two together do not.
+    let err = c
+        .update_sim(ID)
+        .status("not-the-current-status")
+        .fetch_current()
+        .deadline(std::time::Duration::from_millis(600))
+        .send()
+        .await
+        .unwrap_err();
+    match err {
+        Error::Deadline { deadline, .. } => {
+            assert_eq!(deadline, std::time::Duration::from_millis(600))
+        }
+        other => panic!("expected the call's deadline, got {other:?}"),
+    }
+    get.assert_calls_async(1).await;
+    // With time for both, the same call succeeds.
+    let updated = c
+        .update_sim(ID)
+        .status("not-the-current-status")
+        .fetch_current()
+        .deadline(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert!(updated.was_sent(), "{updated:?}");
+}
+
+#[tokio::test]
+async fn apply_with_refuses_bad_options_even_for_a_no_op() {
+    use simcore::{Applied, CallOptions, SimChange, SimProvider, SimState};
+    let server = MockServer::start_async().await;
+    let any = catch_all(&server).await;
+    let c = client(&server);
+    let noop = SimChange::new()
+        .state(SimState::Active)
+        .known_state(SimState::Active);
+    for (options, field) in [
+        (CallOptions::new().attempts(0), "attempts"),
+        (
+            CallOptions::new().deadline(std::time::Duration::ZERO),
+            "deadline",
+        ),
+    ] {
+        let err = c.apply_with(ID, &noop, &options).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+    }
+    assert_eq!(
+        c.apply_with(ID, &noop, &CallOptions::new().attempts(1))
+            .await
+            .unwrap(),
+        Applied::Unchanged
+    );
+    any.assert_calls_async(0).await;
+}
+
+#[test]
+fn the_list_builder_names_its_largest_page() {
+    assert_eq!(
+        edgeiq_client::ListSims::MAX_PAGE_SIZE,
+        edgeiq_client::models::list_keys::MAX_PAGE_SIZE
+    );
+}

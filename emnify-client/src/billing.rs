@@ -91,7 +91,7 @@ fn billed_monthly() -> Rule {
 /// `activation_date` (its first activation), when the answer has one.
 ///
 /// Checks no transition: the caller does (see
-/// [`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge) for the client).
+/// [`ChargePreview::estimate_charge`](simcore::ChargePreview::estimate_charge) for the client).
 pub fn estimate(
     current: Option<&SimStatus>,
     activated_on: Option<NaiveDate>,

@@ -283,9 +283,13 @@ impl Client {
     /// client.send(&request).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// The request's [`options`](UpdateSimRequest::options) (those of the builder it came from)
+    /// are this call's. A request without its SIM (`sim_id` 0) is refused too.
     pub async fn send(&self, request: &UpdateSimRequest) -> Result<Updated<Sim>> {
         request.validate()?;
-        self.patch_sim(request, CallOptions::new()).await?;
+        request.options.check()?;
+        self.patch_sim(request, request.options.started()).await?;
         Ok(Updated::Done(None))
     }
 

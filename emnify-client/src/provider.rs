@@ -137,7 +137,9 @@ impl SimProvider for Client {
 
     async fn fetch_with(&self, id: &str, options: &CallOptions) -> Result<SimSnapshot> {
         let sim_id = parse_sim_id(id)?;
-        Ok(into_snapshot(self.get_sim_with(sim_id, *options).await?))
+        Ok(into_snapshot(
+            self.get_sim_with(sim_id, options.started()).await?,
+        ))
     }
 
     fn validate(&self, id: &str, change: &SimChange) -> Result<()> {
@@ -180,15 +182,17 @@ impl SimProvider for Client {
         change: &SimChange,
         options: &CallOptions,
     ) -> Result<Applied> {
-        let (sim_id, target) = prepare(id, change)?;
+        // Options no call can honour are refused before anything else.
         options.check()?;
+        let options = options.started();
+        let (sim_id, target) = prepare(id, change)?;
         if change.is_noop() {
             return Ok(Applied::Unchanged);
         }
         let updated = self
             .update_sim(sim_id)
             .status(target)
-            .options(*options)
+            .options(options)
             .send()
             .await?;
         Ok(updated.map(into_snapshot))

@@ -239,11 +239,12 @@ mod issuer {
 /// It serializes to the body alone: the SIM id is in the path, never in the body. Deserializing
 /// reads a body back (absent key = keep), refusing what an update may not say (a cleared
 /// issuer, a status other than 1, 2 or 4); a body names no SIM, so a request read from one has
-/// `sim_id` 0 until it is set.
+/// `sim_id` 0 until it is set (and [`validate`](UpdateSimRequest::validate) refuses 0). Its
+/// [`options`](UpdateSimRequest::options) are never serialized either.
 ///
 /// Build it with [`Client::update_sim`] and [`UpdateSimBuilder::into_request`] (validated), or
 /// directly; send it with [`Client::send`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct UpdateSimRequest {
     /// The SIM to update (emnify's numeric id): the request's path, never in its body.
@@ -262,6 +263,22 @@ pub struct UpdateSimRequest {
     /// The new status, sent as `{"id": n}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SettableStatus>,
+    /// This call's deadline and attempts cap, honoured by [`Client::send`]; never in the body.
+    /// [`UpdateSimBuilder::into_request`] sets the builder's.
+    #[serde(skip)]
+    pub options: CallOptions,
+}
+
+/// Hashes what the request changes and the SIM it is for; its options are left out (equal
+/// requests still hash alike).
+impl std::hash::Hash for UpdateSimRequest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.sim_id.hash(state);
+        self.issuer_org.hash(state);
+        self.reseller_org.hash(state);
+        self.customer_org.hash(state);
+        self.status.hash(state);
+    }
 }
 
 impl UpdateSimRequest {
@@ -273,7 +290,15 @@ impl UpdateSimRequest {
             reseller_org: OrgChange::Keep,
             customer_org: OrgChange::Keep,
             status: None,
+            options: CallOptions::new(),
         }
+    }
+
+    /// Sets this call's deadline and attempts cap ([`CallOptions`]), replacing any set before;
+    /// [`Client::send`] honours them.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Whether the update changes nothing.
@@ -284,8 +309,17 @@ impl UpdateSimRequest {
             && self.status.is_none()
     }
 
-    /// Checks what can be checked without knowing the SIM: at least one field must be set.
+    /// Checks what can be checked without knowing the SIM: a SIM is named (emnify's ids start
+    /// at 1: `sim_id` 0 is a request read from a body and never given its SIM), and at least
+    /// one field is set.
     pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.sim_id == 0 {
+            return Err(ValidationError::new(
+                "sim_id",
+                "must name a SIM (emnify's ids start at 1)",
+                "0",
+            ));
+        }
         if self.is_empty() {
             return Err(ValidationError::empty_update());
         }
@@ -423,16 +457,17 @@ impl UpdateSimBuilder {
     }
 
     /// Declares the SIM as last read (its status, if it has one, is checked as with
-    /// [`known_status`](Self::known_status)).
+    /// [`known_status`](Self::known_status)). A SIM read without a status declares nothing and
+    /// leaves an earlier setting alone ([`fetch_current`](Self::fetch_current) included).
     pub fn current(mut self, sim: &Sim) -> Self {
-        self.current = match &sim.status {
-            Some(s) => Current::Known(s.clone()),
-            None => Current::Unchecked,
-        };
+        if let Some(s) = &sim.status {
+            self.current = Current::Known(s.clone());
+        }
         self
     }
 
-    /// Reads the SIM first (one `GET`, with this call's options) and checks a status change
+    /// Reads the SIM first (one `GET`, within this call's deadline: the read and the update
+    /// share it, and each has this call's attempts cap) and checks a status change
     /// against its status before sending. Off by default: it costs a request. An update that
     /// sets no status needs no check, and reads nothing.
     pub fn fetch_current(mut self) -> Self {
@@ -468,9 +503,11 @@ impl UpdateSimBuilder {
     /// the lifecycle forbids from the status declared with [`known_status`](Self::known_status)
     /// or [`current`](Self::current) ([`fetch_current`](Self::fetch_current) is a read, so it
     /// is left to [`send`](Self::send)).
+    ///
+    /// The request carries this call's options, which [`Client::send`] honours.
     pub fn into_request(self) -> Result<UpdateSimRequest> {
         self.check()?;
-        Ok(self.request)
+        Ok(self.request.options(self.options))
     }
 
     /// Validates, checks the transition when the current status is known (reading it first if
@@ -478,14 +515,19 @@ impl UpdateSimBuilder {
     /// [`Updated::Done`]`(None)`: read the SIM to see it. A status the SIM is known to have
     /// already is left out of the request (emnify does not document whether it accepts one),
     /// and an update left with nothing to send is not sent: [`Updated::Unchanged`].
+    ///
+    /// The call's deadline counts from here and spans every request it sends: the read of
+    /// [`fetch_current`](Self::fetch_current) and the update together.
     pub async fn send(self) -> Result<Updated<Sim>> {
         self.check()?;
+        let options = self.options.started();
         let Self {
             client,
-            mut request,
+            request,
             current,
-            options,
+            ..
         } = self;
+        let mut request = request.options(options);
         if request.status.is_some() {
             let current = match current {
                 Current::Unchecked => None,
@@ -518,6 +560,9 @@ impl UpdateSimBuilder {
 /// path (10 requests a second, bursts of 5) by itself: see
 /// [`ClientBuilder::list_pace`](crate::ClientBuilder::list_pace). Each page's
 /// [`total`](simcore::paging::Page::total) is `X-Total-Count`.
+///
+/// The call's options ([`deadline`](Self::deadline), [`attempts`](Self::attempts)) apply to
+/// each page request on its own: a listing of many pages is not held to one deadline.
 ///
 /// ```
 /// use emnify_client::{Client, SimStatus};

@@ -693,3 +693,230 @@ async fn a_bad_option_is_refused_with_nothing_sent() {
     assert_eq!(anything.calls_async().await, 0);
     assert_eq!(auth.calls_async().await, 0);
 }
+
+#[tokio::test]
+async fn a_request_sent_as_data_keeps_its_options() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let busy = server
+        .mock_async(|when, then| {
+            when.method(PATCH).path("/api/v1/sim/250");
+            then.status(503);
+        })
+        .await;
+    let client = client(&server);
+    let request = client
+        .update_sim(250)
+        .status(SettableStatus::Suspended)
+        .attempts(1)
+        .into_request()
+        .unwrap();
+    assert_eq!(request.options.attempts, Some(1));
+    // The options are never in the body.
+    assert_eq!(
+        serde_json::to_value(&request).unwrap(),
+        json!({"status": {"id": 2}})
+    );
+    let err = client.send(&request).await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(busy.calls_async().await, 1);
+    // The request's own setter, too.
+    let twice = request
+        .clone()
+        .options(simcore::CallOptions::new().attempts(2));
+    client.send(&twice).await.unwrap_err();
+    assert_eq!(busy.calls_async().await, 3);
+    // Options no call can honour are refused by into_request and by send, naming the option.
+    let err = client
+        .update_sim(250)
+        .status(SettableStatus::Suspended)
+        .attempts(0)
+        .into_request()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    let zero = request.options(simcore::CallOptions::new().attempts(0));
+    let err = client.send(&zero).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    assert_eq!(busy.calls_async().await, 3);
+}
+
+#[tokio::test]
+async fn the_deadline_spans_the_read_and_the_update() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/v1/sim/312");
+            then.status(200)
+                .delay(std::time::Duration::from_millis(400))
+                .header("content-type", "application/json")
+                .body(fixture("sim_suspended.json"));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(PATCH).path("/api/v1/sim/312");
+            then.status(204)
+                .delay(std::time::Duration::from_millis(400));
+        })
+        .await;
+    let client = client(&server);
+    // Each request alone fits in 600 ms; the two together do not.
+    let err = client
+        .update_sim(312)
+        .fetch_current()
+        .status(SettableStatus::Activated)
+        .deadline(std::time::Duration::from_millis(600))
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    match err {
+        Error::Deadline { deadline, .. } => {
+            assert_eq!(deadline, std::time::Duration::from_millis(600))
+        }
+        other => panic!("expected the call's deadline, got {other:?}"),
+    }
+    assert_eq!(get.calls_async().await, 1);
+    // With time for both, the same call succeeds.
+    let done = client
+        .update_sim(312)
+        .fetch_current()
+        .status(SettableStatus::Activated)
+        .deadline(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done, Updated::Done(None));
+}
+
+#[tokio::test]
+async fn a_sim_read_without_a_status_leaves_fetch_current_on() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    mock_app_auth(&server, &token).await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/v1/sim/312");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(fixture("sim_suspended.json"));
+        })
+        .await;
+    let patch = mock_any_patch(&server, 312).await;
+    let no_status: Sim = serde_json::from_value(json!({"id": 312})).unwrap();
+    assert_eq!(no_status.status, None);
+    let client = client(&server);
+    // Suspended -> Factory Test is refused after the read, which `current` did not cancel.
+    let err = client
+        .update_sim(312)
+        .fetch_current()
+        .current(&no_status)
+        .status(SettableStatus::FactoryTest)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Transition(t) if t.from == "Suspended"),
+        "{err:?}"
+    );
+    assert_eq!(get.calls_async().await, 1);
+    // Nor a known status.
+    let err = client
+        .update_sim(312)
+        .known_status(SimStatus::Suspended)
+        .current(&no_status)
+        .status(SettableStatus::FactoryTest)
+        .into_request()
+        .unwrap_err();
+    assert!(matches!(&err, Error::Transition(_)), "{err:?}");
+    assert_eq!(get.calls_async().await, 1);
+    assert_eq!(patch.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn a_request_without_its_sim_is_refused() {
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    let auth = mock_app_auth(&server, &token).await;
+    let patch = mock_any_patch(&server, 0).await;
+    let client = client(&server);
+    let mut request = UpdateSimRequest::new(0);
+    request.status = Some(SettableStatus::Suspended);
+    let err = client.send(&request).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "sim_id"),
+        "{err:?}"
+    );
+    assert!(err.was_not_sent());
+    // A request read from a body names no SIM until it is given one.
+    let read: UpdateSimRequest = serde_json::from_value(json!({"status": {"id": 2}})).unwrap();
+    let err = client.send(&read).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "sim_id"),
+        "{err:?}"
+    );
+    let err = client
+        .update_sim(0)
+        .status(SettableStatus::Suspended)
+        .into_request()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "sim_id"),
+        "{err:?}"
+    );
+    assert_eq!(patch.calls_async().await, 0);
+    assert_eq!(auth.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn apply_with_refuses_bad_options_even_for_a_no_op() {
+    use simcore::{Applied, CallOptions, SimChange, SimProvider, SimState};
+    let server = MockServer::start_async().await;
+    let token = fresh_jwt("a");
+    let auth = mock_app_auth(&server, &token).await;
+    let patch = mock_any_patch(&server, 250).await;
+    let client = client(&server);
+    let noop = SimChange::new()
+        .state(SimState::Active)
+        .known_state(SimState::Active);
+    for (options, field) in [
+        (CallOptions::new().attempts(0), "attempts"),
+        (
+            CallOptions::new().deadline(std::time::Duration::ZERO),
+            "deadline",
+        ),
+    ] {
+        let err = client.apply_with("250", &noop, &options).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+    }
+    // Refused before the id is looked at, too.
+    let err = client
+        .apply_with("not-a-number", &noop, &CallOptions::new().attempts(0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    assert_eq!(
+        client
+            .apply_with("250", &noop, &CallOptions::new().attempts(1))
+            .await
+            .unwrap(),
+        Applied::Unchanged
+    );
+    assert_eq!(patch.calls_async().await, 0);
+    assert_eq!(auth.calls_async().await, 0);
+}

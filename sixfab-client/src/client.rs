@@ -115,17 +115,21 @@ impl Client {
     /// [`models::update_answer`](crate::models::update_answer)).
     ///
     /// ```no_run
-    /// use sixfab_client::TargetStatus;
+    /// use sixfab_client::SettableStatus;
     /// # async fn run(client: sixfab_client::Client) -> simcore::Result<()> {
     /// let request = client
     ///     .update_asset("SN-ALPON-0042")
-    ///     .status(TargetStatus::Inactive)
+    ///     .status(SettableStatus::Inactive)
     ///     .into_request()?;
     /// client.send(&request).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// The request's [`options`](UpdateAssetRequest::options) (those of the builder it came
+    /// from) are this call's.
     pub async fn send(&self, request: &UpdateAssetRequest) -> simcore::Result<Updated<Asset>> {
-        self.send_answer(request, CallOptions::new())
+        request.options.check()?;
+        self.send_answer(request, request.options.started())
             .await
             .map(|(updated, _)| updated)
     }

@@ -8,7 +8,7 @@
 //! ```
 //! use chrono::NaiveDate;
 //! use simcore::charge::{AssetPrices, PriceBook};
-//! use sixfab_client::{AssetId, AssetIdKind, AssetStatus, TargetStatus};
+//! use sixfab_client::{AssetId, AssetIdKind, AssetStatus, SettableStatus};
 //! use sixfab_client::pricing::{estimate, ChargeInputs, DeviceKind, ProSim, ProSimHistory, SuperSim};
 //!
 //! // Any of Sixfab's four asset identifiers; the kind is recognised.
@@ -23,7 +23,7 @@
 //! asset.asset_fee_charged_this_month = Some(false);
 //!
 //! // Sixfab's published prices alone leave questions open: the range covers every answer.
-//! let e = estimate(&asset, Some(&AssetStatus::Inactive), Some(TargetStatus::Active), &PriceBook::default());
+//! let e = estimate(&asset, Some(&AssetStatus::Inactive), Some(SettableStatus::Active), &PriceBook::default());
 //! let c = e.charge().expect("priced");
 //! assert_eq!(c.now.show(c.currency).to_string(), "$6.00 to $10.00");
 //! for a in c.assumptions() {
@@ -37,7 +37,7 @@
 //!     "sims": {"pro_sim": {"activation_month_billed": true}},
 //!     "assets": {"alpon": {"replaces_sim_fees": false, "recurs_monthly": true, "once_a_month": true}}
 //! }"#)?;
-//! let c = estimate(&asset, Some(&AssetStatus::Inactive), Some(TargetStatus::Active), &book);
+//! let c = estimate(&asset, Some(&AssetStatus::Inactive), Some(SettableStatus::Active), &book);
 //! let c = c.charge().expect("priced");
 //! assert!(c.is_exact());
 //! assert_eq!(c.now.show(c.currency).to_string(), "$9.60"); // $1.60 + $2 + $6
@@ -47,14 +47,14 @@
 //! An update, sent (it needs an account):
 //!
 //! ```no_run
-//! use sixfab_client::{Client, NetworkGroup, TargetStatus, Updated};
+//! use sixfab_client::{Client, NetworkGroup, SettableStatus, Updated};
 //!
 //! # async fn run() -> simcore::Result<()> {
 //! let client = Client::from_env()?; // SIXFAB_API_KEY
 //! let answer = client
 //!     .update_asset("SN-ALPON-0042")
 //!     .name("pump station 7")
-//!     .status(TargetStatus::Active) // every SIM on the asset
+//!     .status(SettableStatus::Active) // every SIM on the asset
 //!     .network_group(NetworkGroup::Default1Gb)
 //!     .attempts(2) // this call: at most two attempts
 //!     .send()
@@ -74,7 +74,7 @@
 //!   `SIXFAB_BASE_URL` ([`client::ENV_BASE_URL`]).
 //! - [`AssetId`]: a serial number, UUID, SIM SID or SIM ICCID, always one encoded path segment.
 //! - [`Client::update_asset`] → [`UpdateAssetBuilder`]: `name` (3 to 64 characters), `status`
-//!   ([`TargetStatus`], the **master switch**: `active` activates every SIM on the asset, Super SIM
+//!   ([`SettableStatus`], the **master switch**: `active` activates every SIM on the asset, Super SIM
 //!   and PRO SIM, `inactive` deactivates them all) and `network_group` ([`NetworkGroup`]: four
 //!   presets or a custom group). Everything is checked in `send()` before any request; an update
 //!   that sets nothing is refused. What the caller knows: `.current(&asset)`,
@@ -93,7 +93,7 @@
 //! - [`pricing`]: the charge preview: Sixfab's published prices as a price book
 //!   ([`pricing::published`]) under yours; [`Client::charge_preview`] prices a fetched asset with
 //!   a [`simcore::charge::Pricing`] (your price book and the day), and so does
-//!   [`SimProvider::estimate_charge`](simcore::SimProvider::estimate_charge).
+//!   [`ChargePreview::estimate_charge`](simcore::ChargePreview::estimate_charge).
 //! - [`SimProvider`](simcore::SimProvider) for [`Client`]: states active and inactive, the
 //!   display name as the asset's name, checks without I/O, and charge estimates (see
 //!   [`provider`]).
@@ -145,8 +145,10 @@ pub mod sandbox;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use models::LIFECYCLE;
 pub use models::{Asset, AssetId, AssetIdKind, AssetStatus, IntoAssetId};
+#[allow(deprecated)]
+pub use requests::TargetStatus;
 pub use requests::{
-    ListAssets, NetworkGroup, TargetStatus, UpdateAssetBuilder, UpdateAssetRequest,
+    ListAssets, NetworkGroup, SettableStatus, UpdateAssetBuilder, UpdateAssetRequest,
 };
 /// Re-exported: what an update did, the same in every client of the family.
 pub use simcore::Updated;

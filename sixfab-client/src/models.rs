@@ -457,8 +457,9 @@ impl Asset {
     }
 }
 
-/// Which of an asset's SIMs.
+/// Which of an asset's SIMs. Sixfab may add kinds of SIM: match with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SimKind {
     /// The Super SIM (Twilio's network), under `supersim`.
     SuperSim,

@@ -10,7 +10,7 @@
 //! ```
 //! use chrono::NaiveDate;
 //! use simcore::charge::{Money, PriceBook};
-//! use sixfab_client::{AssetStatus, TargetStatus};
+//! use sixfab_client::{AssetStatus, SettableStatus};
 //! use sixfab_client::pricing::{estimate, ChargeInputs, DeviceKind, ProSim, ProSimHistory, SuperSim};
 //!
 //! let mut alpon = ChargeInputs::new(NaiveDate::from_ymd_opt(2025, 3, 14).unwrap());
@@ -21,7 +21,7 @@
 //!
 //! // Sixfab's published prices alone: the $6 ALPON fee may stand instead of the two $2 SIM fees
 //! // or on top of them, and may recur or not; the volume count is not given.
-//! let e = estimate(&alpon, Some(&AssetStatus::Inactive), Some(TargetStatus::Active), &PriceBook::default());
+//! let e = estimate(&alpon, Some(&AssetStatus::Inactive), Some(SettableStatus::Active), &PriceBook::default());
 //! let c = e.charge().unwrap();
 //! assert_eq!((c.now.low, c.now.high), (Money::from_cents(600), Money::from_cents(1000)));
 //! assert_eq!((c.monthly.low, c.monthly.high), (Money::ZERO, Money::from_cents(1000)));
@@ -34,7 +34,7 @@
 //!     "sims": {"pro_sim": {"activation_month_billed": true}},
 //!     "assets": {"alpon": {"replaces_sim_fees": false, "recurs_monthly": true}}
 //! }"#)?;
-//! let e = estimate(&alpon, Some(&AssetStatus::Inactive), Some(TargetStatus::Active), &book);
+//! let e = estimate(&alpon, Some(&AssetStatus::Inactive), Some(SettableStatus::Active), &book);
 //! let c = e.charge().unwrap();
 //! assert!(c.is_exact());
 //! assert_eq!(c.now.low.to_string(), "10.00");
@@ -86,7 +86,7 @@ use simcore::charge::{
 };
 
 use crate::models::{Asset, AssetStatus};
-use crate::requests::TargetStatus;
+use crate::requests::SettableStatus;
 
 /// The price book key of the Super SIM's prices (`sims.super_sim`).
 pub const SUPER_SIM: &str = "super_sim";
@@ -360,7 +360,7 @@ pub fn grace_end(since: NaiveDate) -> NaiveDate {
 /// `target` (`None`: the status is left alone, as in a rename).
 pub fn estimate_asset(
     asset: &Asset,
-    target: Option<TargetStatus>,
+    target: Option<SettableStatus>,
     book: &PriceBook,
     as_of: NaiveDate,
 ) -> Estimate {
@@ -376,7 +376,7 @@ pub fn estimate_asset(
 pub fn estimate(
     inputs: &ChargeInputs,
     current: Option<&AssetStatus>,
-    target: Option<TargetStatus>,
+    target: Option<SettableStatus>,
     book: &PriceBook,
 ) -> Estimate {
     if inputs.super_sim.is_none() && inputs.pro_sim.is_none() {
@@ -386,8 +386,8 @@ pub fn estimate(
     }
     let book = book.over(&inputs.reported().over(&published()));
     let from = match current {
-        Some(AssetStatus::Active) => Some(TargetStatus::Active),
-        Some(AssetStatus::Inactive) => Some(TargetStatus::Inactive),
+        Some(AssetStatus::Active) => Some(SettableStatus::Active),
+        Some(AssetStatus::Inactive) => Some(SettableStatus::Inactive),
         _ => None,
     };
     let Some(after) = target.or(from) else {

@@ -29,7 +29,7 @@ use crate::client::Client;
 use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, list_keys};
 pub use crate::models::{LIFECYCLE, TRANSITIONS};
 use crate::pricing;
-use crate::requests::{TargetStatus, UpdateAssetRequest};
+use crate::requests::{SettableStatus, UpdateAssetRequest};
 
 /// [`LIFECYCLE`] in canonical states, mapped once (every change validated judges by it).
 static CANONICAL_LIFECYCLE: LazyLock<Lifecycle<SimState>> =
@@ -46,10 +46,10 @@ pub fn canonical(status: &AssetStatus) -> SimState {
 
 /// The status to send for a canonical target: `Active` and `Inactive` only; anything else is an
 /// [`Error::Invalid`](simcore::Error::Invalid) naming the `state` field.
-pub fn target_status(state: &SimState) -> Result<TargetStatus, ValidationError> {
+pub fn target_status(state: &SimState) -> Result<SettableStatus, ValidationError> {
     match state {
-        SimState::Active => Ok(TargetStatus::Active),
-        SimState::Inactive => Ok(TargetStatus::Inactive),
+        SimState::Active => Ok(SettableStatus::Active),
+        SimState::Inactive => Ok(SettableStatus::Inactive),
         other => Err(ValidationError::new(
             "state",
             "a Sixfab asset can only be set to active or inactive",
@@ -123,7 +123,7 @@ impl SimProvider for Client {
     }
 
     async fn fetch_with(&self, id: &str, options: &CallOptions) -> simcore::Result<SimSnapshot> {
-        let asset = self.get_asset_with(id, *options).await?;
+        let asset = self.get_asset_with(id, options.started()).await?;
         Ok(snapshot(id, &asset))
     }
 
@@ -183,12 +183,14 @@ impl SimProvider for Client {
         change: &SimChange,
         options: &CallOptions,
     ) -> simcore::Result<Applied> {
-        let request = prepare(id, change)?;
+        // Options no call can honour are refused before anything else.
         options.check()?;
+        let options = options.started();
+        let request = prepare(id, change)?;
         if change.is_noop() {
             return Ok(Applied::Unchanged);
         }
-        let (updated, response) = self.send_answer(&request, *options).await?;
+        let (updated, response) = self.send_answer(&request, options).await?;
         let what = match updated {
             Updated::Unchanged => return Ok(Applied::Unchanged),
             Updated::Done(answer) | Updated::Pending(answer) => match answer {
@@ -241,20 +243,20 @@ impl Client {
     ///
     /// ```no_run
     /// use simcore::charge::{PriceBook, Pricing};
-    /// use sixfab_client::{Client, TargetStatus};
+    /// use sixfab_client::{Client, SettableStatus};
     /// # async fn run() -> simcore::Result<()> {
     /// let client = Client::from_env()?;
     /// // Published prices only: the ALPON's fee is a range, the volume tier too.
-    /// println!("{}", client.charge_preview("SN-1", TargetStatus::Active, &Pricing::today()).await?);
+    /// println!("{}", client.charge_preview("SN-1", SettableStatus::Active, &Pricing::today()).await?);
     /// // Your contract settles them.
     /// let pricing = Pricing::today().with_book(PriceBook::load("prices/sixfab.json")?);
-    /// println!("{}", client.charge_preview("SN-1", TargetStatus::Active, &pricing).await?);
+    /// println!("{}", client.charge_preview("SN-1", SettableStatus::Active, &pricing).await?);
     /// # Ok(()) }
     /// ```
     pub async fn charge_preview(
         &self,
         asset_id: impl IntoAssetId,
-        target: TargetStatus,
+        target: SettableStatus,
         pricing: &Pricing,
     ) -> simcore::Result<Estimate> {
         let book = pricing.book_for(crate::PROVIDER)?;
@@ -303,8 +305,8 @@ mod tests {
         );
         for s in &all {
             let expected = match s {
-                SimState::Active => Some(TargetStatus::Active),
-                SimState::Inactive => Some(TargetStatus::Inactive),
+                SimState::Active => Some(SettableStatus::Active),
+                SimState::Inactive => Some(SettableStatus::Inactive),
                 _ => None,
             };
             assert_eq!(target_status(s).ok(), expected, "{s}");

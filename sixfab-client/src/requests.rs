@@ -6,10 +6,10 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use sixfab_client::{AssetId, NetworkGroup, TargetStatus, UpdateAssetRequest};
+//! use sixfab_client::{AssetId, NetworkGroup, SettableStatus, UpdateAssetRequest};
 //!
 //! let mut update = UpdateAssetRequest::new(AssetId::parse("SN123")?);
-//! update.status = Some(TargetStatus::Inactive);
+//! update.status = Some(SettableStatus::Inactive);
 //! update.network_group = Some(NetworkGroup::Default1Gb);
 //! assert_eq!(
 //!     update.body(),
@@ -37,41 +37,46 @@ use crate::models::{Asset, AssetId, AssetStatus, IntoAssetId, LIFECYCLE, list_ke
 /// each costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum TargetStatus {
+pub enum SettableStatus {
     /// Activate every SIM on the asset.
     Active,
     /// Deactivate every SIM on the asset.
     Inactive,
 }
 
-impl TargetStatus {
+impl SettableStatus {
     /// The wire word (`"active"`, `"inactive"`).
     pub fn as_str(self) -> &'static str {
         match self {
-            TargetStatus::Active => "active",
-            TargetStatus::Inactive => "inactive",
+            SettableStatus::Active => "active",
+            SettableStatus::Inactive => "inactive",
         }
     }
 }
 
-impl fmt::Display for TargetStatus {
+/// The former name of [`SettableStatus`], the name every client of this family uses.
+#[deprecated(note = "renamed SettableStatus")]
+pub type TargetStatus = SettableStatus;
+
+impl fmt::Display for SettableStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl From<TargetStatus> for AssetStatus {
-    fn from(s: TargetStatus) -> Self {
+impl From<SettableStatus> for AssetStatus {
+    fn from(s: SettableStatus) -> Self {
         match s {
-            TargetStatus::Active => AssetStatus::Active,
-            TargetStatus::Inactive => AssetStatus::Inactive,
+            SettableStatus::Active => AssetStatus::Active,
+            SettableStatus::Inactive => AssetStatus::Inactive,
         }
     }
 }
 
 /// The Super SIM's network group: one of Sixfab's four presets, or a custom group of the account
-/// by its name.
+/// by its name. Sixfab may add presets: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum NetworkGroup {
     /// `default_100mb`: the default networks, 100 MB data usage restriction.
     Default100Mb,
@@ -167,9 +172,12 @@ pub struct UpdateAssetRequest {
     /// The new display name (3 to 64 characters).
     pub name: Option<DisplayName>,
     /// The new status of every SIM on the asset.
-    pub status: Option<TargetStatus>,
+    pub status: Option<SettableStatus>,
     /// The Super SIM's new network group.
     pub network_group: Option<NetworkGroup>,
+    /// This call's deadline and attempts cap, honoured by [`Client::send`]; never in the body.
+    /// [`UpdateAssetBuilder::into_request`] sets the builder's.
+    pub options: CallOptions,
 }
 
 impl UpdateAssetRequest {
@@ -180,7 +188,15 @@ impl UpdateAssetRequest {
             name: None,
             status: None,
             network_group: None,
+            options: CallOptions::new(),
         }
+    }
+
+    /// Sets this call's deadline and attempts cap ([`CallOptions`]), replacing any set before;
+    /// [`Client::send`] honours them.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Whether no field is set.
@@ -261,12 +277,12 @@ impl Serialize for WireBody<'_> {
 /// rule.
 ///
 /// ```
-/// use sixfab_client::{AssetStatus, Client, TargetStatus};
+/// use sixfab_client::{AssetStatus, Client, SettableStatus};
 /// let client = Client::new("key")?;
 /// let request = client
 ///     .update_asset("SN-ALPON-0042")
 ///     .known_status(AssetStatus::Active)
-///     .status(TargetStatus::Inactive)
+///     .status(SettableStatus::Inactive)
 ///     .into_request()?; // validated; nothing sent
 /// assert_eq!(request.body(), serde_json::json!({"status": "inactive"}));
 /// let refused = client.update_asset("SN-ALPON-0042").name("ab").into_request();
@@ -279,7 +295,7 @@ pub struct UpdateAssetBuilder {
     client: Client,
     asset_id: Result<AssetId, ValidationError>,
     name: Option<String>,
-    status: Option<TargetStatus>,
+    status: Option<SettableStatus>,
     network_group: Option<NetworkGroup>,
     current: Current,
     options: CallOptions,
@@ -328,7 +344,8 @@ impl UpdateAssetBuilder {
         self
     }
 
-    /// Reads the asset first (one `GET`, with this call's options) and uses its status as
+    /// Reads the asset first (one `GET`, within this call's deadline: the read and the update
+    /// share it, and each has this call's attempts cap) and uses its status as
     /// [`known_status`](Self::known_status) would. Off by default: it costs a request. An
     /// update that sets no status needs no status, and reads nothing.
     pub fn fetch_current(mut self) -> Self {
@@ -343,7 +360,7 @@ impl UpdateAssetBuilder {
     }
 
     /// Sets the status of every SIM on the asset (the master switch).
-    pub fn status(mut self, status: impl Into<TargetStatus>) -> Self {
+    pub fn status(mut self, status: impl Into<SettableStatus>) -> Self {
         self.status = Some(status.into());
         self
     }
@@ -368,6 +385,7 @@ impl UpdateAssetBuilder {
             name,
             status: self.status,
             network_group: self.network_group.clone(),
+            options: self.options,
         };
         request.validate()?;
         if let Current::Known(current) = &self.current {
@@ -380,7 +398,8 @@ impl UpdateAssetBuilder {
     /// is sent. Refused as [`Error::Invalid`](simcore::Error::Invalid): a bad id, a name of the
     /// wrong length, an empty custom network group, an update that sets nothing, an option no
     /// call can honour. The request is the update as set: a status the asset is known to have
-    /// is still in it (only [`send`](Self::send) leaves it out).
+    /// is still in it (only [`send`](Self::send) leaves it out). It carries this call's
+    /// options, which [`Client::send`] honours.
     pub fn into_request(self) -> simcore::Result<UpdateAssetRequest> {
         self.checked()
     }
@@ -390,13 +409,18 @@ impl UpdateAssetBuilder {
     /// or a confirmation. A status the asset is known to have (declared, or read with
     /// [`fetch_current`](Self::fetch_current)) is left out, and an update left with nothing to
     /// send sends nothing: [`Updated::Unchanged`].
+    ///
+    /// The call's deadline counts from here and spans every request it sends: the read of
+    /// [`fetch_current`](Self::fetch_current) and the update together.
     pub async fn send(self) -> simcore::Result<Updated<Asset>> {
         let mut request = self.checked()?;
+        let options = self.options.started();
+        request.options = options;
         let current = match (&self.current, request.status) {
             (Current::Known(s), _) => Some(s.clone()),
             (Current::Fetch, Some(_)) => {
                 self.client
-                    .get_asset_with(request.asset_id.clone(), self.options)
+                    .get_asset_with(request.asset_id.clone(), options)
                     .await?
                     .status
             }
@@ -412,7 +436,7 @@ impl UpdateAssetBuilder {
             }
         }
         self.client
-            .send_answer(&request, self.options)
+            .send_answer(&request, options)
             .await
             .map(|(updated, _)| updated)
     }
@@ -428,6 +452,9 @@ impl UpdateAssetBuilder {
 /// [`next`](simcore::paging::Page::next) is decided by the paging the answer carries (a next
 /// page, a page count, a total) or, without any, by whether the page came back full; its
 /// [`total`](simcore::paging::Page::total) is the answer's total, when it has one.
+///
+/// The call's options ([`deadline`](Self::deadline), [`attempts`](Self::attempts)) apply to
+/// each page request on its own: a listing of many pages is not held to one deadline.
 ///
 /// ```
 /// let client = sixfab_client::Client::new("key")?;
@@ -448,6 +475,9 @@ pub struct ListAssets {
 }
 
 impl ListAssets {
+    /// The largest page this crate asks for, and the default ([`list_keys::MAX_PAGE_SIZE`]).
+    pub const MAX_PAGE_SIZE: u32 = list_keys::MAX_PAGE_SIZE;
+
     pub(crate) fn new(client: Client) -> Self {
         Self {
             client,
@@ -536,7 +566,7 @@ mod wire_body_tests {
         #[test]
         fn the_wire_body_is_the_body(
             name in proptest::option::of("[a-zA-Z0-9][a-zA-Z0-9 \"\\\\é]{1,18}[a-zA-Z0-9]"),
-            status in proptest::option::of(prop_oneof![Just(TargetStatus::Active), Just(TargetStatus::Inactive)]),
+            status in proptest::option::of(prop_oneof![Just(SettableStatus::Active), Just(SettableStatus::Inactive)]),
             group in proptest::option::of("[a-z-]{1,12}"),
         ) {
             let mut update = UpdateAssetRequest::new(AssetId::parse("SN-1").unwrap());
@@ -567,7 +597,7 @@ mod tests {
         assert_eq!(u.body(), json!({}));
         u.name = Some(DisplayName::parse("pump 7").unwrap());
         assert_eq!(u.body(), json!({"name": "pump 7"}));
-        u.status = Some(TargetStatus::Active);
+        u.status = Some(SettableStatus::Active);
         u.network_group = Some(NetworkGroup::from("my-group"));
         assert_eq!(
             u.body(),
@@ -601,9 +631,12 @@ mod tests {
     #[test]
     fn statuses() {
         assert_eq!(
-            serde_json::to_value(TargetStatus::Inactive).unwrap(),
+            serde_json::to_value(SettableStatus::Inactive).unwrap(),
             json!("inactive")
         );
-        assert_eq!(AssetStatus::from(TargetStatus::Active), AssetStatus::Active);
+        assert_eq!(
+            AssetStatus::from(SettableStatus::Active),
+            AssetStatus::Active
+        );
     }
 }

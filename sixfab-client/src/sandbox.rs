@@ -7,7 +7,7 @@
 //! delays and a rate limit come from the shared server ([`Sandbox::server`]).
 //!
 //! ```
-//! use sixfab_client::TargetStatus;
+//! use sixfab_client::SettableStatus;
 //! use sixfab_client::sandbox::{AssetSeed, Sandbox, SandboxStatus};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -15,7 +15,7 @@
 //! let uuid = sandbox.seed_asset(AssetSeed::new().name("pump station 7"));
 //! let client = sandbox.client();
 //!
-//! client.update_asset(uuid.as_str()).status(TargetStatus::Active).send().await?;
+//! client.update_asset(uuid.as_str()).status(SettableStatus::Active).send().await?;
 //!
 //! // The master switch: the asset and every SIM on it are active now.
 //! let asset = sandbox.asset(&uuid).unwrap();

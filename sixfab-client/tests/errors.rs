@@ -7,13 +7,13 @@ use common::{SENTINEL, client, client_with_attempts, fixture};
 use httpmock::prelude::*;
 use serde_json::json;
 use simcore::Error;
-use sixfab_client::TargetStatus;
+use sixfab_client::SettableStatus;
 
 /// Sends a status update of `id` and returns the error.
 async fn update_error(server: &MockServer, id: &str) -> Error {
     client(server)
         .update_asset(id)
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .expect_err("an error answer")
@@ -143,7 +143,7 @@ async fn an_html_500_is_an_api_error_and_not_retried() {
     let c = client_with_attempts(&server, 3);
     let err = c
         .update_asset("SN123")
-        .status(TargetStatus::Inactive)
+        .status(SettableStatus::Inactive)
         .send()
         .await
         .unwrap_err();

@@ -14,7 +14,7 @@ use simcore::retry::RetryPolicy;
 use simcore::{Error, SimChange, SimProvider, SimState};
 use simfleet::bulk::{BulkItem, BulkUpdater};
 use simsandbox::{SandboxServer, json_response};
-use sixfab_client::{Asset, AssetId, Client, TargetStatus, Updated};
+use sixfab_client::{Asset, AssetId, Client, SettableStatus, Updated};
 use testkit::hostile::{
     Shape, check_one_segment, echo_router, id_pieces, not_json_bodies, stalled_body_router,
     storm_router,
@@ -80,7 +80,7 @@ async fn id_case(server: &SandboxServer, c: &Client, call: Call, id: &str) -> Re
         Call::Get => c.get_asset(id).await.map(drop),
         Call::Update => c
             .update_asset(id)
-            .status(TargetStatus::Active)
+            .status(SettableStatus::Active)
             .send()
             .await
             .map(drop),
@@ -188,7 +188,7 @@ fn regression_an_echoed_api_key_never_shows() {
                 let errors = [
                     c.get_asset("SN123").await.err(),
                     c.update_asset("SN123")
-                        .status(TargetStatus::Inactive)
+                        .status(SettableStatus::Inactive)
                         .send()
                         .await
                         .err(),
@@ -323,7 +323,7 @@ async fn answer_case(
             .map(|a| Some(Updated::Done(Some(a)))),
         Op::Patch => c
             .update_asset("SN123")
-            .status(TargetStatus::Active)
+            .status(SettableStatus::Active)
             .send()
             .await
             .map(Some),

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 use simcore::charge::{ChargeRange, Estimate, Money, PriceBook, Pricing, UnpricedReason};
 use sixfab_client::pricing::estimate_asset;
-use sixfab_client::{Asset, TargetStatus};
+use sixfab_client::{Asset, SettableStatus};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,7 +29,7 @@ fn r(low: u64, high: u64) -> ChargeRange {
 fn activate(book: &PriceBook) -> Estimate {
     estimate_asset(
         &asset("asset_alpon.json"),
-        Some(TargetStatus::Active),
+        Some(SettableStatus::Active),
         book,
         day(),
     )
@@ -109,7 +109,7 @@ fn an_unrecognised_asset_cannot_be_priced_whatever_the_book() {
     ] {
         let e = estimate_asset(
             &asset("asset_unrecognised.json"),
-            Some(TargetStatus::Active),
+            Some(SettableStatus::Active),
             &book,
             day(),
         );

@@ -20,7 +20,7 @@ use sixfab_client::models::SimKind;
 use sixfab_client::sandbox::{
     AssetSeed, ProSimSeed, RateLimit, Sandbox, SandboxOptions, SandboxStatus,
 };
-use sixfab_client::{AssetId, AssetStatus, Client, NetworkGroup, TargetStatus, Updated};
+use sixfab_client::{AssetId, AssetStatus, Client, NetworkGroup, SettableStatus, Updated};
 
 /// The ids the sandbox makes up for the first asset seeded.
 const UUID_1: &str = "5a4d0b1e-0000-4000-8000-000000000001";
@@ -113,7 +113,7 @@ async fn an_asset_from_first_fetch_to_deactivation() {
     // Activate: the master switch turns on both SIMs.
     let answer = client
         .update_asset("SN-ALPON-0042")
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap();
@@ -167,7 +167,7 @@ async fn an_asset_from_first_fetch_to_deactivation() {
     // Deactivate, by the PRO SIM's ICCID: both SIMs go off; the first activation stays recorded.
     let answer = client
         .update_asset(PRO_ICCID_1)
-        .status(TargetStatus::Inactive)
+        .status(SettableStatus::Inactive)
         .send()
         .await
         .unwrap();
@@ -217,7 +217,7 @@ async fn an_asset_from_first_fetch_to_deactivation() {
     );
     let err = client
         .update_asset("SN-NOPE")
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap_err();
@@ -248,7 +248,7 @@ async fn an_asset_from_first_fetch_to_deactivation() {
         (client.update_asset(UUID_1).name("ab"), "name"),
         (client.update_asset(UUID_1), "update"),
         (
-            client.update_asset(".").status(TargetStatus::Active),
+            client.update_asset(".").status(SettableStatus::Active),
             "asset_id",
         ),
         (
@@ -319,7 +319,7 @@ async fn wrong_credentials_are_sixfabs_401() {
     assert!(!format!("{err:?}").contains(key));
     let err = wrong
         .update_asset(uuid.as_str())
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap_err();
@@ -555,7 +555,7 @@ async fn charges_are_estimated_from_the_asset_and_the_price_book() {
     assert!(c.is_exact());
     assert!(c.lines[1].rule.text.contains("first activation"), "{c}");
     let preview = client
-        .charge_preview(alpon.as_str(), TargetStatus::Active, &settled)
+        .charge_preview(alpon.as_str(), SettableStatus::Active, &settled)
         .await
         .unwrap();
     assert_eq!(&preview, &e);

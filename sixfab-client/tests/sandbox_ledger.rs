@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::json;
 use simcore::charge::{Charge, Money, Pricing};
 use simcore::{SimChange, SimProvider, SimState};
-use sixfab_client::TargetStatus;
+use sixfab_client::SettableStatus;
 use sixfab_client::sandbox::{
     AssetSeed, Clock, LedgerEntry, PRO_SIM_GRACE_MONTHS, Sandbox, SandboxAdmin, SandboxDevice,
     SandboxOptions, SandboxStatus, ledger_readings,
@@ -37,7 +37,7 @@ async fn sandbox_on(clock: &Clock) -> Sandbox {
 async fn preview(
     sandbox: &Sandbox,
     asset: &str,
-    target: TargetStatus,
+    target: SettableStatus,
     day: NaiveDate,
     active_sims: u32,
 ) -> Charge {
@@ -88,7 +88,7 @@ async fn activating_an_alpon_charges_what_the_preview_said_then_each_month() {
     let uuid = sandbox.seed_asset(AssetSeed::new());
     let today = start.date_naive();
 
-    let p = preview(&sandbox, &uuid, TargetStatus::Active, today, 0).await;
+    let p = preview(&sandbox, &uuid, SettableStatus::Active, today, 0).await;
     assert!(p.is_exact(), "{p:?}");
     assert_eq!((p.now.low, p.monthly.low), (usd(1000), usd(400)));
     // The provider-neutral preview (what a fleet plan prices) says the same.
@@ -108,7 +108,7 @@ async fn activating_an_alpon_charges_what_the_preview_said_then_each_month() {
     sandbox
         .client()
         .update_asset(uuid.as_str())
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap();
@@ -131,15 +131,15 @@ async fn activating_an_alpon_charges_what_the_preview_said_then_each_month() {
     let client = sandbox.client();
     client
         .update_asset(uuid.as_str())
-        .status(TargetStatus::Inactive)
+        .status(SettableStatus::Inactive)
         .send()
         .await
         .unwrap();
-    let again = preview(&sandbox, &uuid, TargetStatus::Active, today, 0).await;
+    let again = preview(&sandbox, &uuid, SettableStatus::Active, today, 0).await;
     assert_eq!((again.now.low, again.now.high), (Money::ZERO, Money::ZERO));
     client
         .update_asset(uuid.as_str())
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap();
@@ -158,7 +158,7 @@ async fn activating_an_alpon_charges_what_the_preview_said_then_each_month() {
     let monthly = preview(
         &sandbox,
         &uuid,
-        TargetStatus::Active,
+        SettableStatus::Active,
         clock.now().date_naive(),
         2,
     )
@@ -180,7 +180,7 @@ async fn a_deactivated_pro_sim_pays_its_maintenance_every_month_the_preview_says
     let p = preview(
         &sandbox,
         &uuid,
-        TargetStatus::Inactive,
+        SettableStatus::Inactive,
         start.date_naive(),
         2,
     )
@@ -191,7 +191,7 @@ async fn a_deactivated_pro_sim_pays_its_maintenance_every_month_the_preview_says
     );
     client
         .update_asset(uuid.as_str())
-        .status(TargetStatus::Inactive)
+        .status(SettableStatus::Inactive)
         .send()
         .await
         .unwrap();
@@ -234,7 +234,14 @@ async fn the_grace_of_a_pro_sim_added_on_the_first_ends_with_that_months_charge(
         vec![at(2025, 7, 1, 0), at(2025, 8, 1, 0), at(2025, 9, 1, 0)]
     );
     for (day, cents) in [(at(2025, 6, 1, 0), 0), (at(2025, 7, 1, 0), 10)] {
-        let p = preview(&sandbox, &uuid, TargetStatus::Inactive, day.date_naive(), 0).await;
+        let p = preview(
+            &sandbox,
+            &uuid,
+            SettableStatus::Inactive,
+            day.date_naive(),
+            0,
+        )
+        .await;
         assert_eq!(p.monthly.high, usd(cents), "{day}");
     }
 }
@@ -270,11 +277,11 @@ proptest! {
             };
             let uuid = sandbox.seed_asset(seed);
             let sims = if kind == 0 { 2 } else { 1 };
-            let p = preview(&sandbox, &uuid, TargetStatus::Active, start.date_naive(), others).await;
+            let p = preview(&sandbox, &uuid, SettableStatus::Active, start.date_naive(), others).await;
             sandbox
                 .client()
                 .update_asset(uuid.as_str())
-                .status(TargetStatus::Active)
+                .status(SettableStatus::Active)
                 .send()
                 .await
                 .unwrap();
@@ -288,7 +295,7 @@ proptest! {
             clock.advance_months(months).unwrap();
             let ledger = sandbox.ledger();
             let monthly = preview(
-                &sandbox, &uuid, TargetStatus::Active, clock.now().date_naive(), others + sims,
+                &sandbox, &uuid, SettableStatus::Active, clock.now().date_naive(), others + sims,
             )
             .await;
             prop_assert!(monthly.is_exact(), "{:?}", monthly);
@@ -320,7 +327,7 @@ proptest! {
             let ledger = sandbox.ledger();
             let charged = entries(&ledger, &uuid, "month");
             for month in month_starts(start, clock.now()) {
-                let p = preview(&sandbox, &uuid, TargetStatus::Inactive, month.date_naive(), 0).await;
+                let p = preview(&sandbox, &uuid, SettableStatus::Inactive, month.date_naive(), 0).await;
                 prop_assert!(p.is_exact());
                 let that_month: Vec<&LedgerEntry> =
                     charged.iter().copied().filter(|e| e.at == month).collect();
@@ -340,7 +347,7 @@ async fn the_state_shows_assets_and_the_ledger_without_the_api_key() {
     sandbox
         .client()
         .update_asset("SN-ALPON-1")
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap();

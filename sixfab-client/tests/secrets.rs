@@ -6,7 +6,7 @@ mod common;
 use common::{SENTINEL, client};
 use httpmock::prelude::*;
 use serde_json::json;
-use sixfab_client::{Client, TargetStatus};
+use sixfab_client::{Client, SettableStatus};
 
 fn assert_hidden(what: &str, text: &str) {
     assert!(!text.contains(SENTINEL), "{what} shows the key: {text}");
@@ -71,7 +71,7 @@ async fn a_401_does_not_echo_the_key() {
     for err in [
         c.get_asset("SN123").await.unwrap_err(),
         c.update_asset("SN123")
-            .status(TargetStatus::Active)
+            .status(SettableStatus::Active)
             .send()
             .await
             .unwrap_err(),

@@ -9,7 +9,7 @@ use httpmock::prelude::*;
 use serde_json::{Value, json};
 use simcore::Error;
 use sixfab_client::{
-    Asset, AssetId, AssetIdKind, AssetStatus, NetworkGroup, TargetStatus, UpdateAssetRequest,
+    Asset, AssetId, AssetIdKind, AssetStatus, NetworkGroup, SettableStatus, UpdateAssetRequest,
     Updated,
 };
 
@@ -49,12 +49,12 @@ async fn each_field_alone_and_all_together() {
         ),
         (
             "active",
-            |b| b.status(TargetStatus::Active),
+            |b| b.status(SettableStatus::Active),
             json!({"status": "active"}),
         ),
         (
             "inactive",
-            |b| b.status(TargetStatus::Inactive),
+            |b| b.status(SettableStatus::Inactive),
             json!({"status": "inactive"}),
         ),
         (
@@ -71,7 +71,7 @@ async fn each_field_alone_and_all_together() {
             "all",
             |b| {
                 b.name("Zürich 🚚 7")
-                    .status(TargetStatus::Inactive)
+                    .status(SettableStatus::Inactive)
                     .network_group("default_unlimited")
             },
             json!({
@@ -150,13 +150,13 @@ async fn every_kind_of_asset_id_is_one_segment() {
         // Typed id and text give the same request.
         client(&server)
             .update_asset(&id)
-            .status(TargetStatus::Active)
+            .status(SettableStatus::Active)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{raw}: {e}"));
         client(&server)
             .update_asset(raw)
-            .status(TargetStatus::Active)
+            .status(SettableStatus::Active)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{raw}: {e}"));
@@ -223,14 +223,17 @@ async fn refusals_send_nothing() {
         ),
         (
             "empty id",
-            c.update_asset("").status(TargetStatus::Active).send().await,
+            c.update_asset("")
+                .status(SettableStatus::Active)
+                .send()
+                .await,
             "asset_id",
             "must not be empty, \".\" or \"..\"",
         ),
         (
             "dot-dot id",
             c.update_asset("..")
-                .status(TargetStatus::Active)
+                .status(SettableStatus::Active)
                 .send()
                 .await,
             "asset_id",
@@ -271,7 +274,7 @@ async fn plain_data_is_checked_too() {
     let request = client(&server)
         .update_asset("SN123")
         .name("pump station 7")
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .into_request()
         .unwrap();
     assert_eq!(request.asset_id.as_str(), "SN123");
@@ -314,7 +317,7 @@ async fn answers_become_typed_outcomes() {
         })
         .await;
     let c = client(&server);
-    let send = |id: &'static str| c.update_asset(id).status(TargetStatus::Inactive).send();
+    let send = |id: &'static str| c.update_asset(id).status(SettableStatus::Inactive).send();
 
     let mut extra = serde_json::Map::new();
     extra.insert("firmware".into(), json!("1.2"));
@@ -356,7 +359,7 @@ async fn a_status_the_asset_has_is_left_out_and_alone_sends_nothing() {
         c.update_asset("SN123").known_status(AssetStatus::Active),
         c.update_asset("SN123").current(&active),
     ] {
-        let answer = builder.status(TargetStatus::Active).send().await.unwrap();
+        let answer = builder.status(SettableStatus::Active).send().await.unwrap();
         assert_eq!(answer, Updated::Unchanged);
         assert!(!answer.was_sent());
     }
@@ -365,7 +368,7 @@ async fn a_status_the_asset_has_is_left_out_and_alone_sends_nothing() {
     let request = c
         .update_asset("SN123")
         .known_status(AssetStatus::Active)
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .into_request()
         .unwrap();
     assert_eq!(request.body(), json!({"status": "active"}));
@@ -389,7 +392,7 @@ async fn fetch_current_reads_the_asset_first() {
     let answer = c
         .update_asset("SN123")
         .fetch_current()
-        .status(TargetStatus::Inactive)
+        .status(SettableStatus::Inactive)
         .name("pump 9")
         .send()
         .await
@@ -401,7 +404,7 @@ async fn fetch_current_reads_the_asset_first() {
     let answer = c
         .update_asset("SN123")
         .fetch_current()
-        .status(TargetStatus::Inactive)
+        .status(SettableStatus::Inactive)
         .send()
         .await
         .unwrap();
@@ -411,7 +414,7 @@ async fn fetch_current_reads_the_asset_first() {
     let on = expect_patch(&server, "/v1/assets/SN123", json!({"status": "active"})).await;
     c.update_asset("SN123")
         .fetch_current()
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap();
@@ -441,7 +444,7 @@ async fn a_per_call_attempts_cap_is_honoured_by_the_update_and_its_read() {
     let c = common::client_with_attempts(&server, 3);
     let err = c
         .update_asset("SN1")
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .attempts(1)
         .send()
         .await
@@ -449,7 +452,7 @@ async fn a_per_call_attempts_cap_is_honoured_by_the_update_and_its_read() {
     assert_eq!(err.status(), Some(503), "{err:?}");
     assert_eq!(busy.calls_async().await, 1);
     c.update_asset("SN1")
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .send()
         .await
         .unwrap_err();
@@ -471,7 +474,7 @@ async fn a_per_call_attempts_cap_is_honoured_by_the_update_and_its_read() {
     let err = c
         .update_asset("SN2")
         .fetch_current()
-        .status(TargetStatus::Active)
+        .status(SettableStatus::Active)
         .attempts(1)
         .send()
         .await
@@ -488,11 +491,11 @@ async fn a_bad_option_is_refused_with_nothing_sent() {
     let c = client(&server);
     for update in [
         c.update_asset("SN1")
-            .status(TargetStatus::Active)
+            .status(SettableStatus::Active)
             .attempts(0),
         c.update_asset("SN1")
             .fetch_current()
-            .status(TargetStatus::Active)
+            .status(SettableStatus::Active)
             .attempts(0),
         c.update_asset("SN1")
             .name("pump 9")
@@ -505,4 +508,150 @@ async fn a_bad_option_is_refused_with_nothing_sent() {
         assert!(matches!(&err, Error::Invalid(_)), "{err:?}");
     }
     assert_eq!(m.calls_async().await, 0);
+}
+
+#[tokio::test]
+async fn a_request_sent_as_data_keeps_its_options() {
+    let server = MockServer::start_async().await;
+    let busy = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH).path("/v1/assets/SN1");
+            then.status(503);
+        })
+        .await;
+    let c = common::client_with_attempts(&server, 3);
+    let request = c
+        .update_asset("SN1")
+        .status(SettableStatus::Active)
+        .attempts(1)
+        .into_request()
+        .unwrap();
+    assert_eq!(request.options.attempts, Some(1));
+    // The options are never in the body.
+    assert_eq!(request.body(), json!({"status": "active"}));
+    let err = c.send(&request).await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(busy.calls_async().await, 1);
+    // The request's own setter, too.
+    let twice = request
+        .clone()
+        .options(simcore::CallOptions::new().attempts(2));
+    c.send(&twice).await.unwrap_err();
+    assert_eq!(busy.calls_async().await, 3);
+    // Options no call can honour are refused by into_request and by send, naming the option.
+    let err = c
+        .update_asset("SN1")
+        .status(SettableStatus::Active)
+        .attempts(0)
+        .into_request()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    let err = c
+        .send(&request.options(simcore::CallOptions::new().attempts(0)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    assert_eq!(busy.calls_async().await, 3);
+}
+
+#[tokio::test]
+async fn the_deadline_spans_the_read_and_the_update() {
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/v1/assets/SN123");
+            then.status(200)
+                .delay(std::time::Duration::from_millis(400))
+                .json_body(json!({"serial_number": "SN123", "status": "inactive"}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::PATCH)
+                .path("/v1/assets/SN123");
+            then.status(204)
+                .delay(std::time::Duration::from_millis(400));
+        })
+        .await;
+    let c = client(&server);
+    // Each request alone fits in 600 ms; the two together do not.
+    let err = c
+        .update_asset("SN123")
+        .fetch_current()
+        .status(SettableStatus::Active)
+        .deadline(std::time::Duration::from_millis(600))
+        .send()
+        .await
+        .unwrap_err();
+    match err {
+        Error::Deadline { deadline, .. } => {
+            assert_eq!(deadline, std::time::Duration::from_millis(600))
+        }
+        other => panic!("expected the call's deadline, got {other:?}"),
+    }
+    assert_eq!(get.calls_async().await, 1);
+    // With time for both, the same call succeeds.
+    let done = c
+        .update_asset("SN123")
+        .fetch_current()
+        .status(SettableStatus::Active)
+        .deadline(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done, Updated::Done(None));
+}
+
+#[tokio::test]
+async fn apply_with_refuses_bad_options_before_anything_else() {
+    use simcore::{Applied, CallOptions, SimChange, SimProvider, SimState};
+    let server = MockServer::start_async().await;
+    let m = anything(&server).await;
+    let c = client(&server);
+    let noop = SimChange::new()
+        .state(SimState::Active)
+        .known_state(SimState::Active);
+    for (options, field) in [
+        (CallOptions::new().attempts(0), "attempts"),
+        (
+            CallOptions::new().deadline(std::time::Duration::ZERO),
+            "deadline",
+        ),
+    ] {
+        let err = c.apply_with("SN1", &noop, &options).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+        // Before the id is looked at, too.
+        let err = c.apply_with("", &noop, &options).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+    }
+    assert_eq!(
+        c.apply_with("SN1", &noop, &CallOptions::new().attempts(1))
+            .await
+            .unwrap(),
+        Applied::Unchanged
+    );
+    assert_eq!(m.calls_async().await, 0);
+}
+
+#[test]
+#[allow(deprecated)]
+fn former_names_still_name_the_same_things() {
+    let former: sixfab_client::TargetStatus = SettableStatus::Inactive;
+    assert_eq!(former.as_str(), "inactive");
+    assert_eq!(
+        sixfab_client::ListAssets::MAX_PAGE_SIZE,
+        sixfab_client::models::list_keys::MAX_PAGE_SIZE
+    );
 }

@@ -77,7 +77,7 @@
 //! the parameters it carries. [`SimCallback`] therefore keeps every pair as received, in order
 //! (from the form or JSON body, or from the query for a `GET`), and reads the well-known fields
 //! leniently, trying several plausible names ([`SimCallback::sim_sid`], [`SimCallback::status`],
-//! …). Take a callback as a nudge: **fetch the SIM** ([`crate::Client::fetch_sim`]) to learn its
+//! …). Take a callback as a nudge: **fetch the SIM** ([`crate::Client::get_sim`]) to learn its
 //! final state, and de-duplicate with [`Deduplicator`] (one process) or [`SharedDeduplicator`]
 //! (every replica of a service, through a shared store such as Redis), since the same event may
 //! be delivered more than once.
@@ -678,7 +678,7 @@ fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
 /// **Its payload is not documented by the provider.** The pairs are kept whole and in order
 /// ([`pairs`](Self::pairs)); the well-known fields are read leniently, trying several plausible
 /// names and ignoring case and underscores (`SimSid`, `sim_sid` and `simSid` are one name), and
-/// may be absent. Fetch the SIM ([`crate::Client::fetch_sim`]) for its final state.
+/// may be absent. Fetch the SIM ([`crate::Client::get_sim`]) for its final state.
 ///
 /// ```
 /// use http::HeaderMap;

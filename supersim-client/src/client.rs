@@ -676,8 +676,13 @@ impl Client {
     /// println!("pending: {}", updated.is_pending());
     /// # Ok(()) }
     /// ```
+    ///
+    /// The request's [`options`](UpdateSimRequest::options) (those of the builder it came from)
+    /// are this call's. The request is checked first ([`UpdateSimRequest::validate`]: a SIM or
+    /// a fleet built unchecked is refused naming the field), with nothing sent.
     pub async fn send(&self, request: &UpdateSimRequest) -> Result<Updated<Sim>> {
-        self.send_with(request, CallOptions::new()).await
+        request.options.check()?;
+        self.send_with(request, request.options.started()).await
     }
 
     /// [`send`](Self::send) with this call's options.
@@ -686,9 +691,7 @@ impl Client {
         request: &UpdateSimRequest,
         options: CallOptions,
     ) -> Result<Updated<Sim>> {
-        if request.is_empty() {
-            return Err(ValidationError::empty_update().into());
-        }
+        request.validate()?;
         let req = self
             .transport
             .request(Method::POST, &["v1", "Sims", request.sim.as_str()])?
@@ -713,22 +716,28 @@ impl Client {
     }
 
     /// Fetches a SIM, named by its SID (`HS…`) or its unique name.
-    pub async fn fetch_sim(&self, sim: impl AsRef<str>) -> Result<Sim> {
-        self.fetch_sim_with(sim.as_ref(), CallOptions::new()).await
+    pub async fn get_sim(&self, sim: impl AsRef<str>) -> Result<Sim> {
+        self.get_sim_with(sim.as_ref(), CallOptions::new()).await
     }
 
-    /// [`fetch_sim`](Self::fetch_sim) with this call's options.
-    pub(crate) async fn fetch_sim_with(&self, sim: &str, options: CallOptions) -> Result<Sim> {
+    /// Fetches a SIM: the former name of [`get_sim`](Self::get_sim).
+    #[deprecated(note = "renamed get_sim")]
+    pub async fn fetch_sim(&self, sim: impl AsRef<str>) -> Result<Sim> {
+        self.get_sim(sim).await
+    }
+
+    /// [`get_sim`](Self::get_sim) with this call's options.
+    pub(crate) async fn get_sim_with(&self, sim: &str, options: CallOptions) -> Result<Sim> {
         let sim = SimRef::parse(sim)?;
         let req = self
             .transport
             .request(Method::GET, &["v1", "Sims", sim.as_str()])?
-            .operation("fetch_sim", "/v1/Sims/{Sid}", Some(sim.as_str()))
+            .operation("get_sim", "/v1/Sims/{Sid}", Some(sim.as_str()))
             .options(options);
         self.transport.send(&req).await?.resource()
     }
 
-    /// Waits until a scheduled change of the SIM has landed: polls [`fetch_sim`](Self::fetch_sim)
+    /// Waits until a scheduled change of the SIM has landed: polls [`get_sim`](Self::get_sim)
     /// with a capped, jittered backoff until the SIM is no longer `scheduled`, and returns it as
     /// it is then. After `options.deadline` the answer is [`Error::NotSettled`] with the last
     /// status seen. (Callbacks are the other way to learn it: see [`crate::callbacks`].)
@@ -749,7 +758,7 @@ impl Client {
         simcore::wait::poll(
             self.dialect.as_str(),
             options,
-            || self.fetch_sim(sim),
+            || self.get_sim(sim),
             |s: &Sim| !s.is_scheduled(),
             |s: &Sim| {
                 s.status

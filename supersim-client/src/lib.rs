@@ -99,7 +99,7 @@
 //!   `.into_request()` gives the validated [`UpdateSimRequest`] for [`Client::send`]; `.send()`
 //!   answers [`Updated`]. Every request builder takes this call's `.deadline(..)` and
 //!   `.attempts(..)`.
-//! - **Read** ([`Client::fetch_sim`], [`Client::list_sims`] → [`ListSims`]): filters `Status`,
+//! - **Read** ([`Client::get_sim`], [`Client::list_sims`] → [`ListSims`]): filters `Status`,
 //!   `Fleet`, `Iccid`, `PageSize` (1–1000); the first page, every page ([`ListSims::pages`],
 //!   [`simcore::paging::Page`]s) or every SIM as a stream ([`ListSims::stream`]), from the first
 //!   page or a page's `next` ([`ListSims::resume_from`]). Next-page URLs are followed only on

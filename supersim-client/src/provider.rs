@@ -115,7 +115,7 @@ impl SimProvider for Client {
     }
 
     async fn fetch_with(&self, id: &str, options: &CallOptions) -> Result<SimSnapshot> {
-        let sim = self.fetch_sim_with(id, *options).await?;
+        let sim = self.get_sim_with(id, options.started()).await?;
         Ok(snapshot(&sim, id))
     }
 
@@ -158,13 +158,15 @@ impl SimProvider for Client {
         change: &SimChange,
         options: &CallOptions,
     ) -> Result<Applied> {
+        // Options no call can honour are refused first, even for a change with nothing to send.
+        options.check()?;
+        let options = options.started();
         let request = prepare(id, change).map_err(|e| self.own(e))?;
         if request.is_empty() {
             // Already as asked (validated by `prepare`): nothing to send.
             return Ok(Applied::Unchanged);
         }
-        options.check()?;
-        let updated = self.send_with(&request, *options).await?;
+        let updated = self.send_with(&request, options).await?;
         Ok(updated.map(|sim| snapshot(&sim, id)))
     }
 }

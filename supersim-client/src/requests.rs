@@ -376,6 +376,9 @@ pub struct UpdateSimRequest {
     pub callback_method: Option<CallbackMethod>,
     /// `AccountSid`: moves the SIM to this account (only while its status is `new`).
     pub account_sid: Option<AccountSid>,
+    /// This call's deadline and attempts cap, honoured by [`Client::send`]; never part of the
+    /// form sent. [`UpdateSimBuilder::into_request`] sets the builder's.
+    pub options: CallOptions,
 }
 
 impl UpdateSimRequest {
@@ -389,7 +392,29 @@ impl UpdateSimRequest {
             callback_url: None,
             callback_method: None,
             account_sid: None,
+            options: CallOptions::new(),
         }
+    }
+
+    /// Sets this call's deadline and attempts cap ([`CallOptions`]), replacing any set before;
+    /// [`Client::send`] honours them.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Checks what the builder checks and the types cannot hold: something is set, and the SIM
+    /// and the fleet follow the rules of [`SimRef::parse`] and [`FleetRef::parse`] (their
+    /// variants are public, so a value can be built unchecked). Refused naming the field.
+    pub fn validate(&self) -> std::result::Result<(), ValidationError> {
+        SimRef::parse(self.sim.as_str())?;
+        if let Some(fleet) = &self.fleet {
+            FleetRef::parse(fleet.as_str())?;
+        }
+        if self.is_empty() {
+            return Err(ValidationError::empty_update());
+        }
+        Ok(())
     }
 
     /// Whether no field is set (such a request is refused before sending).
@@ -560,20 +585,23 @@ impl UpdateSimBuilder {
     }
 
     /// Opts in to fetching the SIM first, so the update is checked against its status as the
-    /// API reports it now. Costs one `GET` before the update, sent with this call's options.
+    /// API reports it now. Costs one `GET` before the update, within this call's deadline: the
+    /// read and the update share it (and each has this call's attempts cap).
     pub fn fetch_current(mut self) -> Self {
         self.fetch_current = true;
         self
     }
 
-    /// Validates every value and returns the request as plain data; also checks it against the
-    /// declared current status, if any. Nothing is sent: [`Client::send`] sends it.
+    /// Validates every value and this call's options, and returns the request as plain data,
+    /// carrying those options; also checks it against the declared current status, if any.
+    /// Nothing is sent: [`Client::send`] sends it, with those options.
     pub fn into_request(self) -> Result<UpdateSimRequest> {
         self.request_unnamed().map_err(|e| self.client.own(e))
     }
 
     fn request_unnamed(&self) -> Result<UpdateSimRequest> {
-        let mut request = UpdateSimRequest::new(SimRef::parse(&self.sim)?);
+        self.options.check()?;
+        let mut request = UpdateSimRequest::new(SimRef::parse(&self.sim)?).options(self.options);
         request.unique_name = self
             .unique_name
             .as_deref()
@@ -608,15 +636,18 @@ impl UpdateSimBuilder {
     ///
     /// Setting the status the SIM is known to have is not an error: `Status` is left out of the
     /// request, and an update left with nothing to send is not sent ([`Updated::Unchanged`]).
+    ///
+    /// The call's deadline counts from here and spans every request it sends: the read of
+    /// [`fetch_current`](Self::fetch_current) and the update together.
     pub async fn send(self) -> Result<Updated<Sim>> {
         self.options.check()?;
+        let options = self.options.started();
         let client = self.client.clone();
-        let options = self.options;
         let fetch = self.fetch_current;
         let mut current = self.known_status.clone();
-        let mut request = self.into_request()?;
+        let mut request = self.into_request()?.options(options);
         if fetch {
-            let sim = client.fetch_sim_with(request.sim.as_str(), options).await?;
+            let sim = client.get_sim_with(request.sim.as_str(), options).await?;
             if let Some(status) = &sim.status {
                 request.check_against(status).map_err(|e| client.own(e))?;
             }
@@ -640,10 +671,16 @@ impl UpdateSimBuilder {
 /// [`resume_from`](Self::resume_from) names.
 ///
 /// The list is paged by link: each page's `next` is a [`PagePosition::Token`] holding the API's
-/// `meta.next_page_url`, which carries the filters and page size it was made with. A next-page
+/// `meta.next_page_url`, which carries the filters and page size it was made with. A list
+/// resumed from one ([`resume_from`](Self::resume_from)) reads with that URL's filters, the
+/// listing's own, not with those set on the resuming list; those are still checked, so an
+/// out-of-range page size or a bad filter is refused with nothing sent. A next-page
 /// URL is followed only on the base URL's scheme, host and port (credentials never go to another
 /// host), and never when it names the page just read: either ends the listing with an
 /// [`Error::Invalid`] for `meta.next_page_url`, with nothing sent.
+///
+/// The call's options ([`deadline`](Self::deadline), [`attempts`](Self::attempts)) apply to
+/// each page request on its own: a listing of many pages is not held to one deadline.
 ///
 /// ```no_run
 /// # async fn run(client: supersim_client::Client) -> simcore::Result<()> {
@@ -789,6 +826,9 @@ impl PageSource for ListSims {
                 page
             }
             Some(PagePosition::Token(url)) => {
+                // The URL carries the listing's own filters; this list's are still checked,
+                // so a bad one is refused here as it would be on a first page.
+                self.query_pairs()?;
                 if self.last_read().as_deref() == Some(url.as_str()) {
                     return Err(Error::Invalid(ValidationError::new(
                         "meta.next_page_url",

@@ -26,7 +26,7 @@
 //! let outcome = client.update_sim("pump 7").status(SettableStatus::Active).send().await?;
 //! assert!(outcome.is_pending()); // 202 Accepted, the SIM reads `scheduled`
 //! sandbox.settled().await; // the change lands a moment later (50 ms by default)
-//! assert_eq!(client.fetch_sim(&sid).await?.status, Some(Status::Active));
+//! assert_eq!(client.get_sim(&sid).await?.status, Some(Status::Active));
 //! assert_eq!(sandbox.sim(&sid).unwrap().status, SimStatus::Active);
 //!
 //! // Twilio's refusals come back as typed errors.

@@ -243,7 +243,7 @@ async fn every_shape(client: &Client, spec: &Value) -> (Vec<String>, usize) {
             );
             sent += 1;
         }
-        let result = client.fetch_sim(sim).await;
+        let result = client.get_sim(sim).await;
         check(&mut failures, format!("fetch {sim:?}"), result, |s| {
             *s == fetched
         });

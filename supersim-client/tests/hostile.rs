@@ -88,7 +88,7 @@ enum Call {
 async fn id_case(server: &SandboxServer, c: &Client, call: Call, name: &str) -> Result<(), String> {
     server.clear_requests();
     let result = match call {
-        Call::Fetch => c.fetch_sim(name).await.map(drop),
+        Call::Fetch => c.get_sim(name).await.map(drop),
         Call::Update => c
             .update_sim(name)
             .status(SettableStatus::Active)
@@ -209,7 +209,7 @@ fn regression_echoed_account_and_api_key_secrets_never_show() {
                         .build()
                         .unwrap();
                     let errors = [
-                        c.fetch_sim(SID).await.err(),
+                        c.get_sim(SID).await.err(),
                         c.update_sim(SID)
                             .status(SettableStatus::Inactive)
                             .send()
@@ -242,7 +242,7 @@ async fn regression_a_429_storm_ends_at_once_with_default_settings() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let err = c.fetch_sim(SID).await.unwrap_err();
+    let err = c.get_sim(SID).await.unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -266,7 +266,7 @@ async fn regression_a_stalled_body_ends_within_the_client_deadline() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let err = c.fetch_sim(SID).await.unwrap_err();
+    let err = c.get_sim(SID).await.unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -336,7 +336,7 @@ async fn answer_case(
     server.fail_next_with(1, status, bytes::Bytes::copy_from_slice(body), content_type);
     match op {
         Op::Fetch => c
-            .fetch_sim(SID)
+            .get_sim(SID)
             .await
             .map(|s| s.sid.is_some() && s.status.is_some()),
         Op::Update => c

@@ -43,12 +43,9 @@ async fn fetch_all(clients: Vec<Client>, sid: &str) -> Vec<Option<u16>> {
         .into_iter()
         .map(|c| {
             let sid = sid.to_owned();
-            tokio::spawn(async move {
-                c.fetch_sim(&sid)
-                    .await
-                    .err()
-                    .map(|e| e.status().unwrap_or(0))
-            })
+            tokio::spawn(
+                async move { c.get_sim(&sid).await.err().map(|e| e.status().unwrap_or(0)) },
+            )
         })
         .collect();
     let mut out = Vec::new();

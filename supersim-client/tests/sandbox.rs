@@ -76,7 +76,7 @@ async fn a_sim_s_whole_life() {
     let base = sandbox.base_url();
 
     // Fetch by SID and by unique name: the same SIM, with absolute URLs at the sandbox.
-    let sim = client.fetch_sim(&sid).await.unwrap();
+    let sim = client.get_sim(&sid).await.unwrap();
     assert_eq!(sim.sid.as_deref(), Some(sid.as_str()));
     assert_eq!(sim.unique_name.as_deref(), Some("pump-7"));
     assert_eq!(sim.account_sid.as_deref(), Some(sandbox.account_sid()));
@@ -94,7 +94,7 @@ async fn a_sim_s_whole_life() {
         links.sim_ip_addresses,
         Some(format!("{base}/v1/Sims/{sid}/IpAddresses"))
     );
-    assert_eq!(client.fetch_sim("pump-7").await.unwrap(), sim);
+    assert_eq!(client.get_sim("pump-7").await.unwrap(), sim);
 
     // Move it to a subaccount while it is new: done at once (200).
     let sub = sandbox.subaccount_sid();
@@ -129,7 +129,7 @@ async fn a_sim_s_whole_life() {
     sandbox.settled().await;
     assert_eq!(sandbox.sim(&sid).unwrap().status, SimStatus::Ready);
     assert_eq!(
-        client.fetch_sim(&sid).await.unwrap().status,
+        client.get_sim(&sid).await.unwrap().status,
         Some(Status::Ready)
     );
 
@@ -152,7 +152,7 @@ async fn a_sim_s_whole_life() {
         other => panic!("{other:?}"),
     }
     sandbox.settled().await;
-    let active = client.fetch_sim(&sid).await.unwrap();
+    let active = client.get_sim(&sid).await.unwrap();
     assert_eq!(active.status, Some(Status::Active));
     assert_eq!(active.fleet_sid.as_deref(), Some(fleet.as_str()));
     let got = hooks.requests();
@@ -196,9 +196,9 @@ async fn a_sim_s_whole_life() {
     };
     assert_eq!(renamed.unique_name.as_deref(), Some("pump 7 (north)"));
     assert_eq!(renamed.status, Some(Status::Active));
-    let by_name = client.fetch_sim("pump 7 (north)").await.unwrap();
+    let by_name = client.get_sim("pump 7 (north)").await.unwrap();
     assert_eq!(by_name.sid.as_deref(), Some(sid.as_str()));
-    let err = client.fetch_sim("pump-7").await.unwrap_err();
+    let err = client.get_sim("pump-7").await.unwrap_err();
     assert_eq!(
         api(&err),
         (
@@ -389,7 +389,7 @@ async fn refusals_at_the_server() {
     // Unknown SIMs, by SID and by name, for reads and writes.
     let ghost = "HS00000000000000000000000000000000";
     for err in [
-        client.fetch_sim(ghost).await.unwrap_err(),
+        client.get_sim(ghost).await.unwrap_err(),
         client
             .update_sim(ghost)
             .unique_name("x")
@@ -408,7 +408,7 @@ async fn refusals_at_the_server() {
         assert!(err.is_not_found());
         assert_eq!(errors::Code::of(&err), Some(errors::Code::NotFound));
     }
-    let err = client.fetch_sim("no such pump").await.unwrap_err();
+    let err = client.get_sim("no such pump").await.unwrap_err();
     assert_eq!(
         api(&err).2,
         "The requested resource /Sims/no such pump was not found"
@@ -466,7 +466,7 @@ async fn wrong_credentials_get_twilio_s_401() {
         .account(sandbox.account_sid(), "not the token")
         .build()
         .unwrap();
-    let err = wrong.fetch_sim(&sid).await.unwrap_err();
+    let err = wrong.get_sim(&sid).await.unwrap_err();
     assert_eq!(api(&err), (401, Some(20003), "Authenticate".to_owned()));
     assert!(err.is_unauthorized());
     assert_eq!(errors::Code::of(&err), Some(errors::Code::Authentication));
@@ -495,7 +495,7 @@ async fn wrong_credentials_get_twilio_s_401() {
         .build()
         .unwrap();
     assert_eq!(
-        by_key.fetch_sim(&sid).await.unwrap().sid.as_deref(),
+        by_key.get_sim(&sid).await.unwrap().sid.as_deref(),
         Some(sid.as_str())
     );
 
@@ -507,7 +507,7 @@ async fn wrong_credentials_get_twilio_s_401() {
         .base_url(sandbox.base_url())
         .build()
         .unwrap()
-        .fetch_sim(&sid)
+        .get_sim(&sid)
         .await
         .unwrap_err();
     assert!(err.is_unauthorized());
@@ -921,8 +921,8 @@ async fn the_rate_limit_answers_twilio_s_429_with_retry_after() {
         .unwrap();
     let sid = sandbox.seed_sim(SimSeed::new());
     let client = no_retry(&sandbox);
-    client.fetch_sim(&sid).await.unwrap();
-    let err = client.fetch_sim(&sid).await.unwrap_err();
+    client.get_sim(&sid).await.unwrap();
+    let err = client.get_sim(&sid).await.unwrap_err();
     assert_eq!(
         api(&err),
         (429, Some(20429), "Too Many Requests".to_owned())
@@ -974,7 +974,7 @@ async fn injected_faults_are_retried_by_the_client() {
         .unwrap();
     sandbox.server().fail_next(1, 503);
     sandbox.server().drop_next(1);
-    let sim = client.fetch_sim(&sid).await.unwrap();
+    let sim = client.get_sim(&sid).await.unwrap();
     assert_eq!(sim.status, Some(Status::New));
     let stats = sandbox.server().stats();
     assert_eq!((stats.received, stats.failed, stats.dropped), (3, 1, 1));

@@ -28,7 +28,7 @@ async fn sandbox_on(clock: &Clock) -> Sandbox {
 
 /// The SIM's status and `date_updated`, read through the client.
 async fn read(sandbox: &Sandbox, sid: &str) -> (Status, DateTime<Utc>) {
-    let sim = sandbox.client().fetch_sim(sid).await.unwrap();
+    let sim = sandbox.client().get_sim(sid).await.unwrap();
     (sim.status.unwrap(), sim.date_updated.unwrap())
 }
 
@@ -203,7 +203,7 @@ async fn a_kore_token_is_refused_once_its_lifetime_passed_on_the_clock() {
     let (token, expires_in) = kore_token(&sandbox).await;
     assert_eq!(expires_in, 3600);
     let client = sandbox.client();
-    client.fetch_sim(&sid).await.unwrap();
+    client.get_sim(&sid).await.unwrap();
     assert_eq!(sandbox.token_requests(), 2);
 
     let get = |token: String| {
@@ -222,7 +222,7 @@ async fn a_kore_token_is_refused_once_its_lifetime_passed_on_the_clock() {
     };
     clock.advance(Duration::from_secs(3599)).unwrap();
     assert_eq!(get(token.clone()).await.0, 200);
-    client.fetch_sim(&sid).await.unwrap();
+    client.get_sim(&sid).await.unwrap();
     assert_eq!(
         sandbox.token_requests(),
         2,
@@ -243,7 +243,7 @@ async fn a_kore_token_is_refused_once_its_lifetime_passed_on_the_clock() {
         )
     );
     // The client's token was refused too: it fetched a new one, once, and the call went through.
-    client.fetch_sim(&sid).await.unwrap();
+    client.get_sim(&sid).await.unwrap();
     assert_eq!(sandbox.token_requests(), 3);
 }
 
@@ -256,7 +256,7 @@ async fn the_state_shows_each_sims_time_rule_and_no_credential() {
         .unwrap();
     let sid = sandbox.seed_sim(SimSeed::new().status(SimStatus::Ready));
     sandbox.record_usage(&sid, SimUsage::new(100, 1));
-    sandbox.client().fetch_sim(&sid).await.unwrap();
+    sandbox.client().get_sim(&sid).await.unwrap();
 
     let state = SandboxAdmin::state_json(&sandbox);
     assert_eq!(SandboxAdmin::provider(&sandbox), "supersim");

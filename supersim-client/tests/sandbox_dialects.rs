@@ -604,7 +604,7 @@ async fn the_client_speaks_kore_to_the_sandbox_one_token_for_a_thousand_updates(
         .map(|i| {
             let c = client.clone();
             let sid = sids[i % sids.len()].clone();
-            tokio::spawn(async move { c.fetch_sim(&sid).await.map(|s| s.status) })
+            tokio::spawn(async move { c.get_sim(&sid).await.map(|s| s.status) })
         })
         .collect();
     for t in tasks {
@@ -623,7 +623,7 @@ async fn the_client_speaks_kore_to_the_sandbox_one_token_for_a_thousand_updates(
         .await
         .unwrap();
     assert!(outcome.is_pending());
-    client.fetch_sim(&sids[1]).await.unwrap();
+    client.get_sim(&sids[1]).await.unwrap();
     assert_eq!(sandbox.token_requests(), 2);
 }
 

@@ -14,7 +14,7 @@ use super::{
     ChargeInputs, DEFAULT_SERVICE_PROFILE, DeviceKind, PRO_SIM, PRO_SIM_GRACE_MONTHS,
     ProSimHistory, SUPER_SIM, VOLUME_COUNTS, grace_end,
 };
-use crate::requests::TargetStatus;
+use crate::requests::SettableStatus;
 
 /// What a rule's condition and steps test; each is known (`Some`) or not (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,9 +289,9 @@ pub(super) struct Preview<'a> {
     pub(super) inputs: &'a ChargeInputs,
     pub(super) book: &'a PriceBook,
     /// The status before the change, when this SDK knows it.
-    pub(super) from: Option<TargetStatus>,
+    pub(super) from: Option<SettableStatus>,
     /// The status after it.
-    pub(super) after: TargetStatus,
+    pub(super) after: SettableStatus,
     pub(super) changing: bool,
     pub(super) currency: Currency,
 }
@@ -333,7 +333,7 @@ impl Preview<'_> {
     /// The asset fee and its terms, when the asset ends active with both SIMs.
     fn asset_fee(&self) -> Result<Option<(Money, AssetPrices)>, Box<Unpriced>> {
         let i = self.inputs;
-        if self.after != TargetStatus::Active || i.super_sim.is_none() || i.pro_sim.is_none() {
+        if self.after != SettableStatus::Active || i.super_sim.is_none() || i.pro_sim.is_none() {
             return Ok(None);
         }
         let Some(key) = i.device.key() else {
@@ -359,7 +359,7 @@ impl Preview<'_> {
         let i = self.inputs;
         let history = i.pro_sim.as_ref().map(|p| p.history);
         Some(match fact {
-            EndsActive => self.after == TargetStatus::Active,
+            EndsActive => self.after == SettableStatus::Active,
             SuperSim => i.super_sim.is_some(),
             ProSim => i.pro_sim.is_some(),
             BothSims => i.super_sim.is_some() && i.pro_sim.is_some(),

@@ -99,14 +99,14 @@ struct Case {
     name: &'static str,
     inputs: ChargeInputs,
     current: Option<AssetStatus>,
-    target: Option<TargetStatus>,
+    target: Option<SettableStatus>,
     book: PriceBook,
     expect: Expect,
 }
 
 use AssetStatus::{Active as IsActive, Inactive as IsInactive};
 use Expect::{Priced, Unpriced as NoFigure};
-use TargetStatus::{Active, Inactive};
+use SettableStatus::{Active, Inactive};
 
 fn cases() -> Vec<Case> {
     let lone_super = || inputs(|i| i.super_sim = super_sim(Some(false)));

@@ -73,9 +73,9 @@ async fn the_token_request_and_the_bearer_header_are_exact() {
     let fetch = mock_fetch(&server, "tok-1").await;
     let client = kore(&server);
     assert_eq!(client.dialect(), supersim_client::Dialect::Kore);
-    let sim = client.fetch_sim(SIM).await.unwrap();
+    let sim = client.get_sim(SIM).await.unwrap();
     assert_eq!(sim.sid.as_deref(), Some(SIM));
-    client.fetch_sim(SIM).await.unwrap();
+    client.get_sim(SIM).await.unwrap();
     token.assert_calls_async(1).await;
     fetch.assert_calls_async(2).await;
     assert_eq!(client.token_fetches(), 1);
@@ -131,15 +131,15 @@ async fn a_token_is_refreshed_before_it_expires() {
     let first = mock_token(&server, "tok-1", 1).await;
     let fetch1 = mock_fetch(&server, "tok-1").await;
     let client = kore(&server);
-    client.fetch_sim(SIM).await.unwrap();
-    client.fetch_sim(SIM).await.unwrap();
+    client.get_sim(SIM).await.unwrap();
+    client.get_sim(SIM).await.unwrap();
     first.assert_calls_async(1).await;
     first.delete_async().await;
     let second = mock_token(&server, "tok-2", 3600).await;
     let fetch2 = mock_fetch(&server, "tok-2").await;
     // Nine tenths of a one-second token: replaced before its end, never sent after it.
     tokio::time::sleep(Duration::from_millis(950)).await;
-    client.fetch_sim(SIM).await.unwrap();
+    client.get_sim(SIM).await.unwrap();
     second.assert_calls_async(1).await;
     fetch1.assert_calls_async(2).await;
     fetch2.assert_calls_async(1).await;
@@ -151,7 +151,7 @@ async fn a_401_causes_one_new_token_and_one_retry() {
     let first = mock_token(&server, "tok-old", 3600).await;
     let mut ok_old = mock_fetch(&server, "tok-old").await;
     let client = kore(&server);
-    client.fetch_sim(SIM).await.unwrap();
+    client.get_sim(SIM).await.unwrap();
     // KORE now refuses tok-old (revoked) and hands out tok-new.
     first.delete_async().await;
     ok_old.delete_async().await;
@@ -166,13 +166,13 @@ async fn a_401_causes_one_new_token_and_one_retry() {
         .await;
     let second = mock_token(&server, "tok-new", 3600).await;
     let ok_new = mock_fetch(&server, "tok-new").await;
-    client.fetch_sim(SIM).await.unwrap();
+    client.get_sim(SIM).await.unwrap();
     refused.assert_calls_async(1).await;
     second.assert_calls_async(1).await;
     ok_new.assert_calls_async(1).await;
     assert_eq!(client.token_fetches(), 2);
     ok_old = mock_fetch(&server, "tok-old").await;
-    client.fetch_sim(SIM).await.unwrap();
+    client.get_sim(SIM).await.unwrap();
     ok_old.assert_calls_async(0).await;
 }
 
@@ -188,7 +188,7 @@ async fn a_rejected_token_is_replaced_once_per_request() {
         })
         .await;
     let client = kore(&server);
-    let err = client.fetch_sim(SIM).await.unwrap_err();
+    let err = client.get_sim(SIM).await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     assert_eq!(err.api().unwrap().code, Some(20003));
     assert!(err.to_string().starts_with("kore: HTTP 401"), "{err}");
@@ -218,7 +218,7 @@ async fn invalid_client_is_never_retried_and_names_the_client_id_only() {
         .await;
     let client = kore(&server);
     for _ in 0..3 {
-        let err = client.fetch_sim(SIM).await.unwrap_err();
+        let err = client.get_sim(SIM).await.unwrap_err();
         let a = err.api().expect("the token endpoint's answer");
         assert_eq!(
             (a.status, a.token.as_deref()),
@@ -253,7 +253,7 @@ async fn token_answers_that_are_not_kore_s_are_decode_errors_that_withhold_the_b
                 then.status(200).json_body(body.clone());
             })
             .await;
-        let err = kore(&server).fetch_sim(SIM).await.unwrap_err();
+        let err = kore(&server).get_sim(SIM).await.unwrap_err();
         assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
         assert!(!format!("{err} {err:?}").contains(SECRET));
     }

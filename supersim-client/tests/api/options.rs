@@ -9,7 +9,7 @@ use httpmock::MockServer;
 use serde_json::json;
 use simcore::paging::PagePosition;
 use simcore::{CallOptions, Error, ListOptions, SimChange, SimProvider, SimState};
-use supersim_client::{SettableStatus, Sim, Status, Updated};
+use supersim_client::{FleetRef, SettableStatus, Sim, SimRef, Status, UpdateSimRequest, Updated};
 
 use crate::*;
 
@@ -282,4 +282,210 @@ async fn a_request_is_sent_as_data() {
         Updated::Pending(Some(fixture_sim("update_status_202.json")))
     );
     m.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn a_request_sent_as_data_keeps_its_options() {
+    let server = MockServer::start_async().await;
+    let busy = always_503(&server).await;
+    let c = client(&server);
+    let request = c
+        .update_sim(SIM)
+        .status(SettableStatus::Active)
+        .attempts(1)
+        .into_request()
+        .unwrap();
+    assert_eq!(request.options.attempts, Some(1));
+    let err = c.send(&request).await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    busy.assert_calls_async(1).await;
+    // The request's own setter, too.
+    let twice = request.clone().options(CallOptions::new().attempts(2));
+    c.send(&twice).await.unwrap_err();
+    busy.assert_calls_async(3).await;
+    // Options no call can honour are refused by into_request, naming the option.
+    for (update, field) in [
+        (
+            c.update_sim(SIM).status(SettableStatus::Active).attempts(0),
+            "attempts",
+        ),
+        (
+            c.update_sim(SIM)
+                .status(SettableStatus::Active)
+                .deadline(Duration::ZERO),
+            "deadline",
+        ),
+    ] {
+        let err = update.into_request().unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+    }
+    // And by send, for a request given such options directly.
+    let err = c
+        .send(&request.options(CallOptions::new().attempts(0)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(v) if v.field() == "attempts"),
+        "{err:?}"
+    );
+    busy.assert_calls_async(3).await;
+}
+
+#[tokio::test]
+async fn the_deadline_spans_the_read_and_the_update() {
+    let server = MockServer::start_async().await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET).path(SIM_PATH);
+            then.status(200)
+                .delay(Duration::from_millis(400))
+                .body(fixture("fetch_200.json"));
+        })
+        .await;
+    let post = server
+        .mock_async(|when, then| {
+            when.method(POST).path(SIM_PATH);
+            then.status(202)
+                .delay(Duration::from_millis(400))
+                .body(fixture("update_status_202.json"));
+        })
+        .await;
+    let c = client(&server);
+    // Each request alone fits in 600 ms; the two together do not.
+    let err = c
+        .update_sim(SIM)
+        .status(SettableStatus::Ready)
+        .fetch_current()
+        .deadline(Duration::from_millis(600))
+        .attempts(1)
+        .send()
+        .await
+        .unwrap_err();
+    match err {
+        Error::Deadline { deadline, .. } => assert_eq!(deadline, Duration::from_millis(600)),
+        other => panic!("expected the call's deadline, got {other:?}"),
+    }
+    get.assert_calls_async(1).await;
+    // With time for both, the same call succeeds.
+    let updated = c
+        .update_sim(SIM)
+        .status(SettableStatus::Ready)
+        .fetch_current()
+        .deadline(Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert!(updated.is_pending(), "{updated:?}");
+    get.assert_calls_async(2).await;
+    assert!(post.calls_async().await >= 1);
+}
+
+#[tokio::test]
+async fn apply_with_refuses_bad_options_even_for_a_no_op() {
+    let server = MockServer::start_async().await;
+    let any = always_503(&server).await;
+    let c = client(&server);
+    let noop = SimChange::new()
+        .state(SimState::Active)
+        .known_state(SimState::Active);
+    for (options, field) in [
+        (CallOptions::new().attempts(0), "attempts"),
+        (CallOptions::new().deadline(Duration::ZERO), "deadline"),
+    ] {
+        let err = c.apply_with(SIM, &noop, &options).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+    }
+    // With options it can honour, the no-op is still answered without a request.
+    assert_eq!(
+        c.apply_with(SIM, &noop, &CallOptions::new().attempts(1))
+            .await
+            .unwrap(),
+        simcore::Applied::Unchanged
+    );
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn a_resumed_list_still_checks_its_filters() {
+    let server = MockServer::start_async().await;
+    let any = always_503(&server).await;
+    let c = client(&server);
+    let at = PagePosition::Token(server.url("/v1/Sims?PageSize=2&Page=1&PageToken=PT1"));
+    for (list, field) in [
+        (c.list_sims().page_size(0), "page_size"),
+        (c.list_sims().page_size(1001), "page_size"),
+        (
+            c.list_sims().fleet("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            "fleet",
+        ),
+        (c.list_sims().iccid("12"), "iccid"),
+        (c.list_sims().status(Status::from("suspended")), "status"),
+    ] {
+        let err = list.resume_from(at.clone()).first_page().await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == field),
+            "{err:?}"
+        );
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn send_rechecks_a_sim_or_fleet_built_unchecked() {
+    let server = MockServer::start_async().await;
+    let any = always_503(&server).await;
+    let c = client(&server);
+    let bad_sims = [
+        SimRef::Sid("HSXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX".into()),
+        SimRef::Sid(String::new()),
+        SimRef::UniqueName("..".into()),
+        SimRef::UniqueName("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into()),
+    ];
+    for sim in bad_sims {
+        let mut request = UpdateSimRequest::new(sim.clone());
+        request.status = Some(SettableStatus::Active);
+        let err = c.send(&request).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == "sim"),
+            "{sim:?}: {err:?}"
+        );
+    }
+    for fleet in [
+        FleetRef::Sid("HSaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into()),
+        FleetRef::UniqueName(String::new()),
+        FleetRef::UniqueName("a/b\n".into()),
+    ] {
+        let mut request = UpdateSimRequest::new(SimRef::parse(SIM).unwrap());
+        request.fleet = Some(fleet.clone());
+        let err = c.send(&request).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(v) if v.field() == "fleet"),
+            "{fleet:?}: {err:?}"
+        );
+    }
+    any.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+#[allow(deprecated)]
+async fn fetch_sim_is_get_sim_under_its_former_name() {
+    let server = MockServer::start_async().await;
+    let m = server
+        .mock_async(|when, then| {
+            when.method(GET).path(SIM_PATH);
+            then.status(200).body(fixture("fetch_200.json"));
+        })
+        .await;
+    let c = client(&server);
+    let by_new = c.get_sim(SIM).await.unwrap();
+    let by_old = c.fetch_sim(SIM).await.unwrap();
+    assert_eq!(by_new, by_old);
+    assert_eq!(by_new, fixture_sim("fetch_200.json"));
+    m.assert_calls_async(2).await;
 }

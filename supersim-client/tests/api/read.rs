@@ -25,7 +25,7 @@ async fn fetch_by_sid_reads_the_typed_sim() {
                 .body(fixture("fetch_200.json"));
         })
         .await;
-    let sim = client(&server).fetch_sim(SIM).await.unwrap();
+    let sim = client(&server).get_sim(SIM).await.unwrap();
     assert_eq!(sim.sid.as_deref(), Some(SIM));
     assert_eq!(sim.account_sid.as_deref(), Some(ACCOUNT));
     assert_eq!(sim.unique_name.as_deref(), Some("My SIM"));
@@ -63,9 +63,9 @@ async fn fetch_by_unique_name_and_not_found() {
         })
         .await;
     let client = client(&server);
-    let sim = client.fetch_sim("My SIM").await.unwrap();
+    let sim = client.get_sim("My SIM").await.unwrap();
     assert_eq!(sim.unique_name.as_deref(), Some("My SIM"));
-    let err = client.fetch_sim(SIM).await.unwrap_err();
+    let err = client.get_sim(SIM).await.unwrap_err();
     assert!(err.is_not_found());
     assert_eq!(err.api().unwrap().code, Some(20404));
     found.assert_calls_async(1).await;
@@ -87,7 +87,7 @@ async fn invalid_reads_are_refused_before_sending() {
         ("fleet sid", FLEET),
         ("bad hex", "HSgggggggggggggggggggggggggggggggg"),
     ] {
-        match client.fetch_sim(id).await.unwrap_err() {
+        match client.get_sim(id).await.unwrap_err() {
             Error::Invalid(e) => assert_eq!(e.field(), "sim", "{name}"),
             other => panic!("{name}: {other:?}"),
         }
