@@ -119,7 +119,7 @@ async fn p1(server: &SandboxServer) -> f64 {
     for _ in 0..200 {
         let _ = sdk
             .update_asset("A-1")
-            .status(sixfab_client::TargetStatus::Active)
+            .status(sixfab_client::SettableStatus::Active)
             .send()
             .await;
         let _ = raw_request(&raw, &base, "A-1")
@@ -135,7 +135,7 @@ async fn p1(server: &SandboxServer) -> f64 {
             let start = Instant::now();
             if (turn == 0) == sdk_first {
                 sdk.update_asset("A-1")
-                    .status(sixfab_client::TargetStatus::Active)
+                    .status(sixfab_client::SettableStatus::Active)
                     .send()
                     .await
                     .expect("sdk update");

@@ -25,7 +25,7 @@ use sim_examples::{heading, indented};
 use simcore::charge::{PriceBook, Pricing};
 use sixfab_client::client::ENV_API_KEY;
 use sixfab_client::sandbox::{AssetSeed, Sandbox};
-use sixfab_client::{Asset, AssetStatus, Client, NetworkGroup, TargetStatus, Updated};
+use sixfab_client::{Asset, AssetStatus, Client, NetworkGroup, SettableStatus, Updated};
 
 /// The asset to read when running against Sixfab.
 const ASSET_ENV: &str = "SIXFAB_EXAMPLE_ASSET";
@@ -72,8 +72,8 @@ async fn with_sixfab() -> Result<(), Box<dyn Error>> {
     show(&asset);
 
     let target = match asset.status {
-        Some(AssetStatus::Active) => TargetStatus::Inactive,
-        _ => TargetStatus::Active,
+        Some(AssetStatus::Active) => SettableStatus::Inactive,
+        _ => SettableStatus::Active,
     };
     let pricing = match std::env::var(PRICES_ENV) {
         Ok(path) if !path.is_empty() => {
@@ -151,7 +151,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         "{}",
         indented(
             &client
-                .charge_preview("SN-ALPON-0042", TargetStatus::Active, &published)
+                .charge_preview("SN-ALPON-0042", SettableStatus::Active, &published)
                 .await?
         )
     );
@@ -164,7 +164,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
         "{}",
         indented(
             &client
-                .charge_preview("SN-ALPON-0042", TargetStatus::Active, &yours)
+                .charge_preview("SN-ALPON-0042", SettableStatus::Active, &yours)
                 .await?
         )
     );
@@ -172,7 +172,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
     heading("Activate: the master switch turns on every SIM of the asset");
     let update = client
         .update_asset("SN-ALPON-0042")
-        .status(TargetStatus::Active);
+        .status(SettableStatus::Active);
     println!(
         "PATCH /assets/SN-ALPON-0042 with {}",
         update.clone().into_request()?.body()
@@ -222,12 +222,12 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
     describe(
         &client
             .update_asset(pro_iccid.as_str())
-            .status(TargetStatus::Inactive)
+            .status(SettableStatus::Inactive)
             .send()
             .await?,
     );
     let again = client
-        .charge_preview(pro_iccid.as_str(), TargetStatus::Active, &yours)
+        .charge_preview(pro_iccid.as_str(), SettableStatus::Active, &yours)
         .await?;
     println!(
         "switching it back on this month (the example price book):\n{}",

@@ -69,7 +69,7 @@ async fn with_provider() -> Result<(), Box<dyn Error>> {
         .map_err(|_| format!("set {SIM_ENV} to the SID or unique name of a Super SIM to read"))?;
 
     heading("Fetch");
-    let sim = client.fetch_sim(&id).await?;
+    let sim = client.get_sim(&id).await?;
     show(&sim);
 
     heading("The first page of the account's SIMs in the same status");
@@ -146,7 +146,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
     );
 
     heading("Fetch, by unique name");
-    let sim = client.fetch_sim("pump-7").await?;
+    let sim = client.get_sim("pump-7").await?;
     show(&sim);
 
     heading("Activate into a fleet, with a callback");
@@ -237,7 +237,7 @@ async fn with_sandbox() -> Result<(), Box<dyn Error>> {
             }
         }
     }
-    match client.fetch_sim("pump-7").await {
+    match client.get_sim("pump-7").await {
         Ok(_) => println!("unexpected: the old name still answers"),
         Err(e) => println!("the old name addresses nothing now: {e}"),
     }

@@ -51,7 +51,7 @@ async fn one_clock_moves_every_sandbox_and_each_applies_its_rules() {
     sixfab
         .client()
         .update_asset(asset.as_str())
-        .status(sixfab_client::TargetStatus::Active)
+        .status(sixfab_client::SettableStatus::Active)
         .send()
         .await
         .unwrap();
@@ -88,7 +88,7 @@ async fn one_clock_moves_every_sandbox_and_each_applies_its_rules() {
     }
 
     // Super SIM: the ready SIM is active, three months after it became ready.
-    let sim = supersim.client().fetch_sim(&ready).await.unwrap();
+    let sim = supersim.client().get_sim(&ready).await.unwrap();
     assert_eq!(sim.status, Some(supersim_client::Status::Active));
     assert_eq!(sim.date_updated, Some(clock.now()));
 

@@ -10,16 +10,28 @@ use futures_util::StreamExt;
 use simcore::error::Sent;
 use simcore::paging::Page;
 
-/// Drives one client through the shared vocabulary. `$update` and `$list` are the operation
-/// names (`update_sim` / `list_sims`, or `update_asset` / `list_assets` where the provider's
-/// resource is an asset); everything else is spelt the same for every client.
+/// Drives one client through the shared vocabulary. The names are written here, once: `sims:`
+/// for a provider whose resource is a SIM, `assets:` where it is an asset (Sixfab); everything
+/// else is spelt the same for every client.
 macro_rules! one_vocabulary {
+    (sims: $krate:ident, $($rest:tt)*) => {
+        one_vocabulary!(@run $krate, update_sim, list_sims, get_sim,
+            UpdateSimBuilder, UpdateSimRequest, ListSims, $($rest)*)
+    };
+    (assets: $krate:ident, $($rest:tt)*) => {
+        one_vocabulary!(@run $krate, update_asset, list_assets, get_asset,
+            UpdateAssetBuilder, UpdateAssetRequest, ListAssets, $($rest)*)
+    };
     (
-        $krate:ident,
+        @run $krate:ident,
+        $update:ident,
+        $list:ident,
+        $get:ident,
+        $Builder:ident,
+        $Request:ident,
+        $List:ident,
         sandbox: $sandbox:expr,
         seed: $seed:expr,
-        update: $update:ident,
-        list: $list:ident,
         target: $target:expr,
         already: $already:expr,
         missing: $missing:expr,
@@ -44,10 +56,14 @@ macro_rules! one_vocabulary {
             .build()
             .unwrap();
 
+        // Read one, by the same verb.
+        let got = client.$get(id.clone()).await.unwrap();
+        assert!($ids_of(&got).contains(&id.to_string()), "{provider}");
+
         // A status the SIM is known to have already: nothing is sent.
         let before = sandbox.requests().len();
-        let unchanged = client
-            .$update(id.clone())
+        let builder: $krate::$Builder = client.$update(id.clone());
+        let unchanged = builder
             .status($target)
             .known_status($already)
             .send()
@@ -60,13 +76,15 @@ macro_rules! one_vocabulary {
         assert_eq!(sandbox.requests().len(), before, "{provider}: nothing sent");
 
         // The request as data, sent by the client, with this call's own options.
-        let request = client
+        let request: $krate::$Request = client
             .$update(id.clone())
             .status($target)
             .attempts(2)
             .deadline(Duration::from_secs(10))
             .into_request()
             .unwrap();
+        let options: simcore::CallOptions = request.options;
+        assert_eq!(options.attempts, Some(2), "{provider}: the request keeps its options");
         let sent = match client.send(&request).await.unwrap() {
             Updated::Done(_) | Updated::Pending(_) => true,
             Updated::Unchanged => false,
@@ -77,7 +95,17 @@ macro_rules! one_vocabulary {
             "{provider}: the sandbox saw it"
         );
 
-        // Bad per-call options are refused, naming the field, with nothing sent.
+        // Bad per-call options are refused, naming the field, with nothing sent: as data too.
+        let refused = client
+            .$update(id.clone())
+            .status($target)
+            .attempts(0)
+            .into_request()
+            .unwrap_err();
+        assert!(
+            matches!(&refused, simcore::Error::Invalid(v) if v.field() == "attempts"),
+            "{provider}: {refused}"
+        );
         let before = sandbox.requests().len();
         let err = client
             .$update(id.clone())
@@ -90,8 +118,9 @@ macro_rules! one_vocabulary {
         assert_eq!(sandbox.requests().len(), before, "{provider}: nothing sent");
 
         // The list verbs: one page, resuming from its `next`, every page, every item.
-        let first: Page<_> = client
-            .$list()
+        assert!($krate::$List::MAX_PAGE_SIZE >= 100, "{provider}");
+        let list: $krate::$List = client.$list();
+        let first: Page<_> = list
             .page_size(1)
             .attempts(1)
             .first_page()
@@ -155,11 +184,9 @@ macro_rules! one_vocabulary {
 async fn every_client_speaks_the_same_names() {
     use supersim_client::sandbox::{Sandbox, SimSeed};
     one_vocabulary!(
-        supersim_client,
+        sims: supersim_client,
         sandbox: Sandbox::start().await.unwrap(),
         seed: |s: &Sandbox| s.seed_sim(SimSeed::new()),
-        update: update_sim,
-        list: list_sims,
         target: supersim_client::SettableStatus::Inactive,
         already: supersim_client::Status::Inactive,
         missing: "HS00000000000000000000000000000fff",
@@ -168,11 +195,9 @@ async fn every_client_speaks_the_same_names() {
 
     use emnify_client::sandbox::{Sandbox as Emnify, SimSeed as EmnifySeed};
     one_vocabulary!(
-        emnify_client,
+        sims: emnify_client,
         sandbox: Emnify::start().await.unwrap(),
         seed: |s: &Emnify| s.seed_sim(EmnifySeed::new()),
-        update: update_sim,
-        list: list_sims,
         target: emnify_client::SettableStatus::Activated,
         already: emnify_client::SimStatus::Activated,
         missing: 999_999,
@@ -181,12 +206,10 @@ async fn every_client_speaks_the_same_names() {
 
     use sixfab_client::sandbox::{AssetSeed, Sandbox as Sixfab};
     one_vocabulary!(
-        sixfab_client,
+        assets: sixfab_client,
         sandbox: Sixfab::start().await.unwrap(),
         seed: |s: &Sixfab| s.seed_asset(AssetSeed::new()),
-        update: update_asset,
-        list: list_assets,
-        target: sixfab_client::TargetStatus::Active,
+        target: sixfab_client::SettableStatus::Active,
         already: sixfab_client::AssetStatus::Active,
         missing: "SN-NOT-THERE",
         ids_of: |a: &sixfab_client::Asset| {
@@ -200,11 +223,9 @@ async fn every_client_speaks_the_same_names() {
 
     use edgeiq_client::sandbox::{Sandbox as EdgeIq, SimSeed as EdgeIqSeed};
     one_vocabulary!(
-        edgeiq_client,
+        sims: edgeiq_client,
         sandbox: EdgeIq::start().await.unwrap(),
         seed: |s: &EdgeIq| s.seed_sim(EdgeIqSeed::new()),
-        update: update_sim,
-        list: list_sims,
         target: "active",
         already: "active",
         missing: "0123456789abcdef01234567",

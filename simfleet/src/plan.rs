@@ -108,7 +108,7 @@ pub const PLAN_FORMAT: u32 = 2;
 /// One row of a desired state: a SIM of a provider, and the state (and name) it should have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
-    /// The provider: a [`ProviderId`](simcore::ProviderId) (`"supersim"`, `"emnify"`,
+    /// The provider: a [`ProviderId`] (`"supersim"`, `"emnify"`,
     /// `"sixfab"`, `"edgeiq"`, in any case, with its aliases: `"twilio"` and `"kore"` stand for
     /// Super SIM), or a provider's own [`name`](SimProvider::name).
     pub provider: String,
