@@ -25,7 +25,7 @@ async fn fleet(n: usize) -> (Sandbox, Vec<Desired>) {
             })
     }));
     let rows = (0..n)
-        .map(|i| Desired::new("twilio", format!("pump-{i:06}")).state(SimState::Active))
+        .map(|i| Desired::new("supersim", format!("pump-{i:06}")).state(SimState::Active))
         .collect();
     (sandbox, rows)
 }
@@ -125,7 +125,7 @@ pub async fn p7() {
         let plan = sdk_plan(&client, rows).await;
         let peak = PEAK.peak_usage().saturating_sub(before);
         assert_eq!(plan.entries.len(), n);
-        assert_eq!(plan.reads["twilio"].fetches, 0);
+        assert_eq!(plan.reads["supersim"].fetches, 0);
         let held = PEAK.current_usage().saturating_sub(before);
         drop(plan);
         peaks.push((n, peak, held));
