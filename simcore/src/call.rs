@@ -111,6 +111,7 @@ impl CallOptions {
     }
 
     /// When a started call ends.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn ends_at(&self) -> Option<Instant> {
         self.ends_at
     }
