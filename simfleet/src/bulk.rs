@@ -97,6 +97,7 @@ mod same;
 mod window;
 
 use self::pacer::*;
+pub use self::same::SAME_ASK_WINDOW;
 use self::same::*;
 use self::window::{Permit, Signal, Window};
 use crate::charge::ChargeTotal;
