@@ -285,7 +285,7 @@ impl Client {
     /// ```
     ///
     /// The request's [`options`](UpdateSimRequest::options) (those of the builder it came from)
-    /// are this call's. A request without its SIM (`sim_id` 0) is refused too.
+    /// are this call's. A request without its SIM (one read from a body and never given one) is refused too.
     pub async fn send(&self, request: &UpdateSimRequest) -> Result<Updated<Sim>> {
         request.validate()?;
         request.options.check()?;
@@ -300,7 +300,7 @@ impl Client {
         update: &UpdateSimRequest,
         options: CallOptions,
     ) -> Result<()> {
-        let id = update.sim_id.to_string();
+        let id = update.sim()?.to_string();
         let request = self
             .transport
             .request(Method::PATCH, &["api", "v1", "sim", &id])?

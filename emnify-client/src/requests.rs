@@ -238,8 +238,9 @@ mod issuer {
 ///
 /// It serializes to the body alone: the SIM id is in the path, never in the body. Deserializing
 /// reads a body back (absent key = keep), refusing what an update may not say (a cleared
-/// issuer, a status other than 1, 2 or 4); a body names no SIM, so a request read from one has
-/// `sim_id` 0 until it is set (and [`validate`](UpdateSimRequest::validate) refuses 0). Its
+/// issuer, a status other than 1, 2 or 4); a body names no SIM, so a request read from one has no
+/// `sim_id` until it is given one (and [`validate`](UpdateSimRequest::validate) refuses it
+/// until then). Its
 /// [`options`](UpdateSimRequest::options) are never serialized either.
 ///
 /// Build it with [`Client::update_sim`] and [`UpdateSimBuilder::into_request`] (validated), or
@@ -248,8 +249,9 @@ mod issuer {
 #[non_exhaustive]
 pub struct UpdateSimRequest {
     /// The SIM to update (emnify's numeric id): the request's path, never in its body.
+    /// `None` for a request read from a body, until it is given its SIM.
     #[serde(skip)]
-    pub sim_id: u64,
+    pub sim_id: Option<u64>,
     /// Move the SIM to another issuer organisation (a direct child of type Mobile Network
     /// Operator or Service Provider). `None` leaves it alone; it cannot be cleared.
     #[serde(default, with = "issuer", skip_serializing_if = "Option::is_none")]
@@ -285,7 +287,7 @@ impl UpdateSimRequest {
     /// An update of SIM `sim_id` that changes nothing yet.
     pub fn new(sim_id: u64) -> Self {
         Self {
-            sim_id,
+            sim_id: Some(sim_id),
             issuer_org: None,
             reseller_org: OrgChange::Keep,
             customer_org: OrgChange::Keep,
@@ -309,17 +311,22 @@ impl UpdateSimRequest {
             && self.status.is_none()
     }
 
-    /// Checks what can be checked without knowing the SIM: a SIM is named (emnify's ids start
-    /// at 1: `sim_id` 0 is a request read from a body and never given its SIM), and at least
-    /// one field is set.
-    pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.sim_id == 0 {
-            return Err(ValidationError::new(
+    /// The SIM the request is for; refused when it names none (a request read from a body,
+    /// never given one).
+    pub fn sim(&self) -> Result<u64, ValidationError> {
+        self.sim_id.ok_or_else(|| {
+            ValidationError::new(
                 "sim_id",
-                "must name a SIM (emnify's ids start at 1)",
-                "0",
-            ));
-        }
+                "must name the SIM (a request read from a body names none until given one)",
+                "none",
+            )
+        })
+    }
+
+    /// Checks what can be checked without knowing the SIM: a SIM is named (a request read from
+    /// a body names none until it is given one), and at least one field is set.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        self.sim()?;
         if self.is_empty() {
             return Err(ValidationError::empty_update());
         }
@@ -382,7 +389,7 @@ enum Current {
 ///     .known_status(SimStatus::Activated)
 ///     .status(SettableStatus::Suspended)
 ///     .into_request()?; // validated; nothing sent
-/// assert_eq!((request.sim_id, request.status), (250, Some(SettableStatus::Suspended)));
+/// assert_eq!((request.sim_id, request.status), (Some(250), Some(SettableStatus::Suspended)));
 /// // Activated -> Factory Test is not in the emnify lifecycle.
 /// let refused = client
 ///     .update_sim(250)
@@ -477,7 +484,8 @@ impl UpdateSimBuilder {
 
     /// The SIM id the update is for.
     pub fn sim_id(&self) -> u64 {
-        self.request.sim_id
+        // Always set: `Client::update_sim` names it, and `request_data` keeps it.
+        self.request.sim_id.unwrap_or_default()
     }
 
     /// The request as plain data, as set so far (not validated: see
@@ -532,7 +540,10 @@ impl UpdateSimBuilder {
             let current = match current {
                 Current::Unchecked => None,
                 Current::Known(s) => Some(s),
-                Current::Fetch => client.get_sim_with(request.sim_id, options).await?.status,
+                Current::Fetch => {
+                    let sim_id = request.sim_id.unwrap_or_default();
+                    client.get_sim_with(sim_id, options).await?.status
+                }
             };
             if let Some(current) = current {
                 request.check_transition(&current)?;
@@ -730,8 +741,8 @@ mod tests {
             assert_eq!(serde_json::to_value(&update).unwrap(), expected);
             let mut back: UpdateSimRequest = serde_json::from_value(expected.clone()).unwrap();
             // A body names no SIM.
-            assert_eq!(back.sim_id, 0);
-            back.sim_id = 250;
+            assert_eq!(back.sim_id, None);
+            back.sim_id = Some(250);
             assert_eq!(back, update, "{expected}");
         }
         assert_eq!(
